@@ -1,0 +1,162 @@
+"""trace_recurrent: check the input once, run the module once (fused), keep what replay needs."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import cells
+from .errors import check_same_device, check_tensor, describe, fail, warn_nonfinite
+from .recurrent import _CELLS, _FULL, SUPPORTED, RecurrentTrace, _kind
+
+
+def _params(module, layer: int, direction: int) -> cells.CellParams:
+    sfx = "" if isinstance(module, _CELLS) else f"_l{layer}" + ("_reverse" if direction else "")
+    get = lambda n: (getattr(module, n + sfx).detach().clone() if getattr(module, n + sfx, None) is not None
+                     else None)
+    return cells.CellParams(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
+                            get("weight_hr") if getattr(module, "proj_size", 0) else None)
+
+
+def _check_module(module) -> None:
+    if not isinstance(module, _FULL + _CELLS):
+        fail("module", f"one of {SUPPORTED}", f"{type(module).__name__}",
+             "trace the recurrent submodule itself, or use tr_widgets.capture(model) to find them")
+    if isinstance(module, _FULL) and module.training and module.dropout > 0 and module.num_layers > 1:
+        fail("module", "eval mode, or dropout=0 (dropout between layers is random, so it cannot be replayed)",
+             f"training mode with dropout={module.dropout}", "call module.eval() before tracing")
+
+
+def _check_state(arg: str, h, shape: tuple, x: torch.Tensor) -> None:
+    check_tensor(arg, h)
+    if tuple(h.shape) != shape:
+        fail(arg, f"shape {shape}", f"shape {tuple(h.shape)}",
+             f"pass {arg} of shape {shape} (layers*directions, batch, size), or None for zeros")
+    check_same_device([("x", x.device), (arg, h.device)])
+    if h.dtype != x.dtype:
+        fail(arg, f"dtype {x.dtype} (the dtype of x)", f"dtype {h.dtype}", f"convert it with {arg}.to({x.dtype})")
+
+
+def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = "") -> RecurrentTrace:
+    """Trace every gate, cell state and hidden state of a recurrent module over ``x``.
+
+    ``module`` is nn.RNN / nn.LSTM / nn.GRU (any layers, bidirectional, batch_first, bias, proj_size)
+    or nn.RNNCell / nn.LSTMCell / nn.GRUCell. ``x`` and ``hx`` are what the module takes; a cell
+    also accepts a time-major sequence ``[T, B, I]`` and is stepped over it as a user's loop would.
+
+    Example::
+
+        lstm = nn.LSTM(input_size=1, hidden_size=10)
+        tr = tr_widgets.trace_recurrent(lstm, torch.tensor([1., 2, 3, 4, 5]).view(5, 1, 1))
+        tr.gates()["f"].shape    # torch.Size([5, 1, 10])
+        tr.step(2).equations     # torch's LSTM equations, as LaTeX
+    """
+    _check_module(module)
+    kind, is_cell = _kind(module), isinstance(module, _CELLS)
+    check_tensor("x", x, ranks=(1, 2, 3) if is_cell else (2, 3))
+    params = list(module.parameters())
+    check_same_device([("module", params[0].device), ("x", x.device)])
+    if x.dtype != params[0].dtype:
+        fail("x", f"dtype {params[0].dtype} (the module's dtype)", f"dtype {x.dtype}",
+             f"convert x with x.to({params[0].dtype}) or the module with module.to({x.dtype})")
+    if x.shape[-1] != module.input_size:
+        fail("x", f"last dimension {module.input_size} (module.input_size)", f"shape {tuple(x.shape)}",
+             "pass features along the last dimension")
+    if x.numel() == 0:
+        fail("x", "a non-empty sequence (at least one step and one batch item)", f"shape {tuple(x.shape)}",
+             "pass at least one time step")
+    if is_cell:
+        return _trace_cell(module, kind, x, hx, name)
+    return _trace_full(module, kind, x, hx, name)
+
+
+def _trace_full(module, kind: str, x, hx, name: str) -> RecurrentTrace:
+    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
+    Hout = getattr(module, "proj_size", 0) or H
+    unbatched = x.dim() == 2
+    xs = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if module.batch_first else x)  # [T, B, I]
+    T, B = xs.shape[0], xs.shape[1]
+    warn_nonfinite("x", xs, 0)
+    lead = (L * D,) if unbatched else (L * D, B)
+    h0 = c0 = None
+    if kind == "lstm" and hx is not None:
+        if not (isinstance(hx, tuple) and len(hx) == 2):
+            fail("hx", "a tuple (h_0, c_0) for an LSTM", describe(hx), "pass (h_0, c_0) or None for zeros")
+        h0, c0 = hx
+        _check_state("hx[0] (h_0)", h0, lead + (Hout,), x)
+        _check_state("hx[1] (c_0)", c0, lead + (H,), x)
+    elif hx is not None:
+        h0 = hx
+        _check_state("hx", h0, lead + (H,), x)
+    with torch.no_grad():
+        output, hidden = module(x, hx)
+    h_n, c_n = hidden if kind == "lstm" else (hidden, None)
+    new = lambda size: xs.new_zeros(L * D, B, size)
+    h0 = new(Hout) if h0 is None else (h0.unsqueeze(1) if unbatched else h0).detach()  # [L*D, B, Hout]
+    if kind == "lstm":
+        c0 = new(H) if c0 is None else (c0.unsqueeze(1) if unbatched else c0).detach()  # [L*D, B, H]
+    top = output.unsqueeze(1) if unbatched else (output.transpose(0, 1) if module.batch_first else output)
+    tr = RecurrentTrace(kind=kind, output=output, h_n=h_n, c_n=c_n, num_layers=L, num_directions=D,
+                        hidden_size=H, proj_size=getattr(module, "proj_size", 0), x=xs.detach(), h0=h0,
+                        c0=c0, params=[[_params(module, l, d) for d in range(D)] for l in range(L)],
+                        name=name, _replay=_layer_replayer(module))
+    tr._cache["top"] = top  # [T, B, D*Hout]
+    return tr
+
+
+def _layer_replayer(module):
+    """A function (layer, inputs [T, B, I_l], hx) -> [T, B, D*Hout] running that one layer fused."""
+    def replay(layer: int, inputs: torch.Tensor, hx) -> torch.Tensor:
+        one = type(module)(inputs.shape[-1], module.hidden_size, num_layers=1, bias=module.bias,
+                           bidirectional=module.bidirectional, device=inputs.device, dtype=inputs.dtype,
+                           **({"proj_size": module.proj_size} if isinstance(module, nn.LSTM) else {}),
+                           **({"nonlinearity": module.nonlinearity} if isinstance(module, nn.RNN) else {}))
+        D = 2 if module.bidirectional else 1
+        with torch.no_grad():
+            for d in range(D):
+                src, dst = f"_l{layer}" + ("_reverse" if d else ""), "_l0" + ("_reverse" if d else "")
+                for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
+                    if getattr(one, n + dst, None) is not None:
+                        getattr(one, n + dst).copy_(getattr(module, n + src))
+            return one(inputs, hx)[0]
+    return replay
+
+
+def _trace_cell(module, kind: str, x, hx, name: str) -> RecurrentTrace:
+    """A cell computes one step; over a sequence ``[T, B, I]`` it is stepped like a user's loop."""
+    H, seq = module.hidden_size, x.dim() == 3
+    xs = x if seq else x.reshape(1, -1, x.shape[-1])  # [T, B, I]
+    B = xs.shape[1]
+    warn_nonfinite("x", xs, 0)
+    state_shape = (B, H) if x.dim() >= 2 else (H,)
+    if hx is not None:
+        parts = hx if kind == "lstm" else (hx,)
+        if kind == "lstm" and not (isinstance(hx, tuple) and len(hx) == 2):
+            fail("hx", "a tuple (h_0, c_0) for an LSTMCell", describe(hx), "pass (h_0, c_0) or None for zeros")
+        for i, h in enumerate(parts):
+            _check_state(f"hx[{i}]" if kind == "lstm" else "hx", h, state_shape, x)
+    with torch.no_grad():
+        if not seq:
+            out = module(x, hx)
+            hs, cs = (out[0], out[1]) if kind == "lstm" else (out, None)
+            output, h_n, c_n = out if kind != "lstm" else out[0], hs, cs
+            hs, cs = hs.reshape(1, B, H), None if cs is None else cs.reshape(1, B, H)  # [1, B, H]
+        else:
+            state, h_list, c_list = hx, [], []
+            for t in range(xs.shape[0]):
+                state = module(xs[t], state)
+                h_list.append(state[0] if kind == "lstm" else state)
+                c_list.append(state[1] if kind == "lstm" else None)
+            hs = torch.stack(h_list)  # [T, B, H]
+            cs = torch.stack(c_list) if kind == "lstm" else None  # [T, B, H]
+            output, h_n, c_n = hs, hs[-1], None if cs is None else cs[-1]
+    zeros = xs.new_zeros(1, B, H)
+    as_state = lambda h: zeros if h is None else h.detach().reshape(1, B, H)  # [1, B, H]
+    h0 = as_state(hx[0] if kind == "lstm" and hx is not None else hx)
+    c0 = as_state(hx[1] if hx is not None else None) if kind == "lstm" else None
+    tr = RecurrentTrace(kind=kind, output=output, h_n=h_n, c_n=c_n, num_layers=1, num_directions=1,
+                        hidden_size=H, proj_size=0, x=xs.detach(), h0=h0, c0=c0,
+                        params=[[_params(module, 0, 0)]], name=name)
+    tr._cache["top"] = hs
+    if cs is not None:
+        tr._cache[("cell", 0, 0)] = cs
+    return tr
