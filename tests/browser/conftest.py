@@ -1,0 +1,84 @@
+"""Fixtures of the real-browser tests: one Jupyter server, one Chromium and one page per session.
+
+Every test here is marked `browser`; all are skipped (with the reason) where /usr/bin/chromium or
+playwright is missing. `make test` (and so `.ci/run`) installs chromium, so in CI they run.
+Screenshots go to `test-artifacts/browser/` (gitignored); README screenshots to `docs/screenshots/`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from browser_harness import (
+    JupyterServer, NetworkLog, chromium_missing_reason, launch_chromium,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+# Wide enough that a notebook output is ~1200 px (README screenshots), tall enough for a stepper.
+VIEWPORT = {"width": 1440, "height": 1000}
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = chromium_missing_reason()
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).parent == here:
+            item.add_marker(pytest.mark.browser)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def notebook_dir(tmp_path_factory) -> Path:
+    """The server's root: notebooks are written here on the fly. Example: ``write_notebook(notebook_dir / "a.ipynb", ...)``."""
+    root = tmp_path_factory.mktemp("browser") / "notebooks"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture(scope="session")
+def jupyter(notebook_dir):
+    """A private `jupyter lab` on 127.0.0.1 (serves JupyterLab 4 and Notebook 7), stopped at teardown."""
+    server = JupyterServer.start(notebook_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian Chromium through Playwright (no downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser_page(chromium):
+    """One page reused by every test (opening JupyterLab is the slow part), with its `NetworkLog`
+    as `page.trw_log`. Example: ``open_notebook(browser_page, jupyter, "a.ipynb")``."""
+    context = chromium.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.trw_log = NetworkLog(page)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """`test-artifacts/browser/` (gitignored), for screenshots of every test."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def readme_screenshots() -> Path:
+    """`docs/screenshots/`, committed, shown in the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

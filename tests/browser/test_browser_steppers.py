@@ -1,0 +1,168 @@
+"""The steppers in a real JupyterLab 4 and Notebook 7, driven in Debian's Chromium.
+
+Only what a browser alone can show is checked here (the rest is tested through traits and views):
+each stepper renders without a widget/script error, draws something on its canvas, changes its
+view when "next step" is pressed, follows `step` set from Python, shows token labels as text, and
+loads nothing from outside 127.0.0.1. Screenshots go to test-artifacts/browser/ and, for the
+README, docs/screenshots/.
+"""
+from __future__ import annotations
+
+import pytest
+
+from browser_harness import (
+    VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, page_error_texts, run_all_cells,
+    write_notebook,
+)
+
+# A token that would run script if a label were ever inserted as HTML: the test reads the flag.
+EVIL_TOKEN = '<img src=x onerror="window.__trw_injected=1">'
+SETUP = """\
+import torch, tr_widgets
+from tr_widgets.widgets import show
+torch.manual_seed(0)"""
+LSTM_CELL = """\
+lstm = torch.nn.LSTM(input_size=4, hidden_size=6)
+rec = show(tr_widgets.trace_recurrent(lstm, torch.randn(7, 1, 4)))  # T=7, B=1, I=4
+rec"""
+ATTENTION_CELL = f"""\
+tokens = ["the", "cat", {EVIL_TOKEN!r}, "on", "a", "<b>mat</b>", "&amp;", "."]
+q, k, v = torch.randn(3, 1, 2, len(tokens), 8).unbind(0)  # each [B=1, heads=2, T=8, E=8]
+att = show(tr_widgets.trace_attention(q, k, v, is_causal=True, tokens=tokens))
+att"""
+RECURRENT, ATTENTION = 1, 2  # code cell indices of the two steppers
+STEPPERS = {"recurrent": (RECURRENT, "rec"), "attention": (ATTENTION, "att")}
+
+
+def _require_show():
+    import tr_widgets.widgets as w
+    if not hasattr(w, "show"):
+        pytest.skip("tr_widgets.widgets.show does not exist yet")
+
+
+def _assert_clean(page, where: str):
+    errors = page_error_texts(page)
+    assert not errors, f"{where}: the page shows {errors}"
+    log = page.trw_log
+    assert not log.widget_errors(), f"{where}: console errors {log.widget_errors()}"
+    assert not log.external, f"{where}: requests left 127.0.0.1 (CDN?): {log.external}"
+
+
+def _state(output):
+    return output.evaluate(VIEW_STATE_JS)
+
+
+def _wait_for_canvas(output):
+    output.locator("canvas").first.wait_for(state="attached", timeout=30_000)
+
+
+def _drawn(state) -> bool:
+    return any(c["nonBackground"] > 50 or c["nonBackground"] == -1 for c in state["canvases"])
+
+
+@pytest.fixture(scope="module")
+def lab(browser_page, jupyter, notebook_dir):
+    """Both steppers built by one notebook, run in JupyterLab 4."""
+    _require_show()
+    write_notebook(notebook_dir / "steppers_lab.ipynb", [SETUP, LSTM_CELL, ATTENTION_CELL])
+    open_notebook(browser_page, jupyter, "steppers_lab.ipynb")
+    run_all_cells(browser_page)
+    for cell, _ in STEPPERS.values():
+        _wait_for_canvas(cell_output(browser_page, cell))
+    return browser_page
+
+
+def test_harness_shows_a_plain_ipywidget(browser_page, jupyter, notebook_dir, artifacts):
+    """The harness itself: a plain ipywidgets button and label render and round-trip a click."""
+    write_notebook(notebook_dir / "plain.ipynb", [
+        "import ipywidgets as w\n"
+        "label = w.Label('step 0')\n"
+        "nxt = w.Button(description='>', tooltip='next step')\n"
+        "nxt.on_click(lambda _: setattr(label, 'value', f'step {int(label.value[5:]) + 1}'))\n"
+        "w.HBox([nxt, label])"])
+    open_notebook(browser_page, jupyter, "plain.ipynb")
+    run_all_cells(browser_page)
+    out = cell_output(browser_page, 0)
+    out.get_by_text("step 0").wait_for()
+    button(out, "next step").click()
+    out.get_by_text("step 1").wait_for()
+    browser_page.screenshot(path=str(artifacts / "plain_ipywidget.png"))
+    _assert_clean(browser_page, "plain ipywidget")
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+def test_stepper_renders_and_draws(lab, kind, artifacts):
+    out = cell_output(lab, STEPPERS[kind][0])
+    state = _state(out)
+    out.screenshot(path=str(artifacts / f"{kind}_lab_initial.png"))
+    _assert_clean(lab, kind)
+    assert state["canvases"], f"{kind}: no canvas in the output"
+    assert _drawn(state), f"{kind}: every canvas is blank: {state['canvases']}"
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+def test_next_step_changes_the_view(lab, kind, artifacts):
+    cell, var = STEPPERS[kind]
+    out = cell_output(lab, cell)
+    kernel_eval(lab, f"{var}.step = 0")
+    before_step = int(kernel_eval(lab, f"{var}.step"))
+    lab.wait_for_timeout(300)  # let a repaint for step 0 land before the baseline
+    before = _state(out)
+    button(out, "next step").click()
+    lab.wait_for_function(
+        """([root, before]) => { const now = (%s)(root);
+             return now.text !== before.text
+                 || JSON.stringify(now.canvases) !== JSON.stringify(before.canvases); }""" % VIEW_STATE_JS,
+        arg=[out.element_handle(), before], timeout=15_000)
+    lab.wait_for_timeout(300)
+    after = _state(out)
+    out.screenshot(path=str(artifacts / f"{kind}_lab_after_next.png"))
+    assert int(kernel_eval(lab, f"{var}.step")) == before_step + 1
+    assert after["text"] != before["text"], f"{kind}: the step readout did not change"
+    assert [c["checksum"] for c in after["canvases"]] != [c["checksum"] for c in before["canvases"]], \
+        f"{kind}: no canvas was redrawn"
+    _assert_clean(lab, kind)
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_screenshots):
+    cell, var = STEPPERS[kind]
+    out = cell_output(lab, cell)
+    before = _state(out)
+    kernel_eval(lab, f"{var}.step = 5")
+    lab.wait_for_function(
+        "([root, before]) => (%s)(root).text !== before.text" % VIEW_STATE_JS,
+        arg=[out.element_handle(), before], timeout=15_000)
+    lab.wait_for_timeout(500)
+    assert _drawn(_state(out))
+    _assert_clean(lab, kind)
+    # The README's picture of this stepper: a step in the middle of the sequence.
+    out.screenshot(path=str(readme_screenshots / f"{kind}_stepper.png"))
+
+
+def test_token_labels_are_text_not_html(lab):
+    out = cell_output(lab, ATTENTION)
+    assert lab.evaluate("() => window.__trw_injected") is None, "a token label ran as HTML"
+    assert out.locator("img[src=x], b:text('mat')").count() == 0, "a token label became an element"
+    assert "<b>mat</b>" in out.inner_text() or out.locator("canvas").count(), \
+        "token labels are neither shown as text nor drawn"
+
+
+def test_attention_stepper_in_notebook7(browser_page, jupyter, notebook_dir, artifacts):
+    _require_show()
+    write_notebook(notebook_dir / "steppers_nb7.ipynb", [SETUP, ATTENTION_CELL])
+    browser_page.goto(jupyter.url("tree"))
+    browser_page.get_by_text("steppers_nb7.ipynb").first.wait_for()
+    open_notebook(browser_page, jupyter, "steppers_nb7.ipynb", ui="notebook")
+    run_all_cells(browser_page)
+    out = cell_output(browser_page, 1)
+    _wait_for_canvas(out)
+    before = _state(out)
+    assert _drawn(before)
+    button(out, "next step").click()
+    browser_page.wait_for_function(
+        "([root, before]) => (%s)(root).text !== before.text" % VIEW_STATE_JS,
+        arg=[out.element_handle(), before], timeout=15_000)
+    assert kernel_eval(browser_page, "att.step") == "1"
+    browser_page.screenshot(path=str(artifacts / "attention_notebook7.png"), full_page=True)
+    _assert_clean(browser_page, "Notebook 7")
