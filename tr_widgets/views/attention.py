@@ -1,0 +1,181 @@
+"""What an attention view shows, as numpy: one query's stages, a window of the weights, an overview.
+
+softmax(QKᵀ · scale + mask) V ("Attention Is All You Need", eq. 1). For the current query i the
+view shows each stage over a window of keys (raw scores → scaled → masked → weights), every term
+w_ij·v_j and their sum o_i, with the cross-checks Σ_j w_ij = 1 and o_i = SDPA's output row.
+
+Nothing here builds the whole [L, S] matrix of every head: rows are derived from q and k in blocks
+(``weights_rows``) and an overview is pooled block by block, so a T=4096 view costs one block of
+memory at a time. Everything returned is float32/uint8 numpy of bounded size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..engine.errors import fail
+from .matrix import Overview, Window, make_overview, pool_factors, quantize, value_range
+
+DEFAULT_AXES = {0: (), 1: ("head",), 2: ("batch", "head")}
+
+
+def batch_axes(trace) -> list[tuple[str, int]]:
+    """(name, size) of each batch dimension: ``trace.batch_names`` or batch/head by position.
+
+    Example::
+
+        batch_axes(trace_attention(q, k, v))   # q [2, 4, T, E] -> [('batch', 2), ('head', 4)]
+    """
+    shape = trace.batch_shape
+    names = tuple(trace.batch_names or ())
+    if len(names) != len(shape):
+        names = DEFAULT_AXES.get(len(shape)) or tuple(f"dim{d}" for d in range(len(shape) - 2)) + ("batch", "head")
+    return list(zip(names, shape))
+
+
+def _labels(arg: str, tokens, n: int) -> list[str] | None:
+    if tokens is None:
+        return None
+    tokens = list(tokens)
+    if len(tokens) != n:
+        fail(f"trace.{arg}", f"{n} labels (one per position)", f"{len(tokens)} labels",
+             f"pass {arg}= with exactly {n} strings to trace_attention")
+    return [str(t) for t in tokens]
+
+
+def labels(trace) -> tuple[list[str] | None, list[str] | None]:
+    """(query labels, key labels) as plain strings, or None; ``tokens`` label queries too if L == S.
+
+    The strings are user text: widgets escape them (html.escape / textContent), never trust them.
+    """
+    keys = _labels("tokens", trace.tokens, trace.S)
+    if trace.query_tokens is not None:
+        return _labels("query_tokens", trace.query_tokens, trace.L), keys
+    return (keys if trace.L == trace.S else None), keys
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(device="cpu", dtype=torch.float32).numpy()
+
+
+def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Softmax weights of queries [r0, r1) over every key, and where keys were blocked.
+
+    Derived from q and k of one batch/head entry; only ``[r1 - r0, S]`` is ever held.
+
+    Example::
+
+        w, blocked = weights_rows(at, (0, 1), 0, 8)     # equals at.weights[0, 1, :8]
+    """
+    b, L, S = trace.batch_shape, trace.L, trace.S
+    with torch.no_grad():
+        q = trace.q.expand(*b, L, trace.E)[index][r0:r1]  # [n, E]
+        k = trace.k.expand(*b, S, trace.E)[index]  # [S, E]
+        scaled = (q @ k.T) * trace.scale  # [n, S]
+        if trace.is_causal:  # top-left aligned lower triangle, built for these rows only
+            rows = torch.arange(r0, r1, device=q.device)[:, None]  # [n, 1]
+            keep = torch.arange(S, device=q.device)[None, :] <= rows  # [n, S]
+            mask = keep
+        else:
+            mask = None if trace.attn_mask is None else trace.mask[index][r0:r1]  # [n, S]
+        blocked = None
+        if mask is not None and mask.dtype == torch.bool:
+            scaled, blocked = scaled.masked_fill(~mask, float("-inf")), ~mask
+        elif mask is not None:
+            scaled, blocked = scaled + mask, torch.isneginf(mask)
+        w = torch.softmax(scaled, dim=-1)
+        w = torch.where(torch.isneginf(scaled).all(-1, keepdim=True), torch.zeros_like(w), w)  # as SDPA
+    return _np(w), (None if blocked is None else blocked.cpu().numpy())
+
+
+def _block_rows(trace, factor: int) -> int:
+    """Rows per block: a multiple of the pooling factor, about 4M cells per block."""
+    per = max(1, (1 << 22) // max(trace.S, 1) // factor) * factor
+    return min(per, max(trace.L, 1))
+
+
+def weights_overview(trace, index: tuple, max_px: int = 256, progress=None) -> Overview:
+    """The whole weights matrix of one batch/head entry, max-pooled to ≤ ``max_px`` per side.
+
+    ``progress`` (optional) wraps an iterable: ``progress(iterable, total=n, desc=...)`` (tqdm).
+
+    Example::
+
+        ov = weights_overview(at, (0, 0))     # T=4096: 256×256 codes, notice names the pooling
+    """
+    fr, _ = pool_factors((trace.L, trace.S), max_px)
+    step = _block_rows(trace, fr)
+    starts = range(0, trace.L, step)
+    if progress is not None:
+        starts = progress(starts, total=len(starts), desc="attention overview")
+    blocks = ((r0, *weights_rows(trace, index, r0, min(r0 + step, trace.L))) for r0 in starts)
+    return make_overview(blocks, (trace.L, trace.S), signed=False, max_px=max_px)
+
+
+@dataclass(eq=False)
+class WeightsWindow:
+    """A window of the weights matrix as uint8 codes (blocked cells coded BLOCKED)."""
+
+    window: Window
+    codes: np.ndarray  # [r1-r0, c1-c0] uint8
+    vmin: float
+    vmax: float
+
+
+def weights_window(trace, index: tuple, win: Window, vrange: tuple[float, float] | None = None) -> WeightsWindow:
+    """Codes of ``win`` (rows = queries, cols = keys); ``vrange`` defaults to [0, window max]."""
+    w, blocked = weights_rows(trace, index, win.r0, win.r1)
+    w, blocked = w[:, win.c0:win.c1], None if blocked is None else blocked[:, win.c0:win.c1]
+    vmin, vmax = vrange if vrange is not None else value_range(w, signed=False)
+    return WeightsWindow(win, quantize(w, vmin, vmax, blocked), vmin, vmax)
+
+
+@dataclass(eq=False)
+class RowView:
+    """One query's stages over keys [c0, c1) and its output, float32, plus the cross-checks."""
+
+    i: int
+    keys: tuple[int, int]  # the key window [c0, c1)
+    scores: np.ndarray  # [c1-c0]
+    scaled: np.ndarray
+    masked: np.ndarray  # -inf where blocked
+    weights: np.ndarray
+    blocked: np.ndarray  # [c1-c0] bool
+    terms: np.ndarray  # [c1-c0, dims]  w_ij * v_j (first `dims` value dimensions)
+    output: np.ndarray  # [dims] o_i
+    sdpa: np.ndarray  # [dims] torch SDPA's output row
+    top: list  # [(j, w_ij, v_j[:dims], term_j[:dims])] for the largest weights over all keys
+    rest: np.ndarray  # [dims] the sum of every other term
+    row_sum: float  # Σ_j w_ij over all S keys (float64)
+    max_abs_diff: float  # max |o_i - SDPA_i| over all Ev dimensions
+    fully_masked: bool
+
+
+def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 32, top_k: int = 6) -> RowView:
+    """Query ``i`` of batch/head ``index``: stages over the key window ``keys``, top terms, checks.
+
+    Example::
+
+        rv = row_view(at, 5, (0, 0), (0, at.S))
+        rv.row_sum, rv.max_abs_diff              # 1.0, ~1e-7
+    """
+    r = trace.row(i, index)
+    c0, c1 = keys
+    d = min(dims, trace.Ev)
+    w = r.weights.double()
+    sdpa = trace.sdpa_output.expand(*trace.batch_shape, trace.L, trace.Ev)[index][i]  # [Ev]
+    k = min(top_k, trace.S)
+    top_idx = torch.topk(r.weights, k).indices.tolist()
+    terms = _np(r.terms)  # [S, Ev]
+    top = [(j, float(r.weights[j]), _np(trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][j])[:d],
+            terms[j, :d]) for j in top_idx]
+    rest = terms[:, :d].sum(0, dtype=np.float64) - sum((t for *_, t in top), np.zeros(d))
+    return RowView(
+        i=i, keys=(c0, c1), scores=_np(r.scores[c0:c1]), scaled=_np(r.scaled[c0:c1]),
+        masked=_np(r.masked[c0:c1]), weights=_np(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),
+        terms=np.ascontiguousarray(terms[c0:c1, :d]), output=_np(r.output)[:d], sdpa=_np(sdpa)[:d],
+        top=top, rest=rest.astype(np.float32), row_sum=float(w.sum()),
+        max_abs_diff=float((r.output.double() - sdpa.double()).abs().max()),
+        fully_masked=bool(r.blocked.all()))

@@ -1,0 +1,95 @@
+"""Static images of matrices for saved notebooks: colour maps and a numpy + zlib PNG encoder.
+
+The live view draws uint8 codes on a <canvas> (``static/matrix.js``); a saved or exported notebook
+has no kernel and no JavaScript state, so each widget's ``text/html`` snapshot embeds the same
+picture as a base64 PNG made here. The colour anchors are the ones ``matrix.js`` uses, so the
+snapshot looks like the live view. Encoding is deterministic (fixed zlib level, no timestamps).
+"""
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+
+import numpy as np
+
+from .matrix import BLOCKED, LEVELS, NONFINITE
+
+# Anchors shared with static/matrix.js (keep in sync): viridis-like for [0, max], blue-white-red
+# for signed values.
+SEQUENTIAL = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+DIVERGING = [(33, 102, 172), (247, 247, 247), (178, 24, 43)]
+BLOCKED_RGB = (200, 200, 200)
+HATCH_RGB = (120, 120, 120)
+NONFINITE_RGB = (255, 0, 255)
+MARK_RGB = (255, 40, 40)
+
+
+def lut(anchors) -> np.ndarray:
+    """A [256, 3] uint8 colour table interpolating ``anchors`` over codes 0..LEVELS."""
+    anchors = np.asarray(anchors, dtype=np.float64)
+    pos = np.linspace(0, LEVELS, len(anchors))
+    codes = np.arange(256, dtype=np.float64)
+    table = np.stack([np.interp(codes, pos, anchors[:, k]) for k in range(3)], axis=1)
+    return np.rint(table).astype(np.uint8)
+
+
+LUTS = {"sequential": lut(SEQUENTIAL), "diverging": lut(DIVERGING)}
+
+
+def colorize(codes: np.ndarray, cmap: str, scale: int = 1) -> np.ndarray:
+    """uint8 codes [R, C] -> RGB [R*scale, C*scale, 3]; blocked cells hatched, NaN/inf magenta.
+
+    Example::
+
+        colorize(np.array([[0, 253], [255, 254]], np.uint8), "sequential", scale=4).shape  # (8, 8, 3)
+    """
+    codes = np.asarray(codes, dtype=np.uint8)
+    rgb = LUTS[cmap][codes]  # [R, C, 3]
+    rgb[codes == BLOCKED] = BLOCKED_RGB
+    rgb[codes == NONFINITE] = NONFINITE_RGB
+    if scale > 1:
+        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)  # [R*s, C*s, 3]
+        if scale >= 3:  # a diagonal hatch inside blocked cells, like the canvas draws
+            big = (codes == BLOCKED).repeat(scale, axis=0).repeat(scale, axis=1)
+            yy, xx = np.indices(big.shape)
+            rgb[big & ((yy + xx) % scale == 0)] = HATCH_RGB
+    return rgb
+
+
+def mark_rows(rgb: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Outline pixel rows [start, stop) of an RGB image (the current query/row marker)."""
+    rgb = rgb.copy()
+    stop = max(stop, start + 1)
+    rgb[max(start - 1, 0), :] = MARK_RGB
+    rgb[min(stop, rgb.shape[0] - 1), :] = MARK_RGB
+    return rgb
+
+
+def mark_cols(rgb: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Outline pixel columns [start, stop) of an RGB image (the current step marker)."""
+    return mark_rows(rgb.transpose(1, 0, 2), start, stop).transpose(1, 0, 2)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """Encode an RGB uint8 image [H, W, 3] as PNG (filter 0, zlib level 6: deterministic).
+
+    Example::
+
+        png_bytes(np.zeros((2, 3, 3), np.uint8))[:8]   # b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, _ = rgb.shape
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1)  # [H, 1 + 3W]
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+            + _chunk(b"IEND", b""))
+
+
+def png_data_uri(rgb: np.ndarray) -> str:
+    """A ``data:image/png;base64,...`` URI for an <img> in a static snapshot."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb)).decode("ascii")
