@@ -108,6 +108,8 @@ def check_same_device(pairs: list[tuple[str, torch.device]]) -> None:
 
 def warn_nonfinite(arg: str, x: torch.Tensor, step_dim: int, what: str = "step") -> None:
     """Warn (not fail) if ``x`` holds NaN/inf, naming the first index along ``step_dim``."""
+    if bool(torch.isfinite(x.sum())):  # one cheap reduction: NaN/inf anywhere make the sum non-finite
+        return
     bad = ~torch.isfinite(x)
     if bool(bad.any()):
         other = [d for d in range(x.dim()) if d != step_dim % x.dim()]

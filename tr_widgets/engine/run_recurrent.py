@@ -69,7 +69,27 @@ def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = 
     return _trace_full(module, kind, x, hx, name)
 
 
-def _trace_full(module, kind: str, x, hx, name: str) -> RecurrentTrace:
+def trace_recurrent_call(module: nn.Module, x: torch.Tensor, hx, result, *, name: str = "",
+                         params=None) -> RecurrentTrace:
+    """Build the trace of a call that already ran: ``result`` is what ``module(x, hx)`` returned.
+
+    Used by ``capture`` (a forward hook has the module's own output, so nothing runs twice). For a
+    cell, ``x`` may be a time-major sequence ``[T, B, I]`` with ``result = (h [T, B, H], c or None)``,
+    the states of the cell stepped over it. ``params`` (``[layer][direction]`` CellParams) replaces
+    the snapshot of the module's weights, so repeated calls can share one.
+
+    Example::
+
+        out = lstm(x); tr = trace_recurrent_call(lstm, x, None, out)    # == trace_recurrent(lstm, x)
+    """
+    _check_module(module)
+    kind = _kind(module)
+    if isinstance(module, _CELLS):
+        return _trace_cell(module, kind, x, hx, name, result=result, params=params)
+    return _trace_full(module, kind, x, hx, name, result=result, params=params)
+
+
+def _trace_full(module, kind: str, x, hx, name: str, result=None, params=None) -> RecurrentTrace:
     L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
     Hout = getattr(module, "proj_size", 0) or H
     unbatched = x.dim() == 2
@@ -88,7 +108,7 @@ def _trace_full(module, kind: str, x, hx, name: str) -> RecurrentTrace:
         h0 = hx
         _check_state("hx", h0, lead + (H,), x)
     with torch.no_grad():
-        output, hidden = module(x, hx)
+        output, hidden = module(x, hx) if result is None else result
     h_n, c_n = hidden if kind == "lstm" else (hidden, None)
     new = lambda size: xs.new_zeros(L * D, B, size)
     h0 = new(Hout) if h0 is None else (h0.unsqueeze(1) if unbatched else h0).detach()  # [L*D, B, Hout]
@@ -97,7 +117,7 @@ def _trace_full(module, kind: str, x, hx, name: str) -> RecurrentTrace:
     top = output.unsqueeze(1) if unbatched else (output.transpose(0, 1) if module.batch_first else output)
     tr = RecurrentTrace(kind=kind, output=output, h_n=h_n, c_n=c_n, num_layers=L, num_directions=D,
                         hidden_size=H, proj_size=getattr(module, "proj_size", 0), x=xs.detach(), h0=h0,
-                        c0=c0, params=[[_params(module, l, d) for d in range(D)] for l in range(L)],
+                        c0=c0, params=params or [[_params(module, l, d) for d in range(D)] for l in range(L)],
                         name=name, _replay=_layer_replayer(module))
     tr._cache["top"] = top  # [T, B, D*Hout]
     return tr
@@ -121,7 +141,7 @@ def _layer_replayer(module):
     return replay
 
 
-def _trace_cell(module, kind: str, x, hx, name: str) -> RecurrentTrace:
+def _trace_cell(module, kind: str, x, hx, name: str, result=None, params=None) -> RecurrentTrace:
     """A cell computes one step; over a sequence ``[T, B, I]`` it is stepped like a user's loop."""
     H, seq = module.hidden_size, x.dim() == 3
     xs = x if seq else x.reshape(1, -1, x.shape[-1])  # [T, B, I]
@@ -135,8 +155,11 @@ def _trace_cell(module, kind: str, x, hx, name: str) -> RecurrentTrace:
         for i, h in enumerate(parts):
             _check_state(f"hx[{i}]" if kind == "lstm" else "hx", h, state_shape, x)
     with torch.no_grad():
-        if not seq:
-            out = module(x, hx)
+        if seq and result is not None:  # the states of a loop that already ran (capture)
+            hs, cs = result  # [T, B, H] each
+            output, h_n, c_n = hs, hs[-1], None if cs is None else cs[-1]
+        elif not seq:
+            out = module(x, hx) if result is None else result
             hs, cs = (out[0], out[1]) if kind == "lstm" else (out, None)
             output, h_n, c_n = out if kind != "lstm" else out[0], hs, cs
             hs, cs = hs.reshape(1, B, H), None if cs is None else cs.reshape(1, B, H)  # [1, B, H]
@@ -155,7 +178,7 @@ def _trace_cell(module, kind: str, x, hx, name: str) -> RecurrentTrace:
     c0 = as_state(hx[1] if hx is not None else None) if kind == "lstm" else None
     tr = RecurrentTrace(kind=kind, output=output, h_n=h_n, c_n=c_n, num_layers=1, num_directions=1,
                         hidden_size=H, proj_size=0, x=xs.detach(), h0=h0, c0=c0,
-                        params=[[_params(module, 0, 0)]], name=name)
+                        params=params or [[_params(module, 0, 0)]], name=name)
     tr._cache["top"] = hs
     if cs is not None:
         tr._cache[("cell", 0, 0)] = cs

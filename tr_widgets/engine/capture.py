@@ -1,0 +1,217 @@
+"""capture(model): record every recurrent module, nn.MultiheadAttention and F.scaled_dot_product_attention
+call of a forward as it runs, keeping only what exact recomputation needs.
+
+    with tr_widgets.capture(model) as rec:
+        model(x)
+    rec.traces                      # [(qualified module name, trace), ...] in call order
+    rec["transformer.h.0.attn"]     # one AttentionTrace / RecurrentTrace
+
+How, and why this way:
+
+* Module calls are seen through *global* forward hooks, filtered to the model's modules; they keep a stack
+  of the modules being executed. Hooks on the modules themselves would send nn.TransformerEncoderLayer
+  down its slow path (it refuses its fused kernel when any submodule carries a hook); global ones do not.
+* ``F.scaled_dot_product_attention``, called from anywhere (Hugging Face's default sdpa attention,
+  nanoGPT-style code, a user's own call), is seen by a ``TorchFunctionMode`` that calls the real function
+  with the same arguments, then keeps q, k, v, the mask and the options. The call is named after the
+  innermost module executing it (``transformer.h.0.attn``; ``#2``, ``#3``... for repeated calls).
+* An active function mode makes ``torch.overrides.has_torch_function`` true, which alone would switch off
+  the fast paths of nn.MultiheadAttention and nn.TransformerEncoder(Layer) and change their outputs in the
+  last bits (and at the padded positions of nested-tensor encoders). So the mode steps aside (popped, pushed
+  back after) while one of those runs, and their attention is rebuilt from their inputs instead
+  (``capture_mha``): q, k, v from a snapshot of the in-projection, the two masks merged. A layer that ran
+  ``torch._transformer_encoder_layer_fwd`` never calls its ``self_attn``: the hook notices and rebuilds
+  the attention from the layer's input (norm1 applied when norm_first; a nested-tensor input is padded
+  back and its padding becomes a key padding mask).
+* Recurrent modules: the hook has input, hx and output, so nothing runs twice (``trace_recurrent_call``).
+  Successive calls of one cell that feed its last state back in (a user's loop over time) form one trace
+  over all those steps, equal to ``trace_recurrent(cell, x_seq, h0)`` (``merge_cells=False``: one per call).
+
+Nothing is changed: hooks return None, the mode returns the real result, the attention implementation is
+left alone. Outputs are bitwise identical with and without capture (tests).
+
+Memory: q, k, v are kept detached on their device, never a T×T matrix; stages are derived when accessed.
+Tensors are kept by reference, not copied, except a k or v whose version counter is above 0: it was written
+in place before (a preallocated KV cache, e.g. Hugging Face's StaticCache ``index_copy_``) and will likely be
+written again, so it is cloned. Inference-mode tensors have no version counter; their k and v are cloned.
+A kept tensor changed in place anyway is reported by a warning when the capture ends or traces are built.
+"""
+from __future__ import annotations
+
+import warnings
+
+from torch import nn
+
+from .capture_record import Recorder, _Entry, _tensors, _version
+from .errors import TraceInputError, describe, fail
+
+SDPA_NAME = "scaled_dot_product_attention"  # the name of a call made outside any module
+SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells; nn.MultiheadAttention (also inside "
+             "nn.TransformerEncoder/Decoder layers); F.scaled_dot_product_attention (e.g. Hugging Face "
+             "models with their default sdpa attention)")
+
+
+class TraceNameError(TraceInputError, KeyError):
+    """``rec[name]`` for a name that was not recorded; the message lists the names that were."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class Capture(Recorder):
+    """What :func:`capture` returns: a context manager, then the record of what ran inside it."""
+
+    def __init__(self, model=None, *, scope=None, merge_cells=True):
+        if model is not None and not isinstance(model, nn.Module):
+            fail("model", "an nn.Module (or None to record every module)", describe(model),
+                 "pass the model itself, e.g. tr_widgets.capture(model)")
+        super().__init__(model, scope, merge_cells)
+        self._used = False
+
+    def __enter__(self) -> "Capture":
+        if self._used:
+            fail("capture", "a fresh capture(...) for each with-block", "one that was already used",
+                 "call tr_widgets.capture(model) again")
+        self._used = True
+        self._start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._stop(exc)
+        self._check_stale()
+        return False
+
+    # -- what was recorded -----------------------------------------------------------------
+    def _base_names(self) -> dict:
+        """id(module) -> name: the shortest dotted path from the scope's variables or from the model."""
+        names = {}
+
+        def offer(m, name):
+            if id(m) not in names or len(name) < len(names[id(m)]):
+                names[id(m)] = name
+        for var, obj in list((self.scope or {}).items()):
+            if isinstance(obj, nn.Module) and isinstance(var, str) and not var.startswith("_"):
+                for qn, m in obj.named_modules():
+                    offer(m, f"{var}.{qn}" if qn else var)
+        if self.model is not None and id(self.model) not in names:
+            for qn, m in self.model.named_modules():
+                offer(m, qn or type(self.model).__name__)
+        per_class = {}
+        for e in self._entries + [_Entry(m, None, []) for m, _ in self._skipped]:
+            if e.module is not None and id(e.module) not in names:  # made on the fly: class name, _2, _3...
+                cls = type(e.module).__name__
+                per_class[cls] = per_class.get(cls, 0) + 1
+                names[id(e.module)] = cls if per_class[cls] == 1 else f"{cls}_{per_class[cls]}"
+        return names
+
+    def _check_stale(self, entries=None) -> None:
+        for e in entries if entries is not None else self._entries:
+            changed = sorted({label for label, t, ver in e.kept if _version(t) != ver})
+            if changed:
+                e.kept = []  # warn once
+                name = self._base_names().get(id(e.module), SDPA_NAME)
+                warnings.warn(f"capture: {', '.join(changed)} of {name!r} changed in place after it was recorded, "
+                              "so its trace shows the changed values. Fix: clone it before the call, or "
+                              "capture a shorter run.", stacklevel=3)
+
+    @property
+    def traces(self) -> list:
+        """``[(name, trace), ...]`` in call order (traces are built on first access; stages stay lazy).
+
+        Example::
+
+            with tr_widgets.capture(model) as rec:
+                model(ids)
+            [name for name, _ in rec.traces]    # ['transformer.h.0.attn', 'transformer.h.1.attn']
+        """
+        todo = [e for e in self._entries if e.trace is None and e.build is not None]
+        self._check_stale(todo)
+        for e in todo:
+            try:
+                e.trace = e.build()
+            except Exception as err:  # noqa: BLE001 - a record that cannot be traced is a note, not a crash
+                e.build = None
+                self._skipped.append((e.module, f"{type(err).__name__}: {err}"))
+        if not self._active:  # the record is final: drop the raw inputs a trace was built from
+            for e in self._entries:
+                if e.trace is not None:
+                    e.build, e.held = None, []
+        base, counts, out = self._base_names(), {}, []
+        for e in self._entries:
+            if e.trace is None:
+                continue
+            b = base[id(e.module)] if e.module is not None else SDPA_NAME
+            counts[b] = counts.get(b, 0) + 1
+            e.trace.name = b if counts[b] == 1 else f"{b}#{counts[b]}"
+            out.append((e.trace.name, e.trace))
+        return out
+
+    @property
+    def names(self) -> list[str]:
+        """The recorded names, in call order. Example: ``rec.names[0]  # 'lstm'``"""
+        return [n for n, _ in self.traces]
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """``[(name, reason), ...]``: calls of supported modules that could not be traced (e.g. PackedSequence)."""
+        base = self._base_names()
+        return [(SDPA_NAME if m is None else base[id(m)], why) for m, why in self._skipped]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the distinct tensor storages this record holds (q, k, v, masks, inputs, weight copies).
+
+        Example: ``rec.nbytes / sum(t.q.nbytes + t.k.nbytes + t.v.nbytes for _, t in rec)``
+        """
+        seen, total = set(), 0
+        for e in self._entries:
+            for t in _tensors([e.trace, e.held]):
+                try:
+                    st = t.untyped_storage()
+                except (RuntimeError, NotImplementedError):
+                    continue
+                key = (st.data_ptr(), str(t.device))
+                if key not in seen:
+                    seen.add(key)
+                    total += st.nbytes()
+        return total
+
+    def __getitem__(self, name: str):
+        for n, tr in self.traces:
+            if n == name:
+                return tr
+        names = self.names
+        shown = ", ".join(map(repr, names[:30])) + (f", ... ({len(names) - 30} more)" if len(names) > 30 else "")
+        raise TraceNameError(f"name: expected one of the recorded names [{shown or 'nothing was recorded'}], "
+                             f"got {name!r}. Fix: use a name from rec.names")
+
+    def __len__(self) -> int:
+        return len(self.traces)
+
+    def __iter__(self):
+        """Iterate ``(name, trace)`` pairs, like ``rec.traces``."""
+        return iter(self.traces)
+
+    def __repr__(self) -> str:
+        items = self.traces
+        head = f"Capture({len(items)} trace{'s' if len(items) != 1 else ''}"
+        head += f", {len(self._skipped)} skipped)" if self._skipped else ")"
+        return "\n".join([head] + [f"  {n}: {tr!r}" for n, tr in items])
+
+
+def capture(model: nn.Module | None = None, *, scope: dict | None = None, merge_cells: bool = True) -> Capture:
+    """Record every recurrent module, nn.MultiheadAttention and ``F.scaled_dot_product_attention`` call
+    made while the ``with`` block runs, without changing the model or its outputs.
+
+    ``model``: record its modules, named by their path in it (``None``: every module anywhere).
+    ``scope``: a namespace (e.g. ``globals()``) whose module variables name what was recorded
+    (``"model.transformer.h.0.attn"``). ``merge_cells``: one trace per loop of a cell (default) or per call.
+
+    Example::
+
+        with tr_widgets.capture(model) as rec:       # e.g. a Hugging Face GPT-2, default sdpa attention
+            model(ids)
+        at = rec["transformer.h.0.attn"]             # AttentionTrace, batch_names ("batch", "head")
+        at.row(3, index=(0, 1)).weights              # query 3 of head 1, derived on demand
+    """
+    return Capture(model, scope=scope, merge_cells=merge_cells)

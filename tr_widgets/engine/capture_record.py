@@ -1,0 +1,297 @@
+"""The recording machinery behind ``capture`` (see ``capture.py`` for what is recorded and why so).
+
+``Recorder`` owns the global module hooks, the module stack, the ``TorchFunctionMode`` that sees
+``F.scaled_dot_product_attention``, and one ``_Entry`` per recorded call: a closure that builds the trace
+from what was kept (q, k, v or the module's inputs, never a T×T matrix), run on first access.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules import module as _nn_module
+from torch.overrides import TorchFunctionMode
+
+from . import capture_mha
+from .attention import AttentionTrace, _expand_gqa
+from .errors import TraceInputError
+from .recurrent import _CELLS, _FULL
+from .run_recurrent import _check_module, _params, trace_recurrent_call
+
+_SDPA = F.scaled_dot_product_attention
+_SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+_FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
+
+def _arg(args, kwargs, i, name, default=None):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _version(t):
+    try:
+        return t._version
+    except (RuntimeError, AttributeError):  # inference tensors (and nested ones) have no version counter
+        return None
+
+
+def _detach(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach()
+    return tuple(_detach(o) for o in obj) if isinstance(obj, (tuple, list)) else obj
+
+
+def _tensors(obj, depth=0):
+    """Every tensor reachable from a trace or record (dataclass fields, lists, dicts), for ``nbytes``."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif depth < 4 and isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _tensors(o, depth + 1)
+    elif depth < 4 and isinstance(obj, dict):
+        for o in obj.values():
+            yield from _tensors(o, depth + 1)
+    elif depth < 4 and hasattr(obj, "__dataclass_fields__"):
+        for o in vars(obj).values():
+            yield from _tensors(o, depth + 1)
+
+
+class _Frame:
+    __slots__ = ("module", "suspended", "saw_mha", "src_shape")
+
+    def __init__(self, module):
+        self.module, self.suspended, self.saw_mha, self.src_shape = module, False, False, None
+
+
+class _Entry:
+    """One recorded call (or one chain of cell calls): how to build its trace, and what it keeps."""
+
+    __slots__ = ("module", "build", "kept", "held", "trace", "chain")
+
+    def __init__(self, module, build, kept, held=()):
+        self.module, self.build, self.kept, self.held = module, build, kept, list(held)
+        self.trace, self.chain = None, None
+
+
+class _SDPAMode(TorchFunctionMode):
+    """Calls every torch function unchanged; hands scaled_dot_product_attention calls to the recorder."""
+
+    def __init__(self, rec):
+        super().__init__()
+        self.rec = rec
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if kwargs is None:
+            kwargs = {}
+        out = func(*args, **kwargs)
+        if func is _SDPA:
+            self.rec._guarded(None, self.rec._record_sdpa, args, kwargs)
+        return out
+
+
+def _sdpa_trace(q, k, v, mask, is_causal, scale, gqa) -> AttentionTrace:
+    if gqa and k.dim() >= 3 and k.shape[-3] != q.shape[-3]:
+        k, v = _expand_gqa(q, k, v)  # [*b, Hk, S, E] -> [*b, Hq, S, E]
+    n = q.dim() - 2
+    names = tuple(f"dim{i}" for i in range(n - 2)) + ("batch", "head")[max(0, 2 - n):]
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    return AttentionTrace(q, k, v, mask, bool(is_causal), scale, batch_names=names)
+
+
+def _mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None) -> AttentionTrace:
+    if query.is_nested:  # the encoder's nested tensor: pad back to [B, T, E], padding -> key padding mask
+        lengths = [t.shape[0] for t in query.unbind()]
+        T = src_shape[1] if src_shape else max(lengths)
+        query = key = value = query.to_padded_tensor(0.0, (len(lengths), T, query.size(-1)))  # [B, T, E]
+        key_padding_mask = (torch.arange(T, device=query.device)[None]
+                            >= torch.tensor(lengths, device=query.device)[:, None])  # [B, T] True = padding
+    q, k, v, mask = capture_mha.project(p, query, key, value, key_padding_mask, attn_mask)
+    return AttentionTrace(q, k, v, mask, False, 1.0 / math.sqrt(q.shape[-1]), batch_names=("batch", "head"))
+
+class Recorder:
+    """Hooks and records; :class:`~tr_widgets.engine.capture.Capture` adds the public side."""
+
+    def __init__(self, model, scope, merge_cells):
+        self.model, self.scope, self.merge_cells = model, scope, merge_cells
+        self._entries, self._skipped, self._stack = [], [], []
+        self._chains, self._snaps, self._handles = {}, {}, []
+        self._ids, self._mode, self._active = None, None, False
+
+    def _start(self) -> None:
+        self._active = True
+        self._ids = None if self.model is None else {id(m) for m in self.model.modules()}
+        self._handles = [_nn_module.register_module_forward_pre_hook(self._pre),
+                         _nn_module.register_module_forward_hook(self._post, with_kwargs=True, always_call=True)]
+        self._mode = _SDPAMode(self)
+        self._mode.__enter__()
+
+    def _stop(self, exc) -> None:
+        try:
+            self._mode.__exit__(*exc)
+        finally:
+            for h in self._handles:
+                h.remove()
+            self._active = False
+            self._stack.clear()
+            self._chains.clear()
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _mode_on_top(self) -> bool:
+        n = torch._C._len_torch_function_stack()
+        return n > 0 and torch._C._get_function_stack_at(n - 1) is self._mode
+
+    def _pre(self, module, args):
+        if self._ids is not None and id(module) not in self._ids:
+            return None
+        frame = _Frame(module)
+        if isinstance(module, _FAST) and self._mode_on_top():
+            torch._C._pop_torch_function_stack()  # keep has_torch_function false: the fast path stays on
+            frame.suspended = True
+        if isinstance(module, nn.TransformerEncoder) and args and isinstance(args[0], torch.Tensor):
+            frame.src_shape = tuple(args[0].shape)  # its layers may see a nested tensor; pad back to this
+        self._stack.append(frame)
+        return None
+
+    def _post(self, module, args, *rest):
+        # (module, args, kwargs, output); torch calls an always_call hook as (module, args, output) when
+        # the forward raised, and then there is nothing to record.
+        if not self._stack or self._stack[-1].module is not module:
+            return None
+        frame = self._stack.pop()
+        try:
+            if len(rest) == 2:
+                self._guarded(module, self._record_module, frame, module, args, rest[0], rest[1])
+        finally:
+            if frame.suspended:
+                torch._C._push_on_torch_function_stack(self._mode)
+        return None
+
+    def _guarded(self, module, fn, *args):
+        try:  # capture must never break the user's forward: a failure becomes a `skipped` note
+            fn(*args)
+        except Exception as e:  # noqa: BLE001
+            if module is None and self._stack:
+                module = self._stack[-1].module
+            self._skipped.append((module, f"{type(e).__name__}: {e}"))
+
+    # -- recording -------------------------------------------------------------------------
+    def _keep(self, t, label, kept, cache=False):
+        """Detach ``t``; clone a k/v that was written in place before (see the module docstring)."""
+        if t is None or not isinstance(t, torch.Tensor):
+            return t
+        t = t.detach()
+        ver = _version(t)
+        if cache and (ver is None or ver > 0):
+            return t.clone()
+        if ver is not None:
+            kept.append((label, t, ver))
+        return t
+
+    def _snapshot(self, module, make):
+        vers = tuple(_version(p) for p in module.parameters())
+        hit = self._snaps.get(id(module))
+        if hit is None or hit[1] != vers:  # weights changed in place (or first call): take a new copy
+            hit = self._snaps[id(module)] = (module, vers, make())
+        return hit[2]
+
+    def _add(self, module, build, kept, held=()) -> _Entry:
+        entry = _Entry(module, build, kept, held)
+        self._entries.append(entry)
+        return entry
+
+    def _record_module(self, frame, module, args, kwargs, output):
+        if isinstance(module, nn.MultiheadAttention):
+            for f in self._stack:
+                f.saw_mha = True
+            self._record_mha(module, args, kwargs)
+        elif isinstance(module, nn.TransformerEncoderLayer) and not frame.saw_mha:
+            parent = self._stack[-1] if self._stack else None
+            self._record_fused_layer(module, args, kwargs, parent.src_shape if parent else None)
+        elif isinstance(module, _FULL + _CELLS):
+            self._record_recurrent(module, args, kwargs, output)
+
+    def _record_sdpa(self, args, kwargs):
+        if any(isinstance(f.module, nn.MultiheadAttention) for f in self._stack):
+            return  # the MultiheadAttention's own record covers it (with its masks and name)
+        a = {n: _arg(args, kwargs, i, n) for i, n in enumerate(_SDPA_ARGS)}
+        if a["query"].is_nested:
+            raise TraceInputError("nested-tensor queries are not traced")
+        kept = []
+        q = self._keep(a["query"], "q", kept)
+        k, v = self._keep(a["key"], "k", kept, cache=True), self._keep(a["value"], "v", kept, cache=True)
+        mask = self._keep(a["attn_mask"], "attn_mask", kept)
+        causal, scale, gqa = bool(a["is_causal"]), a["scale"], bool(a["enable_gqa"])
+        self._add(self._stack[-1].module if self._stack else None,
+                  lambda: _sdpa_trace(q, k, v, mask, causal, scale, gqa), kept)
+
+    def _record_mha(self, m, args, kwargs):
+        kept = []
+        query, key, value = (self._keep(_arg(args, kwargs, i, n), n, kept)
+                             for i, n in enumerate(("query", "key", "value")))
+        if query.is_nested:
+            raise TraceInputError("nn.MultiheadAttention called with nested tensors is not traced")
+        kpm = self._keep(_arg(args, kwargs, 3, "key_padding_mask"), "key_padding_mask", kept)
+        am = self._keep(_arg(args, kwargs, 5, "attn_mask"), "attn_mask", kept)
+        p = self._snapshot(m, lambda: capture_mha.snapshot(m))
+        self._add(m, lambda: _mha_trace(p, query, key, value, kpm, am), kept, [query, key, value, kpm, am, p])
+
+    def _record_fused_layer(self, layer, args, kwargs, src_shape):
+        """A TransformerEncoderLayer that ran fused: its self_attn never ran; rebuild from the layer input."""
+        kept = []
+        src = self._keep(_arg(args, kwargs, 0, "src"), "src", kept)
+        src_mask = self._keep(_arg(args, kwargs, 1, "src_mask"), "src_mask", kept)
+        kpm = self._keep(_arg(args, kwargs, 2, "src_key_padding_mask"), "src_key_padding_mask", kept)
+        p = self._snapshot(layer, lambda: capture_mha.snapshot(layer.self_attn,
+                                                                layer.norm1 if layer.norm_first else None))
+        self._add(layer.self_attn, lambda: _mha_trace(p, src, src, src, kpm, src_mask, src_shape), kept,
+                  [src, src_mask, kpm, p])
+
+    def _record_recurrent(self, m, args, kwargs, output):
+        x, hx = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "hx")
+        if not isinstance(x, torch.Tensor):
+            raise TraceInputError(f"input is {type(x).__name__}, not a tensor (PackedSequence inputs are not "
+                                  "traced: pass a padded tensor to trace this module)")
+        _check_module(m)  # e.g. dropout between layers in training mode cannot be replayed
+        D = 2 if getattr(m, "bidirectional", False) else 1
+        params = self._snapshot(m, lambda: [[_params(m, l, d) for d in range(D)]
+                                            for l in range(getattr(m, "num_layers", 1))])
+        kept = []
+        x = self._keep(x, "input", kept)
+        if isinstance(m, _CELLS) and self.merge_cells:
+            return self._record_cell(m, x, hx, output, params, kept)
+        hx_k, out = _detach(hx), _detach(output)
+        self._add(m, lambda: trace_recurrent_call(m, x, hx_k, out, params=params), kept, [x, hx_k, out, params])
+
+    def _record_cell(self, m, x, hx, output, params, kept):
+        lstm = isinstance(m, nn.LSTMCell)
+        h, c = output if lstm else (output, None)
+        batched = x.dim() == 2
+        chain = self._chains.get(id(m))
+        prev = hx[0] if lstm and isinstance(hx, (tuple, list)) else hx
+        linked = (chain is not None and prev is not None and chain["batched"] == batched
+                  and chain["last"][0]() is prev and (not lstm or chain["last"][1]() is hx[1])
+                  and chain["x"][-1].shape == x.shape)
+        if not linked:  # a new loop (or the first call): its own trace
+            chain = {"batched": batched, "x": [], "h": [], "c": [], "hx0": _detach(hx)}
+            entry = self._add(m, lambda ch=chain: self._cell_trace(m, ch, params), kept, [chain, params])
+            chain["entry"] = entry
+            self._chains[id(m)] = chain
+        else:
+            chain["entry"].trace = None  # grew: rebuild on next access
+            chain["entry"].kept.extend(kept)
+        chain["x"].append(x)
+        chain["h"].append(h.detach())
+        chain["c"].append(None if c is None else c.detach())
+        chain["last"] = (weakref.ref(h), weakref.ref(c) if c is not None else None)
+
+    @staticmethod
+    def _cell_trace(m, chain, params):
+        one = (lambda t: t) if chain["batched"] else (lambda t: t[None])  # unbatched [I] -> [1, I]
+        xs = torch.stack([one(x) for x in chain["x"]])  # [T, B, I]
+        hs = torch.stack([one(h) for h in chain["h"]])  # [T, B, H]
+        cs = torch.stack([one(c) for c in chain["c"]]) if chain["c"][0] is not None else None  # [T, B, H]
+        hx0 = chain["hx0"]
+        if hx0 is not None and not chain["batched"]:
+            hx0 = tuple(one(h) for h in hx0) if isinstance(hx0, tuple) else one(hx0)
+        return trace_recurrent_call(m, xs, hx0, (hs, cs), params=params)
