@@ -1,0 +1,162 @@
+// tr_widgets matrix canvas: draws a window of a matrix (uint8 codes) and an overview on <canvas>.
+// Plain ES module loaded by anywidget from the package (no CDN, no build step).
+// Codes 0..253 map onto [vmin, vmax]; 254 = NaN/inf (magenta); 255 = blocked by a mask (hatched).
+// Labels are user text: only ever set as textContent or drawn with fillText, never as HTML.
+
+const LEVELS = 253, NONFINITE = 254, BLOCKED = 255;
+// Keep in sync with tr_widgets/views/image.py.
+const ANCHORS = {
+  sequential: [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]],
+  diverging: [[33, 102, 172], [247, 247, 247], [178, 24, 43]],
+};
+const BLOCKED_RGB = [200, 200, 200], HATCH = "rgb(120,120,120)", NONFINITE_RGB = [255, 0, 255];
+const MARK = "rgb(255,40,40)";
+
+function makeLut(anchors) {
+  const lut = new Uint8ClampedArray(256 * 3);
+  for (let c = 0; c < 256; c++) {
+    const x = Math.min(c, LEVELS) / LEVELS * (anchors.length - 1);
+    const i = Math.min(Math.floor(x), anchors.length - 2), f = x - i;
+    for (let k = 0; k < 3; k++) lut[c * 3 + k] = Math.round(anchors[i][k] * (1 - f) + anchors[i + 1][k] * f);
+  }
+  return lut;
+}
+const LUTS = { sequential: makeLut(ANCHORS.sequential), diverging: makeLut(ANCHORS.diverging) };
+
+export function bytesOf(v) {
+  if (!v) return new Uint8Array(0);
+  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  return new Uint8Array(0);
+}
+
+function el(tag, cls, parent) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+// Paint codes [rows, cols] at `px` pixels per cell; returns the canvas.
+function paint(canvas, codes, rows, cols, px, cmap) {
+  canvas.width = Math.max(1, cols * px);
+  canvas.height = Math.max(1, rows * px);
+  const ctx = canvas.getContext("2d");
+  if (!rows || !cols || codes.length < rows * cols) return ctx;
+  const img = new ImageData(cols, rows), d = img.data, lut = LUTS[cmap] || LUTS.sequential;
+  let anyBlocked = false;
+  for (let i = 0; i < rows * cols; i++) {
+    const c = codes[i];
+    const rgb = c === BLOCKED ? BLOCKED_RGB : c === NONFINITE ? NONFINITE_RGB : null;
+    anyBlocked ||= c === BLOCKED;
+    d[4 * i] = rgb ? rgb[0] : lut[3 * c];
+    d[4 * i + 1] = rgb ? rgb[1] : lut[3 * c + 1];
+    d[4 * i + 2] = rgb ? rgb[2] : lut[3 * c + 2];
+    d[4 * i + 3] = 255;
+  }
+  const tmp = document.createElement("canvas");
+  tmp.width = cols; tmp.height = rows;
+  tmp.getContext("2d").putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(tmp, 0, 0, cols * px, rows * px);
+  if (anyBlocked && px >= 3) {  // a diagonal hatch marks masked cells
+    ctx.strokeStyle = HATCH; ctx.lineWidth = 1; ctx.beginPath();
+    for (let i = 0; i < rows * cols; i++) {
+      if (codes[i] !== BLOCKED) continue;
+      const x = (i % cols) * px, y = Math.floor(i / cols) * px;
+      ctx.moveTo(x, y + px); ctx.lineTo(x + px, y);
+    }
+    ctx.stroke();
+  }
+  return ctx;
+}
+
+function markRow(ctx, r, width, px) {
+  ctx.strokeStyle = MARK; ctx.lineWidth = 2;
+  ctx.strokeRect(1, r * px, width - 2, Math.max(px, 2));
+}
+
+function markCol(ctx, c, height, px) {
+  ctx.strokeStyle = MARK; ctx.lineWidth = 2;
+  ctx.strokeRect(c * px, 1, Math.max(px, 2), height - 2);
+}
+
+function render({ model, el: root }) {
+  root.classList.add("tr-matrix");
+  const title = el("div", "tr-title", root);
+  const body = el("div", "tr-matrix-body", root);
+  const main = el("div", "tr-matrix-main", body);
+  const canvas = el("canvas", "tr-window", main);
+  const axes = el("div", "tr-axes", main);
+  const side = el("div", "tr-matrix-overview", body);
+  const ovCanvas = el("canvas", "tr-overview", side);
+  const notice = el("div", "tr-notice", side);
+  const labels = el("div", "tr-labels", root);
+  const hover = el("div", "tr-hover", root);
+  let draws = 0, px = 1, scheduled = false;
+
+  function draw() {
+    scheduled = false;
+    const g = (k) => model.get(k);
+    const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0");
+    title.textContent = g("title");
+    px = g("cell_px") || Math.max(1, Math.min(16, Math.floor(384 / Math.max(rows, cols, 1))));
+    const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, px, g("cmap"));
+    const mr = g("mark_row") - r0, mc = g("mark_col") - c0;
+    if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, px);
+    if (g("mark_col") >= 0 && mc >= 0 && mc < cols) markCol(ctx, mc, canvas.height, px);
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", g("title"));
+    axes.textContent = `${g("row_axis")} ${r0}–${r0 + rows - 1} of ${g("full_rows")} · ` +
+      `${g("col_axis")} ${c0}–${c0 + cols - 1} of ${g("full_cols")} · ` +
+      `colour range [${g("vmin").toPrecision(3)}, ${g("vmax").toPrecision(3)}]`;
+    const orows = g("ov_rows"), ocols = g("ov_cols");
+    side.style.display = orows && ocols ? "" : "none";
+    if (orows && ocols) {
+      const opx = Math.max(1, Math.min(4, Math.floor(256 / Math.max(orows, ocols))));
+      const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, g("cmap"));
+      const fr = g("ov_fr"), fc = g("ov_fc");
+      octx.strokeStyle = "rgb(255,255,255)"; octx.lineWidth = 1;  // where the window is
+      octx.strokeRect(Math.floor(c0 / fc) * opx + 0.5, Math.floor(r0 / fr) * opx + 0.5,
+        Math.max(1, Math.ceil(cols / fc)) * opx - 1, Math.max(1, Math.ceil(rows / fr)) * opx - 1);
+      if (g("mark_row") >= 0) markRow(octx, Math.floor(g("mark_row") / fr), ovCanvas.width, opx);
+      if (g("mark_col") >= 0) markCol(octx, Math.floor(g("mark_col") / fc), ovCanvas.height, opx);
+      notice.textContent = g("notice");
+    }
+    // Short windows list their labels as text (user text: textContent only).
+    const rl = g("row_labels"), cl = g("col_labels"), parts = [];
+    if (cl.length && cl.length <= 32) parts.push(`${g("col_axis")}s: ` + cl.map((s, j) => `${c0 + j} ${s}`).join(" · "));
+    if (rl.length && rl.length <= 32 && JSON.stringify(rl) !== JSON.stringify(cl))
+      parts.push(`${g("row_axis")}s: ` + rl.map((s, i) => `${r0 + i} ${s}`).join(" · "));
+    labels.textContent = parts.join("\n");
+    root.dataset.trStep = String(g("step"));
+    root.dataset.step = String(g("step"));
+    root.dataset.trDraws = String(++draws);
+  }
+  function schedule() {
+    if (!scheduled) { scheduled = true; queueMicrotask(draw); }
+  }
+  const names = ["codes", "rows", "cols", "r0", "c0", "full_rows", "full_cols", "vmin", "vmax", "cmap",
+    "mark_row", "mark_col", "row_labels", "col_labels", "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc",
+    "notice", "title", "step", "cell_px", "row_axis", "col_axis"];
+  for (const n of names) model.on(`change:${n}`, schedule);
+
+  canvas.addEventListener("mousemove", (ev) => {
+    const r = Math.floor(ev.offsetY / px), c = Math.floor(ev.offsetX / px);
+    const rows = model.get("rows"), cols = model.get("cols");
+    if (r < 0 || c < 0 || r >= rows || c >= cols) return;
+    const code = bytesOf(model.get("codes"))[r * cols + c];
+    const vmin = model.get("vmin"), vmax = model.get("vmax");
+    const value = code === BLOCKED ? "masked" : code === NONFINITE ? "NaN/inf"
+      : "≈ " + (vmin + code / LEVELS * (vmax - vmin)).toPrecision(3);
+    const rl = model.get("row_labels")[r], cl = model.get("col_labels")[c];
+    const rr = model.get("r0") + r, cc = model.get("c0") + c;
+    hover.textContent = `${model.get("row_axis")} ${rr}${rl !== undefined ? ` “${rl}”` : ""} · ` +
+      `${model.get("col_axis")} ${cc}${cl !== undefined ? ` “${cl}”` : ""} · ${value}`;
+  });
+  draw();
+  return () => { for (const n of names) model.off(`change:${n}`, schedule); };
+}
+
+export default { render };

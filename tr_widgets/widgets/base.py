@@ -1,0 +1,175 @@
+"""What every stepper shares: the controller, option checks, progress bars, repr and snapshots.
+
+A stepper is a VBox: the :class:`StepController` on top, then its panels. It observes the
+controller's ``step`` and ``selection`` and updates its panels' traits in place, so a click updates
+every view without re-running the cell, and only the traits that changed travel to the browser.
+"""
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+import traitlets as t
+
+from ..engine.errors import describe, fail
+from .controller import StepController
+
+
+def _int_in(lo: int, hi: int):
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi, f"an int in [{lo}, {hi}]")
+
+
+COMMON_OPTIONS = {
+    "step": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an int (the first step shown)", "step=0"),
+    "progress": (lambda v: isinstance(v, bool), "True or False", "progress=False"),
+    "interval": (*_int_in(20, 10_000), "interval=500 (ms between steps while playing)"),
+    "window": (*_int_in(8, 256), "window=192 (cells per side of the matrix window)"),
+    "overview_px": (*_int_in(16, 256), "overview_px=256"),
+}
+
+
+def check_options(owner: str, spec: dict, options: dict, selectors: dict) -> dict:
+    """Validate keyword options once, at the public boundary; selector names take an index.
+
+    Example::
+
+        check_options("show", COMMON_OPTIONS, {"progress": "no"}, {})
+        # TraceInputError: show(progress=...): expected True or False, got str 'no'. Fix: pass progress=False
+    """
+    out = {}
+    for name, value in options.items():
+        if name in selectors:
+            n = len(selectors[name])
+            if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n):
+                fail(f"{owner}({name}=...)", f"an int in [0, {n - 1}] (the {name} to show first)", describe(value),
+                     f"pass {name}=0")
+        elif name in spec:
+            ok, expected, example = spec[name]
+            if not ok(value):
+                fail(f"{owner}({name}=...)", expected, describe(value), f"pass {example}")
+        else:
+            known = sorted(set(spec) | set(selectors))
+            fail(f"{owner}({name}=...)", f"one of the options {known}", f"unknown option {name!r}",
+                 "remove it or use one of those names")
+        out[name] = value
+    return out
+
+
+def tqdm_progress(enabled: bool):
+    """A ``progress(iterable, total=, desc=)`` wrapper using ``tqdm.auto`` (None when disabled)."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    def wrap(iterable, total=None, desc=None):
+        return tqdm(iterable, total=total, desc=desc, leave=False)
+    return wrap
+
+
+class Stepper(w.VBox):
+    """Base class: a controller plus panels that follow its step and selection.
+
+    Subclasses set ``OPTIONS``, build ``self.panels`` in ``_build(options)`` and redraw in
+    ``_update(new_selection)``. ``step`` is readable and settable from Python.
+    """
+
+    step = t.Int(0)
+    OPTIONS: dict = COMMON_OPTIONS
+
+    def __init__(self, trace, **options):
+        self.trace = trace
+        axes = self._axes()
+        opts = check_options(type(self).__name__, self.OPTIONS, options, dict(axes))
+        self.progress = opts.get("progress", True)
+        self.controller = StepController(self._n_steps(), step_name=self._step_name(), selectors=dict(axes),
+                                         interval=opts.get("interval", 500))
+        self.panels: list[w.Widget] = []
+        self._build(opts)
+        super().__init__(children=[self.controller, *self.panels])
+        self.add_class("tr-stepper")
+        self.add_class(f"tr-{type(self).__name__.lower()}")
+        first = opts.get("step", 0)
+        self.controller._check_step({"value": first})
+        choices = {name: opts[name] for name, _ in axes if name in opts}
+        if choices:
+            self.controller.select(**choices)
+        self.controller.step = first
+        self.step = first
+        self._update(new_selection=True)
+        t.link((self.controller, "step"), (self, "step"))
+        self.controller.observe(self._on_step, names="step")
+        self.controller.observe(self._on_selection, names="selection")
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def _axes(self) -> list[tuple[str, list[str]]]:
+        return []
+
+    def _n_steps(self) -> int:
+        raise NotImplementedError
+
+    def _step_name(self) -> str:
+        return "step"
+
+    def _build(self, options: dict) -> None:
+        raise NotImplementedError
+
+    def _update(self, new_selection: bool) -> None:
+        raise NotImplementedError
+
+    # -- shared behaviour --------------------------------------------------------------------
+    @t.validate("step")
+    def _check_step(self, proposal):
+        return self.controller._check_step(proposal) if hasattr(self, "controller") else proposal["value"]
+
+    def _on_step(self, change):
+        self._update(new_selection=False)
+
+    def _on_selection(self, change):
+        self._update(new_selection=True)
+
+    @property
+    def selection(self) -> dict:
+        """The current selectors as name -> index (layer, direction, batch, head...)."""
+        return dict(self.controller.selection)
+
+    def select(self, **choices: int) -> None:
+        """Change selectors by index, e.g. ``select(head=2)``; every view follows."""
+        self.controller.select(**choices)
+
+    def next(self) -> int:
+        """One step forward (stops at the last step)."""
+        return self.controller.next()
+
+    def previous(self) -> int:
+        """One step back (stops at 0)."""
+        return self.controller.previous()
+
+    def _trace_repr(self) -> str:
+        return repr(self.trace)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._trace_repr()}, {self.controller.describe()})"
+
+    def snapshot_html(self) -> str:
+        """A static picture of the current view (for notebooks read without a kernel)."""
+        parts = [self.controller.snapshot_html()]
+        for p in self.panels:
+            parts.append(_panel_html(p))
+        title = html.escape(f"{type(self).__name__}: {self._trace_repr()}")
+        return (f"<div class='tr-snapshot' data-tr-step='{self.step}' style='font:12px sans-serif'>"
+                f"<div style='font-weight:600'>{title}</div>{''.join(parts)}</div>")
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        return {**data, "text/plain": repr(self), "text/html": self.snapshot_html()}
+
+
+def _panel_html(p) -> str:
+    if hasattr(p, "snapshot_html"):
+        return p.snapshot_html()
+    if isinstance(p, w.HTML):
+        return p.value
+    if isinstance(p, w.Box):
+        inner = "".join(_panel_html(c) for c in p.children)
+        return f"<div style='display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start'>{inner}</div>"
+    return ""

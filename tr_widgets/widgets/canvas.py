@@ -1,0 +1,213 @@
+"""Two small anywidgets that draw on <canvas> from binary buffers: matrices and bar charts.
+
+State lives in traits; arrays travel as ``Bytes`` traits, which ipywidgets sends as binary
+buffers (never a JSON table). The JavaScript is ``static/matrix.js`` / ``static/bars.js`` inside the
+package: nothing loads from a CDN. Each widget also renders a static ``text/html`` snapshot (a
+base64 PNG or an inline SVG) for notebooks read without a kernel.
+"""
+from __future__ import annotations
+
+import html
+import pathlib
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from ..views import image
+from ..views.matrix import Overview, Window
+from ._html import bars_svg, text_block
+
+STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+
+
+class _Snapshot:
+    """Deterministic repr and a mimebundle with the widget view, text/plain and a text/html snapshot."""
+
+    def snapshot_html(self) -> str:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = {"text/plain": repr(self), "text/html": self.snapshot_html()}
+        if self._view_name is not None and self.comm is not None:
+            data["application/vnd.jupyter.widget-view+json"] = {
+                "version_major": 2, "version_minor": 1, "model_id": self.model_id}
+        return data
+
+
+class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
+    """A matrix window (uint8 codes) with the current row/column marked, plus an overview image.
+
+    Example::
+
+        m = MatrixCanvas(title="attention weights")
+        m.set_window(codes, Window(0, 8, 0, 8), (8, 8), 0.0, 1.0)
+        m.mark_row = 3
+    """
+
+    _esm = STATIC / "matrix.js"
+    _css = STATIC / "tr.css"
+    title = t.Unicode("").tag(sync=True)
+    codes = t.Bytes(b"").tag(sync=True)
+    rows = t.Int(0).tag(sync=True)
+    cols = t.Int(0).tag(sync=True)
+    r0 = t.Int(0).tag(sync=True)
+    c0 = t.Int(0).tag(sync=True)
+    full_rows = t.Int(0).tag(sync=True)
+    full_cols = t.Int(0).tag(sync=True)
+    vmin = t.Float(0.0).tag(sync=True)
+    vmax = t.Float(1.0).tag(sync=True)
+    cmap = t.Unicode("sequential").tag(sync=True)
+    mark_row = t.Int(-1).tag(sync=True)
+    mark_col = t.Int(-1).tag(sync=True)
+    row_axis = t.Unicode("row").tag(sync=True)
+    col_axis = t.Unicode("col").tag(sync=True)
+    row_labels = t.List(t.Unicode()).tag(sync=True)
+    col_labels = t.List(t.Unicode()).tag(sync=True)
+    ov_codes = t.Bytes(b"").tag(sync=True)
+    ov_rows = t.Int(0).tag(sync=True)
+    ov_cols = t.Int(0).tag(sync=True)
+    ov_fr = t.Int(1).tag(sync=True)
+    ov_fc = t.Int(1).tag(sync=True)
+    notice = t.Unicode("").tag(sync=True)
+    step = t.Int(0).tag(sync=True)
+    cell_px = t.Int(0).tag(sync=True)
+
+    def set_window(self, codes: np.ndarray, win: Window, full_shape: tuple[int, int], vmin: float, vmax: float,
+                   row_labels=None, col_labels=None) -> None:
+        """Show ``codes`` [rows, cols] as cells ``win`` of a ``full_shape`` matrix."""
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        with self.hold_sync():
+            self.codes = codes.tobytes()
+            self.rows, self.cols = codes.shape
+            self.r0, self.c0 = win.r0, win.c0
+            self.full_rows, self.full_cols = full_shape
+            self.vmin, self.vmax = float(vmin), float(vmax)
+            self.row_labels = list(row_labels or [])
+            self.col_labels = list(col_labels or [])
+
+    def set_overview(self, ov: Overview | None) -> None:
+        """Show ``ov`` beside the window, with its notice; None hides the overview."""
+        with self.hold_sync():
+            if ov is None:
+                self.ov_codes, self.ov_rows, self.ov_cols, self.notice = b"", 0, 0, ""
+                return
+            self.ov_codes = np.ascontiguousarray(ov.codes, dtype=np.uint8).tobytes()
+            self.ov_rows, self.ov_cols = ov.codes.shape
+            self.ov_fr, self.ov_fc = ov.factors
+            self.notice = ov.notice
+
+    def window_codes(self) -> np.ndarray:
+        """The window's codes as a [rows, cols] uint8 array (what the browser draws)."""
+        return np.frombuffer(self.codes, dtype=np.uint8).reshape(self.rows, self.cols)
+
+    def overview_codes(self) -> np.ndarray:
+        """The overview's codes as a [ov_rows, ov_cols] uint8 array (empty when there is none)."""
+        return np.frombuffer(self.ov_codes, dtype=np.uint8).reshape(self.ov_rows, self.ov_cols)
+
+    def _png(self, codes: np.ndarray, fr: int, fc: int, r0: int, c0: int, limit: int) -> str:
+        scale = max(1, min(8, limit // max(codes.shape + (1,))))
+        rgb = image.colorize(codes, self.cmap, scale)
+        if self.mark_row >= 0 and 0 <= (self.mark_row - r0) // fr < codes.shape[0]:
+            r = (self.mark_row - r0) // fr
+            rgb = image.mark_rows(rgb, r * scale, (r + 1) * scale)
+        if self.mark_col >= 0 and 0 <= (self.mark_col - c0) // fc < codes.shape[1]:
+            c = (self.mark_col - c0) // fc
+            rgb = image.mark_cols(rgb, c * scale, (c + 1) * scale)
+        return image.png_data_uri(rgb)
+
+    def snapshot_html(self) -> str:
+        """The window (and overview) as base64 PNGs with the marker, title, ranges and notice."""
+        if not self.rows or not self.cols:
+            return f"<div>{html.escape(self.title)}: (empty)</div>"
+        alt = html.escape(self.title, quote=True)
+        parts = [f"<div style='font-weight:600'>{html.escape(self.title)}</div>",
+                 "<div style='display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap'>",
+                 f"<img alt='{alt}' style='image-rendering:pixelated;border:1px solid #bbb' "
+                 f"src='{self._png(self.window_codes(), 1, 1, self.r0, self.c0, 384)}'>"]
+        if self.ov_rows and self.ov_cols:
+            parts.append(f"<div><img alt='overview of {alt}' style='image-rendering:pixelated;border:1px solid #bbb' "
+                         f"src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, 256)}'>"
+                         f"{text_block(self.notice)}</div>")
+        parts.append("</div>")
+        parts.append(text_block(
+            f"{self.row_axis} {self.r0}–{self.r0 + self.rows - 1} of {self.full_rows} · {self.col_axis} "
+            f"{self.c0}–{self.c0 + self.cols - 1} of {self.full_cols} · colour range "
+            f"[{self.vmin:.3g}, {self.vmax:.3g}]"))
+        return "<div class='tr-matrix-snapshot'>" + "".join(parts) + "</div>"
+
+    def __repr__(self) -> str:
+        return (f"MatrixCanvas(title={self.title!r}, window=({self.r0}:{self.r0 + self.rows}, "
+                f"{self.c0}:{self.c0 + self.cols}), full=({self.full_rows}, {self.full_cols}), "
+                f"overview=({self.ov_rows}, {self.ov_cols}), mark_row={self.mark_row}, mark_col={self.mark_col})")
+
+
+class BarsCanvas(_Snapshot, anywidget.AnyWidget):
+    """Small bar charts of float32 vectors, grouped into a left-to-right flow (arrows between groups).
+
+    Example::
+
+        b = BarsCanvas(title="gates")
+        b.set_series([("x_t", x, None, -1, ""), ("h_t", h, None, -1, "")], groups=[[0], [1]])
+    """
+
+    _esm = STATIC / "bars.js"
+    _css = STATIC / "tr.css"
+    title = t.Unicode("").tag(sync=True)
+    values = t.Bytes(b"").tag(sync=True)
+    blocked = t.Bytes(b"").tag(sync=True)
+    lengths = t.List(t.Int()).tag(sync=True)
+    names = t.List(t.Unicode()).tag(sync=True)
+    notes = t.List(t.Unicode()).tag(sync=True)
+    marks = t.List(t.Int()).tag(sync=True)
+    groups = t.List(t.List(t.Int())).tag(sync=True)
+    arrow = t.Unicode("→").tag(sync=True)
+    step = t.Int(0).tag(sync=True)
+
+    def set_series(self, series, groups=None) -> None:
+        """``series``: ``(name, values, blocked or None, marked index or -1, note)`` per chart."""
+        vals = [np.asarray(s[1], dtype=np.float32).ravel() for s in series]
+        any_blocked = any(s[2] is not None for s in series)
+        with self.hold_sync():
+            self.values = np.concatenate(vals).tobytes() if vals else b""
+            self.blocked = (np.concatenate([np.zeros(len(v), np.uint8) if s[2] is None else
+                                            np.asarray(s[2], dtype=np.uint8).ravel() for s, v in zip(series, vals)])
+                            .tobytes() if any_blocked else b"")
+            self.lengths = [len(v) for v in vals]
+            self.names = [str(s[0]) for s in series]
+            self.marks = [int(s[3]) for s in series]
+            self.notes = [str(s[4]) for s in series]
+            self.groups = groups if groups is not None else [[i] for i in range(len(series))]
+
+    def series(self) -> dict[str, np.ndarray]:
+        """name -> float32 values, decoded from the buffer the browser receives."""
+        vals = np.frombuffer(self.values, dtype=np.float32)
+        out, start = {}, 0
+        for name, n in zip(self.names, self.lengths):
+            out[name] = vals[start:start + n]
+            start += n
+        return out
+
+    def blocked_series(self) -> dict[str, np.ndarray]:
+        """name -> bool mask of blocked entries (all False when nothing is blocked)."""
+        blk = np.frombuffer(self.blocked, dtype=np.uint8) if self.blocked else None
+        out, start = {}, 0
+        for name, n in zip(self.names, self.lengths):
+            out[name] = np.zeros(n, bool) if blk is None else blk[start:start + n].astype(bool)
+            start += n
+        return out
+
+    def snapshot_html(self) -> str:
+        """Each series as a small inline SVG bar chart, in the flow's group order."""
+        vals, blk = self.series(), self.blocked_series()
+        cols = []
+        for group in self.groups:
+            charts = [bars_svg(self.names[s], vals[self.names[s]], blk[self.names[s]], self.marks[s], self.notes[s])
+                      for s in group if s < len(self.names)]
+            cols.append("<div style='display:flex;flex-direction:column;gap:4px'>" + "".join(charts) + "</div>")
+        arrow = f"<div style='font-size:20px;color:#888'>{html.escape(self.arrow)}</div>"
+        return (f"<div class='tr-bars-snapshot'><div style='font-weight:600'>{html.escape(self.title)}</div>"
+                f"<div style='display:flex;flex-wrap:wrap;gap:6px;align-items:center'>{arrow.join(cols)}</div></div>")
+
+    def __repr__(self) -> str:
+        return f"BarsCanvas(title={self.title!r}, series={list(zip(self.names, self.lengths))})"

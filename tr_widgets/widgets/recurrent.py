@@ -1,0 +1,135 @@
+"""RecurrentStepper: an RNN/LSTM/GRU trace, one time step at a time.
+
+Panels, top to bottom: the cell's equations with this step's numbers (torch's definitions); the
+flow x_t, h_{t-1} (c_{t-1}) → gates → c_t → h_t as small bar charts; the hidden state over time
+(units × steps heatmap, current step marked; windowed, with an overview for long sequences); the
+unrolled computation graph up to this step.
+"""
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..engine import RecurrentTrace
+from ..views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
+                     value_range, window_around)
+from ._html import equations_table, graph_svg
+from .base import COMMON_OPTIONS, Stepper, _int_in, tqdm_progress
+from .canvas import BarsCanvas, MatrixCanvas
+
+NAMES = {"x_t": "x_t (input)", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "i_t input gate",
+         "f": "f_t forget gate", "g": "g_t candidate", "o": "o_t output gate", "r": "r_t reset gate",
+         "z": "z_t update gate", "n": "n_t candidate", "a": "pre-activation a_t", "c_t": "c_t cell state",
+         "h_t": "h_t hidden state"}
+LONG = 1024  # steps from which building the view shows a progress bar
+
+
+class RecurrentStepper(Stepper):
+    """Step through a :class:`~tr_widgets.RecurrentTrace`: equations, gate flow, heatmap, graph.
+
+    Example::
+
+        tr = tr_widgets.trace_recurrent(nn.LSTM(4, 6), torch.randn(7, 1, 4))
+        s = RecurrentStepper(tr, step=2)
+        s.step = 3; s.next()           # every panel follows
+        s.select(batch=0)
+    """
+
+    OPTIONS = {**COMMON_OPTIONS,
+               "units": (*_int_in(1, 16), "units=6 (units whose arithmetic the equations show)"),
+               "max_bars": (*_int_in(4, 512), "max_bars=128 (units per bar chart)"),
+               "graph_nodes": (*_int_in(2, 64), "graph_nodes=12")}
+
+    def __init__(self, trace: RecurrentTrace, **options):
+        super().__init__(trace, **options)
+
+    def _axes(self):
+        return recurrent_axes(self.trace)
+
+    def _n_steps(self) -> int:
+        return self.trace.seq_len
+
+    def _step_name(self) -> str:
+        return "t"
+
+    def _build(self, opts: dict) -> None:
+        self.units = opts.get("units", 6)
+        self.max_bars = opts.get("max_bars", 128)
+        self.graph_nodes = opts.get("graph_nodes", 12)
+        self.window = opts.get("window", 192)
+        self.overview_px = opts.get("overview_px", 256)
+        self.equations = w.HTML()
+        self.flow = BarsCanvas(title="flow at this step")
+        self.heatmap = MatrixCanvas(title="hidden state h_t over time (units × steps)", cmap="diverging",
+                                    row_axis="unit", col_axis="step")
+        self.graph = w.HTML()
+        for p, cls in ((self.equations, "tr-equations"), (self.graph, "tr-graph")):
+            p.add_class(cls)
+        self.panels = [self.equations, self.flow, self.heatmap, self.graph]
+        self._H = None
+        self._win = None
+
+    def _sel(self) -> tuple[int, int, int]:
+        s = self.controller.selection
+        return s.get("layer", 0), s.get("direction", 0), s.get("batch", 0)
+
+    def _load_selection(self) -> None:
+        """Hidden matrix, colour range and overview of the selected layer/direction/batch item."""
+        layer, direction, batch = self._sel()
+        long = self.progress and self.trace.seq_len >= LONG
+        wrap = tqdm_progress(long)
+        phases = ["hidden states", "gates and cell state", "overview"]
+        it = iter(wrap(phases, total=3, desc="recurrent view") if wrap else phases)
+        next(it)
+        self._H = hidden_matrix(self.trace, layer, direction, batch)  # [Hout, T]
+        next(it)
+        if self.trace.kind != "rnn_tanh" and self.trace.kind != "rnn_relu":
+            self.trace.gates(layer, direction)  # derive every step's gates once (cached by the trace)
+        next(it)
+        self._vrange = value_range(self._H, signed=True)
+        H, T = self._H.shape
+        big = H > self.window or T > self.window
+        ov = (make_overview([(0, self._H, None)], self._H.shape, signed=True, max_px=self.overview_px,
+                            vrange=self._vrange) if big else None)
+        for _ in it:
+            pass
+        self.heatmap.set_overview(ov)
+        self._win = None
+
+    def _update(self, new_selection: bool) -> None:
+        t = self.step
+        layer, direction, batch = self._sel()
+        if new_selection or self._H is None:
+            self._load_selection()
+        H = self._H
+        win = window_around(H.shape, None, t, self.window, self.window)
+        with self.heatmap.hold_sync():
+            if win != self._win:
+                block = H[win.r0:win.r1, win.c0:win.c1]
+                self.heatmap.set_window(quantize(block, *self._vrange), win, H.shape, *self._vrange)
+                self._win = win
+            self.heatmap.mark_col = t
+            self.heatmap.step = t
+        sv = step_view(self.trace, t, layer, direction, batch, units=self.units)
+        where = f"layer {layer}, {'reverse' if direction else 'forward'}, batch item {batch}"
+        self.equations.value = equations_table(sv, f"step t = {t} ({where}): torch's equations, numbers substituted")
+        self._set_flow(sv, t)
+        self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.kind)
+        self.controller.set_caption(f"t = {t} of {self.trace.seq_len - 1} · {self.trace.kind} · {where}")
+
+    def _set_flow(self, sv, t: int) -> None:
+        series, groups = [], []
+        for column in sv.flow:
+            group = []
+            for name in column:
+                if name not in sv.values:
+                    continue
+                v = sv.values[name]
+                n = min(len(v), self.max_bars)
+                note = f"first {n} of {len(v)}" if n < len(v) else ""
+                group.append(len(series))
+                series.append((NAMES.get(name, name), v[:n], None, -1, note))
+            groups.append(group)
+        with self.flow.hold_sync():
+            self.flow.title = f"flow at step t = {t}: inputs → gates → state (bars per unit)"
+            self.flow.set_series(series, groups)
+            self.flow.step = t
