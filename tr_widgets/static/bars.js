@@ -36,7 +36,8 @@ function drawSeries(canvas, vals, blocked, mark) {
   ctx.fillRect(0, 0, canvas.width, H);
   let m = 0;
   for (let i = 0; i < n; i++) if (!blocked[i] && Number.isFinite(vals[i])) m = Math.max(m, Math.abs(vals[i]));
-  m = m || 1;
+  const shown = m;
+  m = m || 1;  // an all-zero series (e.g. h_0) is drawn flat, and labelled max |x| 0
   const mid = H / 2;
   for (let i = 0; i < n; i++) {
     const x = i * bw, v = vals[i];
@@ -57,7 +58,7 @@ function drawSeries(canvas, vals, blocked, mark) {
   }
   ctx.fillStyle = "rgb(90,90,90)"; ctx.fillRect(0, mid, canvas.width, 1);  // the zero line
   if (mark >= 0 && mark < n) { ctx.strokeStyle = MARK; ctx.lineWidth = 2; ctx.strokeRect(mark * bw + 1, 1, Math.max(bw - 2, 1), H - 2); }
-  return m;
+  return shown;
 }
 
 function render({ model, el: root }) {

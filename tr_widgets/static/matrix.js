@@ -101,7 +101,7 @@ function render({ model, el: root }) {
     const g = (k) => model.get(k);
     const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0");
     title.textContent = g("title");
-    px = g("cell_px") || Math.max(1, Math.min(16, Math.floor(384 / Math.max(rows, cols, 1))));
+    px = g("cell_px") || Math.max(1, Math.min(24, Math.floor(384 / Math.max(rows, cols, 1))));
     const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, px, g("cmap"));
     const mr = g("mark_row") - r0, mc = g("mark_col") - c0;
     if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, px);

@@ -152,6 +152,7 @@ class RowView:
     row_sum: float  # Σ_j w_ij over all S keys (float64)
     max_abs_diff: float  # max |o_i - SDPA_i| over all Ev dimensions
     fully_masked: bool
+    blocked_total: int = 0  # masked keys over all S
 
 
 def query_row(trace, i: int, index: tuple):
@@ -191,16 +192,17 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
     d = min(dims, trace.Ev)
     w = r.weights.double()
     sdpa = trace.sdpa_output.expand(*trace.batch_shape, trace.L, trace.Ev)[index][i]  # [Ev]
-    k = min(top_k, trace.S)
-    top_idx = torch.topk(r.weights, k).indices.tolist()
+    open_keys = int((~r.blocked).sum())
+    k = min(top_k, open_keys)  # masked keys (weight 0) never make the list
+    top_idx = torch.topk(r.weights.masked_fill(r.blocked, -1.0), k).indices.tolist() if k else []
     terms = _np(r.terms)  # [S, Ev]
     top = [(j, float(r.weights[j]), _np(trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][j])[:d],
             terms[j, :d]) for j in top_idx]
-    rest = terms[:, :d].sum(0, dtype=np.float64) - sum((t for *_, t in top), np.zeros(d))
+    rest = terms[:, :d].sum(0, dtype=np.float64) - sum((t for *_, t in top), np.zeros(d))  # [d]
     return RowView(
         i=i, keys=(c0, c1), scores=_np(r.scores[c0:c1]), scaled=_np(r.scaled[c0:c1]),
         masked=_np(r.masked[c0:c1]), weights=_np(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),
         terms=np.ascontiguousarray(terms[c0:c1, :d]), output=_np(r.output)[:d], sdpa=_np(sdpa)[:d],
         top=top, rest=rest.astype(np.float32), row_sum=float(w.sum()),
         max_abs_diff=float((r.output.double() - sdpa.double()).abs().max()),
-        fully_masked=bool(r.blocked.all()))
+        fully_masked=bool(r.blocked.all()), blocked_total=int(r.blocked.sum()))

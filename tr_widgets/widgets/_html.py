@@ -41,8 +41,8 @@ def equations_table(sv, caption: str) -> str:
     for eq in sv.equations:
         cells = "".join(f"<td style='{TD}'>{E(c)}</td>" for c in eq.cells)
         rows.append(f"<tr><td style='{TD};text-align:left'>{latex_to_html(eq.latex)}</td>{cells}</tr>")
-    return (f"<div class='tr-panel tr-equations'><div style='font-weight:600'>{E(caption)}</div>"
-            f"<table style='{TABLE}'>{''.join(rows)}</table></div>")
+    return (f"<div class='tr-panel tr-equations' style='max-width:100%;overflow-x:auto'>"
+            f"<div style='font-weight:600'>{E(caption)}</div><table style='{TABLE}'>{''.join(rows)}</table></div>")
 
 
 def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: str, h: int = 48) -> str:
@@ -50,8 +50,8 @@ def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: 
     n = len(vals)
     bw = max(1, min(14, 288 // max(n, 1)))
     fin = np.isfinite(vals) & ~blocked
-    m = float(np.abs(vals[fin]).max()) if fin.any() else 0.0
-    m = m or 1.0
+    shown = float(np.abs(vals[fin]).max()) if fin.any() else 0.0
+    m = shown or 1.0
     mid = h / 2
     rects = []
     for i, v in enumerate(vals):
@@ -71,7 +71,7 @@ def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: 
     return (f"<div><div style='font:12px monospace'>{E(name)}</div><svg xmlns='http://www.w3.org/2000/svg' "
             f"width='{w}' height='{h}' style='border:1px solid #bbb'>{''.join(rects)}"
             f"<line x1='0' y1='{mid:g}' x2='{w}' y2='{mid:g}' stroke='#5a5a5a'/></svg>"
-            f"{text_block(f'{note} max |x| {m:.3g}'.strip())}</div>")
+            f"{text_block(f'{note} max |x| {shown:.3g}'.strip())}</div>")
 
 
 def graph_svg(g, kind: str) -> str:

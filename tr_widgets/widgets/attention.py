@@ -147,7 +147,9 @@ class AttentionStepper(Stepper):
             rows.append(f"<tr><td style='{TD}'>{j}</td><td style='{TD}'>{tok}</td><td style='{TD}'>{wj:.4f}</td>"
                         f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
         rest = max(at.S - len(rv.top), 0)
-        rows.append(f"<tr><td style='{TD}' colspan='4'>the other {rest} terms, summed</td>"
+        masked = int(rv.blocked_total)
+        what = f"the other {rest} terms, summed" + (f" ({masked} masked keys: w_ij = 0)" if masked else "")
+        rows.append(f"<tr><td style='{TD}' colspan='4'>{what}</td>"
                     f"<td style='{TD}'>{vec(rv.rest)}</td></tr>")
         rows.append(f"<tr><th style='{TH}' colspan='4'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
         rows.append(f"<tr><td style='{TD}' colspan='4'>torch SDPA, row {rv.i}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
