@@ -20,7 +20,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "tr_widgets" / "models" / "corpus.txt"
 SEED = 1234
-N_LINES = 1800
+N_LINES = 4000
 
 HEADER = """\
 # tr_widgets tiny-model corpus. Written for the tr_widgets repository by scripts/make_corpus.py
