@@ -1,6 +1,7 @@
 """The tiny language model shipped with tr_widgets (issue 5): a word-level GPT trained on corpus.txt.
 
 Example:
+    >>> import torch
     >>> from tr_widgets.models import load_tiny
     >>> model, tok = load_tiny()
     >>> out = model(torch.tensor([tok.encode("The cat sat on the")]), use_cache=True)

@@ -20,10 +20,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..engine.errors import fail
 from .tokenizer import WordTokenizer
 
 WEIGHTS_PATH = Path(__file__).with_name("tiny_gpt.safetensors")
 MAX_FILE_BYTES = 2 * 1024 * 1024
+META_KEY = "tiny_gpt"
 
 
 @dataclass
@@ -48,21 +50,11 @@ class TinyGPTOutput:
     past_key_values: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = None
 
 
-def _fail(arg: str, expected: str, got: str, fix: str):
-    # tr_widgets.engine.errors.fail when the engine is importable; a ValueError with the same
-    # message otherwise, so the model package works on its own.
-    try:
-        from tr_widgets.engine.errors import fail
-    except ImportError:
-        raise ValueError(f"{arg}: expected {expected}, got {got}. Fix: {fix}") from None
-    fail(arg, expected, got, fix)
-
-
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: TinyGPTConfig):
         super().__init__()
         if cfg.n_embd % cfg.n_head:
-            _fail("n_embd", f"a multiple of n_head={cfg.n_head}", str(cfg.n_embd), "change n_embd or n_head")
+            fail("n_embd", f"a multiple of n_head={cfg.n_head}", str(cfg.n_embd), "change n_embd or n_head")
         self.n_head, self.n_embd = cfg.n_head, cfg.n_embd
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
@@ -144,15 +136,15 @@ class TinyGPT(nn.Module):
         then ``out = model(nxt, past_key_values=out.past_key_values, use_cache=True)`` (one new token).
         """
         if input_ids.dim() != 2:
-            _fail("input_ids", "a [B, T] tensor of token ids", f"shape {tuple(input_ids.shape)}",
+            fail("input_ids", "a [B, T] tensor of token ids", f"shape {tuple(input_ids.shape)}",
                   "add a batch dimension: input_ids[None]")
         B, T = input_ids.shape
         if past_key_values is not None and len(past_key_values) != self.config.n_layer:
-            _fail("past_key_values", f"{self.config.n_layer} (k, v) pairs", f"{len(past_key_values)}",
+            fail("past_key_values", f"{self.config.n_layer} (k, v) pairs", f"{len(past_key_values)}",
                   "pass the .past_key_values of this model's previous call")
         P = past_key_values[0][0].size(2) if past_key_values else 0
         if P + T > self.config.block_size:
-            _fail("input_ids", f"cache length + new tokens <= block_size={self.config.block_size}",
+            fail("input_ids", f"cache length + new tokens <= block_size={self.config.block_size}",
                   f"{P} + {T} = {P + T}", "keep only the last block_size tokens and drop the cache")
         pos = torch.arange(P, P + T, device=input_ids.device)  # (T,) positions continue after the cache
         x = self.wte(input_ids) + self.wpe(pos)  # (B, T, C)
@@ -169,20 +161,39 @@ class TinyGPT(nn.Module):
 
 
 def save_tiny(model: TinyGPT, tok: WordTokenizer, path=WEIGHTS_PATH, extra: dict | None = None) -> int:
-    """Write weights (fp32) + config + vocabulary (as string metadata) to one safetensors file.
+    """Write weights (fp32) + config + vocabulary to one safetensors file; returns its size in bytes.
 
-    Returns the file size in bytes. Example: ``save_tiny(model, tok, "/tmp/tiny.safetensors")``
+    Config, vocabulary and provenance travel as one JSON string under the metadata key ``tiny_gpt``
+    (safetensors writes several metadata keys in a random order; one key keeps the file
+    byte-for-byte reproducible). Example: ``save_tiny(model, tok, "/tmp/tiny.safetensors")``
     """
     from safetensors.torch import save_file
 
     # lm_head.weight is the same tensor as wte.weight; safetensors refuses shared storage, so store it once
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous()
                for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    meta = {"format": "pt", "config": json.dumps(asdict(model.config)), "vocab": tok.to_json(),
-            "tokenizer": "word: regex \\w+|[^\\w\\s], <unk>=0"}
-    meta.update({k: str(v) for k, v in (extra or {}).items()})
-    save_file(tensors, str(path), metadata=meta)
+    meta = {"config": asdict(model.config), "vocab": tok.vocab,
+            "tokenizer": "word-level: regex \\w+|[^\\w\\s], <unk> = 0", **(extra or {})}
+    save_file(tensors, str(path), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
     return Path(path).stat().st_size
+
+
+def read_meta(path=None) -> dict:
+    """The JSON metadata of a tiny-model file (config, vocab, seed, steps...), without loading weights.
+
+    Example: ``read_meta()["config"]["n_layer"] == 2``
+    """
+    from safetensors import safe_open
+
+    path = Path(path or WEIGHTS_PATH)
+    if not path.exists():
+        fail("path", "a tiny_gpt.safetensors file", str(path), "run scripts/train_tiny.py to create it")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if META_KEY not in meta:
+        fail("path", f"a safetensors file with {META_KEY!r} metadata", f"keys {sorted(meta)}",
+             "create it with tr_widgets.models.save_tiny (scripts/train_tiny.py)")
+    return json.loads(meta[META_KEY])
 
 
 def load_tiny(device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer]:
@@ -196,19 +207,14 @@ def load_tiny(device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer]:
         >>> tok.tokens([model(ids).logits[0, -1].argmax()])
         ['mat']
     """
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    path = Path(path or WEIGHTS_PATH)
-    if not path.exists():
-        _fail("path", "a tiny_gpt.safetensors file", str(path), "run scripts/train_tiny.py to create it")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-    config = TinyGPTConfig(**json.loads(meta["config"]))
-    tok = WordTokenizer.from_json(meta["vocab"])
+    meta = read_meta(path)
+    config = TinyGPTConfig(**meta["config"])
+    tok = WordTokenizer(meta["vocab"])
     model = TinyGPT(config)
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    missing, unexpected = model.load_state_dict(load_file(str(path or WEIGHTS_PATH)), strict=False)
     if set(missing) != {"lm_head.weight"} or unexpected:
-        _fail("path", "a TinyGPT safetensors file", f"missing {missing}, unexpected {unexpected}",
+        fail("path", "a TinyGPT safetensors file", f"missing {missing}, unexpected {unexpected}",
               "re-create it with scripts/train_tiny.py")
     return model.to(device).eval(), tok

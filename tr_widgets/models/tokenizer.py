@@ -11,7 +11,6 @@ word, and every attention column is a word the reader can see.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -66,18 +65,6 @@ class WordTokenizer:
         Example: ``WordTokenizer.from_text("a b a.").vocab == ["<unk>", ".", "a", "b"]``
         """
         return cls([UNK] + sorted(Counter(split_words(text))))
-
-    @classmethod
-    def from_json(cls, s: str) -> "WordTokenizer":
-        """Rebuild from :meth:`to_json` (how the vocabulary travels in safetensors metadata).
-
-        Example: ``WordTokenizer.from_json(tok.to_json()).vocab == tok.vocab``
-        """
-        return cls(json.loads(s))
-
-    def to_json(self) -> str:
-        """The vocabulary as a JSON list of strings. Example: ``tok.to_json()[:10] == '["<unk>", '``"""
-        return json.dumps(self.vocab)
 
     @property
     def vocab_size(self) -> int:
