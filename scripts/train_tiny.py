@@ -25,7 +25,7 @@ from tr_widgets.models.tiny_gpt import (MAX_FILE_BYTES, WEIGHTS_PATH, TinyGPT,  
 from tr_widgets.models.tokenizer import WordTokenizer, read_corpus  # noqa: E402
 
 SEED = 0
-STEPS = 1500
+STEPS = 1200
 MODEL = dict(n_layer=2, n_head=4, n_embd=64, block_size=64)
 PROMPTS = ["The cat sat on the", "The dog ran to the", "The bird flew to the", "Tom has a red ball .",
            "Once upon a time there was a", "The cow said"]
@@ -142,8 +142,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     model, tok, log = train(steps=args.steps, seed=args.seed, log_every=100)
     secs = time.perf_counter() - t0
-    size = save_tiny(model, tok, args.out, extra={"seed": args.seed, "steps": args.steps,
-                                                  "torch": torch.__version__})
+    corpus_sha = hashlib.sha256(read_corpus().encode()).hexdigest()
+    size = save_tiny(model, tok, args.out, extra={"seed": args.seed, "steps": args.steps, "torch": torch.__version__,
+                                                  "corpus_sha256": corpus_sha, "val_loss": round(log["val_loss"], 4)})
     assert size <= MAX_FILE_BYTES, f"{args.out} is {size} bytes, over the {MAX_FILE_BYTES}-byte limit"
     tail = log["train_loss"][-50:]
     print(f"\nvocab {tok.vocab_size}, corpus {log['tokens']} tokens, params {model.num_params()}, "
