@@ -99,14 +99,54 @@ def gru_parts(x, h_prev, p: CellParams) -> dict[str, torch.Tensor]:
     return {"a_r": a_r, "a_z": a_z, "hn": gh[2], "a_n": a_n, "r": r, "z": z, "n": n, "h_t": h}
 
 
-def cell_state_scan(f: torch.Tensor, ig: torch.Tensor, c0: torch.Tensor, reverse: bool) -> torch.Tensor:
+def lstm_replay_gates(x, h, h0, p: CellParams, reverse: bool) -> dict[str, torch.Tensor]:
+    """Every LSTM gate at every step from the fused run's hidden sequence: ``lstm_gate_parts``
+    vectorised over time, arranged to touch memory as little as possible.
+
+    x: [T, B, I]; h: [T, B, Hout] (the module's output); h0: [B, Hout]. The pre-activations
+    W_ih x_t + b + W_hh h_{t-1} go into one buffer through two GEMMs (no concatenated [x, h_{t-1}]
+    copy), and the activations are applied in place, so i, f, g, o are views of that buffer.
+    """
+    pre = F.linear(x, p.w_ih, p.b_ih + p.b_hh if p.b_ih is not None else None)  # [T, B, 4H]
+    G = pre.shape[-1]
+    # Step t sees h_{t-1}: the output one step earlier (one step later for the reverse direction).
+    later, earlier = (pre[:-1], h[1:]) if reverse else (pre[1:], h[:-1])  # [T-1, B, 4H], [T-1, B, Hout]
+    later.view(-1, G).addmm_(earlier.reshape(-1, h.shape[-1]), p.w_hh.t())
+    (pre[-1] if reverse else pre[0]).addmm_(h0, p.w_hh.t())  # the first step sees h_0
+    i_f, g, o = pre[..., :G // 2], pre[..., G // 2:3 * G // 4], pre[..., 3 * G // 4:]
+    i_f.sigmoid_(), g.tanh_(), o.sigmoid_()
+    i, f = i_f.chunk(2, dim=-1)
+    return {"i": i, "f": f, "g": g, "o": o}
+
+
+def cell_state_scan(f: torch.Tensor, ig: torch.Tensor, c0: torch.Tensor, reverse: bool,
+                    block: int | None = None) -> torch.Tensor:
     """c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t for every t: the only recurrence replay cannot batch.
 
-    f, ig: [T, B, H]; c0: [B, H]. One fused elementwise op per step (``addcmul``), no matmul.
+    f, ig: [T, B, H]; c0: [B, H]. A blocked scan: time is cut into N blocks of K steps; a loop over
+    K scans every block at once from zero (also keeping the running product of f), a loop over N
+    carries the state across blocks, and one vectorised fix-up adds each block's carried-in state.
+    That is K + N ≈ 2√T Python steps instead of T, and no division (running products of f ∈ (0, 1)
+    only underflow to 0), so it is as exact as the sequential loop up to float rounding.
     """
-    c = torch.empty_like(f)  # [T, B, H]
-    prev = c0
-    steps = range(f.shape[0] - 1, -1, -1) if reverse else range(f.shape[0])
-    for t in steps:
-        prev = torch.addcmul(ig[t], f[t], prev, out=c[t])
-    return c
+    if reverse:
+        return cell_state_scan(f.flip(0), ig.flip(0), c0, False, block).flip(0)
+    T = f.shape[0]
+    K = block or max(1, int(T ** 0.5))
+    N = -(-T // K)
+    pad = N * K - T
+    if pad:  # padded steps keep the state: f = 1, ig = 0
+        f = torch.cat([f, f.new_ones(pad, *f.shape[1:])])
+        ig = torch.cat([ig, ig.new_zeros(pad, *ig.shape[1:])])
+    f, ig = f.view(N, K, *f.shape[1:]), ig.view(N, K, *ig.shape[1:])  # [N, K, B, H]
+    local, prod = torch.empty_like(ig), torch.empty_like(f)  # [N, K, B, H]
+    local[:, 0], prod[:, 0] = ig[:, 0], f[:, 0]
+    for k in range(1, K):  # every block at once, starting from c = 0
+        torch.addcmul(ig[:, k], f[:, k], local[:, k - 1], out=local[:, k])
+        torch.mul(f[:, k], prod[:, k - 1], out=prod[:, k])
+    carry = torch.empty_like(c0.expand(N, *c0.shape))  # [N, B, H] state entering each block
+    carry[0] = c0
+    for n in range(1, N):  # across blocks: c at the end of block n-1
+        torch.addcmul(local[n - 1, -1], prod[n - 1, -1], carry[n - 1], out=carry[n])
+    c = local.addcmul_(prod, carry[:, None])  # [N, K, B, H]
+    return c.view(N * K, *c.shape[2:])[:T]

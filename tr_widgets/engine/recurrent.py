@@ -134,17 +134,21 @@ class RecurrentTrace:
         return torch.cat([h[1:], h0]) if direction == 1 else torch.cat([h0, h[:-1]])
 
     def _parts(self, layer: int, direction: int) -> dict[str, torch.Tensor]:
+        """Every step's gates (GRU/RNN: and pre-activations), batched over time, cached."""
         def make():
             T, B = self.seq_len, self.batch_size
             G = len(cells.GATE_NAMES[self.kind]) or 1
             check_budget(f"gates(layer={layer}, direction={direction})", (2 * G + 2, T, B, self.hidden_size),
                          self.x.dtype, f"step(t, layer={layer}, direction={direction}) for one step")
-            p, x, hp = self.params[layer][direction], self.inputs(layer), self._h_prev(layer, direction)
-            if self.kind == "lstm":
-                return cells.lstm_gate_parts(x, hp, p)
-            if self.kind == "gru":
-                return cells.gru_parts(x, hp, p)
-            return cells.rnn_parts(self.kind, x, hp, p)
+            p, x = self.params[layer][direction], self.inputs(layer)
+            with torch.no_grad():
+                if self.kind == "lstm":
+                    h0 = self.h0[layer * self.num_directions + direction]  # [B, Hout]
+                    return cells.lstm_replay_gates(x, self.hidden(layer, direction), h0, p, direction == 1)
+                hp = self._h_prev(layer, direction)
+                if self.kind == "gru":
+                    return cells.gru_parts(x, hp, p)
+                return cells.rnn_parts(self.kind, x, hp, p)
         self._check(layer, direction)
         return self._memo(("parts", layer, direction), make)
 
