@@ -61,11 +61,13 @@ class TraceNameError(TraceInputError, KeyError):
 class Capture(Recorder):
     """What :func:`capture` returns: a context manager, then the record of what ran inside it."""
 
-    def __init__(self, model=None, *, scope=None, merge_cells=True):
+    def __init__(self, model=None, *, scope=None, merge_cells=True, via="patch"):
         if model is not None and not isinstance(model, nn.Module):
             fail("model", "an nn.Module (or None to record every module)", describe(model),
                  "pass the model itself, e.g. tr_widgets.capture(model)")
-        super().__init__(model, scope, merge_cells)
+        if via not in ("patch", "mode"):
+            fail("via", "'patch' (default) or 'mode'", repr(via), "leave it out, or pass via='mode'")
+        super().__init__(model, scope, merge_cells, via)
         self._used = False
 
     def __enter__(self) -> "Capture":
@@ -79,6 +81,7 @@ class Capture(Recorder):
     def __exit__(self, *exc) -> bool:
         self._stop(exc)
         self._check_stale()
+        self._compact()
         return False
 
     # -- what was recorded -----------------------------------------------------------------
@@ -97,7 +100,7 @@ class Capture(Recorder):
             for qn, m in self.model.named_modules():
                 offer(m, qn or type(self.model).__name__)
         per_class = {}
-        for e in self._entries + [_Entry(m, None, []) for m, _ in self._skipped]:
+        for e in self._entries + [_Entry(m, None, [], []) for m, _ in self._skipped]:
             if e.module is not None and id(e.module) not in names:  # made on the fly: class name, _2, _3...
                 cls = type(e.module).__name__
                 per_class[cls] = per_class.get(cls, 0) + 1
@@ -128,7 +131,7 @@ class Capture(Recorder):
         self._check_stale(todo)
         for e in todo:
             try:
-                e.trace = e.build()
+                e.trace = e.build(*e.held)
             except Exception as err:  # noqa: BLE001 - a record that cannot be traced is a note, not a crash
                 e.build = None
                 self._skipped.append((e.module, f"{type(err).__name__}: {err}"))
@@ -199,7 +202,8 @@ class Capture(Recorder):
         return "\n".join([head] + [f"  {n}: {tr!r}" for n, tr in items])
 
 
-def capture(model: nn.Module | None = None, *, scope: dict | None = None, merge_cells: bool = True) -> Capture:
+def capture(model: nn.Module | None = None, *, scope: dict | None = None, merge_cells: bool = True,
+            via: str = "patch") -> Capture:
     """Record every recurrent module, nn.MultiheadAttention and ``F.scaled_dot_product_attention`` call
     made while the ``with`` block runs, without changing the model or its outputs.
 
@@ -214,4 +218,4 @@ def capture(model: nn.Module | None = None, *, scope: dict | None = None, merge_
         at = rec["transformer.h.0.attn"]             # AttentionTrace, batch_names ("batch", "head")
         at.row(3, index=(0, 1)).weights              # query 3 of head 1, derived on demand
     """
-    return Capture(model, scope=scope, merge_cells=merge_cells)
+    return Capture(model, scope=scope, merge_cells=merge_cells, via=via)

@@ -1,29 +1,31 @@
-"""The recording machinery behind ``capture`` (see ``capture.py`` for what is recorded and why so).
+"""The recording machinery behind ``capture`` (what is recorded, and why this way: see ``capture.py``).
 
-``Recorder`` owns the global module hooks, the module stack, the ``TorchFunctionMode`` that sees
-``F.scaled_dot_product_attention``, and one ``_Entry`` per recorded call: a closure that builds the trace
-from what was kept (q, k, v or the module's inputs, never a T×T matrix), run on first access.
+``Recorder`` registers the module hooks, keeps the stack of modules being executed, receives the
+``F.scaled_dot_product_attention`` calls (``capture_sdpa``), and keeps one ``_Entry`` per recorded call:
+``trace = build(*held)``, run on first access, where ``held`` is what exact recomputation needs (q, k, v, or
+a module's inputs and a snapshot of its weights), never a T×T matrix.
 """
 from __future__ import annotations
 
 import math
+import sys
+import threading
 import weakref
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _nn_module
-from torch.overrides import TorchFunctionMode
 
-from . import capture_mha
+from . import capture_mha, capture_sdpa
 from .attention import AttentionTrace, _expand_gqa
 from .errors import TraceInputError
 from .recurrent import _CELLS, _FULL
 from .run_recurrent import _check_module, _params, trace_recurrent_call
 
-_SDPA = F.scaled_dot_product_attention
 _SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
+_TARGETS = _FULL + _CELLS + (nn.MultiheadAttention,)
+
 
 def _arg(args, kwargs, i, name, default=None):
     return args[i] if len(args) > i else kwargs.get(name, default)
@@ -36,6 +38,15 @@ def _version(t):
         return None
 
 
+def _walk(root: nn.Module) -> list:
+    """root and every submodule (``modules()`` without the names, several times faster)."""
+    out, i = [root], 0
+    while i < len(out):
+        out.extend(m for m in out[i]._modules.values() if m is not None)
+        i += 1
+    return out
+
+
 def _detach(obj):
     if isinstance(obj, torch.Tensor):
         return obj.detach()
@@ -46,13 +57,13 @@ def _tensors(obj, depth=0):
     """Every tensor reachable from a trace or record (dataclass fields, lists, dicts), for ``nbytes``."""
     if isinstance(obj, torch.Tensor):
         yield obj
-    elif depth < 4 and isinstance(obj, (list, tuple)):
+    elif depth < 6 and isinstance(obj, (list, tuple)):
         for o in obj:
             yield from _tensors(o, depth + 1)
-    elif depth < 4 and isinstance(obj, dict):
+    elif depth < 6 and isinstance(obj, dict):
         for o in obj.values():
             yield from _tensors(o, depth + 1)
-    elif depth < 4 and hasattr(obj, "__dataclass_fields__"):
+    elif depth < 6 and hasattr(obj, "__dataclass_fields__"):
         for o in vars(obj).values():
             yield from _tensors(o, depth + 1)
 
@@ -67,27 +78,11 @@ class _Frame:
 class _Entry:
     """One recorded call (or one chain of cell calls): how to build its trace, and what it keeps."""
 
-    __slots__ = ("module", "build", "kept", "held", "trace", "chain")
+    __slots__ = ("module", "build", "kept", "held", "trace")
 
-    def __init__(self, module, build, kept, held=()):
-        self.module, self.build, self.kept, self.held = module, build, kept, list(held)
-        self.trace, self.chain = None, None
-
-
-class _SDPAMode(TorchFunctionMode):
-    """Calls every torch function unchanged; hands scaled_dot_product_attention calls to the recorder."""
-
-    def __init__(self, rec):
-        super().__init__()
-        self.rec = rec
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if kwargs is None:
-            kwargs = {}
-        out = func(*args, **kwargs)
-        if func is _SDPA:
-            self.rec._guarded(None, self.rec._record_sdpa, args, kwargs)
-        return out
+    def __init__(self, module, build, kept, held):
+        self.module, self.build, self.kept, self.held = module, build, kept, held  # trace = build(*held)
+        self.trace = None
 
 
 def _sdpa_trace(q, k, v, mask, is_causal, scale, gqa) -> AttentionTrace:
@@ -109,37 +104,79 @@ def _mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None
     q, k, v, mask = capture_mha.project(p, query, key, value, key_padding_mask, attn_mask)
     return AttentionTrace(q, k, v, mask, False, 1.0 / math.sqrt(q.shape[-1]), batch_names=("batch", "head"))
 
+
 class Recorder:
     """Hooks and records; :class:`~tr_widgets.engine.capture.Capture` adds the public side."""
 
-    def __init__(self, model, scope, merge_cells):
-        self.model, self.scope, self.merge_cells = model, scope, merge_cells
+    def __init__(self, model, scope, merge_cells, via):
+        self.model, self.scope, self.merge_cells, self.via = model, scope, merge_cells, via
         self._entries, self._skipped, self._stack = [], [], []
         self._chains, self._snaps, self._handles = {}, {}, []
-        self._ids, self._mode, self._active = None, None, False
+        self._ids, self._mode, self._active, self._global, self._thread = None, None, False, True, None
 
     def _start(self) -> None:
-        self._active = True
-        self._ids = None if self.model is None else {id(m) for m in self.model.modules()}
-        self._handles = [_nn_module.register_module_forward_pre_hook(self._pre),
-                         _nn_module.register_module_forward_hook(self._post, with_kwargs=True, always_call=True)]
-        self._mode = _SDPAMode(self)
-        self._mode.__enter__()
+        self._active, self._thread = True, threading.get_ident()
+        mods = None if self.model is None else _walk(self.model)
+        self._ids = None if mods is None else {id(m) for m in mods}
+        # Global hooks see every module (the stack then names SDPA callers) and leave the encoder layer's
+        # fused path on; per-module hooks on the few modules recorded cost nothing elsewhere.
+        self._global = (mods is None or self.via == "mode"
+                        or any(isinstance(m, nn.TransformerEncoderLayer) for m in mods))
+        if self._global:
+            self._handles = [_nn_module.register_module_forward_pre_hook(self._pre),
+                             _nn_module.register_module_forward_hook(self._post, with_kwargs=True,
+                                                                     always_call=True)]
+        else:
+            for m in {id(m): m for m in mods if isinstance(m, _TARGETS)}.values():
+                self._handles += [m.register_forward_pre_hook(self._pre),
+                                  m.register_forward_hook(self._post, with_kwargs=True, always_call=True)]
+        if self.via == "mode":
+            self._mode = capture_sdpa.SDPAMode(self)
+            self._mode.__enter__()
+        else:
+            capture_sdpa.start(self)
 
     def _stop(self, exc) -> None:
         try:
-            self._mode.__exit__(*exc)
+            if self._mode is not None:
+                self._mode.__exit__(*exc)
+            else:
+                capture_sdpa.stop(self)
         finally:
             for h in self._handles:
                 h.remove()
             self._active = False
             self._stack.clear()
             self._chains.clear()
+            self._snaps.clear()
+
+    def _compact(self) -> None:
+        """Copy out kept tensors that pin a much larger storage, so the record holds about what it uses.
+
+        E.g. Hugging Face GPT-2's q is a view of the fused [B, T, 3E] projection whose k and v parts were
+        replaced by the KV cache's own copies: keeping q alone would keep all three. Done once, at exit.
+        """
+        views = {}
+        for e in self._entries:
+            for i, t in enumerate(e.held):
+                if isinstance(t, torch.Tensor) and t.layout == torch.strided and not t.is_nested:
+                    st = t.untyped_storage()
+                    if st.nbytes() > 1.25 * t.nbytes:  # a tensor using most of its storage never needs it
+                        views.setdefault((st.data_ptr(), str(t.device)), (st.nbytes(), []))[1].append((e, i, t))
+        for size, refs in views.values():
+            spans = {(t.storage_offset(), tuple(t.shape), t.stride()): t.nbytes for _, _, t in refs}
+            if size == 0 or sum(spans.values()) > 0.8 * size:
+                continue
+            clones = {}
+            for e, i, t in refs:
+                view = (t.storage_offset(), tuple(t.shape), t.stride())
+                e.held[i] = clones[view] if view in clones else clones.setdefault(view, t.clone())
+                e.kept = [k for k in e.kept if k[1] is not t]  # a copy can no longer go stale
 
     # -- hooks -----------------------------------------------------------------------------
     def _mode_on_top(self) -> bool:
         n = torch._C._len_torch_function_stack()
-        return n > 0 and torch._C._get_function_stack_at(n - 1) is self._mode
+        return self._mode is not None and n > 0 and torch._C._get_function_stack_at(n - 1) is self._mode
 
     def _pre(self, module, args):
         if self._ids is not None and id(module) not in self._ids:
@@ -154,13 +191,13 @@ class Recorder:
         return None
 
     def _post(self, module, args, *rest):
-        # (module, args, kwargs, output); torch calls an always_call hook as (module, args, output) when
-        # the forward raised, and then there is nothing to record.
+        # (module, args, kwargs, output). When the forward raised, torch calls a global always_call hook as
+        # (module, args, output) and a module's own as (module, args, kwargs, None): nothing to record.
         if not self._stack or self._stack[-1].module is not module:
             return None
         frame = self._stack.pop()
         try:
-            if len(rest) == 2:
+            if len(rest) == 2 and rest[1] is not None:
                 self._guarded(module, self._record_module, frame, module, args, rest[0], rest[1])
         finally:
             if frame.suspended:
@@ -180,7 +217,8 @@ class Recorder:
         """Detach ``t``; clone a k/v that was written in place before (see the module docstring)."""
         if t is None or not isinstance(t, torch.Tensor):
             return t
-        t = t.detach()
+        if t.requires_grad:
+            t = t.detach()
         ver = _version(t)
         if cache and (ver is None or ver > 0):
             return t.clone()
@@ -195,7 +233,7 @@ class Recorder:
             hit = self._snaps[id(module)] = (module, vers, make())
         return hit[2]
 
-    def _add(self, module, build, kept, held=()) -> _Entry:
+    def _add(self, module, build, kept, held) -> _Entry:
         entry = _Entry(module, build, kept, held)
         self._entries.append(entry)
         return entry
@@ -211,19 +249,35 @@ class Recorder:
         elif isinstance(module, _FULL + _CELLS):
             self._record_recurrent(module, args, kwargs, output)
 
+    def _caller(self):
+        """The innermost module of the model whose code is running (per-module hooks keep no full stack)."""
+        f = sys._getframe(2)
+        while f is not None:
+            code = f.f_code
+            if code.co_argcount and code.co_varnames[0] == "self":
+                obj = f.f_locals.get("self")
+                if isinstance(obj, nn.Module) and (self._ids is None or id(obj) in self._ids):
+                    return obj
+            f = f.f_back
+        return None
+
+    def _on_sdpa(self, args, kwargs):
+        self._guarded(None, self._record_sdpa, args, kwargs)
+
     def _record_sdpa(self, args, kwargs):
         if any(isinstance(f.module, nn.MultiheadAttention) for f in self._stack):
             return  # the MultiheadAttention's own record covers it (with its masks and name)
-        a = {n: _arg(args, kwargs, i, n) for i, n in enumerate(_SDPA_ARGS)}
+        a = dict(zip(_SDPA_ARGS, args))
+        a.update(kwargs)
         if a["query"].is_nested:
             raise TraceInputError("nested-tensor queries are not traced")
         kept = []
         q = self._keep(a["query"], "q", kept)
         k, v = self._keep(a["key"], "k", kept, cache=True), self._keep(a["value"], "v", kept, cache=True)
-        mask = self._keep(a["attn_mask"], "attn_mask", kept)
-        causal, scale, gqa = bool(a["is_causal"]), a["scale"], bool(a["enable_gqa"])
-        self._add(self._stack[-1].module if self._stack else None,
-                  lambda: _sdpa_trace(q, k, v, mask, causal, scale, gqa), kept)
+        mask = self._keep(a.get("attn_mask"), "attn_mask", kept)
+        module = (self._stack[-1].module if self._stack else None) if self._global else self._caller()
+        self._add(module, _sdpa_trace, kept, [q, k, v, mask, bool(a.get("is_causal", False)), a.get("scale"),
+                                              bool(a.get("enable_gqa", False))])
 
     def _record_mha(self, m, args, kwargs):
         kept = []
@@ -234,7 +288,7 @@ class Recorder:
         kpm = self._keep(_arg(args, kwargs, 3, "key_padding_mask"), "key_padding_mask", kept)
         am = self._keep(_arg(args, kwargs, 5, "attn_mask"), "attn_mask", kept)
         p = self._snapshot(m, lambda: capture_mha.snapshot(m))
-        self._add(m, lambda: _mha_trace(p, query, key, value, kpm, am), kept, [query, key, value, kpm, am, p])
+        self._add(m, _mha_trace, kept, [p, query, key, value, kpm, am])
 
     def _record_fused_layer(self, layer, args, kwargs, src_shape):
         """A TransformerEncoderLayer that ran fused: its self_attn never ran; rebuild from the layer input."""
@@ -244,8 +298,7 @@ class Recorder:
         kpm = self._keep(_arg(args, kwargs, 2, "src_key_padding_mask"), "src_key_padding_mask", kept)
         p = self._snapshot(layer, lambda: capture_mha.snapshot(layer.self_attn,
                                                                 layer.norm1 if layer.norm_first else None))
-        self._add(layer.self_attn, lambda: _mha_trace(p, src, src, src, kpm, src_mask, src_shape), kept,
-                  [src, src_mask, kpm, p])
+        self._add(layer.self_attn, _mha_trace, kept, [p, src, src, src, kpm, src_mask, src_shape])
 
     def _record_recurrent(self, m, args, kwargs, output):
         x, hx = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "hx")
@@ -261,7 +314,8 @@ class Recorder:
         if isinstance(m, _CELLS) and self.merge_cells:
             return self._record_cell(m, x, hx, output, params, kept)
         hx_k, out = _detach(hx), _detach(output)
-        self._add(m, lambda: trace_recurrent_call(m, x, hx_k, out, params=params), kept, [x, hx_k, out, params])
+        build = lambda x, hx, out, params: trace_recurrent_call(m, x, hx, out, params=params)
+        self._add(m, build, kept, [x, hx_k, out, params])
 
     def _record_cell(self, m, x, hx, output, params, kept):
         lstm = isinstance(m, nn.LSTMCell)
@@ -274,7 +328,7 @@ class Recorder:
                   and chain["x"][-1].shape == x.shape)
         if not linked:  # a new loop (or the first call): its own trace
             chain = {"batched": batched, "x": [], "h": [], "c": [], "hx0": _detach(hx)}
-            entry = self._add(m, lambda ch=chain: self._cell_trace(m, ch, params), kept, [chain, params])
+            entry = self._add(m, lambda ch, params: self._cell_trace(m, ch, params), kept, [chain, params])
             chain["entry"] = entry
             self._chains[id(m)] = chain
         else:
