@@ -108,7 +108,8 @@ class Writer:
             return f"The {a} saw a {b} . The {b} said {ANIMALS[b]['sound']} ."
         if kind == 1:
             return f"The {a} and the {b} are friends ."
-        return f"The {a} ran after the {b} . The {b} {ANIMALS[b]['move']} to the {self.pick(ANIMALS[b]['go'])} ."
+        where = self.pick(ANIMALS[b]["go"])
+        return f"The {a} ran after the {b} . The {b} {ANIMALS[b]['move']} to the {where} ."
 
     def gift(self) -> str:
         n, m = self.r.sample(NAMES, 2)

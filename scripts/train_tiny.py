@@ -129,7 +129,8 @@ def state_digest(model: TinyGPT) -> str:
     """sha256 of the weights serialised by safetensors. Example: ``state_digest(m1) == state_digest(m2)``"""
     from safetensors.torch import save
 
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    tensors = {k: v.detach().cpu().contiguous()
+               for k, v in model.state_dict().items() if k != "lm_head.weight"}  # tied: stored once
     return hashlib.sha256(save(tensors)).hexdigest()
 
 
@@ -143,8 +144,9 @@ def main(argv=None) -> int:
     model, tok, log = train(steps=args.steps, seed=args.seed, log_every=100)
     secs = time.perf_counter() - t0
     corpus_sha = hashlib.sha256(read_corpus().encode()).hexdigest()
-    size = save_tiny(model, tok, args.out, extra={"seed": args.seed, "steps": args.steps, "torch": torch.__version__,
-                                                  "corpus_sha256": corpus_sha, "val_loss": round(log["val_loss"], 4)})
+    extra = {"seed": args.seed, "steps": args.steps, "torch": torch.__version__,
+             "corpus_sha256": corpus_sha, "val_loss": round(log["val_loss"], 4)}
+    size = save_tiny(model, tok, args.out, extra=extra)
     assert size <= MAX_FILE_BYTES, f"{args.out} is {size} bytes, over the {MAX_FILE_BYTES}-byte limit"
     tail = log["train_loss"][-50:]
     print(f"\nvocab {tok.vocab_size}, corpus {log['tokens']} tokens, params {model.num_params()}, "

@@ -1,5 +1,6 @@
 """The shipped tiny GPT: size, pickle-free loading, KV cache equivalence, SDPA calls, sensible text."""
 import collections
+import hashlib
 import pickle
 
 import pytest
@@ -64,6 +65,8 @@ def test_config_in_metadata_matches_the_model(shipped):
     meta = read_meta()
     assert meta["config"] == {k: getattr(model.config, k) for k in meta["config"]}
     assert model.wpe.weight.shape == (model.config.block_size, model.config.n_embd)
+    # the shipped weights were trained on the committed corpus (retrain after editing it)
+    assert meta["corpus_sha256"] == hashlib.sha256(read_corpus().encode()).hexdigest()
 
 
 def test_cached_logits_equal_uncached(shipped):
