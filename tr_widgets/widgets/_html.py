@@ -15,7 +15,7 @@ from ..views.recurrent import fmt
 
 E = html.escape
 TABLE = "border-collapse:collapse;font:12px monospace"
-TD = "border:1px solid #ddd;padding:1px 5px;text-align:right;white-space:nowrap"
+TD = "border:1px solid #ddd;padding:1px 5px;text-align:left;white-space:nowrap"
 TH = TD + ";background:#f4f4f4"
 OK, BAD = "color:#1a7f37", "color:#b42318;font-weight:600"
 

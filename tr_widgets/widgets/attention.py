@@ -24,6 +24,16 @@ LONG = 1 << 20  # L*S cells from which building the overview shows a progress ba
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
 
 
+LABEL_CHARS = 12  # canvas labels are cut so a window of labels stays a few KiB
+
+
+def _short(lbls, a: int, b: int):
+    """Window labels for a canvas, cut to LABEL_CHARS (the full text is in the caption and tables)."""
+    if lbls is None:
+        return None
+    return [s if len(s) <= LABEL_CHARS else s[:LABEL_CHARS - 1] + "…" for s in lbls[a:b]]
+
+
 def _tok(lbls, i: int) -> str:
     return "" if lbls is None else f" “{lbls[i]}”"
 
@@ -96,8 +106,8 @@ class AttentionStepper(Stepper):
             if win != self._win:
                 ww = weights_window(at, index, win, self._vrange)
                 self.weights.set_window(ww.codes, win, (at.L, at.S), ww.vmin, ww.vmax,
-                                        self.qlabels[win.r0:win.r1] if self.qlabels else None,
-                                        self.klabels[win.c0:win.c1] if self.klabels else None)
+                                        _short(self.qlabels, win.r0, win.r1),
+                                        _short(self.klabels, win.c0, win.c1))
                 self._win = win
             self.weights.mark_row = i
             self.weights.step = i
@@ -131,7 +141,7 @@ class AttentionStepper(Stepper):
         tw = Window(win.c0, win.c1, 0, rv.terms.shape[1])
         with self.terms.hold_sync():
             self.terms.set_window(codes, tw, (self.trace.S, self.trace.Ev), *vr,
-                                  self.klabels[win.c0:win.c1] if self.klabels else None, None)
+                                  _short(self.klabels, win.c0, win.c1), None)
             top = int(np.argmax(np.where(rv.blocked, -1.0, rv.weights))) if len(rv.weights) else -1
             self.terms.mark_row = win.c0 + top if top >= 0 else -1
             self.terms.step = rv.i

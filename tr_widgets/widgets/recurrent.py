@@ -35,7 +35,7 @@ class RecurrentStepper(Stepper):
     """
 
     OPTIONS = {**COMMON_OPTIONS,
-               "units": (*_int_in(1, 16), "units=4 (units whose arithmetic the equations show)"),
+               "units": (*_int_in(1, 16), "units=3 (units whose arithmetic the equations show)"),
                "max_bars": (*_int_in(4, 512), "max_bars=128 (units per bar chart)"),
                "graph_nodes": (*_int_in(2, 64), "graph_nodes=12")}
 
@@ -52,7 +52,7 @@ class RecurrentStepper(Stepper):
         return "t"
 
     def _build(self, opts: dict) -> None:
-        self.units = opts.get("units", 4)
+        self.units = opts.get("units", 3)
         self.max_bars = opts.get("max_bars", 128)
         self.graph_nodes = opts.get("graph_nodes", 12)
         self.window = opts.get("window", 192)
