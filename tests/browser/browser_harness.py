@@ -79,13 +79,25 @@ class JupyterServer:
         self.base = f"http://127.0.0.1:{self.port}/"
 
     @classmethod
-    def start(cls, root_dir: Path, app: str = "lab", timeout: float = 90.0) -> "JupyterServer":
-        """Start `jupyter lab` (or `jupyter notebook`) on a free port and wait for /api/status."""
+    def start(cls, root_dir: Path, app: str = "lab", timeout: float = 90.0,
+              nodelay: bool = False) -> "JupyterServer":
+        """Start `jupyter lab` (or `jupyter notebook`) on a free port and wait for /api/status.
+
+        `nodelay=True` sets TCP_NODELAY on kernel websockets (jupyter_server leaves Nagle on, so a
+        reply's second small message can wait ~40 ms for a delayed ACK); benchmarks use it to
+        separate a widget's own cost from that stall.
+        """
         root_dir = Path(root_dir)
         home = root_dir.parent / f".jupyter-{app}"
         config_dir = home / "config"
         config_dir.mkdir(parents=True, exist_ok=True)
         (config_dir / "jupyter_server_config.json").write_text(json.dumps(_server_config()))
+        (config_dir / "jupyter_server_config.py").write_text(_NODELAY_PATCH if nodelay else "")
+        # No "get notified about Jupyter news?" toast over the screenshots, and no feed request.
+        notification = config_dir / "lab/user-settings/@jupyterlab/apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config_dir),
                    JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_PLATFORM_DIRS="1",
                    PYDEVD_DISABLE_FILE_VALIDATION="1")
@@ -160,6 +172,17 @@ def _server_config() -> dict:
             "LanguageServerManager": {"autodetect": False}}
 
 
+_NODELAY_PATCH = """\
+# Written by tests/browser/browser_harness.py: TCP_NODELAY on every kernel websocket.
+from jupyter_server.services.kernels.websocket import KernelWebsocketHandler as _H
+_open = _H.open
+async def _open_nodelay(self, *args, **kwargs):
+    self.set_nodelay(True)
+    return await _open(self, *args, **kwargs)
+_H.open = _open_nodelay
+"""
+
+
 def write_notebook(path: Path, sources: list[str]) -> Path:
     """Write code cells as a notebook whose kernelspec is python3 (no "Select Kernel" dialog).
 
@@ -221,14 +244,23 @@ def open_notebook(page, server: JupyterServer, name: str, ui: str = "lab", timeo
     page.goto(server.url(path), wait_until="domcontentloaded")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout)
     page.wait_for_function(_KERNEL_IDLE_JS, arg=name, timeout=timeout, polling=200)
+    if ui == "lab":  # one notebook at a time: earlier tabs would keep their kernels and DOM
+        page.evaluate("""async (name) => {
+          const app = window.jupyterapp;
+          for (const w of [...app.shell.widgets('main')]) {
+            if (w.context && w.context.path === name) continue;
+            if (w.sessionContext) await w.sessionContext.shutdown();  // frees the kernel's memory
+            w.dispose();  // not close(): a run notebook is dirty and close() would ask to save
+          }
+        }""", name)
 
 
 # The notebook panel showing `name`, once its session's kernel is up and idle.
 _KERNEL_IDLE_JS = """(name) => {
   const app = window.jupyterapp;
   const w = [...(app.shell.widgets ? app.shell.widgets('main') : [])]
-      .find(w => w.context && w.context.path.endsWith(name)) || app.shell.currentWidget;
-  if (!w || !w.sessionContext || !w.content) return false;
+      .find(w => w.context && w.context.path === name) || app.shell.currentWidget;
+  if (!w || !w.context || w.context.path !== name || !w.sessionContext || !w.content) return false;
   return w.sessionContext.isReady && w.sessionContext.session && w.sessionContext.session.kernel
       && w.sessionContext.kernelDisplayStatus === 'idle';
 }"""
@@ -284,7 +316,9 @@ def cell_output(page, index: int):
 
     Example: ``out = cell_output(page, 1); out.locator("canvas").count()``
     """
-    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-CodeCell")
+    # Scoped by the panel's id: JupyterLab keeps other tabs' notebooks in the DOM (not display:none).
+    panel = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+    cells = page.locator(f"[id='{panel}'] .jp-Notebook .jp-CodeCell")
     return cells.nth(index).locator(".jp-OutputArea")
 
 
@@ -314,7 +348,8 @@ VIEW_STATE_JS = """(root) => {
   const stats = %s;
   return {text: root.innerText,
           canvases: [...root.querySelectorAll('canvas')].map(stats),
-          dataStep: (root.querySelector('[data-step]') || {dataset: {}}).dataset.step ?? null};
+          // every view that says which step it drew (widgets set data-step after drawing)
+          dataSteps: [...root.querySelectorAll('[data-step]')].map(e => e.dataset.step)};
 }"""
 
 

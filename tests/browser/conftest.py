@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 # Wide enough that a notebook output is ~1200 px (README screenshots), tall enough for a stepper.
-VIEWPORT = {"width": 1440, "height": 1000}
+VIEWPORT = {"width": 1320, "height": 1000}
 
 
 def pytest_collection_modifyitems(config, items):

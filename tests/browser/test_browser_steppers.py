@@ -56,6 +56,10 @@ def _wait_for_canvas(output):
     output.locator("canvas").first.wait_for(state="attached", timeout=30_000)
 
 
+def out_height(output) -> int:
+    return int(output.evaluate("e => e.getBoundingClientRect().height"))
+
+
 def _drawn(state) -> bool:
     return any(c["nonBackground"] > 50 or c["nonBackground"] == -1 for c in state["canvases"])
 
@@ -66,6 +70,8 @@ def lab(browser_page, jupyter, notebook_dir):
     _require_show()
     write_notebook(notebook_dir / "steppers_lab.ipynb", [SETUP, LSTM_CELL, ATTENTION_CELL])
     open_notebook(browser_page, jupyter, "steppers_lab.ipynb")
+    # Fold the side bars away: the notebook gets the page's width (README screenshots ~1200 px).
+    browser_page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
     run_all_cells(browser_page)
     for cell, _ in STEPPERS.values():
         _wait_for_canvas(cell_output(browser_page, cell))
@@ -136,8 +142,16 @@ def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_scre
     lab.wait_for_timeout(500)
     assert _drawn(_state(out))
     _assert_clean(lab, kind)
-    # The README's picture of this stepper: a step in the middle of the sequence.
-    out.screenshot(path=str(readme_screenshots / f"{kind}_stepper.png"))
+    # The README's picture of this stepper, at a step in the middle of the sequence. The notebook
+    # scrolls inside the page, so the viewport grows until the whole output fits on screen.
+    size = lab.viewport_size
+    lab.set_viewport_size({"width": size["width"], "height": max(size["height"], out_height(out) + 300)})
+    try:
+        out.scroll_into_view_if_needed()
+        lab.wait_for_timeout(300)
+        out.screenshot(path=str(readme_screenshots / f"{kind}_stepper.png"))
+    finally:
+        lab.set_viewport_size(size)
 
 
 def test_token_labels_are_text_not_html(lab):
