@@ -12,7 +12,9 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
+	@echo "installing the pinned versions into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install -c constraints.txt -e ".[test]" > $(VENV)/install.log 2>&1 \
+	  || { grep -v "WARNING: Location" $(VENV)/install.log | tail -40; exit 1; }
 	touch $@
 
 lab: install
