@@ -25,13 +25,16 @@ def attention_1024():
 
 def test_step_change_sends_at_most_64_kib(attention_1024):
     s, log = attention_1024
-    sizes = []
-    for i in list(range(1, 200)) + [1023, 0, 512]:  # crosses several window moves, jumps both ways
+    sizes, moves = [], 0
+    # Steps in order around two window moves (at 144 and 240), then long jumps both ways.
+    for i in list(range(1, 12)) + list(range(138, 150)) + list(range(236, 244)) + [1023, 0, 512]:
         log.clear()
         s.step = i
         sizes.append(log.total())
+        moves += log.keys().count("codes") == 2  # the weights window moved (besides the terms)
+    assert moves >= 5  # the worst case (a moving window) is part of the sweep
     assert max(sizes) <= 64 * KiB, max(sizes)
-    assert sum(sizes) / len(sizes) <= 32 * KiB  # most steps move a marker, not the window
+    assert sorted(sizes)[len(sizes) // 2] <= 32 * KiB  # most steps move a marker, not the window
 
 
 def test_a_step_inside_the_window_does_not_resend_it(attention_1024):
@@ -39,7 +42,7 @@ def test_a_step_inside_the_window_does_not_resend_it(attention_1024):
     s.step = 300
     log.clear()
     s.step = 301
-    assert "codes" not in log.keys() or log.keys().count("codes") == 1  # only the terms of the new row
+    assert log.keys().count("codes") == 1  # only the terms of the new row, not the weights window
     assert "ov_codes" not in log.keys()
     assert {"mark_row", "step"} <= set(log.keys())
 

@@ -74,3 +74,8 @@ def test_repr_is_deterministic():
     assert repr(a) == repr(b) == "StepController(t=0 of 5, layer=0)"
     bundle = a._repr_mimebundle_()
     assert bundle["text/plain"] == repr(a) and "t=0 of 5" in bundle["text/html"]
+
+
+def test_a_custom_interval_is_kept():
+    c = StepController(5, interval=300)
+    assert c.player.interval == 300 and c.speed.value == 300

@@ -129,3 +129,36 @@ def test_progress_bar_can_be_turned_off(capsys):
     assert "attention overview" not in capsys.readouterr().err
     show(at, progress=True)
     assert "attention overview" in capsys.readouterr().err
+
+
+def _r(*shape):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+
+
+KINDS = {
+    "float mask": lambda: tr_widgets.trace_attention(
+        _r(2, 5, 8), _r(2, 5, 8), _r(2, 5, 8),
+        attn_mask=torch.zeros(5, 5).masked_fill(torch.eye(5, dtype=torch.bool).roll(1, 1), float("-inf"))),
+    "cross attention": lambda: tr_widgets.trace_attention(_r(1, 3, 4, 8), _r(1, 3, 9, 8), _r(1, 3, 9, 6),
+                                                          tokens=list("abcdefghi"), query_tokens=list("wxyz")),
+    "gqa": lambda: tr_widgets.trace_attention(_r(1, 4, 6, 8), _r(1, 2, 6, 8), _r(1, 2, 6, 8), enable_gqa=True,
+                                              is_causal=True),
+    "no batch dims": lambda: tr_widgets.trace_attention(_r(6, 8), _r(6, 8), _r(6, 8)),
+    "bfloat16": lambda: tr_widgets.trace_attention(*(_r(1, 2, 6, 8).bfloat16() for _ in range(3)), is_causal=True),
+    "bidirectional gru": lambda: tr_widgets.trace_recurrent(nn.GRU(3, 4, num_layers=2, bidirectional=True),
+                                                            _r(5, 2, 3)),
+    "lstm cell": lambda: tr_widgets.trace_recurrent(nn.LSTMCell(3, 4), _r(2, 3)),
+    "relu rnn": lambda: tr_widgets.trace_recurrent(nn.RNN(3, 4, nonlinearity="relu"), _r(5, 2, 3)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_of_trace_steps_through_with_passing_checks(kind):
+    s = show(KINDS[kind](), progress=False)
+    last = {name: len(dd.options) - 1 for name, dd in s.controller.selectors.items()}
+    s.select(**last)
+    for i in range(s.controller.n_steps):
+        s.step = i
+        html = s._repr_mimebundle_()["text/html"]
+        assert "✗" not in html, f"a cross-check failed at step {i}"
+    assert s.selection == last

@@ -65,10 +65,12 @@ class RecordingComm(BaseComm):
     def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
         payload = json.dumps({"data": data, "metadata": metadata}, separators=(",", ":"), default=str,
                              ensure_ascii=False).encode()
-        state = (data or {}).get("state", {}) if isinstance(data, dict) else {}
+        data = data if isinstance(data, dict) else {}
+        # Binary traits leave the JSON state for buffer_paths: count both as updated keys.
+        keys = set(data.get("state", {})) | {p[0] for p in data.get("buffer_paths", []) if p}
         self._log.messages.append(Message(msg_type, self.comm_id, len(payload),
                                           sum(memoryview(b).nbytes for b in (buffers or [])),
-                                          tuple(sorted(state)) if msg_type == "comm_msg" else ()))
+                                          tuple(sorted(keys)) if msg_type == "comm_msg" else ()))
 
 
 @contextlib.contextmanager

@@ -48,7 +48,9 @@ class StepController(w.VBox):
         # The Play widget runs the clock in the browser; it stays hidden behind our "play" button.
         self.player = w.Play(value=0, min=0, max=max(n_steps - 1, 0), interval=interval,
                              layout=w.Layout(display="none"))
-        self.speed = w.Dropdown(options=SPEEDS, value=min(SPEEDS, key=lambda s: abs(s[1] - interval))[1],
+        speeds = SPEEDS if interval in dict(SPEEDS).values() else sorted(
+            SPEEDS + [(f"{1000 / interval:.3g} steps/s", interval)], key=lambda s: -s[1])
+        self.speed = w.Dropdown(options=speeds, value=interval,
                                 description="speed", layout=w.Layout(width="170px"), style={"description_width": "40px"})
         self.caption = w.HTML()
         self.caption.add_class("tr-caption")
