@@ -5,6 +5,10 @@ The public surface is small and pinned by a test:
 - ``trace_recurrent(module, x)``: gates, cell and hidden state of RNN/LSTM/GRU at every step.
 - ``trace_attention(q, k, v, ...)``: raw, scaled, masked scores, softmax weights, weighted sums.
 - ``set_memory_budget`` / ``get_memory_budget``: the largest tensor a trace may materialise.
+- ``show(trace)``: the stepper widget for a trace (play, pause, step) in JupyterLab / Notebook 7.
+- ``load_tiny()``: the tiny word-level GPT shipped in the package, with its tokenizer.
+
+Widgets are imported on first use, so ``import tr_widgets`` (and the engine) stays pure torch.
 """
 from .engine import (
     AttentionTrace,
@@ -17,7 +21,23 @@ from .engine import (
     trace_recurrent,
 )
 
+from .models import load_tiny
+
 __version__ = "0.1.0"
+
+
+def show(trace, **options):
+    """The stepper widget for ``trace``: RecurrentStepper, AttentionStepper or DecodeStepper.
+
+    Example::
+
+        tr = tr_widgets.trace_recurrent(torch.nn.LSTM(1, 10), torch.arange(1., 6).view(5, 1, 1))
+        w = tr_widgets.show(tr)      # play / pause / previous step / next step
+        w.step = 2                   # every view follows
+    """
+    from .widgets import show as _show
+
+    return _show(trace, **options)
 
 __all__ = [
     "AttentionTrace",
@@ -26,7 +46,9 @@ __all__ = [
     "TraceInputError",
     "__version__",
     "get_memory_budget",
+    "load_tiny",
     "set_memory_budget",
+    "show",
     "trace_attention",
     "trace_recurrent",
 ]
