@@ -111,3 +111,13 @@ def test_png_is_deterministic_and_valid():
     a, b = png_bytes(rgb), png_bytes(rgb.copy())
     assert a == b and a.startswith(b"\x89PNG\r\n\x1a\n") and a.endswith(b"IEND\xaeB`\x82")
     assert png_bytes(colorize(codes, "diverging", 4)) != a
+
+
+def test_robust_range_keeps_one_hot_cell_from_darkening_the_rest():
+    w = np.full((64, 64), 1 / 4096, np.float32)
+    w[3, 5] = 0.9
+    lo, hi = value_range(w, signed=False, robust=True)
+    assert lo == 0 and hi < 0.01  # the 99th percentile, not the hot cell
+    codes = quantize(w, lo, hi)
+    assert codes[3, 5] == 253 and codes[0, 0] > 100  # hot cell at the top colour, the rest visible
+    assert value_range(w[:8, :8], signed=False, robust=True)[1] == w[:8, :8].max()  # few cells: the max

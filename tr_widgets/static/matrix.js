@@ -38,10 +38,10 @@ function el(tag, cls, parent) {
   return e;
 }
 
-// Paint codes [rows, cols] at `px` pixels per cell; returns the canvas.
-function paint(canvas, codes, rows, cols, px, cmap) {
+// Paint codes [rows, cols] at py × px pixels per cell; returns the 2D context.
+function paint(canvas, codes, rows, cols, py, px, cmap) {
   canvas.width = Math.max(1, cols * px);
-  canvas.height = Math.max(1, rows * px);
+  canvas.height = Math.max(1, rows * py);
   const ctx = canvas.getContext("2d");
   if (!rows || !cols || codes.length < rows * cols) return ctx;
   const img = new ImageData(cols, rows), d = img.data, lut = LUTS[cmap] || LUTS.sequential;
@@ -59,22 +59,22 @@ function paint(canvas, codes, rows, cols, px, cmap) {
   tmp.width = cols; tmp.height = rows;
   tmp.getContext("2d").putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, 0, 0, cols * px, rows * px);
-  if (anyBlocked && px >= 3) {  // a diagonal hatch marks masked cells
+  ctx.drawImage(tmp, 0, 0, cols * px, rows * py);
+  if (anyBlocked && px >= 3 && py >= 3) {  // a diagonal hatch marks masked cells
     ctx.strokeStyle = HATCH; ctx.lineWidth = 1; ctx.beginPath();
     for (let i = 0; i < rows * cols; i++) {
       if (codes[i] !== BLOCKED) continue;
-      const x = (i % cols) * px, y = Math.floor(i / cols) * px;
-      ctx.moveTo(x, y + px); ctx.lineTo(x + px, y);
+      const x = (i % cols) * px, y = Math.floor(i / cols) * py;
+      ctx.moveTo(x, y + py); ctx.lineTo(x + px, y);
     }
     ctx.stroke();
   }
   return ctx;
 }
 
-function markRow(ctx, r, width, px) {
+function markRow(ctx, r, width, py) {
   ctx.strokeStyle = MARK; ctx.lineWidth = 2;
-  ctx.strokeRect(1, r * px, width - 2, Math.max(px, 2));
+  ctx.strokeRect(1, r * py, width - 2, Math.max(py, 2));
 }
 
 function markCol(ctx, c, height, px) {
@@ -94,17 +94,20 @@ function render({ model, el: root }) {
   const notice = el("div", "tr-notice", side);
   const labels = el("div", "tr-labels", root);
   const hover = el("div", "tr-hover", root);
-  let draws = 0, px = 1, scheduled = false;
+  let draws = 0, px = 1, py = 1, scheduled = false;
 
   function draw() {
     scheduled = false;
     const g = (k) => model.get(k);
     const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0");
     title.textContent = g("title");
-    px = g("cell_px") || Math.max(1, Math.min(24, Math.floor(384 / Math.max(rows, cols, 1))));
-    const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, px, g("cmap"));
+    // Cells fill about 384 px per axis (at most 24 px each), so a keys × dims strip stays readable.
+    const fit = (n) => Math.max(1, Math.min(24, Math.floor(384 / Math.max(n, 1))));
+    px = g("cell_px") || fit(cols);
+    py = g("cell_px") || fit(rows);
+    const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, py, px, g("cmap"));
     const mr = g("mark_row") - r0, mc = g("mark_col") - c0;
-    if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, px);
+    if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, py);
     if (g("mark_col") >= 0 && mc >= 0 && mc < cols) markCol(ctx, mc, canvas.height, px);
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", g("title"));
@@ -115,7 +118,7 @@ function render({ model, el: root }) {
     side.style.display = orows && ocols ? "" : "none";
     if (orows && ocols) {
       const opx = Math.max(1, Math.min(4, Math.floor(256 / Math.max(orows, ocols))));
-      const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, g("cmap"));
+      const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, g("cmap"));
       const fr = g("ov_fr"), fc = g("ov_fc");
       octx.strokeStyle = "rgb(255,255,255)"; octx.lineWidth = 1;  // where the window is
       octx.strokeRect(Math.floor(c0 / fc) * opx + 0.5, Math.floor(r0 / fr) * opx + 0.5,
@@ -143,7 +146,7 @@ function render({ model, el: root }) {
   for (const n of names) model.on(`change:${n}`, schedule);
 
   canvas.addEventListener("mousemove", (ev) => {
-    const r = Math.floor(ev.offsetY / px), c = Math.floor(ev.offsetX / px);
+    const r = Math.floor(ev.offsetY / py), c = Math.floor(ev.offsetX / px);
     const rows = model.get("rows"), cols = model.get("cols");
     if (r < 0 || c < 0 || r >= rows || c >= cols) return;
     const code = bytesOf(model.get("codes"))[r * cols + c];

@@ -112,7 +112,7 @@ def weights_overview(trace, index: tuple, max_px: int = 256, progress=None) -> O
     if progress is not None:
         starts = progress(starts, total=len(starts), desc="attention overview")
     blocks = ((r0, *weights_rows(trace, index, r0, min(r0 + step, trace.L))) for r0 in starts)
-    return make_overview(blocks, (trace.L, trace.S), signed=False, max_px=max_px)
+    return make_overview(blocks, (trace.L, trace.S), signed=False, max_px=max_px, robust=True)
 
 
 @dataclass(eq=False)
@@ -126,10 +126,12 @@ class WeightsWindow:
 
 
 def weights_window(trace, index: tuple, win: Window, vrange: tuple[float, float] | None = None) -> WeightsWindow:
-    """Codes of ``win`` (rows = queries, cols = keys); ``vrange`` defaults to [0, window max]."""
+    """Codes of ``win`` (rows = queries, cols = keys); ``vrange`` defaults to the window's own
+    robust range (see ``value_range``)."""
     w, blocked = weights_rows(trace, index, win.r0, win.r1)
     w, blocked = w[:, win.c0:win.c1], None if blocked is None else blocked[:, win.c0:win.c1]
-    vmin, vmax = vrange if vrange is not None else value_range(w, signed=False)
+    shown = w if blocked is None else np.where(blocked, np.nan, w)
+    vmin, vmax = vrange if vrange is not None else value_range(shown, signed=False, robust=True)
     return WeightsWindow(win, quantize(w, vmin, vmax, blocked), vmin, vmax)
 
 

@@ -37,23 +37,26 @@ def lut(anchors) -> np.ndarray:
 LUTS = {"sequential": lut(SEQUENTIAL), "diverging": lut(DIVERGING)}
 
 
-def colorize(codes: np.ndarray, cmap: str, scale: int = 1) -> np.ndarray:
-    """uint8 codes [R, C] -> RGB [R*scale, C*scale, 3]; blocked cells hatched, NaN/inf magenta.
+def colorize(codes: np.ndarray, cmap: str, scale=1) -> np.ndarray:
+    """uint8 codes [R, C] -> RGB [R*sr, C*sc, 3]; blocked cells hatched, NaN/inf magenta.
+
+    ``scale`` is pixels per cell: one int, or (rows, cols) for non-square cells.
 
     Example::
 
         colorize(np.array([[0, 253], [255, 254]], np.uint8), "sequential", scale=4).shape  # (8, 8, 3)
     """
+    sr, sc = (scale, scale) if isinstance(scale, int) else scale
     codes = np.asarray(codes, dtype=np.uint8)
     rgb = LUTS[cmap][codes]  # [R, C, 3]
     rgb[codes == BLOCKED] = BLOCKED_RGB
     rgb[codes == NONFINITE] = NONFINITE_RGB
-    if scale > 1:
-        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)  # [R*s, C*s, 3]
-        if scale >= 3:  # a diagonal hatch inside blocked cells, like the canvas draws
-            big = (codes == BLOCKED).repeat(scale, axis=0).repeat(scale, axis=1)
+    if sr > 1 or sc > 1:
+        rgb = rgb.repeat(sr, axis=0).repeat(sc, axis=1)  # [R*sr, C*sc, 3]
+        if sr >= 3 and sc >= 3:  # a diagonal hatch inside blocked cells, like the canvas draws
+            big = (codes == BLOCKED).repeat(sr, axis=0).repeat(sc, axis=1)
             yy, xx = np.indices(big.shape)
-            rgb[big & ((yy + xx) % scale == 0)] = HATCH_RGB
+            rgb[big & ((yy % sr + xx % sc) == max(sr, sc) - 1)] = HATCH_RGB
     return rgb
 
 

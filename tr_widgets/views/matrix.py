@@ -22,6 +22,7 @@ import numpy as np
 LEVELS = 253  # codes 0..253 carry values
 NONFINITE = 254
 BLOCKED = 255
+ROBUST_MIN = 1000  # cells from which colour ranges use the 99th percentile (see value_range)
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,23 @@ def dequantize(codes: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     return np.where(codes > LEVELS, np.nan, vals).astype(np.float32)
 
 
-def value_range(a: np.ndarray, signed: bool) -> tuple[float, float]:
-    """The colour range of ``a``: symmetric (-m, m) when signed, else (0, max); finite cells only."""
+def value_range(a: np.ndarray, signed: bool, robust: bool = False) -> tuple[float, float]:
+    """The colour range of ``a``: symmetric (-m, m) when signed, else (0, m); finite cells only.
+
+    m is the largest |value|; with ``robust`` and at least ``ROBUST_MIN`` cells it is the 99th
+    percentile instead, so one hot cell (a weight of 0.9 among weights of 1/4096) does not turn
+    everything else black: it is drawn at the top colour, still the brightest cell.
+
+    Example::
+
+        value_range(np.array([-3.0, 1.0]), signed=True)     # (-3.0, 3.0)
+    """
     a = np.asarray(a, dtype=np.float32)
-    fin = a[np.isfinite(a)]
+    fin = np.abs(a[np.isfinite(a)]) if signed else a[np.isfinite(a)]
     if fin.size == 0:
         return (-1.0, 1.0) if signed else (0.0, 1.0)
-    m = float(np.abs(fin).max()) if signed else float(fin.max())
-    m = m if m > 0 else 1.0
+    m = float(np.percentile(fin, 99)) if robust and fin.size >= ROBUST_MIN else float(fin.max())
+    m = m if m > 0 else (float(fin.max()) if fin.max() > 0 else 1.0)
     return (-m, m) if signed else (0.0, m)
 
 
@@ -163,7 +173,7 @@ class Overview:
 
 
 def make_overview(blocks, shape: tuple[int, int], *, signed: bool, max_px: int = 256,
-                  vrange: tuple[float, float] | None = None) -> Overview:
+                  vrange: tuple[float, float] | None = None, robust: bool = False) -> Overview:
     """Build an :class:`Overview` from row blocks without holding the whole matrix.
 
     ``blocks`` yields ``(r0, values [n, C] float32, blocked [n, C] bool or None)`` covering the rows
@@ -185,6 +195,7 @@ def make_overview(blocks, shape: tuple[int, int], *, signed: bool, max_px: int =
         pooled.append(maxabs_pool(vals, factors))
     img = np.concatenate(pooled, axis=0)  # [out_r, out_c]
     blocked = np.concatenate(pooled_blocked, axis=0) if pooled_blocked else None
-    vmin, vmax = vrange if vrange is not None else value_range(img, signed)
+    shown = img if blocked is None else np.where(blocked, np.nan, img)
+    vmin, vmax = vrange if vrange is not None else value_range(shown, signed, robust)
     codes = quantize(img, vmin, vmax, blocked)
     return Overview(codes, vmin, vmax, factors, tuple(shape), overview_notice(shape, codes.shape, factors))

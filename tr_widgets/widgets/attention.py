@@ -99,12 +99,11 @@ class AttentionStepper(Stepper):
                 self._overviews[index] = weights_overview(
                     at, index, self.overview_px, progress=tqdm_progress(self.progress and at.L * at.S >= LONG))
             ov = self._overviews.get(index) if big else None
-            self._vrange = (ov.vmin, ov.vmax) if ov is not None else None
             self.weights.set_overview(ov)
         win = window_around((at.L, at.S), i, self._key_center(i), self.window, self.window)
         with self.weights.hold_sync():
             if win != self._win:
-                ww = weights_window(at, index, win, self._vrange)
+                ww = weights_window(at, index, win)  # its own colour range: see value_range
                 self.weights.set_window(ww.codes, win, (at.L, at.S), ww.vmin, ww.vmax,
                                         _short(self.qlabels, win.r0, win.r1),
                                         _short(self.klabels, win.c0, win.c1))
@@ -136,7 +135,7 @@ class AttentionStepper(Stepper):
             self.stages.step = i
 
     def _set_terms(self, rv, win: Window) -> None:
-        vr = value_range(rv.terms, signed=True)
+        vr = value_range(np.where(rv.blocked[:, None], np.nan, rv.terms), signed=True, robust=True)
         codes = quantize(rv.terms, *vr, np.broadcast_to(rv.blocked[:, None], rv.terms.shape))
         tw = Window(win.c0, win.c1, 0, rv.terms.shape[1])
         with self.terms.hold_sync():
@@ -149,20 +148,24 @@ class AttentionStepper(Stepper):
     def _output_html(self, rv, index: tuple) -> str:
         at, d = self.trace, min(4, len(rv.output))
         vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
-        head = (f"<tr><th style='{TH}'>key j</th><th style='{TH}'>token</th><th style='{TH}'>w_ij</th>"
-                f"<th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
+        toks = self.klabels is not None  # a token column only when the trace has tokens
+        span = 4 if toks else 3
+        head = (f"<tr><th style='{TH}'>key j</th>" + (f"<th style='{TH}'>token</th>" if toks else "") +
+                f"<th style='{TH}'>w_ij</th><th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
         rows = [head]
         for j, wj, vj, term in rv.top:
-            tok = html.escape(self.klabels[j]) if self.klabels else ""
-            rows.append(f"<tr><td style='{TD}'>{j}</td><td style='{TD}'>{tok}</td><td style='{TD}'>{wj:.4f}</td>"
+            tok = f"<td style='{TD}'>{html.escape(self.klabels[j])}</td>" if toks else ""
+            rows.append(f"<tr><td style='{TD}'>{j}</td>{tok}<td style='{TD}'>{wj:.4f}</td>"
                         f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
         rest = max(at.S - len(rv.top), 0)
         masked = int(rv.blocked_total)
         what = f"the other {rest} terms, summed" + (f" ({masked} masked keys: w_ij = 0)" if masked else "")
-        rows.append(f"<tr><td style='{TD}' colspan='4'>{what}</td>"
+        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{what}</td>"
                     f"<td style='{TD}'>{vec(rv.rest)}</td></tr>")
-        rows.append(f"<tr><th style='{TH}' colspan='4'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
-        rows.append(f"<tr><td style='{TD}' colspan='4'>torch SDPA, row {rv.i}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
+        rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th>"
+                    f"<th style='{TH}'>{vec(rv.output)}</th></tr>")
+        rows.append(f"<tr><td style='{TD}' colspan='{span}'>torch SDPA, row {rv.i}</td>"
+                    f"<td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
         tol = TOLERANCE.get(at.q.dtype, 1e-5) * (1 + float(np.abs(rv.sdpa).max(initial=0)))
         if rv.fully_masked:
             sum_ok = abs(rv.row_sum) < 1e-6

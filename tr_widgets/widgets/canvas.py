@@ -106,14 +106,15 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
         return np.frombuffer(self.ov_codes, dtype=np.uint8).reshape(self.ov_rows, self.ov_cols)
 
     def _png(self, codes: np.ndarray, fr: int, fc: int, r0: int, c0: int, limit: int) -> str:
-        scale = max(1, min(8, limit // max(codes.shape + (1,))))
-        rgb = image.colorize(codes, self.cmap, scale)
+        # Pixels per cell on each axis, as matrix.js chooses them (about `limit` px per axis).
+        sr, sc = (max(1, min(8, limit // max(n, 1))) for n in codes.shape)
+        rgb = image.colorize(codes, self.cmap, (sr, sc))
         if self.mark_row >= 0 and 0 <= (self.mark_row - r0) // fr < codes.shape[0]:
             r = (self.mark_row - r0) // fr
-            rgb = image.mark_rows(rgb, r * scale, (r + 1) * scale)
+            rgb = image.mark_rows(rgb, r * sr, (r + 1) * sr)
         if self.mark_col >= 0 and 0 <= (self.mark_col - c0) // fc < codes.shape[1]:
             c = (self.mark_col - c0) // fc
-            rgb = image.mark_cols(rgb, c * scale, (c + 1) * scale)
+            rgb = image.mark_cols(rgb, c * sc, (c + 1) * sc)
         return image.png_data_uri(rgb)
 
     def snapshot_html(self) -> str:

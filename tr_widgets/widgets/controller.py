@@ -34,12 +34,11 @@ class StepController(w.VBox):
     def __init__(self, n_steps: int, *, step_name: str = "step", selectors: dict | None = None, step: int = 0,
                  interval: int = 500, **kwargs):
         self._ready = self._selecting = False
-        self.prev_button = w.Button(description="previous step", tooltip="previous step", icon="step-backward",
-                                    layout=w.Layout(width="auto"))
-        self.next_button = w.Button(description="next step", tooltip="next step", icon="step-forward",
-                                    layout=w.Layout(width="auto"))
-        self.play_button = w.ToggleButton(description="play", tooltip="play (press again to pause)", icon="play",
-                                          layout=w.Layout(width="auto"))
+        # No icons: a Font Awesome glyph becomes part of the button's accessible name ("\uf051 next
+        # step"); plain text keeps the names exactly "previous step", "play", "next step".
+        self.prev_button = w.Button(description="previous step", tooltip="previous step", layout=w.Layout(width="auto"))
+        self.next_button = w.Button(description="next step", tooltip="next step", layout=w.Layout(width="auto"))
+        self.play_button = w.ToggleButton(description="play", tooltip="play", layout=w.Layout(width="auto"))
         for b, cls in ((self.prev_button, "tr-prev"), (self.next_button, "tr-next"), (self.play_button, "tr-play")):
             b.add_class(cls)
         self.slider = w.IntSlider(value=0, min=0, max=max(n_steps - 1, 0), description=step_name,
