@@ -129,6 +129,11 @@ def test_progress_bar_can_be_turned_off(capsys):
     assert "attention overview" not in capsys.readouterr().err
     show(at, progress=True)
     assert "attention overview" in capsys.readouterr().err
+    rec = tr_widgets.trace_recurrent(nn.RNN(2, 3), _r(1024, 1, 2))
+    show(rec, progress=False)
+    assert "recurrent view" not in capsys.readouterr().err
+    show(rec)  # progress is on by default for long work
+    assert "recurrent view" in capsys.readouterr().err
 
 
 def _r(*shape):
