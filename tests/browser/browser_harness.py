@@ -206,34 +206,49 @@ def launch_chromium(playwright, **kw):
 
 
 class NetworkLog:
-    """Console errors, page errors and non-local requests of one page.
+    """Console errors, page errors and non-local requests of one page, all of them (`history`)
+    and those since the last `mark()`.
 
-    Example: ``log = NetworkLog(page); ...; assert not log.external``
+    Example: ``log = NetworkLog(page); log.mark(); ...; assert not log.external``
     """
 
     def __init__(self, page):
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.external: list[str] = []
+        self.history: list[str] = []
         page.on("console", self._on_console)
-        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("pageerror", self._on_page_error)
         page.on("request", self._on_request)
+
+    def mark(self, label: str = "") -> None:
+        """Start afresh: the lists hold only what happens from now on (`history` keeps all)."""
+        self.history.append(f"--- {label}")
+        self.console_errors, self.page_errors, self.external = [], [], []
 
     def _on_console(self, msg):
         if msg.type == "error":
-            self.console_errors.append(msg.text)
+            text = f"{msg.text} @ {(msg.location or {}).get('url', '')}"
+            self.console_errors.append(text)
+            self.history.append(f"console.error: {text}")
+
+    def _on_page_error(self, exc):
+        # with its stack: where it was thrown tells a widget's error from the front end's own
+        text = f"{exc}\n{getattr(exc, 'stack', '') or ''}"
+        self.page_errors.append(text)
+        self.history.append(f"pageerror: {text}")
 
     def _on_request(self, req):
         url = req.url
         if not url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
             self.external.append(url)
+            self.history.append(f"external request: {url}")
 
     def widget_errors(self) -> list[str]:
         """Console/page errors that concern widgets or scripts (others, e.g. a 404 favicon, pass)."""
-        keys = ("widget", "anywidget", "script", "module", "esm", "canvas", "tr_widgets",
-                "uncaught", "typeerror", "referenceerror", "syntaxerror")
-        found = [m for m in self.console_errors + self.page_errors if any(k in m.lower() for k in keys)]
-        return found
+        # anywidget runs a widget's ES module from a blob: URL; the widget managers say "widget".
+        keys = ("widget", "blob:", "script", "canvas", "tr_widgets")
+        return [m for m in self.console_errors + self.page_errors if any(k in m.lower() for k in keys)]
 
 
 def open_notebook(page, server: JupyterServer, name: str, ui: str = "lab", timeout: float = 60_000):

@@ -6,6 +6,7 @@ Screenshots go to `test-artifacts/browser/` (gitignored); README screenshots to 
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,21 @@ def notebook_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def jupyter(notebook_dir):
+def jupyter(notebook_dir, artifacts):
     """A private `jupyter lab` on 127.0.0.1 (serves JupyterLab 4 and Notebook 7), stopped at teardown."""
     server = JupyterServer.start(notebook_dir)
     yield server
     server.stop()
+    shutil.copy(server.log_path, artifacts / "jupyter-lab.log")
+
+
+@pytest.fixture(scope="session")
+def notebook7(notebook_dir, artifacts):
+    """A private `jupyter notebook` (Notebook 7: /tree, /notebooks/<name>) on the same folder."""
+    server = JupyterServer.start(notebook_dir, app="notebook")
+    yield server
+    server.stop()
+    shutil.copy(server.log_path, artifacts / "jupyter-notebook.log")
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +78,33 @@ def browser_page(chromium):
     page = context.new_page()
     page.trw_log = NetworkLog(page)
     yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "browser-console.log").write_text("".join(f"{m}\n" for m in page.trw_log.history))
     context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture(autouse=True)
+def _per_test_log_and_failure_screenshot(request):
+    """Each test sees only its own console errors; a failed test leaves a screenshot of the page."""
+    page = request.getfixturevalue("browser_page") if "browser_page" in request.fixturenames else None
+    if page is not None:
+        page.trw_log.mark(request.node.nodeid)
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if page is not None and rep is not None and rep.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = "".join(c if c.isalnum() else "_" for c in request.node.name)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"FAILED-{name}.png"), full_page=True)
+        except Exception as exc:  # the page itself may be what broke
+            print(f"no failure screenshot: {exc}")
 
 
 @pytest.fixture(scope="session")

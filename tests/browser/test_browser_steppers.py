@@ -78,22 +78,32 @@ def lab(browser_page, jupyter, notebook_dir):
     return browser_page
 
 
-def test_harness_shows_a_plain_ipywidget(browser_page, jupyter, notebook_dir, artifacts):
-    """The harness itself: a plain ipywidgets button and label render and round-trip a click."""
+def test_harness_sees_a_plain_ipywidget_and_catches_a_broken_one(browser_page, jupyter, notebook_dir, artifacts):
+    """The harness itself: a plain ipywidgets button and label round-trip a click, and an
+    anywidget whose module throws is reported (anywidget fails silently in the page: only the
+    console says so, which is why every test checks the console)."""
     write_notebook(notebook_dir / "plain.ipynb", [
         "import ipywidgets as w\n"
         "label = w.Label('step 0')\n"
         "nxt = w.Button(description='>', tooltip='next step')\n"
         "nxt.on_click(lambda _: setattr(label, 'value', f'step {int(label.value[5:]) + 1}'))\n"
-        "w.HBox([nxt, label])"])
+        "w.HBox([nxt, label])",
+        "import anywidget\n"
+        "class Broken(anywidget.AnyWidget):\n"
+        "    _esm = 'export default { render({ el }) { el.textContent = \"drawn\"; null.trw_boom; } }'\n"
+        "Broken()"])
     open_notebook(browser_page, jupyter, "plain.ipynb")
     run_all_cells(browser_page)
     out = cell_output(browser_page, 0)
     out.get_by_text("step 0").wait_for()
     button(out, "next step").click()
     out.get_by_text("step 1").wait_for()
+    cell_output(browser_page, 1).get_by_text("drawn").wait_for()
     browser_page.screenshot(path=str(artifacts / "plain_ipywidget.png"))
-    _assert_clean(browser_page, "plain ipywidget")
+    log = browser_page.trw_log
+    assert any("trw_boom" in e for e in log.widget_errors()), f"the broken widget went unnoticed: {log.history}"
+    log.mark("after the deliberately broken widget")
+    assert not log.external
 
 
 @pytest.mark.parametrize("kind", ["recurrent", "attention"])
@@ -154,6 +164,32 @@ def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_scre
         lab.set_viewport_size(size)
 
 
+@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+def test_controls_have_accessible_names(lab, kind):
+    out = cell_output(lab, STEPPERS[kind][0])
+    for name in ("previous step", "next step", "play"):
+        assert out.get_by_role("button", name=name).count() == 1, f"{kind}: no one button named {name!r}"
+
+
+def test_play_runs_in_the_browser_and_pauses(lab):
+    """Play advances the steps by itself (the clock runs in the page); pressing it again stops it."""
+    out = cell_output(lab, ATTENTION)
+    kernel_eval(lab, "att.step = 0")
+    play = out.get_by_role("button", name="play")
+    play.click()
+    try:
+        lab.wait_for_function("root => [...root.querySelectorAll('[data-step]')].some(e => e.dataset.step >= 2)",
+                              arg=out.element_handle(), timeout=15_000)
+    finally:
+        play.click()
+    lab.wait_for_timeout(600)
+    paused_at = int(kernel_eval(lab, "att.step"))
+    lab.wait_for_timeout(1200)  # more than two intervals at the default 2 steps/s
+    assert int(kernel_eval(lab, "att.step")) == paused_at, "the stepper kept playing after pause"
+    assert paused_at >= 2
+    _assert_clean(lab, "play")
+
+
 def test_token_labels_are_text_not_html(lab):
     out = cell_output(lab, ATTENTION)
     assert lab.evaluate("() => window.__trw_injected") is None, "a token label ran as HTML"
@@ -162,12 +198,13 @@ def test_token_labels_are_text_not_html(lab):
         "token labels are neither shown as text nor drawn"
 
 
-def test_attention_stepper_in_notebook7(browser_page, jupyter, notebook_dir, artifacts):
+def test_attention_stepper_in_notebook7(browser_page, notebook7, notebook_dir, artifacts):
+    """`jupyter notebook` (Notebook 7): the file list at /tree, then /notebooks/<name>."""
     _require_show()
     write_notebook(notebook_dir / "steppers_nb7.ipynb", [SETUP, ATTENTION_CELL])
-    browser_page.goto(jupyter.url("tree"))
+    browser_page.goto(notebook7.url("tree"))
     browser_page.get_by_text("steppers_nb7.ipynb").first.wait_for()
-    open_notebook(browser_page, jupyter, "steppers_nb7.ipynb", ui="notebook")
+    open_notebook(browser_page, notebook7, "steppers_nb7.ipynb", ui="notebook")
     run_all_cells(browser_page)
     out = cell_output(browser_page, 1)
     _wait_for_canvas(out)
