@@ -45,7 +45,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_ratio(model, device: str, T: int, repeats: int) -> tuple[float, float]:
+def time_ratio(model, device: str, T: int, repeats: int, via: str = "patch") -> tuple[float, float]:
     ids = torch.randint(0, 1000, (1, T), device=device)
     plain, captured = [], []
 
@@ -54,7 +54,7 @@ def time_ratio(model, device: str, T: int, repeats: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         with torch.no_grad():
             if under_capture:
-                with capture(model) as rec:
+                with capture(model, via=via) as rec:
                     model(ids)
             else:
                 model(ids)
@@ -90,6 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--T", type=int, default=1024, help="sequence length for the time ratio")
     ap.add_argument("--T-memory", type=int, default=2048, help="sequence length for the memory ratio")
     ap.add_argument("--devices", default=None, help="comma-separated, default: cpu and cuda if available")
+    ap.add_argument("--compare-mode", action="store_true",
+                    help="also time capture(via='mode') (a TorchFunctionMode; no goal, for reference)")
     args = ap.parse_args(argv)
     devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print("capture benchmark: HF GPT2Model (6 layers, 8 heads, width 256, default sdpa attention), batch 1, "
@@ -101,17 +103,21 @@ def main(argv=None) -> int:
         model = build_model(dev)
         reps = args.repeats or (5 if dev == "cpu" else 30)
         plain, cap = time_ratio(model, dev, args.T, reps)
+        mode = time_ratio(model, dev, args.T, reps, via="mode") if args.compare_mode else None
         mem = memory(model, dev, args.T_memory)
         tr, mr = cap / plain, mem["held"] / mem["qkv"]
         ok &= tr <= TIME_GOAL and mr <= MEMORY_GOAL
-        rows.append((dev, plain, cap, tr, reps, mem, mr))
+        rows.append((dev, plain, cap, tr, reps, mem, mr, mode))
     print(f"\n{'device':7} {'T':>5} {'plain ms':>10} {'capture ms':>11} {'ratio':>6}  goal      repeats")
-    for dev, plain, cap, tr, reps, mem, mr in rows:
+    for dev, plain, cap, tr, reps, mem, mr, mode in rows:
         print(f"{dev:7} {args.T:5d} {plain * 1e3:10.2f} {cap * 1e3:11.2f} {tr:6.3f}  <= {TIME_GOAL:.2f} "
               f"{'ok ' if tr <= TIME_GOAL else 'MISS'} {reps:4d} (median)")
+        if mode:
+            print(f"{'':7} {'':5} {mode[0] * 1e3:10.2f} {mode[1] * 1e3:11.2f} {mode[1] / mode[0]:6.3f}  "
+                  f"(capture(via='mode'): a TorchFunctionMode, for reference)")
     print(f"\n{'device':7} {'T':>5} {'capture holds':>14} {'q,k,v (all layers)':>19} {'ratio':>6}  goal       "
           f"{'4 score stages':>15} {'x q,k,v':>8}")
-    for dev, plain, cap, tr, reps, mem, mr in rows:
+    for dev, plain, cap, tr, reps, mem, mr, mode in rows:
         print(f"{dev:7} {args.T_memory:5d} {mib(mem['held']):>14} {mib(mem['qkv']):>19} {mr:6.3f}  <= "
               f"{MEMORY_GOAL:.2f} {'ok ' if mr <= MEMORY_GOAL else 'MISS'} {mib(mem['stages']):>15} "
               f"{mem['stages'] / mem['qkv']:7.1f}x")

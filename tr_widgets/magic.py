@@ -67,7 +67,8 @@ def register_demo(name: str, demo: Demo) -> None:
     if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
         raise ValueError(f"name: expected a Python identifier, got {name!r}. Fix: pass e.g. 'decode'")
     if not isinstance(demo, Demo):
-        raise ValueError(f"demo: expected a tr_widgets.magic.Demo, got {type(demo).__name__}. Fix: wrap it in Demo(...)")
+        raise ValueError(f"demo: expected a tr_widgets.magic.Demo, got {type(demo).__name__}. "
+                         "Fix: wrap it in Demo(...)")
     DEMOS[name] = demo
     TrStepMagics.tr_step.__doc__ = _doc()
 

@@ -66,7 +66,8 @@ def test_weights_equal_need_weights_per_head(cfg):
     torch.manual_seed(len(str(cfg)))
     mha = nn.MultiheadAttention(E, cfg["heads"], batch_first=cfg.get("batch_first", False),
                                 kdim=cfg.get("kdim"), vdim=cfg.get("vdim"), bias=cfg.get("bias", True),
-                                add_bias_kv=cfg.get("add_bias_kv", False), add_zero_attn=cfg.get("add_zero_attn", False))
+                                add_bias_kv=cfg.get("add_bias_kv", False),
+                                add_zero_attn=cfg.get("add_zero_attn", False))
     q, k, v = _inputs(cfg, gen)
     kw = _masks(cfg, gen)
     out_plain, w_plain = mha(q, k, v, average_attn_weights=False, **kw)

@@ -154,6 +154,17 @@ def test_scope_names_and_modules_made_inside_the_block():
     assert rec.names == ["net.blocks.0", "net.blocks.1", "net.rnn", "LSTM", "LSTM_2"]
 
 
+def test_a_module_added_after_a_capture_is_recorded_by_the_next():
+    net = Net().eval()
+    x = torch.randn(1, 3, 16)
+    with torch.no_grad(), capture(net) as first:
+        net(x)
+    net.post = nn.LSTM(8, 2, batch_first=True)  # the model changed: the next capture sees the new module
+    with torch.no_grad(), capture(net) as second:
+        net.post(net(x))
+    assert first.names == ["blocks.0", "blocks.1", "rnn"] and second.names == first.names + ["post"]
+
+
 def test_mha_slow_path_sdpa_is_not_recorded_twice():
     mha = nn.MultiheadAttention(8, 2)  # training mode: F.multi_head_attention_forward calls SDPA inside
     x = torch.randn(4, 1, 8)

@@ -47,6 +47,30 @@ def _walk(root: nn.Module) -> list:
     return out
 
 
+_TREE = {"generation": 0, "hook": None}  # bumped whenever any module registers a submodule
+_INFO = weakref.WeakKeyDictionary()  # model -> (generation, ids, targets, has an encoder layer)
+
+
+def _bump(module, name, submodule):
+    _TREE["generation"] += 1
+
+
+def _model_info(model: nn.Module):
+    """ids of the model's modules, weak refs to the ones recorded, and whether it holds a
+    TransformerEncoderLayer; cached until a module anywhere registers a submodule (walking a model
+    costs more than the rest of a capture's start and stop)."""
+    if _TREE["hook"] is None:
+        _TREE["hook"] = _nn_module.register_module_module_registration_hook(_bump)
+    hit = _INFO.get(model)
+    if hit is not None and hit[0] == _TREE["generation"]:
+        return hit[1:]
+    mods = _walk(model)
+    targets = {id(m): weakref.ref(m) for m in mods if isinstance(m, _TARGETS)}  # weak: the model may be one
+    info = ({id(m) for m in mods}, list(targets.values()), any(isinstance(m, nn.TransformerEncoderLayer) for m in mods))
+    _INFO[model] = (_TREE["generation"], *info)
+    return info
+
+
 def _detach(obj):
     if isinstance(obj, torch.Tensor):
         return obj.detach()
@@ -116,18 +140,20 @@ class Recorder:
 
     def _start(self) -> None:
         self._active, self._thread = True, threading.get_ident()
-        mods = None if self.model is None else _walk(self.model)
-        self._ids = None if mods is None else {id(m) for m in mods}
+        if self.model is None:
+            self._ids, targets, has_layer = None, (), True
+        else:
+            self._ids, targets, has_layer = _model_info(self.model)
         # Global hooks see every module (the stack then names SDPA callers) and leave the encoder layer's
         # fused path on; per-module hooks on the few modules recorded cost nothing elsewhere.
-        self._global = (mods is None or self.via == "mode"
-                        or any(isinstance(m, nn.TransformerEncoderLayer) for m in mods))
+        self._global = has_layer or self.via == "mode"
         if self._global:
             self._handles = [_nn_module.register_module_forward_pre_hook(self._pre),
                              _nn_module.register_module_forward_hook(self._post, with_kwargs=True,
                                                                      always_call=True)]
         else:
-            for m in {id(m): m for m in mods if isinstance(m, _TARGETS)}.values():
+            for ref in targets:
+                m = ref()
                 self._handles += [m.register_forward_pre_hook(self._pre),
                                   m.register_forward_hook(self._post, with_kwargs=True, always_call=True)]
         if self.via == "mode":
