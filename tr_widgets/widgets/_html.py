@@ -78,7 +78,7 @@ def graph_svg(g, kind: str) -> str:
     """The unrolled computation graph: h nodes in a row, x_τ below each, arrows h→h and x→h."""
     state = "(h, c)" if kind == "lstm" else "h"
     nodes = list(g.steps)
-    pad = 46 if g.elided else 8
+    pad = 62 if g.elided else 8
     gap, w = 62, 48
     width = pad + len(nodes) * gap + 8
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='112' role='img' "

@@ -107,7 +107,7 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
 
     def _png(self, codes: np.ndarray, fr: int, fc: int, r0: int, c0: int, limit: int) -> str:
         # Pixels per cell on each axis, as matrix.js chooses them (about `limit` px per axis).
-        sr, sc = (max(1, min(8, limit // max(n, 1))) for n in codes.shape)
+        sr, sc = (max(1, min(24, limit // max(n, 1))) for n in codes.shape)
         rgb = image.colorize(codes, self.cmap, (sr, sc))
         if self.mark_row >= 0 and 0 <= (self.mark_row - r0) // fr < codes.shape[0]:
             r = (self.mark_row - r0) // fr
