@@ -1,0 +1,235 @@
+"""decode(model, prompt, n): generate token by token and record every tick (see ``decode_trace.py``).
+
+Each tick is one forward pass: with a KV cache only the newest token is fed and every earlier
+position's keys/values are reused; without one the whole sequence is fed again. The next token is the
+argmax of the last position's logits (greedy, as Hugging Face ``generate(do_sample=False)``), or a draw
+from softmax(logits / temperature) with a seeded generator.
+
+Attention is seen through :func:`~tr_widgets.engine.capture.capture` (the same machinery as
+``capture(model)``), so any model whose attention calls ``F.scaled_dot_product_attention`` works: the
+shipped tiny model and Hugging Face causal LMs with their default sdpa attention (``past_key_values``,
+DynamicCache). Nothing is synchronised with the device inside a tick except the clock on CUDA; token
+ids and probabilities are read back once, after the last tick.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import time
+
+import torch
+from torch import nn
+
+from .capture import capture
+from .decode_trace import DecodeTrace, Tick
+from .errors import describe, fail
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _device(model) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def labels_for(tokenizer, ids: list[int]) -> list[str]:
+    """One readable label per id: ``tokenizer.tokens`` (the tiny model's), else ``decode([id])``, else ``#id``.
+
+    Example: ``labels_for(tok, tok.encode("The cat")) == ["The", "cat"]``
+    """
+    if tokenizer is None:
+        return [f"#{i}" for i in ids]
+    if hasattr(tokenizer, "tokens"):
+        return [str(s) for s in tokenizer.tokens(ids)]
+    return [str(tokenizer.decode([i])) for i in ids]
+
+
+def _prompt_ids(prompt, tokenizer, device) -> torch.Tensor:
+    """``prompt`` as a [1, T] long tensor on ``device``, or a clear error."""
+    if isinstance(prompt, str):
+        if tokenizer is None:
+            fail("tokenizer", "a tokenizer with .encode(text) when prompt is a string", "None",
+                 "pass tokenizer=tok (model, tok = tr_widgets.models.load_tiny()), or a tensor of token ids")
+        if not hasattr(tokenizer, "encode"):
+            fail("tokenizer", "an object with .encode(text) -> list[int]", describe(tokenizer),
+                 "pass the model's tokenizer")
+        ids = list(tokenizer.encode(prompt))
+        if not ids:
+            fail("prompt", "text with at least one token", repr(prompt), "pass a non-empty prompt")
+        return torch.tensor([ids], dtype=torch.long, device=device)
+    if not isinstance(prompt, torch.Tensor):
+        fail("prompt", "a string (with tokenizer=) or a 1-D/2-D tensor of token ids", describe(prompt),
+             "pass e.g. 'The cat sat on the' with tokenizer=tok, or torch.tensor([[5, 9, 2]])")
+    if prompt.is_floating_point() or prompt.is_complex() or prompt.dtype == torch.bool:
+        fail("prompt", "an integer tensor of token ids", f"dtype {prompt.dtype}", "convert it with prompt.long()")
+    if prompt.dim() == 1:
+        prompt = prompt[None]  # [T] -> [1, T]
+    if prompt.dim() != 2 or prompt.shape[0] != 1 or prompt.shape[1] == 0:
+        fail("prompt", "one non-empty sequence: shape [T] or [1, T]", f"shape {tuple(prompt.shape)}",
+             "decode one sequence at a time, e.g. prompt[0]")
+    return prompt.to(device=device, dtype=torch.long)
+
+
+def _check_args(model, max_new_tokens, sample, seed, temperature, top_k) -> None:
+    if not isinstance(model, nn.Module):
+        fail("model", "a torch nn.Module language model (tiny model or Hugging Face causal LM)",
+             describe(model), "pass model from tr_widgets.models.load_tiny() or GPT2LMHeadModel(...)")
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
+        fail("max_new_tokens", "an int >= 1", describe(max_new_tokens), "pass e.g. max_new_tokens=5")
+    if not isinstance(sample, bool):
+        fail("sample", "True or False", describe(sample), "pass sample=True to sample, False for greedy")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        fail("seed", "None or an int", describe(seed), "pass e.g. seed=0")
+    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature) or temperature <= 0):
+        fail("temperature", "a finite number > 0", describe(temperature), "pass e.g. temperature=1.0")
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        fail("top_k", "an int >= 1 (candidates recorded per tick)", describe(top_k), "pass e.g. top_k=5")
+
+
+def _max_positions(model) -> int | None:
+    cfg = getattr(model, "config", None)
+    for name in ("block_size", "n_positions", "max_position_embeddings"):
+        n = getattr(cfg, name, None)
+        if isinstance(n, int) and n > 0:
+            return n
+    return None
+
+
+def _forward_options(model) -> dict:
+    """Extra forward arguments: Hugging Face models compute logits for the last position only."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+
+def _last_row_mask(at) -> torch.Tensor | None:
+    """The mask row of the last query as SDPA applied it: [..., 1, S] bool/float, or None (no mask)."""
+    if at.is_causal:  # top-left aligned: the last query (L-1) sees keys 0..L-1
+        if at.L >= at.S:
+            return None
+        return (torch.arange(at.S, device=at.q.device) <= at.L - 1)[None]  # [1, S]
+    if at.attn_mask is None:
+        return None
+    m = at.attn_mask
+    return (m[..., -1:, :] if m.dim() >= 2 and m.shape[-2] > 1 else m).clone()  # [..., 1, S]
+
+
+def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer=None, sample: bool = False,
+           seed: int | None = None, temperature: float = 1.0, top_k: int = 5) -> DecodeTrace:
+    """Generate ``max_new_tokens`` tokens one tick at a time and record each tick.
+
+    ``prompt``: a string (needs ``tokenizer``) or a [T] / [1, T] tensor of ids. Greedy unless
+    ``sample=True`` (then ``seed`` makes it reproducible; ``temperature`` divides the logits).
+    ``top_k`` candidates and their probabilities are recorded per tick. ``seed`` is ignored when greedy.
+
+    Example::
+
+        model, tok = tr_widgets.models.load_tiny()
+        tr = decode(model, "The cat sat on the", 3, tokenizer=tok)
+        tr.ticks[0].token, tr.ticks[0].topk_probs[0]     # 'mat', 0.9...
+        tr.weights(1, layer=0, head=0)                   # the new query over the 6 cached positions
+    """
+    _check_args(model, max_new_tokens, sample, seed, temperature, top_k)
+    device = _device(model)
+    ids = _prompt_ids(prompt, tokenizer, device)  # [1, T0]
+    limit = _max_positions(model)
+    if limit is not None and ids.shape[1] + max_new_tokens - 1 > limit:
+        fail("max_new_tokens", f"prompt length + max_new_tokens - 1 <= {limit} (the model's positions)",
+             f"{ids.shape[1]} + {max_new_tokens} - 1", f"pass max_new_tokens <= {limit - ids.shape[1] + 1}")
+    gen = None
+    if sample and seed is not None:
+        gen = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    rec, extra = _Recording(), _forward_options(model)
+    seq, past, feed = ids, None, ids
+    try:
+        with torch.no_grad():
+            for t in range(max_new_tokens):
+                P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
+                _sync(device)
+                t0 = time.perf_counter()
+                with capture(model) as cap:
+                    out = model(feed, past_key_values=past, use_cache=use_cache, **extra)
+                logits = out.logits[:, -1, :].float()  # [1, V]
+                probs = torch.softmax(logits / temperature, dim=-1)  # [1, V]
+                top_p, top_i = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [1, k]
+                nxt = (torch.multinomial(probs, 1, generator=gen) if sample
+                       else logits.argmax(dim=-1, keepdim=True))  # [1, 1]
+                _sync(device)
+                rec.seconds.append(time.perf_counter() - t0)
+                rec.add(t, cap.traces, P, feed.shape[1], use_cache)
+                rec.chosen.append(nxt[0, 0])
+                rec.top_p.append(top_p[0])
+                rec.top_i.append(top_i[0])
+                past = out.past_key_values if use_cache else None
+                seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
+                feed = nxt if use_cache else seq
+    finally:
+        model.train(was_training)
+    return rec.finish(model, ids, tokenizer, use_cache, sample, seed, temperature, top_k, device)
+
+
+class _Recording:
+    """What the loop collects; token ids and probabilities stay on the device until ``finish``."""
+
+    def __init__(self):
+        self.seconds, self.chosen, self.top_p, self.top_i = [], [], [], []
+        self.q, self.k, self.v, self.mask, self.layer_keys, self.reuse = [], [], [], [], [], []
+        self.names, self.scales, self.heads = None, [], 0
+
+    def add(self, t, traces, P, n_new, use_cache) -> None:
+        names = [n.split("#")[0] for n, _ in traces]
+        if self.names is None:
+            self.names = names
+            self.scales = [at.scale for _, at in traces]
+            self.heads = traces[0][1].q.shape[-3] if traces and traces[0][1].q.dim() >= 3 else 1
+        elif names != self.names:
+            fail("model", "the same attention calls at every tick", f"{names} at tick {t}, {self.names} at tick 0",
+                 "decode a model whose forward calls each attention layer once")
+        qs, ks, vs, ms, keys = [], [], [], [], []
+        for _, at in traces:
+            qs.append(at.q[..., -1:, :].clone())  # [B, H, 1, E]: the newest query only
+            if use_cache:  # the positions this tick appended, copied out of the grown cache
+                ks.append(at.k[..., at.S - n_new:, :].clone())  # [B, H, n_new, E]
+                vs.append(at.v[..., at.S - n_new:, :].clone())
+            else:  # recomputed from scratch this tick: keep the tick's own tensors
+                ks.append(at.k)  # [B, H, S, E]
+                vs.append(at.v)
+            ms.append(_last_row_mask(at))
+            keys.append(at.S)
+        self.q.append(qs), self.k.append(ks), self.v.append(vs), self.mask.append(ms)
+        self.layer_keys.append(tuple(keys))
+        self.reuse.append((P, n_new))
+
+    def finish(self, model, ids, tokenizer, use_cache, sample, seed, temperature, top_k, device) -> DecodeTrace:
+        chosen = torch.stack(self.chosen).tolist()  # one read-back for every tick
+        top_p = torch.stack(self.top_p).tolist()
+        top_i = torch.stack(self.top_i).tolist()
+        prompt = ids[0].tolist()
+        tokens = labels_for(tokenizer, prompt + chosen)
+        ticks = []
+        for t, (P, n_new) in enumerate(self.reuse):
+            S = P + n_new
+            keys = self.layer_keys[t]
+            ticks.append(Tick(
+                index=t, query_position=S - 1, token_id=chosen[t], token=tokens[S], topk_ids=top_i[t],
+                topk_tokens=labels_for(tokenizer, top_i[t]), topk_probs=top_p[t],
+                keys=keys[0] if keys else S, reused=range(0, P) if use_cache else range(0),
+                appended=range(P, S) if use_cache else range(0, S), cache_len=S if use_cache else 0,
+                layer_keys=keys, seconds=self.seconds[t]))
+        text = new_text = None
+        if tokenizer is not None and hasattr(tokenizer, "decode"):
+            text, new_text = str(tokenizer.decode(prompt + chosen)), str(tokenizer.decode(chosen))
+        return DecodeTrace(
+            model_name=type(model).__name__, prompt_ids=prompt, new_ids=chosen, tokens=tokens, ticks=ticks,
+            use_cache=use_cache, sample=sample, seed=seed if sample else None, temperature=float(temperature),
+            top_k=top_k, layer_names=list(self.names or []), num_heads=self.heads, device=str(device),
+            text=text, new_text=new_text, _q=self.q, _k=self.k, _v=self.v, _mask=self.mask, _scale=self.scales)

@@ -1,0 +1,181 @@
+"""DecodeTrace: what :func:`~tr_widgets.engine.decode.decode` recorded, one tick (one new token) at a time.
+
+A language model generates by repeating one step: P(w_t | w_1..t-1) from a forward pass, pick w_t,
+feed it back. Each repetition is a tick of the clock. With a KV cache a tick computes keys and values
+for the new position only and *reuses* every earlier position's; without one it recomputes them all.
+
+What is kept, and why: per tick and layer only the new query row q [B, H, 1, E] and, with a cache, the
+keys/values of the positions that tick appended (without a cache, the tick's whole k/v, because it was
+recomputed). The attention of the new query over every key is derived on demand with
+:func:`~tr_widgets.engine.attention.trace_attention` (softmax(q·Kᵀ·scale) over S keys, "Attention Is
+All You Need" eq. 1): a [B, H, 1, S] row, never a T×T matrix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .attention import AttentionTrace, trace_attention
+from .errors import fail
+
+
+@dataclass(eq=False)
+class Tick:
+    """One clock cycle: the forward pass that chose one new token.
+
+    Example: ``tk = trace.ticks[0]; tk.token, tk.topk_probs[0], list(tk.reused), list(tk.appended)``
+    """
+
+    index: int
+    query_position: int  # position of the query whose output chose the token (the last fed position)
+    token_id: int
+    token: str  # label of the chosen token (it will sit at position query_position + 1)
+    topk_ids: list[int]
+    topk_tokens: list[str]
+    topk_probs: list[float]  # softmax(logits / temperature), largest first
+    keys: int  # S: positions the new query attended over (its own included)
+    reused: range  # positions whose k/v came from the cache (empty without a cache)
+    appended: range  # positions whose k/v this tick computed (without a cache: all of them again)
+    cache_len: int  # positions the cache holds after the tick (0 without a cache)
+    layer_keys: tuple[int, ...]  # S per layer (all equal for a plain full cache)
+    seconds: float  # wall time of the tick (forward + choice; CUDA synchronised)
+
+    def __repr__(self) -> str:
+        return (f"Tick({self.index}, token={self.token!r}, p={self.topk_probs[0] if self.topk_probs else 0:.3f}, "
+                f"keys={self.keys}, reused={len(self.reused)}, appended={len(self.appended)})")
+
+
+@dataclass(eq=False)
+class DecodeTrace:
+    """What :func:`decode` returns: ticks, tokens and the lazily derived per-tick attention.
+
+    Example::
+
+        tr = decode(model, "The cat sat on the", 3, tokenizer=tok)
+        tr.new_text, tr.ticks[0].token          # 'mat . The', 'mat'
+        tr.attention(1, 0)                       # AttentionTrace: L=1 query over S cached keys
+        tr.weights(1, layer=0, head=2)           # [S] weights of that head
+    """
+
+    model_name: str
+    prompt_ids: list[int]
+    new_ids: list[int]
+    tokens: list[str]  # a label per position: prompt tokens, then generated ones
+    ticks: list[Tick]
+    use_cache: bool
+    sample: bool
+    seed: int | None
+    temperature: float
+    top_k: int
+    layer_names: list[str]
+    num_heads: int
+    device: str
+    text: str | None = None  # tokenizer.decode(prompt + new) when a tokenizer was given
+    new_text: str | None = None
+    _q: list = field(default_factory=list, repr=False)  # [tick][layer] q row [B, H, 1, E]
+    _k: list = field(default_factory=list, repr=False)  # [tick][layer] appended (cache) or all (no cache) keys
+    _v: list = field(default_factory=list, repr=False)
+    _mask: list = field(default_factory=list, repr=False)  # [tick][layer] mask row [..., 1, S] or None
+    _scale: list = field(default_factory=list, repr=False)  # [layer]
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # -- sizes -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ticks)
+
+    @property
+    def num_layers(self) -> int:
+        """Attention layers seen per tick (SDPA calls). Example: ``decode(*load_tiny(), ...).num_layers == 2``"""
+        return len(self.layer_names)
+
+    @property
+    def seconds(self) -> list[float]:
+        """Wall time of each tick. Example: ``max(tr.seconds[1:]) < tr.seconds[0]`` often (the prompt tick)."""
+        return [tk.seconds for tk in self.ticks]
+
+    @property
+    def cache_lengths(self) -> list[int]:
+        """Positions held in the cache after each tick (0s without a cache). Example: ``tr.cache_lengths``"""
+        return [tk.cache_len for tk in self.ticks]
+
+    def __repr__(self) -> str:
+        mode = f"sampled(seed={self.seed}, T={self.temperature:g})" if self.sample else "greedy"
+        text = self.text if self.text is not None else " ".join(self.tokens)
+        text = text if len(text) <= 80 else text[:77] + "..."
+        return (f"DecodeTrace(model={self.model_name}, prompt={len(self.prompt_ids)} tokens, "
+                f"ticks={len(self.ticks)}, cache={'on' if self.use_cache else 'off'}, {mode}, "
+                f"layers={self.num_layers}, heads={self.num_heads}, text={text!r})")
+
+    # -- attention, derived on demand --------------------------------------------------------
+    def _check(self, tick, layer) -> None:
+        if not (isinstance(tick, int) and not isinstance(tick, bool) and 0 <= tick < len(self.ticks)):
+            fail("tick", f"an int in [0, {len(self.ticks) - 1}]", repr(tick), "pick an existing tick")
+        if not self.layer_names:
+            fail("layer", "a model whose attention calls F.scaled_dot_product_attention",
+                 f"{self.model_name}, where no such call was seen",
+                 "load a Hugging Face model with attn_implementation='sdpa' (the default)")
+        if not (isinstance(layer, int) and not isinstance(layer, bool) and 0 <= layer < self.num_layers):
+            fail("layer", f"an int in [0, {self.num_layers - 1}]", repr(layer), "pick an existing layer")
+
+    def _kv(self, tick: int, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values the new query of ``tick`` saw: [B, H, S, E] each."""
+        if not self.use_cache:
+            return self._k[tick][layer], self._v[tick][layer]
+        if ("kv", layer) not in self._cache:
+            # one concatenation per layer, on first use: the cache as it stood after the last tick
+            self._cache[("kv", layer)] = (torch.cat([ks[layer] for ks in self._k], dim=-2),  # [B, H, S_last, E]
+                                          torch.cat([vs[layer] for vs in self._v], dim=-2))
+        K, V = self._cache[("kv", layer)]
+        S = self.ticks[tick].layer_keys[layer]
+        return K[..., :S, :], V[..., :S, :]  # the append-only cache of that tick: a view, no copy
+
+    def attention(self, tick: int, layer: int) -> AttentionTrace:
+        """The new query's attention over every key of ``tick``, ``layer``: an AttentionTrace, L=1.
+
+        Key labels (``tokens``) are the tokens at those positions. Example::
+
+            at = tr.attention(2, 0)
+            at.weights[0, :, 0]        # [H, S]: every head's weights over the cache
+        """
+        self._check(tick, layer)
+        key = ("at", tick, layer)
+        if key not in self._cache:
+            k, v = self._kv(tick, layer)
+            tk = self.ticks[tick]
+            S, end = k.shape[-2], tk.query_position + 1
+            labels = self.tokens[max(0, end - S):end]
+            labels = ["?"] * (S - len(labels)) + labels  # a cache longer than the text (never for full caches)
+            at = trace_attention(self._q[tick][layer], k, v, attn_mask=self._mask[tick][layer],
+                                 scale=self._scale[layer], tokens=labels,
+                                 query_tokens=[self.tokens[tk.query_position]],
+                                 name=f"{self.layer_names[layer]} @ tick {tick}")
+            n = len(at.batch_shape)
+            at.batch_names = tuple(f"dim{i}" for i in range(n - 2)) + ("batch", "head")[max(0, 2 - n):]
+            self._cache[key] = at
+        return self._cache[key]
+
+    def head_weights(self, tick: int, layer: int, batch: int = 0) -> torch.Tensor:
+        """[H, S] weights of every head of ``layer`` for the new query of ``tick``.
+
+        Example: ``tr.head_weights(0, 1).sum(-1)  # all ones``
+        """
+        w = self.attention(tick, layer).weights  # [*batch, 1, S]: one query row per head, small
+        if w.dim() == 2:  # no head dimension: one "head"
+            return w  # [1, S]
+        if w.dim() >= 4:
+            w = w.reshape(-1, *w.shape[-3:])  # [B', H, 1, S]
+            if not (isinstance(batch, int) and 0 <= batch < w.shape[0]):
+                fail("batch", f"an int in [0, {w.shape[0] - 1}]", repr(batch), "pass batch=0")
+            w = w[batch]  # [H, 1, S]
+        return w[:, 0, :]  # [H, S]
+
+    def weights(self, tick: int, layer: int, head: int = 0, batch: int = 0) -> torch.Tensor:
+        """[S] weights of one head: how much the new query of ``tick`` takes from each position.
+
+        Example: ``tr.weights(3, layer=0, head=1).argmax()  # the position it attends most``
+        """
+        hw = self.head_weights(tick, layer, batch)
+        if not (isinstance(head, int) and not isinstance(head, bool) and 0 <= head < hw.shape[0]):
+            fail("head", f"an int in [0, {hw.shape[0] - 1}]", repr(head), "pick an existing head")
+        return hw[head]
