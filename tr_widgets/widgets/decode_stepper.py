@@ -1,0 +1,210 @@
+"""DecodeStepper: token-by-token generation, one clock tick per step, with the KV cache in view.
+
+Panels, top to bottom: the text so far with the new token (and the model's top-k candidates); the new
+query's attention over the cache, every head of the selected layer (heads × positions, the appended
+position marked) and the selected head as bars; the KV cache itself (layers × positions: reused,
+appended this tick, not yet filled), growing by one column per tick; the timeline of tick times.
+
+Importing this module registers the stepper, so ``show(decode_trace)`` returns one.
+"""
+from __future__ import annotations
+
+import ipywidgets as w
+import numpy as np
+
+from ..engine.decode_trace import DecodeTrace
+from ..views import quantize, value_range
+from ..views.decode import cache_strip, text_parts, tick_view, timeline
+from ..views.matrix import Window
+from ._html import TABLE, TD, TH, E, text_block
+from .attention import _short
+from .base import COMMON_OPTIONS, Stepper, _int_in
+from .canvas import BarsCanvas, MatrixCanvas
+from .registry import register_stepper
+
+STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)
+NEW = "background:#ffe3b3;border:1px solid #e08a00;border-radius:3px;padding:0 3px;font-weight:600"
+MADE = "color:#111"
+PROMPT = "color:#666"
+
+
+class DecodeStepper(Stepper):
+    """Step through a :class:`~tr_widgets.engine.decode_trace.DecodeTrace` one tick (token) at a time.
+
+    Example::
+
+        model, tok = tr_widgets.models.load_tiny()
+        s = DecodeStepper(decode(model, "The cat sat on the", 5, tokenizer=tok), head=1)
+        s.step = 2; s.select(layer=1)      # tick 2 of layer 1: every panel follows
+    """
+
+    OPTIONS = {**COMMON_OPTIONS,
+               "text_tokens": (*_int_in(8, 512), "text_tokens=64 (tokens of text shown before the new one)"),
+               "timeline": (lambda v: isinstance(v, bool), "True or False",
+                            "timeline=False (hide the measured tick times, e.g. for reproducible snapshots)")}
+
+    def __init__(self, trace: DecodeTrace, **options):
+        super().__init__(trace, **options)
+
+    def _axes(self):
+        return [("layer", [str(i) for i in range(max(self.trace.num_layers, 1))]),
+                ("head", [str(i) for i in range(max(self.trace.num_heads, 1))])]
+
+    def _n_steps(self) -> int:
+        return len(self.trace)
+
+    def _step_name(self) -> str:
+        return "tick"
+
+    def _build(self, opts: dict) -> None:
+        self.window = opts.get("window", 192)
+        self.overview_px = opts.get("overview_px", 256)
+        self.text_tokens = opts.get("text_tokens", 64)
+        self.show_timeline = opts.get("timeline", True)
+        self.text = w.HTML()
+        self.text.add_class("tr-decode-text")
+        self.row = MatrixCanvas(title="", row_axis="head", col_axis="position")
+        self.strip = w.HTML()
+        self.strip.add_class("tr-decode-strip")
+        self.bars = BarsCanvas(title="")
+        self.cache = MatrixCanvas(title="", row_axis="layer", col_axis="position")
+        self.times = BarsCanvas(title="")
+        self.panels = [self.text, self.row, self.strip, self.bars, self.cache] + ([self.times] if self.show_timeline else [])
+        if not self.trace.layer_names:
+            self.panels.insert(1, w.HTML(text_block(
+                f"{self.trace.model_name} made no F.scaled_dot_product_attention call: no attention to show "
+                "(Hugging Face models: load with attn_implementation='sdpa').", "color:#b42318")))
+
+    def _update(self, new_selection: bool) -> None:
+        tr, t = self.trace, self.step
+        layer, head = self.controller.selection.get("layer", 0), self.controller.selection.get("head", 0)
+        tk = tr.ticks[t]
+        self.text.value = self._text_html(t)
+        if tr.layer_names:
+            self._set_attention(t, layer, head)
+        self._set_cache(t)
+        if self.show_timeline:
+            self._set_times(t)
+        how = (f"{len(tk.reused)} reused from the cache, {len(tk.appended)} appended" if tr.use_cache
+               else f"no cache: all {len(tk.appended)} positions recomputed")
+        self.controller.set_caption(
+            f"tick {t} of {len(tr) - 1}: position {tk.query_position} “{tr.tokens[tk.query_position]}” → "
+            f"“{tk.token}” (p = {tk.topk_probs[0]:.3f}) · layer {layer}, head {head} · {how}")
+
+    def _text_html(self, t: int) -> str:
+        prompt, made, new, cut = text_parts(self.trace, t, self.text_tokens)
+        words = ([f"<span style='{PROMPT}'>{E(s)}</span>" for s in prompt]
+                 + [f"<span style='{MADE}'>{E(s)}</span>" for s in made]
+                 + [f"<span class='tr-new-token' style='{NEW}'>{E(new)}</span>"])
+        lead = f"<span style='color:#999'>… {cut} earlier tokens</span> " if cut else ""
+        tk = self.trace.ticks[t]
+        rows = [f"<tr><th style='{TH}'>candidate</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
+        for tok, p in zip(tk.topk_tokens, tk.topk_probs):
+            bar = (f"<div style='width:{max(1, round(120 * p))}px;height:8px;"
+                   f"background:{'#e08a00' if tok == tk.token else '#9bb1d4'}'></div>")
+            rows.append(f"<tr><td style='{TD}'>{E(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
+        mode = (f"sampled (seed {self.trace.seed}, temperature {self.trace.temperature:g})" if self.trace.sample
+                else "greedy: the most probable candidate")
+        return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap'>"
+                f"<div style='max-width:560px'><div style='font-weight:600'>tick {t}: the model reads positions "
+                f"0–{tk.query_position} and writes one token</div><div style='font:14px serif;line-height:1.6'>"
+                f"{lead}{' '.join(words)}</div></div><div><div style='font-size:11px;color:#555'>{E(mode)}</div>"
+                f"<table style='{TABLE}'>{''.join(rows)}</table></div></div>")
+
+    def _set_attention(self, t: int, layer: int, head: int) -> None:
+        tv = tick_view(self.trace, t, layer, head, window=self.window)
+        win, (H, S) = tv.window, (tv.head_weights.shape[0], tv.keys)
+        vmin, vmax = value_range(tv.head_weights, signed=False)
+        n_new = int((~tv.reused).sum()) if self.trace.use_cache else 1
+        first_new = int(np.argmax(~tv.reused)) if self.trace.use_cache else len(tv.reused) - 1
+        where = (f"{int(tv.reused.sum())} reused (cache), {n_new} appended (marked)" if self.trace.use_cache
+                 else "no cache: every key recomputed this tick; the query's own position marked")
+        with self.row.hold_sync():
+            self.row.title = (f"tick {t}: the new query (position {tv.query_position}) over {S} keys, "
+                              f"every head of layer {layer}; {where}")
+            self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),
+                                vmin, vmax, [f"head {h}" for h in range(H)], _short(tv.labels, 0, len(tv.labels)))
+            self.row.mark_row = head
+            self.row.mark_col = win.c0 + first_new
+            self.row.step = t
+        self.strip.value = self._strip_html(tv)
+        kinds = "reused from the cache" if self.trace.use_cache else "recomputed"
+        note = f"positions {win.c0}–{win.c1 - 1} of {S}; bars before the mark: {kinds}"
+        top = ", ".join(f"{p} “{lbl}” {wt:.2f}" for p, lbl, wt in tv.top[:3])
+        with self.bars.hold_sync():
+            self.bars.title = f"head {head}: weight on each position (largest: {top})"
+            self.bars.set_series([(f"w over the cache, layer {layer} head {head}", tv.weights, None, first_new, note)])
+            self.bars.step = t
+
+    def _strip_html(self, tv) -> str:
+        """The newest positions as boxes: token, weight (shade), reused (blue) or appended (orange)."""
+        n = len(tv.labels)
+        a = max(0, n - STRIP)
+        top = float(tv.weights.max()) if n else 1.0
+        cells = []
+        for j in range(a, n):
+            pos, wt = tv.window.c0 + j, float(tv.weights[j])
+            shade = round(255 - 155 * (wt / top if top > 0 else 0))
+            new = not tv.reused[j] and (self.trace.use_cache or pos == tv.query_position)
+            edge = "2px solid #e08a00" if new else "1px solid #7a8fb8"
+            kind = "appended" if new else ("reused" if tv.reused[j] else "recomputed")
+            cells.append(f"<div class='tr-key tr-key-{kind}' title='position {pos}: {kind}' style='border:{edge};"
+                         f"background:rgb({shade},{shade},255);padding:1px 4px;text-align:center;min-width:28px'>"
+                         f"<div style='font:12px monospace'>{E(tv.labels[j])}</div>"
+                         f"<div style='font:10px monospace;color:#333'>{pos} · {wt:.2f}</div></div>")
+        more = f"<div style='color:#888;align-self:center'>… {tv.window.c0 + a} earlier</div>" if tv.window.c0 + a else ""
+        legend = ("blue border: reused from the cache · orange border: appended this tick · shade: weight of head "
+                  f"{tv.head}" if self.trace.use_cache else
+                  f"no cache: every position recomputed · orange: the query's own position · shade: weight of head {tv.head}")
+        return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}'>{text_block(legend)}"
+                f"<div style='display:flex;flex-wrap:wrap;gap:3px'>{more}{''.join(cells)}</div></div>")
+
+    def _set_cache(self, t: int) -> None:
+        tr, tk = self.trace, self.trace.ticks[t]
+        strip, (_, fc) = cache_strip(tr, t, self.overview_px)
+        L, C = strip.shape
+        lengths = ", ".join(str(n) for n in (tk.layer_keys or (tk.keys,)))
+        what = (f"KV cache after tick {t}: {tk.cache_len} positions per layer ({lengths}); "
+                "teal = reused, yellow = appended this tick, grey = not computed yet" if tr.use_cache else
+                f"no KV cache: tick {t} recomputed keys and values of all {len(tk.appended)} positions, "
+                "then dropped them (yellow = recomputed, grey = not reached yet)")
+        full = tk.query_position + 1
+        labels = _short(tr.tokens, 0, C) if fc == 1 else None  # pooled columns have no single label
+        with self.cache.hold_sync():
+            self.cache.title = what + (f" (columns pooled ×{fc})" if fc > 1 else "")
+            self.cache.set_window(quantize(strip, 0.0, 1.0, strip == 0), Window(0, L, 0, C), (L, C), 0.0, 1.0,
+                                  [f"layer {i}" for i in range(L)], labels)
+            self.cache.mark_col = (full - 1) // fc
+            self.cache.mark_row = self.controller.selection.get("layer", 0)
+            self.cache.step = t
+
+    def _set_times(self, t: int) -> None:
+        ms = timeline(self.trace)
+        lengths = np.asarray(self.trace.cache_lengths if self.trace.use_cache else
+                             [tk.query_position + 1 for tk in self.trace.ticks], dtype=np.float32)
+        sync = " (CUDA synchronised)" if self.trace.device.startswith("cuda") else ""
+        with self.times.hold_sync():
+            self.times.title = f"timeline: wall time of each tick{sync}; tick {t} = {ms[t]:.2f} ms"
+            self.times.set_series([
+                ("ms per tick", ms, None, t, "tick 0 reads the whole prompt"),
+                ("cache length" if self.trace.use_cache else "positions recomputed", lengths, None, t, "per tick")],
+                groups=[[0], [1]])
+            self.times.step = t
+
+
+register_stepper(DecodeTrace, DecodeStepper)
+
+
+def decode_demo(prompt: str = "The cat sat on the", tokens: int = 5, **options) -> DecodeStepper:
+    """The shipped tiny model continues ``prompt`` for ``tokens`` ticks; returns the stepper.
+
+    What ``%tr_step decode`` stands for::
+
+        model, tok = tr_widgets.models.load_tiny()
+        show(tr_widgets.engine.decode.decode(model, prompt, tokens, tokenizer=tok), **options)
+    """
+    from ..engine.decode import decode
+    from ..models import load_tiny
+
+    model, tok = load_tiny()
+    return DecodeStepper(decode(model, prompt, tokens, tokenizer=tok), **options)
