@@ -25,12 +25,18 @@ LSTM_CELL = """\
 lstm = torch.nn.LSTM(input_size=4, hidden_size=6)
 rec = show(tr_widgets.trace_recurrent(lstm, torch.randn(7, 1, 4)))  # T=7, B=1, I=4
 rec"""
-ATTENTION_CELL = f"""\
-tokens = ["the", "cat", {EVIL_TOKEN!r}, "on", "a", "<b>mat</b>", "&amp;", "."]
-q, k, v = torch.randn(3, 1, 2, len(tokens), 8).unbind(0)  # each [B=1, heads=2, T=8, E=8]
+# Special tokens like <s> are everyday text that looks like HTML: shown as text, never markup.
+ATTENTION_CELL = """\
+tokens = ["<s>", "the", "cat", "sat", "on", "the", "mat", "and", "purred", "."]
+q, k, v = torch.randn(3, 1, 2, len(tokens), 8).unbind(0)  # each [B=1, heads=2, T=10, E=8]
 att = show(tr_widgets.trace_attention(q, k, v, is_causal=True, tokens=tokens))
 att"""
-RECURRENT, ATTENTION = 1, 2  # code cell indices of the two steppers
+HOSTILE_CELL = f"""\
+evil = [{EVIL_TOKEN!r}, "<b>bold</b>", "&amp;"]
+q, k, v = torch.randn(3, len(evil), 4).unbind(0)  # each [T=3, E=4]
+hostile = show(tr_widgets.trace_attention(q, k, v, tokens=evil))
+hostile"""
+RECURRENT, ATTENTION, HOSTILE = 1, 2, 3  # code cell indices
 STEPPERS = {"recurrent": (RECURRENT, "rec"), "attention": (ATTENTION, "att")}
 
 
@@ -68,7 +74,7 @@ def _drawn(state) -> bool:
 def lab(browser_page, jupyter, notebook_dir):
     """Both steppers built by one notebook, run in JupyterLab 4."""
     _require_show()
-    write_notebook(notebook_dir / "steppers_lab.ipynb", [SETUP, LSTM_CELL, ATTENTION_CELL])
+    write_notebook(notebook_dir / "steppers_lab.ipynb", [SETUP, LSTM_CELL, ATTENTION_CELL, HOSTILE_CELL])
     open_notebook(browser_page, jupyter, "steppers_lab.ipynb")
     # Fold the side bars away: the notebook gets the page's width (README screenshots ~1200 px).
     browser_page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
@@ -190,12 +196,16 @@ def test_play_runs_in_the_browser_and_pauses(lab):
     _assert_clean(lab, "play")
 
 
-def test_token_labels_are_text_not_html(lab):
-    out = cell_output(lab, ATTENTION)
+def test_token_labels_are_text_not_html(lab, artifacts):
+    out = cell_output(lab, HOSTILE)
+    _wait_for_canvas(out)
+    kernel_eval(lab, "hostile.step = 2")
+    out.get_by_text("<b>bold</b>").first.wait_for()  # shown, literally, as text
+    out.screenshot(path=str(artifacts / "hostile_tokens.png"))
     assert lab.evaluate("() => window.__trw_injected") is None, "a token label ran as HTML"
-    assert out.locator("img[src=x], b:text('mat')").count() == 0, "a token label became an element"
-    assert "<b>mat</b>" in out.inner_text() or out.locator("canvas").count(), \
-        "token labels are neither shown as text nor drawn"
+    assert out.locator("img[src=x], b:text-is('bold')").count() == 0, "a token label became an element"
+    assert "<s>" in cell_output(lab, ATTENTION).inner_text(), "the <s> token is not shown as text"
+    _assert_clean(lab, "hostile tokens")
 
 
 def test_attention_stepper_in_notebook7(browser_page, notebook7, notebook_dir, artifacts):
