@@ -38,12 +38,24 @@ function el(tag, cls, parent) {
   return e;
 }
 
-// Paint codes [rows, cols] at py × px pixels per cell; returns the 2D context.
-function paint(canvas, codes, rows, cols, py, px, cmap) {
+// Paint codes [rows, cols] at py × px pixels per cell; returns the 2D context. The painted cells
+// are kept in `cache` (an offscreen canvas) so a step that only moves a marker redraws by one
+// drawImage instead of recolouring every cell.
+function paint(canvas, codes, rows, cols, py, px, cmap, cache) {
   canvas.width = Math.max(1, cols * px);
   canvas.height = Math.max(1, rows * py);
   const ctx = canvas.getContext("2d");
   if (!rows || !cols || codes.length < rows * cols) return ctx;
+  const key = [rows, cols, py, px, cmap].join();
+  if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key) {
+    cache.codes = codes.buffer; cache.offset = codes.byteOffset; cache.key = key;
+    cache.canvas = drawCells(codes, rows, cols, py, px, cmap);
+  }
+  ctx.drawImage(cache.canvas, 0, 0);
+  return ctx;
+}
+
+function drawCells(codes, rows, cols, py, px, cmap) {
   const img = new ImageData(cols, rows), d = img.data, lut = LUTS[cmap] || LUTS.sequential;
   let anyBlocked = false;
   for (let i = 0; i < rows * cols; i++) {
@@ -58,6 +70,9 @@ function paint(canvas, codes, rows, cols, py, px, cmap) {
   const tmp = document.createElement("canvas");
   tmp.width = cols; tmp.height = rows;
   tmp.getContext("2d").putImageData(img, 0, 0);
+  const out = document.createElement("canvas");
+  out.width = cols * px; out.height = rows * py;
+  const ctx = out.getContext("2d");
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(tmp, 0, 0, cols * px, rows * py);
   if (anyBlocked && px >= 3 && py >= 3) {  // a diagonal hatch marks masked cells
@@ -69,7 +84,7 @@ function paint(canvas, codes, rows, cols, py, px, cmap) {
     }
     ctx.stroke();
   }
-  return ctx;
+  return out;
 }
 
 function markRow(ctx, r, width, py) {
@@ -95,6 +110,7 @@ function render({ model, el: root }) {
   const labels = el("div", "tr-labels", root);
   const hover = el("div", "tr-hover", root);
   let draws = 0, px = 1, py = 1, scheduled = false;
+  const winCache = {}, ovCache = {};
 
   function draw() {
     scheduled = false;
@@ -105,7 +121,7 @@ function render({ model, el: root }) {
     const fit = (n) => Math.max(1, Math.min(24, Math.floor(384 / Math.max(n, 1))));
     px = g("cell_px") || fit(cols);
     py = g("cell_px") || fit(rows);
-    const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, py, px, g("cmap"));
+    const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, py, px, g("cmap"), winCache);
     const mr = g("mark_row") - r0, mc = g("mark_col") - c0;
     if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, py);
     if (g("mark_col") >= 0 && mc >= 0 && mc < cols) markCol(ctx, mc, canvas.height, px);
@@ -118,7 +134,7 @@ function render({ model, el: root }) {
     side.style.display = orows && ocols ? "" : "none";
     if (orows && ocols) {
       const opx = Math.max(1, Math.min(4, Math.floor(256 / Math.max(orows, ocols))));
-      const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, g("cmap"));
+      const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, g("cmap"), ovCache);
       const fr = g("ov_fr"), fc = g("ov_fc");
       octx.strokeStyle = "rgb(255,255,255)"; octx.lineWidth = 1;  // where the window is
       octx.strokeRect(Math.floor(c0 / fc) * opx + 0.5, Math.floor(r0 / fr) * opx + 0.5,
