@@ -6,7 +6,6 @@ import torch.nn.functional as F
 
 import tr_widgets
 from tr_widgets.views import batch_axes, labels, row_view, weights_overview, weights_rows, weights_window
-from tr_widgets.views.attention import query_row
 from tr_widgets.views.matrix import BLOCKED, Window, dequantize
 
 
@@ -41,13 +40,6 @@ def test_weights_rows_equal_the_trace(causal, padded):
         w, blocked = weights_rows(at, index, 2, at.L)
         assert np.allclose(w, at.weights[index][2:].numpy(), atol=1e-6)
         assert (blocked == at.blocked[index][2:].numpy()).all()
-
-
-def test_query_row_matches_the_engine(causal):
-    for i in (0, 7, 19):
-        mine, engine = query_row(causal, i, (1, 0)), causal.row(i, (1, 0))
-        for name in ("scores", "scaled", "masked", "weights", "terms", "output", "blocked"):
-            assert torch.allclose(getattr(mine, name).float(), getattr(engine, name).float(), atol=1e-6), name
 
 
 def test_row_view_stages_are_the_trace_slices(causal):

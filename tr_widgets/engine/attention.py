@@ -158,6 +158,14 @@ class AttentionTrace:
                  f"pass e.g. index={tuple(0 for _ in shape)}")
         return index
 
+    def _mask_row(self, idx: tuple, i: int) -> torch.Tensor | None:
+        """Query i's mask over the keys, without building the L×S causal triangle."""
+        if self.is_causal:
+            return torch.arange(self.S, device=self.q.device) <= i  # top-left aligned, as SDPA
+        if self.attn_mask is None:
+            return None
+        return self.attn_mask.expand(*self.batch_shape, self.L, self.S)[idx][i]  # a view: no copy
+
     def row(self, i: int, index=()) -> RowRecord:
         """One query's step, derived in O(S·E): no T×T matrix is built.
 
@@ -176,8 +184,7 @@ class AttentionTrace:
             q = self.q.expand(*b, self.L, self.E)[idx][i]  # [E]
             k = self.k.expand(*b, self.S, self.E)[idx]  # [S, E]
             v = self.v.expand(*b, self.S, self.Ev)[idx]  # [S, Ev]
-            mask = self.mask
-            mask_row = None if mask is None else mask[idx][i]  # [S]
+            mask_row = self._mask_row(idx, i)  # [S] or None
             scores = k @ q  # [S]
             scaled = scores * self.scale
             masked = self._apply_mask(scaled, mask_row)

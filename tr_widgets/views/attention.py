@@ -157,30 +157,6 @@ class RowView:
     blocked_total: int = 0  # masked keys over all S
 
 
-def query_row(trace, i: int, index: tuple):
-    """``trace.row(i, index)``; for causal traces derived here in O(S·E) with the same formulas.
-
-    Why: the engine's ``row`` reads ``trace.mask``, which builds the whole L×S causal triangle on
-    every call (25 ms per step at T=4096); the causal row is simply ``keys j <= i``.
-    """
-    if not trace.is_causal:
-        return trace.row(i, index)
-    if not (isinstance(i, int) and 0 <= i < trace.L):
-        trace.row(i, index)  # the engine's clear error for a bad query index
-    b, S = trace.batch_shape, trace.S
-    with torch.no_grad():
-        q = trace.q.expand(*b, trace.L, trace.E)[index][i]  # [E]
-        k = trace.k.expand(*b, S, trace.E)[index]  # [S, E]
-        v = trace.v.expand(*b, S, trace.Ev)[index]  # [S, Ev]
-        scores = k @ q  # [S]
-        scaled = scores * trace.scale
-        blocked = torch.arange(S, device=q.device) > i  # [S]
-        masked = scaled.masked_fill(blocked, float("-inf"))
-        weights = torch.softmax(masked, dim=-1)  # row i always keeps key 0, never fully masked
-        terms = weights[:, None] * v  # [S, Ev]
-    return RowRecord(i, tuple(index), q, scores, scaled, masked, blocked, weights, terms, terms.sum(0))
-
-
 def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 32, top_k: int = 6) -> RowView:
     """Query ``i`` of batch/head ``index``: stages over the key window ``keys``, top terms, checks.
 
@@ -189,7 +165,7 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
         rv = row_view(at, 5, (0, 0), (0, at.S))
         rv.row_sum, rv.max_abs_diff              # 1.0, ~1e-7
     """
-    r = query_row(trace, i, index)
+    r = trace.row(i, index)  # O(S·E): no T×T matrix, the causal row built directly
     c0, c1 = keys
     d = min(dims, trace.Ev)
     w = r.weights.double()
