@@ -6,9 +6,16 @@ click-to-DOM for the Label is the floor. Clicks go round-robin over the three wi
 machine load hits all three alike.
 
 A time is measured inside the page with performance.now(): from just before the "next step" button's
-click() to the moment the widget shows the next step, i.e. its `data-step` attribute (if it has
-one) or else its text changes (a MutationObserver), and "paint" adds the wait for the next
-animation frame after that. Needs /usr/bin/chromium (`make chromium`).
+click() to the moment the widget shows the next step: every view that marked step s with its
+`data-step` attribute (the widgets set it after drawing) marks s+1; the Label, which has none,
+counts when its text changes (a MutationObserver). "paint" adds the wait for the next animation
+frame. "python step" is the kernel's share alone: the median time of `stepper.step += 1` in Python
+(views recomputed, messages queued); "views" is how many views each click waited for.
+
+It runs twice by default: against a stock jupyter_server, which is what users get (Nagle's
+algorithm is on for kernel websockets, so about half of all replies wait ~40 ms for a delayed ACK
+and the times are bimodal), and against one with TCP_NODELAY set, where the times show the
+widgets' own cost. The ratio is printed for both. Needs /usr/bin/chromium (`make chromium`).
 
 Example::
 
@@ -43,7 +50,16 @@ from tr_widgets.widgets import show
 torch.manual_seed(0)
 def attention(T, heads=4, E=32):
     q, k, v = torch.randn(3, 1, heads, T, E).unbind(0)  # each [B=1, heads, T, E]
-    return show(tr_widgets.trace_attention(q, k, v, is_causal=True))"""
+    return show(tr_widgets.trace_attention(q, k, v, is_causal=True))
+def python_step_ms(stepper, n):
+    # median time of a step change in the kernel alone (views recomputed, messages queued)
+    import time
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        stepper.step = (stepper.step + 1) % stepper.controller.n_steps
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[n // 2] * 1e3"""
 CASES = [  # (label, cell source, variable, cell index)
     ("ipywidgets Label (floor)", FLOOR, "floor", 0),
     ("AttentionStepper T=16", "att16 = attention(16)\natt16", "att16", 2),
@@ -116,6 +132,8 @@ def measure(clicks: int, nodelay: bool = False, warmup: int = 2) -> dict:
                         for key in ("dom", "paint", "views"):
                             times[name][key].append(t[key])
                     page.wait_for_timeout(150)  # let the kernel settle between clicks
+            for name, var, *_ in targets[1:]:
+                times[name]["python"] = float(kernel_eval(page, f"python_step_ms({var}, {clicks})"))
             browser.close()
     finally:
         server.stop()
@@ -125,13 +143,15 @@ def measure(clicks: int, nodelay: bool = False, warmup: int = 2) -> dict:
 def report(result: dict) -> str:
     server = ("jupyter_server with TCP_NODELAY on kernel websockets (no ~40 ms Nagle stall)"
               if result["nodelay"] else "stock jupyter_server (Nagle on: replies may stall ~40 ms)")
-    rows = [server, f"{'widget':<28}{'click→DOM':>12}{'click→paint':>14}{'DOM min..max':>18}{'views':>7}"]
+    rows = [server, f"{'widget':<28}{'click→DOM':>12}{'click→paint':>14}{'DOM min..max':>18}"
+                    f"{'python step':>14}{'views':>7}"]
     med = {}
     for name, t in result["times"].items():
         med[name] = statistics.median(t["dom"]), statistics.median(t["paint"])
         views = max(t["views"]) if t["views"] else 0
+        py = f"{t['python']:.1f} ms" if "python" in t else "-"
         rows.append(f"{name:<28}{med[name][0]:>9.1f} ms{med[name][1]:>11.1f} ms"
-                    f"{min(t['dom']):>9.1f}..{max(t['dom']):.1f} ms{views or 'text':>7}")
+                    f"{min(t['dom']):>9.1f}..{max(t['dom']):.1f} ms{py:>14}{views or 'text':>7}")
     small, large = med["AttentionStepper T=16"], med["AttentionStepper T=2048"]
     rows.append(f"ratio T=2048 / T=16: {large[0] / small[0]:.2f}x click→DOM, "
                 f"{large[1] / small[1]:.2f}x click→paint (goal ≤ 2x); medians of "
