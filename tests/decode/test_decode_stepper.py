@@ -152,3 +152,28 @@ def test_decode_demo_is_the_magic_s_shorthand():
     s = decode_demo(tokens=3, progress=False)
     assert isinstance(s, DecodeStepper) and len(s.trace) == 3 and s.trace.ticks[0].token == "mat"
     assert s.trace.text.startswith("The cat sat on the mat")
+
+
+def test_the_magic_demo_pieces_register_and_run():
+    pytest.importorskip("IPython")
+    from tr_widgets import magic
+    from tr_widgets.widgets.decode_stepper import DEMO_ARGUMENTS, DEMO_SUMMARY, demo_build, demo_python
+
+    had = magic.DEMOS.get("decode")
+    magic.register_demo("decode", magic.Demo(DEMO_SUMMARY, DEMO_ARGUMENTS, demo_build, demo_python))
+    try:
+        s = magic._run_demo("decode", '--prompt "The dog ran to the" --tokens 3 --no-cache')
+        assert isinstance(s, DecodeStepper) and len(s.trace) == 3 and not s.trace.use_cache
+        assert s.trace.text.startswith("The dog ran to the")
+        args = magic.DEMOS["decode"].parser("decode").parse_args(["--sample", "--seed", "4"])
+        code = demo_python(args)
+        assert "sample=True, seed=4" in code and "'The cat sat on the', 5" in code
+        assert "%tr_step decode" in magic.TrStepMagics.tr_step.__doc__
+        with pytest.raises(Exception, match=r"tokens.*\[1, 32\]"):
+            magic._run_demo("decode", "--tokens 99")
+    finally:
+        if had is None:
+            magic.DEMOS.pop("decode", None)
+        else:
+            magic.DEMOS["decode"] = had
+        magic.TrStepMagics.tr_step.__doc__ = magic._doc()
