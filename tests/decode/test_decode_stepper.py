@@ -177,3 +177,9 @@ def test_the_magic_demo_pieces_register_and_run():
         else:
             magic.DEMOS["decode"] = had
         magic.TrStepMagics.tr_step.__doc__ = magic._doc()
+
+
+def test_the_cache_panel_does_not_label_positions_not_reached_yet(trace):
+    s = show(trace, progress=False, step=1)
+    full = trace.ticks[1].query_position + 1
+    assert s.cache.col_labels[:full] == trace.tokens[:full] and not any(s.cache.col_labels[full:])

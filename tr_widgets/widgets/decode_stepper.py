@@ -171,7 +171,8 @@ class DecodeStepper(Stepper):
                 f"no KV cache: tick {t} recomputed keys and values of all {len(tk.appended)} positions, "
                 "then dropped them (yellow = recomputed, grey = not reached yet)")
         full = tk.query_position + 1
-        labels = _short(tr.tokens, 0, C) if fc == 1 else None  # pooled columns have no single label
+        # pooled columns have no single label; positions not reached yet get none (no spoilers)
+        labels = (_short(tr.tokens, 0, full) + [""] * (C - full)) if fc == 1 else None
         with self.cache.hold_sync():
             self.cache.title = what + (f" (columns pooled ×{fc})" if fc > 1 else "")
             self.cache.set_window(quantize(strip, 0.0, 1.0, strip == 0), Window(0, L, 0, C), (L, C), 0.0, 1.0,
