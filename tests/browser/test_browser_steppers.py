@@ -15,6 +15,8 @@ from browser_harness import (
     write_notebook,
 )
 
+pytestmark = pytest.mark.browser
+
 # A token that would run script if a label were ever inserted as HTML: the test reads the flag.
 EVIL_TOKEN = '<img src=x onerror="window.__trw_injected=1">'
 SETUP = """\
@@ -62,6 +64,14 @@ def _wait_for_canvas(output):
     output.locator("canvas").first.wait_for(state="attached", timeout=30_000)
 
 
+def _wait_steps(page, output, step: int, timeout: float = 20_000):
+    """Wait until every view in `output` says (data-step, set after drawing) it shows `step`."""
+    page.wait_for_function(
+        """([root, step]) => { const marks = [...root.querySelectorAll('[data-step]')];
+             return marks.length > 0 && marks.every(e => e.dataset.step === String(step)); }""",
+        arg=[output.element_handle(), step], timeout=timeout)
+
+
 def out_height(output) -> int:
     return int(output.evaluate("e => e.getBoundingClientRect().height"))
 
@@ -81,6 +91,7 @@ def lab(browser_page, jupyter, notebook_dir):
     run_all_cells(browser_page)
     for cell, _ in STEPPERS.values():
         _wait_for_canvas(cell_output(browser_page, cell))
+        _wait_steps(browser_page, cell_output(browser_page, cell), 0)
     return browser_page
 
 
@@ -127,19 +138,13 @@ def test_next_step_changes_the_view(lab, kind, artifacts):
     cell, var = STEPPERS[kind]
     out = cell_output(lab, cell)
     kernel_eval(lab, f"{var}.step = 0")
-    before_step = int(kernel_eval(lab, f"{var}.step"))
-    lab.wait_for_timeout(300)  # let a repaint for step 0 land before the baseline
+    _wait_steps(lab, out, 0)
     before = _state(out)
     button(out, "next step").click()
-    lab.wait_for_function(
-        """([root, before]) => { const now = (%s)(root);
-             return now.text !== before.text
-                 || JSON.stringify(now.canvases) !== JSON.stringify(before.canvases); }""" % VIEW_STATE_JS,
-        arg=[out.element_handle(), before], timeout=15_000)
-    lab.wait_for_timeout(300)
+    _wait_steps(lab, out, 1)
     after = _state(out)
     out.screenshot(path=str(artifacts / f"{kind}_lab_after_next.png"))
-    assert int(kernel_eval(lab, f"{var}.step")) == before_step + 1
+    assert int(kernel_eval(lab, f"{var}.step")) == 1
     assert after["text"] != before["text"], f"{kind}: the step readout did not change"
     assert [c["checksum"] for c in after["canvases"]] != [c["checksum"] for c in before["canvases"]], \
         f"{kind}: no canvas was redrawn"
@@ -152,11 +157,9 @@ def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_scre
     out = cell_output(lab, cell)
     before = _state(out)
     kernel_eval(lab, f"{var}.step = 5")
-    lab.wait_for_function(
-        "([root, before]) => (%s)(root).text !== before.text" % VIEW_STATE_JS,
-        arg=[out.element_handle(), before], timeout=15_000)
-    lab.wait_for_timeout(500)
-    assert _drawn(_state(out))
+    _wait_steps(lab, out, 5)
+    after = _state(out)
+    assert after["text"] != before["text"] and _drawn(after)
     _assert_clean(lab, kind)
     # The README's picture of this stepper, at a step in the middle of the sequence. The notebook
     # scrolls inside the page, so the viewport grows until the whole output fits on screen.
@@ -181,6 +184,7 @@ def test_play_runs_in_the_browser_and_pauses(lab):
     """Play advances the steps by itself (the clock runs in the page); pressing it again stops it."""
     out = cell_output(lab, ATTENTION)
     kernel_eval(lab, "att.step = 0")
+    _wait_steps(lab, out, 0)
     play = out.get_by_role("button", name="play")
     play.click()
     try:
@@ -200,6 +204,7 @@ def test_token_labels_are_text_not_html(lab, artifacts):
     out = cell_output(lab, HOSTILE)
     _wait_for_canvas(out)
     kernel_eval(lab, "hostile.step = 2")
+    _wait_steps(lab, out, 2)
     out.get_by_text("<b>bold</b>").first.wait_for()  # shown, literally, as text
     out.screenshot(path=str(artifacts / "hostile_tokens.png"))
     assert lab.evaluate("() => window.__trw_injected") is None, "a token label ran as HTML"
@@ -221,9 +226,8 @@ def test_attention_stepper_in_notebook7(browser_page, notebook7, notebook_dir, a
     before = _state(out)
     assert _drawn(before)
     button(out, "next step").click()
-    browser_page.wait_for_function(
-        "([root, before]) => (%s)(root).text !== before.text" % VIEW_STATE_JS,
-        arg=[out.element_handle(), before], timeout=15_000)
+    _wait_steps(browser_page, out, 1)
+    assert _state(out)["text"] != before["text"]
     assert kernel_eval(browser_page, "att.step") == "1"
     browser_page.screenshot(path=str(artifacts / "attention_notebook7.png"), full_page=True)
     _assert_clean(browser_page, "Notebook 7")
