@@ -2,7 +2,7 @@
 import tr_widgets
 
 EXPECTED = {
-    "AttentionTrace", "MemoryBudgetError", "RecurrentTrace", "TraceInputError", "__version__",
+    "AttentionTrace", "DecodeTrace", "MemoryBudgetError", "capture", "decode", "RecurrentTrace", "TraceInputError", "__version__",
     "get_memory_budget", "load_tiny", "set_memory_budget", "show", "trace_attention", "trace_recurrent",
 }
 

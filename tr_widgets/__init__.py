@@ -5,6 +5,8 @@ The public surface is small and pinned by a test:
 - ``trace_recurrent(module, x)``: gates, cell and hidden state of RNN/LSTM/GRU at every step.
 - ``trace_attention(q, k, v, ...)``: raw, scaled, masked scores, softmax weights, weighted sums.
 - ``set_memory_budget`` / ``get_memory_budget``: the largest tensor a trace may materialise.
+- ``capture(model)``: record every recurrent module, nn.MultiheadAttention and SDPA call of a forward.
+- ``decode(model, prompt, n)``: token-by-token decoding, one tick per token, with the KV cache visible.
 - ``show(trace)``: the stepper widget for a trace (play, pause, step) in JupyterLab / Notebook 7.
 - ``load_tiny()``: the tiny word-level GPT shipped in the package, with its tokenizer.
 
@@ -21,6 +23,9 @@ from .engine import (
     trace_recurrent,
 )
 
+from .engine.capture import capture
+from .engine.decode import decode
+from .engine.decode_trace import DecodeTrace
 from .models import load_tiny
 
 __version__ = "0.1.0"
@@ -41,10 +46,13 @@ def show(trace, **options):
 
 __all__ = [
     "AttentionTrace",
+    "DecodeTrace",
     "MemoryBudgetError",
     "RecurrentTrace",
     "TraceInputError",
     "__version__",
+    "capture",
+    "decode",
     "get_memory_budget",
     "load_tiny",
     "set_memory_budget",

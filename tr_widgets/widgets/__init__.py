@@ -9,11 +9,12 @@ from .attention import AttentionStepper
 from .base import Stepper
 from .canvas import BarsCanvas, MatrixCanvas
 from .controller import StepController
+from .decode_stepper import DecodeStepper  # registers itself for show(DecodeTrace)
 from .recurrent import RecurrentStepper
 from .registry import register_stepper, show, supported
 
 register_stepper(RecurrentTrace, RecurrentStepper)
 register_stepper(AttentionTrace, AttentionStepper)
 
-__all__ = ["AttentionStepper", "BarsCanvas", "MatrixCanvas", "RecurrentStepper", "StepController", "Stepper",
+__all__ = ["AttentionStepper", "BarsCanvas", "DecodeStepper", "MatrixCanvas", "RecurrentStepper", "StepController", "Stepper",
            "register_stepper", "show", "supported"]
