@@ -71,12 +71,12 @@ CASES = [  # (label, cell source, variable, cell index)
 # drew) now marks s+1; a widget without data-step (the Label floor) counts when its text changes.
 CLICK_JS = """async ([root, btn]) => {
   const marks = () => [...root.querySelectorAll('[data-step]')];
-  const before = marks().map(e => e.dataset.step), text0 = root.innerText;
+  const before = marks().map(e => e.dataset.step), text0 = root.textContent;
   const s = before.length ? Math.max(...before.map(Number)) : null;
   const following = before.filter(v => Number(v) === s).length;
   // re-queried each time: an HTML widget replaces its elements rather than editing them
   const done = () => {
-    if (s === null) return root.innerText !== text0;
+    if (s === null) return root.textContent !== text0;
     const now = marks().map(e => Number(e.dataset.step));
     return !now.includes(s) && now.filter(v => v === s + 1).length >= following;
   };
@@ -87,6 +87,9 @@ CLICK_JS = """async ([root, btn]) => {
     mo.observe(root, {subtree: true, childList: true, characterData: true, attributes: true});
     setTimeout(() => { mo.disconnect(); reject(new Error('no repaint within 20 s')); }, 20000);
   });
+  // on screen, as a user's click would be (JupyterLab skips rendering cells out of view)
+  root.scrollIntoView({block: 'nearest'});
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const t0 = performance.now();
   btn.click();
   const t1 = await shown;

@@ -348,12 +348,15 @@ def button(scope, name: str):
 
 def page_error_texts(page) -> list[str]:
     """Which of `ERROR_TEXTS` (and Python tracebacks) appear anywhere in the page."""
-    text = page.evaluate("() => document.body.innerText")
+    # textContent, not innerText: JupyterLab skips rendering cells out of view (content-visibility),
+    # and innerText of a skipped cell is empty
+    text = page.evaluate("() => document.body.textContent")
     found = [t for t in ERROR_TEXTS if t in text]
-    if page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").count():
-        stderr = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']")
-        found += [f"stderr: {stderr.nth(i).inner_text()[:2000]}" for i in range(stderr.count())
-                  if "Traceback" in stderr.nth(i).inner_text() or "Error" in stderr.nth(i).inner_text()]
+    stderr = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']")
+    for i in range(stderr.count()):
+        err = stderr.nth(i).text_content() or ""
+        if "Traceback" in err or "Error" in err:
+            found.append(f"stderr: {err[:2000]}")
     return found
 
 
@@ -361,7 +364,7 @@ def page_error_texts(page) -> list[str]:
 # differ when the text or any canvas's checksum differs.
 VIEW_STATE_JS = """(root) => {
   const stats = %s;
-  return {text: root.innerText,
+  return {text: root.textContent,  // not innerText: empty for cells JupyterLab skips rendering
           canvases: [...root.querySelectorAll('canvas')].map(stats),
           // every view that says which step it drew (widgets set data-step after drawing)
           dataSteps: [...root.querySelectorAll('[data-step]')].map(e => e.dataset.step)};

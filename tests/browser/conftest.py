@@ -2,10 +2,12 @@
 
 Every test here is marked `browser`; all are skipped (with the reason) where /usr/bin/chromium or
 playwright is missing. `make test` (and so `.ci/run`) installs chromium, so in CI they run.
-Screenshots go to `test-artifacts/browser/` (gitignored); README screenshots to `docs/screenshots/`.
+Screenshots go to `test-artifacts/browser/` (gitignored); README screenshots to `docs/screenshots/`
+when asked (TR_WIDGETS_UPDATE_SCREENSHOTS=1) or missing, see `readme_screenshots`.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -115,7 +117,18 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def readme_screenshots() -> Path:
-    """`docs/screenshots/`, committed, shown in the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def readme_screenshots(artifacts) -> Path:
+    """Where README screenshots go: `docs/screenshots/` (committed) when
+    TR_WIDGETS_UPDATE_SCREENSHOTS=1 or when one is missing, else `test-artifacts/browser/readme/`,
+    so a plain test run never modifies tracked files (the decode stepper shows wall times, which
+    differ on every run).
+
+    Example: ``TR_WIDGETS_UPDATE_SCREENSHOTS=1 pytest tests/browser`` refreshes the README's pictures.
+    """
+    if os.environ.get("TR_WIDGETS_UPDATE_SCREENSHOTS") == "1" or not all(
+            (SCREENSHOTS / f"{kind}_stepper.png").exists() for kind in ("recurrent", "attention", "decode")):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    readme = artifacts / "readme"
+    readme.mkdir(exist_ok=True)
+    return readme

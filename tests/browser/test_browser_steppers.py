@@ -38,8 +38,14 @@ evil = [{EVIL_TOKEN!r}, "<b>bold</b>", "&amp;"]
 q, k, v = torch.randn(3, len(evil), 4).unbind(0)  # each [T=3, E=4]
 hostile = show(tr_widgets.trace_attention(q, k, v, tokens=evil))
 hostile"""
-RECURRENT, ATTENTION, HOSTILE = 1, 2, 3  # code cell indices
-STEPPERS = {"recurrent": (RECURRENT, "rec"), "attention": (ATTENTION, "att")}
+DECODE_CELL = """\
+from tr_widgets.models import load_tiny
+model, tok = load_tiny()  # the shipped tiny GPT: no download
+dec = show(tr_widgets.decode(model, "The cat sat on the", 8, tokenizer=tok))
+dec"""
+RECURRENT, ATTENTION, HOSTILE, DECODE = 1, 2, 3, 4  # code cell indices
+STEPPERS = {"recurrent": (RECURRENT, "rec"), "attention": (ATTENTION, "att"), "decode": (DECODE, "dec")}
+KINDS = list(STEPPERS)
 
 
 def _require_show():
@@ -58,6 +64,14 @@ def _assert_clean(page, where: str):
 
 def _state(output):
     return output.evaluate(VIEW_STATE_JS)
+
+
+def _shown(page, cell: int):
+    """The output of code cell `cell`, scrolled into view (JupyterLab skips rendering cells out of
+    view, and screenshots and visible-text waits need it on screen)."""
+    out = cell_output(page, cell)
+    out.scroll_into_view_if_needed()
+    return out
 
 
 def _wait_for_canvas(output):
@@ -82,9 +96,9 @@ def _drawn(state) -> bool:
 
 @pytest.fixture(scope="module")
 def lab(browser_page, jupyter, notebook_dir):
-    """Both steppers built by one notebook, run in JupyterLab 4."""
+    """Every stepper built by one notebook, run in JupyterLab 4."""
     _require_show()
-    write_notebook(notebook_dir / "steppers_lab.ipynb", [SETUP, LSTM_CELL, ATTENTION_CELL, HOSTILE_CELL])
+    write_notebook(notebook_dir / "steppers_lab.ipynb", [SETUP, LSTM_CELL, ATTENTION_CELL, HOSTILE_CELL, DECODE_CELL])
     open_notebook(browser_page, jupyter, "steppers_lab.ipynb")
     # Fold the side bars away: the notebook gets the page's width (README screenshots ~1200 px).
     browser_page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
@@ -123,9 +137,9 @@ def test_harness_sees_a_plain_ipywidget_and_catches_a_broken_one(browser_page, j
     assert not log.external
 
 
-@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_stepper_renders_and_draws(lab, kind, artifacts):
-    out = cell_output(lab, STEPPERS[kind][0])
+    out = _shown(lab, STEPPERS[kind][0])
     state = _state(out)
     out.screenshot(path=str(artifacts / f"{kind}_lab_initial.png"))
     _assert_clean(lab, kind)
@@ -133,10 +147,10 @@ def test_stepper_renders_and_draws(lab, kind, artifacts):
     assert _drawn(state), f"{kind}: every canvas is blank: {state['canvases']}"
 
 
-@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_next_step_changes_the_view(lab, kind, artifacts):
     cell, var = STEPPERS[kind]
-    out = cell_output(lab, cell)
+    out = _shown(lab, cell)
     kernel_eval(lab, f"{var}.step = 0")
     _wait_steps(lab, out, 0)
     before = _state(out)
@@ -151,10 +165,10 @@ def test_next_step_changes_the_view(lab, kind, artifacts):
     _assert_clean(lab, kind)
 
 
-@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_screenshots):
     cell, var = STEPPERS[kind]
-    out = cell_output(lab, cell)
+    out = _shown(lab, cell)
     before = _state(out)
     kernel_eval(lab, f"{var}.step = 5")
     _wait_steps(lab, out, 5)
@@ -173,16 +187,16 @@ def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_scre
         lab.set_viewport_size(size)
 
 
-@pytest.mark.parametrize("kind", ["recurrent", "attention"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_controls_have_accessible_names(lab, kind):
-    out = cell_output(lab, STEPPERS[kind][0])
+    out = _shown(lab, STEPPERS[kind][0])
     for name in ("previous step", "next step", "play"):
         assert out.get_by_role("button", name=name).count() == 1, f"{kind}: no one button named {name!r}"
 
 
 def test_play_runs_in_the_browser_and_pauses(lab):
     """Play advances the steps by itself (the clock runs in the page); pressing it again stops it."""
-    out = cell_output(lab, ATTENTION)
+    out = _shown(lab, ATTENTION)
     kernel_eval(lab, "att.step = 0")
     _wait_steps(lab, out, 0)
     play = out.get_by_role("button", name="play")
@@ -201,7 +215,7 @@ def test_play_runs_in_the_browser_and_pauses(lab):
 
 
 def test_token_labels_are_text_not_html(lab, artifacts):
-    out = cell_output(lab, HOSTILE)
+    out = _shown(lab, HOSTILE)
     _wait_for_canvas(out)
     kernel_eval(lab, "hostile.step = 2")
     _wait_steps(lab, out, 2)
@@ -209,7 +223,7 @@ def test_token_labels_are_text_not_html(lab, artifacts):
     out.screenshot(path=str(artifacts / "hostile_tokens.png"))
     assert lab.evaluate("() => window.__trw_injected") is None, "a token label ran as HTML"
     assert out.locator("img[src=x], b:text-is('bold')").count() == 0, "a token label became an element"
-    assert "<s>" in cell_output(lab, ATTENTION).inner_text(), "the <s> token is not shown as text"
+    assert "<s>" in cell_output(lab, ATTENTION).text_content(), "the <s> token is not shown as text"
     _assert_clean(lab, "hostile tokens")
 
 
