@@ -100,7 +100,7 @@ class Capture(Recorder):
             for qn, m in self.model.named_modules():
                 offer(m, qn or type(self.model).__name__)
         per_class = {}
-        for e in self._entries + [_Entry(m, None, [], []) for m, _ in self._skipped]:
+        for e in self._normalize() + [_Entry(m, None, [], []) for m, _ in self._skipped]:
             if e.module is not None and id(e.module) not in names:  # made on the fly: class name, _2, _3...
                 cls = type(e.module).__name__
                 per_class[cls] = per_class.get(cls, 0) + 1
@@ -108,7 +108,7 @@ class Capture(Recorder):
         return names
 
     def _check_stale(self, entries=None) -> None:
-        for e in entries if entries is not None else self._entries:
+        for e in entries if entries is not None else self._normalize():
             changed = sorted({label for label, t, ver in e.kept if _version(t) != ver})
             if changed:
                 e.kept = []  # warn once
@@ -127,7 +127,7 @@ class Capture(Recorder):
                 model(ids)
             [name for name, _ in rec.traces]    # ['transformer.h.0.attn', 'transformer.h.1.attn']
         """
-        todo = [e for e in self._entries if e.trace is None and e.build is not None]
+        todo = [e for e in self._normalize() if e.trace is None and e.build is not None]
         self._check_stale(todo)
         for e in todo:
             try:
@@ -167,7 +167,7 @@ class Capture(Recorder):
         Example: ``rec.nbytes / sum(t.q.nbytes + t.k.nbytes + t.v.nbytes for _, t in rec)``
         """
         seen, total = set(), 0
-        for e in self._entries:
+        for e in self._normalize():
             for t in _tensors([e.trace, e.held]):
                 try:
                     st = t.untyped_storage()

@@ -172,32 +172,36 @@ class Recorder:
             for h in self._handles:
                 h.remove()
             self._active = False
+            self._normalize()
             self._stack.clear()
             self._chains.clear()
             self._snaps.clear()
 
     def _compact(self) -> None:
-        """Copy out kept tensors that pin a much larger storage, so the record holds about what it uses.
+        """Copy out each q that pins a much larger storage, so the record holds about what it uses.
 
-        E.g. Hugging Face GPT-2's q is a view of the fused [B, T, 3E] projection whose k and v parts were
-        replaced by the KV cache's own copies: keeping q alone would keep all three. Done once, at exit.
+        Hugging Face GPT-2's q is a view of the fused [B, T, 3E] projection whose k and v parts the KV cache
+        has already copied: keeping q alone would keep all three. Done once, at exit, as one stacked copy
+        per shape (one call for all layers: this is on the forward's clock).
         """
-        views = {}
-        for e in self._entries:
-            for i, t in enumerate(e.held):
-                if isinstance(t, torch.Tensor) and t.layout == torch.strided and not t.is_nested:
-                    st = t.untyped_storage()
-                    if st.nbytes() > 1.25 * t.nbytes:  # a tensor using most of its storage never needs it
-                        views.setdefault((st.data_ptr(), str(t.device)), (st.nbytes(), []))[1].append((e, i, t))
-        for size, refs in views.values():
-            spans = {(t.storage_offset(), tuple(t.shape), t.stride()): t.nbytes for _, _, t in refs}
-            if size == 0 or sum(spans.values()) > 0.8 * size:
+        groups = {}
+        for e in self._normalize():
+            if e.build is not _sdpa_trace:  # modules' records keep whole inputs
                 continue
-            clones = {}
-            for e, i, t in refs:
-                view = (t.storage_offset(), tuple(t.shape), t.stride())
-                e.held[i] = clones[view] if view in clones else clones.setdefault(view, t.clone())
-                e.kept = [k for k in e.kept if k[1] is not t]  # a copy can no longer go stale
+            q, k, v = e.held[0], e.held[1], e.held[2]
+            st = q.untyped_storage()
+            size = st.nbytes()
+            if size <= 1.25 * q.nbytes:  # q uses (about) its whole storage
+                continue
+            ptr = st.data_ptr()
+            used = q.nbytes + sum(t.nbytes for t in (k, v) if t.untyped_storage().data_ptr() == ptr)
+            if used <= 0.8 * size:  # k and v do not keep the rest of it alive anyway
+                groups.setdefault((q.shape, q.dtype, q.device), []).append(e)
+        for entries in groups.values():
+            copies = torch.stack([e.held[0] for e in entries]).unbind(0)  # one storage for the group
+            for e, q in zip(entries, copies):
+                e.held[0] = q
+                e.kept = [kept for kept in e.kept if kept[0] != "q"]  # a copy can no longer go stale
 
     # -- hooks -----------------------------------------------------------------------------
     def _mode_on_top(self) -> bool:
@@ -239,13 +243,17 @@ class Recorder:
             self._skipped.append((module, f"{type(e).__name__}: {e}"))
 
     # -- recording -------------------------------------------------------------------------
-    def _keep(self, t, label, kept, cache=False):
-        """Detach ``t``; clone a k/v that was written in place before (see the module docstring)."""
-        if t is None or not isinstance(t, torch.Tensor):
+    @staticmethod
+    def _keep(t, label, kept, cache=False):
+        """Detach ``t``; clone a k/v that was written in place before (see capture.py)."""
+        if not isinstance(t, torch.Tensor):
             return t
         if t.requires_grad:
             t = t.detach()
-        ver = _version(t)
+        try:
+            ver = t._version
+        except RuntimeError:  # inference tensors have no version counter
+            ver = None
         if cache and (ver is None or ver > 0):
             return t.clone()
         if ver is not None:
@@ -277,7 +285,7 @@ class Recorder:
 
     def _caller(self):
         """The innermost module of the model whose code is running (per-module hooks keep no full stack)."""
-        f = sys._getframe(2)
+        f = sys._getframe(1)  # our own frames have no Module as `self`: the walk passes them
         while f is not None:
             code = f.f_code
             if code.co_argcount and code.co_varnames[0] == "self":
@@ -288,11 +296,29 @@ class Recorder:
         return None
 
     def _on_sdpa(self, args, kwargs):
-        self._guarded(None, self._record_sdpa, args, kwargs)
+        """One scaled_dot_product_attention call. This runs on the forward's clock, so the usual case (no
+        grad, fresh k and v) only appends one tuple; ``_normalize`` makes it an entry at exit."""
+        try:
+            if self._stack and any(isinstance(f.module, nn.MultiheadAttention) for f in self._stack):
+                return  # the MultiheadAttention's own record covers it (with its masks and name)
+            n = len(args)
+            q, k, v = (args[0] if n else kwargs["query"], args[1] if n > 1 else kwargs["key"],
+                       args[2] if n > 2 else kwargs["value"])
+            mask = args[3] if n > 3 else kwargs.get("attn_mask")
+            if (k._version or v._version or q.requires_grad or k.requires_grad or v.requires_grad or q.is_nested
+                    or (mask is not None and mask.requires_grad)):
+                return self._guarded(None, self._record_sdpa, args, kwargs)  # copies or detaches needed
+            module = (self._stack[-1].module if self._stack else None) if self._global else self._caller()
+            self._entries.append((module, q, k, v, mask, args[5] if n > 5 else kwargs.get("is_causal", False),
+                                  args[6] if n > 6 else kwargs.get("scale"),
+                                  args[7] if n > 7 else kwargs.get("enable_gqa", False),
+                                  q._version, None if mask is None else mask._version))
+        except RuntimeError:  # inference tensors have no version counter: the careful path copies k and v
+            self._guarded(None, self._record_sdpa, args, kwargs)
+        except Exception as e:  # noqa: BLE001 - capture must never break the forward
+            self._skipped.append((self._stack[-1].module if self._stack else None, f"{type(e).__name__}: {e}"))
 
     def _record_sdpa(self, args, kwargs):
-        if any(isinstance(f.module, nn.MultiheadAttention) for f in self._stack):
-            return  # the MultiheadAttention's own record covers it (with its masks and name)
         a = dict(zip(_SDPA_ARGS, args))
         a.update(kwargs)
         if a["query"].is_nested:
@@ -302,8 +328,20 @@ class Recorder:
         k, v = self._keep(a["key"], "k", kept, cache=True), self._keep(a["value"], "v", kept, cache=True)
         mask = self._keep(a.get("attn_mask"), "attn_mask", kept)
         module = (self._stack[-1].module if self._stack else None) if self._global else self._caller()
-        self._add(module, _sdpa_trace, kept, [q, k, v, mask, bool(a.get("is_causal", False)), a.get("scale"),
-                                              bool(a.get("enable_gqa", False))])
+        options = [bool(a.get("is_causal", False)), a.get("scale"), bool(a.get("enable_gqa", False))]
+        self._entries.append(_Entry(module, _sdpa_trace, kept, [q, k, v, mask, *options]))
+
+    def _normalize(self) -> list:
+        """Turn the fast path's tuples into entries (in place, keeping call order); returns the entries."""
+        for j, e in enumerate(self._entries):
+            if type(e) is tuple:
+                module, q, k, v, mask, causal, scale, gqa, qver, mver = e
+                kept = [("q", q, qver), ("k", k, 0), ("v", v, 0)]
+                if mask is not None:
+                    kept.append(("attn_mask", mask, mver))
+                held = [q, k, v, mask, bool(causal), scale, bool(gqa)]
+                self._entries[j] = _Entry(module, _sdpa_trace, kept, held)
+        return self._entries
 
     def _record_mha(self, m, args, kwargs):
         kept = []
