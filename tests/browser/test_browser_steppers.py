@@ -48,12 +48,6 @@ STEPPERS = {"recurrent": (RECURRENT, "rec"), "attention": (ATTENTION, "att"), "d
 KINDS = list(STEPPERS)
 
 
-def _require_show():
-    import tr_widgets.widgets as w
-    if not hasattr(w, "show"):
-        pytest.skip("tr_widgets.widgets.show does not exist yet")
-
-
 def _assert_clean(page, where: str):
     errors = page_error_texts(page)
     assert not errors, f"{where}: the page shows {errors}"
@@ -97,7 +91,6 @@ def _drawn(state) -> bool:
 @pytest.fixture(scope="module")
 def lab(browser_page, jupyter, notebook_dir):
     """Every stepper built by one notebook, run in JupyterLab 4."""
-    _require_show()
     write_notebook(notebook_dir / "steppers_lab.ipynb", [SETUP, LSTM_CELL, ATTENTION_CELL, HOSTILE_CELL, DECODE_CELL])
     open_notebook(browser_page, jupyter, "steppers_lab.ipynb")
     # Fold the side bars away: the notebook gets the page's width (README screenshots ~1200 px).
@@ -229,7 +222,6 @@ def test_token_labels_are_text_not_html(lab, artifacts):
 
 def test_attention_stepper_in_notebook7(browser_page, notebook7, notebook_dir, artifacts):
     """`jupyter notebook` (Notebook 7): the file list at /tree, then /notebooks/<name>."""
-    _require_show()
     write_notebook(notebook_dir / "steppers_nb7.ipynb", [SETUP, ATTENTION_CELL])
     browser_page.goto(notebook7.url("tree"))
     browser_page.get_by_text("steppers_nb7.ipynb").first.wait_for()
