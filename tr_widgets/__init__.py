@@ -44,6 +44,19 @@ def show(trace, **options):
 
     return _show(trace, **options)
 
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext tr_widgets`` registers the ``%tr_step`` line magic and ``%%tr_step`` cell magic.
+
+    Example::
+
+        %load_ext tr_widgets
+        w = %tr_step lstm --input "1 2 3 4 5" --hidden 10 --seed 0
+    """
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
 __all__ = [
     "AttentionTrace",
     "DecodeTrace",
