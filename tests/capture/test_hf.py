@@ -38,6 +38,9 @@ def test_gpt2_weights_equal_eager_output_attentions(gpt2):
             out = sdpa(ids)
     assert torch.equal(out.logits, plain.logits)  # capture changes nothing...
     assert sdpa.config._attn_implementation == "sdpa"  # ...and leaves the attention implementation alone
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+    assert ALL_ATTENTION_FUNCTIONS["sdpa"] is sdpa_attention_forward  # the naming wrapper is gone again
     assert rec.names == ["transformer.h.0.attn", "transformer.h.1.attn"]
     assert len(ref.attentions) == len(rec)
     for (name, at), want in zip(rec.traces, ref.attentions):
@@ -61,6 +64,20 @@ def test_gpt2_padding_mask_recorded(gpt2):
     assert at.attn_mask is not None and at.blocked[1, 0, 5, :3].all()
     real = am.bool()[:, None, :, None].expand(2, 2, 8, 8)  # rows of real (not padding) queries
     torch.testing.assert_close(at.weights[real], ref.attentions[1][real], atol=1e-6, rtol=1e-5)
+
+
+def test_gpt2_named_the_same_without_the_hugging_face_shortcut(gpt2, monkeypatch):
+    """Calls are named through AttentionInterface's sdpa entry; the frame walk gives the same names."""
+    from tr_widgets.engine import capture_sdpa
+
+    _, sdpa = gpt2
+    ids = torch.randint(0, 100, (1, 6), generator=torch.Generator().manual_seed(5))
+    monkeypatch.setattr(capture_sdpa, "_hf_mapping", lambda: None)
+    with torch.no_grad(), capture(sdpa) as walked:
+        sdpa(ids)
+    with torch.no_grad(), capture(sdpa, via="mode") as mode:
+        sdpa(ids)
+    assert walked.names == mode.names == ["transformer.h.0.attn", "transformer.h.1.attn"]
 
 
 def test_gpt2_generation_names_repeated_calls(gpt2):

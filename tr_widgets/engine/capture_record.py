@@ -188,13 +188,15 @@ class Recorder:
         for e in self._normalize():
             if e.build is not _sdpa_trace:  # modules' records keep whole inputs
                 continue
-            q, k, v = e.held[0], e.held[1], e.held[2]
+            q = e.held[0]
             st = q.untyped_storage()
             size = st.nbytes()
             if size <= 1.25 * q.nbytes:  # q uses (about) its whole storage
                 continue
-            ptr = st.data_ptr()
-            used = q.nbytes + sum(t.nbytes for t in (k, v) if t.untyped_storage().data_ptr() == ptr)
+            used, ptr = q.nbytes, st.data_ptr()
+            for t in e.held[1:3]:
+                if t.untyped_storage().data_ptr() == ptr:
+                    used += t.nbytes
             if used <= 0.8 * size:  # k and v do not keep the rest of it alive anyway
                 groups.setdefault((q.shape, q.dtype, q.device), []).append(e)
         for entries in groups.values():
@@ -284,11 +286,14 @@ class Recorder:
             self._record_recurrent(module, args, kwargs, output)
 
     def _caller(self):
-        """The innermost module of the model whose code is running (per-module hooks keep no full stack)."""
-        f = sys._getframe(1)  # our own frames have no Module as `self`: the walk passes them
+        """The innermost module of the model whose code is running (per-module hooks keep no full stack).
+
+        Reading a frame's ``f_locals`` builds a dict of all its locals, the costly step here: it is done
+        only for functions whose first argument is ``self``, and never for capture's own frames."""
+        f = sys._getframe(1)
         while f is not None:
             code = f.f_code
-            if code.co_argcount and code.co_varnames[0] == "self":
+            if code.co_argcount and code.co_varnames[0] == "self" and code not in _OWN_CODE:
                 obj = f.f_locals.get("self")
                 if isinstance(obj, nn.Module) and (self._ids is None or id(obj) in self._ids):
                     return obj
@@ -308,7 +313,12 @@ class Recorder:
             if (k._version or v._version or q.requires_grad or k.requires_grad or v.requires_grad or q.is_nested
                     or (mask is not None and mask.requires_grad)):
                 return self._guarded(None, self._record_sdpa, args, kwargs)  # copies or detaches needed
-            module = (self._stack[-1].module if self._stack else None) if self._global else self._caller()
+            if self._global:
+                module = self._stack[-1].module if self._stack else None
+            else:
+                module = capture_sdpa.hf_module()
+                if module is None or (self._ids is not None and id(module) not in self._ids):
+                    module = self._caller()
             self._entries.append((module, q, k, v, mask, args[5] if n > 5 else kwargs.get("is_causal", False),
                                   args[6] if n > 6 else kwargs.get("scale"),
                                   args[7] if n > 7 else kwargs.get("enable_gqa", False),
@@ -413,3 +423,7 @@ class Recorder:
         if hx0 is not None and not chain["batched"]:
             hx0 = tuple(one(h) for h in hx0) if isinstance(hx0, tuple) else one(hx0)
         return trace_recurrent_call(m, xs, hx0, (hs, cs), params=params)
+
+
+_OWN_CODE = {Recorder._caller.__code__, Recorder._on_sdpa.__code__, Recorder._guarded.__code__,
+             Recorder._record_sdpa.__code__, capture_sdpa.SDPAMode.__torch_function__.__code__}

@@ -8,6 +8,11 @@ Cost: one Python call per attention call; every other op runs untouched, and so 
 torch's transformer modules. Not seen: a reference to the function kept elsewhere (a class attribute, a
 closure) before the capture started.
 
+Naming a call needs the module that made it. Hugging Face models call attention through
+``AttentionInterface``'s ``"sdpa"`` entry with the module as first argument: while a capture is active that
+entry is wrapped to note the module (one Python call, where walking the stack's frames costs ~10x more).
+Anything else is named by walking the frames (``Recorder._caller``).
+
 ``via="mode"``: a ``TorchFunctionMode`` sees every call, whatever reference is used, at the price of a
 Python round trip on *every* torch call: on a launch-bound GPU forward that is most of the time (see
 benchmarks/bench_capture.py), so it is opt-in.
@@ -25,6 +30,8 @@ _active: list = []  # captures using the wrapper, in start order
 _bound: list = []  # (module, name) rebound to the wrapper while any capture is active
 _aliases: list = []  # (module, name) found bound to SDPA
 _scanned: dict = {"n": -1, "names": set()}
+_hf: dict = {"mapping": None, "original": None}
+_current = threading.local()  # .module: the Hugging Face attention module running on this thread
 
 
 def _wrapper(*args, **kwargs):
@@ -39,6 +46,26 @@ def _wrapper(*args, **kwargs):
 
 _wrapper.__name__ = _wrapper.__qualname__ = "scaled_dot_product_attention"
 _wrapper.__doc__, _wrapper.__wrapped__ = SDPA.__doc__, SDPA
+
+
+def _hf_sdpa(module, *args, **kwargs):
+    prev, _current.module = getattr(_current, "module", None), module
+    try:
+        return _hf["original"](module, *args, **kwargs)
+    finally:
+        _current.module = prev
+
+
+def hf_module():
+    """The Hugging Face attention module whose sdpa function is running on this thread, or None."""
+    return getattr(_current, "module", None)
+
+
+def _hf_mapping():
+    """transformers' global attention-function mapping, if transformers is already imported."""
+    mu = sys.modules.get("transformers.modeling_utils")
+    mapping = getattr(getattr(mu, "AttentionInterface", None), "_global_mapping", None)
+    return mapping if isinstance(mapping, dict) and callable(mapping.get("sdpa")) else None
 
 
 def _find_aliases() -> None:
@@ -65,6 +92,10 @@ def start(rec) -> None:
                     _bound.append((mod, k))
                 except (AttributeError, TypeError):  # a read-only namespace: its calls go unseen
                     pass
+        mapping = _hf_mapping()
+        if mapping is not None and mapping["sdpa"] is not _hf_sdpa:
+            _hf["mapping"], _hf["original"] = mapping, mapping["sdpa"]
+            mapping["sdpa"] = _hf_sdpa
     _active.append(rec)
 
 
@@ -76,6 +107,9 @@ def stop(rec) -> None:
             if getattr(mod, k, None) is _wrapper:
                 setattr(mod, k, SDPA)
         _bound.clear()
+        if _hf["mapping"] is not None and _hf["mapping"].get("sdpa") is _hf_sdpa:
+            _hf["mapping"]["sdpa"] = _hf["original"]
+        _hf["mapping"] = None
 
 
 class SDPAMode(TorchFunctionMode):
