@@ -29,7 +29,7 @@ class Demo:
     """A ``%tr_step NAME [options]`` demo: argparse options, what it builds, the Python it stands for.
 
     ``arguments``: ``[(flags, add_argument kwargs), ...]``; ``build(args)`` returns a trace (shown with
-    ``tr_widgets.widgets.show``) or a widget; ``python(args)`` returns the equivalent code as text.
+    ``tr_widgets.show``) or a widget; ``python(args)`` returns the equivalent code as text.
     """
 
     summary: str
@@ -142,7 +142,7 @@ def _seq_python(cls):
                 f"module = torch.nn.{cls.__name__}(input_size=1, hidden_size={a.hidden}, num_layers={a.layers}, "
                 f"bidirectional={a.bidirectional}{extra})\n"
                 f"x = torch.tensor([{nums}]).view(-1, 1, 1)   # [T, batch=1, features=1]\n"
-                f"tr_widgets.widgets.show(tr_widgets.trace_recurrent(module, x))")
+                f"tr_widgets.show(tr_widgets.trace_recurrent(module, x))")
     return python
 
 
@@ -156,7 +156,7 @@ def _attention_python(a):
     return (f"torch.manual_seed({a.seed})\n"
             f"tokens = {' '.join(a.tokens)!r}.split()\n"
             f"q, k, v = torch.randn(3, 1, {a.heads}, len(tokens), {a.dim}).unbind(0)   # [batch=1, heads, T, dim]\n"
-            f"tr_widgets.widgets.show(tr_widgets.trace_attention(q, k, v, is_causal={a.causal}, tokens=tokens))")
+            f"tr_widgets.show(tr_widgets.trace_attention(q, k, v, is_causal={a.causal}, tokens=tokens))")
 
 
 for _cls, _what in ((torch.nn.LSTM, "an LSTM: gates i, f, g, o, cell state and hidden state at every step"),
@@ -320,14 +320,14 @@ Demos ({', '.join(sorted(DEMOS))}); ``%tr_step NAME --help`` prints one demo's o
       capture made earlier (``%tr_step tr``). Stands for:
         with tr_widgets.capture(scope=globals()) as rec:
             EXPR
-        tr_widgets.widgets.show(rec.traces[0][1])     # one recorded; several: a chooser over rec.traces
+        tr_widgets.show(rec.traces[0][1])     # one recorded; several: a chooser over rec.traces
 
   %%tr_step
   CODE
       Runs the cell under capture (its variables stay defined) and shows what it recorded. Stands for:
         with tr_widgets.capture(scope=globals()) as rec:
             CODE
-        tr_widgets.widgets.show(rec.traces[0][1])
+        tr_widgets.show(rec.traces[0][1])
 
 Errors: an unknown demo, a bad option value or nothing recorded raise a one-line UsageError; an error
 inside EXPR or CODE (a NameError, say) is raised as itself.

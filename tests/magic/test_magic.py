@@ -74,12 +74,12 @@ def test_each_demo_is_the_python_it_documents(ip, name):
     args = demo.parser(name).parse_args(["--seed", "7"])
     shown = []
     ns = {"torch": torch, "tr_widgets": tr_widgets}
-    real_show = tr_widgets.widgets.show
-    tr_widgets.widgets.show = lambda trace, **o: shown.append(trace)
+    real_show = tr_widgets.show
+    tr_widgets.show = lambda trace, **o: shown.append(trace)
     try:
         exec(demo.python(args), ns)
     finally:
-        tr_widgets.widgets.show = real_show
+        tr_widgets.show = real_show
     value, err = run(ip, f"%tr_step {name} --seed 7")
     assert err is None
     documented, made = shown[0], value.trace

@@ -6,35 +6,40 @@ call of a forward as it runs, keeping only what exact recomputation needs.
     rec.traces                      # [(qualified module name, trace), ...] in call order
     rec["transformer.h.0.attn"]     # one AttentionTrace / RecurrentTrace
 
-How, and why this way:
+How, and why this way (modules: ``capture_sdpa``, ``capture_record``, ``capture_modules``, ``capture_mha``):
 
-* Module calls are seen through *global* forward hooks, filtered to the model's modules; they keep a stack
-  of the modules being executed. Hooks on the modules themselves would send nn.TransformerEncoderLayer
-  down its slow path (it refuses its fused kernel when any submodule carries a hook); global ones do not.
-* ``F.scaled_dot_product_attention``, called from anywhere (Hugging Face's default sdpa attention,
-  nanoGPT-style code, a user's own call), is seen by a ``TorchFunctionMode`` that calls the real function
-  with the same arguments, then keeps q, k, v, the mask and the options. The call is named after the
-  innermost module executing it (``transformer.h.0.attn``; ``#2``, ``#3``... for repeated calls).
-* An active function mode makes ``torch.overrides.has_torch_function`` true, which alone would switch off
-  the fast paths of nn.MultiheadAttention and nn.TransformerEncoder(Layer) and change their outputs in the
-  last bits (and at the padded positions of nested-tensor encoders). So the mode steps aside (popped, pushed
-  back after) while one of those runs, and their attention is rebuilt from their inputs instead
-  (``capture_mha``): q, k, v from a snapshot of the in-projection, the two masks merged. A layer that ran
-  ``torch._transformer_encoder_layer_fwd`` never calls its ``self_attn``: the hook notices and rebuilds
-  the attention from the layer's input (norm1 applied when norm_first; a nested-tensor input is padded
-  back and its padding becomes a key padding mask).
+* ``F.scaled_dot_product_attention`` (Hugging Face's default sdpa attention, nanoGPT-style code, a user's
+  own call): while the block runs, every module-level name bound to it is rebound to a wrapper that calls
+  the real function with the same arguments, then keeps q, k, v, the mask and the options (``capture_sdpa``).
+  ``via="mode"`` uses a ``TorchFunctionMode`` instead, which also sees calls through references kept
+  elsewhere, but costs a Python round trip on every torch op (1.77x the forward of the GPT-2-shaped
+  benchmark model on an H100, against 1.05-1.07x for the wrapper). A call is named after the innermost
+  module of the model executing it (``transformer.h.0.attn``; ``#2``, ``#3``... for repeated calls).
+* Modules: hooks on the recurrent modules and nn.MultiheadAttention of the model only, so the rest of the
+  forward runs hook-free. nn.TransformerEncoderLayer refuses its fused kernel when any of its submodules
+  carries a hook, so a model holding one is watched through *global* hooks instead, filtered to the
+  model's modules. A layer that ran ``torch._transformer_encoder_layer_fwd`` never calls its ``self_attn``:
+  the hook notices and rebuilds the attention from the layer's input (norm1 first when norm_first; a
+  nested-tensor input is padded back and its padding becomes a key padding mask).
+* nn.MultiheadAttention runs fused kernels that never expose q, k, v: they are rebuilt from the call's
+  inputs and a snapshot of the in-projection, the two masks merged into one SDPA mask (``capture_mha``);
+  the trace's weights equal the module's own ``need_weights`` weights per head.
 * Recurrent modules: the hook has input, hx and output, so nothing runs twice (``trace_recurrent_call``).
   Successive calls of one cell that feed its last state back in (a user's loop over time) form one trace
   over all those steps, equal to ``trace_recurrent(cell, x_seq, h0)`` (``merge_cells=False``: one per call).
 
-Nothing is changed: hooks return None, the mode returns the real result, the attention implementation is
-left alone. Outputs are bitwise identical with and without capture (tests).
+Nothing is changed: hooks return None, the wrapper returns the real result, the attention implementation
+is left alone, and with ``via="mode"`` the mode steps aside while torch's transformer modules run, so their
+fast paths stay on. Outputs are bitwise identical with and without capture (tests).
 
 Memory: q, k, v are kept detached on their device, never a T×T matrix; stages are derived when accessed.
-Tensors are kept by reference, not copied, except a k or v whose version counter is above 0: it was written
-in place before (a preallocated KV cache, e.g. Hugging Face's StaticCache ``index_copy_``) and will likely be
-written again, so it is cloned. Inference-mode tensors have no version counter; their k and v are cloned.
-A kept tensor changed in place anyway is reported by a warning when the capture ends or traces are built.
+Tensors are kept by reference, not copied, except (1) a k or v whose version counter is above 0: it was
+written in place before (a preallocated KV cache, e.g. Hugging Face's StaticCache ``index_copy_``) and will
+likely be written again, so it is copied (inference-mode tensors have no version counter: their k and v are
+copied too); (2) at exit, a q that is a view of a much larger storage nothing else recorded uses (Hugging
+Face GPT-2's q inside its fused qkv projection, whose k and v parts the KV cache copied) is copied out, so
+the record holds about the bytes of q, k and v. A kept tensor changed in place anyway is reported by a
+warning when the capture ends or its traces are built.
 """
 from __future__ import annotations
 
@@ -42,7 +47,8 @@ import warnings
 
 from torch import nn
 
-from .capture_record import Recorder, _Entry, _tensors, _version
+from .capture_modules import _Entry, _version
+from .capture_record import Recorder, _tensors
 from .errors import TraceInputError, describe, fail
 
 SDPA_NAME = "scaled_dot_product_attention"  # the name of a call made outside any module
@@ -210,6 +216,8 @@ def capture(model: nn.Module | None = None, *, scope: dict | None = None, merge_
     ``model``: record its modules, named by their path in it (``None``: every module anywhere).
     ``scope``: a namespace (e.g. ``globals()``) whose module variables name what was recorded
     (``"model.transformer.h.0.attn"``). ``merge_cells``: one trace per loop of a cell (default) or per call.
+    ``via``: ``"patch"`` (default, cheap) or ``"mode"`` (a TorchFunctionMode: also sees SDPA calls made
+    through a reference to the function taken before the capture, at a cost on every torch op).
 
     Example::
 
