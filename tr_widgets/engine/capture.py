@@ -28,7 +28,8 @@ How, and why this way (modules: ``capture_sdpa``, ``capture_record``, ``capture_
   Successive calls of one cell that feed its last state back in (a user's loop over time) form one trace
   over all those steps, equal to ``trace_recurrent(cell, x_seq, h0)`` (``merge_cells=False``: one per call).
 
-Nothing is changed: hooks return None, the wrapper returns the real result, the attention implementation
+Dropout inside attention (``dropout_p > 0``, a module in training mode) is not replayed: a trace shows the
+attention without it. Nothing is changed: hooks return None, the wrapper returns the real result, the attention implementation
 is left alone, and with ``via="mode"`` the mode steps aside while torch's transformer modules run, so their
 fast paths stay on. Outputs are bitwise identical with and without capture (tests).
 
