@@ -12,8 +12,8 @@ How, and why this way (modules: ``capture_sdpa``, ``capture_record``, ``capture_
   own call): while the block runs, every module-level name bound to it is rebound to a wrapper that calls
   the real function with the same arguments, then keeps q, k, v, the mask and the options (``capture_sdpa``).
   ``via="mode"`` uses a ``TorchFunctionMode`` instead, which also sees calls through references kept
-  elsewhere, but costs a Python round trip on every torch op (1.77x the forward of the GPT-2-shaped
-  benchmark model on an H100, against 1.05-1.07x for the wrapper). A call is named after the innermost
+  elsewhere, but costs a Python round trip on every torch op (about 1.7x the forward of the GPT-2-shaped
+  benchmark model on an H100, against 1.05-1.08x for the wrapper). A call is named after the innermost
   module of the model executing it (``transformer.h.0.attn``; ``#2``, ``#3``... for repeated calls).
 * Modules: hooks on the recurrent modules and nn.MultiheadAttention of the model only, so the rest of the
   forward runs hook-free. nn.TransformerEncoderLayer refuses its fused kernel when any of its submodules
