@@ -1,4 +1,6 @@
 """Oracle tests: the engine's traces equal torch's own modules over randomised configurations."""
+import copy
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -160,3 +162,17 @@ def test_traces_are_lazy_and_cached():
     g1 = tr.gates(0)
     assert tr.gates(0)["f"] is g1["f"]
     assert ("parts", 1, 0) not in tr._cache
+
+
+def test_a_trace_is_a_snapshot_training_afterwards_changes_nothing():
+    torch.manual_seed(3)
+    m = nn.LSTM(3, 4, num_layers=3, bidirectional=True).eval()
+    x = torch.randn(6, 2, 3)
+    tr = tr_widgets.trace_recurrent(m, x)
+    expected = reference_run(copy.deepcopy(m).double(), "lstm", x.double(), torch.zeros(6, 2, 4).double(), torch.zeros(6, 2, 4).double())[0]
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)  # "training" after tracing
+    for layer in range(3):
+        torch.testing.assert_close(tr.hidden(layer, 1).double(), expected[layer, 1]["h"], atol=1e-5, rtol=0)
+        torch.testing.assert_close(tr.gates(layer)["f"].double(), expected[layer, 0]["f"], atol=1e-5, rtol=0)

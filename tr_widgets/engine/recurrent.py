@@ -64,7 +64,7 @@ class RecurrentTrace:
     c0: torch.Tensor | None  # [L*D, B, H]
     params: list[list[cells.CellParams]]  # [layer][direction]
     name: str = ""
-    _replay: object = None  # callable(layer, x, hx) -> [T, B, D*Hout], for layers below the top
+    _replay: object = None  # callable(layer, x, hx, params) -> [T, B, D*Hout], for layers below the top
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -104,7 +104,7 @@ class RecurrentTrace:
         D = self.num_directions
         h0 = self.h0[layer * D:(layer + 1) * D]  # [D, B, Hout]
         hx = (h0, self.c0[layer * D:(layer + 1) * D]) if self.kind == "lstm" else h0
-        return self._memo(("out", layer), lambda: self._replay(layer, self.inputs(layer), hx))
+        return self._memo(("out", layer), lambda: self._replay(layer, self.inputs(layer), hx, self.params[layer]))
 
     def _time_major_output(self) -> torch.Tensor:
         return self._cache["top"]

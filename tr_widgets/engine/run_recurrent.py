@@ -124,19 +124,25 @@ def _trace_full(module, kind: str, x, hx, name: str, result=None, params=None) -
 
 
 def _layer_replayer(module):
-    """A function (layer, inputs [T, B, I_l], hx) -> [T, B, D*Hout] running that one layer fused."""
-    def replay(layer: int, inputs: torch.Tensor, hx) -> torch.Tensor:
-        one = type(module)(inputs.shape[-1], module.hidden_size, num_layers=1, bias=module.bias,
-                           bidirectional=module.bidirectional, device=inputs.device, dtype=inputs.dtype,
-                           **({"proj_size": module.proj_size} if isinstance(module, nn.LSTM) else {}),
-                           **({"nonlinearity": module.nonlinearity} if isinstance(module, nn.RNN) else {}))
-        D = 2 if module.bidirectional else 1
+    """A function (layer, inputs [T, B, I_l], hx, params) -> [T, B, D*Hout] running one layer fused.
+
+    It keeps the module's configuration, not the module: the weights come from the trace's own
+    snapshot (``params``), so training the model after tracing cannot change a replayed layer.
+    """
+    cls, D = type(module), 2 if module.bidirectional else 1
+    config = dict(hidden_size=module.hidden_size, num_layers=1, bias=module.bias, bidirectional=module.bidirectional,
+                  **({"proj_size": module.proj_size} if isinstance(module, nn.LSTM) else {}),
+                  **({"nonlinearity": module.nonlinearity} if isinstance(module, nn.RNN) else {}))
+
+    def replay(layer: int, inputs: torch.Tensor, hx, params: list[cells.CellParams]) -> torch.Tensor:
+        one = cls(inputs.shape[-1], device=inputs.device, dtype=inputs.dtype, **config)
         with torch.no_grad():
             for d in range(D):
-                src, dst = f"_l{layer}" + ("_reverse" if d else ""), "_l0" + ("_reverse" if d else "")
-                for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
-                    if getattr(one, n + dst, None) is not None:
-                        getattr(one, n + dst).copy_(getattr(module, n + src))
+                sfx, p = "_l0" + ("_reverse" if d else ""), params[d]
+                for name, value in (("weight_ih", p.w_ih), ("weight_hh", p.w_hh), ("bias_ih", p.b_ih),
+                                    ("bias_hh", p.b_hh), ("weight_hr", p.w_hr)):
+                    if value is not None:
+                        getattr(one, name + sfx).copy_(value)
             return one(inputs, hx)[0]
     return replay
 
