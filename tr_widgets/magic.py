@@ -176,6 +176,32 @@ DEMOS["attention"] = Demo(
     _attention_build, _attention_python)
 
 
+def _decode_build(a):
+    from .engine.decode import decode
+    from .models import load_tiny
+
+    model, tok = load_tiny()
+    return decode(model, a.prompt, a.tokens, use_cache=not a.no_cache, tokenizer=tok, sample=a.sample,
+                  seed=a.seed if a.sample else None)
+
+
+def _decode_python(a) -> str:
+    extra = ("" if not a.no_cache else ", use_cache=False") + (f", sample=True, seed={a.seed}" if a.sample else "")
+    return ("model, tok = tr_widgets.load_tiny()\n"
+            f"trace = tr_widgets.decode(model, {a.prompt!r}, {a.tokens}, tokenizer=tok{extra})\n"
+            "tr_widgets.show(trace)")
+
+
+DEMOS["decode"] = Demo(
+    "the shipped tiny GPT continues a prompt one token per tick, its KV cache growing in view",
+    [(("--prompt",), dict(default="The cat sat on the", help="the text to continue (words of the tiny model)")),
+     (("--tokens",), dict(type=_int_in(1, 32), default=5, help="new tokens, one per tick (1..32)")),
+     (("--no-cache",), dict(action="store_true", help="recompute every position at every tick (no KV cache)")),
+     (("--sample",), dict(action="store_true", help="draw each token from the probabilities, not the top one")),
+     (("--seed",), dict(type=_int_in(0, 2**31 - 1), default=0, help="the sampling seed (with --sample)"))],
+    _decode_build, _decode_python)
+
+
 # -- showing what was recorded ---------------------------------------------------------------
 class CaptureView(w.VBox):
     """Several recorded traces: a dropdown of their names above the stepper of the chosen one.

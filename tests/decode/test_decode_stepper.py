@@ -12,7 +12,7 @@ from tr_widgets.views import dequantize
 from tr_widgets.views.decode import APPENDED, REUSED, cache_strip, text_parts, tick_view, timeline
 from tr_widgets.views.matrix import BLOCKED
 from tr_widgets.widgets import show
-from tr_widgets.widgets.decode_stepper import DecodeStepper, decode_demo
+from tr_widgets.widgets.decode_stepper import DecodeStepper
 
 EVIL = ["<unk>", "<script>alert(1)</script>", "<b>mat</b>", "&amp;", "ok"]
 
@@ -148,35 +148,21 @@ def test_bad_options_are_named(trace):
             show(trace, progress=False, **opts)
 
 
-def test_decode_demo_is_the_magic_s_shorthand():
-    s = decode_demo(tokens=3, progress=False)
-    assert isinstance(s, DecodeStepper) and len(s.trace) == 3 and s.trace.ticks[0].token == "mat"
-    assert s.trace.text.startswith("The cat sat on the mat")
-
-
-def test_the_magic_demo_pieces_register_and_run():
+def test_the_decode_demo_runs_and_documents_its_python():
     pytest.importorskip("IPython")
     from tr_widgets import magic
-    from tr_widgets.widgets.decode_stepper import DEMO_ARGUMENTS, DEMO_SUMMARY, demo_build, demo_python
 
-    had = magic.DEMOS.get("decode")
-    magic.register_demo("decode", magic.Demo(DEMO_SUMMARY, DEMO_ARGUMENTS, demo_build, demo_python))
-    try:
-        s = magic._run_demo("decode", '--prompt "The dog ran to the" --tokens 3 --no-cache')
-        assert isinstance(s, DecodeStepper) and len(s.trace) == 3 and not s.trace.use_cache
-        assert s.trace.text.startswith("The dog ran to the")
-        args = magic.DEMOS["decode"].parser("decode").parse_args(["--sample", "--seed", "4"])
-        code = demo_python(args)
-        assert "sample=True, seed=4" in code and "'The cat sat on the', 5" in code
-        assert "%tr_step decode" in magic.TrStepMagics.tr_step.__doc__
-        with pytest.raises(Exception, match=r"tokens.*\[1, 32\]"):
-            magic._run_demo("decode", "--tokens 99")
-    finally:
-        if had is None:
-            magic.DEMOS.pop("decode", None)
-        else:
-            magic.DEMOS["decode"] = had
-        magic.TrStepMagics.tr_step.__doc__ = magic._doc()
+    s = magic._run_demo("decode", '--prompt "The dog ran to the" --tokens 3 --no-cache')
+    assert isinstance(s, DecodeStepper) and len(s.trace) == 3 and not s.trace.use_cache
+    assert s.trace.text.startswith("The dog ran to the")
+    d = magic._run_demo("decode", "--tokens 3")
+    assert d.trace.ticks[0].token == "mat" and d.trace.text.startswith("The cat sat on the mat")
+    args = magic.DEMOS["decode"].parser("decode").parse_args(["--sample", "--seed", "4"])
+    code = magic.DEMOS["decode"].python(args)
+    assert "sample=True, seed=4" in code and "'The cat sat on the', 5" in code
+    assert "%tr_step decode" in magic.TrStepMagics.tr_step.__doc__
+    with pytest.raises(Exception, match=r"tokens.*\[1, 32\]"):
+        magic._run_demo("decode", "--tokens 99")
 
 
 def test_the_cache_panel_does_not_label_positions_not_reached_yet(trace):

@@ -159,15 +159,15 @@ def test_cell_magic_may_contain_ipython_syntax(ip):
 
 # -- bad input: one-line UsageError, or the user's own error; the shell keeps working ----------
 @pytest.mark.parametrize("line, words", [
-    ("lstmm --hidden 3", ["unknown demo 'lstmm'", "attention, gru, lstm, rnn"]),
-    ("not_defined_anywhere", ["unknown demo 'not_defined_anywhere'", "attention, gru, lstm, rnn"]),
+    ("lstmm --hidden 3", ["unknown demo 'lstmm'", "attention, decode, gru, lstm, rnn"]),
+    ("not_defined_anywhere", ["unknown demo 'not_defined_anywhere'", "attention, decode, gru, lstm, rnn"]),
     ("lstm --hidden abc", ["--hidden", "expected an integer", "'abc'"]),
     ("lstm --hidden 0", ["--hidden", "[1, 256]", "got 0"]),
     ('lstm --input "1 two 3"', ["--input", "numbers", "'two'"]),
     ("attention --heads 2.5", ["--heads", "'2.5'"]),
     ("lstm --colour red", ["unrecognized arguments: --colour red"]),
     ("torch.zeros(3) + 1", ["nothing recorded", "nn.LSTM", "nn.MultiheadAttention", "scaled_dot_product_attention"]),
-    ("", ["expected a demo", "attention, gru, lstm, rnn"]),
+    ("", ["expected a demo", "attention, decode, gru, lstm, rnn"]),
     ("1 +", ["neither a demo", "Python expression"]),
 ])
 def test_bad_input_is_a_one_line_usage_error(ip, line, words):

@@ -9,7 +9,6 @@ Importing this module registers the stepper, so ``show(decode_trace)`` returns o
 """
 from __future__ import annotations
 
-import argparse
 
 import ipywidgets as w
 import numpy as np
@@ -196,59 +195,3 @@ class DecodeStepper(Stepper):
 
 
 register_stepper(DecodeTrace, DecodeStepper)
-
-
-def decode_demo(prompt: str = "The cat sat on the", tokens: int = 5, **options) -> DecodeStepper:
-    """The shipped tiny model continues ``prompt`` for ``tokens`` ticks; returns the stepper.
-
-    Stands for::
-
-        model, tok = tr_widgets.models.load_tiny()
-        show(tr_widgets.engine.decode.decode(model, prompt, tokens, tokenizer=tok), **options)
-    """
-    from ..engine.decode import decode
-    from ..models import load_tiny
-
-    model, tok = load_tiny()
-    return DecodeStepper(decode(model, prompt, tokens, tokenizer=tok), **options)
-
-
-# -- ``%tr_step decode``: the pieces of a tr_widgets.magic.Demo (magic.py registers them) ------------------
-def _int_range(lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {v}")
-        return v
-    return parse
-
-
-DEMO_SUMMARY = "the shipped tiny GPT continues a prompt one token per tick, its KV cache growing in view"
-DEMO_ARGUMENTS = [
-    (("--prompt",), dict(default="The cat sat on the", help="the text to continue (words of the tiny model)")),
-    (("--tokens",), dict(type=_int_range(1, 32), default=5, help="new tokens, one per tick (1..32)")),
-    (("--no-cache",), dict(action="store_true", help="recompute every position at every tick (no KV cache)")),
-    (("--sample",), dict(action="store_true", help="draw each token from the probabilities instead of the top one")),
-    (("--seed",), dict(type=_int_range(0, 2**31 - 1), default=0, help="the sampling seed (with --sample)")),
-]
-
-
-def demo_build(a) -> DecodeTrace:
-    """``%tr_step decode`` options -> the DecodeTrace the magic shows."""
-    from ..engine.decode import decode
-    from ..models import load_tiny
-
-    model, tok = load_tiny()
-    return decode(model, a.prompt, a.tokens, use_cache=not a.no_cache, tokenizer=tok, sample=a.sample,
-                  seed=a.seed if a.sample else None)
-
-
-def demo_python(a) -> str:
-    """The Python that ``%tr_step decode`` options stand for."""
-    extra = ("" if not a.no_cache else ", use_cache=False") + (f", sample=True, seed={a.seed}" if a.sample else "")
-    return ("model, tok = tr_widgets.models.load_tiny()\n"
-            f"trace = tr_widgets.decode(model, {a.prompt!r}, {a.tokens}, tokenizer=tok{extra})\n"
-            "tr_widgets.widgets.show(trace)")
