@@ -86,7 +86,7 @@ def memory(model, device: str, T: int) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=None, help="timed runs per side (default: cpu 5, cuda 30)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per side (default: cpu 15, cuda 30)")
     ap.add_argument("--T", type=int, default=1024, help="sequence length for the time ratio")
     ap.add_argument("--T-memory", type=int, default=2048, help="sequence length for the memory ratio")
     ap.add_argument("--devices", default=None, help="comma-separated, default: cpu and cuda if available")
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     rows = []
     for dev in devices:
         model = build_model(dev)
-        reps = args.repeats or (5 if dev == "cpu" else 30)
+        reps = args.repeats or (15 if dev == "cpu" else 30)
         plain, cap = time_ratio(model, dev, args.T, reps)
         mode = time_ratio(model, dev, args.T, reps, via="mode") if args.compare_mode else None
         mem = memory(model, dev, args.T_memory)
