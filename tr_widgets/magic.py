@@ -203,57 +203,16 @@ DEMOS["decode"] = Demo(
 
 
 # -- showing what was recorded ---------------------------------------------------------------
-class CaptureView(w.VBox):
-    """Several recorded traces: a dropdown of their names above the stepper of the chosen one.
-
-    Steppers are built when first chosen. Example::
-
-        view = CaptureView(rec.traces); view.choose("transformer.h.1.attn"); view.stepper.step = 3
-    """
-
-    def __init__(self, traces: list, **options):
-        from .widgets import show
-
-        self._show, self._options, self.traces = show, options, list(traces)
-        names = [n for n, _ in self.traces]
-        self.chooser = w.Dropdown(options=names, value=names[0], description="module",
-                                  layout=w.Layout(width="auto"))
-        self.chooser.add_class("tr-capture-chooser")
-        self._steppers: dict = {}
-        self.stepper = self._stepper(names[0])
-        super().__init__(children=[self.chooser, self.stepper])
-        self.add_class("tr-capture-view")
-        self.chooser.observe(self._on_choose, names="value")
-
-    def _stepper(self, name: str):
-        if name not in self._steppers:
-            self._steppers[name] = self._show(dict(self.traces)[name], **self._options)
-        return self._steppers[name]
-
-    def _on_choose(self, change) -> None:
-        self.stepper = self._stepper(change["new"])
-        self.children = [self.chooser, self.stepper]
-
-    def choose(self, name: str) -> None:
-        """Show the stepper of ``name`` (one of ``self.chooser.options``)."""
-        if name not in self.chooser.options:
-            raise UsageError(f"name: expected one of {list(self.chooser.options)}, got {name!r}")
-        self.chooser.value = name
-
-    def __repr__(self) -> str:
-        return f"CaptureView({len(self.traces)} traces, showing {self.chooser.value!r}: {self.stepper!r})"
-
-
 def view_of(rec: Capture, what: str):
     """The stepper of the one trace ``rec`` holds, or a :class:`CaptureView` of several."""
-    from .widgets import show
+    from .widgets import CaptureView, show
 
     traces = rec.traces
     if not traces:
         skipped = "; ".join(f"{n}: {why}" for n, why in rec.skipped)
         raise UsageError(f"nothing recorded: {what} ran none of the supported modules ({SUPPORTED})"
                          + (f"; skipped {skipped}" if skipped else ""))
-    return show(traces[0][1]) if len(traces) == 1 else CaptureView(traces)
+    return show(traces[0][1]) if len(traces) == 1 else CaptureView(traces)  # several: choose among them
 
 
 def _run_demo(name: str, rest: str):

@@ -8,7 +8,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import tr_widgets
 from tr_widgets import magic
 from tr_widgets.engine.capture_sdpa import SDPA
-from tr_widgets.widgets import AttentionStepper, RecurrentStepper
+from tr_widgets.widgets import AttentionStepper, CaptureView, RecurrentStepper
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_expression_recording_several_modules_offers_a_choice(ip):
             "src = torch.randn(5, 1, 8)")
     assert run(ip, code)[1] is None
     value, err = run(ip, "%tr_step enc(src)")
-    assert err is None and isinstance(value, magic.CaptureView)
+    assert err is None and isinstance(value, CaptureView)
     assert list(value.chooser.options) == ["enc.layers.0.self_attn", "enc.layers.1.self_attn"]
     first = value.stepper
     assert isinstance(first, AttentionStepper) and first.trace.name == "enc.layers.0.self_attn"
@@ -118,7 +118,7 @@ def test_expression_recording_several_modules_offers_a_choice(ip):
     assert value.stepper.trace.name == "enc.layers.1.self_attn" and value.children[1] is value.stepper
     value.choose("enc.layers.0.self_attn")
     assert value.stepper is first  # built once, kept
-    with pytest.raises(UsageError):
+    with pytest.raises(tr_widgets.TraceInputError, match="enc.layers.0.self_attn"):
         value.choose("enc.layers.2.self_attn")
     assert repr(value).startswith("CaptureView(2 traces, showing 'enc.layers.0.self_attn': AttentionStepper(")
 
@@ -145,7 +145,7 @@ def test_cell_magic_keeps_variables_and_shows_the_steppers(ip):
             "y = torch.randn(3, 1, 4)\n"
             "att_out, _ = mha(y, y, y)\n")
     value, err = run(ip, "%%tr_step\n" + cell)
-    assert err is None and isinstance(value, magic.CaptureView)
+    assert err is None and isinstance(value, CaptureView)
     assert list(value.chooser.options) == ["cell", "mha"]
     assert value.stepper.trace.seq_len == 5  # the loop over the cell is one trace of 5 steps
     assert ip.user_ns["att_out"].shape == (3, 1, 4) and ip.user_ns["h"].shape == (1, 4)

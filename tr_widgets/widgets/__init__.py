@@ -8,6 +8,7 @@ from ..engine import AttentionTrace, RecurrentTrace
 from .attention import AttentionStepper
 from .base import Stepper
 from .canvas import BarsCanvas, MatrixCanvas
+from .capture_view import CaptureView  # registers itself for show(capture)
 from .controller import StepController
 from .decode_stepper import DecodeStepper  # registers itself for show(DecodeTrace)
 from .recurrent import RecurrentStepper
@@ -16,5 +17,5 @@ from .registry import register_stepper, show, supported
 register_stepper(RecurrentTrace, RecurrentStepper)
 register_stepper(AttentionTrace, AttentionStepper)
 
-__all__ = ["AttentionStepper", "BarsCanvas", "DecodeStepper", "MatrixCanvas", "RecurrentStepper", "StepController", "Stepper",
+__all__ = ["AttentionStepper", "BarsCanvas", "CaptureView", "DecodeStepper", "MatrixCanvas", "RecurrentStepper", "StepController", "Stepper",
            "register_stepper", "show", "supported"]

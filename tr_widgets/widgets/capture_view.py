@@ -1,0 +1,74 @@
+"""CaptureView: what ``capture(model)`` recorded, one dropdown of module names above the chosen stepper.
+
+``show(rec)`` returns it (registered for :class:`~tr_widgets.engine.capture.Capture`); the magic uses
+it when a model ran several supported modules. Steppers are built when first chosen.
+"""
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from ..engine.capture import SUPPORTED, Capture
+from ..engine.errors import fail
+from .registry import register_stepper, show
+
+
+class CaptureView(w.VBox):
+    """Several recorded traces: a dropdown of their names above the stepper of the chosen one.
+
+    Example::
+
+        with tr_widgets.capture(model) as rec:
+            model(x)
+        view = tr_widgets.show(rec)            # or CaptureView(rec.traces)
+        view.choose("transformer.h.1.attn"); view.stepper.step = 3
+    """
+
+    def __init__(self, traces, **options):
+        self.traces = list(traces.traces if isinstance(traces, Capture) else traces)
+        if not self.traces:
+            fail("traces", f"at least one recorded trace (supported: {SUPPORTED})", "nothing recorded",
+                 "run the model inside `with tr_widgets.capture(model) as rec:`")
+        self._options = options
+        names = [n for n, _ in self.traces]
+        self.chooser = w.Dropdown(options=names, value=names[0], description="module",
+                                  layout=w.Layout(width="auto"))
+        self.chooser.add_class("tr-capture-chooser")
+        self._steppers: dict = {}
+        self.stepper = self._stepper(names[0])
+        super().__init__(children=[self.chooser, self.stepper])
+        self.add_class("tr-capture-view")
+        self.chooser.observe(self._on_choose, names="value")
+
+    def _stepper(self, name: str):
+        if name not in self._steppers:
+            self._steppers[name] = show(dict(self.traces)[name], **self._options)
+        return self._steppers[name]
+
+    def _on_choose(self, change) -> None:
+        self.stepper = self._stepper(change["new"])
+        self.children = [self.chooser, self.stepper]
+
+    def choose(self, name: str) -> None:
+        """Show the stepper of ``name`` (one of ``self.chooser.options``)."""
+        if name not in self.chooser.options:
+            fail("name", f"one of {list(self.chooser.options)}", repr(name), "pick a recorded module name")
+        self.chooser.value = name
+
+    def __repr__(self) -> str:
+        return f"CaptureView({len(self.traces)} traces, showing {self.chooser.value!r}: {self.stepper!r})"
+
+    def snapshot_html(self) -> str:
+        """The recorded names (the chosen one in bold) above the chosen stepper's static view."""
+        names = " · ".join(f"<b>{html.escape(n)}</b>" if n == self.chooser.value else html.escape(n)
+                           for n in self.chooser.options)
+        return (f"<div class='tr-snapshot tr-capture-view'><div>recorded modules: {names}</div>"
+                f"{self.stepper.snapshot_html()}</div>")
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        return {**data, "text/plain": repr(self), "text/html": self.snapshot_html()}
+
+
+register_stepper(Capture, CaptureView)
