@@ -148,6 +148,7 @@ def test_model_is_left_in_its_training_mode(tiny):
     ({"sample": "yes"}, "sample"),
     ({"seed": 1.5}, "seed"),
     ({"model": "gpt2"}, "model"),
+    ({"model": torch.nn.Linear(3, 3)}, "model"),  # a module, but no language model with a cache
 ])
 def test_bad_input_names_argument_expected_got_and_fix(tiny, kwargs, arg):
     model, tok = tiny
@@ -173,3 +174,10 @@ def test_cuda_decode_matches_cpu(tiny, cached, no_tf32):
     assert tr.new_ids == cached.new_ids and tr.device.startswith("cuda")
     torch.testing.assert_close(tr.head_weights(3, 1).cpu(), cached.head_weights(3, 1), atol=1e-4, rtol=1e-3)
     assert all(s > 0 for s in tr.seconds)
+
+
+def test_unknown_prompt_words_are_named_in_a_warning(tiny):
+    model, tok = tiny
+    with pytest.warns(UserWarning, match="'xyzzy'.*<unk>"):
+        tr = decode(model, "The xyzzy sat on the", 2, tokenizer=tok)
+    assert tr.tokens[1] == "<unk>"

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import time
+import warnings
 
 import torch
 from torch import nn
@@ -60,6 +62,11 @@ def _prompt_ids(prompt, tokenizer, device) -> torch.Tensor:
         ids = list(tokenizer.encode(prompt))
         if not ids:
             fail("prompt", "text with at least one token", repr(prompt), "pass a non-empty prompt")
+        unk = getattr(tokenizer, "unk_id", None)
+        if unk is not None and unk in ids and hasattr(tokenizer, "tokens"):
+            words = [w for w in re.findall(r"\w+|[^\w\s]", prompt) if tokenizer.encode(w) == [unk]]
+            warnings.warn(f"prompt: {', '.join(map(repr, words)) or 'some words'} not in the tokenizer's vocabulary "
+                          "became <unk>; the model has never seen them", UserWarning, stacklevel=3)
         return torch.tensor([ids], dtype=torch.long, device=device)
     if not isinstance(prompt, torch.Tensor):
         fail("prompt", "a string (with tokenizer=) or a 1-D/2-D tensor of token ids", describe(prompt),
@@ -78,6 +85,15 @@ def _check_args(model, max_new_tokens, sample, seed, temperature, top_k) -> None
     if not isinstance(model, nn.Module):
         fail("model", "a torch nn.Module language model (tiny model or Hugging Face causal LM)",
              describe(model), "pass model from tr_widgets.models.load_tiny() or GPT2LMHeadModel(...)")
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if params and not takes_any and not {"past_key_values", "use_cache"} <= set(params):
+        fail("model", "a causal language model whose forward takes (input_ids, past_key_values=, use_cache=) "
+             "and returns .logits", f"{type(model).__name__}.forward{inspect.signature(model.forward)}",
+             "pass the tiny model (tr_widgets.load_tiny()) or a Hugging Face *ForCausalLM / *LMHeadModel")
     if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
         fail("max_new_tokens", "an int >= 1", describe(max_new_tokens), "pass e.g. max_new_tokens=5")
     if not isinstance(sample, bool):
