@@ -24,6 +24,7 @@ def test_binder_pins_agree_with_constraints():
 def test_binder_installs_the_repo_with_cpu_torch_on_python_311():
     lines = [l.strip() for l in (ROOT / "binder/requirements.txt").read_text().splitlines()]
     assert "." in lines, "repo2docker does not install the package once binder/ exists"
+    assert "-c ../constraints.txt" in lines, "transitive dependencies must be pinned too"
     assert any("torch==" in l and "+cpu" in l for l in lines)
     assert (ROOT / "binder/runtime.txt").read_text().strip() == "python-3.11"
 

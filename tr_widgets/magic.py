@@ -181,21 +181,21 @@ def _decode_build(a):
     from .models import load_tiny
 
     model, tok = load_tiny()
-    return decode(model, a.prompt, a.tokens, use_cache=not a.no_cache, tokenizer=tok, sample=a.sample,
+    return decode(model, a.prompt, a.new_tokens, use_cache=not a.no_cache, tokenizer=tok, sample=a.sample,
                   seed=a.seed if a.sample else None)
 
 
 def _decode_python(a) -> str:
     extra = ("" if not a.no_cache else ", use_cache=False") + (f", sample=True, seed={a.seed}" if a.sample else "")
     return ("model, tok = tr_widgets.load_tiny()\n"
-            f"trace = tr_widgets.decode(model, {a.prompt!r}, {a.tokens}, tokenizer=tok{extra})\n"
+            f"trace = tr_widgets.decode(model, {a.prompt!r}, {a.new_tokens}, tokenizer=tok{extra})\n"
             "tr_widgets.show(trace)")
 
 
 DEMOS["decode"] = Demo(
     "the shipped tiny GPT continues a prompt one token per tick, its KV cache growing in view",
     [(("--prompt",), dict(default="The cat sat on the", help="the text to continue (words of the tiny model)")),
-     (("--tokens",), dict(type=_int_in(1, 32), default=5, help="new tokens, one per tick (1..32)")),
+     (("--new-tokens",), dict(type=_int_in(1, 32), default=5, help="tokens to generate, one per tick (1..32)")),
      (("--no-cache",), dict(action="store_true", help="recompute every position at every tick (no KV cache)")),
      (("--sample",), dict(action="store_true", help="draw each token from the probabilities, not the top one")),
      (("--seed",), dict(type=_int_in(0, 2**31 - 1), default=0, help="the sampling seed (with --sample)"))],
@@ -289,13 +289,15 @@ def _doc() -> str:
         p = demo.parser(name)
         opts = "\n".join(f"      {', '.join(a.option_strings):16} {a.help}" +
                          (f" (default: {a.default if not isinstance(a.default, list) else a.default})"
-                          if a.default not in (None, False, argparse.SUPPRESS) else "")
+                          if a.default is not None and a.default is not False and a.default != argparse.SUPPRESS
+                          else "")
                          for a in p._actions if a.option_strings and a.dest != "help")
         code = "\n".join("        " + ln for ln in demo.python(p.parse_args([])).splitlines())
         demo_docs.append(f"  %tr_step {name} [options]\n      {demo.summary}\n{opts}\n    stands for:\n{code}")
     return f"""Watch a model compute one step at a time. Every form returns the widget: ``w = %tr_step ...``.
 
-Demos ({', '.join(sorted(DEMOS))}); ``%tr_step NAME --help`` prints one demo's options:
+Demos ({', '.join(sorted(DEMOS))}); ``%tr_step NAME --help`` prints one demo's options. Each
+"stands for" block is plain Python after ``import torch, tr_widgets``:
 
 {chr(10).join(demo_docs)}
 
@@ -305,14 +307,14 @@ Demos ({', '.join(sorted(DEMOS))}); ``%tr_step NAME --help`` prints one demo's o
       capture made earlier (``%tr_step tr``). Stands for:
         with tr_widgets.capture(scope=globals()) as rec:
             EXPR
-        tr_widgets.show(rec.traces[0][1])     # one recorded; several: a chooser over rec.traces
+        tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)   # several: choose by name
 
   %%tr_step
   CODE
       Runs the cell under capture (its variables stay defined) and shows what it recorded. Stands for:
         with tr_widgets.capture(scope=globals()) as rec:
             CODE
-        tr_widgets.show(rec.traces[0][1])
+        tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)
 
 Errors: an unknown demo, a bad option value or nothing recorded raise a one-line UsageError; an error
 inside EXPR or CODE (a NameError, say) is raised as itself.
