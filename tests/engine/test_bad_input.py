@@ -81,6 +81,14 @@ def test_attention_shapes_and_options():
            torch.randn(1, 2, 6, 3), enable_gqa=True)
 
 
+def test_token_labels_must_match_the_positions():
+    q, k, v = torch.randn(5, 4), torch.randn(6, 4), torch.randn(6, 3)
+    raises("tokens: expected a list of 6 labels", tr_widgets.trace_attention, q, k, v, tokens=["a", "b"])
+    raises("query_tokens: expected a list of 5", tr_widgets.trace_attention, q, k, v, query_tokens="abcde")
+    at = tr_widgets.trace_attention(q, k, v, tokens=list("abcdef"), query_tokens=list("vwxyz"))
+    assert at.tokens[5] == "f" and at.query_tokens[0] == "v"
+
+
 def test_masks_that_do_not_broadcast():
     q, k, v = torch.randn(2, 5, 4), torch.randn(2, 6, 4), torch.randn(2, 6, 3)
     msg = raises("attn_mask", tr_widgets.trace_attention, q, k, v, attn_mask=torch.ones(5, 5, dtype=torch.bool))

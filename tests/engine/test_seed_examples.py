@@ -31,7 +31,10 @@ def test_000_rnn_update_over_four_steps():
         expected_h.append(h)
     got = tr.hidden()[:, 0, 0].tolist()
     assert all(math.isclose(g, e, abs_tol=1e-6) for g, e in zip(got, expected_h))
-    ys = [W_o * hh + b_o for hh in got]
+    out = nn.Linear(1, 1)  # y_t = W_o h_t + b_o, applied by torch to the traced hidden states
+    with torch.no_grad():
+        out.weight.fill_(W_o), out.bias.fill_(b_o)
+        ys = out(tr.hidden()[:, 0]).squeeze(-1).tolist()
     assert all(math.isclose(y, W_o * e + b_o, abs_tol=1e-5) for y, e in zip(ys, expected_h))
     # The dependency the articles call temporal: step 3's pre-activation uses h_2.
     st = tr.step(2)

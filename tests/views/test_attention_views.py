@@ -90,7 +90,10 @@ def test_labels_are_plain_strings_and_checked():
     q, k, v = _qkv(1, 3, 4)
     at = tr_widgets.trace_attention(q, k, v, tokens=["<script>", "b", "c"])
     assert labels(at) == (["<script>", "b", "c"], ["<script>", "b", "c"])
-    bad = tr_widgets.trace_attention(q, k, v, tokens=["a"])
+    with pytest.raises(tr_widgets.TraceInputError, match="tokens"):
+        tr_widgets.trace_attention(q, k, v, tokens=["a"])  # refused where it is given
+    bad = tr_widgets.trace_attention(q, k, v)
+    bad.tokens = ["a"]  # a trace edited afterwards is still checked before it is shown
     with pytest.raises(tr_widgets.TraceInputError, match="tokens"):
         labels(bad)
 

@@ -47,7 +47,14 @@ def _safe_softmax(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass(eq=False)
 class AttentionTrace:
-    """What :func:`trace_attention` returns. Stages are lazy, cached and stay on q's device."""
+    """What :func:`trace_attention` returns. Stages are lazy, cached and stay on q's device.
+
+    Example::
+
+        at = tr_widgets.trace_attention(q, k, v, is_causal=True)   # q, k, v: [B, heads, T, E]
+        at.batch_shape, at.L, at.S                                  # (B, heads), T, T
+        at.blocked[0, 0, 1]                                         # query 1: keys 2.. are masked
+    """
 
     q: torch.Tensor  # [*batch, L, E]
     k: torch.Tensor  # [*batch, S, E]   (after GQA expansion)
@@ -239,6 +246,10 @@ def trace_attention(q, k, v, attn_mask=None, is_causal=False, scale=None, enable
     except RuntimeError:
         fail("k", f"batch dimensions that broadcast with q's {tuple(q.shape[:-2])}", f"shape {tuple(k.shape)}",
              "give q, k and v the same leading (batch, head) dimensions, or enable_gqa=True for grouped heads")
+    for arg, labels, n in (("tokens", tokens, k.shape[-2]), ("query_tokens", query_tokens, q.shape[-2])):
+        if labels is not None and (isinstance(labels, str) or len(labels) != n):
+            fail(arg, f"a list of {n} labels (one per {'key' if arg == 'tokens' else 'query'} position)",
+                 describe(labels), f"pass {arg}=None or {n} strings")
     warn_nonfinite("q", q, -2, "query position")
     warn_nonfinite("k", k, -2, "key position")
     warn_nonfinite("v", v, -2, "key position")

@@ -17,11 +17,25 @@ _budget = {"bytes": 2 * GiB}
 
 
 class TraceInputError(ValueError):
-    """A public function got an argument it cannot trace (wrong shape, dtype, device, option...)."""
+    """A public function got an argument it cannot trace (wrong shape, dtype, device, option...).
+
+    Example::
+
+        tr_widgets.trace_recurrent(nn.LSTM(3, 4), torch.ones(5, 1, 3, dtype=torch.long))
+        # TraceInputError: x: expected a real floating-point tensor (...), got dtype torch.int64.
+        #                  Fix: convert it with x.float()
+    """
 
 
 class MemoryBudgetError(TraceInputError):
-    """Materialising a stage would exceed the memory budget (see :func:`set_memory_budget`)."""
+    """Materialising a stage would exceed the memory budget (see :func:`set_memory_budget`).
+
+    Example::
+
+        at = tr_widgets.trace_attention(q, k, v)       # T = 100_000
+        at.weights   # MemoryBudgetError: ... (37.3 GiB) exceeds the memory budget of 2.0 GiB.
+                     # Fix: use row(i, index) for one query's step instead, or raise the budget ...
+    """
 
 
 class NonFiniteInputWarning(UserWarning):

@@ -49,7 +49,14 @@ class StepRecord:
 
 @dataclass(eq=False)
 class RecurrentTrace:
-    """What :func:`trace_recurrent` returns. A trace is data: read it, widgets only read it."""
+    """What :func:`trace_recurrent` returns. A trace is data: read it, widgets only read it.
+
+    Example::
+
+        tr = tr_widgets.trace_recurrent(nn.GRU(3, 4, num_layers=2), torch.randn(6, 1, 3))
+        tr.kind, tr.seq_len, tr.output.shape     # 'gru', 6, torch.Size([6, 1, 4])
+        tr.gates(layer=1)["z"][2]                # update gate of layer 1 at step 2
+    """
 
     kind: str
     output: torch.Tensor
@@ -191,7 +198,8 @@ class RecurrentTrace:
         """
         T, B = self.seq_len, self.batch_size
         if not (isinstance(t, int) and -T <= t < T):
-            fail("t", f"a step index in [0, {T - 1}]", repr(t), "pick a step of the traced sequence")
+            fail("t", f"a step index in [0, {T - 1}] (or -{T}..-1, counted from the end)", repr(t),
+                 "pick a step of the traced sequence")
         if not (isinstance(batch, int) and 0 <= batch < B):
             fail("batch", f"a batch index in [0, {B - 1}]", repr(batch), "pick an existing batch item")
         t = t % T
