@@ -17,3 +17,14 @@ def test_nbconvert_html_shows_the_static_snapshots():
     body, _ = HTMLExporter().from_notebook_node(nb)
     assert body.count("<div class=\"tr-snapshot\"") >= len(shown)  # rendered HTML, not escaped text
     assert "RecurrentStepper" in body and "data:image/png;base64," in body
+
+
+def test_the_readme_api_tour_runs_as_pasted():
+    """The README's Python tour is real code: it runs top to bottom (the decode line included)."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\nimport torch, tr_widgets")
+    code = readme[start + len("```python\n"):readme.index("```", start + 10)]
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["dt"].text.startswith("The cat sat on the mat")
+    assert scope["rec"]["layers.0.self_attn"].weights.shape == (1, 2, 5, 5)
