@@ -1,5 +1,5 @@
-"""Saved and exported notebooks still show the steppers: nbconvert's HTML of a committed tutorial
-(executed without widget state) holds each stepper's static snapshot, not an empty widget."""
+"""Docs that must stay true: exported notebooks still show the steppers (nbconvert's HTML of a committed
+tutorial, executed without widget state, holds each stepper's static snapshot), and the README's tour runs."""
 import pathlib
 
 import nbformat
