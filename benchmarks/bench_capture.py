@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import sync  # noqa: E402
 from tr_widgets.engine.capture import capture  # noqa: E402
 
 TIME_GOAL, MEMORY_GOAL = 1.10, 1.25
@@ -40,17 +42,12 @@ def build_model(device: str):
     return model
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
 def time_ratio(model, device: str, T: int, repeats: int, via: str = "patch") -> tuple[float, float]:
     ids = torch.randint(0, 1000, (1, T), device=device)
     plain, captured = [], []
 
     def run(under_capture: bool) -> float:
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         with torch.no_grad():
             if under_capture:
@@ -58,7 +55,7 @@ def time_ratio(model, device: str, T: int, repeats: int, via: str = "patch") -> 
                     model(ids)
             else:
                 model(ids)
-        _sync(device)
+        sync(device)
         dt = time.perf_counter() - t0
         if under_capture:
             assert len(rec._entries) == 6  # recorded, not built: building happens when someone looks

@@ -60,6 +60,9 @@ def test_trace_equals_sdpa_stage_by_stage(a):
     for name in ("scores", "scaled", "masked", "weights"):
         torch.testing.assert_close(getattr(r, name), getattr(at, name)[idx][i], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(r.terms.sum(0), r.output)
+    w, blocked = at.weights_rows(0, at.L, idx)  # a block of rows: the same masking and softmax
+    torch.testing.assert_close(w, at.weights[idx], atol=1e-5, rtol=1e-5)
+    assert torch.equal(blocked, at.blocked[idx] if at.blocked is not None else torch.zeros_like(blocked))
     torch.testing.assert_close(r.output, expected[idx][i], atol=1e-5, rtol=1e-5)
 
 

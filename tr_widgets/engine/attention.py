@@ -107,7 +107,7 @@ class AttentionTrace:
     def blocked(self) -> torch.Tensor | None:
         """Bool ``[*batch, L, S]``: True where the mask removed a key (the marked cells of a view)."""
         m = self.mask
-        return None if m is None else (~m if m.dtype == torch.bool else torch.isneginf(m))
+        return None if m is None else self._blocked(m, m)
 
     @staticmethod
     def _apply_mask(scaled: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -165,13 +165,37 @@ class AttentionTrace:
                  f"pass e.g. index={tuple(0 for _ in shape)}")
         return index
 
-    def _mask_row(self, idx: tuple, i: int) -> torch.Tensor | None:
-        """Query i's mask over the keys, without building the L×S causal triangle."""
-        if self.is_causal:
-            return torch.arange(self.S, device=self.q.device) <= i  # top-left aligned, as SDPA
+    def _mask_rows(self, idx: tuple, r0: int, r1: int) -> torch.Tensor | None:
+        """The mask of queries [r0, r1) over the keys, [n, S], without building the L×S causal triangle."""
+        if self.is_causal:  # top-left aligned, as SDPA
+            rows = torch.arange(r0, r1, device=self.q.device)[:, None]  # [n, 1]
+            return torch.arange(self.S, device=self.q.device)[None, :] <= rows  # [n, S]
         if self.attn_mask is None:
             return None
-        return self.attn_mask.expand(*self.batch_shape, self.L, self.S)[idx][i]  # a view: no copy
+        return self.attn_mask.expand(*self.batch_shape, self.L, self.S)[idx][r0:r1]  # a view: no copy
+
+    @staticmethod
+    def _blocked(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+        if mask is None:
+            return torch.zeros_like(like, dtype=torch.bool)
+        return ~mask if mask.dtype == torch.bool else torch.isneginf(mask)
+
+    def weights_rows(self, r0: int, r1: int, index=()) -> tuple[torch.Tensor, torch.Tensor]:
+        """Softmax weights of queries [r0, r1) of one batch/head entry, and where keys were blocked.
+
+        Only ``[r1 - r0, S]`` is ever held, so views can sweep a long sequence block by block.
+
+        Example::
+
+            w, blocked = at.weights_rows(0, 8, index=(0, 1))     # equals at.weights[0, 1, :8]
+        """
+        idx, b = self._index(index), self.batch_shape
+        with torch.no_grad():
+            q = self.q.expand(*b, self.L, self.E)[idx][r0:r1]  # [n, E]
+            k = self.k.expand(*b, self.S, self.E)[idx]  # [S, E]
+            mask = self._mask_rows(idx, r0, r1)  # [n, S] or None
+            scaled = (q @ k.T) * self.scale  # [n, S]
+            return _safe_softmax(self._apply_mask(scaled, mask)), self._blocked(mask, scaled)
 
     def row(self, i: int, index=()) -> RowRecord:
         """One query's step, derived in O(S·E): no T×T matrix is built.
@@ -191,14 +215,14 @@ class AttentionTrace:
             q = self.q.expand(*b, self.L, self.E)[idx][i]  # [E]
             k = self.k.expand(*b, self.S, self.E)[idx]  # [S, E]
             v = self.v.expand(*b, self.S, self.Ev)[idx]  # [S, Ev]
-            mask_row = self._mask_row(idx, i)  # [S] or None
+            mask_row = self._mask_rows(idx, i, i + 1)  # [1, S] or None
+            mask_row = None if mask_row is None else mask_row[0]  # [S]
             scores = k @ q  # [S]
             scaled = scores * self.scale
             masked = self._apply_mask(scaled, mask_row)
             weights = _safe_softmax(masked)
             terms = weights[:, None] * v  # [S, Ev]
-            blocked = (torch.zeros_like(scores, dtype=torch.bool) if mask_row is None else
-                       (~mask_row if mask_row.dtype == torch.bool else torch.isneginf(mask_row)))
+            blocked = self._blocked(mask_row, scores)
         return RowRecord(i, idx, q, scores, scaled, masked, blocked, weights, terms, terms.sum(0))
 
 

@@ -27,8 +27,9 @@ from .decode_trace import DecodeTrace, Tick
 from .errors import describe, fail
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
+def _sync(device) -> None:
+    """Wait for the device, so a wall-clock reading covers its work (a no-op off CUDA)."""
+    if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
 
 

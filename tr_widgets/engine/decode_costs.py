@@ -22,12 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .decode import _sync
 from .errors import describe, fail
-
-
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _clock(fn, device) -> float:

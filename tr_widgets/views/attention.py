@@ -17,7 +17,7 @@ import torch
 
 from ..engine.attention import RowRecord
 from ..engine.errors import fail
-from .matrix import Overview, Window, make_overview, pool_factors, quantize, value_range
+from .matrix import Overview, Window, make_overview, pool_factors, quantize, to_numpy, value_range
 
 DEFAULT_AXES = {0: (), 1: ("head",), 2: ("batch", "head")}
 
@@ -57,10 +57,6 @@ def labels(trace) -> tuple[list[str] | None, list[str] | None]:
     return (keys if trace.L == trace.S else None), keys
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(device="cpu", dtype=torch.float32).numpy()
-
-
 def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Softmax weights of queries [r0, r1) over every key, and where keys were blocked.
 
@@ -70,25 +66,8 @@ def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.
 
         w, blocked = weights_rows(at, (0, 1), 0, 8)     # equals at.weights[0, 1, :8]
     """
-    b, L, S = trace.batch_shape, trace.L, trace.S
-    with torch.no_grad():
-        q = trace.q.expand(*b, L, trace.E)[index][r0:r1]  # [n, E]
-        k = trace.k.expand(*b, S, trace.E)[index]  # [S, E]
-        scaled = (q @ k.T) * trace.scale  # [n, S]
-        if trace.is_causal:  # top-left aligned lower triangle, built for these rows only
-            rows = torch.arange(r0, r1, device=q.device)[:, None]  # [n, 1]
-            keep = torch.arange(S, device=q.device)[None, :] <= rows  # [n, S]
-            mask = keep
-        else:
-            mask = None if trace.attn_mask is None else trace.mask[index][r0:r1]  # [n, S]
-        blocked = None
-        if mask is not None and mask.dtype == torch.bool:
-            scaled, blocked = scaled.masked_fill(~mask, float("-inf")), ~mask
-        elif mask is not None:
-            scaled, blocked = scaled + mask, torch.isneginf(mask)
-        w = torch.softmax(scaled, dim=-1)
-        w = torch.where(torch.isneginf(scaled).all(-1, keepdim=True), torch.zeros_like(w), w)  # as SDPA
-    return _np(w), (None if blocked is None else blocked.cpu().numpy())
+    w, blocked = trace.weights_rows(r0, r1, index)  # the engine's own masking and softmax, [n, S]
+    return to_numpy(w), (None if trace.mask is None else blocked.cpu().numpy())
 
 
 def _block_rows(trace, factor: int) -> int:
@@ -173,14 +152,14 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
     open_keys = int((~r.blocked).sum())
     k = min(top_k, open_keys)  # masked keys (weight 0) never make the list
     top_idx = torch.topk(r.weights.masked_fill(r.blocked, -1.0), k).indices.tolist() if k else []
-    terms = _np(r.terms)  # [S, Ev]
-    top = [(j, float(r.weights[j]), _np(trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][j])[:d],
+    terms = to_numpy(r.terms)  # [S, Ev]
+    top = [(j, float(r.weights[j]), to_numpy(trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][j])[:d],
             terms[j, :d]) for j in top_idx]
     rest = terms[:, :d].sum(0, dtype=np.float64) - sum((t for *_, t in top), np.zeros(d))  # [d]
     return RowView(
-        i=i, keys=(c0, c1), scores=_np(r.scores[c0:c1]), scaled=_np(r.scaled[c0:c1]),
-        masked=_np(r.masked[c0:c1]), weights=_np(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),
-        terms=np.ascontiguousarray(terms[c0:c1, :d]), output=_np(r.output)[:d], sdpa=_np(sdpa)[:d],
+        i=i, keys=(c0, c1), scores=to_numpy(r.scores[c0:c1]), scaled=to_numpy(r.scaled[c0:c1]),
+        masked=to_numpy(r.masked[c0:c1]), weights=to_numpy(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),
+        terms=np.ascontiguousarray(terms[c0:c1, :d]), output=to_numpy(r.output)[:d], sdpa=to_numpy(sdpa)[:d],
         top=top, rest=rest.astype(np.float32), row_sum=float(w.sum()),
         max_abs_diff=float((r.output.double() - sdpa.double()).abs().max()),
         fully_masked=bool(r.blocked.all()), blocked_total=int(r.blocked.sum()))

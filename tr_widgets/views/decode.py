@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.errors import fail
-from .matrix import Window, maxabs_pool, pool_factors, window_around
+from .matrix import Window, maxabs_pool, pool_factors, to_numpy, window_around
 
 REUSED, APPENDED = 0.5, 1.0  # cache strip values (0 = not in the cache yet)
 
@@ -54,7 +54,7 @@ def tick_view(trace, tick: int, layer: int = 0, head: int = 0, window: int = 192
         tv.weights.sum(), tv.reused.sum(), tv.token      # ~1.0, 6, 'The'
     """
     _check_layer_head(trace, layer, head)
-    hw = trace.head_weights(tick, layer).detach().float().cpu().numpy()  # [H, S]
+    hw = to_numpy(trace.head_weights(tick, layer))  # [H, S]
     H, S = hw.shape
     tk = trace.ticks[tick]
     win = window_around((H, S), 0, S - 1, max(H, 1), window)  # the newest key is always in view

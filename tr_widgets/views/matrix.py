@@ -39,6 +39,11 @@ class Window:
         return self.r1 - self.r0, self.c1 - self.c0
 
 
+def to_numpy(t) -> np.ndarray:
+    """A torch tensor as a float32 numpy array on the host: the one place a view leaves the device."""
+    return t.detach().float().cpu().numpy()
+
+
 def _span(n: int, center: int, size: int) -> tuple[int, int]:
     """A range of ``min(n, size)`` cells containing ``center``, starting on a half-window boundary."""
     if n <= size:

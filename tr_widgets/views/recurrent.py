@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine import cells
+from .matrix import to_numpy
 
 
 def recurrent_axes(trace) -> list[tuple[str, list[str]]]:
@@ -29,10 +30,6 @@ def recurrent_axes(trace) -> list[tuple[str, list[str]]]:
             ("batch", [str(b) for b in range(trace.batch_size)])]
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(device="cpu", dtype=torch.float32).numpy()
-
-
 def hidden_matrix(trace, layer: int = 0, direction: int = 0, batch: int = 0) -> np.ndarray:
     """h_t of every step as a units × steps float32 matrix ``[Hout, T]`` (time runs left to right).
 
@@ -40,7 +37,7 @@ def hidden_matrix(trace, layer: int = 0, direction: int = 0, batch: int = 0) -> 
 
         hidden_matrix(tr, 0, 0, 0)[:, 3]     # equals tr.hidden()[3, 0]
     """
-    return np.ascontiguousarray(_np(trace.hidden(layer, direction)[:, batch, :]).T)  # [T, H] -> [H, T]
+    return np.ascontiguousarray(to_numpy(trace.hidden(layer, direction)[:, batch, :]).T)  # [T, H] -> [H, T]
 
 
 def fmt(x: float) -> str:
@@ -90,8 +87,8 @@ def _parts(trace, st, layer: int, direction: int) -> dict[str, np.ndarray]:
     H = trace.hidden_size
     out = {}
     for g, name in enumerate(names):
-        out[f"x_part_{name}"] = _np(xw[g * H:(g + 1) * H])
-        out[f"h_part_{name}"] = _np(hw[g * H:(g + 1) * H])
+        out[f"x_part_{name}"] = to_numpy(xw[g * H:(g + 1) * H])
+        out[f"h_part_{name}"] = to_numpy(hw[g * H:(g + 1) * H])
     return out
 
 
@@ -139,7 +136,7 @@ def step_view(trace, t: int, layer: int = 0, direction: int = 0, batch: int = 0,
         sv.equations[4].cells[0]     # 'f·c_prev + i·g = c_t' with unit 0's numbers
     """
     st = trace.step(t, layer=layer, direction=direction, batch=batch)
-    values = {name: _np(x) for name, x in st.tensors.items()}
+    values = {name: to_numpy(x) for name, x in st.tensors.items()}
     values.update(_parts(trace, st, layer, direction))
     shown = list(range(min(units, trace.hidden_size)))
     rows = []
