@@ -58,7 +58,7 @@ def time_ratio(model, device: str, T: int, repeats: int, via: str = "patch") -> 
         sync(device)
         dt = time.perf_counter() - t0
         if under_capture:
-            assert len(rec._entries) == 6  # recorded, not built: building happens when someone looks
+            assert len(rec.recorder.entries) == 6  # recorded, not built: building happens when someone looks
         return dt
 
     for _ in range(2 if device == "cpu" else 5):  # warm-up (allocator, kernels, lazy imports)

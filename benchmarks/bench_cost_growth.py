@@ -9,7 +9,7 @@
    query against t cached keys), both run over the whole sequence and timed step by step.
 
 Prints markdown tables and writes CSV files and PNG charts (altair + vl-convert, offline) to --out.
-The measuring functions live in ``tr_widgets.engine.decode_costs`` for notebooks to plot live.
+The measuring functions live in ``tr_widgets.testing.costs`` for notebooks to plot live.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from common import table  # noqa: E402
 
-from tr_widgets.engine.decode_costs import measure_step_costs, measure_tick_costs  # noqa: E402
+from tr_widgets.testing.costs import measure_step_costs, measure_tick_costs  # noqa: E402
 from tr_widgets.models import load_tiny  # noqa: E402
 
 

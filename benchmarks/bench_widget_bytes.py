@@ -4,7 +4,7 @@ Goals (issue 3, section 5):
 - an AttentionStepper over T=1024 with 4 heads sends ≤ 64 KiB per step change;
 - a T=4096 view opens with ≤ 1 MiB sent.
 
-Every widget's comm is replaced by a recording one (``tr_widgets.widgets.commlog``) that keeps the
+Every widget's comm is replaced by a recording one (``tr_widgets.testing.commlog``) that keeps the
 size of each message: its JSON (state, buffer paths, metadata) plus its binary buffers. The fixed
 Jupyter envelope (headers, HMAC signature: a few hundred bytes per message) is not counted; the
 message counts are printed so it can be added. Step changes sweep steps 1..N in order (most move a
@@ -26,7 +26,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import tr_widgets  # noqa: E402
 from common import table  # noqa: E402
 from tr_widgets.widgets import show  # noqa: E402
-from tr_widgets.widgets.commlog import record_comms  # noqa: E402
+from tr_widgets.testing.commlog import record_comms  # noqa: E402
 
 KiB, MiB = 1024, 1024 * 1024
 

@@ -24,8 +24,7 @@ from .engine import (
 )
 
 from .engine.capture import capture
-from .engine.decode import decode
-from .engine.decode_trace import DecodeTrace
+from .engine.decode import DecodeTrace, decode
 from .models import load_tiny
 
 __version__ = "0.1.0"

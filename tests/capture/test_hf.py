@@ -68,11 +68,11 @@ def test_gpt2_padding_mask_recorded(gpt2):
 
 def test_gpt2_named_the_same_without_the_hugging_face_shortcut(gpt2, monkeypatch):
     """Calls are named through AttentionInterface's sdpa entry; the frame walk gives the same names."""
-    from tr_widgets.engine import capture_sdpa
+    from tr_widgets.engine.capture import patch as capture_sdpa
 
     _, sdpa = gpt2
     ids = torch.randint(0, 100, (1, 6), generator=torch.Generator().manual_seed(5))
-    monkeypatch.setattr(capture_sdpa, "_hf_mapping", lambda: None)
+    monkeypatch.setattr(capture_sdpa, "hf_mapping", lambda: None)
     with torch.no_grad(), capture(sdpa) as walked:
         sdpa(ids)
     with torch.no_grad(), capture(sdpa, via="mode") as mode:

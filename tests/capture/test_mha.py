@@ -96,7 +96,7 @@ def test_row_matches_the_module_weights_without_materialising():
     at = rec["MultiheadAttention"]
     r = at.row(3, (2, 1))
     torch.testing.assert_close(r.weights, w[2, 1, 3], atol=1e-6, rtol=1e-5)
-    assert "weights" not in at._cache and "scores" not in at._cache  # a row builds no L x S matrix
+    assert "weights" not in at.derived and "scores" not in at.derived  # a row builds no L x S matrix
 
 
 @pytest.mark.parametrize("grad", [False, True])

@@ -80,9 +80,9 @@ def test_repr_is_deterministic(net_and_record):
 def test_lazy_nothing_materialised_and_traces_exact(net_and_record):
     net, x, rec = net_and_record
     at = rec["blocks.0"]
-    assert at._cache == {}  # no stage was derived while capturing
+    assert at.derived == {}  # no stage was derived while capturing
     r = at.row(4, (1, 0))
-    assert at._cache == {}  # one query's row builds no T x T matrix
+    assert at.derived == {}  # one query's row builds no T x T matrix
     torch.testing.assert_close(at.output, at.sdpa_output, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(r.weights, at.weights[1, 0, 4])
 

@@ -3,7 +3,7 @@ assertions: the numbers are the machine's; benchmarks/bench_cost_growth.py print
 import pytest
 import torch
 
-from tr_widgets.engine.decode_costs import AttentionStep, measure_step_costs, measure_tick_costs
+from tr_widgets.testing.costs import AttentionStep, measure_step_costs, measure_tick_costs
 from tr_widgets.engine.errors import TraceInputError
 from tr_widgets.models import load_tiny
 

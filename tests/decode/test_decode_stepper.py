@@ -12,7 +12,7 @@ from tr_widgets.views import dequantize
 from tr_widgets.views.decode import APPENDED, REUSED, cache_strip, text_parts, tick_view, timeline
 from tr_widgets.views.matrix import BLOCKED
 from tr_widgets.widgets import show
-from tr_widgets.widgets.decode_stepper import DecodeStepper
+from tr_widgets.widgets.decode import DecodeStepper
 
 EVIL = ["<unk>", "<script>alert(1)</script>", "<b>mat</b>", "&amp;", "ok"]
 
@@ -152,17 +152,17 @@ def test_the_decode_demo_runs_and_documents_its_python():
     pytest.importorskip("IPython")
     from tr_widgets import magic
 
-    s = magic._run_demo("decode", '--prompt "The dog ran to the" --new-tokens 3 --no-cache')
+    s = magic.run_demo("decode", '--prompt "The dog ran to the" --new-tokens 3 --no-cache')
     assert isinstance(s, DecodeStepper) and len(s.trace) == 3 and not s.trace.use_cache
     assert s.trace.text.startswith("The dog ran to the")
-    d = magic._run_demo("decode", "--new-tokens 3")
+    d = magic.run_demo("decode", "--new-tokens 3")
     assert d.trace.ticks[0].token == "mat" and d.trace.text.startswith("The cat sat on the mat")
     args = magic.DEMOS["decode"].parser("decode").parse_args(["--sample", "--seed", "4"])
     code = magic.DEMOS["decode"].python(args)
     assert "sample=True, seed=4" in code and "'The cat sat on the', 5" in code
     assert "%tr_step decode" in magic.TrStepMagics.tr_step.__doc__
     with pytest.raises(Exception, match=r"new-tokens.*\[1, 32\]"):
-        magic._run_demo("decode", "--new-tokens 99")
+        magic.run_demo("decode", "--new-tokens 99")
 
 
 def test_the_cache_panel_does_not_label_positions_not_reached_yet(trace):

@@ -4,7 +4,7 @@ import torch
 
 from tr_widgets.engine.capture import capture
 from tr_widgets.engine.decode import decode
-from tr_widgets.engine.decode_trace import DecodeTrace
+from tr_widgets.engine.decode import DecodeTrace
 from tr_widgets.engine.errors import TraceInputError
 from tr_widgets.models import load_tiny
 
@@ -69,7 +69,7 @@ def test_only_appended_keys_are_kept_per_tick(cached):
     # no T x T storage: after the prompt's tick each tick keeps one new key/value per layer
     for t in range(1, len(cached)):
         for layer in range(cached.num_layers):
-            assert cached._k[t][layer].shape[-2] == 1 and cached._q[t][layer].shape[-2] == 1
+            assert cached.k_new[t][layer].shape[-2] == 1 and cached.q_rows[t][layer].shape[-2] == 1
 
 
 @pytest.mark.parametrize("which", ["cached", "uncached"])

@@ -97,8 +97,8 @@ def test_fully_masked_row_behaves_as_sdpa():
 def test_stages_are_lazy_and_cached():
     q = torch.randn(2, 8, 4)
     at = tr_widgets.trace_attention(q, q, q)
-    assert at._cache == {}
+    assert at.derived == {}
     at.row(3, (1,))
-    assert at._cache == {}, "a row must not materialise the full stages"
+    assert at.derived == {}, "a row must not materialise the full stages"
     w = at.weights
-    assert at.weights is w and {"scores", "scaled", "masked", "weights"} <= set(at._cache)
+    assert at.weights is w and {"scores", "scaled", "masked", "weights"} <= set(at.derived)

@@ -1,8 +1,8 @@
-"""The blocked cell-state scan equals the plain sequential recurrence c_t = f_t c_{t-1} + i_t g_t."""
+"""The blocked linear scan equals the plain sequential recurrence h_t = a_t h_{t-1} + b_t (the LSTM cell state)."""
 import pytest
 import torch
 
-from tr_widgets.engine.cells import cell_state_scan
+from tr_widgets.engine.recurrent import linear_scan
 
 
 def sequential(f, ig, c0, reverse):
@@ -21,5 +21,5 @@ def test_blocked_scan_equals_sequential(T, reverse, block):
     f = torch.rand(T, 2, 3, dtype=torch.float64, generator=g)
     ig = torch.randn(T, 2, 3, dtype=torch.float64, generator=g)
     c0 = torch.randn(2, 3, dtype=torch.float64, generator=g)
-    torch.testing.assert_close(cell_state_scan(f, ig, c0, reverse, block), sequential(f, ig, c0, reverse),
+    torch.testing.assert_close(linear_scan(f, ig, c0, reverse, block), sequential(f, ig, c0, reverse),
                                atol=1e-12, rtol=1e-12)

@@ -63,7 +63,7 @@ def check(cfg, device="cpu", atol=1e-5):
     xs = tr.x.cpu().double()
     ref_m = m.to("cpu").double()
     ref, top = reference_run(ref_m, cfg["kind"], xs, tr.h0.cpu().double(), None if tr.c0 is None else tr.c0.cpu().double())
-    torch.testing.assert_close(top.float(), tr._layer_output(cfg["L"] - 1).cpu(), atol=atol, rtol=0)
+    torch.testing.assert_close(top.float(), tr.layer_output(cfg["L"] - 1).cpu(), atol=atol, rtol=0)
     D = 2 if cfg["bi"] else 1
     for layer in range(cfg["L"]):
         for d in range(D):
@@ -158,10 +158,10 @@ def test_step_record_matches_full_trace_and_equations():
 def test_traces_are_lazy_and_cached():
     m = nn.LSTM(3, 4, num_layers=2)
     tr = tr_widgets.trace_recurrent(m, torch.randn(5, 2, 3))
-    assert not any(isinstance(k, tuple) and k[0] == "parts" for k in tr._cache)
+    assert not any(isinstance(k, tuple) and k[0] == "parts" for k in tr.derived)
     g1 = tr.gates(0)
     assert tr.gates(0)["f"] is g1["f"]
-    assert ("parts", 1, 0) not in tr._cache
+    assert ("parts", 1, 0) not in tr.derived
 
 
 def test_a_trace_is_a_snapshot_training_afterwards_changes_nothing():

@@ -7,7 +7,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import tr_widgets
 from tr_widgets import magic
-from tr_widgets.engine.capture_sdpa import SDPA
+from tr_widgets.engine.capture.patch import SDPA
 from tr_widgets.widgets import AttentionStepper, CaptureView, RecurrentStepper
 
 
@@ -211,11 +211,9 @@ def test_help_lists_every_form_with_its_python(ip, capsys):
 
 
 def test_register_demo_adds_a_form():
-    def build(a):
-        return tr_widgets.trace_attention(*torch.ones(3, 1, 1, a.n, 2).unbind(0))
     magic.register_demo("ones", magic.Demo("uniform attention over n tokens",
-                                           [(("--n",), dict(type=int, default=3, help="tokens"))], build,
-                                           lambda a: f"q = k = v = torch.ones(1, 1, {a.n}, 2)"))
+                                           [(("--n",), dict(type=int, default=3, help="tokens"))],
+                                           lambda a: f"tr_widgets.trace_attention(*torch.ones(3, 1, 1, {a.n}, 2).unbind(0))"))
     try:
         shell = InteractiveShell.instance()
         value, err = run(shell, "%tr_step ones --n 4")

@@ -1,4 +1,5 @@
 """Attention views return the trace's numbers: rows, windows, overviews, checks, labels."""
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -93,7 +94,7 @@ def test_labels_are_plain_strings_and_checked():
     with pytest.raises(tr_widgets.TraceInputError, match="tokens"):
         tr_widgets.trace_attention(q, k, v, tokens=["a"])  # refused where it is given
     bad = tr_widgets.trace_attention(q, k, v)
-    bad.tokens = ["a"]  # a trace edited afterwards is still checked before it is shown
+    bad = dataclasses.replace(bad, tokens=["a"])  # a trace rebuilt with wrong labels is still checked before it is shown
     with pytest.raises(tr_widgets.TraceInputError, match="tokens"):
         labels(bad)
 

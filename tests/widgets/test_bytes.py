@@ -5,7 +5,7 @@ from torch import nn
 
 import tr_widgets
 from tr_widgets.widgets import show
-from tr_widgets.widgets.commlog import record_comms
+from tr_widgets.testing.commlog import record_comms
 
 KiB, MiB = 1024, 1024 * 1024
 

@@ -8,7 +8,7 @@ import tr_widgets
 from tr_widgets import TraceInputError
 from tr_widgets.views import dequantize
 from tr_widgets.widgets import AttentionStepper, RecurrentStepper, register_stepper, show
-from tr_widgets.widgets.registry import _STEPPERS
+from tr_widgets.widgets.kinds import STEPPERS
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_register_stepper_adds_a_trace_type(atrace):
         with pytest.raises(TraceInputError, match="FakeTrace"):
             show(object())
     finally:
-        _STEPPERS.pop(FakeTrace)
+        STEPPERS.pop(FakeTrace)
 
 
 def test_recurrent_step_change_updates_every_view(rtrace):

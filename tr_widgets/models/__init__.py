@@ -1,4 +1,4 @@
-"""The tiny language model shipped with tr_widgets (issue 5): a word-level GPT trained on corpus.txt.
+"""The tiny language model shipped with tr_widgets: a word-level GPT trained on corpus.txt.
 
 Example:
     >>> import torch

@@ -3,8 +3,8 @@
 // `values` holds every series back to back (float32); `blocked` (uint8, optional) marks masked
 // entries, drawn as hatched grey stubs rather than left blank. Names are set as textContent.
 
-const POS = "rgb(178,24,43)", NEG = "rgb(33,102,172)", MARK = "rgb(255,40,40)";
-const BLOCKED = "rgb(200,200,200)", HATCH = "rgb(120,120,120)", NONFINITE = "rgb(255,0,255)";
+// Colours (the `colours` dict) and bar widths (`bar_px`, one per series) come from Python
+// (tr_widgets/views/palette.py): this file only paints them.
 const H = 64;
 
 function bytesOf(v) {
@@ -27,8 +27,8 @@ function el(tag, cls, parent) {
   return e;
 }
 
-function drawSeries(canvas, vals, blocked, mark) {
-  const n = vals.length, bw = Math.max(1, Math.min(14, Math.floor(288 / Math.max(n, 1))));
+function drawSeries(canvas, vals, blocked, mark, bw, c) {
+  const n = vals.length;
   canvas.width = Math.max(8, n * bw);
   canvas.height = H;
   const ctx = canvas.getContext("2d");
@@ -42,22 +42,22 @@ function drawSeries(canvas, vals, blocked, mark) {
   for (let i = 0; i < n; i++) {
     const x = i * bw, v = vals[i];
     if (blocked[i]) {
-      ctx.fillStyle = BLOCKED; ctx.fillRect(x, 0, bw, H);
+      ctx.fillStyle = c.blocked; ctx.fillRect(x, 0, bw, H);
       if (bw >= 3) {
-        ctx.strokeStyle = HATCH; ctx.beginPath();
+        ctx.strokeStyle = c.hatch; ctx.beginPath();
         for (let y = 0; y < H; y += bw) { ctx.moveTo(x, y + bw); ctx.lineTo(x + bw, y); }
         ctx.stroke();
       }
     } else if (!Number.isFinite(v)) {
-      ctx.fillStyle = NONFINITE; ctx.fillRect(x, 0, bw, H);
+      ctx.fillStyle = c.nonfinite; ctx.fillRect(x, 0, bw, H);
     } else {
       const h = Math.max(1, Math.round(Math.abs(v) / m * (mid - 2)));
-      ctx.fillStyle = v >= 0 ? POS : NEG;
+      ctx.fillStyle = v >= 0 ? c.positive : c.negative;
       ctx.fillRect(x, v >= 0 ? mid - h : mid, Math.max(1, bw - (bw > 3 ? 1 : 0)), h);
     }
   }
-  ctx.fillStyle = "rgb(90,90,90)"; ctx.fillRect(0, mid, canvas.width, 1);  // the zero line
-  if (mark >= 0 && mark < n) { ctx.strokeStyle = MARK; ctx.lineWidth = 2; ctx.strokeRect(mark * bw + 1, 1, Math.max(bw - 2, 1), H - 2); }
+  ctx.fillStyle = c.zero; ctx.fillRect(0, mid, canvas.width, 1);  // the zero line
+  if (mark >= 0 && mark < n) { ctx.strokeStyle = c.mark; ctx.lineWidth = 2; ctx.strokeRect(mark * bw + 1, 1, Math.max(bw - 2, 1), H - 2); }
   return shown;
 }
 
@@ -74,6 +74,7 @@ function render({ model, el: root }) {
     const vals = floatsOf(model.get("values")), blk = bytesOf(model.get("blocked"));
     const lengths = model.get("lengths"), names = model.get("names"), notes = model.get("notes");
     const marks = model.get("marks"), groups = model.get("groups");
+    const widths = model.get("bar_px"), colours = model.get("colours");
     const starts = []; let acc = 0;
     for (const n of lengths) { starts.push(acc); acc += n; }
     groups.forEach((group, gi) => {
@@ -86,7 +87,7 @@ function render({ model, el: root }) {
         const canvas = el("canvas", "tr-series-canvas", box);
         const a = starts[s], n = lengths[s];
         const b = blk.length >= a + n ? blk.subarray(a, a + n) : new Uint8Array(n);
-        const m = drawSeries(canvas, vals.subarray(a, a + n), b, marks[s] ?? -1);
+        const m = drawSeries(canvas, vals.subarray(a, a + n), b, marks[s] ?? -1, widths[s] || 1, colours);
         canvas.setAttribute("role", "img");
         canvas.setAttribute("aria-label", names[s]);
         name.textContent = names[s];
@@ -100,7 +101,8 @@ function render({ model, el: root }) {
   function schedule() {
     if (!scheduled) { scheduled = true; queueMicrotask(draw); }
   }
-  const traits = ["values", "blocked", "lengths", "names", "notes", "marks", "groups", "title", "step", "arrow"];
+  const traits = ["values", "blocked", "lengths", "names", "notes", "marks", "groups", "title", "step", "arrow",
+    "bar_px", "colours"];
   for (const t of traits) model.on(`change:${t}`, schedule);
   draw();
   return () => { for (const t of traits) model.off(`change:${t}`, schedule); };

@@ -1,27 +1,11 @@
 // tr_widgets matrix canvas: draws a window of a matrix (uint8 codes) and an overview on <canvas>.
 // Plain ES module loaded by anywidget from the package (no CDN, no build step).
-// Codes 0..253 map onto [vmin, vmax]; 254 = NaN/inf (magenta); 255 = blocked by a mask (hatched).
+// Codes 0..253 map onto [vmin, vmax]; 254 = NaN/inf; 255 = blocked by a mask (hatched).
 // Labels are user text: only ever set as textContent or drawn with fillText, never as HTML.
 
 const LEVELS = 253, NONFINITE = 254, BLOCKED = 255;
-// Keep in sync with tr_widgets/views/image.py.
-const ANCHORS = {
-  sequential: [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]],
-  diverging: [[33, 102, 172], [247, 247, 247], [178, 24, 43]],
-};
-const BLOCKED_RGB = [200, 200, 200], HATCH = "rgb(120,120,120)", NONFINITE_RGB = [255, 0, 255];
-const MARK = "rgb(255,40,40)";
-
-function makeLut(anchors) {
-  const lut = new Uint8ClampedArray(256 * 3);
-  for (let c = 0; c < 256; c++) {
-    const x = Math.min(c, LEVELS) / LEVELS * (anchors.length - 1);
-    const i = Math.min(Math.floor(x), anchors.length - 2), f = x - i;
-    for (let k = 0; k < 3; k++) lut[c * 3 + k] = Math.round(anchors[i][k] * (1 - f) + anchors[i + 1][k] * f);
-  }
-  return lut;
-}
-const LUTS = { sequential: makeLut(ANCHORS.sequential), diverging: makeLut(ANCHORS.diverging) };
+// Colours and cell sizes come from Python (tr_widgets/views/palette.py) through the model: the `lut`
+// table (3 bytes per code), the `colours` dict and `cell_w` / `cell_h` / `ov_cell`. Nothing is chosen here.
 
 export function bytesOf(v) {
   if (!v) return new Uint8Array(0);
@@ -41,26 +25,33 @@ function el(tag, cls, parent) {
 // Paint codes [rows, cols] at py × px pixels per cell; returns the 2D context. The painted cells
 // are kept in `cache` (an offscreen canvas) so a step that only moves a marker redraws by one
 // drawImage instead of recolouring every cell.
-function paint(canvas, codes, rows, cols, py, px, cmap, cache) {
+function rgbOf(css) {
+  const m = /rgb\((\d+),(\d+),(\d+)\)/.exec(css || "");
+  return m ? [+m[1], +m[2], +m[3]] : [0, 0, 0];
+}
+
+function paint(canvas, codes, rows, cols, py, px, pal, cache) {
   canvas.width = Math.max(1, cols * px);
   canvas.height = Math.max(1, rows * py);
   const ctx = canvas.getContext("2d");
   if (!rows || !cols || codes.length < rows * cols) return ctx;
-  const key = [rows, cols, py, px, cmap].join();
-  if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key) {
-    cache.codes = codes.buffer; cache.offset = codes.byteOffset; cache.key = key;
-    cache.canvas = drawCells(codes, rows, cols, py, px, cmap);
+  const key = [rows, cols, py, px].join();
+  if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key
+      || cache.lut !== pal.lut) {
+    cache.codes = codes.buffer; cache.offset = codes.byteOffset; cache.key = key; cache.lut = pal.lut;
+    cache.canvas = drawCells(codes, rows, cols, py, px, pal);
   }
   ctx.drawImage(cache.canvas, 0, 0);
   return ctx;
 }
 
-function drawCells(codes, rows, cols, py, px, cmap) {
-  const img = new ImageData(cols, rows), d = img.data, lut = LUTS[cmap] || LUTS.sequential;
+function drawCells(codes, rows, cols, py, px, pal) {
+  const img = new ImageData(cols, rows), d = img.data, lut = pal.lut;
+  const blockedRgb = rgbOf(pal.colours.blocked), nonfiniteRgb = rgbOf(pal.colours.nonfinite);
   let anyBlocked = false;
   for (let i = 0; i < rows * cols; i++) {
     const c = codes[i];
-    const rgb = c === BLOCKED ? BLOCKED_RGB : c === NONFINITE ? NONFINITE_RGB : null;
+    const rgb = c === BLOCKED ? blockedRgb : c === NONFINITE ? nonfiniteRgb : null;
     anyBlocked ||= c === BLOCKED;
     d[4 * i] = rgb ? rgb[0] : lut[3 * c];
     d[4 * i + 1] = rgb ? rgb[1] : lut[3 * c + 1];
@@ -76,7 +67,7 @@ function drawCells(codes, rows, cols, py, px, cmap) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(tmp, 0, 0, cols * px, rows * py);
   if (anyBlocked && px >= 3 && py >= 3) {  // a diagonal hatch marks masked cells
-    ctx.strokeStyle = HATCH; ctx.lineWidth = 1; ctx.beginPath();
+    ctx.strokeStyle = pal.colours.hatch; ctx.lineWidth = 1; ctx.beginPath();
     for (let i = 0; i < rows * cols; i++) {
       if (codes[i] !== BLOCKED) continue;
       const x = (i % cols) * px, y = Math.floor(i / cols) * py;
@@ -87,13 +78,13 @@ function drawCells(codes, rows, cols, py, px, cmap) {
   return out;
 }
 
-function markRow(ctx, r, width, py) {
-  ctx.strokeStyle = MARK; ctx.lineWidth = 2;
+function markRow(ctx, r, width, py, mark) {
+  ctx.strokeStyle = mark; ctx.lineWidth = 2;
   ctx.strokeRect(1, r * py, width - 2, Math.max(py, 2));
 }
 
-function markCol(ctx, c, height, px) {
-  ctx.strokeStyle = MARK; ctx.lineWidth = 2;
+function markCol(ctx, c, height, px, mark) {
+  ctx.strokeStyle = mark; ctx.lineWidth = 2;
   ctx.strokeRect(c * px, 1, Math.max(px, 2), height - 2);
 }
 
@@ -117,14 +108,13 @@ function render({ model, el: root }) {
     const g = (k) => model.get(k);
     const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0");
     title.textContent = g("title");
-    // Cells fill about 384 px per axis (at most 24 px each), so a keys × dims strip stays readable.
-    const fit = (n) => Math.max(1, Math.min(24, Math.floor(384 / Math.max(n, 1))));
-    px = g("cell_px") || fit(cols);
-    py = g("cell_px") || fit(rows);
-    const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, py, px, g("cmap"), winCache);
+    const colours = g("colours"), pal = { lut: bytesOf(g("lut")), colours }, mark = colours.mark;
+    px = g("cell_w");
+    py = g("cell_h");
+    const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, py, px, pal, winCache);
     const mr = g("mark_row") - r0, mc = g("mark_col") - c0;
-    if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, py);
-    if (g("mark_col") >= 0 && mc >= 0 && mc < cols) markCol(ctx, mc, canvas.height, px);
+    if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, py, mark);
+    if (g("mark_col") >= 0 && mc >= 0 && mc < cols) markCol(ctx, mc, canvas.height, px, mark);
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", g("title"));
     axes.textContent = `${g("row_axis")} ${r0}–${r0 + rows - 1} of ${g("full_rows")} · ` +
@@ -133,14 +123,14 @@ function render({ model, el: root }) {
     const orows = g("ov_rows"), ocols = g("ov_cols");
     side.style.display = orows && ocols ? "" : "none";
     if (orows && ocols) {
-      const opx = Math.max(1, Math.min(4, Math.floor(256 / Math.max(orows, ocols))));
-      const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, g("cmap"), ovCache);
+      const opx = g("ov_cell");
+      const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, pal, ovCache);
       const fr = g("ov_fr"), fc = g("ov_fc");
-      octx.strokeStyle = "rgb(255,255,255)"; octx.lineWidth = 1;  // where the window is
+      octx.strokeStyle = colours.frame; octx.lineWidth = 1;  // where the window is
       octx.strokeRect(Math.floor(c0 / fc) * opx + 0.5, Math.floor(r0 / fr) * opx + 0.5,
         Math.max(1, Math.ceil(cols / fc)) * opx - 1, Math.max(1, Math.ceil(rows / fr)) * opx - 1);
-      if (g("mark_row") >= 0) markRow(octx, Math.floor(g("mark_row") / fr), ovCanvas.width, opx);
-      if (g("mark_col") >= 0) markCol(octx, Math.floor(g("mark_col") / fc), ovCanvas.height, opx);
+      if (g("mark_row") >= 0) markRow(octx, Math.floor(g("mark_row") / fr), ovCanvas.width, opx, mark);
+      if (g("mark_col") >= 0) markCol(octx, Math.floor(g("mark_col") / fc), ovCanvas.height, opx, mark);
       notice.textContent = g("notice");
     }
     // Short windows list their labels as text (user text: textContent only).
@@ -158,7 +148,7 @@ function render({ model, el: root }) {
   }
   const names = ["codes", "rows", "cols", "r0", "c0", "full_rows", "full_cols", "vmin", "vmax", "cmap",
     "mark_row", "mark_col", "row_labels", "col_labels", "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc",
-    "notice", "title", "step", "cell_px", "row_axis", "col_axis"];
+    "notice", "title", "step", "cell_w", "cell_h", "ov_cell", "lut", "colours", "row_axis", "col_axis"];
   for (const n of names) model.on(`change:${n}`, schedule);
 
   canvas.addEventListener("mousemove", (ev) => {

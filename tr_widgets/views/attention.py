@@ -15,15 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..engine.attention import RowRecord
+from ..engine.batch import batch_names
 from ..engine.errors import fail
-from .matrix import Overview, Window, make_overview, pool_factors, quantize, to_numpy, value_range
+from .matrix import OVERVIEW, Overview, Window, make_overview, pool_factors, quantize, to_numpy, value_range
 
-DEFAULT_AXES = {0: (), 1: ("head",), 2: ("batch", "head")}
+# How close o_i must be to torch's own SDPA row for the view to show ✓ (relative to the row's size).
+TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
 
 
 def batch_axes(trace) -> list[tuple[str, int]]:
-    """(name, size) of each batch dimension: ``trace.batch_names`` or batch/head by position.
+    """(name, size) of each batch dimension: ``trace.batch_names`` or the engine's rule by position.
 
     Example::
 
@@ -32,7 +33,7 @@ def batch_axes(trace) -> list[tuple[str, int]]:
     shape = trace.batch_shape
     names = tuple(trace.batch_names or ())
     if len(names) != len(shape):
-        names = DEFAULT_AXES.get(len(shape)) or tuple(f"dim{d}" for d in range(len(shape) - 2)) + ("batch", "head")
+        names = batch_names(len(shape))
     return list(zip(names, shape))
 
 
@@ -67,7 +68,7 @@ def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.
         w, blocked = weights_rows(at, (0, 1), 0, 8)     # equals at.weights[0, 1, :8]
     """
     w, blocked = trace.weights_rows(r0, r1, index)  # the engine's own masking and softmax, [n, S]
-    return to_numpy(w), (None if trace.mask is None else blocked.cpu().numpy())
+    return to_numpy(w), (blocked.cpu().numpy() if trace.has_mask else None)
 
 
 def _block_rows(trace, factor: int) -> int:
@@ -76,7 +77,7 @@ def _block_rows(trace, factor: int) -> int:
     return min(per, max(trace.L, 1))
 
 
-def weights_overview(trace, index: tuple, max_px: int = 256, progress=None) -> Overview:
+def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None) -> Overview:
     """The whole weights matrix of one batch/head entry, max-pooled to ≤ ``max_px`` per side.
 
     ``progress`` (optional) wraps an iterable: ``progress(iterable, total=n, desc=...)`` (tqdm).
@@ -134,6 +135,19 @@ class RowView:
     max_abs_diff: float  # max |o_i - SDPA_i| over all Ev dimensions
     fully_masked: bool
     blocked_total: int = 0  # masked keys over all S
+    tolerance: float = 0.0  # the largest |o_i - SDPA_i| shown as agreeing, for q's dtype
+
+    @property
+    def sum_ok(self) -> bool:
+        """Σ_j w_ij is 1, or 0 for a fully masked row (as SDPA gives)."""
+        if self.fully_masked:
+            return abs(self.row_sum) < 1e-6
+        return abs(self.row_sum - 1) < max(self.tolerance, 1e-6)
+
+    @property
+    def output_ok(self) -> bool:
+        """o_i agrees with torch's SDPA row within ``tolerance``."""
+        return self.max_abs_diff <= self.tolerance
 
 
 def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 32, top_k: int = 6) -> RowView:
@@ -148,7 +162,7 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
     c0, c1 = keys
     d = min(dims, trace.Ev)
     w = r.weights.double()
-    sdpa = trace.sdpa_output.expand(*trace.batch_shape, trace.L, trace.Ev)[index][i]  # [Ev]
+    sdpa = trace.sdpa_row(i, index)  # [Ev]: torch's own output for this one row
     open_keys = int((~r.blocked).sum())
     k = min(top_k, open_keys)  # masked keys (weight 0) never make the list
     top_idx = torch.topk(r.weights.masked_fill(r.blocked, -1.0), k).indices.tolist() if k else []
@@ -162,4 +176,5 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
         terms=np.ascontiguousarray(terms[c0:c1, :d]), output=to_numpy(r.output)[:d], sdpa=to_numpy(sdpa)[:d],
         top=top, rest=rest.astype(np.float32), row_sum=float(w.sum()),
         max_abs_diff=float((r.output.double() - sdpa.double()).abs().max()),
-        fully_masked=bool(r.blocked.all()), blocked_total=int(r.blocked.sum()))
+        fully_masked=bool(r.blocked.all()), blocked_total=int(r.blocked.sum()),
+        tolerance=TOLERANCE.get(trace.q.dtype, 1e-5) * (1 + float(np.abs(to_numpy(sdpa)[:d]).max(initial=0))))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.errors import fail
-from .matrix import Window, maxabs_pool, pool_factors, to_numpy, window_around
+from .matrix import OVERVIEW, WINDOW, Window, maxabs_pool, pool_factors, to_numpy, window_around
 
 REUSED, APPENDED = 0.5, 1.0  # cache strip values (0 = not in the cache yet)
 
@@ -45,7 +45,7 @@ def _check_layer_head(trace, layer: int, head: int) -> None:
         fail("head", f"an int in [0, {max(trace.num_heads, 1) - 1}]", repr(head), "pick an existing head")
 
 
-def tick_view(trace, tick: int, layer: int = 0, head: int = 0, window: int = 192, top: int = 5) -> TickView:
+def tick_view(trace, tick: int, layer: int = 0, head: int = 0, window: int = WINDOW, top: int = 5) -> TickView:
     """Tick ``tick`` of a DecodeTrace, for ``layer`` and ``head``, keys cut to the last ``window``.
 
     Example::
@@ -74,7 +74,7 @@ def tick_view(trace, tick: int, layer: int = 0, head: int = 0, window: int = 192
         topk=list(zip(tk.topk_tokens, tk.topk_probs)))
 
 
-def cache_strip(trace, tick: int, max_px: int = 256) -> tuple[np.ndarray, tuple[int, int]]:
+def cache_strip(trace, tick: int, max_px: int = OVERVIEW) -> tuple[np.ndarray, tuple[int, int]]:
     """The cache after ``tick`` as [layers, positions] values: 0 empty, 0.5 reused, 1 appended.
 
     Columns cover every position the decode reaches; more than ``max_px`` are max-pooled (an

@@ -2,7 +2,7 @@
 
 The live view draws uint8 codes on a <canvas> (``static/matrix.js``); a saved or exported notebook
 has no kernel and no JavaScript state, so each widget's ``text/html`` snapshot embeds the same
-picture as a base64 PNG made here. The colour anchors are the ones ``matrix.js`` uses, so the
+picture as a base64 PNG made here, with the colours of ``palette`` (which the canvas is sent too), so the
 snapshot looks like the live view. Encoding is deterministic (fixed zlib level, no timestamps).
 """
 from __future__ import annotations
@@ -13,29 +13,8 @@ import zlib
 
 import numpy as np
 
-from .matrix import BLOCKED, LEVELS, NONFINITE
-
-# Anchors shared with static/matrix.js (keep in sync): viridis-like for [0, max], blue-white-red
-# for signed values.
-SEQUENTIAL = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
-DIVERGING = [(33, 102, 172), (247, 247, 247), (178, 24, 43)]
-BLOCKED_RGB = (200, 200, 200)
-HATCH_RGB = (120, 120, 120)
-NONFINITE_RGB = (255, 0, 255)
-MARK_RGB = (255, 40, 40)
-
-
-def lut(anchors) -> np.ndarray:
-    """A [256, 3] uint8 colour table interpolating ``anchors`` over codes 0..LEVELS."""
-    anchors = np.asarray(anchors, dtype=np.float64)
-    pos = np.linspace(0, LEVELS, len(anchors))
-    codes = np.arange(256, dtype=np.float64)
-    table = np.stack([np.interp(codes, pos, anchors[:, k]) for k in range(3)], axis=1)
-    return np.rint(table).astype(np.uint8)
-
-
-LUTS = {"sequential": lut(SEQUENTIAL), "diverging": lut(DIVERGING)}
-
+from .matrix import BLOCKED, NONFINITE
+from .palette import COLOURS, LUTS
 
 def colorize(codes: np.ndarray, cmap: str, scale=1) -> np.ndarray:
     """uint8 codes [R, C] -> RGB [R*sr, C*sc, 3]; blocked cells hatched, NaN/inf magenta.
@@ -49,14 +28,14 @@ def colorize(codes: np.ndarray, cmap: str, scale=1) -> np.ndarray:
     sr, sc = (scale, scale) if isinstance(scale, int) else scale
     codes = np.asarray(codes, dtype=np.uint8)
     rgb = LUTS[cmap][codes]  # [R, C, 3]
-    rgb[codes == BLOCKED] = BLOCKED_RGB
-    rgb[codes == NONFINITE] = NONFINITE_RGB
+    rgb[codes == BLOCKED] = COLOURS["blocked"]
+    rgb[codes == NONFINITE] = COLOURS["nonfinite"]
     if sr > 1 or sc > 1:
         rgb = rgb.repeat(sr, axis=0).repeat(sc, axis=1)  # [R*sr, C*sc, 3]
         if sr >= 3 and sc >= 3:  # a diagonal hatch inside blocked cells, like the canvas draws
             big = (codes == BLOCKED).repeat(sr, axis=0).repeat(sc, axis=1)
             yy, xx = np.indices(big.shape)
-            rgb[big & ((yy % sr + xx % sc) == max(sr, sc) - 1)] = HATCH_RGB
+            rgb[big & ((yy % sr + xx % sc) == max(sr, sc) - 1)] = COLOURS["hatch"]
     return rgb
 
 
@@ -64,8 +43,8 @@ def mark_rows(rgb: np.ndarray, start: int, stop: int) -> np.ndarray:
     """Outline pixel rows [start, stop) of an RGB image (the current query/row marker)."""
     rgb = rgb.copy()
     stop = max(stop, start + 1)
-    rgb[max(start - 1, 0), :] = MARK_RGB
-    rgb[min(stop, rgb.shape[0] - 1), :] = MARK_RGB
+    rgb[max(start - 1, 0), :] = COLOURS["mark"]
+    rgb[min(stop, rgb.shape[0] - 1), :] = COLOURS["mark"]
     return rgb
 
 

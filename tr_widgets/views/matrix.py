@@ -23,6 +23,8 @@ LEVELS = 253  # codes 0..253 carry values
 NONFINITE = 254
 BLOCKED = 255
 ROBUST_MIN = 1000  # cells from which colour ranges use the 99th percentile (see value_range)
+WINDOW = 192  # cells per side of a matrix window (the widgets' default ``window``)
+OVERVIEW = 256  # cells per side of an overview (the widgets' default ``overview_px``)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def _span(n: int, center: int, size: int) -> tuple[int, int]:
 
 
 def window_around(shape: tuple[int, int], row: int | None, col: int | None,
-                  max_rows: int = 192, max_cols: int = 192) -> Window:
+                  max_rows: int = WINDOW, max_cols: int = WINDOW) -> Window:
     """The window of a ``shape`` matrix that shows cell (row, col); None keeps that axis at 0.
 
     Example::
@@ -71,7 +73,7 @@ def window_around(shape: tuple[int, int], row: int | None, col: int | None,
     return Window(r0, r1, c0, c1)
 
 
-def pool_factors(shape: tuple[int, int], max_px: int = 256) -> tuple[int, int]:
+def pool_factors(shape: tuple[int, int], max_px: int = OVERVIEW) -> tuple[int, int]:
     """Integer block sizes so that ``ceil(shape / factor) <= max_px`` on both axes.
 
     Example::
@@ -177,7 +179,7 @@ class Overview:
     notice: str
 
 
-def make_overview(blocks, shape: tuple[int, int], *, signed: bool, max_px: int = 256,
+def make_overview(blocks, shape: tuple[int, int], *, signed: bool, max_px: int = OVERVIEW,
                   vrange: tuple[float, float] | None = None, robust: bool = False) -> Overview:
     """Build an :class:`Overview` from row blocks without holding the whole matrix.
 

@@ -1,19 +1,20 @@
 """What a recurrent view shows, as numpy: one step's numbers, the hidden-state matrix, the graph.
 
-The equations are torch's (``cells.EQUATIONS``: nn.RNN / nn.LSTM / nn.GRU docs). For one step the
-view substitutes the step's numbers into each equation for a few units, splitting every
-pre-activation into its input part (W_i· x_t + b_i·) and its recurrent part (W_h· h_{t-1} + b_h·),
-so a reader can redo the arithmetic by hand.
+The equations are torch's (nn.RNN / nn.LSTM / nn.GRU docs), from the kind's spec
+(``engine.recurrent.kinds``). For one step the view substitutes the step's numbers into each equation's
+arithmetic template for a few units; every pre-activation is split into its input part (W_i· x_t + b_i·)
+and its recurrent part (W_h· h_{t-1} + b_h·), as the engine's step computed them, so a reader can redo
+the arithmetic by hand.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+import string
 
-from ..engine import cells
+import numpy as np
+
+from ..engine.recurrent import equations
 from .matrix import to_numpy
 
 
@@ -77,54 +78,28 @@ class StepView:
     flow: list[list[str]] = field(default_factory=list)  # stages of the flow chart: names per column
 
 
-def _parts(trace, st, layer: int, direction: int) -> dict[str, np.ndarray]:
-    """Input and recurrent parts of each pre-activation: W_i· x_t + b_i· and W_h· h_{t-1} + b_h·."""
-    p = trace.params[layer][direction]
-    with torch.no_grad():
-        xw = F.linear(st["x_t"], p.w_ih, p.b_ih)  # [G*H]
-        hw = F.linear(st["h_prev"], p.w_hh, p.b_hh)  # [G*H]
-    names = cells.GATE_NAMES[trace.kind] or ("a",)
-    H = trace.hidden_size
-    out = {}
-    for g, name in enumerate(names):
-        out[f"x_part_{name}"] = to_numpy(xw[g * H:(g + 1) * H])
-        out[f"h_part_{name}"] = to_numpy(hw[g * H:(g + 1) * H])
-    return out
+class _Arithmetic(string.Formatter):
+    """Fills an equation's template with one unit's numbers: ``{f}`` a number, ``{c_prev:p}`` an operand."""
 
+    def __init__(self, values: dict, j: int):
+        self.values, self.j = values, j
 
-def _gate_cell(act: str, v: dict, name: str, pre: str, j: int) -> str:
-    return (f"{act}({fmt(v['x_part_' + name][j])} + {_p(v['h_part_' + name][j])}) = "
-            f"{act}({fmt(v[pre][j])}) = {fmt(v[name if name != 'a' else 'h_t'][j])}")
+    def get_value(self, key, args, kwargs):
+        if key == "j":
+            return self.j
+        v = self.values[key]
+        if self.j >= len(v):
+            raise IndexError(key)  # this unit has no such number (a projected h_t)
+        return float(v[self.j])
 
+    def format_field(self, value, spec):
+        return str(value) if isinstance(value, int) else (_p(value) if spec == "p" else fmt(value))
 
-def _cells(kind: str, lhs: str, v: dict, j: int, hout: int) -> str:
-    if kind.startswith("rnn"):
-        return _gate_cell("tanh" if kind == "rnn_tanh" else "ReLU", v, "a", "a", j)
-    if lhs in ("i_t", "f_t", "o_t", "r_t", "z_t"):
-        g = lhs[0]
-        return _gate_cell("σ", v, g, "a_" + g, j)
-    if lhs == "g_t":
-        return _gate_cell("tanh", v, "g", "a_g", j)
-    if lhs == "n_t":
-        return (f"tanh({fmt(v['x_part_n'][j])} + {_p(v['r'][j])}·{_p(v['hn'][j])}) = "
-                f"tanh({fmt(v['a_n'][j])}) = {fmt(v['n'][j])}")
-    if lhs == "c_t":
-        return (f"{fmt(v['f'][j])}·{_p(v['c_prev'][j])} + {fmt(v['i'][j])}·{_p(v['g'][j])} = "
-                f"{fmt(v['c_t'][j])}")
-    h = fmt(v["h_t"][j]) if j < hout else "·"
-    if kind == "gru":
-        return f"(1 - {fmt(v['z'][j])})·{_p(v['n'][j])} + {fmt(v['z'][j])}·{_p(v['h_prev'][j])} = {h}"
-    if v["h_t"].shape[0] != v["o"].shape[0]:  # projected LSTM: h_t = W_hr (o ⊙ tanh c), a full mix
-        return f"W_hr · (o ⊙ tanh(c))  →  h_t[{j}] = {h}" if j < hout else "·"
-    return f"{fmt(v['o'][j])}·tanh({_p(v['c_t'][j])}) = {h}"
-
-
-FLOW = {
-    "lstm": [["x_t", "h_prev", "c_prev"], ["i", "f", "g", "o"], ["c_t"], ["h_t"]],
-    "gru": [["x_t", "h_prev"], ["r", "z"], ["n"], ["h_t"]],
-    "rnn_tanh": [["x_t", "h_prev"], ["a"], ["h_t"]],
-    "rnn_relu": [["x_t", "h_prev"], ["a"], ["h_t"]],
-}
+    def cell(self, template: str) -> str:
+        try:
+            return self.format(template)
+        except IndexError:
+            return "·"
 
 
 def step_view(trace, t: int, layer: int = 0, direction: int = 0, batch: int = 0, units: int = 6) -> StepView:
@@ -137,13 +112,10 @@ def step_view(trace, t: int, layer: int = 0, direction: int = 0, batch: int = 0,
     """
     st = trace.step(t, layer=layer, direction=direction, batch=batch)
     values = {name: to_numpy(x) for name, x in st.tensors.items()}
-    values.update(_parts(trace, st, layer, direction))
     shown = list(range(min(units, trace.hidden_size)))
-    rows = []
-    for latex in st.equations:
-        lhs = latex.split("=")[0].strip()
-        rows.append(EquationRow(latex, lhs, [_cells(trace.kind, lhs, values, j, trace.out_size) for j in shown]))
-    return StepView(st.t, trace.kind, values, rows, shown, FLOW[trace.kind])
+    rows = [EquationRow(eq.latex, eq.lhs, [_Arithmetic(values, j).cell(eq.arithmetic) for j in shown])
+            for eq in equations(trace.spec, bool(trace.proj_size))]
+    return StepView(st.t, trace.kind, values, rows, shown, [list(c) for c in trace.spec.flow])
 
 
 @dataclass(eq=False)

@@ -7,27 +7,21 @@ cross-checks Σ_j w_ij = 1 and max |o_i − SDPA_i|. ("Attention Is All You Need
 """
 from __future__ import annotations
 
-import html
-
 import ipywidgets as w
 import numpy as np
-import torch
 
 from ..engine import AttentionTrace
 from ..views import (Window, batch_axes, labels, quantize, row_view, value_range, weights_overview,
                      weights_window, window_around)
-from ._html import TABLE, TD, TH, check_html
-from .base import COMMON_OPTIONS, Stepper, _int_in, tqdm_progress
+from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
 from .canvas import BarsCanvas, MatrixCanvas
+from .markup import attention_output
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
-TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
-
-
 LABEL_CHARS = 12  # canvas labels are cut so a window of labels stays a few KiB
 
 
-def _short(lbls, a: int, b: int):
+def short_labels(lbls, a: int, b: int):
     """Window labels for a canvas, cut to LABEL_CHARS (the full text is in the caption and tables)."""
     if lbls is None:
         return None
@@ -49,8 +43,8 @@ class AttentionStepper(Stepper):
     """
 
     OPTIONS = {**COMMON_OPTIONS,
-               "dims": (*_int_in(1, 64), "dims=32 (value dimensions shown)"),
-               "top_k": (*_int_in(1, 16), "top_k=6 (largest terms listed)")}
+               "dims": (*int_in(1, 64), "dims=32 (value dimensions shown)", 32),
+               "top_k": (*int_in(1, 16), "top_k=6 (largest terms listed)", 6)}
 
     def __init__(self, trace: AttentionTrace, **options):
         super().__init__(trace, **options)
@@ -64,12 +58,9 @@ class AttentionStepper(Stepper):
     def _step_name(self) -> str:
         return "query"
 
-    def _build(self, opts: dict) -> None:
-        at = self.trace
-        self.window = opts.get("window", 192)
-        self.overview_px = opts.get("overview_px", 256)
-        self.dims = opts.get("dims", 32)
-        self.top_k = opts.get("top_k", 6)
+    def _build(self) -> None:
+        at, o = self.trace, self.options
+        self.window, self.overview_px, self.dims, self.top_k = o["window"], o["overview_px"], o["dims"], o["top_k"]
         self.qlabels, self.klabels = labels(at)
         self.stages = BarsCanvas(title="")
         self.terms = MatrixCanvas(title="each term w_ij·v_j (keys × value dims)", cmap="diverging",
@@ -105,15 +96,15 @@ class AttentionStepper(Stepper):
             if win != self._win:
                 ww = weights_window(at, index, win)  # its own colour range: see value_range
                 self.weights.set_window(ww.codes, win, (at.L, at.S), ww.vmin, ww.vmax,
-                                        _short(self.qlabels, win.r0, win.r1),
-                                        _short(self.klabels, win.c0, win.c1))
+                                        short_labels(self.qlabels, win.r0, win.r1),
+                                        short_labels(self.klabels, win.c0, win.c1))
                 self._win = win
             self.weights.mark_row = i
             self.weights.step = i
         rv = row_view(at, i, index, (win.c0, win.c1), dims=self.dims, top_k=self.top_k)
         self._set_stages(rv, win)
         self._set_terms(rv, win)
-        self.output.value = self._output_html(rv, index)
+        self.output.value = attention_output(rv, self.klabels, at.S)
         where = ", ".join(f"{n} {v}" for (n, _), v in zip(batch_axes(at), index))
         self.controller.set_caption(f"query {i}{_tok(self.qlabels, i)} of {at.L}" + (f" · {where}" if where else ""))
 
@@ -140,41 +131,7 @@ class AttentionStepper(Stepper):
         tw = Window(win.c0, win.c1, 0, rv.terms.shape[1])
         with self.terms.hold_sync():
             self.terms.set_window(codes, tw, (self.trace.S, self.trace.Ev), *vr,
-                                  _short(self.klabels, win.c0, win.c1), None)
+                                  short_labels(self.klabels, win.c0, win.c1), None)
             top = int(np.argmax(np.where(rv.blocked, -1.0, rv.weights))) if len(rv.weights) else -1
             self.terms.mark_row = win.c0 + top if top >= 0 else -1
             self.terms.step = rv.i
-
-    def _output_html(self, rv, index: tuple) -> str:
-        at, d = self.trace, min(4, len(rv.output))
-        vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
-        toks = self.klabels is not None  # a token column only when the trace has tokens
-        span = 4 if toks else 3
-        head = (f"<tr><th style='{TH}'>key j</th>" + (f"<th style='{TH}'>token</th>" if toks else "") +
-                f"<th style='{TH}'>w_ij</th><th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
-        rows = [head]
-        for j, wj, vj, term in rv.top:
-            tok = f"<td style='{TD}'>{html.escape(self.klabels[j])}</td>" if toks else ""
-            rows.append(f"<tr><td style='{TD}'>{j}</td>{tok}<td style='{TD}'>{wj:.4f}</td>"
-                        f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
-        rest = max(at.S - len(rv.top), 0)
-        masked = int(rv.blocked_total)
-        what = f"the other {rest} terms, summed" + (f" ({masked} masked keys: w_ij = 0)" if masked else "")
-        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{what}</td>"
-                    f"<td style='{TD}'>{vec(rv.rest)}</td></tr>")
-        rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th>"
-                    f"<th style='{TH}'>{vec(rv.output)}</th></tr>")
-        rows.append(f"<tr><td style='{TD}' colspan='{span}'>torch SDPA, row {rv.i}</td>"
-                    f"<td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
-        tol = TOLERANCE.get(at.q.dtype, 1e-5) * (1 + float(np.abs(rv.sdpa).max(initial=0)))
-        if rv.fully_masked:
-            sum_ok = abs(rv.row_sum) < 1e-6
-            sum_text = f"every key is masked: all weights 0 (Σ_j w_ij = {rv.row_sum:.6f}), as SDPA does"
-        else:
-            sum_ok = abs(rv.row_sum - 1) < max(tol, 1e-6)
-            sum_text = f"Σ_j w_ij = {rv.row_sum:.6f} (|1 − Σ| = {abs(1 - rv.row_sum):.1e})"
-        checks = (check_html(sum_ok, sum_text) + check_html(
-            rv.max_abs_diff <= tol, f"max |o_i − SDPA_i| = {rv.max_abs_diff:.2e} (tolerance {tol:.1e})"))
-        return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}'><div style='font-weight:600'>"
-                f"o_{rv.i} = Σ_j w_ij v_j: the {len(rv.top)} largest weights</div>"
-                f"<table style='{TABLE}'>{''.join(rows)}</table>{checks}</div>")

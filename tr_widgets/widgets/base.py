@@ -9,22 +9,28 @@ from __future__ import annotations
 import html
 
 import ipywidgets as w
-import traitlets as t
 
 from ..engine.errors import describe, fail
+from ..views.matrix import OVERVIEW, WINDOW
 from .controller import StepController
 
 
-def _int_in(lo: int, hi: int):
+def int_in(lo: int, hi: int):
+    """(check, expected) for an option that takes an int in [lo, hi]."""
     return (lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi, f"an int in [{lo}, {hi}]")
 
 
+def is_bool(v) -> bool:
+    return isinstance(v, bool)
+
+
+# name -> (check, expected, example, default): each option's one definition.
 COMMON_OPTIONS = {
-    "step": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an int (the first step shown)", "step=0"),
-    "progress": (lambda v: isinstance(v, bool), "True or False", "progress=False"),
-    "interval": (*_int_in(20, 10_000), "interval=500 (ms between steps while playing)"),
-    "window": (*_int_in(8, 256), "window=192 (cells per side of the matrix window)"),
-    "overview_px": (*_int_in(16, 256), "overview_px=256"),
+    "step": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an int (the first step shown)", "step=0", 0),
+    "progress": (is_bool, "True or False", "progress=False", True),
+    "interval": (*int_in(20, 10_000), "interval=500 (ms between steps while playing)", 500),
+    "window": (*int_in(8, 256), f"window={WINDOW} (cells per side of the matrix window)", WINDOW),
+    "overview_px": (*int_in(16, 256), f"overview_px={OVERVIEW}", OVERVIEW),
 }
 
 
@@ -44,7 +50,7 @@ def check_options(owner: str, spec: dict, options: dict, selectors: dict) -> dic
                 fail(f"{owner}({name}=...)", f"an int in [0, {n - 1}] (the {name} to show first)", describe(value),
                      f"pass {name}=0")
         elif name in spec:
-            ok, expected, example = spec[name]
+            ok, expected, example, _ = spec[name]
             if not ok(value):
                 fail(f"{owner}({name}=...)", expected, describe(value), f"pass {example}")
         else:
@@ -69,36 +75,42 @@ def tqdm_progress(enabled: bool):
 class Stepper(w.VBox):
     """Base class: a controller plus panels that follow its step and selection.
 
-    Subclasses set ``OPTIONS``, build ``self.panels`` in ``_build(options)`` and redraw in
-    ``_update(new_selection)``. ``step`` is readable and settable from Python.
+    Subclasses set ``OPTIONS``, build ``self.panels`` in ``_build()`` (reading ``self.options``, every
+    option with its default filled in) and redraw in ``_update(new_selection)``. The step lives in the
+    controller alone; ``step`` reads and sets it.
     """
 
-    step = t.Int(0)
     OPTIONS: dict = COMMON_OPTIONS
 
     def __init__(self, trace, **options):
         self.trace = trace
         axes = self._axes()
         opts = check_options(type(self).__name__, self.OPTIONS, options, dict(axes))
-        self.progress = opts.get("progress", True)
+        self.options = {name: opts.get(name, spec[3]) for name, spec in self.OPTIONS.items()}
+        self.progress = self.options["progress"]
         self.controller = StepController(self._n_steps(), step_name=self._step_name(), selectors=dict(axes),
-                                         interval=opts.get("interval", 500))
+                                         interval=self.options["interval"])
         self.panels: list[w.Widget] = []
-        self._build(opts)
+        self._build()
         super().__init__(children=[self.controller, *self.panels])
         self.add_class("tr-stepper")
         self.add_class(f"tr-{type(self).__name__.lower()}")
-        first = opts.get("step", 0)
-        self.controller._check_step({"value": first})
         choices = {name: opts[name] for name, _ in axes if name in opts}
         if choices:
             self.controller.select(**choices)
-        self.controller.step = first
-        self.step = first
+        self.controller.step = self.options["step"]  # validated there, once
         self._update(new_selection=True)
-        t.link((self.controller, "step"), (self, "step"))
         self.controller.observe(self._on_step, names="step")
         self.controller.observe(self._on_selection, names="selection")
+
+    @property
+    def step(self) -> int:
+        """The current step; setting it moves every view (out of range: a TraceInputError)."""
+        return self.controller.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.controller.step = value
 
     # -- what subclasses provide -------------------------------------------------------------
     def _axes(self) -> list[tuple[str, list[str]]]:
@@ -110,17 +122,13 @@ class Stepper(w.VBox):
     def _step_name(self) -> str:
         return "step"
 
-    def _build(self, options: dict) -> None:
+    def _build(self) -> None:
         raise NotImplementedError
 
     def _update(self, new_selection: bool) -> None:
         raise NotImplementedError
 
     # -- shared behaviour --------------------------------------------------------------------
-    @t.validate("step")
-    def _check_step(self, proposal):
-        return self.controller._check_step(proposal) if hasattr(self, "controller") else proposal["value"]
-
     def _on_step(self, change):
         self._update(new_selection=False)
 

@@ -2,8 +2,9 @@
 
 State lives in traits; arrays travel as ``Bytes`` traits, which ipywidgets sends as binary
 buffers (never a JSON table). The JavaScript is ``static/matrix.js`` / ``static/bars.js`` inside the
-package: nothing loads from a CDN. Each widget also renders a static ``text/html`` snapshot (a
-base64 PNG or an inline SVG) for notebooks read without a kernel.
+package: nothing loads from a CDN. It paints what Python sends: the colour table and named colours of
+``views.palette`` and the cell sizes computed here, so the canvas and the static ``text/html`` snapshot
+(a base64 PNG or an inline SVG, for notebooks read without a kernel) agree by construction.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from ..views import image
+from ..views import image, palette
 from ..views.matrix import Overview, Window
-from ._html import bars_svg, text_block
+from .markup import bars_svg, text_block
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 
@@ -33,6 +34,10 @@ class _Snapshot:
             data["application/vnd.jupyter.widget-view+json"] = {
                 "version_major": 2, "version_minor": 1, "model_id": self.model_id}
         return data
+
+
+def _colours():
+    return t.Dict(palette.widget_palette()["colours"]).tag(sync=True)
 
 
 class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
@@ -71,7 +76,20 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
     ov_fc = t.Int(1).tag(sync=True)
     notice = t.Unicode("").tag(sync=True)
     step = t.Int(0).tag(sync=True)
-    cell_px = t.Int(0).tag(sync=True)
+    cell_px = t.Int(0)  # pixels per cell when set (> 0); else about palette.WINDOW_PX per axis
+    cell_w = t.Int(1).tag(sync=True)
+    cell_h = t.Int(1).tag(sync=True)
+    ov_cell = t.Int(1).tag(sync=True)
+    lut = t.Bytes(b"").tag(sync=True)  # [256, 3] uint8: the colour of each code for ``cmap``
+    colours = _colours()
+
+    @t.observe("cmap", type="change")
+    def _on_cmap(self, change=None):
+        self.lut = palette.LUTS[self.cmap].tobytes()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._on_cmap()
 
     def set_window(self, codes: np.ndarray, win: Window, full_shape: tuple[int, int], vmin: float, vmax: float,
                    row_labels=None, col_labels=None) -> None:
@@ -85,6 +103,8 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
             self.vmin, self.vmax = float(vmin), float(vmax)
             self.row_labels = list(row_labels or [])
             self.col_labels = list(col_labels or [])
+            self.cell_w = self.cell_px or palette.cell_px(self.cols)
+            self.cell_h = self.cell_px or palette.cell_px(self.rows)
 
     def set_overview(self, ov: Overview | None) -> None:
         """Show ``ov`` beside the window, with its notice; None hides the overview."""
@@ -94,6 +114,7 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
                 return
             self.ov_codes = np.ascontiguousarray(ov.codes, dtype=np.uint8).tobytes()
             self.ov_rows, self.ov_cols = ov.codes.shape
+            self.ov_cell = palette.overview_px(self.ov_rows, self.ov_cols)
             self.ov_fr, self.ov_fc = ov.factors
             self.notice = ov.notice
 
@@ -105,9 +126,7 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
         """The overview's codes as a [ov_rows, ov_cols] uint8 array (empty when there is none)."""
         return np.frombuffer(self.ov_codes, dtype=np.uint8).reshape(self.ov_rows, self.ov_cols)
 
-    def _png(self, codes: np.ndarray, fr: int, fc: int, r0: int, c0: int, limit: int) -> str:
-        # Pixels per cell on each axis, as matrix.js chooses them (about `limit` px per axis).
-        sr, sc = (max(1, min(24, limit // max(n, 1))) for n in codes.shape)
+    def _png(self, codes: np.ndarray, fr: int, fc: int, r0: int, c0: int, sr: int, sc: int) -> str:
         rgb = image.colorize(codes, self.cmap, (sr, sc))
         if self.mark_row >= 0 and 0 <= (self.mark_row - r0) // fr < codes.shape[0]:
             r = (self.mark_row - r0) // fr
@@ -125,10 +144,10 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
         parts = [f"<div style='font-weight:600'>{html.escape(self.title)}</div>",
                  "<div style='display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap'>",
                  f"<img alt='{alt}' style='image-rendering:pixelated;border:1px solid #bbb' "
-                 f"src='{self._png(self.window_codes(), 1, 1, self.r0, self.c0, 384)}'>"]
+                 f"src='{self._png(self.window_codes(), 1, 1, self.r0, self.c0, self.cell_h, self.cell_w)}'>"]
         if self.ov_rows and self.ov_cols:
             parts.append(f"<div><img alt='overview of {alt}' style='image-rendering:pixelated;border:1px solid #bbb' "
-                         f"src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, 256)}'>"
+                         f"src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, self.ov_cell, self.ov_cell)}'>"
                          f"{text_block(self.notice)}</div>")
         parts.append("</div>")
         parts.append(text_block(
@@ -164,6 +183,8 @@ class BarsCanvas(_Snapshot, anywidget.AnyWidget):
     groups = t.List(t.List(t.Int())).tag(sync=True)
     arrow = t.Unicode("→").tag(sync=True)
     step = t.Int(0).tag(sync=True)
+    bar_px = t.List(t.Int()).tag(sync=True)  # pixels per bar, one per series
+    colours = _colours()
 
     def set_series(self, series, groups=None) -> None:
         """``series``: ``(name, values, blocked or None, marked index or -1, note)`` per chart."""
@@ -175,6 +196,7 @@ class BarsCanvas(_Snapshot, anywidget.AnyWidget):
                                             np.asarray(s[2], dtype=np.uint8).ravel() for s, v in zip(series, vals)])
                             .tobytes() if any_blocked else b"")
             self.lengths = [len(v) for v in vals]
+            self.bar_px = [palette.bar_px(len(v)) for v in vals]
             self.names = [str(s[0]) for s in series]
             self.marks = [int(s[3]) for s in series]
             self.notes = [str(s[4]) for s in series]

@@ -1,6 +1,6 @@
 """CaptureView: what ``capture(model)`` recorded, one dropdown of module names above the chosen stepper.
 
-``show(rec)`` returns it (registered for :class:`~tr_widgets.engine.capture.Capture`); the magic uses
+``show(rec)`` returns it (``kinds.STEPPERS``); the magic uses
 it when a model ran several supported modules. Steppers are built when first chosen.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import ipywidgets as w
 
 from ..engine.capture import SUPPORTED, Capture
 from ..engine.errors import fail
-from .registry import register_stepper, show
+from .kinds import show
 
 
 class CaptureView(w.VBox):
@@ -70,5 +70,3 @@ class CaptureView(w.VBox):
         data = super()._repr_mimebundle_(**kwargs) or {}
         return {**data, "text/plain": repr(self), "text/html": self.snapshot_html()}
 
-
-register_stepper(Capture, CaptureView)

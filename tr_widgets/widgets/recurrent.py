@@ -12,9 +12,9 @@ import ipywidgets as w
 from ..engine import RecurrentTrace
 from ..views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
                      value_range, window_around)
-from ._html import equations_table, graph_svg
-from .base import COMMON_OPTIONS, Stepper, _int_in, tqdm_progress
+from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
 from .canvas import BarsCanvas, MatrixCanvas
+from .markup import equations_table, graph_svg
 
 NAMES = {"x_t": "x_t (input)", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "i_t input gate",
          "f": "f_t forget gate", "g": "g_t candidate", "o": "o_t output gate", "r": "r_t reset gate",
@@ -35,9 +35,9 @@ class RecurrentStepper(Stepper):
     """
 
     OPTIONS = {**COMMON_OPTIONS,
-               "units": (*_int_in(1, 16), "units=3 (units whose arithmetic the equations show)"),
-               "max_bars": (*_int_in(4, 512), "max_bars=128 (units per bar chart)"),
-               "graph_nodes": (*_int_in(2, 64), "graph_nodes=12")}
+               "units": (*int_in(1, 16), "units=3 (units whose arithmetic the equations show)", 3),
+               "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
+               "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12)}
 
     def __init__(self, trace: RecurrentTrace, **options):
         super().__init__(trace, **options)
@@ -51,12 +51,10 @@ class RecurrentStepper(Stepper):
     def _step_name(self) -> str:
         return "t"
 
-    def _build(self, opts: dict) -> None:
-        self.units = opts.get("units", 3)
-        self.max_bars = opts.get("max_bars", 128)
-        self.graph_nodes = opts.get("graph_nodes", 12)
-        self.window = opts.get("window", 192)
-        self.overview_px = opts.get("overview_px", 256)
+    def _build(self) -> None:
+        o = self.options
+        self.units, self.max_bars, self.graph_nodes = o["units"], o["max_bars"], o["graph_nodes"]
+        self.window, self.overview_px = o["window"], o["overview_px"]
         self.equations = w.HTML()
         self.flow = BarsCanvas(title="flow at this step")
         self.heatmap = MatrixCanvas(title="hidden state h_t over time (units × steps)", cmap="diverging",
@@ -82,7 +80,7 @@ class RecurrentStepper(Stepper):
         next(it)
         self._H = hidden_matrix(self.trace, layer, direction, batch)  # [Hout, T]
         next(it)
-        if self.trace.kind != "rnn_tanh" and self.trace.kind != "rnn_relu":
+        if self.trace.spec.gates:
             self.trace.gates(layer, direction)  # derive every step's gates once (cached by the trace)
         next(it)
         self._vrange = value_range(self._H, signed=True)
@@ -113,7 +111,7 @@ class RecurrentStepper(Stepper):
         where = f"layer {layer}, {'reverse' if direction else 'forward'}, batch item {batch}"
         self.equations.value = equations_table(sv, f"step t = {t} ({where}): torch's equations, numbers substituted")
         self._set_flow(sv, t)
-        self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.kind)
+        self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state)
         self.controller.set_caption(f"t = {t} of {self.trace.seq_len - 1} · {self.trace.kind} · {where}")
 
     def _set_flow(self, sv, t: int) -> None:

@@ -4,8 +4,6 @@ Panels, top to bottom: the text so far with the new token (and the model's top-k
 query's attention over the cache, every head of the selected layer (heads × positions, the appended
 position marked) and the selected head as bars; the KV cache itself (layers × positions: reused,
 appended this tick, not yet filled), growing by one column per tick; the timeline of tick times.
-
-Importing this module registers the stepper, so ``show(decode_trace)`` returns one.
 """
 from __future__ import annotations
 
@@ -13,24 +11,20 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ..engine.decode_trace import DecodeTrace
+from ..engine.decode import DecodeTrace
 from ..views import quantize, value_range
 from ..views.decode import cache_strip, text_parts, tick_view, timeline
 from ..views.matrix import Window
-from ._html import TABLE, TD, TH, E, text_block
-from .attention import _short
-from .base import COMMON_OPTIONS, Stepper, _int_in
+from .attention import short_labels
+from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from .canvas import BarsCanvas, MatrixCanvas
-from .registry import register_stepper
+from .markup import decode_strip, decode_text, text_block
 
 STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)
-NEW = "background:#ffe3b3;border:1px solid #e08a00;border-radius:3px;padding:0 3px;font-weight:600"
-MADE = "color:#111"
-PROMPT = "color:#666"
 
 
 class DecodeStepper(Stepper):
-    """Step through a :class:`~tr_widgets.engine.decode_trace.DecodeTrace` one tick (token) at a time.
+    """Step through a :class:`~tr_widgets.engine.decode.DecodeTrace` one tick (token) at a time.
 
     Example::
 
@@ -40,9 +34,9 @@ class DecodeStepper(Stepper):
     """
 
     OPTIONS = {**COMMON_OPTIONS,
-               "text_tokens": (*_int_in(8, 512), "text_tokens=64 (tokens of text shown before the new one)"),
-               "timeline": (lambda v: isinstance(v, bool), "True or False",
-                            "timeline=False (hide the measured tick times, e.g. for reproducible snapshots)")}
+               "text_tokens": (*int_in(8, 512), "text_tokens=64 (tokens of text shown before the new one)", 64),
+               "timeline": (is_bool, "True or False",
+                            "timeline=False (hide the measured tick times, e.g. for reproducible snapshots)", True)}
 
     def __init__(self, trace: DecodeTrace, **options):
         super().__init__(trace, **options)
@@ -57,11 +51,10 @@ class DecodeStepper(Stepper):
     def _step_name(self) -> str:
         return "tick"
 
-    def _build(self, opts: dict) -> None:
-        self.window = opts.get("window", 192)
-        self.overview_px = opts.get("overview_px", 256)
-        self.text_tokens = opts.get("text_tokens", 64)
-        self.show_timeline = opts.get("timeline", True)
+    def _build(self) -> None:
+        o = self.options
+        self.window, self.overview_px, self.text_tokens, self.show_timeline = (
+            o["window"], o["overview_px"], o["text_tokens"], o["timeline"])
         self.text = w.HTML()
         self.text.add_class("tr-decode-text")
         self.row = MatrixCanvas(title="", row_axis="head", col_axis="position")
@@ -93,24 +86,10 @@ class DecodeStepper(Stepper):
             f"“{tk.token}” (p = {tk.topk_probs[0]:.3f}) · layer {layer}, head {head} · {how}")
 
     def _text_html(self, t: int) -> str:
-        prompt, made, new, cut = text_parts(self.trace, t, self.text_tokens)
-        words = ([f"<span style='{PROMPT}'>{E(s)}</span>" for s in prompt]
-                 + [f"<span style='{MADE}'>{E(s)}</span>" for s in made]
-                 + [f"<span class='tr-new-token' style='{NEW}'>{E(new)}</span>"])
-        lead = f"<span style='color:#999'>… {cut} earlier tokens</span> " if cut else ""
-        tk = self.trace.ticks[t]
-        rows = [f"<tr><th style='{TH}'>candidate</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
-        for tok, p in zip(tk.topk_tokens, tk.topk_probs):
-            bar = (f"<div style='width:{max(1, round(120 * p))}px;height:8px;"
-                   f"background:{'#e08a00' if tok == tk.token else '#9bb1d4'}'></div>")
-            rows.append(f"<tr><td style='{TD}'>{E(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
-        mode = (f"sampled (seed {self.trace.seed}, temperature {self.trace.temperature:g})" if self.trace.sample
+        tr = self.trace
+        mode = (f"sampled (seed {tr.seed}, temperature {tr.temperature:g})" if tr.sample
                 else "greedy: the most probable candidate")
-        return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap'>"
-                f"<div style='max-width:560px'><div style='font-weight:600'>tick {t}: the model reads positions "
-                f"0–{tk.query_position} and writes one token</div><div style='font:14px serif;line-height:1.6'>"
-                f"{lead}{' '.join(words)}</div></div><div><div style='font-size:11px;color:#555'>{E(mode)}</div>"
-                f"<table style='{TABLE}'>{''.join(rows)}</table></div></div>")
+        return decode_text(t, text_parts(tr, t, self.text_tokens), tr.ticks[t], mode)
 
     def _set_attention(self, t: int, layer: int, head: int) -> None:
         tv = tick_view(self.trace, t, layer, head, window=self.window)
@@ -124,11 +103,11 @@ class DecodeStepper(Stepper):
             self.row.title = (f"tick {t}: the new query (position {tv.query_position}) over {S} keys, "
                               f"every head of layer {layer}; {where}")
             self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),
-                                vmin, vmax, [f"head {h}" for h in range(H)], _short(tv.labels, 0, len(tv.labels)))
+                                vmin, vmax, [f"head {h}" for h in range(H)], short_labels(tv.labels, 0, len(tv.labels)))
             self.row.mark_row = head
             self.row.mark_col = win.c0 + first_new
             self.row.step = t
-        self.strip.value = self._strip_html(tv)
+        self.strip.value = decode_strip(tv, self.trace.use_cache, STRIP)
         kinds = "reused from the cache" if self.trace.use_cache else "recomputed"
         note = f"positions {win.c0}–{win.c1 - 1} of {S}; bars before the mark: {kinds}"
         top = ", ".join(f"{p} “{lbl}” {wt:.2f}" for p, lbl, wt in tv.top[:3])
@@ -136,29 +115,6 @@ class DecodeStepper(Stepper):
             self.bars.title = f"head {head}: weight on each position (largest: {top})"
             self.bars.set_series([(f"w over the cache, layer {layer} head {head}", tv.weights, None, first_new, note)])
             self.bars.step = t
-
-    def _strip_html(self, tv) -> str:
-        """The newest positions as boxes: token, weight (shade), reused (blue) or appended (orange)."""
-        n = len(tv.labels)
-        a = max(0, n - STRIP)
-        top = float(tv.weights.max()) if n else 1.0
-        cells = []
-        for j in range(a, n):
-            pos, wt = tv.window.c0 + j, float(tv.weights[j])
-            shade = round(255 - 155 * (wt / top if top > 0 else 0))
-            new = not tv.reused[j] and (self.trace.use_cache or pos == tv.query_position)
-            edge = "2px solid #e08a00" if new else "1px solid #7a8fb8"
-            kind = "appended" if new else ("reused" if tv.reused[j] else "recomputed")
-            cells.append(f"<div class='tr-key tr-key-{kind}' title='position {pos}: {kind}' style='border:{edge};"
-                         f"background:rgb({shade},{shade},255);padding:1px 4px;text-align:center;min-width:28px'>"
-                         f"<div style='font:12px monospace'>{E(tv.labels[j])}</div>"
-                         f"<div style='font:10px monospace;color:#333'>{pos} · {wt:.2f}</div></div>")
-        more = f"<div style='color:#888;align-self:center'>… {tv.window.c0 + a} earlier</div>" if tv.window.c0 + a else ""
-        legend = ("blue border: reused from the cache · orange border: appended this tick · shade: weight of head "
-                  f"{tv.head}" if self.trace.use_cache else
-                  f"no cache: every position recomputed · orange: the query's own position · shade: weight of head {tv.head}")
-        return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}'>{text_block(legend)}"
-                f"<div style='display:flex;flex-wrap:wrap;gap:3px'>{more}{''.join(cells)}</div></div>")
 
     def _set_cache(self, t: int) -> None:
         tr, tk = self.trace, self.trace.ticks[t]
@@ -171,7 +127,7 @@ class DecodeStepper(Stepper):
                 "then dropped them (yellow = recomputed, grey = not reached yet)")
         full = tk.query_position + 1
         # pooled columns have no single label; positions not reached yet get none (no spoilers)
-        labels = (_short(tr.tokens, 0, full) + [""] * (C - full)) if fc == 1 else None
+        labels = (short_labels(tr.tokens, 0, full) + [""] * (C - full)) if fc == 1 else None
         with self.cache.hold_sync():
             self.cache.title = what + (f" (columns pooled ×{fc})" if fc > 1 else "")
             self.cache.set_window(quantize(strip, 0.0, 1.0, strip == 0), Window(0, L, 0, C), (L, C), 0.0, 1.0,
@@ -193,5 +149,3 @@ class DecodeStepper(Stepper):
                 groups=[[0], [1]])
             self.times.step = t
 
-
-register_stepper(DecodeTrace, DecodeStepper)

@@ -6,14 +6,14 @@ call of a forward as it runs, keeping only what exact recomputation needs.
     rec.traces                      # [(qualified module name, trace), ...] in call order
     rec["transformer.h.0.attn"]     # one AttentionTrace / RecurrentTrace
 
-How, and why this way (modules: ``capture_sdpa``, ``capture_record``, ``capture_modules``, ``capture_mha``):
+How, and why this way (modules of this package: ``patch``, ``recorder``, ``modules``, ``mha``):
 
 * ``F.scaled_dot_product_attention`` (Hugging Face's default sdpa attention, nanoGPT-style code, a user's
   own call): while the block runs, every module-level name bound to it is rebound to a wrapper that calls
-  the real function with the same arguments, then keeps q, k, v, the mask and the options (``capture_sdpa``).
+  the real function with the same arguments, then keeps q, k, v, the mask and the options (``patch``).
   ``via="mode"`` uses a ``TorchFunctionMode`` instead, which also sees calls through references kept
-  elsewhere, but costs a Python round trip on every torch op (about 1.7x the forward of the GPT-2-shaped
-  benchmark model on an H100, against 1.05-1.08x for the wrapper). A call is named after the innermost
+  elsewhere, but costs a Python round trip on every torch op (benchmarks/bench_capture.py measures both).
+  A call is named after the innermost
   module of the model executing it (``transformer.h.0.attn``; ``#2``, ``#3``... for repeated calls).
 * Modules: hooks on the recurrent modules and nn.MultiheadAttention of the model only, so the rest of the
   forward runs hook-free. nn.TransformerEncoderLayer refuses its fused kernel when any of its submodules
@@ -22,7 +22,7 @@ How, and why this way (modules: ``capture_sdpa``, ``capture_record``, ``capture_
   the hook notices and rebuilds the attention from the layer's input (norm1 first when norm_first; a
   nested-tensor input is padded back and its padding becomes a key padding mask).
 * nn.MultiheadAttention runs fused kernels that never expose q, k, v: they are rebuilt from the call's
-  inputs and a snapshot of the in-projection, the two masks merged into one SDPA mask (``capture_mha``);
+  inputs and a snapshot of the in-projection, the two masks merged into one SDPA mask (``mha``);
   the trace's weights equal the module's own ``need_weights`` weights per head.
 * Recurrent modules: the hook has input, hx and output, so nothing runs twice (``trace_recurrent_call``).
   Successive calls of one cell that feed its last state back in (a user's loop over time) form one trace
@@ -34,23 +34,22 @@ is left alone, and with ``via="mode"`` the mode steps aside while torch's transf
 fast paths stay on. Outputs are bitwise identical with and without capture (tests).
 
 Memory: q, k, v are kept detached on their device, never a T×T matrix; stages are derived when accessed.
-Tensors are kept by reference, not copied, except (1) a k or v whose version counter is above 0: it was
-written in place before (a preallocated KV cache, e.g. Hugging Face's StaticCache ``index_copy_``) and will
-likely be written again, so it is copied (inference-mode tensors have no version counter: their k and v are
-copied too); (2) at exit, a q that is a view of a much larger storage nothing else recorded uses (Hugging
+Tensors are kept by reference, not copied, except (1) a k or v written in place before (``entries.keep``);
+(2) at exit, a q that is a view of a much larger storage nothing else recorded uses (Hugging
 Face GPT-2's q inside its fused qkv projection, whose k and v parts the KV cache copied) is copied out, so
 the record holds about the bytes of q, k and v. A kept tensor changed in place anyway is reported by a
 warning when the capture ends or its traces are built.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 from torch import nn
 
-from .capture_modules import _Entry, _version
-from .capture_record import Recorder, _tensors
-from .errors import TraceInputError, describe, fail
+from ..errors import TraceInputError, describe, fail
+from .entries import Entry, tensors_of, version_of
+from .recorder import Recorder
 
 SDPA_NAME = "scaled_dot_product_attention"  # the name of a call made outside any module
 SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells; nn.MultiheadAttention (also inside "
@@ -65,7 +64,7 @@ class TraceNameError(TraceInputError, KeyError):
         return str(self.args[0])
 
 
-class Capture(Recorder):
+class Capture:
     """What :func:`capture` returns: a context manager, then the record of what ran inside it."""
 
     def __init__(self, model=None, *, scope=None, merge_cells=True, via="patch"):
@@ -74,7 +73,8 @@ class Capture(Recorder):
                  "pass the model itself, e.g. tr_widgets.capture(model)")
         if via not in ("patch", "mode"):
             fail("via", "'patch' (default) or 'mode'", repr(via), "leave it out, or pass via='mode'")
-        super().__init__(model, scope, merge_cells, via)
+        self.model, self.scope = model, scope
+        self.recorder = Recorder(model, merge_cells, via)
         self._used = False
 
     def __enter__(self) -> "Capture":
@@ -82,13 +82,13 @@ class Capture(Recorder):
             fail("capture", "a fresh capture(...) for each with-block", "one that was already used",
                  "call tr_widgets.capture(model) again")
         self._used = True
-        self._start()
+        self.recorder.start()
         return self
 
     def __exit__(self, *exc) -> bool:
-        self._stop(exc)
+        self.recorder.stop(exc)
         self._check_stale()
-        self._compact()
+        self.recorder.compact()
         return False
 
     # -- what was recorded -----------------------------------------------------------------
@@ -107,7 +107,7 @@ class Capture(Recorder):
             for qn, m in self.model.named_modules():
                 offer(m, qn or type(self.model).__name__)
         per_class = {}
-        for e in self._normalize() + [_Entry(m, None, [], []) for m, _ in self._skipped]:
+        for e in self.recorder.normalize() + [Entry(m, None, [], []) for m, _ in self.recorder.skipped]:
             if e.module is not None and id(e.module) not in names:  # made on the fly: class name, _2, _3...
                 cls = type(e.module).__name__
                 per_class[cls] = per_class.get(cls, 0) + 1
@@ -115,8 +115,8 @@ class Capture(Recorder):
         return names
 
     def _check_stale(self, entries=None) -> None:
-        for e in entries if entries is not None else self._normalize():
-            changed = sorted({label for label, t, ver in e.kept if _version(t) != ver})
+        for e in entries if entries is not None else self.recorder.normalize():
+            changed = sorted({label for label, t, ver in e.kept if version_of(t) != ver})
             if changed:
                 e.kept = []  # warn once
                 name = self._base_names().get(id(e.module), SDPA_NAME)
@@ -134,27 +134,36 @@ class Capture(Recorder):
                 model(ids)
             [name for name, _ in rec.traces]    # ['transformer.h.0.attn', 'transformer.h.1.attn']
         """
-        todo = [e for e in self._normalize() if e.trace is None and e.build is not None]
+        rec = self.recorder
+        todo = [e for e in rec.normalize() if e.trace is None and e.build is not None]
         self._check_stale(todo)
+        names = self._call_names()
         for e in todo:
             try:
-                e.trace = e.build(*e.held)
+                e.trace = e.build(*e.held, name=names[id(e)])
             except Exception as err:  # noqa: BLE001 - a record that cannot be traced is a note, not a crash
                 e.build = None
-                self._skipped.append((e.module, f"{type(err).__name__}: {err}"))
-        if not self._active:  # the record is final: drop the raw inputs a trace was built from
-            for e in self._entries:
+                rec.skipped.append((e.module, f"{type(err).__name__}: {err}"))
+        if not rec.active:  # the record is final: drop the raw inputs a trace was built from
+            for e in rec.entries:
                 if e.trace is not None:
                     e.build, e.held = None, []
-        base, counts, out = self._base_names(), {}, []
-        for e in self._entries:
-            if e.trace is None:
+        names = self._call_names()  # again: a record that failed to build takes no number
+        for e in rec.entries:
+            if e.trace is not None and e.trace.name != names[id(e)]:
+                e.trace = dataclasses.replace(e.trace, name=names[id(e)])
+        return [(e.trace.name, e.trace) for e in rec.entries if e.trace is not None]
+
+    def _call_names(self) -> dict:
+        """id(entry) -> its name: the module's name, ``#2``, ``#3``... for its repeated calls."""
+        base, counts, names = self._base_names(), {}, {}
+        for e in self.recorder.entries:
+            if e.trace is None and e.build is None:
                 continue
             b = base[id(e.module)] if e.module is not None else SDPA_NAME
             counts[b] = counts.get(b, 0) + 1
-            e.trace.name = b if counts[b] == 1 else f"{b}#{counts[b]}"
-            out.append((e.trace.name, e.trace))
-        return out
+            names[id(e)] = b if counts[b] == 1 else f"{b}#{counts[b]}"
+        return names
 
     @property
     def names(self) -> list[str]:
@@ -165,7 +174,7 @@ class Capture(Recorder):
     def skipped(self) -> list[tuple[str, str]]:
         """``[(name, reason), ...]``: calls of supported modules that could not be traced (e.g. PackedSequence)."""
         base = self._base_names()
-        return [(SDPA_NAME if m is None else base[id(m)], why) for m, why in self._skipped]
+        return [(SDPA_NAME if m is None else base[id(m)], why) for m, why in self.recorder.skipped]
 
     @property
     def nbytes(self) -> int:
@@ -174,8 +183,8 @@ class Capture(Recorder):
         Example: ``rec.nbytes / sum(t.q.nbytes + t.k.nbytes + t.v.nbytes for _, t in rec)``
         """
         seen, total = set(), 0
-        for e in self._normalize():
-            for t in _tensors([e.trace, e.held]):
+        for e in self.recorder.normalize():
+            for t in tensors_of([e.trace, e.held]):
                 try:
                     st = t.untyped_storage()
                 except (RuntimeError, NotImplementedError):
@@ -205,7 +214,8 @@ class Capture(Recorder):
     def __repr__(self) -> str:
         items = self.traces
         head = f"Capture({len(items)} trace{'s' if len(items) != 1 else ''}"
-        head += f", {len(self._skipped)} skipped)" if self._skipped else ")"
+        skipped = self.recorder.skipped
+        head += f", {len(skipped)} skipped)" if skipped else ")"
         return "\n".join([head] + [f"  {n}: {tr!r}" for n, tr in items])
 
 

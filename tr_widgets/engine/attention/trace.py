@@ -14,16 +14,17 @@ query's step in O(S·E) without touching the T×T matrices.
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from .errors import check_budget, check_same_device, check_tensor, describe, fail, warn_nonfinite
+from ..batch import is_index
+from ..errors import check_budget, describe, fail
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class RowRecord:
     """One query's step: q_i, its scores over the keys, each stage, each term w_ij·v_j, and o_i."""
 
@@ -45,7 +46,14 @@ def _safe_softmax(x: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isneginf(x).all(dim=-1, keepdim=True), torch.zeros_like(w), w)
 
 
-@dataclass(eq=False)
+def check_labels(arg: str, labels, n: int) -> None:
+    """None, or one label per position (``tokens``: per key; ``query_tokens``: per query)."""
+    if labels is not None and (isinstance(labels, str) or not hasattr(labels, "__len__") or len(labels) != n):
+        fail(arg, f"a list of {n} labels (one per {'key' if arg == 'tokens' else 'query'} position)",
+             describe(labels), f"pass {arg}=None or {n} strings")
+
+
+@dataclass(frozen=True, eq=False)
 class AttentionTrace:
     """What :func:`trace_attention` returns. Stages are lazy, cached and stay on q's device.
 
@@ -65,8 +73,21 @@ class AttentionTrace:
     tokens: list | None = None  # key labels (and query labels when query_tokens is None)
     query_tokens: list | None = None
     name: str = ""
-    batch_names: tuple = ()  # e.g. ("batch", "head") for captured attention
-    _cache: dict = field(default_factory=dict, repr=False)
+    batch_names: tuple = ()  # one name per batch dimension (engine.batch.batch_names by default)
+    derived: dict = field(default_factory=dict, repr=False)  # stages computed on first access
+
+    def labelled(self, tokens, query_tokens=None) -> "AttentionTrace":
+        """The same trace with key labels ``tokens`` (and query labels); nothing is recomputed.
+
+        Example::
+
+            with tr_widgets.capture(model) as rec:
+                model(ids)
+            at = rec["transformer.h.0.attn"].labelled(words)     # one word per position
+        """
+        check_labels("tokens", tokens, self.S)
+        check_labels("query_tokens", query_tokens, self.L)
+        return dataclasses.replace(self, tokens=list(tokens), query_tokens=query_tokens, derived={})
 
     # -- shapes ------------------------------------------------------------------------------
     @property
@@ -86,28 +107,39 @@ class AttentionTrace:
                 f"Ev={self.Ev}, causal={self.is_causal}, masked={self.attn_mask is not None})")
 
     def _stage(self, name: str, make):
-        if name not in self._cache:
+        if name not in self.derived:
             check_budget(f"AttentionTrace.{name}", self.batch_shape + (self.L, self.S), self.q.dtype,
                          "row(i, index) for one query's step")
             with torch.no_grad():
-                self._cache[name] = make()
-        return self._cache[name]
+                self.derived[name] = make()
+        return self.derived[name]
 
     # -- the mask ----------------------------------------------------------------------------
     @property
+    def has_mask(self) -> bool:
+        """Whether any key is masked for some query (causal or an attn_mask), without building L×S."""
+        return self.is_causal or self.attn_mask is not None
+
+    @property
     def mask(self) -> torch.Tensor | None:
-        """The mask as SDPA applies it, broadcast to ``[*batch, L, S]`` (a view, no copy):
-        bool (True = the key takes part) for bool and causal masks, float (added) otherwise."""
+        """The mask as SDPA applies it, broadcast to ``[*batch, L, S]``: bool (True = the key takes part)
+        for bool and causal masks, float (added) otherwise. A causal mask is built here (L×S bools, within
+        the memory budget); a given mask is a broadcast view. Views use ``weights_rows`` instead."""
         shape = self.batch_shape + (self.L, self.S)
         if self.is_causal:
+            check_budget("AttentionTrace.mask", (self.L, self.S), torch.bool, "row(i, index) or weights_rows")
             return torch.ones(self.L, self.S, dtype=torch.bool, device=self.q.device).tril().expand(shape)
         return None if self.attn_mask is None else self.attn_mask.expand(shape)
 
     @property
     def blocked(self) -> torch.Tensor | None:
         """Bool ``[*batch, L, S]``: True where the mask removed a key (the marked cells of a view)."""
+        if not self.has_mask:
+            return None
+        check_budget("AttentionTrace.blocked", self.batch_shape + (self.L, self.S), torch.bool,
+                     "row(i, index).blocked or weights_rows")
         m = self.mask
-        return None if m is None else self._blocked(m, m)
+        return self._blocked(m, m)
 
     @staticmethod
     def _apply_mask(scaled: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -141,26 +173,40 @@ class AttentionTrace:
     @property
     def output(self) -> torch.Tensor:
         """weights @ V, ``[*batch, L, Ev]``: equals ``F.scaled_dot_product_attention``."""
-        if "output" not in self._cache:
+        if "output" not in self.derived:
             w = self.weights
             with torch.no_grad():
-                self._cache["output"] = w @ self.v  # [*b, L, Ev]
-        return self._cache["output"]
+                self.derived["output"] = w @ self.v  # [*b, L, Ev]
+        return self.derived["output"]
 
     @property
     def sdpa_output(self) -> torch.Tensor:
         """torch's own ``F.scaled_dot_product_attention`` on the same inputs (for cross-checks)."""
-        if "sdpa" not in self._cache:
+        if "sdpa" not in self.derived:
             with torch.no_grad():
-                self._cache["sdpa"] = F.scaled_dot_product_attention(
+                self.derived["sdpa"] = F.scaled_dot_product_attention(
                     self.q, self.k, self.v, attn_mask=self.attn_mask, is_causal=self.is_causal, scale=self.scale)
-        return self._cache["sdpa"]
+        return self.derived["sdpa"]
+
+    def sdpa_row(self, i: int, index=()) -> torch.Tensor:
+        """torch's own SDPA output for query ``i`` of one batch/head entry, ``[Ev]``: a cross-check that
+        costs one row, not every head (the mask row is passed explicitly, so causal stays top-left).
+
+        Example: ``(at.sdpa_row(3, (0, 1)) - at.row(3, (0, 1)).output).abs().max()   # ~1e-7``
+        """
+        idx, b = self._index(index), self.batch_shape
+        with torch.no_grad():
+            q = self.q.expand(*b, self.L, self.E)[idx][i:i + 1]  # [1, E]
+            k = self.k.expand(*b, self.S, self.E)[idx]  # [S, E]
+            v = self.v.expand(*b, self.S, self.Ev)[idx]  # [S, Ev]
+            mask = self._mask_rows(idx, i, i + 1)  # [1, S] or None
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)[0]  # [Ev]
 
     # -- one query at a time -----------------------------------------------------------------
     def _index(self, index) -> tuple:
-        index = (index,) if isinstance(index, int) else tuple(index)
         shape = self.batch_shape
-        if len(index) != len(shape) or not all(isinstance(j, int) and 0 <= j < n for j, n in zip(index, shape)):
+        index = (index,) if isinstance(index, int) else (tuple(index) if isinstance(index, (tuple, list)) else None)
+        if index is None or len(index) != len(shape) or not all(is_index(j, n) for j, n in zip(index, shape)):
             fail("index", f"a tuple of {len(shape)} ints within the batch shape {shape}", repr(index),
                  f"pass e.g. index={tuple(0 for _ in shape)}")
         return index
@@ -208,7 +254,7 @@ class AttentionTrace:
             r = at.row(3, index=(0, 1))                      # query 3 of batch 0, head 1
             r.weights.sum(), r.terms.sum(0) - r.output       # 1.0, ~0
         """
-        if not (isinstance(i, int) and 0 <= i < self.L):
+        if not is_index(i, self.L):
             fail("i", f"a query index in [0, {self.L - 1}]", repr(i), "pick an existing query position")
         idx, b = self._index(index), self.batch_shape
         with torch.no_grad():
@@ -226,83 +272,3 @@ class AttentionTrace:
         return RowRecord(i, idx, q, scores, scaled, masked, blocked, weights, terms, terms.sum(0))
 
 
-def trace_attention(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False, *,
-                    tokens=None, query_tokens=None, name="") -> AttentionTrace:
-    """Trace ``F.scaled_dot_product_attention(q, k, v, ...)`` stage by stage (same arguments).
-
-    Example::
-
-        q = k = v = torch.randn(1, 2, 5, 4)                  # [B, heads, T, E]
-        at = tr_widgets.trace_attention(q, k, v, is_causal=True)
-        at.weights[0, 0, 2]                                  # query 2 over keys 0..4 (3, 4 masked)
-        torch.allclose(at.output, F.scaled_dot_product_attention(q, k, v, is_causal=True))
-    """
-    for arg, t in (("q", q), ("k", k), ("v", v)):
-        check_tensor(arg, t, min_rank=2)
-    check_same_device([("q", q.device), ("k", k.device), ("v", v.device)])
-    for arg, t in (("k", k), ("v", v)):
-        if t.dtype != q.dtype:
-            fail(arg, f"dtype {q.dtype} (the dtype of q)", f"dtype {t.dtype}", f"convert it with {arg}.to({q.dtype})")
-    if k.shape[-1] != q.shape[-1]:
-        fail("k", f"last dimension {q.shape[-1]} (the size E of q)", f"shape {tuple(k.shape)}",
-             "project queries and keys to the same size")
-    if v.shape[-2] != k.shape[-2]:
-        fail("v", f"{k.shape[-2]} positions along dim -2 (as many as k)", f"shape {tuple(v.shape)}",
-             "pass one value per key")
-    if q.shape[-2] == 0 or k.shape[-2] == 0:
-        fail("q" if q.shape[-2] == 0 else "k", "at least one position along dim -2", "an empty sequence",
-             "pass a non-empty sequence")
-    if not isinstance(is_causal, bool):
-        fail("is_causal", "a bool", describe(is_causal), "pass True or False")
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
-        fail("scale", "a finite float (or None for 1/sqrt(E))", describe(scale), "pass e.g. scale=0.125")
-    if enable_gqa:
-        k, v = _expand_gqa(q, k, v)
-    if attn_mask is not None:
-        if is_causal:
-            fail("attn_mask", "None when is_causal=True (SDPA refuses both)", describe(attn_mask),
-                 "pass either attn_mask or is_causal=True, not both")
-        _check_mask(attn_mask, q, k)
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        fail("k", f"batch dimensions that broadcast with q's {tuple(q.shape[:-2])}", f"shape {tuple(k.shape)}",
-             "give q, k and v the same leading (batch, head) dimensions, or enable_gqa=True for grouped heads")
-    for arg, labels, n in (("tokens", tokens, k.shape[-2]), ("query_tokens", query_tokens, q.shape[-2])):
-        if labels is not None and (isinstance(labels, str) or len(labels) != n):
-            fail(arg, f"a list of {n} labels (one per {'key' if arg == 'tokens' else 'query'} position)",
-                 describe(labels), f"pass {arg}=None or {n} strings")
-    warn_nonfinite("q", q, -2, "query position")
-    warn_nonfinite("k", k, -2, "key position")
-    warn_nonfinite("v", v, -2, "key position")
-    return AttentionTrace(q.detach(), k.detach(), v.detach(), None if attn_mask is None else attn_mask.detach(),
-                          is_causal, float(scale), tokens=tokens, query_tokens=query_tokens, name=name)
-
-
-def _expand_gqa(q, k, v):
-    if q.dim() < 3 or k.dim() < 3 or q.shape[-3] % k.shape[-3] or q.shape[-3] % v.shape[-3]:
-        fail("k", f"a head count (dim -3) that divides q's ({q.shape[-3] if q.dim() >= 3 else 'none'}) "
-             "for enable_gqa=True", f"shape {tuple(k.shape)}", "use as many query heads as a multiple of kv heads")
-    # [*b, Hk, S, E] -> [*b, Hq, S, E]: each kv head serves a group of consecutive query heads.
-    return (k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3),
-            v.repeat_interleave(q.shape[-3] // v.shape[-3], dim=-3))
-
-
-def _check_mask(mask, q, k) -> None:
-    if not isinstance(mask, torch.Tensor):
-        fail("attn_mask", "a bool or float tensor", describe(mask), "pass torch.ones(L, S, dtype=torch.bool).tril()")
-    if mask.dtype != torch.bool and mask.dtype != q.dtype:
-        fail("attn_mask", f"dtype torch.bool (True = attend) or {q.dtype} (added to the scores)",
-             f"dtype {mask.dtype}", "convert it with attn_mask.bool() or attn_mask.to(q.dtype)")
-    check_same_device([("q", q.device), ("attn_mask", mask.device)])
-    L, S = q.shape[-2], k.shape[-2]
-    try:
-        shape = torch.broadcast_shapes(mask.shape, q.shape[:-2] + (L, S), k.shape[:-2] + (L, S))
-        ok = shape[-2:] == (L, S)
-    except RuntimeError:
-        ok = False
-    if not ok:
-        fail("attn_mask", f"a shape that broadcasts to the scores' shape (..., L={L}, S={S})",
-             f"shape {tuple(mask.shape)}", f"pass a mask of shape ({L}, {S}) or (batch, heads, {L}, {S})")

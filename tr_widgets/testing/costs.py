@@ -22,15 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .decode import _sync
-from .errors import describe, fail
+from ..engine.decode import sync
+from ..engine.errors import describe, fail
 
 
 def _clock(fn, device) -> float:
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     fn()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - t0
 
 
@@ -144,13 +144,13 @@ def measure_step_costs(max_position: int = 2048, d_model: int = 256, n_heads: in
         h = c = torch.zeros(1, d_model, device=device)
         for t in range(max_position):
             # interleaved, so load on the machine hits both kinds alike
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             h, c = cell(xs[t], (h, c))
-            _sync(device)
+            sync(device)
             t1 = time.perf_counter()
             attn(xs[t], t)
-            _sync(device)
+            sync(device)
             rec_s.append(t1 - t0)
             att_s.append(time.perf_counter() - t1)
     out = {"position": [], "recurrent_s": [], "attention_s": []}

@@ -4,24 +4,37 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import cells
-from .errors import check_same_device, check_tensor, describe, fail, warn_nonfinite
-from .recurrent import _CELLS, _FULL, SUPPORTED, RecurrentTrace, _kind
+from ..errors import check_same_device, check_tensor, describe, fail, warn_nonfinite
+from .kinds import CELLS, FULL, SUPPORTED, CellParams, kind_of
+from .trace import RecurrentTrace
 
 
-def _params(module, layer: int, direction: int) -> cells.CellParams:
-    sfx = "" if isinstance(module, _CELLS) else f"_l{layer}" + ("_reverse" if direction else "")
-    get = lambda n: (getattr(module, n + sfx).detach().clone() if getattr(module, n + sfx, None) is not None
-                     else None)
-    return cells.CellParams(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
-                            get("weight_hr") if getattr(module, "proj_size", 0) else None)
+def module_params(module, layer: int, direction: int) -> CellParams:
+    """A snapshot (detached copies) of one layer-direction's weights, so later training changes nothing.
+
+    Example: ``module_params(nn.LSTM(3, 4, num_layers=2), 1, 0).w_hh.shape  # [16, 4]``
+    """
+    sfx = "" if isinstance(module, CELLS) else f"_l{layer}" + ("_reverse" if direction else "")
+
+    def get(n):
+        p = getattr(module, n + sfx, None)
+        return None if p is None else p.detach().clone()
+    return CellParams(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
+                      get("weight_hr") if getattr(module, "proj_size", 0) else None)
 
 
-def _check_module(module) -> None:
-    if not isinstance(module, _FULL + _CELLS):
+def all_params(module) -> list[list[CellParams]]:
+    """``[layer][direction]`` snapshots of every weight of a recurrent module or cell."""
+    D = 2 if getattr(module, "bidirectional", False) else 1
+    return [[module_params(module, l, d) for d in range(D)] for l in range(getattr(module, "num_layers", 1))]
+
+
+def check_module(module) -> None:
+    """A recurrent module that can be replayed exactly, or one clear TraceInputError."""
+    if not isinstance(module, FULL + CELLS):
         fail("module", f"one of {SUPPORTED}", f"{type(module).__name__}",
              "trace the recurrent submodule itself, or use tr_widgets.capture(model) to find them")
-    if isinstance(module, _FULL) and module.training and module.dropout > 0 and module.num_layers > 1:
+    if isinstance(module, FULL) and module.training and module.dropout > 0 and module.num_layers > 1:
         fail("module", "eval mode, or dropout=0 (dropout between layers is random, so it cannot be replayed)",
              f"training mode with dropout={module.dropout}", "call module.eval() before tracing")
 
@@ -50,8 +63,8 @@ def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = 
         tr.gates()["f"].shape    # torch.Size([5, 1, 10])
         tr.step(2).equations     # torch's LSTM equations, as LaTeX
     """
-    _check_module(module)
-    kind, is_cell = _kind(module), isinstance(module, _CELLS)
+    check_module(module)
+    is_cell = isinstance(module, CELLS)
     check_tensor("x", x, ranks=(1, 2, 3) if is_cell else (2, 3))
     params = list(module.parameters())
     check_same_device([("module", params[0].device), ("x", x.device)])
@@ -64,14 +77,12 @@ def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = 
     if x.numel() == 0:
         fail("x", "a non-empty sequence (at least one step and one batch item)", f"shape {tuple(x.shape)}",
              "pass at least one time step")
-    if is_cell:
-        return _trace_cell(module, kind, x, hx, name)
-    return _trace_full(module, kind, x, hx, name)
+    return trace_recurrent_call(module, x, hx, None, name=name)
 
 
 def trace_recurrent_call(module: nn.Module, x: torch.Tensor, hx, result, *, name: str = "",
                          params=None) -> RecurrentTrace:
-    """Build the trace of a call that already ran: ``result`` is what ``module(x, hx)`` returned.
+    """Build the trace of a call: ``result`` is what ``module(x, hx)`` returned (None: run it now).
 
     Used by ``capture`` (a forward hook has the module's own output, so nothing runs twice). For a
     cell, ``x`` may be a time-major sequence ``[T, B, I]`` with ``result = (h [T, B, H], c or None)``,
@@ -82,23 +93,22 @@ def trace_recurrent_call(module: nn.Module, x: torch.Tensor, hx, result, *, name
 
         out = lstm(x); tr = trace_recurrent_call(lstm, x, None, out)    # == trace_recurrent(lstm, x)
     """
-    _check_module(module)
-    kind = _kind(module)
-    if isinstance(module, _CELLS):
-        return _trace_cell(module, kind, x, hx, name, result=result, params=params)
-    return _trace_full(module, kind, x, hx, name, result=result, params=params)
+    check_module(module)
+    build = _trace_cell if isinstance(module, CELLS) else _trace_full
+    return build(module, x, hx, name, result, params or all_params(module))
 
 
-def _trace_full(module, kind: str, x, hx, name: str, result=None, params=None) -> RecurrentTrace:
+def _trace_full(module, x, hx, name: str, result, params) -> RecurrentTrace:
+    kind = kind_of(module)
     L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
     Hout = getattr(module, "proj_size", 0) or H
     unbatched = x.dim() == 2
     xs = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if module.batch_first else x)  # [T, B, I]
-    T, B = xs.shape[0], xs.shape[1]
+    B = xs.shape[1]
     warn_nonfinite("x", xs, 0)
     lead = (L * D,) if unbatched else (L * D, B)
     h0 = c0 = None
-    if kind == "lstm" and hx is not None:
+    if kind.has_cell and hx is not None:
         if not (isinstance(hx, tuple) and len(hx) == 2):
             fail("hx", "a tuple (h_0, c_0) for an LSTM", describe(hx), "pass (h_0, c_0) or None for zeros")
         h0, c0 = hx
@@ -109,18 +119,15 @@ def _trace_full(module, kind: str, x, hx, name: str, result=None, params=None) -
         _check_state("hx", h0, lead + (H,), x)
     with torch.no_grad():
         output, hidden = module(x, hx) if result is None else result
-    h_n, c_n = hidden if kind == "lstm" else (hidden, None)
-    new = lambda size: xs.new_zeros(L * D, B, size)
+    h_n, c_n = hidden if kind.has_cell else (hidden, None)
+    new = lambda size: xs.new_zeros(L * D, B, size)  # noqa: E731
     h0 = new(Hout) if h0 is None else (h0.unsqueeze(1) if unbatched else h0).detach()  # [L*D, B, Hout]
-    if kind == "lstm":
+    if kind.has_cell:
         c0 = new(H) if c0 is None else (c0.unsqueeze(1) if unbatched else c0).detach()  # [L*D, B, H]
     top = output.unsqueeze(1) if unbatched else (output.transpose(0, 1) if module.batch_first else output)
-    tr = RecurrentTrace(kind=kind, output=output, h_n=h_n, c_n=c_n, num_layers=L, num_directions=D,
-                        hidden_size=H, proj_size=getattr(module, "proj_size", 0), x=xs.detach(), h0=h0,
-                        c0=c0, params=params or [[_params(module, l, d) for d in range(D)] for l in range(L)],
-                        name=name, _replay=_layer_replayer(module))
-    tr._cache["top"] = top  # [T, B, D*Hout]
-    return tr
+    return RecurrentTrace(kind=kind.name, output=output, h_n=h_n, c_n=c_n, num_layers=L, num_directions=D,
+                          hidden_size=H, proj_size=getattr(module, "proj_size", 0), x=xs.detach(), h0=h0, c0=c0,
+                          params=params, top=top.detach(), name=name, replay_layer=_layer_replayer(module))
 
 
 def _layer_replayer(module):
@@ -134,7 +141,7 @@ def _layer_replayer(module):
                   **({"proj_size": module.proj_size} if isinstance(module, nn.LSTM) else {}),
                   **({"nonlinearity": module.nonlinearity} if isinstance(module, nn.RNN) else {}))
 
-    def replay(layer: int, inputs: torch.Tensor, hx, params: list[cells.CellParams]) -> torch.Tensor:
+    def replay(layer: int, inputs: torch.Tensor, hx, params: list[CellParams]) -> torch.Tensor:
         one = cls(inputs.shape[-1], device=inputs.device, dtype=inputs.dtype, **config)
         with torch.no_grad():
             for d in range(D):
@@ -147,45 +154,48 @@ def _layer_replayer(module):
     return replay
 
 
-def _trace_cell(module, kind: str, x, hx, name: str, result=None, params=None) -> RecurrentTrace:
+def _check_cell_state(kind, hx, state_shape, x) -> None:
+    if kind.has_cell and not (isinstance(hx, tuple) and len(hx) == 2):
+        fail("hx", "a tuple (h_0, c_0) for an LSTMCell", describe(hx), "pass (h_0, c_0) or None for zeros")
+    for i, h in enumerate(hx if kind.has_cell else (hx,)):
+        _check_state(f"hx[{i}]" if kind.has_cell else "hx", h, state_shape, x)
+
+
+def _run_cell(module, kind, x, xs, hx, result, seq: bool):
+    """The hidden (and cell) states of every step, ``[T, B, H]``, and what the call returned."""
+    B, H = xs.shape[1], module.hidden_size
+    if seq and result is not None:  # the states of a loop that already ran (capture)
+        hs, cs = result
+        return hs, cs, hs
+    if not seq:
+        out = module(x, hx) if result is None else result
+        hs, cs = (out[0], out[1]) if kind.has_cell else (out, None)
+        return hs.reshape(1, B, H), None if cs is None else cs.reshape(1, B, H), out
+    state, h_list, c_list = hx, [], []
+    for t in range(xs.shape[0]):  # a user's loop over time, as the cell is meant to be used
+        state = module(xs[t], state)
+        h_list.append(state[0] if kind.has_cell else state)
+        c_list.append(state[1] if kind.has_cell else None)
+    hs = torch.stack(h_list)  # [T, B, H]
+    return hs, torch.stack(c_list) if kind.has_cell else None, hs
+
+
+def _trace_cell(module, x, hx, name: str, result, params) -> RecurrentTrace:
     """A cell computes one step; over a sequence ``[T, B, I]`` it is stepped like a user's loop."""
-    H, seq = module.hidden_size, x.dim() == 3
+    kind, H, seq = kind_of(module), module.hidden_size, x.dim() == 3
     xs = x if seq else x.reshape(1, -1, x.shape[-1])  # [T, B, I]
     B = xs.shape[1]
     warn_nonfinite("x", xs, 0)
-    state_shape = (B, H) if x.dim() >= 2 else (H,)
     if hx is not None:
-        parts = hx if kind == "lstm" else (hx,)
-        if kind == "lstm" and not (isinstance(hx, tuple) and len(hx) == 2):
-            fail("hx", "a tuple (h_0, c_0) for an LSTMCell", describe(hx), "pass (h_0, c_0) or None for zeros")
-        for i, h in enumerate(parts):
-            _check_state(f"hx[{i}]" if kind == "lstm" else "hx", h, state_shape, x)
+        _check_cell_state(kind, hx, (B, H) if x.dim() >= 2 else (H,), x)
     with torch.no_grad():
-        if seq and result is not None:  # the states of a loop that already ran (capture)
-            hs, cs = result  # [T, B, H] each
-            output, h_n, c_n = hs, hs[-1], None if cs is None else cs[-1]
-        elif not seq:
-            out = module(x, hx) if result is None else result
-            hs, cs = (out[0], out[1]) if kind == "lstm" else (out, None)
-            output, h_n, c_n = out if kind != "lstm" else out[0], hs, cs
-            hs, cs = hs.reshape(1, B, H), None if cs is None else cs.reshape(1, B, H)  # [1, B, H]
-        else:
-            state, h_list, c_list = hx, [], []
-            for t in range(xs.shape[0]):
-                state = module(xs[t], state)
-                h_list.append(state[0] if kind == "lstm" else state)
-                c_list.append(state[1] if kind == "lstm" else None)
-            hs = torch.stack(h_list)  # [T, B, H]
-            cs = torch.stack(c_list) if kind == "lstm" else None  # [T, B, H]
-            output, h_n, c_n = hs, hs[-1], None if cs is None else cs[-1]
+        hs, cs, out = _run_cell(module, kind, x, xs, hx, result, seq)
+    output = out[0] if kind.has_cell and not seq else out
+    h_n, c_n = (out if kind.has_cell else (out, None)) if not seq else (hs[-1], None if cs is None else cs[-1])
     zeros = xs.new_zeros(1, B, H)
-    as_state = lambda h: zeros if h is None else h.detach().reshape(1, B, H)  # [1, B, H]
-    h0 = as_state(hx[0] if kind == "lstm" and hx is not None else hx)
-    c0 = as_state(hx[1] if hx is not None else None) if kind == "lstm" else None
-    tr = RecurrentTrace(kind=kind, output=output, h_n=h_n, c_n=c_n, num_layers=1, num_directions=1,
-                        hidden_size=H, proj_size=0, x=xs.detach(), h0=h0, c0=c0,
-                        params=params or [[_params(module, 0, 0)]], name=name)
-    tr._cache["top"] = hs
-    if cs is not None:
-        tr._cache[("cell", 0, 0)] = cs
-    return tr
+    as_state = lambda h: zeros if h is None else h.detach().reshape(1, B, H)  # noqa: E731  [1, B, H]
+    h0 = as_state(hx[0] if kind.has_cell and hx is not None else hx)
+    c0 = as_state(hx[1] if hx is not None else None) if kind.has_cell else None
+    return RecurrentTrace(kind=kind.name, output=output, h_n=h_n, c_n=c_n, num_layers=1, num_directions=1,
+                          hidden_size=H, proj_size=0, x=xs.detach(), h0=h0, c0=c0, params=params, top=hs.detach(),
+                          name=name, cell_states=None if cs is None else cs.detach())

@@ -1,13 +1,12 @@
-"""The recording machinery behind ``capture`` (what is recorded, and why this way: see ``capture.py``).
+"""The recording machinery behind ``capture`` (what is recorded, and why this way: see ``record.py``).
 
 ``Recorder`` registers the module hooks, keeps the stack of modules being executed, receives the
-``F.scaled_dot_product_attention`` calls (``capture_sdpa``) and names them, and keeps one entry per recorded
-call: ``trace = build(*held)``, run on first access, where ``held`` is what exact recomputation needs (q, k,
-v, or a module's inputs and a snapshot of its weights; ``capture_modules``), never a T×T matrix.
+``F.scaled_dot_product_attention`` calls (``patch``) and keeps one entry per recorded call:
+``trace = build(*held, name=...)``, run on first access, where ``held`` is what exact recomputation needs
+(q, k, v, or a module's inputs and a snapshot of its weights; ``modules``), never a T×T matrix.
 """
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import weakref
@@ -16,15 +15,16 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _nn_module
 
-from . import capture_sdpa
-from .attention import AttentionTrace, _expand_gqa
-from .capture_modules import ModuleRecords, _Entry
-from .errors import TraceInputError
-from .recurrent import _CELLS, _FULL
+from ..attention import make_trace
+from ..errors import TraceInputError
+from ..recurrent import CELLS, FULL
+from . import patch
+from .entries import Entry, keep
+from .modules import ModuleRecorder
 
 _SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
-_TARGETS = _FULL + _CELLS + (nn.MultiheadAttention,)
+_TARGETS = FULL + CELLS + (nn.MultiheadAttention,)
 
 
 def _walk(root: nn.Module) -> list:
@@ -60,21 +60,6 @@ def _model_info(model: nn.Module):
     return info
 
 
-def _tensors(obj, depth=0):
-    """Every tensor reachable from a trace or record (dataclass fields, lists, dicts), for ``nbytes``."""
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif depth < 6 and isinstance(obj, (list, tuple)):
-        for o in obj:
-            yield from _tensors(o, depth + 1)
-    elif depth < 6 and isinstance(obj, dict):
-        for o in obj.values():
-            yield from _tensors(o, depth + 1)
-    elif depth < 6 and hasattr(obj, "__dataclass_fields__"):
-        for o in vars(obj).values():
-            yield from _tensors(o, depth + 1)
-
-
 class _Frame:
     __slots__ = ("module", "suspended", "saw_mha", "src_shape")
 
@@ -82,26 +67,23 @@ class _Frame:
         self.module, self.suspended, self.saw_mha, self.src_shape = module, False, False, None
 
 
-def _sdpa_trace(q, k, v, mask, is_causal, scale, gqa) -> AttentionTrace:
-    if gqa and k.dim() >= 3 and k.shape[-3] != q.shape[-3]:
-        k, v = _expand_gqa(q, k, v)  # [*b, Hk, S, E] -> [*b, Hq, S, E]
-    n = q.dim() - 2
-    names = tuple(f"dim{i}" for i in range(n - 2)) + ("batch", "head")[max(0, 2 - n):]
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    return AttentionTrace(q, k, v, mask, bool(is_causal), scale, batch_names=names)
+def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, *, name=""):
+    """The AttentionTrace of one scaled_dot_product_attention call, from the arguments it was given."""
+    return make_trace(q, k, v, mask, bool(is_causal), scale, gqa=bool(gqa), name=name)
 
 
-class Recorder(ModuleRecords):
-    """Hooks and records; :class:`~tr_widgets.engine.capture.Capture` adds the public side."""
+class Recorder:
+    """Hooks and records; :class:`~tr_widgets.engine.capture.Capture` holds one and adds the public side."""
 
-    def __init__(self, model, scope, merge_cells, via):
-        self.model, self.scope, self.merge_cells, self.via = model, scope, merge_cells, via
-        self._entries, self._skipped, self._stack = [], [], []
-        self._chains, self._snaps, self._handles = {}, {}, []
-        self._ids, self._mode, self._active, self._global, self._thread = None, None, False, True, None
+    def __init__(self, model, merge_cells, via):
+        self.model, self.merge_cells, self.via = model, merge_cells, via
+        self.entries, self.skipped, self.stack = [], [], []  # skipped: (module, reason)
+        self.modules = ModuleRecorder(self)
+        self._handles, self._ids, self._mode = [], None, None
+        self.active, self._global, self.thread = False, True, None
 
-    def _start(self) -> None:
-        self._active, self._thread = True, threading.get_ident()
+    def start(self) -> None:
+        self.active, self.thread = True, threading.get_ident()
         if self.model is None:
             self._ids, targets, has_layer = None, (), True
         else:
@@ -119,27 +101,26 @@ class Recorder(ModuleRecords):
                 self._handles += [m.register_forward_pre_hook(self._pre),
                                   m.register_forward_hook(self._post, with_kwargs=True, always_call=True)]
         if self.via == "mode":
-            self._mode = capture_sdpa.SDPAMode(self)
+            self._mode = patch.SDPAMode(self)
             self._mode.__enter__()
         else:
-            capture_sdpa.start(self)
+            patch.start(self)
 
-    def _stop(self, exc) -> None:
+    def stop(self, exc) -> None:
         try:
             if self._mode is not None:
                 self._mode.__exit__(*exc)
             else:
-                capture_sdpa.stop(self)
+                patch.stop(self)
         finally:
             for h in self._handles:
                 h.remove()
-            self._active = False
-            self._normalize()
-            self._stack.clear()
-            self._chains.clear()
-            self._snaps.clear()
+            self.active = False
+            self.normalize()
+            self.stack.clear()
+            self.modules.clear()
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
         """Copy out each q that pins a much larger storage, so the record holds about what it uses.
 
         Hugging Face GPT-2's q is a view of the fused [B, T, 3E] projection whose k and v parts the KV cache
@@ -147,8 +128,8 @@ class Recorder(ModuleRecords):
         per shape (one call for all layers: this is on the forward's clock).
         """
         groups = {}
-        for e in self._normalize():
-            if e.build is not _sdpa_trace:  # modules' records keep whole inputs
+        for e in self.normalize():
+            if e.build is not sdpa_trace:  # modules' records keep whole inputs
                 continue
             q = e.held[0]
             st = q.untyped_storage()
@@ -181,18 +162,18 @@ class Recorder(ModuleRecords):
             frame.suspended = True
         if isinstance(module, nn.TransformerEncoder) and args and isinstance(args[0], torch.Tensor):
             frame.src_shape = tuple(args[0].shape)  # its layers may see a nested tensor; pad back to this
-        self._stack.append(frame)
+        self.stack.append(frame)
         return None
 
     def _post(self, module, args, *rest):
         # (module, args, kwargs, output). When the forward raised, torch calls a global always_call hook as
         # (module, args, output) and a module's own as (module, args, kwargs, None): nothing to record.
-        if not self._stack or self._stack[-1].module is not module:
+        if not self.stack or self.stack[-1].module is not module:
             return None
-        frame = self._stack.pop()
+        frame = self.stack.pop()
         try:
             if len(rest) == 2 and rest[1] is not None:
-                self._guarded(module, self._record_module, frame, module, args, rest[0], rest[1])
+                self._guarded(module, self.modules.record, frame, module, args, rest[0], rest[1])
         finally:
             if frame.suspended:
                 torch._C._push_on_torch_function_stack(self._mode)
@@ -202,9 +183,9 @@ class Recorder(ModuleRecords):
         try:  # capture must never break the user's forward: a failure becomes a `skipped` note
             fn(*args)
         except Exception as e:  # noqa: BLE001
-            if module is None and self._stack:
-                module = self._stack[-1].module
-            self._skipped.append((module, f"{type(e).__name__}: {e}"))
+            if module is None and self.stack:
+                module = self.stack[-1].module
+            self.skipped.append((module, f"{type(e).__name__}: {e}"))
 
     def _caller(self):
         """The innermost module of the model whose code is running (per-module hooks keep no full stack).
@@ -221,11 +202,11 @@ class Recorder(ModuleRecords):
             f = f.f_back
         return None
 
-    def _on_sdpa(self, args, kwargs):
+    def on_sdpa(self, args, kwargs):
         """One scaled_dot_product_attention call. This runs on the forward's clock, so the usual case (no
         grad, fresh k and v) only appends one tuple; ``_normalize`` makes it an entry at exit."""
         try:
-            if self._stack and any(isinstance(f.module, nn.MultiheadAttention) for f in self._stack):
+            if self.stack and any(isinstance(f.module, nn.MultiheadAttention) for f in self.stack):
                 return  # the MultiheadAttention's own record covers it (with its masks and name)
             n = len(args)
             q, k, v = (args[0] if n else kwargs["query"], args[1] if n > 1 else kwargs["key"],
@@ -235,19 +216,19 @@ class Recorder(ModuleRecords):
                     or (mask is not None and mask.requires_grad)):
                 return self._guarded(None, self._record_sdpa, args, kwargs)  # copies or detaches needed
             if self._global:
-                module = self._stack[-1].module if self._stack else None
+                module = self.stack[-1].module if self.stack else None
             else:
-                module = capture_sdpa.hf_module()
+                module = patch.hf_module()
                 if module is None or (self._ids is not None and id(module) not in self._ids):
                     module = self._caller()
-            self._entries.append((module, q, k, v, mask, args[5] if n > 5 else kwargs.get("is_causal", False),
+            self.entries.append((module, q, k, v, mask, args[5] if n > 5 else kwargs.get("is_causal", False),
                                   args[6] if n > 6 else kwargs.get("scale"),
                                   args[7] if n > 7 else kwargs.get("enable_gqa", False),
                                   q._version, None if mask is None else mask._version))
         except RuntimeError:  # inference tensors have no version counter: the careful path copies k and v
             self._guarded(None, self._record_sdpa, args, kwargs)
         except Exception as e:  # noqa: BLE001 - capture must never break the forward
-            self._skipped.append((self._stack[-1].module if self._stack else None, f"{type(e).__name__}: {e}"))
+            self.skipped.append((self.stack[-1].module if self.stack else None, f"{type(e).__name__}: {e}"))
 
     def _record_sdpa(self, args, kwargs):
         a = dict(zip(_SDPA_ARGS, args))
@@ -255,25 +236,25 @@ class Recorder(ModuleRecords):
         if a["query"].is_nested:
             raise TraceInputError("nested-tensor queries are not traced")
         kept = []
-        q = self._keep(a["query"], "q", kept)
-        k, v = self._keep(a["key"], "k", kept, cache=True), self._keep(a["value"], "v", kept, cache=True)
-        mask = self._keep(a.get("attn_mask"), "attn_mask", kept)
-        module = (self._stack[-1].module if self._stack else None) if self._global else self._caller()
+        q = keep(a["query"], "q", kept)
+        k, v = keep(a["key"], "k", kept, cache=True), keep(a["value"], "v", kept, cache=True)
+        mask = keep(a.get("attn_mask"), "attn_mask", kept)
+        module = (self.stack[-1].module if self.stack else None) if self._global else self._caller()
         options = [bool(a.get("is_causal", False)), a.get("scale"), bool(a.get("enable_gqa", False))]
-        self._entries.append(_Entry(module, _sdpa_trace, kept, [q, k, v, mask, *options]))
+        self.entries.append(Entry(module, sdpa_trace, kept, [q, k, v, mask, *options]))
 
-    def _normalize(self) -> list:
+    def normalize(self) -> list:
         """Turn the fast path's tuples into entries (in place, keeping call order); returns the entries."""
-        for j, e in enumerate(self._entries):
+        for j, e in enumerate(self.entries):
             if type(e) is tuple:
                 module, q, k, v, mask, causal, scale, gqa, qver, mver = e
                 kept = [("q", q, qver), ("k", k, 0), ("v", v, 0)]
                 if mask is not None:
                     kept.append(("attn_mask", mask, mver))
                 held = [q, k, v, mask, bool(causal), scale, bool(gqa)]
-                self._entries[j] = _Entry(module, _sdpa_trace, kept, held)
-        return self._entries
+                self.entries[j] = Entry(module, sdpa_trace, kept, held)
+        return self.entries
 
 
-_OWN_CODE = {Recorder._caller.__code__, Recorder._on_sdpa.__code__, Recorder._guarded.__code__,
-             Recorder._record_sdpa.__code__, capture_sdpa.SDPAMode.__torch_function__.__code__}
+_OWN_CODE = {Recorder._caller.__code__, Recorder.on_sdpa.__code__, Recorder._guarded.__code__,
+             Recorder._record_sdpa.__code__, patch.SDPAMode.__torch_function__.__code__}

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .attention import AttentionTrace, trace_attention
-from .errors import fail
+from ..attention import AttentionTrace, trace_attention
+from ..batch import check_index
+from ..errors import fail
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class Tick:
     """One clock cycle: the forward pass that chose one new token.
 
@@ -46,7 +47,7 @@ class Tick:
                 f"keys={self.keys}, reused={len(self.reused)}, appended={len(self.appended)})")
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class DecodeTrace:
     """What :func:`decode` returns: ticks, tokens and the lazily derived per-tick attention.
 
@@ -73,12 +74,12 @@ class DecodeTrace:
     device: str
     text: str | None = None  # tokenizer.decode(prompt + new) when a tokenizer was given
     new_text: str | None = None
-    _q: list = field(default_factory=list, repr=False)  # [tick][layer] q row [B, H, 1, E]
-    _k: list = field(default_factory=list, repr=False)  # [tick][layer] appended (cache) or all (no cache) keys
-    _v: list = field(default_factory=list, repr=False)
-    _mask: list = field(default_factory=list, repr=False)  # [tick][layer] mask row [..., 1, S] or None
-    _scale: list = field(default_factory=list, repr=False)  # [layer]
-    _cache: dict = field(default_factory=dict, repr=False)
+    q_rows: list = field(default_factory=list, repr=False)  # [tick][layer] q row [B, H, 1, E]
+    k_new: list = field(default_factory=list, repr=False)  # [tick][layer] appended (cache) or all (no cache) keys
+    v_new: list = field(default_factory=list, repr=False)
+    mask_rows: list = field(default_factory=list, repr=False)  # [tick][layer] mask row [..., 1, S] or None
+    scales: list = field(default_factory=list, repr=False)  # [layer]
+    derived: dict = field(default_factory=dict, repr=False)  # per-layer caches and traces, built on first use
 
     # -- sizes -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -109,24 +110,22 @@ class DecodeTrace:
 
     # -- attention, derived on demand --------------------------------------------------------
     def _check(self, tick, layer) -> None:
-        if not (isinstance(tick, int) and not isinstance(tick, bool) and 0 <= tick < len(self.ticks)):
-            fail("tick", f"an int in [0, {len(self.ticks) - 1}]", repr(tick), "pick an existing tick")
+        check_index("tick", tick, len(self.ticks), "pick an existing tick")
         if not self.layer_names:
             fail("layer", "a model whose attention calls F.scaled_dot_product_attention",
                  f"{self.model_name}, where no such call was seen",
                  "load a Hugging Face model with attn_implementation='sdpa' (the default)")
-        if not (isinstance(layer, int) and not isinstance(layer, bool) and 0 <= layer < self.num_layers):
-            fail("layer", f"an int in [0, {self.num_layers - 1}]", repr(layer), "pick an existing layer")
+        check_index("layer", layer, self.num_layers, "pick an existing layer")
 
     def _kv(self, tick: int, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values the new query of ``tick`` saw: [B, H, S, E] each."""
         if not self.use_cache:
-            return self._k[tick][layer], self._v[tick][layer]
-        if ("kv", layer) not in self._cache:
+            return self.k_new[tick][layer], self.v_new[tick][layer]
+        if ("kv", layer) not in self.derived:
             # one concatenation per layer, on first use: the cache as it stood after the last tick
-            self._cache[("kv", layer)] = (torch.cat([ks[layer] for ks in self._k], dim=-2),  # [B, H, S_last, E]
-                                          torch.cat([vs[layer] for vs in self._v], dim=-2))
-        K, V = self._cache[("kv", layer)]
+            self.derived[("kv", layer)] = (torch.cat([ks[layer] for ks in self.k_new], dim=-2),  # [B, H, S_last, E]
+                                          torch.cat([vs[layer] for vs in self.v_new], dim=-2))
+        K, V = self.derived[("kv", layer)]
         S = self.ticks[tick].layer_keys[layer]
         return K[..., :S, :], V[..., :S, :]  # the append-only cache of that tick: a view, no copy
 
@@ -140,20 +139,18 @@ class DecodeTrace:
         """
         self._check(tick, layer)
         key = ("at", tick, layer)
-        if key not in self._cache:
+        if key not in self.derived:
             k, v = self._kv(tick, layer)
             tk = self.ticks[tick]
             S, end = k.shape[-2], tk.query_position + 1
             labels = self.tokens[max(0, end - S):end]
             labels = ["?"] * (S - len(labels)) + labels  # a cache longer than the text (never for full caches)
-            at = trace_attention(self._q[tick][layer], k, v, attn_mask=self._mask[tick][layer],
-                                 scale=self._scale[layer], tokens=labels,
+            at = trace_attention(self.q_rows[tick][layer], k, v, attn_mask=self.mask_rows[tick][layer],
+                                 scale=self.scales[layer], tokens=labels,
                                  query_tokens=[self.tokens[tk.query_position]],
                                  name=f"{self.layer_names[layer]} @ tick {tick}")
-            n = len(at.batch_shape)
-            at.batch_names = tuple(f"dim{i}" for i in range(n - 2)) + ("batch", "head")[max(0, 2 - n):]
-            self._cache[key] = at
-        return self._cache[key]
+            self.derived[key] = at
+        return self.derived[key]
 
     def head_weights(self, tick: int, layer: int, batch: int = 0) -> torch.Tensor:
         """[H, S] weights of every head of ``layer`` for the new query of ``tick``.
@@ -165,8 +162,7 @@ class DecodeTrace:
             return w  # [1, S]
         if w.dim() >= 4:
             w = w.reshape(-1, *w.shape[-3:])  # [B', H, 1, S]
-            if not (isinstance(batch, int) and 0 <= batch < w.shape[0]):
-                fail("batch", f"an int in [0, {w.shape[0] - 1}]", repr(batch), "pass batch=0")
+            check_index("batch", batch, w.shape[0], "pass batch=0")
             w = w[batch]  # [H, 1, S]
         return w[:, 0, :]  # [H, S]
 
@@ -176,6 +172,5 @@ class DecodeTrace:
         Example: ``tr.weights(3, layer=0, head=1).argmax()  # the position it attends most``
         """
         hw = self.head_weights(tick, layer, batch)
-        if not (isinstance(head, int) and not isinstance(head, bool) and 0 <= head < hw.shape[0]):
-            fail("head", f"an int in [0, {hw.shape[0] - 1}]", repr(head), "pick an existing head")
+        check_index("head", head, hw.shape[0], "pick an existing head")
         return hw[head]

@@ -1,4 +1,4 @@
-"""decode(model, prompt, n): generate token by token and record every tick (see ``decode_trace.py``).
+"""decode(model, prompt, n): generate token by token and record every tick (see ``trace.py``).
 
 Each tick is one forward pass: with a KV cache only the newest token is fed and every earlier
 position's keys/values are reused; without one the whole sequence is fed again. The next token is the
@@ -22,12 +22,12 @@ import warnings
 import torch
 from torch import nn
 
-from .capture import capture
-from .decode_trace import DecodeTrace, Tick
-from .errors import describe, fail
+from ..capture import capture
+from ..errors import describe, fail
+from .trace import DecodeTrace, Tick
 
 
-def _sync(device) -> None:
+def sync(device) -> None:
     """Wait for the device, so a wall-clock reading covers its work (a no-op off CUDA)."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
@@ -171,7 +171,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
         with torch.no_grad():
             for t in range(max_new_tokens):
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
-                _sync(device)
+                sync(device)
                 t0 = time.perf_counter()
                 with capture(model) as cap:
                     out = model(feed, past_key_values=past, use_cache=use_cache, **extra)
@@ -180,7 +180,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 top_p, top_i = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [1, k]
                 nxt = (torch.multinomial(probs, 1, generator=gen) if sample
                        else logits.argmax(dim=-1, keepdim=True))  # [1, 1]
-                _sync(device)
+                sync(device)
                 rec.seconds.append(time.perf_counter() - t0)
                 rec.add(t, cap.traces, P, feed.shape[1], use_cache)
                 rec.chosen.append(nxt[0, 0])
@@ -249,4 +249,5 @@ class _Recording:
             model_name=type(model).__name__, prompt_ids=prompt, new_ids=chosen, tokens=tokens, ticks=ticks,
             use_cache=use_cache, sample=sample, seed=seed if sample else None, temperature=float(temperature),
             top_k=top_k, layer_names=list(self.names or []), num_heads=self.heads, device=str(device),
-            text=text, new_text=new_text, _q=self.q, _k=self.k, _v=self.v, _mask=self.mask, _scale=self.scales)
+            text=text, new_text=new_text, q_rows=self.q, k_new=self.k, v_new=self.v, mask_rows=self.mask,
+            scales=self.scales)

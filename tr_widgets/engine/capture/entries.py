@@ -1,0 +1,64 @@
+"""One recorded call, and how its tensors are kept: detached, copied only where they would go stale.
+
+A k or v whose version counter is above 0 was written in place before (a preallocated KV cache, e.g.
+Hugging Face's StaticCache ``index_copy_``) and will likely be written again, so it is copied
+(inference-mode tensors have no version counter: their k and v are copied too). Any other kept tensor is
+held by reference with its version, so a later in-place change is reported instead of shown silently.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class Entry:
+    """One recorded call (or one chain of cell calls): how to build its trace, and what it keeps."""
+
+    __slots__ = ("module", "build", "kept", "held", "trace")
+
+    def __init__(self, module, build, kept, held):
+        self.module, self.build, self.kept, self.held = module, build, kept, held  # trace = build(*held, name=)
+        self.trace = None
+
+
+def version_of(t):
+    """A tensor's version counter, or None (inference and nested tensors have none)."""
+    try:
+        return t._version
+    except (RuntimeError, AttributeError):
+        return None
+
+
+def keep(t, label: str, kept: list, cache: bool = False):
+    """``t`` detached; a cache tensor (k/v) written in place before is cloned; others are watched."""
+    if not isinstance(t, torch.Tensor):
+        return t
+    if t.requires_grad:
+        t = t.detach()
+    ver = version_of(t)
+    if cache and (ver is None or ver > 0):
+        return t.clone()
+    if ver is not None:
+        kept.append((label, t, ver))
+    return t
+
+
+def detach_all(obj):
+    """Tensors detached, through tuples and lists (a recurrent module's (output, (h, c)))."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach()
+    return tuple(detach_all(o) for o in obj) if isinstance(obj, (tuple, list)) else obj
+
+
+def tensors_of(obj, depth=0):
+    """Every tensor reachable from a trace or record (dataclass fields, lists, dicts), for ``nbytes``."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif depth < 6 and isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from tensors_of(o, depth + 1)
+    elif depth < 6 and isinstance(obj, dict):
+        for o in obj.values():
+            yield from tensors_of(o, depth + 1)
+    elif depth < 6 and hasattr(obj, "__dataclass_fields__"):
+        for o in vars(obj).values():
+            yield from tensors_of(o, depth + 1)

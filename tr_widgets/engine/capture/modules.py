@@ -1,0 +1,145 @@
+"""What capture records for module calls: nn.MultiheadAttention, a fused TransformerEncoderLayer, and
+the recurrent modules and cells (the hooks that call these live in ``recorder.Recorder``).
+
+Each record keeps the call's inputs (``entries.keep``) and a snapshot of the weights, shared by the calls
+of a module while its weights stay unchanged; the trace is built from them on first access
+(``mha.project`` for attention, ``trace_recurrent_call`` for recurrent modules, so nothing runs twice).
+"""
+from __future__ import annotations
+
+import math
+import weakref
+
+import torch
+from torch import nn
+
+from ..attention import make_trace
+from ..errors import TraceInputError
+from ..recurrent import CELLS, FULL, all_params, check_module, trace_recurrent_call
+from . import mha
+from .entries import Entry, detach_all, keep, version_of
+
+
+def _arg(args, kwargs, i, name, default=None):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None, *, name=""):
+    """The AttentionTrace of one nn.MultiheadAttention call, rebuilt from its inputs and weights."""
+    if query.is_nested:  # the encoder's nested tensor: pad back to [B, T, E], padding -> key padding mask
+        lengths = [t.shape[0] for t in query.unbind()]
+        T = src_shape[1] if src_shape else max(lengths)
+        query = key = value = query.to_padded_tensor(0.0, (len(lengths), T, query.size(-1)))  # [B, T, E]
+        key_padding_mask = (torch.arange(T, device=query.device)[None]
+                            >= torch.tensor(lengths, device=query.device)[:, None])  # [B, T] True = padding
+    q, k, v, mask = mha.project(p, query, key, value, key_padding_mask, attn_mask)
+    return make_trace(q, k, v, mask, False, 1.0 / math.sqrt(q.shape[-1]), name=name)
+
+
+class ModuleRecorder:
+    """The module half of a :class:`~tr_widgets.engine.capture.recorder.Recorder`: it owns the weight
+    snapshots and the chains of cell calls, and appends its entries to the recorder's."""
+
+    def __init__(self, rec):
+        self.rec = rec
+        self.chains: dict = {}  # id(cell) -> the loop of calls it is in
+        self.snaps: dict = {}  # id(module) -> (module, parameter versions, snapshot)
+
+    def clear(self) -> None:
+        self.chains.clear()
+        self.snaps.clear()
+
+    def _snapshot(self, module, make):
+        vers = tuple(version_of(p) for p in module.parameters())
+        hit = self.snaps.get(id(module))
+        if hit is None or hit[1] != vers:  # weights changed in place (or first call): take a new copy
+            hit = self.snaps[id(module)] = (module, vers, make())
+        return hit[2]
+
+    def _add(self, module, build, kept, held) -> Entry:
+        entry = Entry(module, build, kept, held)
+        self.rec.entries.append(entry)
+        return entry
+
+    def record(self, frame, module, args, kwargs, output):
+        """One finished module call (from the forward hook)."""
+        if isinstance(module, nn.MultiheadAttention):
+            for f in self.rec.stack:
+                f.saw_mha = True
+            self._record_mha(module, args, kwargs)
+        elif isinstance(module, nn.TransformerEncoderLayer) and not frame.saw_mha:
+            parent = self.rec.stack[-1] if self.rec.stack else None
+            self._record_fused_layer(module, args, kwargs, parent.src_shape if parent else None)
+        elif isinstance(module, FULL + CELLS):
+            self._record_recurrent(module, args, kwargs, output)
+
+    def _record_mha(self, m, args, kwargs):
+        kept = []
+        query, key, value = (keep(_arg(args, kwargs, i, n), n, kept) for i, n in enumerate(("query", "key", "value")))
+        if query.is_nested:
+            raise TraceInputError("nn.MultiheadAttention called with nested tensors is not traced")
+        kpm = keep(_arg(args, kwargs, 3, "key_padding_mask"), "key_padding_mask", kept)
+        am = keep(_arg(args, kwargs, 5, "attn_mask"), "attn_mask", kept)
+        p = self._snapshot(m, lambda: mha.snapshot(m))
+        self._add(m, mha_trace, kept, [p, query, key, value, kpm, am])
+
+    def _record_fused_layer(self, layer, args, kwargs, src_shape):
+        """A TransformerEncoderLayer that ran fused: its self_attn never ran; rebuild from the layer input."""
+        kept = []
+        src = keep(_arg(args, kwargs, 0, "src"), "src", kept)
+        src_mask = keep(_arg(args, kwargs, 1, "src_mask"), "src_mask", kept)
+        kpm = keep(_arg(args, kwargs, 2, "src_key_padding_mask"), "src_key_padding_mask", kept)
+        p = self._snapshot(layer, lambda: mha.snapshot(layer.self_attn, layer.norm1 if layer.norm_first else None))
+        self._add(layer.self_attn, mha_trace, kept, [p, src, src, src, kpm, src_mask, src_shape])
+
+    def _record_recurrent(self, m, args, kwargs, output):
+        x, hx = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "hx")
+        if not isinstance(x, torch.Tensor):
+            raise TraceInputError(f"input is {type(x).__name__}, not a tensor (PackedSequence inputs are not "
+                                  "traced: pass a padded tensor to trace this module)")
+        check_module(m)  # e.g. dropout between layers in training mode cannot be replayed
+        params = self._snapshot(m, lambda: all_params(m))
+        kept = []
+        x = keep(x, "input", kept)
+        if isinstance(m, CELLS) and self.rec.merge_cells:
+            return self._record_cell(m, x, hx, output, params, kept)
+
+        def build(x, hx, out, params, *, name=""):
+            return trace_recurrent_call(m, x, hx, out, params=params, name=name)
+        self._add(m, build, kept, [x, detach_all(hx), detach_all(output), params])
+
+    def _record_cell(self, m, x, hx, output, params, kept):
+        lstm = isinstance(m, nn.LSTMCell)
+        h, c = output if lstm else (output, None)
+        batched = x.dim() == 2
+        chain = self.chains.get(id(m))
+        prev = hx[0] if lstm and isinstance(hx, (tuple, list)) else hx
+        linked = (chain is not None and prev is not None and chain["batched"] == batched
+                  and chain["last"][0]() is prev and (not lstm or chain["last"][1]() is hx[1])
+                  and chain["x"][-1].shape == x.shape)
+        if not linked:  # a new loop (or the first call): its own trace
+            chain = {"batched": batched, "x": [], "h": [], "c": [], "hx0": detach_all(hx)}
+
+            def build(ch, params, *, name=""):
+                return _cell_trace(m, ch, params, name)
+            chain["entry"] = self._add(m, build, kept, [chain, params])
+            self.chains[id(m)] = chain
+        else:
+            chain["entry"].trace = None  # grew: rebuild on next access
+            chain["entry"].kept.extend(kept)
+        chain["x"].append(x)
+        chain["h"].append(h.detach())
+        chain["c"].append(None if c is None else c.detach())
+        chain["last"] = (weakref.ref(h), weakref.ref(c) if c is not None else None)
+
+
+def _cell_trace(m, chain, params, name):
+    """One trace over a loop of cell calls: the states the loop produced, stacked over time."""
+    one = (lambda t: t) if chain["batched"] else (lambda t: t[None])  # unbatched [I] -> [1, I]
+    xs = torch.stack([one(x) for x in chain["x"]])  # [T, B, I]
+    hs = torch.stack([one(h) for h in chain["h"]])  # [T, B, H]
+    cs = torch.stack([one(c) for c in chain["c"]]) if chain["c"][0] is not None else None  # [T, B, H]
+    hx0 = chain["hx0"]
+    if hx0 is not None and not chain["batched"]:
+        hx0 = tuple(one(h) for h in hx0) if isinstance(hx0, tuple) else one(hx0)
+    return trace_recurrent_call(m, xs, hx0, (hs, cs), params=params, name=name)

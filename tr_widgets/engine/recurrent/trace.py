@@ -1,0 +1,204 @@
+"""RecurrentTrace: every gate, cell state and hidden state of nn.RNN / nn.LSTM / nn.GRU (and cells).
+
+The module ran once, fused (cuDNN on GPU), exactly as the user's model runs it. Its output holds h_t for
+every step, so h_{t-1} is known too: every gate at every step then comes from two batched matrix
+products (the kind's ``replay``). Only the LSTM cell state needs its elementwise recurrence
+(``scan.linear_scan``). Multi-layer modules replay layer by layer: layer l's inputs are layer l-1's hidden
+sequence, obtained by running one fused layer on the trace's own weight snapshot. Everything is derived on
+first access and kept in ``derived``; tensors stay on their device.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ..batch import check_index
+from ..errors import check_budget, fail
+from .kinds import KINDS, CellKind, CellParams, equations, shifted
+from .scan import linear_scan
+
+
+@dataclass(frozen=True, eq=False)
+class StepRecord:
+    """One step of one layer/direction/batch item: operands, intermediates, results and equations."""
+
+    kind: str
+    t: int
+    layer: int
+    direction: int
+    batch: int
+    tensors: dict[str, torch.Tensor]  # name -> [H] (x_t: [I])
+    equations: list[str]  # torch's equations, LaTeX
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.tensors[name]
+
+
+@dataclass(frozen=True, eq=False)
+class RecurrentTrace:
+    """What :func:`trace_recurrent` returns. A trace is data: widgets only read it.
+
+    Example::
+
+        tr = tr_widgets.trace_recurrent(nn.GRU(3, 4, num_layers=2), torch.randn(6, 1, 3))
+        tr.kind, tr.seq_len, tr.output.shape     # 'gru', 6, torch.Size([6, 1, 4])
+        tr.gates(layer=1)["z"][2]                # update gate of layer 1 at step 2
+    """
+
+    kind: str
+    output: torch.Tensor  # what the module returned as its output
+    h_n: torch.Tensor
+    c_n: torch.Tensor | None
+    num_layers: int
+    num_directions: int
+    hidden_size: int
+    proj_size: int
+    x: torch.Tensor  # [T, B, I] time-major input of layer 0
+    h0: torch.Tensor  # [L*D, B, Hout]
+    c0: torch.Tensor | None  # [L*D, B, H]
+    params: list  # [layer][direction] CellParams
+    top: torch.Tensor  # [T, B, D*Hout] the top layer's hidden sequence, time-major
+    name: str = ""
+    replay_layer: Callable | None = None  # (layer, x, hx, params) -> [T, B, D*Hout], layers below the top
+    cell_states: torch.Tensor | None = None  # [T, B, H] when the states of a cell loop were recorded
+    derived: dict = field(default_factory=dict, repr=False)  # stages computed on first access
+
+    @property
+    def spec(self) -> CellKind:
+        """The kind's spec (gates, equations, flow). Example: ``tr.spec.gates  # ('i', 'f', 'g', 'o')``"""
+        return KINDS[self.kind]
+
+    seq_len = property(lambda self: self.x.shape[0], doc="T, the number of steps")
+    batch_size = property(lambda self: self.x.shape[1], doc="B, the number of sequences")
+
+    @property
+    def out_size(self) -> int:
+        """Size of h_t (proj_size for a projected LSTM, else hidden_size)."""
+        return self.proj_size or self.hidden_size
+
+    def __repr__(self) -> str:
+        return (f"RecurrentTrace(kind={self.kind!r}, T={self.seq_len}, B={self.batch_size}, "
+                f"H={self.hidden_size}, layers={self.num_layers}, directions={self.num_directions})")
+
+    # -- indexing helpers -------------------------------------------------------------------
+    def _check(self, layer: int, direction: int) -> None:
+        check_index("layer", layer, self.num_layers, "pick an existing layer")
+        check_index("direction", direction, self.num_directions,
+                    "use 0 (forward) or 1 (reverse, bidirectional modules only)")
+
+    def _memo(self, key, make):
+        if key not in self.derived:
+            self.derived[key] = make()
+        return self.derived[key]
+
+    def _state0(self, layer: int, direction: int):
+        i = layer * self.num_directions + direction
+        return self.h0[i], (self.c0[i] if self.c0 is not None else None)  # [B, Hout], [B, H]
+
+    def layer_output(self, layer: int) -> torch.Tensor:
+        """``[T, B, D*Hout]``: what ``layer`` emits (the module's own output for the top layer).
+
+        Example: ``tr.layer_output(0)   # layer 0's hidden sequence, replayed from the weight snapshot``
+        """
+        if layer == self.num_layers - 1:
+            return self.top
+        D = self.num_directions
+        h0 = self.h0[layer * D:(layer + 1) * D]  # [D, B, Hout]
+        hx = (h0, self.c0[layer * D:(layer + 1) * D]) if self.spec.has_cell else h0
+        return self._memo(("out", layer), lambda: self.replay_layer(layer, self.inputs(layer), hx, self.params[layer]))
+
+    # -- public accessors -------------------------------------------------------------------
+    def inputs(self, layer: int = 0) -> torch.Tensor:
+        """The input sequence of ``layer``, ``[T, B, I]`` (layer 0: x; above: the layer below's h)."""
+        self._check(layer, 0)
+        return self.x if layer == 0 else self.layer_output(layer - 1)
+
+    def hidden(self, layer: int = 0, direction: int = 0) -> torch.Tensor:
+        """h_t at every step, ``[T, B, Hout]``; the reverse direction is indexed by input position.
+
+        Example::
+
+            tr = trace_recurrent(nn.LSTM(3, 5), torch.randn(7, 2, 3))
+            tr.hidden().shape      # torch.Size([7, 2, 5])
+        """
+        self._check(layer, direction)
+        H = self.out_size
+        return self.layer_output(layer)[..., direction * H:(direction + 1) * H]
+
+    def _parts(self, layer: int, direction: int) -> dict[str, torch.Tensor]:
+        """Every step's gates (GRU/RNN: and pre-activations), batched over time, cached."""
+        def make():
+            G = len(self.spec.gates) or 1
+            check_budget(f"gates(layer={layer}, direction={direction})",
+                         (2 * G + 2, self.seq_len, self.batch_size, self.hidden_size), self.x.dtype,
+                         f"step(t, layer={layer}, direction={direction}) for one step")
+            with torch.no_grad():
+                return self.spec.replay(self.inputs(layer), self.hidden(layer, direction),
+                                        self._state0(layer, direction)[0], self.params[layer][direction],
+                                        direction == 1)
+        self._check(layer, direction)
+        return self._memo(("parts", layer, direction), make)
+
+    def gates(self, layer: int = 0, direction: int = 0) -> dict[str, torch.Tensor]:
+        """Post-activation gates at every step, each ``[T, B, H]``: LSTM i,f,g,o; GRU r,z,n; RNN {}.
+
+        Example::
+
+            g = trace_recurrent(nn.GRU(3, 4), torch.randn(6, 1, 3)).gates()
+            sorted(g)              # ['n', 'r', 'z']
+        """
+        parts = self._parts(layer, direction)
+        return {name: parts[name] for name in self.spec.gates}
+
+    def cell(self, layer: int = 0, direction: int = 0) -> torch.Tensor:
+        """The LSTM cell state c_t at every step, ``[T, B, H]``.
+
+        Example::
+
+            trace_recurrent(nn.LSTM(1, 10), torch.arange(1., 6).view(5, 1, 1)).cell().shape  # [5, 1, 10]
+        """
+        if not self.spec.has_cell:
+            fail("cell()", "an LSTM trace (only LSTMs have a cell state)", f"a {self.kind!r} trace",
+                 "use hidden() for the state of RNNs and GRUs")
+        self._check(layer, direction)
+        if self.cell_states is not None:
+            return self.cell_states
+
+        def make():
+            g = self.gates(layer, direction)
+            return linear_scan(g["f"], g["i"] * g["g"], self._state0(layer, direction)[1], reverse=direction == 1)
+        return self._memo(("cell", layer, direction), make)
+
+    def step(self, t: int, layer: int = 0, direction: int = 0, batch: int = 0) -> StepRecord:
+        """One step's operands, pre-activations, gates and results, with torch's equations.
+
+        ``t`` may be negative (counted from the end, as in Python).
+
+        Example::
+
+            st = trace_recurrent(nn.LSTM(1, 2), torch.ones(3, 1, 1)).step(1)
+            st["f"], st["c_prev"], st["c_t"]; st.equations[4]   # 'c_t = f_t \\odot c_{t-1} + ...'
+        """
+        T, B = self.seq_len, self.batch_size
+        if not (isinstance(t, int) and not isinstance(t, bool) and -T <= t < T):
+            fail("t", f"a step index in [0, {T - 1}] (or -{T}..-1, counted from the end)", repr(t),
+                 "pick a step of the traced sequence")
+        check_index("batch", batch, B, "pick an existing batch item")
+        t = t % T
+        self._check(layer, direction)
+        reverse = direction == 1
+        h0, c0 = self._state0(layer, direction)
+        x_t = self.inputs(layer)[t, batch]  # [I]
+        h_prev = shifted(self.hidden(layer, direction), h0, reverse)[t, batch]  # [Hout]
+        tensors = {"x_t": x_t, "h_prev": h_prev}
+        c_prev = None
+        if self.spec.has_cell:
+            prev_t = t + 1 if reverse else t - 1
+            c_prev = c0[batch] if not 0 <= prev_t < T else self.cell(layer, direction)[prev_t, batch]  # [H]
+            tensors["c_prev"] = c_prev
+        with torch.no_grad():
+            tensors.update(self.spec.step(x_t, h_prev, c_prev, self.params[layer][direction]))
+        return StepRecord(self.kind, t, layer, direction, batch, tensors,
+                          [e.latex for e in equations(self.spec, bool(self.proj_size))])

@@ -1,0 +1,153 @@
+"""``%tr_step`` / ``%%tr_step``: one line to watch a model compute. Sugar for the public API.
+
+``%load_ext tr_widgets`` registers the magic. Every form returns the widget (``w = %tr_step ...`` works) and
+``%tr_step?`` shows, for each form, the Python it stands for. This package is the only one that imports
+IPython. Demos live in ``demos`` (name -> :class:`Demo`, each one code template that it runs exactly);
+:func:`register_demo` adds one and ``%tr_step?`` lists it from then on.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from ..engine.capture import SUPPORTED, Capture, capture
+from .demos import DEMOS, Demo, HelpShown, register_demo as _register
+
+__all__ = ["DEMOS", "Demo", "TrStepMagics", "load_ipython_extension", "register_demo", "run_demo", "view_of"]
+
+
+def register_demo(name: str, demo: Demo) -> None:
+    """Add ``%tr_step NAME``; ``%tr_step?`` documents it from then on.
+
+    Example: ``register_demo("ones", Demo("uniform attention", [(("--n",), dict(type=int, default=3))],
+    lambda a: f"tr_widgets.trace_attention(*torch.ones(3, 1, 1, {a.n}, 2).unbind(0))"))``
+    """
+    _register(name, demo)
+    TrStepMagics.tr_step.__doc__ = _doc()
+
+
+# -- showing what was recorded ---------------------------------------------------------------
+def view_of(rec: Capture, what: str):
+    """The stepper of the one trace ``rec`` holds, or a :class:`CaptureView` of several."""
+    from ..widgets import CaptureView, show
+
+    traces = rec.traces
+    if not traces:
+        skipped = "; ".join(f"{n}: {why}" for n, why in rec.skipped)
+        raise UsageError(f"nothing recorded: {what} ran none of the supported modules ({SUPPORTED})"
+                         + (f"; skipped {skipped}" if skipped else ""))
+    return show(traces[0][1]) if len(traces) == 1 else CaptureView(traces)  # several: choose among them
+
+
+def run_demo(name: str, rest: str):
+    """``%tr_step NAME REST``: parse the options, run the demo's code, return the widget it shows."""
+    demo = DEMOS[name]
+    try:
+        argv = shlex.split(rest)
+    except ValueError as e:
+        raise UsageError(f"%tr_step {name}: cannot split the options ({e}); quote values like --input \"1 2 3\"")
+    parser = demo.parser(name)
+    try:
+        args = parser.parse_args(argv)
+    except HelpShown:
+        print("\nStands for:\n" + demo.python(parser.parse_args([])))  # argparse printed the options
+        return None
+    return demo.run(args)
+
+
+@magics_class
+class TrStepMagics(Magics):
+    """Holds ``%tr_step`` / ``%%tr_step`` (registered by ``%load_ext tr_widgets``)."""
+
+    @line_cell_magic
+    def tr_step(self, line: str, cell: str | None = None):
+        if cell is not None:
+            return self._cell(line, cell)
+        line = line.strip()
+        if not line:
+            raise UsageError(f"%tr_step: expected a demo ({', '.join(sorted(DEMOS))}) or a Python expression, "
+                             "got nothing (see %tr_step?)")
+        first, _, rest = line.partition(" ")
+        if first in DEMOS:
+            return run_demo(first, rest)
+        ns = self.shell.user_ns
+        if first.isidentifier() and (re.match(r"--?[A-Za-z]", rest.lstrip()) or (not rest and first not in ns
+                                                                       and first not in self.shell.user_global_ns)):
+            raise UsageError(f"%tr_step: unknown demo {first!r}; the demos are {', '.join(sorted(DEMOS))} "
+                             f"(or give a Python expression to run under capture)")
+        return self._expr(line)
+
+    def _expr(self, expr: str):
+        try:
+            code = compile(expr, "<%tr_step>", "eval")
+        except SyntaxError as e:
+            raise UsageError(f"%tr_step: {expr!r} is neither a demo ({', '.join(sorted(DEMOS))}) nor a Python "
+                             f"expression ({e.msg})") from None
+        with capture(scope=self.shell.user_ns) as rec:
+            value = eval(code, self.shell.user_global_ns, self.shell.user_ns)  # errors are the user's own
+        from ..widgets import show, stepper_class
+
+        if not len(rec) and isinstance(value, Capture):
+            return view_of(value, expr)  # %tr_step rec: a capture made earlier
+        if not len(rec) and stepper_class(value) is not None:
+            return show(value)  # %tr_step tr: a trace of any kind made earlier
+        return view_of(rec, repr(expr))
+
+    def _cell(self, line: str, cell: str):
+        if line.strip():
+            raise UsageError(f"%%tr_step: takes no options, got {line.strip()!r} (write the code in the cell)")
+        code = compile(self.shell.transform_cell(cell), "<%%tr_step>", "exec")
+        with capture(scope=self.shell.user_ns) as rec:
+            exec(code, self.shell.user_global_ns, self.shell.user_ns)  # the cell's variables stay defined
+        return view_of(rec, "the cell")
+
+
+def _doc() -> str:
+    demo_docs = []
+    for name in sorted(DEMOS):
+        demo = DEMOS[name]
+        p = demo.parser(name)
+        opts = "\n".join(f"      {', '.join(a.option_strings):16} {a.help}" +
+                         (f" (default: {a.default if not isinstance(a.default, list) else a.default})"
+                          if a.default is not None and a.default is not False and a.default != argparse.SUPPRESS
+                          else "")
+                         for a in p._actions if a.option_strings and a.dest != "help")
+        code = "\n".join("        " + ln for ln in demo.python(p.parse_args([])).splitlines())
+        demo_docs.append(f"  %tr_step {name} [options]\n      {demo.summary}\n{opts}\n    stands for:\n{code}")
+    return f"""Watch a model compute one step at a time. Every form returns the widget: ``w = %tr_step ...``.
+
+Demos ({', '.join(sorted(DEMOS))}); ``%tr_step NAME --help`` prints one demo's options. Each
+"stands for" block is plain Python after ``import torch, tr_widgets``:
+
+{chr(10).join(demo_docs)}
+
+  %tr_step EXPR
+      Evaluates EXPR in your namespace under capture and shows what it recorded: {SUPPORTED}.
+      Several recorded: a dropdown of their names above the stepper. EXPR may also be a trace or a
+      capture made earlier (``%tr_step tr``). Stands for:
+        with tr_widgets.capture(scope=globals()) as rec:
+            EXPR
+        tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)   # several: choose by name
+
+  %%tr_step
+  CODE
+      Runs the cell under capture (its variables stay defined) and shows what it recorded. Stands for:
+        with tr_widgets.capture(scope=globals()) as rec:
+            CODE
+        tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)
+
+Errors: an unknown demo, a bad option value or nothing recorded raise a one-line UsageError; an error
+inside EXPR or CODE (a NameError, say) is raised as itself.
+"""
+
+
+TrStepMagics.tr_step.__doc__ = _doc()
+
+
+def load_ipython_extension(ip) -> None:
+    """``%load_ext tr_widgets`` (through ``tr_widgets.load_ipython_extension``) registers the magics."""
+    ip.register_magics(TrStepMagics)

@@ -1,0 +1,190 @@
+"""The ``%tr_step NAME`` demos. Each is one code template: ``python(args)`` writes the Python the demo
+stands for, and running the demo executes exactly that text (``%tr_step?`` prints the same text), so the
+documentation and the behaviour cannot drift apart.
+"""
+from __future__ import annotations
+
+import argparse
+import keyword
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from IPython.core.error import UsageError
+
+from ..engine.errors import TraceInputError
+
+
+class HelpShown(Exception):
+    """argparse printed ``--help``; nothing to run."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print and exit; the shell must keep working
+        raise UsageError(f"{self.prog}: {message} (see %tr_step? for the options)")
+
+    def exit(self, status=0, message=None):  # after --help
+        raise HelpShown()
+
+
+@dataclass
+class Demo:
+    """A ``%tr_step NAME [options]`` demo: argparse options and its code template.
+
+    ``arguments``: ``[(flags, add_argument kwargs), ...]``; ``python(args)`` returns the code as text, after
+    ``import torch, tr_widgets``. Its last line is an expression: a widget, or a trace that is then shown.
+
+    Example::
+
+        Demo("uniform attention over n tokens", [(("--n",), dict(type=int, default=3, help="tokens"))],
+             lambda a: f"tr_widgets.trace_attention(*torch.ones(3, 1, 1, {a.n}, 2).unbind(0))")
+    """
+
+    summary: str
+    arguments: list
+    python: Callable
+
+    def parser(self, name: str) -> argparse.ArgumentParser:
+        """The demo's option parser (errors are one-line UsageErrors)."""
+        p = Parser(prog=f"%tr_step {name}", description=self.summary, add_help=True)
+        for flags, kwargs in self.arguments:
+            p.add_argument(*flags, **kwargs)
+        return p
+
+    def run(self, args):
+        """Execute the template for ``args``; an engine error becomes a one-line UsageError."""
+        import torch
+
+        import tr_widgets
+        from ..widgets import show, stepper_class
+
+        *body, last = self.python(args).strip().splitlines()
+        ns = {"torch": torch, "tr_widgets": tr_widgets}
+        try:
+            exec(compile("\n".join(body), "<%tr_step demo>", "exec"), ns)
+            made = eval(compile(last, "<%tr_step demo>", "eval"), ns)
+            return show(made) if stepper_class(made) is not None else made
+        except TraceInputError as e:
+            raise UsageError(str(e)) from None
+
+
+DEMOS: dict[str, Demo] = {}
+
+
+def register_demo(name: str, demo: Demo) -> None:
+    """Add a demo under ``name`` (a Python identifier)."""
+    if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
+        raise ValueError(f"name: expected a Python identifier, got {name!r}. Fix: pass e.g. 'decode'")
+    if not isinstance(demo, Demo):
+        raise ValueError(f"demo: expected a tr_widgets.magic.Demo, got {type(demo).__name__}. "
+                         "Fix: wrap it in Demo(...)")
+    DEMOS[name] = demo
+
+
+# -- option types: one clear line when a value is wrong --------------------------------------
+def int_in(lo: int, hi: int):
+    """An argparse type: an int in [lo, hi]."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {v}")
+        return v
+    return parse
+
+
+def _is_float(p: str) -> bool:
+    try:
+        float(p)
+        return True
+    except ValueError:
+        return False
+
+
+def numbers(text: str) -> list[float]:
+    """An argparse type: 1 to 512 numbers separated by spaces or commas."""
+    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
+    bad = next((p for p in parts if not _is_float(p)), None)
+    if bad is not None:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by spaces or commas, got {bad!r} "
+                                         f"(e.g. --input \"1 2 3 4 5\")")
+    if not 1 <= len(parts) <= 512:
+        raise argparse.ArgumentTypeError(f"expected 1 to 512 numbers, got {len(parts)}")
+    return [float(p) for p in parts]
+
+
+def words(text: str) -> list[str]:
+    """An argparse type: 1 to 64 words."""
+    toks = text.split()
+    if not 1 <= len(toks) <= 64:
+        raise argparse.ArgumentTypeError(f"expected 1 to 64 words, got {len(toks)}")
+    return toks
+
+
+# -- the built-in demos ----------------------------------------------------------------------
+SEED = (("--seed",), dict(type=int_in(0, 2**31 - 1), default=0, help="torch.manual_seed for the weights"))
+SEQ_ARGS = [
+    (("--input",), dict(type=numbers, default="1 2 3 4 5", help="the sequence, one number per step (input size 1)")),
+    (("--hidden",), dict(type=int_in(1, 256), default=10, help="hidden size (1..256)")),
+    (("--layers",), dict(type=int_in(1, 4), default=1, help="stacked layers (1..4)")),
+    (("--bidirectional",), dict(action="store_true", help="also run the sequence backwards")),
+    SEED,
+]
+
+
+def recurrent_code(cls: str):
+    """The template of the LSTM / GRU / RNN demos."""
+    def python(a) -> str:
+        extra = f", nonlinearity={a.nonlinearity!r}" if cls == "RNN" else ""
+        nums = ", ".join(repr(float(v)) for v in a.input)
+        return (f"torch.manual_seed({a.seed})\n"
+                f"module = torch.nn.{cls}(input_size=1, hidden_size={a.hidden}, num_layers={a.layers}, "
+                f"bidirectional={a.bidirectional}{extra})\n"
+                f"x = torch.tensor([{nums}]).view(-1, 1, 1)   # [T, batch=1, features=1]\n"
+                f"tr_widgets.show(tr_widgets.trace_recurrent(module, x, name={cls.lower()!r}))")
+    return python
+
+
+def attention_code(a) -> str:
+    """The template of the attention demo."""
+    return (f"torch.manual_seed({a.seed})\n"
+            f"tokens = {' '.join(a.tokens)!r}.split()\n"
+            f"q, k, v = torch.randn(3, 1, {a.heads}, len(tokens), {a.dim}).unbind(0)   # [batch=1, heads, T, dim]\n"
+            f"tr_widgets.show(tr_widgets.trace_attention(q, k, v, is_causal={a.causal}, tokens=tokens, "
+            "name='attention'))")
+
+
+def decode_code(a) -> str:
+    """The template of the decode demo."""
+    extra = ("" if not a.no_cache else ", use_cache=False") + (f", sample=True, seed={a.seed}" if a.sample else "")
+    return ("model, tok = tr_widgets.load_tiny()\n"
+            f"trace = tr_widgets.decode(model, {a.prompt!r}, {a.new_tokens}, tokenizer=tok{extra})\n"
+            "tr_widgets.show(trace)")
+
+
+for _cls, _what in (("LSTM", "an LSTM: gates i, f, g, o, cell state and hidden state at every step"),
+                    ("GRU", "a GRU: gates r, z, candidate n and hidden state at every step"),
+                    ("RNN", "an Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) at every step")):
+    _args = list(SEQ_ARGS) + ([(("--nonlinearity",), dict(choices=["tanh", "relu"], default="tanh",
+                                                          help="tanh or relu"))] if _cls == "RNN" else [])
+    register_demo(_cls.lower(), Demo(_what, _args, recurrent_code(_cls)))
+
+register_demo("attention", Demo(
+    "scaled dot-product attention over a few tokens, one query at a time (random q, k, v)",
+    [(("--tokens",), dict(type=words, default="the cat sat on the mat", help="the words (1..64)")),
+     (("--dim",), dict(type=int_in(1, 64), default=8, help="size of q, k and v per head (1..64)")),
+     (("--heads",), dict(type=int_in(1, 8), default=1, help="heads (1..8)")),
+     (("--causal",), dict(action="store_true", help="each query sees only itself and earlier tokens")),
+     (("--seed",), dict(type=int_in(0, 2**31 - 1), default=0, help="torch.manual_seed for q, k, v"))],
+    attention_code))
+
+register_demo("decode", Demo(
+    "the shipped tiny GPT continues a prompt one token per tick, its KV cache growing in view",
+    [(("--prompt",), dict(default="The cat sat on the", help="the text to continue (words of the tiny model)")),
+     (("--new-tokens",), dict(type=int_in(1, 32), default=5, help="tokens to generate, one per tick (1..32)")),
+     (("--no-cache",), dict(action="store_true", help="recompute every position at every tick (no KV cache)")),
+     (("--sample",), dict(action="store_true", help="draw each token from the probabilities, not the top one")),
+     (("--seed",), dict(type=int_in(0, 2**31 - 1), default=0, help="the sampling seed (with --sample)"))],
+    decode_code))

@@ -1,0 +1,75 @@
+"""The only source of colours and cell sizes. Python paints the static snapshots with these; the
+canvases receive them as traits (``widget_palette``) and the JavaScript paints exactly what it is sent.
+
+Sequential map (weights, in [0, max]): viridis anchors, perceptually ordered and colour-blind safe.
+Diverging map (signed values, centred at zero): blue (negative) – near white – red (positive).
+Cells are sent as uint8 codes (``matrix.LEVELS``..): NaN/inf magenta, blocked (masked) grey with a hatch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .matrix import LEVELS
+
+SEQUENTIAL = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+DIVERGING = [(33, 102, 172), (247, 247, 247), (178, 24, 43)]
+COLOURS = {
+    "blocked": (200, 200, 200),  # a key the mask removed
+    "hatch": (120, 120, 120),  # the diagonal stroke inside a blocked cell
+    "nonfinite": (255, 0, 255),  # NaN or inf
+    "mark": (255, 40, 40),  # the current step / query
+    "positive": (178, 24, 43),  # a bar above zero
+    "negative": (33, 102, 172),  # a bar below zero
+    "zero": (90, 90, 90),  # a bar chart's zero line
+    "frame": (255, 255, 255),  # where the window sits in the overview
+}
+
+# Cell sizes: a matrix window fills about WINDOW_PX per axis (at most CELL_MAX px a cell), an overview
+# about OVERVIEW_PX (at most OVERVIEW_CELL_MAX), a bar chart about BARS_PX (at most BAR_MAX a bar).
+WINDOW_PX, CELL_MAX = 384, 24
+OVERVIEW_PX, OVERVIEW_CELL_MAX = 256, 4
+BARS_PX, BAR_MAX = 288, 14
+
+
+def lut(anchors) -> np.ndarray:
+    """A [256, 3] uint8 colour table interpolating ``anchors`` over codes 0..LEVELS.
+
+    Example: ``lut(SEQUENTIAL)[0].tolist() == [68, 1, 84]``
+    """
+    anchors = np.asarray(anchors, dtype=np.float64)
+    pos = np.linspace(0, LEVELS, len(anchors))
+    codes = np.arange(256, dtype=np.float64)
+    table = np.stack([np.interp(codes, pos, anchors[:, k]) for k in range(3)], axis=1)
+    return np.rint(table).astype(np.uint8)
+
+
+LUTS = {"sequential": lut(SEQUENTIAL), "diverging": lut(DIVERGING)}
+
+
+def cell_px(n: int, limit: int = WINDOW_PX, cap: int = CELL_MAX) -> int:
+    """Pixels per cell for ``n`` cells along an axis. Example: ``cell_px(8) == 24; cell_px(192) == 2``"""
+    return max(1, min(cap, limit // max(n, 1)))
+
+
+def overview_px(rows: int, cols: int) -> int:
+    """Pixels per cell of an overview (square cells). Example: ``overview_px(256, 64) == 1``"""
+    return cell_px(max(rows, cols), OVERVIEW_PX, OVERVIEW_CELL_MAX)
+
+
+def bar_px(n: int) -> int:
+    """Pixels per bar for a chart of ``n`` values. Example: ``bar_px(10) == 14``"""
+    return cell_px(n, BARS_PX, BAR_MAX)
+
+
+def css(rgb) -> str:
+    """``rgb(r,g,b)`` for a colour tuple."""
+    return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+
+
+def widget_palette() -> dict:
+    """What a canvas receives: every named colour as CSS and every colour table as a flat list.
+
+    Example: ``widget_palette()["colours"]["mark"] == "rgb(255,40,40)"``
+    """
+    return {"colours": {k: css(v) for k, v in COLOURS.items()},
+            "luts": {k: v.ravel().tolist() for k, v in LUTS.items()}}

@@ -1,0 +1,201 @@
+"""All the HTML the widgets write: the live panels (ipywidgets.HTML) and the static snapshots.
+
+Every string that can hold user text (token labels, names) goes through ``html.escape``. Styles are
+inline so a snapshot in an exported notebook looks the same without our CSS; colours come from
+``views.palette``. Numbers are formatted with fixed precision (``views.recurrent.fmt``), so the same
+trace and step give the same bytes. Whether a check passed is decided in the views; here it is drawn.
+"""
+from __future__ import annotations
+
+import html
+import re
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..views.palette import COLOURS, bar_px
+from ..views.recurrent import fmt
+
+E = html.escape
+TABLE = "border-collapse:collapse;font:12px monospace"
+TD = "border:1px solid #ddd;padding:1px 5px;text-align:left;white-space:nowrap"
+TH = TD + ";background:#f4f4f4"
+OK, BAD = "color:#1a7f37", "color:#b42318;font-weight:600"
+
+
+def hex_colour(name: str) -> str:
+    """A palette colour as ``#rrggbb``. Example: ``hex_colour("mark") == "#ff2828"``"""
+    return "#%02x%02x%02x" % COLOURS[name]
+
+
+HEX = SimpleNamespace(**{name: hex_colour(name) for name in COLOURS})  # HEX.mark == "#ff2828"
+
+
+def text_block(s: str, style: str = "color:#555;font-size:11px") -> str:
+    """Escaped text in a div (notices, axis summaries)."""
+    return f"<div style='{style}'>{E(s)}</div>"
+
+
+def latex_to_html(latex: str) -> str:
+    """torch's LaTeX equations as plain HTML: σ, tanh, ⊙, subscripts (input is our own constants)."""
+    s = E(latex)
+    for a, b in ((r"\sigma", "σ"), (r"\tanh", "tanh"), (r"\odot", "⊙"), (r"\mathrm{ReLU}", "ReLU")):
+        s = s.replace(a, b)
+    s = re.sub(r"_\{([^}]*)\}", r"<sub>\1</sub>", s)
+    return re.sub(r"_([A-Za-z0-9])", r"<sub>\1</sub>", s)
+
+
+def equations_table(sv, caption: str) -> str:
+    """One row per equation: the equation, then its arithmetic for each shown unit."""
+    head = "".join(f"<th style='{TH}'>unit {j}</th>" for j in sv.units)
+    rows = [f"<tr><th style='{TH};text-align:left'>equation (torch)</th>{head}</tr>"]
+    for eq in sv.equations:
+        cells = "".join(f"<td style='{TD}'>{E(c)}</td>" for c in eq.cells)
+        rows.append(f"<tr><td style='{TD};text-align:left'>{latex_to_html(eq.latex)}</td>{cells}</tr>")
+    return (f"<div class='tr-panel tr-equations' style='max-width:100%;overflow-x:auto'>"
+            f"<div style='font-weight:600'>{E(caption)}</div><table style='{TABLE}'>{''.join(rows)}</table></div>")
+
+
+def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: str, h: int = 48) -> str:
+    """A small inline SVG bar chart (snapshot of one BarsCanvas series)."""
+    n = len(vals)
+    bw = bar_px(n)
+    fin = np.isfinite(vals) & ~blocked
+    shown = float(np.abs(vals[fin]).max()) if fin.any() else 0.0
+    m = shown or 1.0
+    mid = h / 2
+    rects = []
+    for i, v in enumerate(vals):
+        x = i * bw
+        if blocked[i]:
+            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX.blocked}'/>")
+        elif not np.isfinite(v):
+            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX.nonfinite}'/>")
+        else:
+            bh = max(1.0, round(abs(float(v)) / m * (mid - 2), 2))
+            y = mid - bh if v >= 0 else mid
+            rects.append(f"<rect x='{x}' y='{y:g}' width='{max(1, bw - (bw > 3))}' height='{bh:g}' "
+                         f"fill='{HEX.positive if v >= 0 else HEX.negative}'/>")
+    if 0 <= mark < n:
+        rects.append(f"<rect x='{mark * bw}' y='0' width='{bw}' height='{h}' fill='none' stroke='{HEX.mark}'/>")
+    w = max(8, n * bw)
+    return (f"<div><div style='font:12px monospace'>{E(name)}</div><svg xmlns='http://www.w3.org/2000/svg' "
+            f"width='{w}' height='{h}' style='border:1px solid #bbb'>{''.join(rects)}"
+            f"<line x1='0' y1='{mid:g}' x2='{w}' y2='{mid:g}' stroke='{HEX.zero}'/></svg>"
+            f"{text_block(f'{note} max |x| {shown:.3g}'.strip())}</div>")
+
+
+def graph_svg(g, state: str) -> str:
+    """The unrolled computation graph: ``state`` nodes in a row, x_τ below each, arrows h→h and x→h."""
+    nodes = list(g.steps)
+    pad = 62 if g.elided else 8
+    gap, w = 62, 48
+    width = pad + len(nodes) * gap + 8
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='112' role='img' "
+           f"aria-label='unrolled computation graph up to step {g.current}' style='font:11px monospace'>",
+           "<defs><marker id='tr-arr' viewBox='0 0 6 6' refX='6' refY='3' markerWidth='6' markerHeight='6' "
+           "orient='auto'><path d='M0,0 L6,3 L0,6 z' fill='#666'/></marker></defs>"]
+    if g.elided:
+        side = "earlier" if g.direction == 0 else "later"
+        x = 4 if g.direction == 0 else width - 40
+        out.append(f"<text x='{x}' y='36' fill='#888'>⋯{g.elided}</text><text x='{x}' y='50' fill='#888'>{side}</text>")
+    for k, s in enumerate(nodes):
+        x = pad + k * gap
+        cur = s == g.current
+        out.append(f"<rect x='{x}' y='20' width='{w}' height='30' rx='5' fill='{'#fde2e2' if cur else '#eef3fb'}' "
+                   f"stroke='{HEX.mark if cur else '#7a8fb8'}' stroke-width='{2 if cur else 1}'/>")
+        out.append(f"<text x='{x + 4}' y='33'>h{s}</text><text x='{x + 4}' y='45' fill='#555'>{g.norms[k]:.2f}</text>")
+        out.append(f"<circle cx='{x + w / 2:g}' cy='92' r='11' fill='#f4f4f4' stroke='#999'/>"
+                   f"<text x='{x + w / 2 - 8:g}' y='96'>x{s}</text>")
+        out.append(f"<line x1='{x + w / 2:g}' y1='81' x2='{x + w / 2:g}' y2='51' stroke='#666' marker-end='url(#tr-arr)'/>")
+        if k:  # h_{t-1} -> h_t (for the reverse direction: h_{t+1} -> h_t, drawn right to left)
+            x1, x2 = (x - gap + w, x) if g.direction == 0 else (x, x - gap + w)
+            out.append(f"<line x1='{x1}' y1='35' x2='{x2 + (-1 if g.direction == 0 else 1)}' y2='35' stroke='#666' "
+                       "marker-end='url(#tr-arr)'/>")
+    out.append("</svg>")
+    caption = (f"unrolled computation graph: one node {state} per step, edges h<sub>t-1</sub>→h<sub>t</sub> and "
+               f"x<sub>t</sub>→h<sub>t</sub>; {len(nodes) + g.elided} of {g.total} steps computed so far, "
+               "‖h‖ under each node")
+    return f"<div class='tr-panel tr-graph'><div style='font-size:11px;color:#555'>{caption}</div>{''.join(out)}</div>"
+
+
+def check_html(ok: bool, text: str) -> str:
+    """A cross-check line: ✓ in green or ✗ in red, then the escaped text."""
+    return f"<div style='{OK if ok else BAD}'>{'✓' if ok else '✗'} {E(text)}</div>"
+
+
+def attention_output(rv, klabels, S: int) -> str:
+    """The o_i table: the largest weights' terms, the rest summed, o_i beside torch's SDPA row, checks."""
+    d = min(4, len(rv.output))
+    vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
+    toks = klabels is not None  # a token column only when the trace has tokens
+    span = 4 if toks else 3
+    head = (f"<tr><th style='{TH}'>key j</th>" + (f"<th style='{TH}'>token</th>" if toks else "") +
+            f"<th style='{TH}'>w_ij</th><th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
+    rows = [head]
+    for j, wj, vj, term in rv.top:
+        tok = f"<td style='{TD}'>{E(klabels[j])}</td>" if toks else ""
+        rows.append(f"<tr><td style='{TD}'>{j}</td>{tok}<td style='{TD}'>{wj:.4f}</td>"
+                    f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
+    rest, masked = max(S - len(rv.top), 0), int(rv.blocked_total)
+    what = f"the other {rest} terms, summed" + (f" ({masked} masked keys: w_ij = 0)" if masked else "")
+    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{what}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
+    rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
+    rows.append(f"<tr><td style='{TD}' colspan='{span}'>torch SDPA, row {rv.i}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
+    if rv.fully_masked:
+        sum_text = f"every key is masked: all weights 0 (Σ_j w_ij = {rv.row_sum:.6f}), as SDPA does"
+    else:
+        sum_text = f"Σ_j w_ij = {rv.row_sum:.6f} (|1 − Σ| = {abs(1 - rv.row_sum):.1e})"
+    checks = (check_html(rv.sum_ok, sum_text) + check_html(
+        rv.output_ok, f"max |o_i − SDPA_i| = {rv.max_abs_diff:.2e} (tolerance {rv.tolerance:.1e})"))
+    return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}'><div style='font-weight:600'>"
+            f"o_{rv.i} = Σ_j w_ij v_j: the {len(rv.top)} largest weights</div>"
+            f"<table style='{TABLE}'>{''.join(rows)}</table>{checks}</div>")
+
+
+NEW = "background:#ffe3b3;border:1px solid #e08a00;border-radius:3px;padding:0 3px;font-weight:600"
+MADE = "color:#111"
+PROMPT = "color:#666"
+
+
+def decode_text(t: int, parts, tick, mode: str) -> str:
+    """The text so far with the new token highlighted, and the model's candidates with their p."""
+    prompt, made, new, cut = parts
+    words = ([f"<span style='{PROMPT}'>{E(s)}</span>" for s in prompt]
+             + [f"<span style='{MADE}'>{E(s)}</span>" for s in made]
+             + [f"<span class='tr-new-token' style='{NEW}'>{E(new)}</span>"])
+    lead = f"<span style='color:#999'>… {cut} earlier tokens</span> " if cut else ""
+    rows = [f"<tr><th style='{TH}'>candidate</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
+    for tok, p in zip(tick.topk_tokens, tick.topk_probs):
+        bar = (f"<div style='width:{max(1, round(120 * p))}px;height:8px;"
+               f"background:{'#e08a00' if tok == tick.token else '#9bb1d4'}'></div>")
+        rows.append(f"<tr><td style='{TD}'>{E(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
+    return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap'>"
+            f"<div style='max-width:560px'><div style='font-weight:600'>tick {t}: the model reads positions "
+            f"0–{tick.query_position} and writes one token</div><div style='font:14px serif;line-height:1.6'>"
+            f"{lead}{' '.join(words)}</div></div><div><div style='font-size:11px;color:#555'>{E(mode)}</div>"
+            f"<table style='{TABLE}'>{''.join(rows)}</table></div></div>")
+
+
+def decode_strip(tv, use_cache: bool, newest: int) -> str:
+    """The newest ``newest`` positions as boxes: token, weight (shade), reused (blue) or appended (orange)."""
+    n = len(tv.labels)
+    a = max(0, n - newest)
+    top = float(tv.weights.max()) if n else 1.0
+    cells = []
+    for j in range(a, n):
+        pos, wt = tv.window.c0 + j, float(tv.weights[j])
+        shade = round(255 - 155 * (wt / top if top > 0 else 0))
+        new = not tv.reused[j] and (use_cache or pos == tv.query_position)
+        edge = "2px solid #e08a00" if new else "1px solid #7a8fb8"
+        kind = "appended" if new else ("reused" if tv.reused[j] else "recomputed")
+        cells.append(f"<div class='tr-key tr-key-{kind}' title='position {pos}: {kind}' style='border:{edge};"
+                     f"background:rgb({shade},{shade},255);padding:1px 4px;text-align:center;min-width:28px'>"
+                     f"<div style='font:12px monospace'>{E(tv.labels[j])}</div>"
+                     f"<div style='font:10px monospace;color:#333'>{pos} · {wt:.2f}</div></div>")
+    more = f"<div style='color:#888;align-self:center'>… {tv.window.c0 + a} earlier</div>" if tv.window.c0 + a else ""
+    legend = ("blue border: reused from the cache · orange border: appended this tick · shade: weight of head "
+              f"{tv.head}" if use_cache else
+              f"no cache: every position recomputed · orange: the query's own position · shade: weight of head {tv.head}")
+    return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}'>{text_block(legend)}"
+            f"<div style='display:flex;flex-wrap:wrap;gap:3px'>{more}{''.join(cells)}</div></div>")
