@@ -9,6 +9,7 @@ The public surface is small and pinned by a test:
 - ``decode(model, prompt, n)``: token-by-token decoding, one tick per token, with the KV cache visible.
 - ``show(trace)``: the stepper widget for a trace (play, pause, step) in JupyterLab / Notebook 7.
 - ``load_tiny()``: the tiny word-level GPT shipped in the package, with its tokenizer.
+- ``token_labels(tokenizer, ids)``: one readable label per token id (byte-level pieces decoded, '␣' for spaces).
 
 Widgets are imported on first use, so ``import tr_widgets`` (and the engine) stays pure torch.
 """
@@ -25,6 +26,7 @@ from .engine import (
 
 from .engine.capture import capture
 from .engine.decode import DecodeTrace, decode
+from .engine.text import token_labels
 from .models import load_tiny
 
 __version__ = "0.1.0"
@@ -69,6 +71,7 @@ __all__ = [
     "load_tiny",
     "set_memory_budget",
     "show",
+    "token_labels",
     "trace_attention",
     "trace_recurrent",
 ]
