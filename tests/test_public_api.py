@@ -2,8 +2,8 @@
 import tr_widgets
 
 EXPECTED = {
-    "AttentionTrace", "DecodeTrace", "MemoryBudgetError", "capture", "decode", "RecurrentTrace", "TraceInputError", "__version__",
-    "get_memory_budget", "load_tiny", "set_memory_budget", "show", "token_labels", "trace_attention", "trace_recurrent",
+    "AttentionTrace", "DecodeTrace", "GradientTrace", "MemoryBudgetError", "capture", "decode", "RecurrentTrace", "TraceInputError", "__version__",
+    "get_memory_budget", "load_tiny", "set_memory_budget", "show", "token_labels", "trace_attention", "trace_gradients", "trace_recurrent",
 }
 
 

@@ -4,6 +4,7 @@ The public surface is small and pinned by a test:
 
 - ``trace_recurrent(module, x)``: gates, cell and hidden state of RNN/LSTM/GRU at every step.
 - ``trace_attention(q, k, v, ...)``: raw, scaled, masked scores, softmax weights, weighted sums.
+- ``trace_gradients(module, x, loss_fn)``: ∂L/∂h_t at every step, the clock run backwards (BPTT).
 - ``set_memory_budget`` / ``get_memory_budget``: the largest tensor a trace may materialise.
 - ``capture(model)``: record every recurrent module, nn.MultiheadAttention and SDPA call of a forward.
 - ``decode(model, prompt, n)``: token-by-token decoding, one tick per token, with the KV cache visible.
@@ -26,6 +27,7 @@ from .engine import (
 
 from .engine.capture import capture
 from .engine.decode import DecodeTrace, decode
+from .engine.gradients import GradientTrace, trace_gradients
 from .engine.text import token_labels
 from .models import load_tiny
 
@@ -61,6 +63,7 @@ def load_ipython_extension(ipython) -> None:
 __all__ = [
     "AttentionTrace",
     "DecodeTrace",
+    "GradientTrace",
     "MemoryBudgetError",
     "RecurrentTrace",
     "TraceInputError",
@@ -72,6 +75,7 @@ __all__ = [
     "set_memory_budget",
     "show",
     "token_labels",
+    "trace_gradients",
     "trace_attention",
     "trace_recurrent",
 ]
