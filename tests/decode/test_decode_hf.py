@@ -68,8 +68,25 @@ def test_dynamic_cache_bookkeeping(trace, prompt):
     assert trace.model_name == "GPT2LMHeadModel" and trace.text is None
 
 
-def test_eager_attention_is_reported_when_asked_for(gpt2, prompt):
-    tr = decode(gpt2[0], prompt, 2)  # tokens still come out; no SDPA call, so no attention to show
+def test_eager_attention_is_traced_too(gpt2, prompt, trace):
+    """Eager attention (softmax(q·kᵀ)·v written by hand) is followed like SDPA: same tokens, same weights."""
+    tr = decode(gpt2[0], prompt, 10)
+    assert tr.new_ids == trace.new_ids and tr.layer_names == trace.layer_names
+    for t in (0, 4, 9):
+        for layer in range(2):
+            torch.testing.assert_close(tr.head_weights(t, layer), trace.head_weights(t, layer), atol=1e-6, rtol=1e-5)
+
+
+def test_a_model_without_attention_says_so_when_asked(prompt):
+    class Bag(torch.nn.Module):  # an LM with no attention at all: tokens come out, attention cannot
+        def __init__(self):
+            super().__init__()
+            self.emb, self.out = torch.nn.Embedding(97, 8), torch.nn.Linear(8, 97)
+
+        def forward(self, ids, past_key_values=None, use_cache=True):
+            return transformers.modeling_outputs.CausalLMOutputWithPast(logits=self.out(self.emb(ids)))
+    with pytest.warns(UserWarning, match="nothing was recorded"):
+        tr = decode(Bag(), prompt, 2)
     assert tr.num_layers == 0 and len(tr.new_ids) == 2
     with pytest.raises(ValueError, match="attn_implementation='sdpa'"):
         tr.attention(0, 0)

@@ -59,19 +59,24 @@ class ModuleRecorder:
     def _add(self, module, build, kept, held) -> Entry:
         entry = Entry(module, build, kept, held)
         self.rec.entries.append(entry)
+        self.rec.cover("hand")
         return entry
 
     def record(self, frame, module, args, kwargs, output):
-        """One finished module call (from the forward hook)."""
-        if isinstance(module, nn.MultiheadAttention):
-            for f in self.rec.stack:
-                f.saw_mha = True
-            self._record_mha(module, args, kwargs)
-        elif isinstance(module, nn.TransformerEncoderLayer) and not frame.saw_mha:
-            parent = self.rec.stack[-1] if self.rec.stack else None
-            self._record_fused_layer(module, args, kwargs, parent.src_shape if parent else None)
-        elif isinstance(module, FULL + CELLS):
-            self._record_recurrent(module, args, kwargs, output)
+        """One finished module call (from the forward hook): the first matching entry of RECORDED records it."""
+        if isinstance(module, nn.TransformerEncoderLayer):
+            if not frame.saw_mha:
+                parent = self.rec.stack[-1] if self.rec.stack else None
+                self._record_fused_layer(module, args, kwargs, parent.src_shape if parent else None)
+            return
+        for types, fn in RECORDED:
+            if isinstance(module, types):
+                return fn(self, module, args, kwargs, output)
+
+    def record_mha(self, m, args, kwargs, output=None):
+        for f in self.rec.stack:
+            f.saw_mha = True
+        self._record_mha(m, args, kwargs)
 
     def _record_mha(self, m, args, kwargs):
         kept = []
@@ -92,7 +97,7 @@ class ModuleRecorder:
         p = self._snapshot(layer, lambda: mha.snapshot(layer.self_attn, layer.norm1 if layer.norm_first else None))
         self._add(layer.self_attn, mha_trace, kept, [p, src, src, src, kpm, src_mask, src_shape])
 
-    def _record_recurrent(self, m, args, kwargs, output):
+    def record_recurrent(self, m, args, kwargs, output):
         x, hx = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "hx")
         if not isinstance(x, torch.Tensor):
             raise TraceInputError(f"input is {type(x).__name__}, not a tensor (PackedSequence inputs are not "
@@ -143,3 +148,12 @@ def _cell_trace(m, chain, params, name):
     if hx0 is not None and not chain["batched"]:
         hx0 = tuple(one(h) for h in hx0) if isinstance(hx0, tuple) else one(hx0)
     return trace_recurrent_call(m, xs, hx0, (hs, cs), params=params, name=name)
+
+
+# The module types a capture records through hooks, first match wins: (types, fn(module_recorder, module,
+# args, kwargs, output)). A new recorded kind is one entry here (its mixers then count as recorded, see
+# mixers.py); e.g. a state-space tracer: ``(MIXER_TYPES, lambda r, m, a, k, o: r.record_state(m, a, k, o))``.
+RECORDED = [
+    ((nn.MultiheadAttention,), ModuleRecorder.record_mha),
+    (FULL + CELLS, ModuleRecorder.record_recurrent),
+]

@@ -4,16 +4,21 @@ captures of the calling thread. ``F.scaled_dot_product_attention`` is one entry 
 another watched function is one more entry (its recorder method receives ``(args, kwargs)``).
 
 ``via="patch"`` (default) rebinds ``torch.nn.functional``'s and ``torch._C._nn``'s names and any module's
-that did ``from torch.nn.functional import scaled_dot_product_attention``. Cost: one Python call per
-watched call; every other op runs untouched, and so do the fast paths of torch's transformer modules. Not
-seen: a reference to the function kept elsewhere (a class attribute, a closure) before the capture started.
+that did ``from torch.nn.functional import scaled_dot_product_attention``; and, at every start, the names of
+the model's own code (its classes' module namespaces, e.g. a notebook's ``__main__`` after a later import),
+its modules' attributes (``self.attn_fn = F.scaled_dot_product_attention``), class attributes and the
+closures of their ``forward``. Cost: one Python call per watched call; every other op runs untouched, and so
+do the fast paths of torch's transformer modules. A reference kept anywhere else is still seen where it
+matters: inside attention modules ``hand.HandMode`` sees the call whatever reference was used.
 
 Naming a call needs the module that made it. Hugging Face models call attention through
 ``AttentionInterface``'s ``"sdpa"`` entry with the module as first argument: while a capture is active that
 entry is wrapped to note the module (one Python call, where walking the stack's frames costs ~10x more).
 
-``via="mode"``: a ``TorchFunctionMode`` sees every call, whatever reference is used, at the price of a
-Python round trip on *every* torch call (see benchmarks/bench_capture.py), so it is opt-in.
+``via="mode"``: ``hand.HandMode`` (a ``TorchFunctionMode``) stays on for the whole block and sees every call,
+whatever reference is used, at the price of a Python round trip on *every* torch call (see
+benchmarks/bench_capture.py), so it is opt-in. A mode is handed the wrapper while the name is patched:
+:func:`is_sdpa` recognises both, and :func:`in_wrapper` says whether the wrapper will report the call.
 """
 from __future__ import annotations
 
@@ -23,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 
 SDPA = F.scaled_dot_product_attention  # the real function, taken at import
 
@@ -40,7 +44,11 @@ class Patch:
         original, handler = self.original, self.handler
 
         def wrapper(*args, **kwargs):
-            out = original(*args, **kwargs)
+            _depth.n = getattr(_depth, "n", 0) + 1  # modes below see this call: they leave it to the wrapper
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                _depth.n -= 1
             if _active:
                 me = threading.get_ident()
                 for rec in tuple(_active):
@@ -53,6 +61,8 @@ class Patch:
 
 
 PATCHES = [Patch(SDPA, "on_sdpa")]
+_WRAPPERS = {p.wrapper for p in PATCHES}
+_depth = threading.local()  # .n: wrapper calls running on this thread
 _active: list = []  # captures using the wrappers, in start order
 _bound: list = []  # (module, name, patch) rebound while any capture is active
 _aliases: list = []  # (module, name, patch) found bound to a watched function
@@ -63,10 +73,34 @@ _current = threading.local()  # .module: the Hugging Face attention module runni
 
 def _hf_sdpa(module, *args, **kwargs):
     prev, _current.module = getattr(_current, "module", None), module
+    prev_q = getattr(_current, "query_shape", None)
+    q = args[0] if args else kwargs.get("query")
+    _current.query_shape = tuple(q.shape) if hasattr(q, "shape") else None  # before HF packs GQA queries
     try:
         return _hf["original"](module, *args, **kwargs)
     finally:
-        _current.module = prev
+        _current.module, _current.query_shape = prev, prev_q
+
+
+def hf_query_shape():
+    """The query shape the running Hugging Face sdpa function was given ([B, Hq, L, E]), or None."""
+    return getattr(_current, "query_shape", None)
+
+
+def is_sdpa(func) -> bool:
+    """Whether a function a TorchFunctionMode was handed is scaled_dot_product_attention (torch hands the
+    name currently bound in torch.nn.functional: our wrapper while a capture patches it)."""
+    return func is SDPA or func in _WRAPPERS
+
+
+def in_wrapper() -> bool:
+    """Whether this thread is inside a wrapper's call (its recorders get the call from the wrapper)."""
+    return getattr(_depth, "n", 0) > 0
+
+
+def active() -> list:
+    """The captures the wrappers currently report to."""
+    return _active
 
 
 def hf_module():
@@ -96,21 +130,77 @@ def _find_aliases() -> None:
     _scanned["n"] = len(sys.modules)
 
 
-def start(rec) -> None:
-    """Route this thread's watched calls to ``rec``'s handlers until :func:`stop`."""
+def _model_refs(modules) -> list:
+    """(namespace, name, patch) for references held by the model's code: its classes' module globals (scanned
+    again at every start), instance and class attributes, and cells of ``forward`` closures ((cell, None, p))."""
+    originals = {id(p.original): p for p in PATCHES}
+    found, seen_ns, seen_cls = [], set(), set()
+
+    def scan(d, owner):
+        if type(d) is dict or isinstance(d, dict):
+            for k, v in list(d.items()):
+                p = originals.get(id(v))
+                if p is not None and p.original is v:
+                    found.append((owner, k, p))
+    for m in modules:
+        d = getattr(m, "__dict__", None)
+        if d:
+            scan({k: v for k, v in d.items() if not k.startswith("_")}, m)
+        cls = type(m)
+        if cls in seen_cls:
+            continue
+        seen_cls.add(cls)
+        for c in cls.__mro__:
+            if c.__module__.startswith("torch.") or c is object:
+                continue
+            scan({k: v for k, v in vars(c).items() if not k.startswith("__")}, c)
+            fwd = vars(c).get("forward")
+            g = getattr(fwd, "__globals__", None)
+            if g is not None and id(g) not in seen_ns:
+                seen_ns.add(id(g))
+                mod = sys.modules.get(g.get("__name__", ""))
+                if mod is not None and getattr(mod, "__dict__", None) is g and mod.__name__ != __name__:
+                    scan(g, mod)
+            for cell in getattr(fwd, "__closure__", None) or ():
+                try:
+                    p = originals.get(id(cell.cell_contents))
+                except ValueError:  # an empty cell
+                    continue
+                if p is not None:
+                    found.append((cell, None, p))
+    return found
+
+
+def _rebind(owner, k, p) -> None:
+    try:
+        if k is None:
+            if owner.cell_contents is p.original:
+                owner.cell_contents = p.wrapper
+                _bound.append((owner, k, p))
+        elif getattr(owner, k, None) is p.original:  # a class attribute must not bind as a method
+            setattr(owner, k, staticmethod(p.wrapper) if isinstance(owner, type) else p.wrapper)
+            _bound.append((owner, k, p))
+    except (AttributeError, TypeError):  # a read-only namespace: its calls go unseen here
+        pass
+
+
+def start(rec, modules=()) -> None:
+    """Route this thread's watched calls to ``rec``'s handlers until :func:`stop` (``modules``: the model's,
+    whose own references are rebound too)."""
     if not _active:
         _find_aliases()
         for mod, k, p in _aliases:
-            if getattr(mod, k, None) is p.original:
-                try:
-                    setattr(mod, k, p.wrapper)
-                    _bound.append((mod, k, p))
-                except (AttributeError, TypeError):  # a read-only namespace: its calls go unseen
-                    pass
+            _rebind(mod, k, p)
         mapping = hf_mapping()
         if mapping is not None and mapping["sdpa"] is not _hf_sdpa:
             _hf["mapping"], _hf["original"] = mapping, mapping["sdpa"]
             mapping["sdpa"] = _hf_sdpa
+    refs = _model_refs(modules)
+    if refs:
+        done = {(id(o), n) for o, n, _ in _bound}
+        for owner, k, p in refs:
+            if (id(owner), k) not in done:
+                _rebind(owner, k, p)
     _active.append(rec)
 
 
@@ -119,26 +209,14 @@ def stop(rec) -> None:
     if rec in _active:
         _active.remove(rec)
     if not _active:
-        for mod, k, p in _bound:
-            if getattr(mod, k, None) is p.wrapper:
-                setattr(mod, k, p.original)
+        for owner, k, p in reversed(_bound):
+            if k is None:
+                if owner.cell_contents is p.wrapper:
+                    owner.cell_contents = p.original
+            elif getattr(owner, k, None) is p.wrapper or (isinstance(owner, type) and getattr(
+                    vars(owner).get(k), "__func__", None) is p.wrapper):
+                setattr(owner, k, p.original)
         _bound.clear()
         if _hf["mapping"] is not None and _hf["mapping"].get("sdpa") is _hf_sdpa:
             _hf["mapping"]["sdpa"] = _hf["original"]
         _hf["mapping"] = None
-
-
-class SDPAMode(TorchFunctionMode):
-    """Calls every torch function unchanged; hands scaled_dot_product_attention calls to the capture."""
-
-    def __init__(self, rec):
-        super().__init__()
-        self.rec = rec
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if kwargs is None:
-            kwargs = {}
-        out = func(*args, **kwargs)
-        if func is SDPA:
-            self.rec.on_sdpa(args, kwargs)
-        return out

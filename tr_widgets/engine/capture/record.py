@@ -54,7 +54,13 @@ from .recorder import Recorder
 SDPA_NAME = "scaled_dot_product_attention"  # the name of a call made outside any module
 SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells; nn.MultiheadAttention (also inside "
              "nn.TransformerEncoder/Decoder layers); F.scaled_dot_product_attention (e.g. Hugging Face "
-             "models with their default sdpa attention)")
+             "models with their default sdpa attention); softmax(q·kᵀ)·v written by hand inside a module "
+             "whose class name says Attention/Attn (eager Hugging Face attention, minGPT, Bloom's ALiBi, "
+             "Gemma 2's soft cap, GPT-OSS's sinks)")
+
+
+class CaptureWarning(UserWarning):
+    """A capture ended with something it did not record: which modules ran unrecorded, why, and the fix."""
 
 
 class TraceNameError(TraceInputError, KeyError):
@@ -75,7 +81,7 @@ class Capture:
             fail("via", "'patch' (default) or 'mode'", repr(via), "leave it out, or pass via='mode'")
         self.model, self.scope = model, scope
         self.recorder = Recorder(model, merge_cells, via)
-        self._used = False
+        self._used, self._quiet, self._drained = False, False, 0
 
     def __enter__(self) -> "Capture":
         if self._used:
@@ -89,7 +95,52 @@ class Capture:
         self.recorder.stop(exc)
         self._check_stale()
         self.recorder.compact()
+        if exc[0] is None and not self._quiet:
+            self._report()
         return False
+
+    def _report(self) -> None:
+        """Never silent: one warning naming what ran unrecorded (and why), or saying nothing was recorded."""
+        rec, base = self.recorder, None
+        missed = list(rec.unrecorded.values())
+        if missed:
+            base = self._base_names()
+            shown = "; ".join(f"{base.get(id(m), type(m).__name__)!r} ({type(m).__name__}: {why})"
+                              for m, _, why in missed[:8]) + (f"; ... ({len(missed) - 8} more)" if len(missed) > 8 else "")
+            fixes = " ".join(dict.fromkeys(k.fix.rstrip(".") + "." for _, k, _ in missed))
+            warnings.warn(f"capture: {len(missed)} sequence-mixing module{'s' if len(missed) != 1 else ''} ran "
+                          f"but {'were' if len(missed) != 1 else 'was'} not recorded: {shown}. Recorded "
+                          f"{len(rec.entries)} call{'s' if len(rec.entries) != 1 else ''}; rec.skipped lists what "
+                          f"was not. Fix: {fixes}", CaptureWarning, stacklevel=3)
+        elif not rec.entries and not rec.skipped and not self._drained:
+            warnings.warn(f"capture: nothing was recorded; the block ran none of the supported modules "
+                          f"({SUPPORTED}). Fix: call the model inside the with-block (e.g. model(x)), or capture "
+                          "a model that holds one of these", CaptureWarning, stacklevel=3)
+        elif rec.skipped:
+            base = self._base_names()
+            shown = "; ".join(f"{SDPA_NAME if m is None else base.get(id(m), type(m).__name__)!r}: {why}"
+                              for m, why in rec.skipped[:5])
+            warnings.warn(f"capture: {len(rec.skipped)} call(s) could not be recorded: {shown}. "
+                          "Fix: see rec.skipped for each reason", CaptureWarning, stacklevel=3)
+
+    # -- for decode: take what was recorded so far ---------------------------------------------
+    def drain(self) -> list:
+        """``[(module, trace), ...]`` recorded since the last drain, built now (unnamed), then forgotten, so a
+        long run (one decode tick after another) holds only what its caller keeps."""
+        rec = self.recorder
+        out = []
+        for e in rec.normalize():
+            try:
+                out.append((e.module, e.build(*e.held, name="")))
+            except Exception as err:  # noqa: BLE001 - a record that cannot be traced is a note
+                rec.skipped.append((e.module, f"{type(err).__name__}: {err}"))
+        self._drained += len(rec.entries)
+        rec.entries.clear()
+        return out
+
+    def name_of(self, module) -> str:
+        """The name a recorded module gets (its path in the model, or ``SDPA_NAME`` for None)."""
+        return SDPA_NAME if module is None else self._base_names().get(id(module), type(module).__name__)
 
     # -- what was recorded -----------------------------------------------------------------
     def _base_names(self) -> dict:
@@ -107,7 +158,8 @@ class Capture:
             for qn, m in self.model.named_modules():
                 offer(m, qn or type(self.model).__name__)
         per_class = {}
-        for e in self.recorder.normalize() + [Entry(m, None, [], []) for m, _ in self.recorder.skipped]:
+        extra = [m for m, _ in self.recorder.skipped] + [m for m, _, _ in self.recorder.unrecorded.values()]
+        for e in self.recorder.normalize() + [Entry(m, None, [], []) for m in extra]:
             if e.module is not None and id(e.module) not in names:  # made on the fly: class name, _2, _3...
                 cls = type(e.module).__name__
                 per_class[cls] = per_class.get(cls, 0) + 1
@@ -172,9 +224,14 @@ class Capture:
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
-        """``[(name, reason), ...]``: calls of supported modules that could not be traced (e.g. PackedSequence)."""
+        """``[(name, reason), ...]``: calls that could not be traced (e.g. PackedSequence), and the sequence
+        mixers that ran with nothing recorded inside (e.g. a Mamba mixer, flash attention).
+
+        Example: ``rec.skipped  # [('backbone.layers.0.mixer', 'a state-space mixer: ...')]``
+        """
         base = self._base_names()
-        return [(SDPA_NAME if m is None else base[id(m)], why) for m, why in self.recorder.skipped]
+        out = [(SDPA_NAME if m is None else base[id(m)], why) for m, why in self.recorder.skipped]
+        return out + [(base[id(m)], why) for m, _, why in self.recorder.unrecorded.values()]
 
     @property
     def nbytes(self) -> int:
@@ -201,6 +258,11 @@ class Capture:
                 return tr
         names = self.names
         shown = ", ".join(map(repr, names[:30])) + (f", ... ({len(names) - 30} more)" if len(names) > 30 else "")
+        for n, why in self.skipped:
+            if n == name:
+                raise TraceNameError(f"name: {name!r} ran but is not supported ({why}); expected one of the "
+                                     f"recorded names [{shown or 'nothing was recorded'}]. Supported: {SUPPORTED}. "
+                                     "Fix: use a name from rec.names")
         raise TraceNameError(f"name: expected one of the recorded names [{shown or 'nothing was recorded'}], "
                              f"got {name!r}. Fix: use a name from rec.names")
 

@@ -4,6 +4,16 @@
 ``F.scaled_dot_product_attention`` calls (``patch``) and keeps one entry per recorded call:
 ``trace = build(*held, name=...)``, run on first access, where ``held`` is what exact recomputation needs
 (q, k, v, or a module's inputs and a snapshot of its weights; ``modules``), never a T×T matrix.
+
+Hooks go on the modules recorded by type (``modules.RECORDED``) and on the sequence mixers named by
+``mixers.MIXERS``; inside an attention mixer ``hand.HandMode`` is on torch's function-mode stack until
+the module returns, unless that module was seen before to call the patched SDPA and nothing else
+(``_LEARNED``: the cheap path, so decoding pays the mode once). A mixer that ran with nothing recorded
+inside is noted in ``unrecorded``, with the reason.
+
+Compiled code (``torch.compile``) runs eagerly while a capture is active (``torch.compiler.set_stance(
+"force_eager")``), so every call is seen and nothing of the recorder is traced by dynamo; the hooks are
+also kept out of compilation with ``torch._dynamo.disable`` where dynamo is loaded.
 """
 from __future__ import annotations
 
@@ -17,14 +27,15 @@ from torch.nn.modules import module as _nn_module
 
 from ..attention import make_trace
 from ..errors import TraceInputError
-from ..recurrent import CELLS, FULL
-from . import patch
+from . import hand, mixers, patch
 from .entries import Entry, keep
-from .modules import ModuleRecorder
+from .modules import RECORDED, ModuleRecorder
 
 _SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
-_TARGETS = FULL + CELLS + (nn.MultiheadAttention,)
+_LEARNED = weakref.WeakKeyDictionary()  # module -> its attention implementation when it called the patched SDPA
+_GLOBAL_TABLES = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_forward_hooks_always_called",
+                  "_global_forward_hooks_with_kwargs")
 
 
 def _walk(root: nn.Module) -> list:
@@ -36,39 +47,40 @@ def _walk(root: nn.Module) -> list:
     return out
 
 
-_TREE = {"generation": 0, "hook": None}  # bumped whenever any module registers a submodule
-_INFO = weakref.WeakKeyDictionary()  # model -> (generation, ids, targets, has an encoder layer)
+def _impl(module):
+    return getattr(getattr(module, "config", None), "_attn_implementation", None)
 
 
-def _bump(module, name, submodule):
-    _TREE["generation"] += 1
-
-
-def _model_info(model: nn.Module):
-    """ids of the model's modules, weak refs to the ones recorded, and whether it holds a
-    TransformerEncoderLayer; cached until a module anywhere registers a submodule (walking a model
-    costs more than the rest of a capture's start and stop)."""
-    if _TREE["hook"] is None:
-        _TREE["hook"] = _nn_module.register_module_module_registration_hook(_bump)
-    hit = _INFO.get(model)
-    if hit is not None and hit[0] == _TREE["generation"]:
-        return hit[1:]
-    mods = _walk(model)
-    targets = {id(m): weakref.ref(m) for m in mods if isinstance(m, _TARGETS)}  # weak: the model may be one
-    info = ({id(m) for m in mods}, list(targets.values()), any(isinstance(m, nn.TransformerEncoderLayer) for m in mods))
-    _INFO[model] = (_TREE["generation"], *info)
-    return info
+def recorded_kind(module):
+    for types, method in RECORDED:
+        if isinstance(module, types):
+            return method
+    return None
 
 
 class _Frame:
-    __slots__ = ("module", "suspended", "saw_mha", "src_shape")
+    __slots__ = ("module", "suspended", "saw_mha", "src_shape", "kind", "pushed", "covered", "child_missing",
+                 "sdpa", "raw", "hand", "note")
 
-    def __init__(self, module):
+    def __init__(self, module, kind=None):
         self.module, self.suspended, self.saw_mha, self.src_shape = module, False, False, None
+        self.kind, self.pushed, self.covered, self.child_missing = kind, False, False, False
+        self.sdpa = self.raw = self.hand = 0
+        self.note = None
 
 
-def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, *, name=""):
-    """The AttentionTrace of one scaled_dot_product_attention call, from the arguments it was given."""
+def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, *, name=""):
+    """The AttentionTrace of one scaled_dot_product_attention call, from the arguments it was given.
+
+    ``packed``: the query shape ``[B, Hq, 1, E]`` Hugging Face had before it packed a decode step's grouped
+    query heads into ``[B, Hkv, n_rep, E]`` (``pack_gqa``): unpacked here, so heads stay heads."""
+    if packed is not None:
+        B, Hq, one, E = packed
+        Hkv, n_rep = q.shape[1], q.shape[2]
+        q = q.reshape(B, Hq, one, E)  # [B, Hkv, n_rep, E] -> [B, Hq, 1, E]
+        if mask is not None and mask.dim() == 4 and mask.shape[1] == Hkv and mask.shape[2] == n_rep:
+            mask = mask.reshape(B, Hq, 1, mask.shape[-1])  # per-head mask rows back to heads
+        gqa = True
     return make_trace(q, k, v, mask, bool(is_causal), scale, gqa=bool(gqa), name=name)
 
 
@@ -78,47 +90,91 @@ class Recorder:
     def __init__(self, model, merge_cells, via):
         self.model, self.merge_cells, self.via = model, merge_cells, via
         self.entries, self.skipped, self.stack = [], [], []  # skipped: (module, reason)
+        self.unrecorded = {}  # id(module) -> (module, reason): mixers that ran with nothing recorded inside
         self.modules = ModuleRecorder(self)
-        self._handles, self._ids, self._mode = [], None, None
+        self._handles, self._ids, self._mode, self._stance = [], None, None, None
         self.active, self._global, self.thread = False, True, None
+        self.hand = hand.HandMode(self)
+        self.logits_numel, self.compiled = 0, False
 
+    # -- start and stop ---------------------------------------------------------------------
     def start(self) -> None:
         self.active, self.thread = True, threading.get_ident()
         if self.model is None:
-            self._ids, targets, has_layer = None, (), True
+            mods, self._ids, has_layer = (), None, True
         else:
-            self._ids, targets, has_layer = _model_info(self.model)
+            mods = _walk(self.model)
+            self._ids = {id(m) for m in mods}
+            has_layer = any(isinstance(m, nn.TransformerEncoderLayer) for m in mods)
+        self.compiled = any(type(m).__name__ == "OptimizedModule" or getattr(m, "_compiled_call_impl", None)
+                            is not None for m in mods)
+        self._eager_compiled()
         # Global hooks see every module (the stack then names SDPA callers) and leave the encoder layer's
-        # fused path on; per-module hooks on the few modules recorded cost nothing elsewhere.
+        # fused path on; per-module hooks on the few modules recorded or watched cost nothing elsewhere.
         self._global = has_layer or self.via == "mode"
+        pre, post = self._pre, self._post
+        if "torch._dynamo" in sys.modules:  # never traced by dynamo: a graph break, then plain Python
+            pre, post = torch._dynamo.disable(pre), torch._dynamo.disable(post)
         if self._global:
-            self._handles = [_nn_module.register_module_forward_pre_hook(self._pre),
-                             _nn_module.register_module_forward_hook(self._post, with_kwargs=True,
-                                                                     always_call=True)]
+            self._handles = [_nn_module.register_module_forward_pre_hook(pre),
+                             _nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
         else:
-            for ref in targets:
-                m = ref()
-                self._handles += [m.register_forward_pre_hook(self._pre),
-                                  m.register_forward_hook(self._post, with_kwargs=True, always_call=True)]
+            for m in mods:
+                if recorded_kind(m) is not None or mixers.kind_of(m) is not None:
+                    self._handles += [m.register_forward_pre_hook(pre),
+                                      m.register_forward_hook(post, with_kwargs=True, always_call=True)]
         if self.via == "mode":
-            self._mode = patch.SDPAMode(self)
-            self._mode.__enter__()
+            self._mode = self.hand
+            torch._C._push_on_torch_function_stack(self.hand)  # sees every call: the wrappers are not needed
         else:
-            patch.start(self)
+            patch.start(self, mods)
+
+    def _eager_compiled(self) -> None:
+        """Compiled code runs as plain Python while the capture is active (nothing else sees inside it)."""
+        if "torch._dynamo" not in sys.modules:
+            return  # nothing was ever compiled in this process
+        try:
+            self._stance = torch.compiler.set_stance("force_eager")
+            self._stance.__enter__()
+        except Exception:  # noqa: BLE001 - an older torch: the hooks still step out of compilation
+            self._stance = None
 
     def stop(self, exc) -> None:
         try:
-            if self._mode is not None:
-                self._mode.__exit__(*exc)
-            else:
+            if self._mode is None:
                 patch.stop(self)
+            if self._mode is not None:
+                self._remove_mode(self._mode)
+            for f in self.stack:  # a forward that raised past our hooks: take our mode off the stack
+                if f.pushed:
+                    self._remove_mode(self.hand)
         finally:
             for h in self._handles:
                 h.remove()
+                if self._global:  # torch leaves the with_kwargs entry of a global hook behind: take it out
+                    for n in _GLOBAL_TABLES:
+                        getattr(_nn_module, n).pop(h.id, None)
+            self._handles = []
+            if self._stance is not None:
+                self._stance.__exit__(None, None, None)
+                self._stance = None
             self.active = False
             self.normalize()
             self.stack.clear()
             self.modules.clear()
+            self.hand.clear()
+
+    @staticmethod
+    def _remove_mode(mode) -> None:
+        """Take ``mode`` off torch's function-mode stack wherever it is (others stay in their order)."""
+        above = []
+        for _ in range(torch._C._len_torch_function_stack()):
+            top = torch._C._pop_torch_function_stack()
+            if top is mode:
+                break
+            above.append(top)  # above[0] was the top
+        for m in reversed(above):
+            torch._C._push_on_torch_function_stack(m)
 
     def compact(self) -> None:
         """Copy out each q that pins a much larger storage, so the record holds about what it uses.
@@ -149,17 +205,27 @@ class Recorder:
                 e.kept = [kept for kept in e.kept if kept[0] != "q"]  # a copy can no longer go stale
 
     # -- hooks -----------------------------------------------------------------------------
-    def _mode_on_top(self) -> bool:
+    def _on_top(self) -> bool:
         n = torch._C._len_torch_function_stack()
-        return self._mode is not None and n > 0 and torch._C._get_function_stack_at(n - 1) is self._mode
+        return n > 0 and torch._C._get_function_stack_at(n - 1) is self.hand
+
+    def _on_stack(self) -> bool:
+        return any(torch._C._get_function_stack_at(i) is self.hand
+                   for i in range(torch._C._len_torch_function_stack()))
 
     def _pre(self, module, args):
         if self._ids is not None and id(module) not in self._ids:
             return None
-        frame = _Frame(module)
-        if isinstance(module, _FAST) and self._mode_on_top():
+        kind = mixers.kind_of(module) if recorded_kind(module) is None else None
+        frame = _Frame(module, kind)
+        if isinstance(module, _FAST) and self._on_top():
             torch._C._pop_torch_function_stack()  # keep has_torch_function false: the fast path stays on
             frame.suspended = True
+        elif kind is not None and kind.attention and not self._on_stack():
+            learned = _LEARNED.get(module, False)
+            if learned is False or learned != _impl(module):
+                torch._C._push_on_torch_function_stack(self.hand)
+                frame.pushed = True
         if isinstance(module, nn.TransformerEncoder) and args and isinstance(args[0], torch.Tensor):
             frame.src_shape = tuple(args[0].shape)  # its layers may see a nested tensor; pad back to this
         self.stack.append(frame)
@@ -172,11 +238,51 @@ class Recorder:
             return None
         frame = self.stack.pop()
         try:
+            if frame.pushed:
+                self._remove_mode(self.hand)
             if len(rest) == 2 and rest[1] is not None:
-                self._guarded(module, self.modules.record, frame, module, args, rest[0], rest[1])
+                if frame.kind is None:
+                    self._guarded(module, self.modules.record, frame, module, args, rest[0], rest[1])
+                else:
+                    self._account(frame)
         finally:
             if frame.suspended:
-                torch._C._push_on_torch_function_stack(self._mode)
+                torch._C._push_on_torch_function_stack(self.hand)
+        return None
+
+    def _account(self, frame) -> None:
+        """A mixer returned: learn the cheap path, or note it as unrecorded (innermost mixers only)."""
+        module = frame.module
+        if frame.covered:
+            if frame.pushed and frame.sdpa and not frame.raw and not frame.hand:
+                _LEARNED[module] = _impl(module)
+            return
+        if not frame.pushed:
+            _LEARNED.pop(module, None)  # it called the patched SDPA before, not this time
+        for f in self.stack:
+            f.child_missing = True
+        if frame.child_missing or id(module) in self.unrecorded:
+            return
+        why = frame.kind.reason + (f" ({frame.note})" if frame.note else "")
+        self.unrecorded[id(module)] = (module, frame.kind, why)
+
+    def cover(self, how: str) -> None:
+        """Something was recorded: every module on the stack did record (``how``: sdpa, raw, hand)."""
+        for f in self.stack:
+            f.covered = True
+            setattr(f, how, getattr(f, how) + 1)
+
+    def note(self, msg: str) -> None:
+        if self.stack and self.stack[-1].note is None:
+            self.stack[-1].note = msg
+
+    def heads_hint(self):
+        """The head count an enclosing module declares (``num_heads``, ``n_head``, ...), innermost first."""
+        for f in reversed(self.stack):
+            for a in hand.HEAD_ATTRS:
+                n = getattr(f.module, a, None)
+                if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                    return n
         return None
 
     def _guarded(self, module, fn, *args):
@@ -202,35 +308,43 @@ class Recorder:
             f = f.f_back
         return None
 
-    def on_sdpa(self, args, kwargs):
+    def _module(self):
+        if self._global:
+            return self.stack[-1].module if self.stack else None
+        module = patch.hf_module()
+        if module is None or (self._ids is not None and id(module) not in self._ids):
+            module = self.stack[-1].module if self.stack else self._caller()
+        return module
+
+    # -- records -------------------------------------------------------------------------------
+    def on_sdpa(self, args, kwargs, raw=False):
         """One scaled_dot_product_attention call. This runs on the forward's clock, so the usual case (no
-        grad, fresh k and v) only appends one tuple; ``_normalize`` makes it an entry at exit."""
+        grad, fresh k and v) only appends one tuple; ``normalize`` makes it an entry at exit."""
         try:
             if self.stack and any(isinstance(f.module, nn.MultiheadAttention) for f in self.stack):
                 return  # the MultiheadAttention's own record covers it (with its masks and name)
+            self.cover("raw" if raw else "sdpa")
             n = len(args)
             q, k, v = (args[0] if n else kwargs["query"], args[1] if n > 1 else kwargs["key"],
                        args[2] if n > 2 else kwargs["value"])
             mask = args[3] if n > 3 else kwargs.get("attn_mask")
+            packed = patch.hf_query_shape()
+            if packed is not None and (len(packed) != 4 or packed[2] != 1 or tuple(q.shape) == packed
+                                       or q.dim() != 4 or q.shape[1] * q.shape[2] != packed[1]):
+                packed = None
             if (k._version or v._version or q.requires_grad or k.requires_grad or v.requires_grad or q.is_nested
                     or (mask is not None and mask.requires_grad)):
-                return self._guarded(None, self._record_sdpa, args, kwargs)  # copies or detaches needed
-            if self._global:
-                module = self.stack[-1].module if self.stack else None
-            else:
-                module = patch.hf_module()
-                if module is None or (self._ids is not None and id(module) not in self._ids):
-                    module = self._caller()
-            self.entries.append((module, q, k, v, mask, args[5] if n > 5 else kwargs.get("is_causal", False),
-                                  args[6] if n > 6 else kwargs.get("scale"),
-                                  args[7] if n > 7 else kwargs.get("enable_gqa", False),
-                                  q._version, None if mask is None else mask._version))
+                return self._guarded(None, self._record_sdpa, args, kwargs, packed)  # copies or detaches needed
+            self.entries.append((self._module(), q, k, v, mask, args[5] if n > 5 else kwargs.get("is_causal", False),
+                                 args[6] if n > 6 else kwargs.get("scale"),
+                                 args[7] if n > 7 else kwargs.get("enable_gqa", False),
+                                 q._version, None if mask is None else mask._version, packed))
         except RuntimeError:  # inference tensors have no version counter: the careful path copies k and v
-            self._guarded(None, self._record_sdpa, args, kwargs)
+            self._guarded(None, self._record_sdpa, args, kwargs, None)
         except Exception as e:  # noqa: BLE001 - capture must never break the forward
             self.skipped.append((self.stack[-1].module if self.stack else None, f"{type(e).__name__}: {e}"))
 
-    def _record_sdpa(self, args, kwargs):
+    def _record_sdpa(self, args, kwargs, packed):
         a = dict(zip(_SDPA_ARGS, args))
         a.update(kwargs)
         if a["query"].is_nested:
@@ -239,22 +353,39 @@ class Recorder:
         q = keep(a["query"], "q", kept)
         k, v = keep(a["key"], "k", kept, cache=True), keep(a["value"], "v", kept, cache=True)
         mask = keep(a.get("attn_mask"), "attn_mask", kept)
-        module = (self.stack[-1].module if self.stack else None) if self._global else self._caller()
-        options = [bool(a.get("is_causal", False)), a.get("scale"), bool(a.get("enable_gqa", False))]
-        self.entries.append(Entry(module, sdpa_trace, kept, [q, k, v, mask, *options]))
+        options = [bool(a.get("is_causal", False)), a.get("scale"), bool(a.get("enable_gqa", False)), packed]
+        self.entries.append(Entry(self._module(), sdpa_trace, kept, [q, k, v, mask, *options]))
+
+    def add_hand(self, chain, v, vo, layout) -> None:
+        """A softmax(q·kᵀ ...)·v written by hand completed (from ``hand.HandMode``)."""
+        module = next((f.module for f in reversed(self.stack) if f.kind is not None), None)
+        if module is None:
+            module = self.stack[-1].module if self.stack else None
+        try:
+            hand.logits_budget(self, chain)
+        except Exception as e:  # noqa: BLE001 - MemoryBudgetError: a note, not a crash
+            self.skipped.append((module, f"{type(e).__name__}: {e}"))
+            self.cover("hand")
+            return
+        self.cover("hand")
+        kept = []
+        held = [chain, keep(v, "v", kept), keep(vo, "output", kept), layout]
+        for label, t in (("q", chain.a), ("k", chain.b), ("logits", chain.logits)):
+            keep(t, label, kept)
+        self.entries.append(Entry(module, hand.chain_trace, kept, held))
 
     def normalize(self) -> list:
         """Turn the fast path's tuples into entries (in place, keeping call order); returns the entries."""
         for j, e in enumerate(self.entries):
             if type(e) is tuple:
-                module, q, k, v, mask, causal, scale, gqa, qver, mver = e
+                module, q, k, v, mask, causal, scale, gqa, qver, mver, packed = e
                 kept = [("q", q, qver), ("k", k, 0), ("v", v, 0)]
                 if mask is not None:
                     kept.append(("attn_mask", mask, mver))
-                held = [q, k, v, mask, bool(causal), scale, bool(gqa)]
+                held = [q, k, v, mask, bool(causal), scale, bool(gqa), packed]
                 self.entries[j] = Entry(module, sdpa_trace, kept, held)
         return self.entries
 
 
 _OWN_CODE = {Recorder._caller.__code__, Recorder.on_sdpa.__code__, Recorder._guarded.__code__,
-             Recorder._record_sdpa.__code__, patch.SDPAMode.__torch_function__.__code__}
+             Recorder._record_sdpa.__code__, Recorder._module.__code__, hand.HandMode.__torch_function__.__code__}

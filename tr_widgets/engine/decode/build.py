@@ -5,11 +5,13 @@ position's keys/values are reused; without one the whole sequence is fed again. 
 argmax of the last position's logits (greedy, as Hugging Face ``generate(do_sample=False)``), or a draw
 from softmax(logits / temperature) with a seeded generator.
 
-Attention is seen through :func:`~tr_widgets.engine.capture.capture` (the same machinery as
-``capture(model)``), so any model whose attention calls ``F.scaled_dot_product_attention`` works: the
-shipped tiny model and Hugging Face causal LMs with their default sdpa attention (``past_key_values``,
-DynamicCache). Nothing is synchronised with the device inside a tick except the clock on CUDA; token
-ids and probabilities are read back once, after the last tick.
+Attention is seen through one :func:`~tr_widgets.engine.capture.capture` around the whole loop (the
+same machinery as ``capture(model)``), drained after each tick: any model whose attention calls
+``F.scaled_dot_product_attention`` or writes softmax(q·kᵀ)·v by hand works (the shipped tiny model,
+Hugging Face causal LMs with sdpa or eager attention; dense, sliding-window and grouped-query caches).
+The cache goes back in under the name the model's forward takes (``past_key_values`` in transformers
+5.23; a newer ``cache=`` where the forward has it). Nothing is synchronised with the device inside a tick
+except the clock on CUDA; token ids and probabilities are read back once, after the last tick.
 """
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ import warnings
 import torch
 from torch import nn
 
+from ..attention import ChainTrace
 from ..capture import capture
 from ..errors import describe, fail
+from ..text import token_labels
 from .trace import DecodeTrace, Tick
 
 
@@ -39,20 +43,34 @@ def _device(model) -> torch.device:
     return torch.device("cpu")
 
 
+CONTEXT = 4  # ids of context before a candidate when labelling it (token_labels' advice)
+
+
 def labels_for(tokenizer, ids: list[int]) -> list[str]:
-    """One readable label per id: ``tokenizer.tokens`` (the tiny model's), else ``decode([id])``, else ``#id``.
+    """One readable label per id (:func:`~tr_widgets.engine.text.token_labels`; ``#id`` without a tokenizer).
 
     Example: ``labels_for(tok, tok.encode("The cat")) == ["The", "cat"]``
     """
-    if tokenizer is None:
-        return [f"#{i}" for i in ids]
-    if hasattr(tokenizer, "tokens"):
-        return [str(s) for s in tokenizer.tokens(ids)]
-    return [str(tokenizer.decode([i])) for i in ids]
+    return token_labels(tokenizer, list(ids))
+
+
+def candidate_labels(tokenizer, context: list[int], candidates: list[int]) -> list[str]:
+    """The label each candidate would get after ``context`` (a few ids of it), one by one.
+
+    Example: ``candidate_labels(tok, tok.encode("The cat sat on the"), [7, 9])  # ['mat', 'dog']``
+    """
+    ctx = list(context[-CONTEXT:])
+    return [token_labels(tokenizer, ctx + [c])[-1] for c in candidates]
 
 
 def _prompt_ids(prompt, tokenizer, device) -> torch.Tensor:
     """``prompt`` as a [1, T] long tensor on ``device``, or a clear error."""
+    if tokenizer is not None and (isinstance(tokenizer, (str, bytes)) or not (
+            callable(getattr(tokenizer, "encode", None)) or callable(getattr(tokenizer, "decode", None)))):
+        fail("tokenizer", "a tokenizer object with .encode(text) and .decode(ids) (or None)",
+             " ".join(describe(tokenizer).split()),
+             "pass the loaded tokenizer (model, tok = tr_widgets.models.load_tiny(); or "
+             "AutoTokenizer.from_pretrained(name)), not its name")
     if isinstance(prompt, str):
         if tokenizer is None:
             fail("tokenizer", "a tokenizer with .encode(text) when prompt is a string", "None",
@@ -80,6 +98,50 @@ def _prompt_ids(prompt, tokenizer, device) -> torch.Tensor:
         fail("prompt", "one non-empty sequence: shape [T] or [1, T]", f"shape {tuple(prompt.shape)}",
              "decode one sequence at a time, e.g. prompt[0]")
     return prompt.to(device=device, dtype=torch.long)
+
+
+def _vocab(model) -> int | None:
+    """The number of token ids the model embeds (its input embedding's rows), or None if unknown."""
+    get = getattr(model, "get_input_embeddings", None)
+    emb = get() if callable(get) else None
+    n = getattr(emb, "num_embeddings", None)
+    if not isinstance(n, int):
+        n = getattr(getattr(model, "config", None), "vocab_size", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def _check_ids(ids: torch.Tensor, vocab: int | None) -> None:
+    if vocab is None:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= vocab:
+        bad = lo if lo < 0 else hi
+        fail("prompt", f"token ids in [0, {vocab - 1}] (the model's vocabulary)", f"id {bad}",
+             "encode the prompt with the model's own tokenizer, or clamp the ids into range")
+
+
+def _cache_arg(model) -> str:
+    """The name under which the model's forward takes its cache (``cache`` where it has it)."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    for name in ("cache", "past_key_values"):
+        if name in params:
+            return name
+    return "past_key_values"
+
+
+def _logits(model, out) -> torch.Tensor:
+    """The model output's ``.logits`` ([1, T, V]), or one TraceInputError naming the model."""
+    logits = getattr(out, "logits", None)
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+        fail("model", "a causal language model whose forward returns .logits [batch, T, vocab] "
+             "(an LM head)", f"{type(model).__name__} returning {type(out).__name__}"
+             + (" (no .logits)" if logits is None else f" with .logits of shape {tuple(logits.shape)}"),
+             "pass the model with its LM head, e.g. GPT2LMHeadModel / AutoModelForCausalLM instead of "
+             "GPT2Model / AutoModel, or the tiny model (tr_widgets.load_tiny())")
+    return logits
 
 
 def _check_args(model, max_new_tokens, sample, seed, temperature, top_k) -> None:
@@ -160,38 +222,47 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
     if limit is not None and ids.shape[1] + max_new_tokens - 1 > limit:
         fail("max_new_tokens", f"prompt length + max_new_tokens - 1 <= {limit} (the model's positions)",
              f"{ids.shape[1]} + {max_new_tokens} - 1", f"pass max_new_tokens <= {limit - ids.shape[1] + 1}")
+    _check_ids(ids, _vocab(model))
     gen = None
     if sample and seed is not None:
         gen = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    rec, extra = _Recording(), _forward_options(model)
+    rec, extra, cache_arg = _Recording(), _forward_options(model), _cache_arg(model)
     seq, past, feed = ids, None, ids
     try:
-        with torch.no_grad():
+        with torch.no_grad(), capture(model) as cap:
             for t in range(max_new_tokens):
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
                 sync(device)
                 t0 = time.perf_counter()
-                with capture(model) as cap:
-                    out = model(feed, past_key_values=past, use_cache=use_cache, **extra)
-                logits = out.logits[:, -1, :].float()  # [1, V]
+                out = model(feed, use_cache=use_cache, **{cache_arg: past}, **extra)
+                logits = _logits(model, out)[:, -1, :].float()  # [1, V]
                 probs = torch.softmax(logits / temperature, dim=-1)  # [1, V]
                 top_p, top_i = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [1, k]
                 nxt = (torch.multinomial(probs, 1, generator=gen) if sample
                        else logits.argmax(dim=-1, keepdim=True))  # [1, 1]
                 sync(device)
                 rec.seconds.append(time.perf_counter() - t0)
-                rec.add(t, cap.traces, P, feed.shape[1], use_cache)
+                rec.add(t, cap.drain(), P, feed.shape[1], use_cache)
                 rec.chosen.append(nxt[0, 0])
                 rec.top_p.append(top_p[0])
                 rec.top_i.append(top_i[0])
-                past = out.past_key_values if use_cache else None
+                past = (getattr(out, "past_key_values", None) if cache_arg == "past_key_values"
+                        else getattr(out, cache_arg, getattr(out, "past_key_values", None))) if use_cache else None
                 seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
                 feed = nxt if use_cache else seq
     finally:
         model.train(was_training)
+    rec.names = [cap.name_of(m) for m in rec.modules] if rec.modules is not None else None
     return rec.finish(model, ids, tokenizer, use_cache, sample, seed, temperature, top_k, device)
+
+
+def _row(t, L):
+    """An operand of a chain step cut to the last query's row (``[..., 1, S]``), so a tick keeps O(S)."""
+    if isinstance(t, torch.Tensor) and t.dim() >= 2 and t.shape[-2] == L and L > 1:
+        return t[..., -1:, :].clone()
+    return t.clone() if isinstance(t, torch.Tensor) else t
 
 
 class _Recording:
@@ -200,17 +271,17 @@ class _Recording:
     def __init__(self):
         self.seconds, self.chosen, self.top_p, self.top_i = [], [], [], []
         self.q, self.k, self.v, self.mask, self.layer_keys, self.reuse = [], [], [], [], [], []
-        self.names, self.scales, self.heads = None, [], 0
+        self.names, self.modules, self.scales, self.heads = None, None, [], 0
 
     def add(self, t, traces, P, n_new, use_cache) -> None:
-        names = [n.split("#")[0] for n, _ in traces]
-        if self.names is None:
-            self.names = names
+        modules = [m for m, _ in traces]
+        if self.modules is None:
+            self.modules = modules
             self.scales = [at.scale for _, at in traces]
             self.heads = traces[0][1].q.shape[-3] if traces and traces[0][1].q.dim() >= 3 else 1
-        elif names != self.names:
-            fail("model", "the same attention calls at every tick", f"{names} at tick {t}, {self.names} at tick 0",
-                 "decode a model whose forward calls each attention layer once")
+        elif [id(m) for m in modules] != [id(m) for m in self.modules]:
+            fail("model", "the same attention calls at every tick", f"{len(modules)} calls at tick {t}, "
+                 f"{len(self.modules)} at tick 0", "decode a model whose forward calls each attention layer once")
         qs, ks, vs, ms, keys = [], [], [], [], []
         for _, at in traces:
             qs.append(at.q[..., -1:, :].clone())  # [B, H, 1, E]: the newest query only
@@ -220,7 +291,11 @@ class _Recording:
             else:  # recomputed from scratch this tick: keep the tick's own tensors
                 ks.append(at.k)  # [B, H, S, E]
                 vs.append(at.v)
-            ms.append(_last_row_mask(at))
+            if isinstance(at, ChainTrace):  # hand-written (eager) attention: its steps, cut to the last row
+                steps = tuple((st[0],) + tuple(_row(x, at.L) for x in st[1:]) for st in at.steps)
+                ms.append(("chain", steps, None if at.sinks is None else _row(at.sinks, at.L), at.softmax_dtype))
+            else:
+                ms.append(_last_row_mask(at))
             keys.append(at.S)
         self.q.append(qs), self.k.append(ks), self.v.append(vs), self.mask.append(ms)
         self.layer_keys.append(tuple(keys))
@@ -232,13 +307,14 @@ class _Recording:
         top_i = torch.stack(self.top_i).tolist()
         prompt = ids[0].tolist()
         tokens = labels_for(tokenizer, prompt + chosen)
+        seq = prompt + chosen
         ticks = []
         for t, (P, n_new) in enumerate(self.reuse):
             S = P + n_new
             keys = self.layer_keys[t]
             ticks.append(Tick(
                 index=t, query_position=S - 1, token_id=chosen[t], token=tokens[S], topk_ids=top_i[t],
-                topk_tokens=labels_for(tokenizer, top_i[t]), topk_probs=top_p[t],
+                topk_tokens=candidate_labels(tokenizer, seq[:S], top_i[t]), topk_probs=top_p[t],
                 keys=keys[0] if keys else S, reused=range(0, P) if use_cache else range(0),
                 appended=range(P, S) if use_cache else range(0, S), cache_len=S if use_cache else 0,
                 layer_keys=keys, seconds=self.seconds[t]))

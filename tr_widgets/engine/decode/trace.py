@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..attention import AttentionTrace, trace_attention
-from ..batch import check_index
+from ..attention import AttentionTrace, ChainTrace, trace_attention
+from ..batch import batch_names, check_index
 from ..errors import fail
 
 
@@ -112,9 +112,9 @@ class DecodeTrace:
     def _check(self, tick, layer) -> None:
         check_index("tick", tick, len(self.ticks), "pick an existing tick")
         if not self.layer_names:
-            fail("layer", "a model whose attention calls F.scaled_dot_product_attention",
+            fail("layer", "a model whose attention calls F.scaled_dot_product_attention or softmax(q·kᵀ)·v",
                  f"{self.model_name}, where no such call was seen",
-                 "load a Hugging Face model with attn_implementation='sdpa' (the default)")
+                 "load a Hugging Face model with attn_implementation='sdpa' (the default) or 'eager'")
         check_index("layer", layer, self.num_layers, "pick an existing layer")
 
     def _kv(self, tick: int, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,7 +127,10 @@ class DecodeTrace:
                                           torch.cat([vs[layer] for vs in self.v_new], dim=-2))
         K, V = self.derived[("kv", layer)]
         S = self.ticks[tick].layer_keys[layer]
-        return K[..., :S, :], V[..., :S, :]  # the append-only cache of that tick: a view, no copy
+        end = self.ticks[tick].query_position + 1  # positions appended up to this tick
+        # the cache of that tick: its last S positions (all of them for a full cache; the window for a
+        # sliding one, whose oldest keys were dropped): a view, no copy
+        return K[..., end - S:end, :], V[..., end - S:end, :]
 
     def attention(self, tick: int, layer: int) -> AttentionTrace:
         """The new query's attention over every key of ``tick``, ``layer``: an AttentionTrace, L=1.
@@ -145,10 +148,16 @@ class DecodeTrace:
             S, end = k.shape[-2], tk.query_position + 1
             labels = self.tokens[max(0, end - S):end]
             labels = ["?"] * (S - len(labels)) + labels  # a cache longer than the text (never for full caches)
-            at = trace_attention(self.q_rows[tick][layer], k, v, attn_mask=self.mask_rows[tick][layer],
-                                 scale=self.scales[layer], tokens=labels,
-                                 query_tokens=[self.tokens[tk.query_position]],
-                                 name=f"{self.layer_names[layer]} @ tick {tick}")
+            mask, name = self.mask_rows[tick][layer], f"{self.layer_names[layer]} @ tick {tick}"
+            if isinstance(mask, tuple) and mask and mask[0] == "chain":  # hand-written: replay its own steps
+                _, steps, sinks, dtype = mask
+                at = ChainTrace(self.q_rows[tick][layer], k, v, None, False, self.scales[layer], tokens=labels,
+                                query_tokens=[self.tokens[tk.query_position]], name=name,
+                                batch_names=batch_names(self.q_rows[tick][layer].dim() - 2), steps=steps,
+                                sinks=sinks, softmax_dtype=dtype)
+            else:
+                at = trace_attention(self.q_rows[tick][layer], k, v, attn_mask=mask, scale=self.scales[layer],
+                                     tokens=labels, query_tokens=[self.tokens[tk.query_position]], name=name)
             self.derived[key] = at
         return self.derived[key]
 

@@ -1,0 +1,390 @@
+"""Hand-written attention: follow a product of two tensors through scale, bias, masks, soft cap and sinks to
+a softmax whose weights multiply a value tensor, and keep what replays it (an ``attention.ChainTrace``).
+
+A ``TorchFunctionMode`` (:class:`HandMode`) is on torch's stack only while a module that may hold attention
+runs (``mixers.kind_of``: its class name says Attention/Attn), so the rest of the forward pays nothing. It
+sees every torch call inside (``@``, ``torch.matmul``, ``bmm``, ``einsum``, ``baddbmm``, ``F.softmax``,
+``Tensor.softmax``, ``masked_fill``, ``x[m] = -1e6``, ...) and keeps, for each tensor that derives from a
+product, a weak reference and its *chain*: the two operands (q and kᵀ) and the steps applied since, in the
+module's own order. Nothing is copied on the forward's clock; a T×T tensor is never held (weak references),
+except the logits of a softmax that nothing replays (additive attention), counted against the memory
+budget. ``F.scaled_dot_product_attention`` called inside through any reference is seen here too.
+
+At build time (:func:`chain_trace`) the chain is laid out in the softmax's layout (heads folded into a 3-D
+``bmm`` batch are unfolded when an enclosing module says how many heads it has), replayed, and checked
+against the module's own output on a few rows: a replay that disagrees is a ``skipped`` note, never a trace.
+"""
+from __future__ import annotations
+
+import weakref
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from ..attention import ChainTrace
+from ..batch import batch_names
+from ..errors import check_budget
+from . import patch
+
+PRODUCTS = {"matmul", "__matmul__", "bmm", "einsum", "baddbmm"}
+SOFTMAX = {"softmax"}
+LAYOUT = {"view", "reshape", "view_as", "reshape_as", "flatten", "unflatten"}
+SAME = {"contiguous", "clone", "detach"}
+CASTS = {"to", "float", "double", "half", "bfloat16", "type_as", "type"}
+HEAD_ATTRS = ("num_heads", "n_head", "num_attention_heads", "n_heads", "heads", "h", "nhead")
+
+
+class Chain:
+    """One product's way to a softmax: operands, steps (each with the layout it was applied in), sinks."""
+
+    __slots__ = ("a", "b", "how", "pshape", "steps", "sinks", "opaque", "heads", "softmax_dtype", "wshape",
+                 "notes", "logits", "module")
+
+    def __init__(self, a, b, how, pshape):
+        self.a, self.b, self.how, self.pshape = a, b, how, tuple(pshape)  # how: "matmul" | ("einsum", eq) | ...
+        self.steps, self.sinks, self.opaque, self.heads = [], None, None, None
+        self.softmax_dtype = self.wshape = self.logits = self.module = None
+        self.notes = []
+
+
+def _scalar(x):
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    if isinstance(x, torch.Tensor) and x.numel() == 1 and x.dim() == 0:
+        return x  # a 0-d tensor: kept as is (no device sync on the forward's clock)
+    return None
+
+
+def _softmax_dim(args, kwargs):
+    dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+    x = args[0]
+    return dim is not None and isinstance(dim, int) and dim in (-1, x.dim() - 1)
+
+
+class HandMode(TorchFunctionMode):
+    """Passes every call through unchanged; follows products to softmax to value products for ``rec``."""
+
+    def __init__(self, rec):
+        super().__init__()
+        self.rec = rec
+        self.tracked: dict = {}  # id(tensor) -> (weakref, chain, role, extra)
+
+    def clear(self):
+        self.tracked.clear()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if patch.is_sdpa(func):
+            out = patch.SDPA(*args, **kwargs)  # the real function: a wrapper would record a second time
+            if not patch.in_wrapper() or self.rec.via == "mode" or self.rec not in patch.active():
+                self.rec.on_sdpa(args, kwargs, raw=not patch.in_wrapper())
+            return out
+        out = func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        try:
+            if self.tracked or name in PRODUCTS or name in SOFTMAX:
+                self._see(name, args, kwargs, out)
+        except Exception as e:  # noqa: BLE001 - following attention must never break the forward
+            self.rec.note(f"hand-written attention not followed: {type(e).__name__}: {e}")
+        return out
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _get(self, x):
+        if not isinstance(x, torch.Tensor):
+            return None
+        hit = self.tracked.get(id(x))
+        if hit is None or hit[0]() is not x:
+            return None
+        return hit
+
+    def _track(self, t, chain, role, extra=None):
+        if isinstance(t, torch.Tensor):
+            self.tracked[id(t)] = (weakref.ref(t), chain, role, extra)
+
+    # -- what each call means ----------------------------------------------------------------------
+    def _see(self, name, args, kwargs, out):
+        if name in PRODUCTS:
+            return self._product(name, args, kwargs, out)
+        hits = [(j, h) for j, a in enumerate(args[:3]) if (h := self._get(a)) is not None]
+        if name == "cat" and args and isinstance(args[0], (list, tuple)):
+            hits = [(0, h) for a in args[0][:1] if (h := self._get(a)) is not None]
+        if not hits and name in SOFTMAX and args and isinstance(args[0], torch.Tensor):
+            return self._softmax(None, args, kwargs, out)
+        if not hits:
+            return
+        j, (_, chain, role, extra) = hits[0]
+        if role == "weights":
+            return self._weights(name, chain, j, args, kwargs, out)
+        if role == "rowmax":
+            return
+        x = args[j] if name != "cat" else args[0][0]
+        if name in SOFTMAX and j == 0:
+            return self._softmax(chain, args, kwargs, out)
+        step = self._step(name, j, x, args, kwargs, out, chain)
+        if step is None:
+            if (name.endswith("_") and not name.endswith("__")) or name == "__setitem__" or out is x:  # an in-place change we cannot replay
+                chain.opaque = chain.opaque or f"{name} in place"
+            return
+        if step != "same":
+            chain.steps.append((step, tuple(x.shape)))
+        res = x if out is None or (name.endswith("_") and not name.endswith("__")) or name == "__setitem__" else out
+        self._track(res, chain, "scores")
+
+    def _step(self, name, j, x, args, kwargs, out, chain):
+        other = args[1] if len(args) > 1 else None
+        if name in ("mul", "mul_", "__mul__", "__rmul__") and j == 0 and _scalar(other) is not None:
+            return ("mul", _scalar(other))
+        if name in ("mul", "__mul__") and j == 1 and _scalar(args[0]) is not None:
+            return ("mul", _scalar(args[0]))
+        if name in ("div", "div_", "__truediv__", "true_divide") and j == 0 and not kwargs \
+                and _scalar(other) is not None:
+            return ("div", _scalar(other))
+        if name in ("tanh", "tanh_") and j == 0:
+            return ("tanh",)
+        if name in ("add", "add_", "__add__", "__radd__") and "alpha" not in kwargs:
+            o = args[1 - j] if len(args) > 1 else None
+            if isinstance(o, torch.Tensor) and self._get(o) is None:
+                return ("add", o)
+            if _scalar(o) is not None:
+                return ("add", _scalar(o))
+        if name in ("sub", "__sub__", "sub_") and j == 0 and len(args) > 1 and not kwargs:
+            hit = self._get(other)
+            if hit is not None and hit[2] == "rowmax" and hit[1] is chain:
+                return ("shift",)
+            if isinstance(other, torch.Tensor) and hit is None:
+                return ("add", ("neg", other))
+        if name in ("masked_fill", "masked_fill_") and j == 0 and len(args) > 2 \
+                and _scalar(args[2]) is not None:
+            return ("fill", args[1], _scalar(args[2]))
+        if name == "where" and len(args) == 3 and j in (1, 2) and self._get(args[3 - j]) is None:
+            value = _scalar(args[3 - j]) if _scalar(args[3 - j]) is not None else args[3 - j]
+            return ("keep", args[0], value) if j == 1 else ("fill", args[0], value)
+        if name == "__setitem__" and j == 0 and _scalar(args[2]) is not None:
+            return ("setitem", args[1], _scalar(args[2]))
+        if name in ("max", "amax") and j == 0:
+            dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+            if dim in (-1, x.dim() - 1) and kwargs.get("keepdim", len(args) > 2 and args[2]):
+                self._track(out.values if name == "max" else out, chain, "rowmax")
+            return None
+        if name == "cat" and kwargs.get("dim", args[1] if len(args) > 1 else 0) in (-1, x.dim() - 1):
+            parts = args[0]
+            if len(parts) == 2 and isinstance(parts[1], torch.Tensor) and parts[1].shape[-1] == 1:
+                chain.sinks = parts[1]
+                return ("sinks",)
+            return None
+        if name in LAYOUT and isinstance(out, torch.Tensor):
+            return "same"
+        if name in SAME:
+            return "same"
+        if name in CASTS and isinstance(out, torch.Tensor):
+            return ("cast", out.dtype) if out.dtype != x.dtype else "same"
+        return None
+
+    def _product(self, name, args, kwargs, out):
+        if not isinstance(out, torch.Tensor) or out.dim() < 2:
+            return
+        if name == "einsum":
+            eq = args[0]
+            ops = list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) else list(args[1:])
+            if not isinstance(eq, str) or len(ops) != 2:
+                return
+            a, b, how = ops[0], ops[1], ("einsum", eq.replace(" ", ""))
+        elif name == "baddbmm":
+            a, b = kwargs.get("batch1", args[1] if len(args) > 1 else None), kwargs.get("batch2",
+                                                                                     args[2] if len(args) > 2 else None)
+            how = ("baddbmm", args[0], kwargs.get("beta", 1.0), kwargs.get("alpha", 1.0))
+        else:
+            a, b, how = args[0], args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("mat2")), "matmul"
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() < 2 or b.dim() < 2:
+            return
+        hit = self._get(a)
+        if hit is not None and hit[2] == "weights":
+            return self._complete(hit[1], a, b, how, out)
+        if hit is not None or self._get(b) is not None:
+            return
+        self._track(out, Chain(a, b, how, out.shape), "scores")
+
+    def _softmax(self, chain, args, kwargs, out):
+        x = args[0]
+        if not _softmax_dim(args, kwargs) or x.dim() < 2:
+            return
+        if chain is None or chain.opaque:  # nothing replays these scores: keep them (counted) or say why not
+            why = chain.opaque if chain is not None else None
+            chain = Chain(None, None, "logits", x.shape)
+            chain.logits = x
+            chain.notes.append("logits kept: " + (f"the scores went through {why}" if why
+                                                 else "the scores are not a product of two tensors"))
+        chain.softmax_dtype = kwargs.get("dtype")
+        chain.wshape = tuple(x.shape)
+        chain.heads = self.rec.heads_hint()
+        self._track(out, chain, "weights", tuple(x.shape))
+
+    def _weights(self, name, chain, j, args, kwargs, out):
+        w = args[j]
+        if j != 0 or not isinstance(out, torch.Tensor):
+            return
+        if name == "dropout":
+            p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
+            training = kwargs.get("training", args[2] if len(args) > 2 else True)
+            if training and p > 0:
+                chain.notes.append(f"dropout (p={p}) after the softmax is not replayed")
+        elif name == "__getitem__" and chain.sinks is not None:
+            if out.shape[-1] != w.shape[-1] - 1:
+                return
+        elif name not in LAYOUT and name not in SAME and name not in CASTS:
+            return
+        self._track(out, chain, "weights", tuple(out.shape))
+
+    def _complete(self, chain, w, b, how, out):
+        """weights @ v: the attention is whole; an entry is recorded for the innermost attention module."""
+        if how == "matmul":
+            v, vo, layout = b, out, tuple(w.shape)
+        elif isinstance(how, tuple) and how[0] == "einsum":
+            v, vo, layout = b, out, ("einsum", how[1], tuple(w.shape))
+        else:
+            return
+        self.rec.add_hand(chain, v, vo, layout)
+
+
+def _relayout(t, frame, target):
+    """``t`` (broadcastable to ``frame``) laid out in ``target`` (same element count)."""
+    if not isinstance(t, torch.Tensor) or tuple(frame) == tuple(target):
+        return t
+    n = len(frame)
+    if t.dim() < n:
+        t = t.reshape((1,) * (n - t.dim()) + tuple(t.shape))
+    if tuple(frame[-2:]) == tuple(target[-2:]):
+        lead = tuple(t.shape[:-2])
+        if all(s == 1 for s in lead):
+            return t.reshape((1,) * (len(target) - 2) + tuple(t.shape[-2:]))
+        if lead == tuple(frame[:-2]):
+            return t.reshape(tuple(target[:-2]) + tuple(t.shape[-2:]))
+    return t.expand(frame).reshape(target)
+
+
+def _einsum_split(eq):
+    ins, out = eq.split("->")
+    la, lb = ins.split(",")
+    return la, lb, out
+
+
+def _qk(chain):
+    """q [*pb, L, E] and k [*pb, S, E] of the chain's product, and the product's extra steps."""
+    how = chain.how
+    if how == "matmul":
+        return chain.a, chain.b.transpose(-2, -1), []
+    if how[0] == "baddbmm":
+        _, bias, beta, alpha = how
+        steps = [] if alpha == 1 else [("mul", float(alpha))]
+        if not (isinstance(beta, (int, float)) and beta == 0):
+            steps.append(("add", bias if beta == 1 else bias * beta))
+        return chain.a, chain.b.transpose(-2, -1), steps
+    la, lb, lo = _einsum_split(how[1])
+    i, j, batch = lo[-2], lo[-1], lo[:-2]
+    d = [c for c in la if c in lb and c not in lo]
+    if len(d) != 1 or j in la or i in lb or any(c not in la or c not in lb for c in batch):
+        raise ValueError(f"einsum {how[1]!r} is not q·kᵀ over one shared dimension")
+    q = torch.einsum(f"{la}->{batch}{i}{d[0]}", chain.a)
+    k = torch.einsum(f"{lb}->{batch}{j}{d[0]}", chain.b)
+    return q, k, []
+
+
+def _value(chain, v, vo, layout):
+    """v [*wb, S, Ev] and the module's output [*wb, L, Ev] in the weights' layout at the value product."""
+    if isinstance(layout, tuple) and layout and layout[0] == "einsum":
+        lw, lv, lo = _einsum_split(layout[1])
+        batch, i, j = lw[:-2], lw[-2], lw[-1]
+        e = [c for c in lv if c not in lw]
+        if len(e) != 1:
+            raise ValueError(f"einsum {layout[1]!r} is not weights·v")
+        return (torch.einsum(f"{lv}->{batch}{j}{e[0]}", v), torch.einsum(f"{lo}->{batch}{i}{e[0]}", vo),
+                layout[2])
+    return v, vo, layout
+
+
+def _canonical_step(step, frame, F, device):
+    kind = step[0]
+    if kind == "add":
+        t = step[1]
+        if isinstance(t, tuple):  # ("neg", t): a subtraction
+            t = -t[1]
+        return ("add", _relayout(t, frame, F))
+    if kind == "fill" or kind == "keep":
+        m = step[1]
+        if isinstance(m, torch.Tensor) and m.dtype != torch.bool:
+            m = m.bool()
+        return (kind, _relayout(m, frame, F), step[2])
+    if kind == "setitem":
+        m = torch.zeros(frame, dtype=torch.bool, device=device)
+        m[step[1]] = True
+        return ("fill", m.reshape(F), step[2])
+    return step
+
+
+def chain_trace(chain, v, vo, layout, *, name=""):
+    """The ChainTrace of one recorded chain (q, k, steps in the softmax's layout), checked on a few rows."""
+    Fs = tuple(chain.wshape)  # the layout the softmax saw (one more column with sinks)
+    if chain.sinks is not None:
+        Fs = Fs[:-1] + (Fs[-1] - 1,)
+    heads = chain.heads
+    if len(Fs) == 3 and heads and Fs[0] % heads == 0 and heads > 1:  # [B·H, L, S] -> [B, H, L, S]
+        target = (Fs[0] // heads, heads) + Fs[1:]
+    else:
+        target = Fs
+    steps, device = [], vo.device
+    if chain.logits is not None:
+        logits = _relayout(chain.logits, Fs, target)
+        q = logits.new_zeros(*target[:-1], 0)
+        k = logits.new_zeros(*target[:-2], target[-1], 0)
+    else:
+        logits = None
+        q, k, first = _qk(chain)
+        pshape = chain.pshape
+        steps = [_canonical_step(s, pshape, target, device) for s in first]
+        q = _relayout(q, pshape[:-2] + q.shape[-2:], target[:-2] + q.shape[-2:])
+        k = _relayout(k, pshape[:-2] + k.shape[-2:], target[:-2] + k.shape[-2:])
+        steps += [_canonical_step(s, frame, target, device) for s, frame in chain.steps]
+    v, vo, wl = _value(chain, v, vo, layout)
+    wb = tuple(wl[:-2])
+    v = _relayout(v, wb + tuple(v.shape[-2:]), target[:-2] + tuple(v.shape[-2:]))
+    vo = _relayout(vo, wb + tuple(vo.shape[-2:]), target[:-2] + tuple(vo.shape[-2:]))
+    sinks = None if chain.sinks is None else _relayout(chain.sinks, Fs[:-1] + (1,), target[:-1] + (1,))
+    scale = 1.0
+    for st in steps:
+        if st[0] in ("mul", "div") and not isinstance(st[1], torch.Tensor):
+            scale = scale * st[1] if st[0] == "mul" else scale / st[1]
+        elif st[0] not in ("mul", "div", "cast"):
+            break
+    n = len(target) - 2
+    at = ChainTrace(q.detach(), k.detach(), v.detach(), None, False, scale, name=name,
+                    batch_names=batch_names(n) if n != 1 else ("batch",),
+                    steps=tuple(steps), sinks=sinks, softmax_dtype=chain.softmax_dtype,
+                    logits=None if logits is None else logits.detach(), reference=vo.detach(),
+                    notes=tuple(chain.notes))
+    _verify(at, bool([n for n in chain.notes if n.startswith("dropout")]))
+    return at
+
+
+def _verify(at, dropout):
+    """The replay against the module's own output on the first, middle and last rows of two entries."""
+    if dropout:
+        return
+    b = at.batch_shape
+    for index in {tuple(0 for _ in b), tuple(n - 1 for n in b)}:
+        for i in sorted({0, at.L // 2, at.L - 1}):
+            mine, own = at.row(i, index).output, at.sdpa_row(i, index)
+            err = float((mine.double() - own.double()).abs().max()) if mine.numel() else 0.0
+            tol = 1e-5 * (1 + float(own.abs().max())) if own.dtype in (torch.float32, torch.float64) else 1e-2
+            if not err <= tol:
+                raise ValueError(f"the replay of its softmax(q·kᵀ) differs from the module's own output by {err:.2g} "
+                                 f"(steps {[s[0] for s in at.steps]})")
+
+
+def logits_budget(rec, chain) -> None:
+    """Count kept logits against the memory budget (all of a capture's together)."""
+    x = chain.logits
+    if x is None:
+        return
+    rec.logits_numel += x.numel()
+    check_budget("capture: the kept attention logits (additive attention keeps its scores)",
+                 (rec.logits_numel,), x.dtype, "a shorter input")
