@@ -9,7 +9,7 @@ cached, what a stepper shows: one step's arriving gradient, local factor, what l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -24,7 +24,8 @@ class GradientStep:
     """One backward step of one layer, direction and batch item. ``dh_t`` = ``dh_direct`` (loss, h_n, layer
     above) + ``dh_from_next`` (sent by step t+1); ``dh_to_prev`` goes to δh_{t-1}. LSTM: ``dc_t`` =
     ``dc_via_c`` (f_{t+1} ⊙ δc_{t+1}; ∂L/∂c_n at the end) + ``dc_via_h``; ``dc_to_prev`` = f_t ⊙ δc_t.
-    ``J`` = ∂s_t/∂s_{t-1}; ``gain`` = ‖Jᵀ δs_t‖ / ‖δs_t‖ (see factor_norms).
+    ``J`` = ∂s_t/∂s_{t-1} (built only when read: an [S, S] matrix); ``gain`` = ‖Jᵀ δs_t‖ / ‖δs_t‖ (see
+    factor_norms).
 
     Example::
 
@@ -39,8 +40,11 @@ class GradientStep:
     batch: int
     tensors: dict[str, torch.Tensor]
     equations: list[str]
+    jacobian: Callable[[], torch.Tensor] | None = field(default=None, repr=False)  # J, built on request
 
     def __getitem__(self, name: str) -> torch.Tensor:
+        if name == "J" and self.jacobian is not None:
+            return self.jacobian()
         return self.tensors[name]
 
 
@@ -231,7 +235,7 @@ class GradientTrace:
         fac = {k: one(v) for k, v in fac.items()}  # each [H] / [G*H]
         name, key = DIAGONAL[kind]
         ten[name + "_t"] = fac[key]
-        ten["J"] = step_jacobian(kind, fac, self.forward.params[layer][direction])
+        p = self.forward.params[layer][direction]
         ten["gain"] = self._gains(dh[None, None], sent, dc, dim=(0, 1, 2))["state"]  # []
         eqs = [PROJ_EQUATION] * bool(self.proj_size) + BACKWARD_EQUATIONS["rnn" if kind.startswith("rnn") else kind]
-        return GradientStep(kind, t, layer, direction, batch, ten, eqs)
+        return GradientStep(kind, t, layer, direction, batch, ten, eqs, lambda: step_jacobian(kind, fac, p))
