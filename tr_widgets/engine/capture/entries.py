@@ -62,3 +62,30 @@ def tensors_of(obj, depth=0):
     elif depth < 6 and hasattr(obj, "__dataclass_fields__"):
         for o in vars(obj).values():
             yield from tensors_of(o, depth + 1)
+
+
+def compact_queries(entries) -> None:
+    """Copy out each q that pins a much larger storage, so the record holds about what it uses.
+
+    Hugging Face GPT-2's q is a view of the fused [B, T, 3E] projection whose k and v parts the KV cache
+    has already copied: keeping q alone would keep all three. Done once, at exit, as one stacked copy
+    per shape (one call for all layers: this is on the forward's clock).
+    """
+    groups = {}
+    for e in entries:
+        q = e.held[0]
+        st = q.untyped_storage()
+        size = st.nbytes()
+        if size <= 1.25 * q.nbytes:  # q uses (about) its whole storage
+            continue
+        used, ptr = q.nbytes, st.data_ptr()
+        for t in e.held[1:3]:
+            if t.untyped_storage().data_ptr() == ptr:
+                used += t.nbytes
+        if used <= 0.8 * size:  # k and v do not keep the rest of it alive anyway
+            groups.setdefault((q.shape, q.dtype, q.device), []).append(e)
+    for entries in groups.values():
+        copies = torch.stack([e.held[0] for e in entries]).unbind(0)  # one storage for the group
+        for e, q in zip(entries, copies):
+            e.held[0] = q
+            e.kept = [kept for kept in e.kept if kept[0] != "q"]  # a copy can no longer go stale

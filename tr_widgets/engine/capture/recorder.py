@@ -23,28 +23,15 @@ import weakref
 
 import torch
 from torch import nn
-from torch.nn.modules import module as _nn_module
+from torch.nn.modules import module as nn_module
 
-from ..attention import make_trace
-from ..errors import TraceInputError
-from . import hand, mixers, patch
-from .entries import Entry, keep
+from . import hand, hand_trace, mixers, patch, torchstate
+from .entries import Entry, compact_queries, keep
 from .modules import RECORDED, ModuleRecorder
+from .sdpa import fast_entry, sdpa_entry, sdpa_trace
 
-_SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
 _LEARNED = weakref.WeakKeyDictionary()  # module -> its attention implementation when it called the patched SDPA
-_GLOBAL_TABLES = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_forward_hooks_always_called",
-                  "_global_forward_hooks_with_kwargs")
-
-
-def _walk(root: nn.Module) -> list:
-    """root and every submodule (``modules()`` without the names, several times faster)."""
-    out, i = [root], 0
-    while i < len(out):
-        out.extend(m for m in out[i]._modules.values() if m is not None)
-        i += 1
-    return out
 
 
 def _impl(module):
@@ -69,21 +56,6 @@ class _Frame:
         self.note = None
 
 
-def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, *, name=""):
-    """The AttentionTrace of one scaled_dot_product_attention call, from the arguments it was given.
-
-    ``packed``: the query shape ``[B, Hq, 1, E]`` Hugging Face had before it packed a decode step's grouped
-    query heads into ``[B, Hkv, n_rep, E]`` (``pack_gqa``): unpacked here, so heads stay heads."""
-    if packed is not None:
-        B, Hq, one, E = packed
-        Hkv, n_rep = q.shape[1], q.shape[2]
-        q = q.reshape(B, Hq, one, E)  # [B, Hkv, n_rep, E] -> [B, Hq, 1, E]
-        if mask is not None and mask.dim() == 4 and mask.shape[1] == Hkv and mask.shape[2] == n_rep:
-            mask = mask.reshape(B, Hq, 1, mask.shape[-1])  # per-head mask rows back to heads
-        gqa = True
-    return make_trace(q, k, v, mask, bool(is_causal), scale, gqa=bool(gqa), name=name)
-
-
 class Recorder:
     """Hooks and records; :class:`~tr_widgets.engine.capture.Capture` holds one and adds the public side."""
 
@@ -103,12 +75,12 @@ class Recorder:
         if self.model is None:
             mods, self._ids, has_layer = (), None, True
         else:
-            mods = _walk(self.model)
+            mods = torchstate.walk(self.model)
             self._ids = {id(m) for m in mods}
             has_layer = any(isinstance(m, nn.TransformerEncoderLayer) for m in mods)
         self.compiled = any(type(m).__name__ == "OptimizedModule" or getattr(m, "_compiled_call_impl", None)
                             is not None for m in mods)
-        self._eager_compiled()
+        self._stance = torchstate.force_eager()
         # Global hooks see every module (the stack then names SDPA callers) and leave the encoder layer's
         # fused path on; per-module hooks on the few modules recorded or watched cost nothing elsewhere.
         self._global = has_layer or self.via == "mode"
@@ -116,8 +88,8 @@ class Recorder:
         if "torch._dynamo" in sys.modules:  # never traced by dynamo: a graph break, then plain Python
             pre, post = torch._dynamo.disable(pre), torch._dynamo.disable(post)
         if self._global:
-            self._handles = [_nn_module.register_module_forward_pre_hook(pre),
-                             _nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
+            self._handles = [nn_module.register_module_forward_pre_hook(pre),
+                             nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
         else:
             for m in mods:
                 if recorded_kind(m) is not None or mixers.kind_of(m) is not None:
@@ -129,31 +101,18 @@ class Recorder:
         else:
             patch.start(self, mods)
 
-    def _eager_compiled(self) -> None:
-        """Compiled code runs as plain Python while the capture is active (nothing else sees inside it)."""
-        if "torch._dynamo" not in sys.modules:
-            return  # nothing was ever compiled in this process
-        try:
-            self._stance = torch.compiler.set_stance("force_eager")
-            self._stance.__enter__()
-        except Exception:  # noqa: BLE001 - an older torch: the hooks still step out of compilation
-            self._stance = None
-
     def stop(self, exc) -> None:
         try:
             if self._mode is None:
                 patch.stop(self)
             if self._mode is not None:
-                self._remove_mode(self._mode)
+                torchstate.remove_mode(self._mode)
             for f in self.stack:  # a forward that raised past our hooks: take our mode off the stack
                 if f.pushed:
-                    self._remove_mode(self.hand)
+                    torchstate.remove_mode(self.hand)
         finally:
             for h in self._handles:
-                h.remove()
-                if self._global:  # torch leaves the with_kwargs entry of a global hook behind: take it out
-                    for n in _GLOBAL_TABLES:
-                        getattr(_nn_module, n).pop(h.id, None)
+                torchstate.remove_global_hook(h) if self._global else h.remove()
             self._handles = []
             if self._stance is not None:
                 self._stance.__exit__(None, None, None)
@@ -164,45 +123,9 @@ class Recorder:
             self.modules.clear()
             self.hand.clear()
 
-    @staticmethod
-    def _remove_mode(mode) -> None:
-        """Take ``mode`` off torch's function-mode stack wherever it is (others stay in their order)."""
-        above = []
-        for _ in range(torch._C._len_torch_function_stack()):
-            top = torch._C._pop_torch_function_stack()
-            if top is mode:
-                break
-            above.append(top)  # above[0] was the top
-        for m in reversed(above):
-            torch._C._push_on_torch_function_stack(m)
-
     def compact(self) -> None:
-        """Copy out each q that pins a much larger storage, so the record holds about what it uses.
-
-        Hugging Face GPT-2's q is a view of the fused [B, T, 3E] projection whose k and v parts the KV cache
-        has already copied: keeping q alone would keep all three. Done once, at exit, as one stacked copy
-        per shape (one call for all layers: this is on the forward's clock).
-        """
-        groups = {}
-        for e in self.normalize():
-            if e.build is not sdpa_trace:  # modules' records keep whole inputs
-                continue
-            q = e.held[0]
-            st = q.untyped_storage()
-            size = st.nbytes()
-            if size <= 1.25 * q.nbytes:  # q uses (about) its whole storage
-                continue
-            used, ptr = q.nbytes, st.data_ptr()
-            for t in e.held[1:3]:
-                if t.untyped_storage().data_ptr() == ptr:
-                    used += t.nbytes
-            if used <= 0.8 * size:  # k and v do not keep the rest of it alive anyway
-                groups.setdefault((q.shape, q.dtype, q.device), []).append(e)
-        for entries in groups.values():
-            copies = torch.stack([e.held[0] for e in entries]).unbind(0)  # one storage for the group
-            for e, q in zip(entries, copies):
-                e.held[0] = q
-                e.kept = [kept for kept in e.kept if kept[0] != "q"]  # a copy can no longer go stale
+        """Copy out each SDPA call's q that pins a much larger storage (``entries.compact_queries``)."""
+        compact_queries([e for e in self.normalize() if e.build is sdpa_trace])  # modules keep whole inputs
 
     # -- hooks -----------------------------------------------------------------------------
     def _on_top(self) -> bool:
@@ -239,7 +162,7 @@ class Recorder:
         frame = self.stack.pop()
         try:
             if frame.pushed:
-                self._remove_mode(self.hand)
+                torchstate.remove_mode(self.hand)
             if len(rest) == 2 and rest[1] is not None:
                 if frame.kind is None:
                     self._guarded(module, self.modules.record, frame, module, args, rest[0], rest[1])
@@ -345,16 +268,7 @@ class Recorder:
             self.skipped.append((self.stack[-1].module if self.stack else None, f"{type(e).__name__}: {e}"))
 
     def _record_sdpa(self, args, kwargs, packed):
-        a = dict(zip(_SDPA_ARGS, args))
-        a.update(kwargs)
-        if a["query"].is_nested:
-            raise TraceInputError("nested-tensor queries are not traced")
-        kept = []
-        q = keep(a["query"], "q", kept)
-        k, v = keep(a["key"], "k", kept, cache=True), keep(a["value"], "v", kept, cache=True)
-        mask = keep(a.get("attn_mask"), "attn_mask", kept)
-        options = [bool(a.get("is_causal", False)), a.get("scale"), bool(a.get("enable_gqa", False)), packed]
-        self.entries.append(Entry(self._module(), sdpa_trace, kept, [q, k, v, mask, *options]))
+        self.entries.append(sdpa_entry(self._module(), args, kwargs, packed))
 
     def add_hand(self, chain, v, vo, layout) -> None:
         """A softmax(q·kᵀ ...)·v written by hand completed (from ``hand.HandMode``)."""
@@ -362,7 +276,7 @@ class Recorder:
         if module is None:
             module = self.stack[-1].module if self.stack else None
         try:
-            hand.logits_budget(self, chain)
+            hand_trace.logits_budget(self, chain)
         except Exception as e:  # noqa: BLE001 - MemoryBudgetError: a note, not a crash
             self.skipped.append((module, f"{type(e).__name__}: {e}"))
             self.cover("hand")
@@ -372,18 +286,13 @@ class Recorder:
         held = [chain, keep(v, "v", kept), keep(vo, "output", kept), layout]
         for label, t in (("q", chain.a), ("k", chain.b), ("logits", chain.logits)):
             keep(t, label, kept)
-        self.entries.append(Entry(module, hand.chain_trace, kept, held))
+        self.entries.append(Entry(module, hand_trace.chain_trace, kept, held))
 
     def normalize(self) -> list:
         """Turn the fast path's tuples into entries (in place, keeping call order); returns the entries."""
         for j, e in enumerate(self.entries):
             if type(e) is tuple:
-                module, q, k, v, mask, causal, scale, gqa, qver, mver, packed = e
-                kept = [("q", q, qver), ("k", k, 0), ("v", v, 0)]
-                if mask is not None:
-                    kept.append(("attn_mask", mask, mver))
-                held = [q, k, v, mask, bool(causal), scale, bool(gqa), packed]
-                self.entries[j] = Entry(module, sdpa_trace, kept, held)
+                self.entries[j] = fast_entry(e)
         return self.entries
 
 

@@ -1,0 +1,53 @@
+"""What a capture changes in torch while it runs, and how it puts torch back exactly as it was: hook
+tables, the function-mode stack, and the compiler's stance."""
+from __future__ import annotations
+
+import sys
+
+import torch
+from torch import nn
+from torch.nn.modules import module as nn_module
+
+GLOBAL_TABLES = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_forward_hooks_always_called",
+                 "_global_forward_hooks_with_kwargs")
+
+
+def walk(root: nn.Module) -> list:
+    """root and every submodule (``modules()`` without the names, several times faster)."""
+    out, i = [root], 0
+    while i < len(out):
+        out.extend(m for m in out[i]._modules.values() if m is not None)
+        i += 1
+    return out
+
+
+def remove_global_hook(handle) -> None:
+    """Remove a global module hook, and the with_kwargs entry torch's ``handle.remove()`` leaves behind."""
+    handle.remove()
+    for n in GLOBAL_TABLES:
+        getattr(nn_module, n).pop(handle.id, None)
+
+
+def remove_mode(mode) -> None:
+    """Take ``mode`` off torch's function-mode stack wherever it is (others stay in their order)."""
+    above = []
+    for _ in range(torch._C._len_torch_function_stack()):
+        top = torch._C._pop_torch_function_stack()
+        if top is mode:
+            break
+        above.append(top)  # above[0] was the top
+    for m in reversed(above):
+        torch._C._push_on_torch_function_stack(m)
+
+
+def force_eager():
+    """Entered: compiled code runs as plain Python while the capture is active (nothing else sees inside
+    it). None when nothing was ever compiled in this process, or the torch is too old for stances."""
+    if "torch._dynamo" not in sys.modules:
+        return None
+    try:
+        stance = torch.compiler.set_stance("force_eager")
+        stance.__enter__()
+        return stance
+    except Exception:  # noqa: BLE001 - an older torch: the hooks still step out of compilation
+        return None
