@@ -5,6 +5,8 @@ One naming rule for the leading (batch) dimensions of attention: the last two ar
 """
 from __future__ import annotations
 
+import torch
+
 from .errors import describe, fail
 
 
@@ -14,8 +16,15 @@ def batch_names(n: int) -> tuple[str, ...]:
 
 
 def is_index(value, n: int) -> bool:
-    """An int (not a bool) in [0, n)."""
+    """A Python int (not a bool, not a numpy or tensor integer) in [0, n)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n
+
+
+def int_like(value) -> bool:
+    """A whole number that is not a Python int: a numpy integer or a one-element integer tensor."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1 and not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
+    return not isinstance(value, (int, bool)) and hasattr(value, "__index__")
 
 
 def check_index(arg: str, value, n: int, fix: str, what: str = "") -> int:
@@ -24,6 +33,9 @@ def check_index(arg: str, value, n: int, fix: str, what: str = "") -> int:
     Example: ``check_index("layer", 1, 2, "pick an existing layer")  # 1``
     """
     if not is_index(value, n):
-        fail(arg, f"an int in [0, {n - 1}]" + (f" ({what})" if what else ""),
-             repr(value) if isinstance(value, (int, float, str)) else describe(value), fix)
+        expected = f"an int in [0, {n - 1}]" if n > 0 else f"an existing {arg} (there is none)"
+        if int_like(value):
+            fix = f"convert it with int({arg}); {fix}"
+        got = repr(value)[:80] if isinstance(value, (int, float, str)) else describe(value)
+        fail(arg, expected + (f" ({what})" if what else ""), got, fix)
     return value

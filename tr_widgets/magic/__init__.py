@@ -8,13 +8,21 @@ IPython. Demos live in ``demos`` (name -> :class:`Demo`, each one code template 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import re
 import shlex
+import sys
+import warnings
+
+from torch import nn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from ..engine.capture import SUPPORTED, Capture, capture
+from ..engine.capture import SUPPORTED, Capture, CaptureWarning, capture
+from ..engine.errors import describe, one_line
+from ..engine.recurrent import CELLS, FULL
 from .demos import DEMOS, Demo, HelpShown, register_demo as _register
 
 __all__ = ["DEMOS", "Demo", "TrStepMagics", "load_ipython_extension", "register_demo", "run_demo", "view_of"]
@@ -31,6 +39,23 @@ def register_demo(name: str, demo: Demo) -> None:
 
 
 # -- showing what was recorded ---------------------------------------------------------------
+@contextlib.contextmanager
+def recording(scope: dict):
+    """``capture(scope=scope)`` around the user's code, without its "nothing was recorded" warning: the magic
+    then shows an earlier trace, or raises its own one-line UsageError that says so."""
+    rec = capture(scope=scope)
+    rec.__enter__()
+    try:
+        yield rec
+    except BaseException:
+        if not rec.__exit__(*sys.exc_info()):
+            raise
+    else:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="capture: nothing was recorded", category=CaptureWarning)
+            rec.__exit__(None, None, None)
+
+
 def view_of(rec: Capture, what: str):
     """The stepper of the one trace ``rec`` holds, or a :class:`CaptureView` of several."""
     from ..widgets import CaptureView, show
@@ -38,8 +63,10 @@ def view_of(rec: Capture, what: str):
     traces = rec.traces
     if not traces:
         skipped = "; ".join(f"{n}: {why}" for n, why in rec.skipped)
-        raise UsageError(f"nothing recorded: {what} ran none of the supported modules ({SUPPORTED})"
-                         + (f"; skipped {skipped}" if skipped else ""))
+        raise UsageError(one_line(
+            f"%tr_step: {what}: expected code that runs one of the supported modules ({SUPPORTED}), got nothing "
+            f"recorded: {what} ran none of them" + (f" (skipped {skipped})" if skipped else "")
+            + ". Fix: run the model on its input there, e.g. %tr_step model(x)"))
     return show(traces[0][1]) if len(traces) == 1 else CaptureView(traces)  # several: choose among them
 
 
@@ -49,7 +76,8 @@ def run_demo(name: str, rest: str):
     try:
         argv = shlex.split(rest)
     except ValueError as e:
-        raise UsageError(f"%tr_step {name}: cannot split the options ({e}); quote values like --input \"1 2 3\"")
+        raise UsageError(one_line(f"%tr_step {name}: options: expected shell-style options, got {rest!r}, which "
+                                  f"cannot be split ({e}). Fix: close the quotes, e.g. --input \"1 2 3\"")) from None
     parser = demo.parser(name)
     try:
         args = parser.parse_args(argv)
@@ -69,25 +97,30 @@ class TrStepMagics(Magics):
             return self._cell(line, cell)
         line = line.strip()
         if not line:
-            raise UsageError(f"%tr_step: expected a demo ({', '.join(sorted(DEMOS))}) or a Python expression, "
-                             "got nothing (see %tr_step?)")
+            raise UsageError(f"%tr_step: line: expected a demo ({', '.join(sorted(DEMOS))}) or a Python expression, "
+                             "got nothing. Fix: write e.g. %tr_step lstm, or see %tr_step? for every form")
         first, _, rest = line.partition(" ")
         if first in DEMOS:
             return run_demo(first, rest)
         ns = self.shell.user_ns
         if first.isidentifier() and (re.match(r"--?[A-Za-z]", rest.lstrip()) or (not rest and first not in ns
                                                                        and first not in self.shell.user_global_ns)):
-            raise UsageError(f"%tr_step: unknown demo {first!r}; the demos are {', '.join(sorted(DEMOS))} "
-                             f"(or give a Python expression to run under capture)")
+            close = difflib.get_close_matches(first, DEMOS, n=1)
+            raise UsageError(one_line(
+                f"%tr_step: demo: expected one of the demos {', '.join(sorted(DEMOS))} (or a Python expression to "
+                f"run under capture), got unknown demo {first!r}. Fix: "
+                + (f"did you mean %tr_step {close[0]}?" if close else "pick a demo, e.g. %tr_step lstm (see %tr_step?)")))
         return self._expr(line)
 
     def _expr(self, expr: str):
         try:
             code = compile(expr, "<%tr_step>", "eval")
         except SyntaxError as e:
-            raise UsageError(f"%tr_step: {expr!r} is neither a demo ({', '.join(sorted(DEMOS))}) nor a Python "
-                             f"expression ({e.msg})") from None
-        with capture(scope=self.shell.user_ns) as rec:
+            raise UsageError(one_line(
+                f"%tr_step: line: expected a demo ({', '.join(sorted(DEMOS))}) or a Python expression, got {expr!r}: "
+                f"neither a demo nor a Python expression ({e.msg}). Fix: correct the expression, or pick a demo"
+            )) from None
+        with recording(self.shell.user_ns) as rec:
             value = eval(code, self.shell.user_global_ns, self.shell.user_ns)  # errors are the user's own
         from ..widgets import show, stepper_class
 
@@ -95,15 +128,37 @@ class TrStepMagics(Magics):
             return view_of(value, expr)  # %tr_step rec: a capture made earlier
         if not len(rec) and stepper_class(value) is not None:
             return show(value)  # %tr_step tr: a trace of any kind made earlier
+        if not len(rec) and callable(value) and not isinstance(value, type):
+            raise UsageError(forgot_the_call(expr, value))  # %tr_step model: nothing ran
         return view_of(rec, repr(expr))
 
     def _cell(self, line: str, cell: str):
         if line.strip():
-            raise UsageError(f"%%tr_step: takes no options, got {line.strip()!r} (write the code in the cell)")
+            raise UsageError(one_line(f"%%tr_step: options: expected none (the code goes in the cell), got "
+                                      f"{line.strip()!r}. Fix: move it into the cell; %tr_step NAME takes options"))
         code = compile(self.shell.transform_cell(cell), "<%%tr_step>", "exec")
-        with capture(scope=self.shell.user_ns) as rec:
+        with recording(self.shell.user_ns) as rec:
             exec(code, self.shell.user_global_ns, self.shell.user_ns)  # the cell's variables stay defined
         return view_of(rec, "the cell")
+
+
+def _path(expr: str, name: str) -> str:
+    """``model`` + ``layers.0.self_attn`` -> ``model.layers[0].self_attn`` (how one would write it)."""
+    return expr + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in name.split(".") if p)
+
+
+def forgot_the_call(expr: str, value) -> str:
+    """The message for ``%tr_step model``: a module or function named, not called, so nothing ran."""
+    if isinstance(value, nn.Module):
+        held = [f"{_path(expr, name)} (nn.{type(m).__name__})" for name, m in value.named_modules()
+                if isinstance(m, FULL + CELLS + (nn.MultiheadAttention,))]
+        holds = (f"; {expr} holds " + ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+                 if held else "")
+        got, call = f"the module itself ({describe(value)}), which ran nothing{holds}", f"{expr}(x)"
+    else:
+        got, call = f"{describe(value)}, which was not called", f"{expr}(...)"
+    return one_line(f"%tr_step: {expr}: expected a call that runs the model, e.g. %tr_step {call}, got {got}. "
+                    f"Fix: did you mean `%tr_step {call}`? (x: its input)")
 
 
 def _doc() -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import argparse
 import keyword
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
 
 from IPython.core.error import UsageError
 
-from ..engine.errors import TraceInputError
+from ..engine.errors import TraceInputError, one_line
 
 
 class HelpShown(Exception):
@@ -21,7 +22,7 @@ class HelpShown(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print and exit; the shell must keep working
-        raise UsageError(f"{self.prog}: {message} (see %tr_step? for the options)")
+        raise UsageError(option_message(self, message)) from None
 
     def exit(self, status=0, message=None):  # after --help
         raise HelpShown()
@@ -52,7 +53,9 @@ class Demo:
         return p
 
     def run(self, args):
-        """Execute the template for ``args``; an engine error becomes a one-line UsageError."""
+        """Execute the template for ``args``; an engine error (TraceInputError, MemoryBudgetError) becomes a
+        one-line UsageError with the same message. The template's ``torch.manual_seed`` acts on a fork of the
+        random state, so the user's own random stream is left as it was."""
         import torch
 
         import tr_widgets
@@ -60,12 +63,15 @@ class Demo:
 
         *body, last = self.python(args).strip().splitlines()
         ns = {"torch": torch, "tr_widgets": tr_widgets}
+        problem = None
         try:
-            exec(compile("\n".join(body), "<%tr_step demo>", "exec"), ns)
-            made = eval(compile(last, "<%tr_step demo>", "eval"), ns)
-            return show(made) if stepper_class(made) is not None else made
+            with torch.random.fork_rng(devices=[]):
+                exec(compile("\n".join(body), "<%tr_step demo>", "exec"), ns)
+                made = eval(compile(last, "<%tr_step demo>", "eval"), ns)
+                return show(made) if stepper_class(made) is not None else made
         except TraceInputError as e:
-            raise UsageError(str(e)) from None
+            problem = one_line(e)  # raised below, outside the handler: no chained traceback
+        raise UsageError(problem)
 
 
 DEMOS: dict[str, Demo] = {}
@@ -79,6 +85,43 @@ def register_demo(name: str, demo: Demo) -> None:
         raise ValueError(f"demo: expected a tr_widgets.magic.Demo, got {type(demo).__name__}. "
                          "Fix: wrap it in Demo(...)")
     DEMOS[name] = demo
+
+
+# -- option errors: one line with the option, what was expected, what came and the fix -------
+def _example(parser: argparse.ArgumentParser, opt: str) -> str:
+    """``--hidden 10``: the option with its default (or first choice), as one would type it."""
+    action = next((a for a in parser._actions if opt in a.option_strings), None)
+    if action is None:
+        return f"{parser.prog} --help"
+    if action.nargs == 0:
+        return opt
+    value = action.choices[0] if action.choices else action.default
+    text = str(value if not isinstance(value, list) else " ".join(map(str, value)))
+    return f'{opt} "{text}"' if (" " in text or not text) else f"{opt} {text}"
+
+
+def option_message(parser: argparse.ArgumentParser, message: str) -> str:
+    """argparse's complaint as one line: ``%tr_step lstm: --hidden: expected ..., got .... Fix: ...``."""
+    prog, see = parser.prog, f"see {parser.prog} --help for the options"
+    m = re.fullmatch(r"unrecognized arguments: (.*)", message)
+    if m:
+        known = ", ".join(o for a in parser._actions for o in a.option_strings if o.startswith("--"))
+        return one_line(f"{prog}: options: expected only {known}, got unrecognized arguments: {m[1]}. Fix: {see}")
+    m = re.fullmatch(r"argument ([^:]+): (.*)", message)
+    if not m:
+        return one_line(f"{prog}: options: expected the options of {prog}, got an error: {message}. Fix: {see}")
+    opt, msg = m[1].split("/")[-1], m[2]
+    fix = f"pass e.g. {_example(parser, opt)}"
+    for pattern, template in (
+            (r"(expected .*, got .*)", "{0}"),
+            (r"invalid choice: (.*) \(choose from (.*)\)", "expected one of {1}, got {0}"),
+            (r"expected one argument", "expected one value after {opt}, got none"),
+            (r"invalid (\w+) value: (.*)", "expected a value of type {0}, got {1}"),
+            (r"ignored explicit argument (.*)", "expected no value ({opt} is a switch), got {0}")):
+        hit = re.fullmatch(pattern, msg)
+        if hit:
+            return one_line(f"{prog}: {opt}: {template.format(*hit.groups(), opt=opt)}. Fix: {fix}")
+    return one_line(f"{prog}: {opt}: expected a valid value, got an error: {msg}. Fix: {fix}")
 
 
 # -- option types: one clear line when a value is wrong --------------------------------------
@@ -108,8 +151,7 @@ def numbers(text: str) -> list[float]:
     parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
     bad = next((p for p in parts if not _is_float(p)), None)
     if bad is not None:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by spaces or commas, got {bad!r} "
-                                         f"(e.g. --input \"1 2 3 4 5\")")
+        raise argparse.ArgumentTypeError(f"expected numbers separated by spaces or commas, got {bad!r}")
     if not 1 <= len(parts) <= 512:
         raise argparse.ArgumentTypeError(f"expected 1 to 512 numbers, got {len(parts)}")
     return [float(p) for p in parts]
@@ -134,11 +176,16 @@ SEQ_ARGS = [
 ]
 
 
+def number_code(v: float) -> str:
+    """``v`` as Python source: ``1.5``; ``float('nan')`` and ``float('-inf')`` where repr is not source."""
+    return repr(float(v)) if math.isfinite(v) else f"float({str(float(v))!r})"
+
+
 def recurrent_code(cls: str):
     """The template of the LSTM / GRU / RNN demos."""
     def python(a) -> str:
         extra = f", nonlinearity={a.nonlinearity!r}" if cls == "RNN" else ""
-        nums = ", ".join(repr(float(v)) for v in a.input)
+        nums = ", ".join(number_code(v) for v in a.input)
         return (f"torch.manual_seed({a.seed})\n"
                 f"module = torch.nn.{cls}(input_size=1, hidden_size={a.hidden}, num_layers={a.layers}, "
                 f"bidirectional={a.bidirectional}{extra})\n"

@@ -13,6 +13,9 @@ The forward follows the Hugging Face calling convention that decoding code relie
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,8 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..engine.errors import fail
-from .tokenizer import WordTokenizer
+from ..engine.errors import describe, fail
+from .tokenizer import UNK, WordTokenizer
 
 WEIGHTS_PATH = Path(__file__).with_name("tiny_gpt.safetensors")
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -178,28 +181,119 @@ def save_tiny(model: TinyGPT, tok: WordTokenizer, path=WEIGHTS_PATH, extra: dict
     return Path(path).stat().st_size
 
 
+_SAFETENSORS_FLOATS = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # dtype -> bytes per element
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
+
+
+def _not_tiny(path, why: str) -> None:
+    fail("path", "a tiny-model safetensors file (an 8-byte header length, a JSON header, the tensors)",
+         f"{str(path)!r}, which {why}", "pass a file written by tr_widgets.models.save_tiny (scripts/train_tiny.py), "
+         "or leave path out for the shipped model")
+
+
+def _file_of(path) -> Path:
+    """``path`` (None: the shipped file) as an existing regular file, or a TraceInputError naming ``path``."""
+    if path is None:
+        return WEIGHTS_PATH
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        fail("path", "a str or os.PathLike naming a .safetensors file (or None for the shipped model)",
+             describe(path), "pass e.g. path='tiny_gpt.safetensors'")
+    p = Path(path).expanduser()
+    if not p.is_file():
+        fail("path", "an existing tiny_gpt.safetensors file",
+             f"{str(p)!r}, which {'is a directory' if p.is_dir() else 'does not exist'}",
+             "run scripts/train_tiny.py to create one, or leave path out for the shipped model")
+    return p
+
+
+def read_header(path=None) -> tuple[Path, dict]:
+    """The file and its safetensors JSON header, checked here (no tensor is read): every entry a float
+    tensor whose bytes lie inside the file. Anything else is a TraceInputError naming ``path``.
+
+    Example: ``read_header()[1]["wte.weight"]["shape"]  # [vocab_size, n_embd]``
+    """
+    p = _file_of(path)
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 2 <= n <= min(size - 8, MAX_HEADER_BYTES):
+            _not_tiny(p, f"is {size} bytes with no safetensors header (it starts {head[:8]!r})")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        header = None
+    if not isinstance(header, dict):
+        _not_tiny(p, "has a header that is not a JSON object")
+    data = size - 8 - n
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not (isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())):
+                _not_tiny(p, "has __metadata__ that is not a dict of strings")
+            continue
+        ok = (isinstance(entry, dict) and entry.get("dtype") in _SAFETENSORS_FLOATS
+              and isinstance(entry.get("shape"), list) and all(isinstance(d, int) and d >= 0 for d in entry["shape"])
+              and isinstance(entry.get("data_offsets"), list) and len(entry["data_offsets"]) == 2
+              and all(isinstance(o, int) for o in entry["data_offsets"])
+              and 0 <= entry["data_offsets"][0] <= entry["data_offsets"][1] <= data
+              and entry["data_offsets"][1] - entry["data_offsets"][0]
+              == math.prod(entry["shape"]) * _SAFETENSORS_FLOATS[entry["dtype"]])
+        if not ok:
+            _not_tiny(p, f"has a tensor entry {name!r} that is not a float tensor inside the file")
+    return p, header
+
+
 def read_meta(path=None) -> dict:
     """The JSON metadata of a tiny-model file (config, vocab, seed, steps...), without loading weights.
 
     Example: ``read_meta()["config"]["n_layer"] == 2``
     """
-    from safetensors import safe_open
-
-    path = Path(path or WEIGHTS_PATH)
-    if not path.exists():
-        fail("path", "a tiny_gpt.safetensors file", str(path), "run scripts/train_tiny.py to create it")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    p, header = read_header(path)
+    meta = header.get("__metadata__") or {}
     if META_KEY not in meta:
-        fail("path", f"a safetensors file with {META_KEY!r} metadata", f"keys {sorted(meta)}",
+        fail("path", f"a safetensors file with {META_KEY!r} metadata", f"{str(p)!r} with metadata keys {sorted(meta)}",
              "create it with tr_widgets.models.save_tiny (scripts/train_tiny.py)")
-    return json.loads(meta[META_KEY])
+    try:
+        info = json.loads(meta[META_KEY])
+    except ValueError:
+        info = None
+    fields = set(TinyGPTConfig.__dataclass_fields__)
+    config = info.get("config") if isinstance(info, dict) else None
+    vocab = info.get("vocab") if isinstance(info, dict) else None
+    if not (isinstance(config, dict) and "vocab_size" in config and set(config) <= fields
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in config.values())
+            and isinstance(vocab, list) and len(vocab) == config["vocab_size"]
+            and all(isinstance(w, str) for w in vocab) and vocab[:1] == [UNK] and len(set(vocab)) == len(vocab)):
+        _not_tiny(p, f"has {META_KEY!r} metadata without a valid config (positive ints: {sorted(fields)}) "
+                     f"and a vocabulary of vocab_size distinct words starting with {UNK!r}")
+    return info
+
+
+def _available(dev: torch.device) -> bool:
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and (dev.index or 0) < torch.cuda.device_count()
+    backend = getattr(torch.backends, dev.type, None) if dev.type == "mps" else getattr(torch, dev.type, None)
+    return dev.type == "cpu" or bool(backend is not None and backend.is_available())
+
+
+def _check_device(device) -> torch.device:
+    """``device`` as a torch.device that exists on this machine (not meta: it would drop the weights)."""
+    dev = device if isinstance(device, torch.device) else None
+    if isinstance(device, str) and re.fullmatch(r"(cpu|cuda|mps|xpu)(:\d+)?", device):
+        dev = torch.device(device)
+    if dev is None or not _available(dev):
+        fail("device", "'cpu' or an available accelerator (e.g. 'cuda' where CUDA is available)", describe(device),
+             "pass device='cpu'" + (" or device='cuda'" if torch.cuda.is_available() else ""))
+    return dev
 
 
 def load_tiny(device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer]:
     """The tiny language model shipped with tr_widgets, and its tokenizer. No pickle, no download.
 
-    Weights are read with ``safetensors.torch.load_file``; the model comes back in eval mode.
+    Weights are read with ``safetensors.torch.load_file``, after the file's header is checked (a file
+    that is not a tiny-model safetensors file is a TraceInputError naming ``path``); the model comes back
+    in eval mode.
 
     Example:
         >>> model, tok = load_tiny()
@@ -209,12 +303,19 @@ def load_tiny(device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer]:
     """
     from safetensors.torch import load_file
 
+    dev = _check_device(device)
     meta = read_meta(path)
+    p, header = read_header(path)
     config = TinyGPTConfig(**meta["config"])
-    tok = WordTokenizer(meta["vocab"])
-    model = TinyGPT(config)
-    missing, unexpected = model.load_state_dict(load_file(str(path or WEIGHTS_PATH)), strict=False)
-    if set(missing) != {"lm_head.weight"} or unexpected:
-        fail("path", "a TinyGPT safetensors file", f"missing {missing}, unexpected {unexpected}",
-              "re-create it with scripts/train_tiny.py")
-    return model.to(device).eval(), tok
+    if config.n_embd % config.n_head:
+        _not_tiny(p, f"has n_embd={config.n_embd}, not a multiple of n_head={config.n_head}")
+    with torch.device("meta"):  # the shapes the config implies, allocating nothing
+        want = {k: list(v.shape) for k, v in TinyGPT(config).state_dict().items() if k != "lm_head.weight"}
+    have = {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
+    if want != have:
+        diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
+        _not_tiny(p, f"holds tensors that do not fit its config (first difference: {diff[0]!r})")
+    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the user's random stream
+        tok, model = WordTokenizer(meta["vocab"]), TinyGPT(config)
+    model.load_state_dict(load_file(str(p)), strict=False)
+    return model.to(dev).eval(), tok

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..batch import is_index
+from ..batch import int_like, is_index
 from ..errors import check_budget, describe, fail
 
 
@@ -48,9 +48,11 @@ def _safe_softmax(x: torch.Tensor) -> torch.Tensor:
 
 def check_labels(arg: str, labels, n: int) -> None:
     """None, or one label per position (``tokens``: per key; ``query_tokens``: per query)."""
-    if labels is not None and (isinstance(labels, str) or not hasattr(labels, "__len__") or len(labels) != n):
+    if labels is not None and (not isinstance(labels, (list, tuple)) or len(labels) != n):
+        fix = (f"pass {arg}=None or a list of {n} strings" if isinstance(labels, (list, tuple, str, bytes)) or labels is None
+               else f"pass a list: {arg}=list(...) ({n} strings)")
         fail(arg, f"a list of {n} labels (one per {'key' if arg == 'tokens' else 'query'} position)",
-             describe(labels), f"pass {arg}=None or {n} strings")
+             describe(labels), fix)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +89,8 @@ class AttentionTrace:
         """
         check_labels("tokens", tokens, self.S)
         check_labels("query_tokens", query_tokens, self.L)
-        return dataclasses.replace(self, tokens=list(tokens), query_tokens=query_tokens, derived={})
+        return dataclasses.replace(self, tokens=None if tokens is None else list(tokens),
+                                   query_tokens=None if query_tokens is None else list(query_tokens), derived={})
 
     # -- shapes ------------------------------------------------------------------------------
     @property
@@ -194,6 +197,7 @@ class AttentionTrace:
 
         Example: ``(at.sdpa_row(3, (0, 1)) - at.row(3, (0, 1)).output).abs().max()   # ~1e-7``
         """
+        self._check_query(i)
         idx, b = self._index(index), self.batch_shape
         with torch.no_grad():
             q = self.q.expand(*b, self.L, self.E)[idx][i:i + 1]  # [1, E]
@@ -204,12 +208,17 @@ class AttentionTrace:
 
     # -- one query at a time -----------------------------------------------------------------
     def _index(self, index) -> tuple:
-        shape = self.batch_shape
+        shape, given = self.batch_shape, index
         index = (index,) if isinstance(index, int) else (tuple(index) if isinstance(index, (tuple, list)) else None)
         if index is None or len(index) != len(shape) or not all(is_index(j, n) for j, n in zip(index, shape)):
-            fail("index", f"a tuple of {len(shape)} ints within the batch shape {shape}", repr(index),
+            fail("index", f"a tuple of {len(shape)} ints within the batch shape {shape}", describe(given),
                  f"pass e.g. index={tuple(0 for _ in shape)}")
         return index
+
+    def _check_query(self, i) -> None:
+        if not is_index(i, self.L):
+            fail("i", f"a query index (an int) in [0, {self.L - 1}]", describe(i),
+                 ("convert it with int(i)" if int_like(i) else "pick an existing query position"))
 
     def _mask_rows(self, idx: tuple, r0: int, r1: int) -> torch.Tensor | None:
         """The mask of queries [r0, r1) over the keys, [n, S], without building the L×S causal triangle."""
@@ -235,6 +244,9 @@ class AttentionTrace:
 
             w, blocked = at.weights_rows(0, 8, index=(0, 1))     # equals at.weights[0, 1, :8]
         """
+        if not (is_index(r0, self.L) and isinstance(r1, int) and not isinstance(r1, bool) and r0 < r1 <= self.L):
+            fail("r0, r1", f"ints with 0 <= r0 < r1 <= {self.L} (a block of query rows)",
+                 f"r0={describe(r0)}, r1={describe(r1)}", f"pass e.g. r0=0, r1={self.L}")
         idx, b = self._index(index), self.batch_shape
         with torch.no_grad():
             q = self.q.expand(*b, self.L, self.E)[idx][r0:r1]  # [n, E]
@@ -254,8 +266,7 @@ class AttentionTrace:
             r = at.row(3, index=(0, 1))                      # query 3 of batch 0, head 1
             r.weights.sum(), r.terms.sum(0) - r.output       # 1.0, ~0
         """
-        if not is_index(i, self.L):
-            fail("i", f"a query index in [0, {self.L - 1}]", repr(i), "pick an existing query position")
+        self._check_query(i)
         idx, b = self._index(index), self.batch_shape
         with torch.no_grad():
             q = self.q.expand(*b, self.L, self.E)[idx][i]  # [E]
@@ -271,4 +282,54 @@ class AttentionTrace:
             blocked = self._blocked(mask_row, scores)
         return RowRecord(i, idx, q, scores, scaled, masked, blocked, weights, terms, terms.sum(0))
 
+    # -- streaming (overviews of long sequences) ------------------------------------------------
+    def open_keys(self, r0: int, r1: int) -> tuple[int, int]:
+        """Keys [c0, c1) outside which every key is masked for queries [r0, r1) (causal: c1 = r1).
+
+        Example: ``at.open_keys(0, 256)  # (0, 256) for a causal trace, (0, S) otherwise``
+        """
+        return (0, min(self.S, r1)) if self.is_causal else (0, self.S)
+
+    def pooled_weights(self, index=(), factors=(1, 1), block_cells: int = 1 << 22, progress=None):
+        """The softmax weights of one batch/head entry max-pooled in ``fr × fc`` blocks, streamed by
+        blocks of query rows: at most about ``block_cells`` scores are held at once, never L×S, and a
+        causal block scores only the keys its rows may see (the rest is masked: weight 0).
+
+        Returns ``(pooled [ceil(L/fr), ceil(S/fc)] float32, blocked [same] bool or None)``: a pooled
+        cell is blocked when every cell of its block is masked. ``progress`` wraps an iterable (tqdm).
+
+        Example::
+
+            pooled, blocked = at.pooled_weights((0, 0), (64, 64))    # T=16384: [256, 256]
+        """
+        fr, fc = int(factors[0]), int(factors[1])
+        idx, b = self._index(index), self.batch_shape
+        L, S = self.L, self.S
+        out_r, out_c = -(-L // fr), -(-S // fc)
+        rows = min(max(1, block_cells // max(S, 1) // fr) * fr, -(-L // fr) * fr)
+        check_budget("AttentionTrace.pooled_weights", (rows, S), torch.float32, "a smaller block_cells")
+        dev = self.q.device
+        pooled = torch.zeros(out_r, out_c, dtype=torch.float32, device=dev)
+        blocked = torch.ones(out_r, out_c, dtype=torch.bool, device=dev) if self.has_mask else None
+        starts = range(0, L, rows)
+        if progress is not None:
+            starts = progress(starts, total=len(starts), desc="attention overview")
+        with torch.no_grad():
+            q_all = self.q.expand(*b, L, self.E)[idx]  # [L, E]
+            k = self.k.expand(*b, S, self.E)[idx]  # [S, E]
+            for r0 in starts:
+                r1 = min(r0 + rows, L)
+                c1 = min(S, -(-self.open_keys(r0, r1)[1] // fc) * fc)  # whole pooling blocks
+                scaled = (q_all[r0:r1] @ k[:c1].T).float() * self.scale  # [n, c1]
+                mask = self._mask_rows(idx, r0, r1)  # [n, S] or None
+                mask = None if mask is None else mask[:, :c1]
+                w = _safe_softmax(self._apply_mask(scaled, mask))  # exact: every open key is in [0, c1)
+                n, pr, pc = r1 - r0, -(-(r1 - r0) // fr) * fr - (r1 - r0), -(-c1 // fc) * fc - c1
+                w = F.pad(w, (0, pc, 0, pr))  # [n', c1'] padded to whole blocks
+                a, nc = r0 // fr, w.shape[1] // fc
+                pooled[a:a + w.shape[0] // fr, :nc] = w.reshape(-1, fr, nc, fc).amax((1, 3))
+                if blocked is not None:
+                    blk = F.pad(self._blocked(mask, scaled), (0, pc, 0, pr), value=True)
+                    blocked[a:a + blk.shape[0] // fr, :nc] = blk.reshape(-1, fr, nc, fc).all(3).all(1)
+        return pooled, blocked
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import check_same_device, check_tensor, describe, fail, warn_nonfinite
+from ..errors import check_name, check_same_device, check_tensor, describe, fail, warn_nonfinite
 from .kinds import CELLS, FULL, SUPPORTED, CellParams, kind_of
 from .trace import RecurrentTrace
 
@@ -32,8 +32,12 @@ def all_params(module) -> list[list[CellParams]]:
 def check_module(module) -> None:
     """A recurrent module that can be replayed exactly, or one clear TraceInputError."""
     if not isinstance(module, FULL + CELLS):
-        fail("module", f"one of {SUPPORTED}", f"{type(module).__name__}",
+        fail("module", f"one of {SUPPORTED}", describe(module),
              "trace the recurrent submodule itself, or use tr_widgets.capture(model) to find them")
+    meta = next((n for n, p in module.named_parameters() if p.device.type == "meta"), None)
+    if meta is not None:
+        fail("module", "weights that hold values (on cpu or an accelerator)",
+             f"{meta} on the meta device (shapes only)", "call module.to_empty(device='cpu') and load its weights")
     if isinstance(module, FULL) and module.training and module.dropout > 0 and module.num_layers > 1:
         fail("module", "eval mode, or dropout=0 (dropout between layers is random, so it cannot be replayed)",
              f"training mode with dropout={module.dropout}", "call module.eval() before tracing")
@@ -64,8 +68,9 @@ def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = 
         tr.step(2).equations     # torch's LSTM equations, as LaTeX
     """
     check_module(module)
+    check_name(name)
     is_cell = isinstance(module, CELLS)
-    check_tensor("x", x, ranks=(1, 2, 3) if is_cell else (2, 3))
+    check_tensor("x", x, ranks=(1, 2, 3) if is_cell else (2, 3), batch_first=getattr(module, "batch_first", False))
     params = list(module.parameters())
     check_same_device([("module", params[0].device), ("x", x.device)])
     if x.dtype != params[0].dtype:
@@ -115,6 +120,9 @@ def _trace_full(module, x, hx, name: str, result, params) -> RecurrentTrace:
         _check_state("hx[0] (h_0)", h0, lead + (Hout,), x)
         _check_state("hx[1] (c_0)", c0, lead + (H,), x)
     elif hx is not None:
+        if isinstance(hx, (tuple, list)):
+            fail("hx", f"one tensor h_0 for {type(module).__name__} (only an LSTM takes (h_0, c_0))", describe(hx),
+                 "pass h_0 alone, or None for zeros")
         h0 = hx
         _check_state("hx", h0, lead + (H,), x)
     with torch.no_grad():
@@ -142,7 +150,8 @@ def _layer_replayer(module):
                   **({"nonlinearity": module.nonlinearity} if isinstance(module, nn.RNN) else {}))
 
     def replay(layer: int, inputs: torch.Tensor, hx, params: list[CellParams]) -> torch.Tensor:
-        one = cls(inputs.shape[-1], device=inputs.device, dtype=inputs.dtype, **config)
+        # built on meta, then given storage: no weight initialisation, so the user's random stream is untouched
+        one = cls(inputs.shape[-1], device="meta", dtype=inputs.dtype, **config).to_empty(device=inputs.device)
         with torch.no_grad():
             for d in range(D):
                 sfx, p = "_l0" + ("_reverse" if d else ""), params[d]
@@ -157,6 +166,9 @@ def _layer_replayer(module):
 def _check_cell_state(kind, hx, state_shape, x) -> None:
     if kind.has_cell and not (isinstance(hx, tuple) and len(hx) == 2):
         fail("hx", "a tuple (h_0, c_0) for an LSTMCell", describe(hx), "pass (h_0, c_0) or None for zeros")
+    if not kind.has_cell and isinstance(hx, (tuple, list)):
+        fail("hx", "one tensor h_0 for this cell (only an LSTMCell takes (h_0, c_0))", describe(hx),
+             "pass h_0 alone, or None for zeros")
     for i, h in enumerate(hx if kind.has_cell else (hx,)):
         _check_state(f"hx[{i}]" if kind.has_cell else "hx", h, state_shape, x)
 
