@@ -128,8 +128,6 @@ def test_capture(call, wrong_names):
     check_state(before)
 
 
-@pytest.mark.xfail(strict=False, reason="capture(scope=...) does not check scope: a str or int gives AttributeError "
-                   "(engine/capture, owned with issue 16 item 5)")
 @pytest.mark.parametrize("scope", ["model", 5, [("m", 1)]])
 def test_capture_refuses_a_scope_that_is_no_namespace(scope):
     model, x = make_model("lstm", False)
@@ -142,22 +140,6 @@ def test_capture_refuses_a_scope_that_is_no_namespace(scope):
     assert err is not None
 
 
-@pytest.mark.xfail(strict=False, reason="capture(via=array) compares with `in`: a numpy array raises ValueError "
-                   "(engine/capture/record.py: check isinstance(via, str) first; owned with issue 16 item 5)")
-def test_capture_refuses_an_array_as_via():
-    model, x = make_model("lstm", False)
-    with quiet():
-        rec, err = outcome(tr_widgets.capture, CAPTURE_ARGS, model, via=__import__("numpy").zeros(2))
-        if err is None:
-            with rec:
-                run(model, x)
-            rec.names
-    assert err is not None
-
-
-@pytest.mark.xfail(strict=False, reason="rec[name] with a name that is no str: a numpy array raises ValueError, a "
-                   "PackedSequence's repr spreads the message over lines (engine/capture/record.py __getitem__: "
-                   "use describe(name); capture's own checks, owned with issue 16 item 5)")
 @pytest.mark.parametrize("wrong", ["numpy", "packed"])
 def test_wrong_names_of_any_type_are_refused_in_one_line(wrong):
     model, x = make_model("lstm", False)
@@ -168,8 +150,6 @@ def test_wrong_names_of_any_type_are_refused_in_one_line(wrong):
     assert err is not None
 
 
-@pytest.mark.xfail(strict=False, reason="issue 16 item 5: nested captures with mixed via record one SDPA call twice "
-                   "in the outer capture and never in the inner one")
 @fuzz_settings(10)
 @given(st.sampled_from([("patch", "mode"), ("mode", "patch"), ("mode", "mode")]))
 def test_nested_captures_with_mixed_via_record_each_call_once(vias):
@@ -257,8 +237,6 @@ class PlainTensorLM(nn.Module):
         return self.emb(input_ids)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 16 item 2: decode trusts its inputs (use_cache not a bool, a model "
-                   "without an LM head or returning a plain tensor)")
 @pytest.mark.parametrize("case", ["use_cache_str", "plain_tensor_model", "gpt2_without_head"])
 def test_decode_known_holes(case):
     model, tok = tiny()

@@ -180,8 +180,6 @@ def test_recurrent_trace_accessors(call, budget):
         assert "set_memory_budget" in err
 
 
-@pytest.mark.xfail(strict=False, reason="RecurrentTrace.layer_output(layer) indexes h0 before checking layer "
-                   "(engine/recurrent/trace.py, not owned by the input-checks work: add self._check(layer, 0) first)")
 @pytest.mark.parametrize("layer", [None, "0", 1.5])
 def test_layer_output_checks_its_layer(layer):
     tr = tr_widgets.trace_recurrent(nn.LSTM(2, 3, num_layers=2), torch.randn(4, 1, 2))

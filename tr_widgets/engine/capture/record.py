@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Mapping
 
 from torch import nn
 
@@ -77,8 +78,11 @@ class Capture:
         if model is not None and not isinstance(model, nn.Module):
             fail("model", "an nn.Module (or None to record every module)", describe(model),
                  "pass the model itself, e.g. tr_widgets.capture(model)")
-        if via not in ("patch", "mode"):
-            fail("via", "'patch' (default) or 'mode'", repr(via), "leave it out, or pass via='mode'")
+        if not (isinstance(via, str) and via in ("patch", "mode")):
+            fail("via", "'patch' (default) or 'mode'", describe(via), "leave it out, or pass via='mode'")
+        if scope is not None and not isinstance(scope, Mapping):
+            fail("scope", "a namespace dict whose module variables name what was recorded (or None)",
+                 describe(scope), "pass scope=globals(), or leave it out")
         self.model, self.scope = model, scope
         self.recorder = Recorder(model, merge_cells, via)
         self._used, self._quiet, self._drained = False, False, 0
@@ -253,6 +257,9 @@ class Capture:
         return total
 
     def __getitem__(self, name: str):
+        if not isinstance(name, str):
+            raise TraceNameError(f"name: expected a recorded module name (a str, one of rec.names), got "
+                                 f"{describe(name)}. Fix: use a name from rec.names")
         for n, tr in self.traces:
             if n == name:
                 return tr

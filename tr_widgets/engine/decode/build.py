@@ -144,7 +144,9 @@ def _logits(model, out) -> torch.Tensor:
     return logits
 
 
-def _check_args(model, max_new_tokens, sample, seed, temperature, top_k) -> None:
+def _check_args(model, max_new_tokens, sample, seed, temperature, top_k, use_cache=True) -> None:
+    if not isinstance(use_cache, bool):
+        fail("use_cache", "True or False", describe(use_cache), "pass use_cache=False to recompute every tick")
     if not isinstance(model, nn.Module):
         fail("model", "a torch nn.Module language model (tiny model or Hugging Face causal LM)",
              describe(model), "pass model from tr_widgets.models.load_tiny() or GPT2LMHeadModel(...)")
@@ -215,7 +217,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
         tr.ticks[0].token, tr.ticks[0].topk_probs[0]     # 'mat', 0.9...
         tr.weights(1, layer=0, head=0)                   # the new query over the 6 cached positions
     """
-    _check_args(model, max_new_tokens, sample, seed, temperature, top_k)
+    _check_args(model, max_new_tokens, sample, seed, temperature, top_k, use_cache)
     device = _device(model)
     ids = _prompt_ids(prompt, tokenizer, device)  # [1, T0]
     limit = _max_positions(model)

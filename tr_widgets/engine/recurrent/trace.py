@@ -102,6 +102,7 @@ class RecurrentTrace:
 
         Example: ``tr.layer_output(0)   # layer 0's hidden sequence, replayed from the weight snapshot``
         """
+        self._check(layer, 0)
         if layer == self.num_layers - 1:
             return self.top
         D = self.num_directions
