@@ -1,0 +1,56 @@
+"""What the equality tests rest on: transformers really runs its pure-torch paths here (no mamba_ssm,
+causal_conv1d, fla, hub kernels, mambapy or RWKV CUDA kernel), and the state engine is pure torch."""
+import ast
+import importlib.util
+import inspect
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import tr_widgets.engine.state as state_pkg
+
+transformers = pytest.importorskip("transformers")
+ALLOWED = ("__future__", "collections", "dataclasses", "math", "typing", "tr_widgets.engine.errors")
+
+
+def test_no_kernel_package_is_installed():
+    for name in ("mamba_ssm", "causal_conv1d", "kernels", "mambapy", "fla"):
+        assert importlib.util.find_spec(name) is None, f"{name} is installed: the model may not take its torch path"
+
+
+def test_the_mixers_dispatch_to_their_torch_functions():
+    from transformers.models.mamba import modeling_mamba as m1
+    from transformers.models.mamba2 import modeling_mamba2 as m2
+    from transformers.models.qwen3_next import modeling_qwen3_next as q3
+    from transformers.models.rwkv import modeling_rwkv as rw
+
+    wrapped = [m1.mamba_selective_scan, m1.mamba_selective_state_update, m1.causal_conv1d_fn, m1.causal_conv1d_update,
+               m2.mamba2_chunk_scan, m2.mamba2_selective_state_update, m2.causal_conv1d_fn,
+               q3.torch_chunk_gated_delta_rule, q3.torch_recurrent_gated_delta_rule, q3.causal_conv1d_fn]
+    for fn in wrapped:
+        chosen = inspect.getclosurevars(fn).nonlocals["implementation"]
+        assert chosen is fn.__wrapped__, f"{fn.__name__} resolves to {chosen}"
+    assert m1.mamba_inner_fn(None, *[None] * 7) is None  # the fused training kernel is the empty stub
+    assert rw.rwkv_cuda_kernel is None  # rwkv_linear_attention takes rwkv_linear_attention_cpu
+
+
+def test_state_engine_imports_only_torch_and_the_errors_module():
+    root = pathlib.Path(state_pkg.__file__).parent
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = ["." * node.level + (node.module or "")]
+            else:
+                continue
+            for name in names:
+                sibling = name.startswith(".") and not name.startswith("..")
+                assert name in ALLOWED or name.startswith("torch") or sibling, f"{path.name} imports {name}"
+
+
+def test_importing_the_state_engine_loads_no_transformers():
+    code = "import sys, tr_widgets.engine.state; assert 'transformers' not in sys.modules, 'transformers loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,13 @@
+"""Recurrent state of state-space and linear-attention mixers, step by step: Mamba, Mamba-2, RWKV-4 and
+Gated DeltaNet (Qwen3-Next), traced from a forward hook and equal to the model's own token-by-token cache.
+
+``trace_mixer_call`` is what a forward hook on a mixer module calls; ``trace_state`` traces the
+reference recurrences on bare tensors (no transformers needed). Specs live in ``kinds*.py``, the plain
+recurrences in ``scan.py`` and ``scan_delta.py``, the trace in ``trace.py``, the builders in ``build.py``.
+"""
+from .build import default_every, state_before, state_bytes, trace_mixer_call, trace_state
+from .kinds import StateKind, kind_of, mixer_kind, register, supported
+from .trace import StateTrace
+
+__all__ = ["StateTrace", "StateKind", "trace_mixer_call", "trace_state", "state_before", "state_bytes",
+           "default_every", "kind_of", "mixer_kind", "register", "supported"]
