@@ -23,7 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from ..engine.capture import SUPPORTED, Capture, CaptureWarning, capture
 from ..engine.errors import describe, one_line
 from ..engine.recurrent import CELLS, FULL
-from .demos import DEMOS, Demo, HelpShown, register_demo as _register
+from .demos import DEMOS, GRAD_LOSS, Demo, HelpShown, Parser, register_demo as _register
 
 __all__ = ["DEMOS", "Demo", "TrStepMagics", "load_ipython_extension", "register_demo", "run_demo", "view_of"]
 
@@ -102,6 +102,8 @@ class TrStepMagics(Magics):
         first, _, rest = line.partition(" ")
         if first in DEMOS:
             return run_demo(first, rest)
+        if first == "grad" and "grad" not in self.shell.user_ns:
+            return self._grad(rest)
         ns = self.shell.user_ns
         if first.isidentifier() and (re.match(r"--?[A-Za-z]", rest.lstrip()) or (not rest and first not in ns
                                                                        and first not in self.shell.user_global_ns)):
@@ -111,6 +113,33 @@ class TrStepMagics(Magics):
                 f"run under capture), got unknown demo {first!r}. Fix: "
                 + (f"did you mean %tr_step {close[0]}?" if close else "pick a demo, e.g. %tr_step lstm (see %tr_step?)")))
         return self._expr(line)
+
+    def _grad(self, rest: str):
+        """``%tr_step grad MODULE X [--hx HX] [--loss LOSS]``: the user's own recurrent module, run backwards."""
+        try:
+            argv = shlex.split(rest)
+        except ValueError as e:
+            raise UsageError(one_line(f"%tr_step grad: line: expected MODULE X [--loss LOSS], got {rest!r} ({e}). "
+                                      "Fix: quote the loss, e.g. --loss \"lambda out: out[0].sum()\"")) from None
+        parser = Parser(prog="%tr_step grad", description="dL/dh_t at every step of your recurrent module")
+        parser.add_argument("module", help="an nn.RNN / nn.LSTM / nn.GRU in your namespace")
+        parser.add_argument("x", help="its input sequence")
+        parser.add_argument("--hx", default=None, help="its initial state (default zeros)")
+        parser.add_argument("--loss", default=GRAD_LOSS, help="a function of what the module returns")
+        try:
+            a = parser.parse_args(argv)
+        except HelpShown:
+            return None
+        code = grad_code(a.module, a.x, a.loss, a.hx)
+        import tr_widgets
+
+        ns = {**self.shell.user_ns, "tr_widgets": tr_widgets}  # the user's names, not changed
+        problem = None
+        try:
+            return eval(compile(code, "<%tr_step grad>", "eval"), self.shell.user_global_ns, ns)
+        except tr_widgets.TraceInputError as e:
+            problem = one_line(e)
+        raise UsageError(problem)
 
     def _expr(self, expr: str):
         try:
@@ -161,6 +190,11 @@ def forgot_the_call(expr: str, value) -> str:
                     f"Fix: did you mean `%tr_step {call}`? (x: its input)")
 
 
+def grad_code(module: str, x: str, loss: str = GRAD_LOSS, hx: str | None = None) -> str:
+    """What ``%tr_step grad MODULE X`` runs, in your namespace. Example: ``grad_code("lstm", "x")``"""
+    return f"tr_widgets.show(tr_widgets.trace_gradients({module}, {x}, {loss}{'' if hx is None else f', hx={hx}'}))"
+
+
 def _doc() -> str:
     demo_docs = []
     for name in sorted(DEMOS):
@@ -187,6 +221,11 @@ Demos ({', '.join(sorted(DEMOS))}); ``%tr_step NAME --help`` prints one demo's o
         with tr_widgets.capture(scope=globals()) as rec:
             EXPR
         tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)   # several: choose by name
+
+  %tr_step grad MODULE X [--hx HX] [--loss LOSS]
+      Your own nn.RNN / nn.LSTM / nn.GRU run backwards: dL/dh_t at every step, with LOSS a function of
+      what the module returns (default ``{GRAD_LOSS}``). Stands for:
+        {grad_code("MODULE", "X", "LOSS")}
 
   %%tr_step
   CODE

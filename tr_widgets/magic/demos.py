@@ -172,6 +172,7 @@ SEQ_ARGS = [
     (("--hidden",), dict(type=int_in(1, 256), default=10, help="hidden size (1..256)")),
     (("--layers",), dict(type=int_in(1, 4), default=1, help="stacked layers (1..4)")),
     (("--bidirectional",), dict(action="store_true", help="also run the sequence backwards")),
+    (("--backward",), dict(action="store_true", help="run the clock backwards: dL/dh_t at every step (BPTT)")),
     SEED,
 ]
 
@@ -190,8 +191,15 @@ def recurrent_code(cls: str):
                 f"module = torch.nn.{cls}(input_size=1, hidden_size={a.hidden}, num_layers={a.layers}, "
                 f"bidirectional={a.bidirectional}{extra})\n"
                 f"x = torch.tensor([{nums}]).view(-1, 1, 1)   # [T, batch=1, features=1]\n"
-                f"tr_widgets.show(tr_widgets.trace_recurrent(module, x, name={cls.lower()!r}))")
+                + (f"loss_fn = {GRAD_LOSS}   # {GRAD_LOSS_WHAT}\n"
+                   "tr_widgets.show(tr_widgets.trace_gradients(module, x, loss_fn))" if a.backward else
+                   f"tr_widgets.show(tr_widgets.trace_recurrent(module, x, name={cls.lower()!r}))"))
     return python
+
+
+# The loss of ``--backward`` and of ``%tr_step grad`` when none is given.
+GRAD_LOSS = "lambda out: out[0][-1].pow(2).sum()"
+GRAD_LOSS_WHAT = "L = ‖output at the last step‖²: the gradient flows back from there"
 
 
 def attention_code(a) -> str:
