@@ -30,14 +30,18 @@ class MixerKind:
 
 MIXERS = (
     MixerKind("state-space mixer", r"Mamba|SSM|S4D?(?![a-z])|Hyena|ShortConv|Mixer$|MixerLayer", False,
-              "a state-space mixer: capture does not trace its scan yet",
-              "trace attention and torch's RNN/LSTM/GRU modules with capture; for this layer, see rec.skipped "
-              "(its name) and check the README's table of supported kinds for the state-space tracer"),
+              "a state-space mixer of a family the state tracer does not cover (it records MambaMixer, "
+              "Mamba2Mixer, RwkvSelfAttention and Qwen3NextGatedDeltaNet by type, not look-alikes)",
+              "the model's other layers are recorded; for this layer, trace its recurrence on its own tensors "
+              "with tr_widgets.engine.state.trace_state('mamba' or 'mamba2', x=..., delta=..., A=..., B=..., C=...), "
+              "or add a spec for its class (a StateKind subclass, tr_widgets.engine.state.register)"),
     MixerKind("recurrent mixer", r"Rwkv|RWKV|xLSTM|[mMsS]LSTM(?![a-z])|DeltaNet|GatedDelta|RecurrentBlock|"
               r"RecurrentLayer|Rglru|RGLRU|Retention|LinearAttention|LightningAttention", False,
-              "a recurrent or linear-attention mixer: capture does not trace it yet",
-              "capture records softmax attention and torch's nn.RNN/LSTM/GRU (and their cells); for this layer, "
-              "see rec.skipped and the README's table of supported kinds"),
+              "a recurrent or linear-attention mixer of a family the state tracer does not cover (it records "
+              "RwkvSelfAttention and Qwen3NextGatedDeltaNet, and torch's nn.RNN/LSTM/GRU)",
+              "the model's other layers are recorded; for this layer, trace its recurrence on its own tensors "
+              "with tr_widgets.engine.state.trace_state('rwkv' or 'gated_deltanet', ...), or add a spec for its "
+              "class (a StateKind subclass, tr_widgets.engine.state.register)"),
     MixerKind("attention", r"Attention|Attn|SelfAttn", True,
               "attention that called neither F.scaled_dot_product_attention nor a softmax over a product of "
               "two tensors whose weights multiply a value tensor",

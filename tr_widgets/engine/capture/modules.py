@@ -1,9 +1,13 @@
-"""What capture records for module calls: nn.MultiheadAttention, a fused TransformerEncoderLayer, and
-the recurrent modules and cells (the hooks that call these live in ``recorder.Recorder``).
+"""What capture records for module calls: nn.MultiheadAttention, a fused TransformerEncoderLayer, the
+recurrent modules and cells, and the state-space / linear-attention mixers of ``engine.state`` (the hooks
+that call these live in ``recorder.Recorder``).
 
 Each record keeps the call's inputs (``entries.keep``) and a snapshot of the weights, shared by the calls
 of a module while its weights stay unchanged; the trace is built from them on first access
-(``mha.project`` for attention, ``trace_recurrent_call`` for recurrent modules, so nothing runs twice).
+(``mha.project`` for attention, ``trace_recurrent_call`` for recurrent modules, ``trace_mixer_call`` for
+state mixers, so nothing runs twice). A state mixer keeps references to its weights, watched for
+in-place changes, and the cache's state from before the call (``state_before``, taken by a pre-hook)
+when the call continued a cache (a decode tick).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from torch import nn
 from ..attention import make_trace
 from ..errors import TraceInputError
 from ..recurrent import CELLS, FULL, all_params, check_module, trace_recurrent_call
+from ..state import mixer_kind, state_before, trace_mixer_call
 from . import mha
 from .entries import Entry, detach_all, keep, version_of
 
@@ -44,10 +49,12 @@ class ModuleRecorder:
         self.rec = rec
         self.chains: dict = {}  # id(cell) -> the loop of calls it is in
         self.snaps: dict = {}  # id(module) -> (module, parameter versions, snapshot)
+        self.before: dict = {}  # id(state mixer) -> the cache's state before its running call (or None)
 
     def clear(self) -> None:
         self.chains.clear()
         self.snaps.clear()
+        self.before.clear()
 
     def _snapshot(self, module, make):
         vers = tuple(version_of(p) for p in module.parameters())
@@ -69,8 +76,8 @@ class ModuleRecorder:
                 parent = self.rec.stack[-1] if self.rec.stack else None
                 self._record_fused_layer(module, args, kwargs, parent.src_shape if parent else None)
             return
-        for types, fn in RECORDED:
-            if isinstance(module, types):
+        for test, fn in RECORDED:
+            if matches(test, module):
                 return fn(self, module, args, kwargs, output)
 
     def record_mha(self, m, args, kwargs, output=None):
@@ -138,6 +145,58 @@ class ModuleRecorder:
         chain["last"] = (weakref.ref(h), weakref.ref(c) if c is not None else None)
 
 
+    def state_pre(self, module, args, kwargs):
+        """Forward pre-hook (``with_kwargs=True``) of a state mixer: a copy of the layer's cache state before
+        the call, when the call continues a cache that holds one (None otherwise)."""
+        try:
+            self.before[id(module)] = state_before(module, args, kwargs)
+        except Exception as e:  # noqa: BLE001 - capture must never break the forward: the build reports it
+            self.before[id(module)] = e
+        return None
+
+    def record_state(self, m, args, kwargs, output):
+        """A state-space / linear-attention mixer call: its inputs, output and the snapshot taken before it."""
+        hooked = id(m) in self.before  # capture() without a model has no pre-hook on the mixer
+        initial = self.before.pop(id(m), None)
+        if isinstance(initial, Exception):
+            raise initial
+        kept = []
+        args = tuple(keep(a, "hidden_states" if i == 0 else f"arg{i}", kept) for i, a in enumerate(args))
+        kwargs = {k: keep(v, k, kept) for k, v in kwargs.items()}
+        kept += [(f"weight {n}", p, version_of(p)) for n, p in m.named_parameters()]  # referenced, not copied
+
+        def build(args, kwargs, output, initial, *, name=""):
+            try:
+                return trace_mixer_call(m, args, kwargs, output, name=name, initial=initial)
+            except TraceInputError as e:
+                if hooked or "initial" not in str(e):
+                    raise
+                raise TraceInputError(f"{e} (capture(model) takes that snapshot before every mixer call; "
+                                      "capture() without a model cannot: pass the model)") from None
+        self._add(m, build, kept, [args, kwargs, output, initial])
+
+
+def is_state_mixer(module) -> bool:
+    """Whether ``engine.state`` has a spec for the module's type (MambaMixer, Mamba2Mixer, RwkvSelfAttention,
+    Qwen3NextGatedDeltaNet and their subclasses).
+
+    Example::
+
+        is_state_mixer(mamba_model.backbone.layers[0].mixer)    # True
+    """
+    return mixer_kind(module) is not None
+
+
+def matches(test, module) -> bool:
+    """Whether a module is recorded by a RECORDED entry: ``test`` is a tuple of types or a predicate.
+
+    Example::
+
+        matches((nn.LSTM,), nn.LSTM(1, 2)), matches(is_state_mixer, nn.LSTM(1, 2))    # True, False
+    """
+    return isinstance(module, test) if isinstance(test, tuple) else bool(test(module))
+
+
 def _cell_trace(m, chain, params, name):
     """One trace over a loop of cell calls: the states the loop produced, stacked over time."""
     one = (lambda t: t) if chain["batched"] else (lambda t: t[None])  # unbatched [I] -> [1, I]
@@ -150,10 +209,12 @@ def _cell_trace(m, chain, params, name):
     return trace_recurrent_call(m, xs, hx0, (hs, cs), params=params, name=name)
 
 
-# The module types a capture records through hooks, first match wins: (types, fn(module_recorder, module,
-# args, kwargs, output)). A new recorded kind is one entry here (its mixers then count as recorded, see
-# mixers.py); e.g. a state-space tracer: ``(MIXER_TYPES, lambda r, m, a, k, o: r.record_state(m, a, k, o))``.
+# The modules a capture records through hooks, first match wins: (a tuple of types or a predicate,
+# fn(module_recorder, module, args, kwargs, output)). A new recorded kind is one entry here (its mixers then
+# count as recorded, see mixers.py). State mixers are found by ``engine.state``'s table (by class name along
+# the MRO: the engine never imports transformers); they also get a pre-hook (``state_pre``).
 RECORDED = [
     ((nn.MultiheadAttention,), ModuleRecorder.record_mha),
     (FULL + CELLS, ModuleRecorder.record_recurrent),
+    (is_state_mixer, ModuleRecorder.record_state),
 ]

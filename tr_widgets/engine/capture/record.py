@@ -57,7 +57,8 @@ SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells; nn.MultiheadAttention (al
              "nn.TransformerEncoder/Decoder layers); F.scaled_dot_product_attention (e.g. Hugging Face "
              "models with their default sdpa attention); softmax(q·kᵀ)·v written by hand inside a module "
              "whose class name says Attention/Attn (eager Hugging Face attention, minGPT, Bloom's ALiBi, "
-             "Gemma 2's soft cap, GPT-OSS's sinks)")
+             "Gemma 2's soft cap, GPT-OSS's sinks); the state-space and linear-attention mixers MambaMixer, "
+             "Mamba2Mixer, RwkvSelfAttention and Qwen3NextGatedDeltaNet (as StateTraces)")
 
 
 class CaptureWarning(UserWarning):

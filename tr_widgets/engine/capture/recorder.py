@@ -27,7 +27,7 @@ from torch.nn.modules import module as nn_module
 
 from . import hand, hand_trace, mixers, patch, torchstate
 from .entries import Entry, compact_queries, keep
-from .modules import RECORDED, ModuleRecorder
+from .modules import RECORDED, ModuleRecorder, is_state_mixer, matches
 from .sdpa import fast_entry, sdpa_entry, sdpa_trace
 
 _FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
@@ -39,8 +39,8 @@ def _impl(module):
 
 
 def recorded_kind(module):
-    for types, method in RECORDED:
-        if isinstance(module, types):
+    for test, method in RECORDED:
+        if matches(test, module):
             return method
     return None
 
@@ -65,6 +65,7 @@ class Recorder:
         self.unrecorded = {}  # id(module) -> (module, reason): mixers that ran with nothing recorded inside
         self.modules = ModuleRecorder(self)
         self._handles, self._ids, self._mode, self._stance = [], None, None, None
+        self._state_handles = []  # per-module pre-hooks (with kwargs) of the state mixers: the cache before a call
         self.active, self._global, self.thread = False, True, None
         self.hand = hand.HandMode(self)
         self.logits_numel, self.compiled = 0, False
@@ -95,6 +96,11 @@ class Recorder:
                 if recorded_kind(m) is not None or mixers.kind_of(m) is not None:
                     self._handles += [m.register_forward_pre_hook(pre),
                                       m.register_forward_hook(post, with_kwargs=True, always_call=True)]
+        state_pre = self.modules.state_pre
+        if "torch._dynamo" in sys.modules:
+            state_pre = torch._dynamo.disable(state_pre)
+        self._state_handles = [m.register_forward_pre_hook(state_pre, with_kwargs=True)
+                               for m in mods if is_state_mixer(m)]
         if self.via == "mode":
             self._mode = self.hand
             torch._C._push_on_torch_function_stack(self.hand)  # sees every call: the wrappers are not needed
@@ -113,7 +119,9 @@ class Recorder:
         finally:
             for h in self._handles:
                 torchstate.remove_global_hook(h) if self._global else h.remove()
-            self._handles = []
+            for h in self._state_handles:
+                h.remove()
+            self._handles, self._state_handles = [], []
             if self._stance is not None:
                 self._stance.__exit__(None, None, None)
                 self._stance = None

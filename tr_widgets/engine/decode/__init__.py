@@ -1,5 +1,6 @@
 """Decoding: one tick of the clock per generated token, with the KV cache as the model keeps it."""
 from .build import decode, labels_for, sync
+from .states import cache_layer_bytes, kv_bytes_per_position
 from .trace import DecodeTrace, Tick
 
-__all__ = ["DecodeTrace", "Tick", "decode", "labels_for", "sync"]
+__all__ = ["DecodeTrace", "Tick", "cache_layer_bytes", "decode", "kv_bytes_per_position", "labels_for", "sync"]

@@ -10,11 +10,14 @@ same machinery as ``capture(model)``), drained after each tick: any model whose 
 ``F.scaled_dot_product_attention`` or writes softmax(q·kᵀ)·v by hand works (the shipped tiny model,
 Hugging Face causal LMs with sdpa or eager attention; dense, sliding-window and grouped-query caches).
 The cache goes back in under the name the model's forward takes (``past_key_values`` in transformers
-5.23; a newer ``cache=`` where the forward has it). Nothing is synchronised with the device inside a tick
+5.23, ``cache_params`` for Mamba / Mamba-2, ``state`` for RWKV; a newer ``cache=`` where the forward has
+it). State-space and linear-attention mixers are recorded by the same capture as StateTraces, one per
+layer per tick, each continuing the state the cache carried from the tick before (``states.py``). Nothing is synchronised with the device inside a tick
 except the clock on CUDA; token ids and probabilities are read back once, after the last tick.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import re
@@ -24,11 +27,11 @@ import warnings
 import torch
 from torch import nn
 
-from ..attention import ChainTrace
 from ..capture import capture
 from ..errors import describe, fail
-from ..text import token_labels
-from .trace import DecodeTrace, Tick
+from .recording import Recording, labels_for
+from .states import CACHE_ARGS, cache_layer_bytes, split_traces
+from .trace import DecodeTrace
 
 
 def sync(device) -> None:
@@ -41,26 +44,6 @@ def _device(model) -> torch.device:
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
-
-
-CONTEXT = 4  # ids of context before a candidate when labelling it (token_labels' advice)
-
-
-def labels_for(tokenizer, ids: list[int]) -> list[str]:
-    """One readable label per id (:func:`~tr_widgets.engine.text.token_labels`; ``#id`` without a tokenizer).
-
-    Example: ``labels_for(tok, tok.encode("The cat")) == ["The", "cat"]``
-    """
-    return token_labels(tokenizer, list(ids))
-
-
-def candidate_labels(tokenizer, context: list[int], candidates: list[int]) -> list[str]:
-    """The label each candidate would get after ``context`` (a few ids of it), one by one.
-
-    Example: ``candidate_labels(tok, tok.encode("The cat sat on the"), [7, 9])  # ['mat', 'dog']``
-    """
-    ctx = list(context[-CONTEXT:])
-    return [token_labels(tokenizer, ctx + [c])[-1] for c in candidates]
 
 
 def _prompt_ids(prompt, tokenizer, device) -> torch.Tensor:
@@ -126,7 +109,7 @@ def _cache_arg(model) -> str:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
         return "past_key_values"
-    for name in ("cache", "past_key_values"):
+    for name in CACHE_ARGS:
         if name in params:
             return name
     return "past_key_values"
@@ -155,7 +138,7 @@ def _check_args(model, max_new_tokens, sample, seed, temperature, top_k, use_cac
     except (TypeError, ValueError):
         params = {}
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    if params and not takes_any and not {"past_key_values", "use_cache"} <= set(params):
+    if params and not takes_any and not ("use_cache" in params and any(n in params for n in CACHE_ARGS)):
         fail("model", "a causal language model whose forward takes (input_ids, past_key_values=, use_cache=) "
              "and returns .logits", f"{type(model).__name__}.forward{inspect.signature(model.forward)}",
              "pass the tiny model (tr_widgets.load_tiny()) or a Hugging Face *ForCausalLM / *LMHeadModel")
@@ -190,18 +173,6 @@ def _forward_options(model) -> dict:
     return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
 
-def _last_row_mask(at) -> torch.Tensor | None:
-    """The mask row of the last query as SDPA applied it: [..., 1, S] bool/float, or None (no mask)."""
-    if at.is_causal:  # top-left aligned: the last query (L-1) sees keys 0..L-1
-        if at.L >= at.S:
-            return None
-        return (torch.arange(at.S, device=at.q.device) <= at.L - 1)[None]  # [1, S]
-    if at.attn_mask is None:
-        return None
-    m = at.attn_mask
-    return (m[..., -1:, :] if m.dim() >= 2 and m.shape[-2] > 1 else m).clone()  # [..., 1, S]
-
-
 def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer=None, sample: bool = False,
            seed: int | None = None, temperature: float = 1.0, top_k: int = 5) -> DecodeTrace:
     """Generate ``max_new_tokens`` tokens one tick at a time and record each tick.
@@ -230,7 +201,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
         gen = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    rec, extra, cache_arg = _Recording(), _forward_options(model), _cache_arg(model)
+    rec, extra, cache_arg = Recording(), _forward_options(model), _cache_arg(model)
     seq, past, feed = ids, None, ids
     try:
         with torch.no_grad(), capture(model) as cap:
@@ -246,86 +217,26 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                        else logits.argmax(dim=-1, keepdim=True))  # [1, 1]
                 sync(device)
                 rec.seconds.append(time.perf_counter() - t0)
-                rec.add(t, cap.drain(), P, feed.shape[1], use_cache)
+                rec.add(t, *split_traces(cap.drain()), P, feed.shape[1], use_cache)
                 rec.chosen.append(nxt[0, 0])
                 rec.top_p.append(top_p[0])
                 rec.top_i.append(top_i[0])
                 past = (getattr(out, "past_key_values", None) if cache_arg == "past_key_values"
                         else getattr(out, cache_arg, getattr(out, "past_key_values", None))) if use_cache else None
+                rec.cache_bytes.append(cache_layer_bytes(past))  # measured on the cache the model keeps
                 seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
                 feed = nxt if use_cache else seq
     finally:
         model.train(was_training)
     rec.names = [cap.name_of(m) for m in rec.modules] if rec.modules is not None else None
+    rec.state_names = [cap.name_of(m) for m in rec.state_modules or []]
+    rec.states = [[_slim(st, f"{n} @ tick {t}") for n, st in zip(rec.state_names, row)]
+                  for t, row in enumerate(rec.states)]
     return rec.finish(model, ids, tokenizer, use_cache, sample, seed, temperature, top_k, device)
 
 
-def _row(t, L):
-    """An operand of a chain step cut to the last query's row (``[..., 1, S]``), so a tick keeps O(S)."""
-    if isinstance(t, torch.Tensor) and t.dim() >= 2 and t.shape[-2] == L and L > 1:
-        return t[..., -1:, :].clone()
-    return t.clone() if isinstance(t, torch.Tensor) else t
-
-
-class _Recording:
-    """What the loop collects; token ids and probabilities stay on the device until ``finish``."""
-
-    def __init__(self):
-        self.seconds, self.chosen, self.top_p, self.top_i = [], [], [], []
-        self.q, self.k, self.v, self.mask, self.layer_keys, self.reuse = [], [], [], [], [], []
-        self.names, self.modules, self.scales, self.heads = None, None, [], 0
-
-    def add(self, t, traces, P, n_new, use_cache) -> None:
-        modules = [m for m, _ in traces]
-        if self.modules is None:
-            self.modules = modules
-            self.scales = [at.scale for _, at in traces]
-            self.heads = traces[0][1].q.shape[-3] if traces and traces[0][1].q.dim() >= 3 else 1
-        elif [id(m) for m in modules] != [id(m) for m in self.modules]:
-            fail("model", "the same attention calls at every tick", f"{len(modules)} calls at tick {t}, "
-                 f"{len(self.modules)} at tick 0", "decode a model whose forward calls each attention layer once")
-        qs, ks, vs, ms, keys = [], [], [], [], []
-        for _, at in traces:
-            qs.append(at.q[..., -1:, :].clone())  # [B, H, 1, E]: the newest query only
-            if use_cache:  # the positions this tick appended, copied out of the grown cache
-                ks.append(at.k[..., at.S - n_new:, :].clone())  # [B, H, n_new, E]
-                vs.append(at.v[..., at.S - n_new:, :].clone())
-            else:  # recomputed from scratch this tick: keep the tick's own tensors
-                ks.append(at.k)  # [B, H, S, E]
-                vs.append(at.v)
-            if isinstance(at, ChainTrace):  # hand-written (eager) attention: its steps, cut to the last row
-                steps = tuple((st[0],) + tuple(_row(x, at.L) for x in st[1:]) for st in at.steps)
-                ms.append(("chain", steps, None if at.sinks is None else _row(at.sinks, at.L), at.softmax_dtype))
-            else:
-                ms.append(_last_row_mask(at))
-            keys.append(at.S)
-        self.q.append(qs), self.k.append(ks), self.v.append(vs), self.mask.append(ms)
-        self.layer_keys.append(tuple(keys))
-        self.reuse.append((P, n_new))
-
-    def finish(self, model, ids, tokenizer, use_cache, sample, seed, temperature, top_k, device) -> DecodeTrace:
-        chosen = torch.stack(self.chosen).tolist()  # one read-back for every tick
-        top_p = torch.stack(self.top_p).tolist()
-        top_i = torch.stack(self.top_i).tolist()
-        prompt = ids[0].tolist()
-        tokens = labels_for(tokenizer, prompt + chosen)
-        seq = prompt + chosen
-        ticks = []
-        for t, (P, n_new) in enumerate(self.reuse):
-            S = P + n_new
-            keys = self.layer_keys[t]
-            ticks.append(Tick(
-                index=t, query_position=S - 1, token_id=chosen[t], token=tokens[S], topk_ids=top_i[t],
-                topk_tokens=candidate_labels(tokenizer, seq[:S], top_i[t]), topk_probs=top_p[t],
-                keys=keys[0] if keys else S, reused=range(0, P) if use_cache else range(0),
-                appended=range(P, S) if use_cache else range(0, S), cache_len=S if use_cache else 0,
-                layer_keys=keys, seconds=self.seconds[t]))
-        text = new_text = None
-        if tokenizer is not None and hasattr(tokenizer, "decode"):
-            text, new_text = str(tokenizer.decode(prompt + chosen)), str(tokenizer.decode(chosen))
-        return DecodeTrace(
-            model_name=type(model).__name__, prompt_ids=prompt, new_ids=chosen, tokens=tokens, ticks=ticks,
-            use_cache=use_cache, sample=sample, seed=seed if sample else None, temperature=float(temperature),
-            top_k=top_k, layer_names=list(self.names or []), num_heads=self.heads, device=str(device),
-            text=text, new_text=new_text, q_rows=self.q, k_new=self.k, v_new=self.v, mask_rows=self.mask,
-            scales=self.scales)
+def _slim(st, name: str):
+    """A tick's StateTrace, named, without its copy of the recurrent state from before the call (its first
+    checkpoint holds that already): only the conv buffer of the snapshot is read after the build."""
+    initial = None if st.initial is None else {k: v for k, v in st.initial.items() if k == "conv"}
+    return dataclasses.replace(st, name=name, initial=initial)

@@ -9,6 +9,11 @@ keys/values of the positions that tick appended (without a cache, the tick's who
 recomputed). The attention of the new query over every key is derived on demand with
 :func:`~tr_widgets.engine.attention.trace_attention` (softmax(q·Kᵀ·scale) over S keys, "Attention Is
 All You Need" eq. 1): a [B, H, 1, S] row, never a T×T matrix.
+
+State-space and linear-attention layers (Mamba, Mamba-2, RWKV, Gated DeltaNet) keep one StateTrace per
+tick instead (``state_traces``): the tick's call, continuing the state the cache carried over. Their state
+has a fixed size, unlike a KV cache: ``state_bytes`` and ``kv_bytes`` are measured on the cache object
+after every tick (``states.cache_layer_bytes``), per layer with ``layer_bytes``.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import torch
 from ..attention import AttentionTrace, ChainTrace, trace_attention
 from ..batch import batch_names, check_index
 from ..errors import fail
+from ..state import StateTrace
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +85,9 @@ class DecodeTrace:
     v_new: list = field(default_factory=list, repr=False)
     mask_rows: list = field(default_factory=list, repr=False)  # [tick][layer] mask row [..., 1, S] or None
     scales: list = field(default_factory=list, repr=False)  # [layer]
+    state_layer_names: list = field(default_factory=list)  # the state mixers, in call order
+    state_traces: list = field(default_factory=list, repr=False)  # [tick][state layer] StateTrace of that call
+    cache_bytes: list = field(default_factory=list, repr=False)  # [tick] (kv bytes per layer, state bytes per layer)
     derived: dict = field(default_factory=dict, repr=False)  # per-layer caches and traces, built on first use
 
     # -- sizes -------------------------------------------------------------------------------
@@ -100,13 +109,79 @@ class DecodeTrace:
         """Positions held in the cache after each tick (0s without a cache). Example: ``tr.cache_lengths``"""
         return [tk.cache_len for tk in self.ticks]
 
+    # -- the fixed-size state, and the bytes each kind of cache holds -------------------------
+    @property
+    def num_state_layers(self) -> int:
+        """State-space / linear-attention layers seen per tick. Example: ``decode(mamba, ids, 4).num_state_layers``"""
+        return len(self.state_layer_names)
+
+    def _check_state(self, tick, layer) -> None:
+        check_index("tick", tick, len(self.ticks), "pick an existing tick")
+        if not self.state_layer_names:
+            fail("layer", "a model with state-space or linear-attention mixers (Mamba, Mamba-2, RWKV, Gated DeltaNet)",
+                 f"{self.model_name}, where none ran", "use attention(tick, layer) for an attention model")
+        check_index("layer", layer, self.num_state_layers, "pick an existing state layer")
+
+    def state_trace(self, tick: int, layer: int) -> StateTrace:
+        """The StateTrace of ``layer``'s call at ``tick``: the prompt's tokens at the first tick (with a cache),
+        one token afterwards, starting from the state the cache carried over.
+
+        Example::
+
+            st = tr.state_trace(3, 0)
+            len(st), st.quantities(-1)["A_bar"].shape     # 1, [1, d_inner, d_state] (Mamba)
+        """
+        self._check_state(tick, layer)
+        return self.state_traces[tick][layer]
+
+    def state(self, tick: int, layer: int):
+        """``layer``'s recurrent state right after ``tick``, as the model's cache keeps it (Mamba: h
+        [1, d_inner, d_state]; Mamba-2: [1, heads, head_dim, d_state]; RWKV: (att_shift, num, den, max)).
+
+        Example::
+
+            torch.equal(tr.state(5, 0), tr.state_trace(5, 0).state(-1))    # True
+        """
+        return self.state_trace(tick, layer).state(-1)
+
+    def layer_bytes(self, tick: int, kind: str = "state") -> tuple[int, ...]:
+        """Bytes per layer the model's cache held after ``tick``: ``kind="state"`` (fixed) or ``"kv"`` (grows).
+
+        Example::
+
+            tr.layer_bytes(0, "kv"), tr.layer_bytes(9, "kv")     # GPT-2: grows by 2·H·E·4 bytes per tick
+        """
+        check_index("tick", tick, len(self.ticks), "pick an existing tick")
+        if kind not in ("state", "kv"):
+            fail("kind", "'state' or 'kv'", repr(kind), "pass kind='kv' for attention layers")
+        if not self.cache_bytes:
+            return ()
+        return self.cache_bytes[tick][0 if kind == "kv" else 1]
+
+    @property
+    def state_bytes(self) -> list[int]:
+        """Bytes of every state layer's fixed state (conv buffer included) after each tick: constant.
+
+        Example: ``set(decode(mamba, ids, 8).state_bytes)  # one value``
+        """
+        return [sum(self.layer_bytes(t, "state")) for t in range(len(self.ticks))]
+
+    @property
+    def kv_bytes(self) -> list[int]:
+        """Bytes of every attention layer's KV cache after each tick (0 without a cache): grows a position a tick.
+
+        Example: ``decode(gpt2, ids, 8).kv_bytes  # [P·b, (P+1)·b, ...]``
+        """
+        return [sum(self.layer_bytes(t, "kv")) for t in range(len(self.ticks))]
+
     def __repr__(self) -> str:
         mode = f"sampled(seed={self.seed}, T={self.temperature:g})" if self.sample else "greedy"
         text = self.text if self.text is not None else " ".join(self.tokens)
         text = text if len(text) <= 80 else text[:77] + "..."
         return (f"DecodeTrace(model={self.model_name}, prompt={len(self.prompt_ids)} tokens, "
                 f"ticks={len(self.ticks)}, cache={'on' if self.use_cache else 'off'}, {mode}, "
-                f"layers={self.num_layers}, heads={self.num_heads}, text={text!r})")
+                f"layers={self.num_layers}, heads={self.num_heads}"
+                f"{f', state_layers={self.num_state_layers}' if self.state_layer_names else ''}, text={text!r})")
 
     # -- attention, derived on demand --------------------------------------------------------
     def _check(self, tick, layer) -> None:

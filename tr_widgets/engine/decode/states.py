@@ -1,0 +1,74 @@
+"""What a decode tick keeps of a model's cache besides attention: the state mixers' traces, and the bytes the
+cache holds per layer, measured on the cache object itself after the tick.
+
+An attention layer's KV cache grows by one position per tick: 2 · heads · head_dim · positions numbers. A
+state-space or linear-attention layer (Mamba, Mamba-2, RWKV, Gated DeltaNet) keeps a fixed-size state
+instead (Mamba: h [B, d_inner, d_state] and a conv buffer [B, d_inner, d_conv]), the same after 10 tokens or
+10 000: the recurrence of the seed articles, h_t = f(h_{t-1}, x_t), one tick per token.
+
+Transformers 5.23 keeps both in ``cache.layers[i]``: ``keys``/``values`` for attention, ``conv_states``/
+``recurrent_states`` (dicts of tensors) for state layers; RWKV keeps a list of five [B, hidden, layers]
+tensors instead. Nothing here synchronises with the device: only shapes and dtypes are read.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..state import StateTrace
+
+CACHE_ARGS = ("cache", "past_key_values", "cache_params", "state")  # the names a forward takes its cache under
+
+
+def split_traces(traces: list) -> tuple[list, list]:
+    """``(attention, state)``: a drained tick's ``[(module, trace), ...]`` split by the trace's kind.
+
+    Example::
+
+        attn, states = split_traces(cap.drain())     # a Mamba model: ([], [(mixer, StateTrace), ...])
+    """
+    attn = [(m, t) for m, t in traces if not isinstance(t, StateTrace)]
+    return attn, [(m, t) for m, t in traces if isinstance(t, StateTrace)]
+
+
+def _nbytes(obj) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(o) for o in obj)
+    return 0
+
+
+def cache_layer_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(kv bytes per attention layer, state bytes per state layer)`` the cache holds now (whole batch).
+
+    A layer with ``keys``/``values`` counts as attention, one with ``recurrent_states`` as state (a hybrid
+    layer holding both counts in both). RWKV's state list: five [B, hidden, layers] tensors, split by layer.
+
+    Example::
+
+        kv, st = cache_layer_bytes(out.past_key_values)    # GPT-2, 2 layers, 7 positions: (2·7·32·4·... , ...), ()
+    """
+    if cache is None:
+        return (), ()
+    if isinstance(cache, (list, tuple)) and cache and all(isinstance(s, torch.Tensor) for s in cache):
+        layers = cache[0].shape[-1]  # RWKV: [B, hidden, layers] each
+        return (), tuple(sum(_nbytes(s[..., i]) for s in cache) for i in range(layers))
+    kv, st = [], []
+    for layer in getattr(cache, "layers", ()) or ():
+        if getattr(layer, "keys", None) is not None:
+            kv.append(_nbytes(layer.keys) + _nbytes(getattr(layer, "values", None)))
+        if hasattr(layer, "recurrent_states"):
+            st.append(_nbytes(layer.recurrent_states) + _nbytes(getattr(layer, "conv_states", None)))
+    return tuple(kv), tuple(st)
+
+
+def kv_bytes_per_position(layers: int, kv_heads: int, head_dim: int, dtype=torch.float32, batch: int = 1) -> int:
+    """Bytes one more position adds to a KV cache: keys and values of every layer, 2 · L · H_kv · E · size.
+
+    Example::
+
+        kv_bytes_per_position(2, 4, 8)     # 2 · 2 · 4 · 8 · 4 = 512: a tiny GPT-2 grows 512 bytes a tick
+    """
+    return 2 * layers * kv_heads * head_dim * torch.empty((), dtype=dtype).element_size() * batch
