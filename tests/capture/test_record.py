@@ -232,3 +232,24 @@ def test_mode_sees_calls_through_any_reference_and_keeps_fast_paths():
     finally:
         torch._transformer_encoder_layer_fwd = orig
     assert torch.equal(out, plain) and len(calls) == 2 and rec.names == ["self_attn"]
+
+
+@pytest.mark.parametrize("kind", ["mha", "sdpa"])
+def test_attention_with_dropout_in_training_mode_says_it_is_not_replayed(kind):
+    """Training-mode dropout changes the weights on every forward: the trace shows them without it, and says so."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 8)
+    if kind == "mha":
+        model = nn.MultiheadAttention(8, 2, dropout=0.25, batch_first=True).train()
+        run = lambda: model(x, x, x)  # noqa: E731
+    else:
+        model = nn.Identity()
+        run = lambda: F.scaled_dot_product_attention(x, x, x, dropout_p=0.25)  # noqa: E731
+    with capture(model) as rec:
+        run()
+    (name, at), = rec.traces
+    assert any("dropout (p=0.25) is not replayed" in n for n in at.notes), at.notes
+    model.eval() if kind == "mha" else None
+    with capture(model) as quiet:
+        model(x, x, x) if kind == "mha" else F.scaled_dot_product_attention(x, x, x)
+    assert quiet.traces[0][1].notes == ()

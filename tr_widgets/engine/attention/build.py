@@ -43,7 +43,7 @@ def trace_attention(q, k, v, attn_mask=None, is_causal=False, scale=None, enable
 
 
 def make_trace(q, k, v, attn_mask, is_causal: bool, scale, *, tokens=None, query_tokens=None, name="",
-               gqa: bool = False) -> AttentionTrace:
+               gqa: bool = False, notes: tuple = ()) -> AttentionTrace:
     """An AttentionTrace of inputs already checked (capture and decode build through here): the default
     scale 1/√E, grouped kv heads expanded when ``gqa``, and the batch axes named by one rule.
 
@@ -55,7 +55,7 @@ def make_trace(q, k, v, attn_mask, is_causal: bool, scale, *, tokens=None, query
     n = len(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
                                    *(() if attn_mask is None else (attn_mask.shape[:-2],))))
     return AttentionTrace(q, k, v, attn_mask, bool(is_causal), scale, tokens=tokens, query_tokens=query_tokens,
-                          name=name, batch_names=batch_names(n))
+                          name=name, batch_names=batch_names(n), notes=tuple(notes))
 
 
 def check_inputs(q, k, v) -> None:

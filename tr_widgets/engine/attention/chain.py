@@ -57,7 +57,6 @@ class ChainTrace(AttentionTrace):
     softmax_dtype: torch.dtype | None = None
     logits: torch.Tensor | None = None  # [*batch, L, S] kept scores (nothing replays them)
     reference: torch.Tensor | None = None  # the module's own weights @ v, [*batch, L, Ev]
-    notes: tuple = ()  # what a reader should know (dropout not replayed, logits kept, ...)
 
     # -- shapes and stages present --------------------------------------------------------------
     @property

@@ -76,6 +76,7 @@ class AttentionTrace:
     query_tokens: list | None = None
     name: str = ""
     batch_names: tuple = ()  # one name per batch dimension (engine.batch.batch_names by default)
+    notes: tuple = ()  # what a reader must know about these numbers (e.g. "dropout (p=0.1) is not replayed")
     derived: dict = field(default_factory=dict, repr=False)  # stages computed on first access
 
     def labelled(self, tokens, query_tokens=None) -> "AttentionTrace":

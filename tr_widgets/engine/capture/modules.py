@@ -23,13 +23,14 @@ from ..recurrent import CELLS, FULL, all_params, check_module, trace_recurrent_c
 from ..state import mixer_kind, state_before, trace_mixer_call
 from . import mha
 from .entries import Entry, detach_all, keep, version_of
+from .sdpa import dropout_note
 
 
 def _arg(args, kwargs, i, name, default=None):
     return args[i] if len(args) > i else kwargs.get(name, default)
 
 
-def mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None, *, name=""):
+def mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None, dropout=0.0, *, name=""):
     """The AttentionTrace of one nn.MultiheadAttention call, rebuilt from its inputs and weights."""
     if query.is_nested:  # the encoder's nested tensor: pad back to [B, T, E], padding -> key padding mask
         lengths = [t.shape[0] for t in query.unbind()]
@@ -38,7 +39,7 @@ def mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None,
         key_padding_mask = (torch.arange(T, device=query.device)[None]
                             >= torch.tensor(lengths, device=query.device)[:, None])  # [B, T] True = padding
     q, k, v, mask = mha.project(p, query, key, value, key_padding_mask, attn_mask)
-    return make_trace(q, k, v, mask, False, 1.0 / math.sqrt(q.shape[-1]), name=name)
+    return make_trace(q, k, v, mask, False, 1.0 / math.sqrt(q.shape[-1]), name=name, notes=dropout_note(dropout))
 
 
 class ModuleRecorder:
@@ -93,7 +94,8 @@ class ModuleRecorder:
         kpm = keep(_arg(args, kwargs, 3, "key_padding_mask"), "key_padding_mask", kept)
         am = keep(_arg(args, kwargs, 5, "attn_mask"), "attn_mask", kept)
         p = self._snapshot(m, lambda: mha.snapshot(m))
-        self._add(m, mha_trace, kept, [p, query, key, value, kpm, am])
+        drop = m.dropout if m.training else 0.0  # applied to the weights in training mode, not replayed
+        self._add(m, mha_trace, kept, [p, query, key, value, kpm, am, None, drop])
 
     def _record_fused_layer(self, layer, args, kwargs, src_shape):
         """A TransformerEncoderLayer that ran fused: its self_attn never ran; rebuild from the layer input."""
@@ -102,7 +104,8 @@ class ModuleRecorder:
         src_mask = keep(_arg(args, kwargs, 1, "src_mask"), "src_mask", kept)
         kpm = keep(_arg(args, kwargs, 2, "src_key_padding_mask"), "src_key_padding_mask", kept)
         p = self._snapshot(layer, lambda: mha.snapshot(layer.self_attn, layer.norm1 if layer.norm_first else None))
-        self._add(layer.self_attn, mha_trace, kept, [p, src, src, src, kpm, src_mask, src_shape])
+        drop = layer.self_attn.dropout if layer.training else 0.0
+        self._add(layer.self_attn, mha_trace, kept, [p, src, src, src, kpm, src_mask, src_shape, drop])
 
     def record_recurrent(self, m, args, kwargs, output):
         x, hx = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "hx")

@@ -263,7 +263,8 @@ class Recorder:
             if packed is not None and (len(packed) != 4 or packed[2] != 1 or tuple(q.shape) == packed
                                        or q.dim() != 4 or q.shape[1] * q.shape[2] != packed[1]):
                 packed = None
-            if (k._version or v._version or q.requires_grad or k.requires_grad or v.requires_grad or q.is_nested
+            dropout = args[4] if n > 4 else kwargs.get("dropout_p", 0.0)
+            if (dropout or k._version or v._version or q.requires_grad or k.requires_grad or v.requires_grad or q.is_nested
                     or (mask is not None and mask.requires_grad)):
                 return self._guarded(None, self._record_sdpa, args, kwargs, packed)  # copies or detaches needed
             self.entries.append((self._module(), q, k, v, mask, args[5] if n > 5 else kwargs.get("is_causal", False),

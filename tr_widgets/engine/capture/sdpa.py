@@ -12,7 +12,13 @@ from .entries import Entry, keep
 SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 
 
-def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, *, name=""):
+def dropout_note(p) -> tuple:
+    """The note of a call that ran with dropout: the trace shows the attention without it."""
+    return (f"dropout (p={p:g}) is not replayed: these are the weights without it, and two training-mode "
+            "forwards differ",) if isinstance(p, (int, float)) and p > 0 else ()
+
+
+def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, dropout=0.0, *, name=""):
     """The AttentionTrace of one scaled_dot_product_attention call, from the arguments it was given.
 
     ``packed``: the query shape ``[B, Hq, 1, E]`` Hugging Face had before it packed a decode step's grouped
@@ -24,7 +30,7 @@ def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, *, name=""):
         if mask is not None and mask.dim() == 4 and mask.shape[1] == Hkv and mask.shape[2] == n_rep:
             mask = mask.reshape(B, Hq, 1, mask.shape[-1])  # per-head mask rows back to heads
         gqa = True
-    return make_trace(q, k, v, mask, bool(is_causal), scale, gqa=bool(gqa), name=name)
+    return make_trace(q, k, v, mask, bool(is_causal), scale, gqa=bool(gqa), name=name, notes=dropout_note(dropout))
 
 
 def sdpa_entry(module, args, kwargs, packed) -> Entry:
@@ -37,7 +43,8 @@ def sdpa_entry(module, args, kwargs, packed) -> Entry:
     q = keep(a["query"], "q", kept)
     k, v = keep(a["key"], "k", kept, cache=True), keep(a["value"], "v", kept, cache=True)
     mask = keep(a.get("attn_mask"), "attn_mask", kept)
-    options = [bool(a.get("is_causal", False)), a.get("scale"), bool(a.get("enable_gqa", False)), packed]
+    options = [bool(a.get("is_causal", False)), a.get("scale"), bool(a.get("enable_gqa", False)), packed,
+               a.get("dropout_p", 0.0)]
     return Entry(module, sdpa_trace, kept, [q, k, v, mask, *options])
 
 
