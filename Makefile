@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 lab: install
-	$(BIN)/jupyter lab tutorials/01_the_clock.ipynb
+	$(BIN)/jupyter lab --LabApp.app_settings_dir=jupyter-config/lab/settings tutorials/01_the_clock.ipynb
 
 # The browser tests drive Debian's chromium (never a downloaded browser).
 chromium:

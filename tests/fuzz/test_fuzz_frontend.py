@@ -79,8 +79,6 @@ def test_show(trace, options, step):
     check_state(before)
 
 
-@pytest.mark.xfail(strict=False, reason="widgets: assigning a stepper's step a non-int raises traitlets' TraitError, "
-                   "not a TraceInputError naming step (tr_widgets/widgets, front-end engineer)")
 @pytest.mark.parametrize("step", [None, "2", 1.5])
 def test_setting_step_to_a_non_int_is_refused_clearly(step):
     q = torch.randn(1, 1, 3, 2)

@@ -1,34 +1,31 @@
-"""The generic step controller: clamped stepping, selectors where they apply, play, accessible names."""
+"""The step controller through its traits: the clock (browser-side controls) follows the step, selectors."""
 import pytest
 
 from tr_widgets import TraceInputError
 from tr_widgets.widgets import StepController
 
 
-def test_accessible_names_are_stable():
-    c = StepController(5)
-    assert (c.prev_button.description, c.prev_button.tooltip) == ("previous step", "previous step")
-    assert (c.next_button.description, c.next_button.tooltip) == ("next step", "next step")
-    assert c.play_button.description == "play"
-    assert "tr-next" in c.next_button._dom_classes and "tr-prev" in c.prev_button._dom_classes
+def test_the_clock_has_the_step_name_and_speeds():
+    c = StepController(5, step_name="t")
+    assert c.clock.description == c.slider.description == "t" and c.clock.n_steps == 5
+    assert [ms for _, ms in c.clock.speeds][:5] == [1000, 500, 200, 100, 50]
+    assert "tr-step-clock" in c.clock._dom_classes
 
 
-def test_buttons_step_and_clamp_at_the_ends():
+def test_next_previous_clamp_at_the_ends():
     c = StepController(3)
-    c.prev_button.click()
-    assert c.step == 0 and c.prev_button.disabled and not c.next_button.disabled
+    assert c.previous() == 0
     for _ in range(5):
-        c.next_button.click()
-    assert c.step == 2 and c.next_button.disabled and not c.prev_button.disabled
-    assert c.slider.value == 2 and c.player.value == 2  # every control follows
+        c.next()
+    assert c.step == 2 and c.clock.step == 2 and c.slider.value == 2
 
 
-def test_slider_and_player_drive_the_step():
+def test_the_browser_clock_drives_the_step():
     c = StepController(10)
-    c.slider.value = 7
-    assert c.step == 7 and c.player.value == 7
-    c.player.value = 3  # the browser's clock ticking
-    assert c.step == 3 and c.slider.value == 3
+    c.clock.step = 7  # what a click or the slider in the page sends
+    assert c.step == 7
+    c.step = 3
+    assert c.clock.step == 3
 
 
 def test_out_of_range_step_raises_a_clear_error():
@@ -59,13 +56,15 @@ def test_select_updates_the_selection_once():
         c.select(layer=0)
 
 
-def test_play_restarts_from_the_end_and_speed_sets_the_interval():
+def test_play_restarts_from_the_end_and_the_interval_is_kept():
     c = StepController(5, interval=500)
     c.step = 4
-    c.play_button.value = True
-    assert c.step == 0
-    c.speed.value = 100
-    assert c.player.interval == 100
+    c.playing = True
+    assert c.step == 0 and c.clock.playing
+    c.interval = 100
+    assert c.clock.interval == 100
+    d = StepController(5, interval=300)
+    assert d.interval == 300 and [300] == [ms for _, ms in d.clock.speeds if ms == 300]
 
 
 def test_repr_is_deterministic():
@@ -74,8 +73,3 @@ def test_repr_is_deterministic():
     assert repr(a) == repr(b) == "StepController(t=0 of 5, layer=0)"
     bundle = a._repr_mimebundle_()
     assert bundle["text/plain"] == repr(a) and "t=0 of 5" in bundle["text/html"]
-
-
-def test_a_custom_interval_is_kept():
-    c = StepController(5, interval=300)
-    assert c.player.interval == 300 and c.speed.value == 300

@@ -95,7 +95,7 @@ def test_attention_step_change_updates_every_view(atrace):
     assert np.allclose(series["raw scores q_i·k_j"], r.scores.numpy(), atol=1e-5)
     assert s.stages.blocked_series()["masked (hatched = masked out)"].tolist() == r.blocked.tolist()
     assert np.allclose(series["o_i = Σ_j w_ij v_j"], r.output.numpy(), atol=1e-6)
-    assert "query 7 “w7”" in s.controller.caption.value
+    assert "query 7 “" in s.controller.caption.value and ">w7</span>”" in s.controller.caption.value
     assert "✓ Σ_j w_ij = 1.000000" in s.output.value and "✓ max |o_i − SDPA_i|" in s.output.value
 
 
@@ -167,3 +167,18 @@ def test_every_kind_of_trace_steps_through_with_passing_checks(kind):
         html = s._repr_mimebundle_()["text/html"]
         assert "✗" not in html, f"a cross-check failed at step {i}"
     assert s.selection == last
+
+
+def test_attention_stepper_says_when_dropout_was_not_replayed():
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 8)
+    mha = nn.MultiheadAttention(8, 2, dropout=0.25, batch_first=True).train()
+    with tr_widgets.capture(mha) as rec:
+        mha(x, x, x)
+    s = show(rec.traces[0][1], progress=False)
+    html = s._repr_mimebundle_()["text/html"]
+    assert "dropout (p=0.25) is not replayed" in html and "tr-notes" in html
+    mha.eval()
+    with tr_widgets.capture(mha) as quiet:
+        mha(x, x, x)
+    assert "tr-notes" not in show(quiet.traces[0][1], progress=False)._repr_mimebundle_()["text/html"]

@@ -134,11 +134,21 @@ function render({ model, el: root }) {
       notice.textContent = g("notice");
     }
     // Short windows list their labels as text (user text: textContent only).
-    const rl = g("row_labels"), cl = g("col_labels"), parts = [];
-    if (cl.length && cl.length <= 32) parts.push(`${g("col_axis")}s: ` + cl.map((s, j) => `${c0 + j} ${s}`).join(" · "));
-    if (rl.length && rl.length <= 32 && JSON.stringify(rl) !== JSON.stringify(cl))
-      parts.push(`${g("row_axis")}s: ` + rl.map((s, i) => `${r0 + i} ${s}`).join(" · "));
-    labels.textContent = parts.join("\n");
+    // each label in its own bidi-isolated span (tr.css), so an RTL label cannot reorder its neighbours
+    const rl = g("row_labels"), cl = g("col_labels"), lines = [];
+    const line = (axis, list, start) => {
+      const d = el("div", "tr-label-line");
+      d.append(`${axis}s: `);
+      list.forEach((s, j) => {
+        if (j) d.append(" · ");
+        d.append(`${start + j} `);
+        el("span", "tr-label", d).textContent = s;
+      });
+      return d;
+    };
+    if (cl.length && cl.length <= 32) lines.push(line(g("col_axis"), cl, c0));
+    if (rl.length && rl.length <= 32 && JSON.stringify(rl) !== JSON.stringify(cl)) lines.push(line(g("row_axis"), rl, r0));
+    labels.replaceChildren(...lines);
     root.dataset.trStep = String(g("step"));
     root.dataset.step = String(g("step"));
     root.dataset.trDraws = String(++draws);

@@ -17,7 +17,8 @@ import torch
 
 from ..engine.batch import batch_names
 from ..engine.errors import fail
-from .matrix import OVERVIEW, Overview, Window, make_overview, pool_factors, quantize, to_numpy, value_range
+from .matrix import (OVERVIEW, Overview, Window, overview_notice, pool_factors, quantize, to_numpy,
+                     value_range)
 
 # How close o_i must be to torch's own SDPA row for the view to show ✓ (relative to the row's size).
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
@@ -71,28 +72,26 @@ def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.
     return to_numpy(w), (blocked.cpu().numpy() if trace.has_mask else None)
 
 
-def _block_rows(trace, factor: int) -> int:
-    """Rows per block: a multiple of the pooling factor, about 4M cells per block."""
-    per = max(1, (1 << 22) // max(trace.S, 1) // factor) * factor
-    return min(per, max(trace.L, 1))
-
-
 def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None) -> Overview:
     """The whole weights matrix of one batch/head entry, max-pooled to ≤ ``max_px`` per side.
 
+    Streamed by the engine (``AttentionTrace.pooled_weights``): one block of query rows at a time,
+    a causal block only over the keys it may see, so memory stays bounded and causal costs half.
     ``progress`` (optional) wraps an iterable: ``progress(iterable, total=n, desc=...)`` (tqdm).
 
     Example::
 
         ov = weights_overview(at, (0, 0))     # T=4096: 256×256 codes, notice names the pooling
     """
-    fr, _ = pool_factors((trace.L, trace.S), max_px)
-    step = _block_rows(trace, fr)
-    starts = range(0, trace.L, step)
-    if progress is not None:
-        starts = progress(starts, total=len(starts), desc="attention overview")
-    blocks = ((r0, *weights_rows(trace, index, r0, min(r0 + step, trace.L))) for r0 in starts)
-    return make_overview(blocks, (trace.L, trace.S), signed=False, max_px=max_px, robust=True)
+    factors = pool_factors((trace.L, trace.S), max_px)
+    pooled, blocked = trace.pooled_weights(index, factors, progress=progress)
+    img = to_numpy(pooled)  # [out_r, out_c]
+    blk = None if blocked is None else blocked.cpu().numpy()
+    shown = img if blk is None else np.where(blk, np.nan, img)
+    vmin, vmax = value_range(shown, signed=False, robust=True)
+    codes = quantize(img, vmin, vmax, blk)
+    return Overview(codes, vmin, vmax, factors, (trace.L, trace.S), overview_notice((trace.L, trace.S), codes.shape,
+                                                                                  factors))
 
 
 @dataclass(eq=False)

@@ -14,8 +14,8 @@ from ..engine import AttentionTrace
 from ..views import (Window, batch_axes, labels, quantize, row_view, value_range, weights_overview,
                      weights_window, window_around)
 from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
-from .canvas import BarsCanvas, MatrixCanvas
-from .markup import attention_output
+from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .markup import attention_output, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
 LABEL_CHARS = 12  # canvas labels are cut so a window of labels stays a few KiB
@@ -65,11 +65,13 @@ class AttentionStepper(Stepper):
         self.stages = BarsCanvas(title="")
         self.terms = MatrixCanvas(title="each term w_ij·v_j (keys × value dims)", cmap="diverging",
                                   row_axis="key", col_axis="dim")
-        self.output = w.HTML()
+        self.output = HTMLPanel()
         self.output.add_class("tr-output")
         self.weights = MatrixCanvas(title="attention weights (queries × keys), current query marked",
                                     row_axis="query", col_axis="key")
         self.panels = [self.stages, w.HBox([self.terms, self.output]), self.weights]
+        if at.notes:  # e.g. training-mode dropout, which the numbers below leave out: said first, in view
+            self.panels.insert(0, HTMLPanel(value=notes_html(at.notes)))
         self._win = None
         self._overviews: dict[tuple, object] = {}
 
@@ -81,8 +83,8 @@ class AttentionStepper(Stepper):
         at = self.trace
         return min(i, at.S - 1) if at.L == at.S else round(i * (at.S - 1) / max(at.L - 1, 1))
 
-    def _update(self, new_selection: bool) -> None:
-        at, i, index = self.trace, self.step, self._index()
+    def _update(self, step: int, new_selection: bool) -> None:
+        at, i, index = self.trace, step, self._index()
         if new_selection:
             self._win = None
             big = at.L > self.window or at.S > self.window
@@ -106,7 +108,7 @@ class AttentionStepper(Stepper):
         self._set_terms(rv, win)
         self.output.value = attention_output(rv, self.klabels, at.S)
         where = ", ".join(f"{n} {v}" for (n, _), v in zip(batch_axes(at), index))
-        self.controller.set_caption(f"query {i}{_tok(self.qlabels, i)} of {at.L}" + (f" · {where}" if where else ""))
+        self.controller.set_caption(f"query {i}{_tok(self.qlabels, i)} of {at.L}" + (f" · {where}" if where else ""), i)
 
     def _set_stages(self, rv, win: Window) -> None:
         at, i = self.trace, rv.i

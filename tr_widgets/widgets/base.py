@@ -7,12 +7,16 @@ every view without re-running the cell, and only the traits that changed travel 
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
 
 import ipywidgets as w
 
 from ..engine.errors import describe, fail
 from ..views.matrix import OVERVIEW, WINDOW
+from . import frames as fr
 from .controller import StepController
+from .frontend import set_widget_view, widget_frontend  # noqa: F401  (re-exported)
+from .stream import FrameStreaming
 
 
 def int_in(lo: int, hi: int):
@@ -31,6 +35,9 @@ COMMON_OPTIONS = {
     "interval": (*int_in(20, 10_000), "interval=500 (ms between steps while playing)", 500),
     "window": (*int_in(8, 256), f"window={WINDOW} (cells per side of the matrix window)", WINDOW),
     "overview_px": (*int_in(16, 256), f"overview_px={OVERVIEW}", OVERVIEW),
+    "frames": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+               "None (the frame budget, see set_frame_budget) or a budget in bytes (0: never all frames)",
+               "frames=8 * 1024**2", None),
 }
 
 
@@ -72,7 +79,7 @@ def tqdm_progress(enabled: bool):
     return wrap
 
 
-class Stepper(w.VBox):
+class Stepper(FrameStreaming, w.VBox):
     """Base class: a controller plus panels that follow its step and selection.
 
     Subclasses set ``OPTIONS``, build ``self.panels`` in ``_build()`` (reading ``self.options``, every
@@ -99,9 +106,15 @@ class Stepper(w.VBox):
         if choices:
             self.controller.select(**choices)
         self.controller.step = self.options["step"]  # validated there, once
-        self._update(new_selection=True)
+        self._targets, self._layout = fr.collect(self, self.controller)
+        self._budget = self.options["frames"] if self.options["frames"] is not None else fr.get_frame_budget()
+        self._gen, self._mode, self._payload, self._have = 0, "kernel", None, set()
+        self._base, self._known, self._recorded = set(), set(), OrderedDict()
+        self._update(self.step, new_selection=True)
+        self._make_frames()
         self.controller.observe(self._on_step, names="step")
         self.controller.observe(self._on_selection, names="selection")
+        self.controller.clock.on_msg(self._on_clock_msg)
 
     @property
     def step(self) -> int:
@@ -110,6 +123,9 @@ class Stepper(w.VBox):
 
     @step.setter
     def step(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):  # before traitlets' own TraitError
+            fail("step", f"an int in [0, {self.controller.n_steps - 1}]", describe(value),
+                 "pass an int, e.g. w.step = 0")
         self.controller.step = value
 
     # -- what subclasses provide -------------------------------------------------------------
@@ -125,15 +141,24 @@ class Stepper(w.VBox):
     def _build(self) -> None:
         raise NotImplementedError
 
-    def _update(self, new_selection: bool) -> None:
+    def _update(self, step: int, new_selection: bool) -> None:
+        """Draw ``step`` into the panels (``new_selection``: the selectors changed first)."""
         raise NotImplementedError
 
     # -- shared behaviour --------------------------------------------------------------------
     def _on_step(self, change):
-        self._update(new_selection=False)
+        s = change["new"]
+        if self._mode == "chunks":
+            self._prefetch(s)
+        self.follow(s)  # quietly: the browser applies the frame itself
 
     def _on_selection(self, change):
-        self._update(new_selection=True)
+        self._quiet(True)
+        try:
+            self._update(self.step, new_selection=True)
+        finally:
+            self._quiet(False)
+        self._make_frames()
 
     @property
     def selection(self) -> dict:
@@ -169,7 +194,9 @@ class Stepper(w.VBox):
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs) or {}
-        return {**data, "text/plain": repr(self), "text/html": self.snapshot_html()}
+        if not widget_frontend():
+            data.pop("application/vnd.jupyter.widget-view+json", None)
+        return {**data, "text/plain": repr(self), "text/html": self.export_html()}
 
 
 def _panel_html(p) -> str:

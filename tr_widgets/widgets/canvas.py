@@ -12,14 +12,46 @@ import html
 import pathlib
 
 import anywidget
+import ipywidgets as w
 import numpy as np
 import traitlets as t
+
+from ..engine.text import safe_label, safe_labels
 
 from ..views import image, palette
 from ..views.matrix import Overview, Window
 from .markup import bars_svg, text_block
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+
+
+class Quiet:
+    """A widget whose trait changes can be kept from the browser while ``quiet_sync`` is True.
+
+    With the frames in the browser (``frames.py``), the browser sets the panels itself; Python then
+    follows the step with the same values without sending them back (which would race a playing clock).
+    """
+
+    quiet_sync = False
+
+    def _should_send_property(self, key, value):
+        if self.quiet_sync:
+            if self._holding_sync:
+                self._states_to_send.discard(key)
+            return False
+        return super()._should_send_property(key, value)
+
+
+class HTMLPanel(Quiet, w.HTML):
+    """An ipywidgets HTML panel that frames can drive (its ``value`` is our own escaped markup)."""
+
+
+def _safe_text(trait_names):
+    """A validator that passes every label and title through ``engine.text.safe_label(s)``."""
+    def check(self, proposal):
+        v = proposal["value"]
+        return safe_labels(v) if isinstance(v, (list, tuple)) else safe_label(v)
+    return t.validate(*trait_names)(check)
 
 
 class _Snapshot:
@@ -40,7 +72,7 @@ def _colours():
     return t.Dict(palette.widget_palette()["colours"]).tag(sync=True)
 
 
-class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
+class MatrixCanvas(Quiet, _Snapshot, anywidget.AnyWidget):
     """A matrix window (uint8 codes) with the current row/column marked, plus an overview image.
 
     Example::
@@ -82,6 +114,7 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
     ov_cell = t.Int(1).tag(sync=True)
     lut = t.Bytes(b"").tag(sync=True)  # [256, 3] uint8: the colour of each code for ``cmap``
     colours = _colours()
+    _safe = _safe_text(("title", "row_labels", "col_labels", "notice", "row_axis", "col_axis"))
 
     @t.observe("cmap", type="change")
     def _on_cmap(self, change=None):
@@ -162,7 +195,7 @@ class MatrixCanvas(_Snapshot, anywidget.AnyWidget):
                 f"overview=({self.ov_rows}, {self.ov_cols}), mark_row={self.mark_row}, mark_col={self.mark_col})")
 
 
-class BarsCanvas(_Snapshot, anywidget.AnyWidget):
+class BarsCanvas(Quiet, _Snapshot, anywidget.AnyWidget):
     """Small bar charts of float32 vectors, grouped into a left-to-right flow (arrows between groups).
 
     Example::
@@ -185,6 +218,7 @@ class BarsCanvas(_Snapshot, anywidget.AnyWidget):
     step = t.Int(0).tag(sync=True)
     bar_px = t.List(t.Int()).tag(sync=True)  # pixels per bar, one per series
     colours = _colours()
+    _safe = _safe_text(("title", "names", "notes"))
 
     def set_series(self, series, groups=None) -> None:
         """``series``: ``(name, values, blocked or None, marked index or -1, note)`` per chart."""

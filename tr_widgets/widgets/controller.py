@@ -1,20 +1,64 @@
 """The one step controller every stepper shares. It knows nothing about LSTMs or attention.
 
 It owns an integer ``step`` and a ``selection`` (name -> index of each generic selector: layer,
-direction, head, batch...). Steppers observe those two traits and update their views. Buttons have
-stable accessible names ("previous step", "next step", "play") for people using screen readers and
-for browser tests. Play runs in the browser (ipywidgets.Play) so animation does not block the kernel.
+direction, head, batch...). Steppers observe those two traits and update their views. The buttons,
+the slider, play/pause and the speed are drawn by :class:`StepClock` (``static/player.js``), one
+anywidget whose JavaScript clock is shared by every view of the stepper: play, pause and steps move
+every cell that shows it, and with the frames in the browser (``frames.py``) a step needs no kernel
+round trip. Buttons have stable accessible names ("previous step", "next step", "play") for people
+using screen readers and for browser tests.
 """
 from __future__ import annotations
 
 import html
+import pathlib
+import uuid
 
+import anywidget
 import ipywidgets as w
 import traitlets as t
 
 from ..engine.errors import fail
+from ..engine.text import safe_label
+from .canvas import HTMLPanel
+from .markup import isolate_quoted
 
-SPEEDS = [("1 step/s", 1000), ("2 steps/s", 500), ("5 steps/s", 200), ("10 steps/s", 100), ("20 steps/s", 50)]
+STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+SPEEDS = [("1 step/s", 1000), ("2 steps/s", 500), ("5 steps/s", 200), ("10 steps/s", 100), ("20 steps/s", 50),
+          ("30 steps/s", 33)]
+
+
+class StepClock(anywidget.AnyWidget):
+    """The controls and the browser-side clock of one stepper (``static/player.js``).
+
+    ``frames`` holds the frames the browser steps through (``frames.py``); ``targets`` the model ids
+    of the panels each frame sets; ``frames_mode`` says whether steps are applied in the browser.
+    """
+
+    _esm = STATIC / "player.js"
+    _css = STATIC / "tr.css"
+    step = t.Int(0).tag(sync=True)
+    n_steps = t.Int(1).tag(sync=True)
+    playing = t.Bool(False).tag(sync=True)
+    interval = t.Int(500).tag(sync=True)
+    description = t.Unicode("step").tag(sync=True)  # the step's name: "t", "query", "tick"
+    speeds = t.List().tag(sync=True)
+    frames = t.Bytes(b"").tag(sync=True)
+    targets = t.List(t.Unicode()).tag(sync=True)
+    frames_mode = t.Bool(False).tag(sync=True)
+    clock_id = t.Unicode().tag(sync=True)  # the key of the one JavaScript clock all views share
+
+    @t.default("clock_id")
+    def _new_clock_id(self):
+        return uuid.uuid4().hex  # known before the comm opens, so every view finds the same clock
+
+    @property
+    def value(self) -> int:
+        """The step (as an ipywidgets slider names it)."""
+        return self.step
+
+    def __repr__(self) -> str:
+        return f"StepClock({self.description}={self.step} of {self.n_steps})"
 
 
 class StepController(w.VBox):
@@ -34,51 +78,56 @@ class StepController(w.VBox):
     def __init__(self, n_steps: int, *, step_name: str = "step", selectors: dict | None = None, step: int = 0,
                  interval: int = 500, **kwargs):
         self._ready = self._selecting = False
-        # No icons: a Font Awesome glyph becomes part of the button's accessible name ("\uf051 next
-        # step"); plain text keeps the names exactly "previous step", "play", "next step".
-        self.prev_button = w.Button(description="previous step", tooltip="previous step", layout=w.Layout(width="auto"))
-        self.next_button = w.Button(description="next step", tooltip="next step", layout=w.Layout(width="auto"))
-        self.play_button = w.ToggleButton(description="play", tooltip="play", layout=w.Layout(width="auto"))
-        for b, cls in ((self.prev_button, "tr-prev"), (self.next_button, "tr-next"), (self.play_button, "tr-play")):
-            b.add_class(cls)
-        self.slider = w.IntSlider(value=0, min=0, max=max(n_steps - 1, 0), description=step_name,
-                                  continuous_update=False, layout=w.Layout(width="360px"))
-        self.slider.add_class("tr-step-slider")
-        # The Play widget runs the clock in the browser; it stays hidden behind our "play" button.
-        self.player = w.Play(value=0, min=0, max=max(n_steps - 1, 0), interval=interval,
-                             layout=w.Layout(display="none"))
         speeds = SPEEDS if interval in dict(SPEEDS).values() else sorted(
             SPEEDS + [(f"{1000 / interval:.3g} steps/s", interval)], key=lambda s: -s[1])
-        self.speed = w.Dropdown(options=speeds, value=interval,
-                                description="speed", layout=w.Layout(width="170px"), style={"description_width": "40px"})
-        self.caption = w.HTML()
+        self.clock = StepClock(n_steps=max(n_steps, 1), description=step_name, interval=interval,
+                               speeds=[list(s) for s in speeds])
+        self.clock.add_class("tr-step-clock")
+        self.caption = HTMLPanel()
         self.caption.add_class("tr-caption")
         self.selectors: dict[str, w.Dropdown] = {}
         shown = []
         for name, options in (selectors or {}).items():
-            dd = w.Dropdown(options=[(str(o), i) for i, o in enumerate(options)], value=0, description=name,
+            dd = w.Dropdown(options=[(safe_label(o), i) for i, o in enumerate(options)], value=0, description=name,
                             layout=w.Layout(width="auto"))
             dd.add_class(f"tr-select-{name}")
             dd.observe(self._on_select, names="value")
             self.selectors[name] = dd
             if len(options) > 1:  # a selector with one choice does not apply: don't show it
                 shown.append(dd)
-        w.jslink((self.play_button, "value"), (self.player, "playing"))
-        w.dlink((self.speed, "value"), (self.player, "interval"))
         super().__init__(**kwargs)
         self.n_steps = n_steps
         self.selection = {name: 0 for name in self.selectors}
-        row1 = w.HBox([self.prev_button, self.play_button, self.next_button, self.slider, self.speed, self.player])
-        self.children = [row1, w.HBox(shown + [self.caption])]
+        self.children = [self.clock, w.HBox(shown + [self.caption])]
         self.add_class("tr-controller")
-        self.prev_button.on_click(lambda _: self.previous())
-        self.next_button.on_click(lambda _: self.next())
-        self.play_button.observe(self._on_play, names="value")
-        t.link((self, "step"), (self.slider, "value"))
-        t.link((self, "step"), (self.player, "value"))
+        t.link((self, "step"), (self.clock, "step"))
         self._ready = True
         self.step = step
-        self._update_buttons()
+
+    @property
+    def slider(self) -> StepClock:
+        """The step control (``.description`` is the step's name, ``.value`` the step)."""
+        return self.clock
+
+    @property
+    def interval(self) -> int:
+        """Milliseconds between steps while playing (the speed menu sets it too)."""
+        return self.clock.interval
+
+    @interval.setter
+    def interval(self, ms: int) -> None:
+        self.clock.interval = ms
+
+    @property
+    def playing(self) -> bool:
+        """Whether the browser's clock is playing; setting it starts or stops every view."""
+        return self.clock.playing
+
+    @playing.setter
+    def playing(self, on: bool) -> None:
+        if on and self.step >= self.n_steps - 1 and self.n_steps > 1:
+            self.step = 0  # play at the last step starts again from the first
+        self.clock.playing = bool(on)
 
     @t.validate("step")
     def _check_step(self, proposal):
@@ -87,15 +136,6 @@ class StepController(w.VBox):
             fail("step", f"an int in [0, {self.n_steps - 1}]", repr(s),
                  "pick an existing step, or use next()/previous(), which stop at the ends")
         return s
-
-    @t.observe("step")
-    def _on_step(self, change):
-        if self._ready:
-            self._update_buttons()
-
-    def _update_buttons(self):
-        self.prev_button.disabled = self.step <= 0
-        self.next_button.disabled = self.step >= self.n_steps - 1
 
     def next(self) -> int:
         """One step forward, stopping at the last step; returns the new step."""
@@ -106,11 +146,6 @@ class StepController(w.VBox):
         """One step back, stopping at 0; returns the new step."""
         self.step = max(self.step - 1, 0)
         return self.step
-
-    def _on_play(self, change):
-        # Pressing play at the last step starts again from the first.
-        if change["new"] and self.step >= self.n_steps - 1 and self.n_steps > 1:
-            self.step = 0
 
     def _on_select(self, change):
         if self._selecting:
@@ -134,15 +169,17 @@ class StepController(w.VBox):
             self._selecting = False
         self.selection = {**self.selection, **choices}
 
-    def set_caption(self, text: str) -> None:
-        """The line under the controls, e.g. "query 5 · 'cat'" (escaped: labels are user text)."""
-        self.caption.value = (f"<span class='tr-caption-text' data-tr-step='{self.step}' data-step='{self.step}'>"
-                              f"{html.escape(text)}</span>")
+    def set_caption(self, text: str, step: int | None = None) -> None:
+        """The line under the controls, e.g. "query 5 · 'cat'" (escaped: labels are user text),
+        marked as showing ``step`` (default: the current step)."""
+        s = self.step if step is None else step
+        self.caption.value = (f"<span class='tr-caption-text' data-tr-step='{s}' data-step='{s}'>"
+                              f"{isolate_quoted(html.escape(safe_label(text)))}</span>")
 
     def describe(self) -> str:
         """The controller's state as text: step, and the selectors that apply."""
         shown = [f"{n}={self.selection.get(n, 0)}" for n, dd in self.selectors.items() if len(dd.options) > 1]
-        return ", ".join([f"{self.slider.description}={self.step} of {self.n_steps}"] + shown)
+        return ", ".join([f"{self.clock.description}={self.step} of {self.n_steps}"] + shown)
 
     def __repr__(self) -> str:
         return f"StepController({self.describe()})"

@@ -17,7 +17,7 @@ from ..views.decode import cache_strip, text_parts, tick_view, timeline
 from ..views.matrix import Window
 from .attention import short_labels
 from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
-from .canvas import BarsCanvas, MatrixCanvas
+from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
 from .markup import decode_strip, decode_text, text_block
 
 STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)
@@ -55,10 +55,10 @@ class DecodeStepper(Stepper):
         o = self.options
         self.window, self.overview_px, self.text_tokens, self.show_timeline = (
             o["window"], o["overview_px"], o["text_tokens"], o["timeline"])
-        self.text = w.HTML()
+        self.text = HTMLPanel()
         self.text.add_class("tr-decode-text")
         self.row = MatrixCanvas(title="", row_axis="head", col_axis="position")
-        self.strip = w.HTML()
+        self.strip = HTMLPanel()
         self.strip.add_class("tr-decode-strip")
         self.bars = BarsCanvas(title="")
         self.cache = MatrixCanvas(title="", row_axis="layer", col_axis="position")
@@ -69,8 +69,8 @@ class DecodeStepper(Stepper):
                 f"{self.trace.model_name} made no F.scaled_dot_product_attention call: no attention to show "
                 "(Hugging Face models: load with attn_implementation='sdpa').", "color:#b42318")))
 
-    def _update(self, new_selection: bool) -> None:
-        tr, t = self.trace, self.step
+    def _update(self, step: int, new_selection: bool) -> None:
+        tr, t = self.trace, step
         layer, head = self.controller.selection.get("layer", 0), self.controller.selection.get("head", 0)
         tk = tr.ticks[t]
         self.text.value = self._text_html(t)
@@ -83,7 +83,7 @@ class DecodeStepper(Stepper):
                else f"no cache: all {len(tk.appended)} positions recomputed")
         self.controller.set_caption(
             f"tick {t} of {len(tr) - 1}: position {tk.query_position} “{tr.tokens[tk.query_position]}” → "
-            f"“{tk.token}” (p = {tk.topk_probs[0]:.3f}) · layer {layer}, head {head} · {how}")
+            f"“{tk.token}” (p = {tk.topk_probs[0]:.3f}) · layer {layer}, head {head} · {how}", t)
 
     def _text_html(self, t: int) -> str:
         tr = self.trace

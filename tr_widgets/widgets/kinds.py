@@ -13,16 +13,22 @@ from ..engine import AttentionTrace, RecurrentTrace
 from ..engine.capture import Capture
 from ..engine.decode import DecodeTrace
 from ..engine.errors import describe, fail
+from ..engine.gradients import GradientTrace
+from ..engine.state import StateTrace
 
 STEPPERS: dict[type, type | str] = {
     RecurrentTrace: "recurrent:RecurrentStepper",
     AttentionTrace: "attention:AttentionStepper",
     DecodeTrace: "decode:DecodeStepper",
     Capture: "capture_view:CaptureView",
+    GradientTrace: "gradients:GradientStepper",
+    StateTrace: "state:StateStepper",
 }
 # How to make each kind, for the message a user gets when show() is handed something else.
 MAKERS = {RecurrentTrace: "tr_widgets.trace_recurrent(module, x)", AttentionTrace: "tr_widgets.trace_attention(q, k, v)",
-          DecodeTrace: "tr_widgets.decode(model, prompt, n)", Capture: "tr_widgets.capture(model)"}
+          DecodeTrace: "tr_widgets.decode(model, prompt, n)", Capture: "tr_widgets.capture(model)",
+          GradientTrace: "tr_widgets.trace_gradients(module, x, loss_fn)",
+          StateTrace: "tr_widgets.engine.state.trace_state(kind, ...) or trace_mixer_call(...) from a hook"}
 
 
 def register_stepper(trace_type: type, stepper_cls: type) -> None:

@@ -13,10 +13,18 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..engine.text import safe_label
 from ..views.palette import COLOURS, bar_px
 from ..views.recurrent import fmt
 
-E = html.escape
+
+def E(s) -> str:
+    """User text as HTML: made safe (``engine.text.safe_label``: no lone surrogates, no bidi or control
+    characters) and escaped."""
+    return html.escape(safe_label(s))
+
+
+ISO = "unicode-bidi:isolate"  # a label's direction never reorders its neighbours
 TABLE = "border-collapse:collapse;font:12px monospace"
 TD = "border:1px solid #ddd;padding:1px 5px;text-align:left;white-space:nowrap"
 TH = TD + ";background:#f4f4f4"
@@ -29,6 +37,11 @@ def hex_colour(name: str) -> str:
 
 
 HEX = SimpleNamespace(**{name: hex_colour(name) for name in COLOURS})  # HEX.mark == "#ff2828"
+
+
+def isolate_quoted(escaped: str) -> str:
+    """Each “quoted” label in already escaped text wrapped in a bidi-isolated span."""
+    return re.sub("“([^”]*)”", lambda m: f"“<span class='tr-tok' style='{ISO}'>{m.group(1)}</span>”", escaped)
 
 
 def text_block(s: str, style: str = "color:#555;font-size:11px") -> str:
@@ -134,7 +147,7 @@ def attention_output(rv, klabels, S: int) -> str:
             f"<th style='{TH}'>w_ij</th><th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
     rows = [head]
     for j, wj, vj, term in rv.top:
-        tok = f"<td style='{TD}'>{E(klabels[j])}</td>" if toks else ""
+        tok = f"<td style='{TD};{ISO}'>{E(klabels[j])}</td>" if toks else ""
         rows.append(f"<tr><td style='{TD}'>{j}</td>{tok}<td style='{TD}'>{wj:.4f}</td>"
                     f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
     rest, masked = max(S - len(rv.top), 0), int(rv.blocked_total)
@@ -153,9 +166,9 @@ def attention_output(rv, klabels, S: int) -> str:
             f"<table style='{TABLE}'>{''.join(rows)}</table>{checks}</div>")
 
 
-NEW = "background:#ffe3b3;border:1px solid #e08a00;border-radius:3px;padding:0 3px;font-weight:600"
-MADE = "color:#111"
-PROMPT = "color:#666"
+NEW = f"background:#ffe3b3;border:1px solid #e08a00;border-radius:3px;padding:0 3px;font-weight:600;{ISO}"
+MADE = f"color:#111;{ISO}"
+PROMPT = f"color:#666;{ISO}"
 
 
 def decode_text(t: int, parts, tick, mode: str) -> str:
@@ -169,7 +182,7 @@ def decode_text(t: int, parts, tick, mode: str) -> str:
     for tok, p in zip(tick.topk_tokens, tick.topk_probs):
         bar = (f"<div style='width:{max(1, round(120 * p))}px;height:8px;"
                f"background:{'#e08a00' if tok == tick.token else '#9bb1d4'}'></div>")
-        rows.append(f"<tr><td style='{TD}'>{E(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
+        rows.append(f"<tr><td style='{TD};{ISO}'>{E(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
     return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap'>"
             f"<div style='max-width:560px'><div style='font-weight:600'>tick {t}: the model reads positions "
             f"0–{tick.query_position} and writes one token</div><div style='font:14px serif;line-height:1.6'>"
@@ -191,7 +204,7 @@ def decode_strip(tv, use_cache: bool, newest: int) -> str:
         kind = "appended" if new else ("reused" if tv.reused[j] else "recomputed")
         cells.append(f"<div class='tr-key tr-key-{kind}' title='position {pos}: {kind}' style='border:{edge};"
                      f"background:rgb({shade},{shade},255);padding:1px 4px;text-align:center;min-width:28px'>"
-                     f"<div style='font:12px monospace'>{E(tv.labels[j])}</div>"
+                     f"<div style='font:12px monospace;{ISO}'>{E(tv.labels[j])}</div>"
                      f"<div style='font:10px monospace;color:#333'>{pos} · {wt:.2f}</div></div>")
     more = f"<div style='color:#888;align-self:center'>… {tv.window.c0 + a} earlier</div>" if tv.window.c0 + a else ""
     legend = ("blue border: reused from the cache · orange border: appended this tick · shade: weight of head "
@@ -199,3 +212,10 @@ def decode_strip(tv, use_cache: bool, newest: int) -> str:
               f"no cache: every position recomputed · orange: the query's own position · shade: weight of head {tv.head}")
     return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}'>{text_block(legend)}"
             f"<div style='display:flex;flex-wrap:wrap;gap:3px'>{more}{''.join(cells)}</div></div>")
+
+
+def notes_html(notes) -> str:
+    """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice."""
+    items = "".join(f"<li>{E(n)}</li>" for n in notes)
+    return (f"<div class='tr-panel tr-notes' role='note' style='{BAD};font-weight:400'>"
+            f"<b>Note</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")

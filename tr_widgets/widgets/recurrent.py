@@ -13,7 +13,7 @@ from ..engine import RecurrentTrace
 from ..views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
                      value_range, window_around)
 from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
-from .canvas import BarsCanvas, MatrixCanvas
+from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
 from .markup import equations_table, graph_svg
 
 NAMES = {"x_t": "x_t (input)", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "i_t input gate",
@@ -55,11 +55,11 @@ class RecurrentStepper(Stepper):
         o = self.options
         self.units, self.max_bars, self.graph_nodes = o["units"], o["max_bars"], o["graph_nodes"]
         self.window, self.overview_px = o["window"], o["overview_px"]
-        self.equations = w.HTML()
+        self.equations = HTMLPanel()
         self.flow = BarsCanvas(title="flow at this step")
         self.heatmap = MatrixCanvas(title="hidden state h_t over time (units × steps)", cmap="diverging",
                                     row_axis="unit", col_axis="step")
-        self.graph = w.HTML()
+        self.graph = HTMLPanel()
         for p, cls in ((self.equations, "tr-equations"), (self.graph, "tr-graph")):
             p.add_class(cls)
         self.panels = [self.equations, self.flow, self.heatmap, self.graph]
@@ -93,8 +93,8 @@ class RecurrentStepper(Stepper):
         self.heatmap.set_overview(ov)
         self._win = None
 
-    def _update(self, new_selection: bool) -> None:
-        t = self.step
+    def _update(self, step: int, new_selection: bool) -> None:
+        t = step
         layer, direction, batch = self._sel()
         if new_selection or self._H is None:
             self._load_selection()
@@ -112,7 +112,7 @@ class RecurrentStepper(Stepper):
         self.equations.value = equations_table(sv, f"step t = {t} ({where}): torch's equations, numbers substituted")
         self._set_flow(sv, t)
         self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state)
-        self.controller.set_caption(f"t = {t} of {self.trace.seq_len - 1} · {self.trace.kind} · {where}")
+        self.controller.set_caption(f"t = {t} of {self.trace.seq_len - 1} · {self.trace.kind} · {where}", t)
 
     def _set_flow(self, sv, t: int) -> None:
         series, groups = [], []

@@ -1,0 +1,192 @@
+"""How a stepper's frames reach the browser: all at once within the budget, else chunks around the step.
+
+Chunks refer to large values the browser already holds by their hash (``frames.pack(known=...)``):
+a chunk inside the weights window carries the window once per page, not once per chunk. The clock's
+``frames`` trait is always self-contained (a page that loads later decodes it first); when a page
+misses a referenced value it asks again and the kernel resends from that base.
+"""
+from __future__ import annotations
+
+import html
+
+import time
+from collections import OrderedDict
+
+from . import frames as fr
+from .frontend import frontend_seen
+
+
+CHUNK_SECONDS = 0.035  # about how long drawing one chunk may keep the kernel busy (a step stays ≤ 50 ms)
+RECORDED_MAX = 256  # recorded frames kept in the kernel, so following a browser step needs no redraw
+
+
+class FrameStreaming:
+    """Mixin of :class:`~tr_widgets.widgets.base.Stepper`: records frames, sends them, exports pages.
+
+    Needs ``self.controller``, ``self._targets``, ``self._layout``, ``self._budget``, ``self.step``
+    and ``self._update(step, new_selection)``, a pure function of the step and the selection.
+    """
+
+    _recorded: OrderedDict
+
+    def _quiet(self, on: bool) -> None:
+        for tw in self._targets:
+            tw.quiet_sync = on
+
+    def _record(self, steps) -> list:
+        """The frame of each step in ``steps``, drawn quietly; the panels end at the current step."""
+        self._quiet(True)
+        try:
+            out = []
+            for s in steps:
+                self._update(s, new_selection=False)
+                out.append(fr.state_of(self._targets))
+                self._recorded[s] = out[-1]
+                self._recorded.move_to_end(s)
+            while len(self._recorded) > RECORDED_MAX:
+                self._recorded.popitem(last=False)
+            here = self._recorded.get(self.step)
+            self._set_state(here) if here is not None else self._update(self.step, new_selection=False)
+        finally:
+            self._quiet(False)
+        return out
+
+    def _set_state(self, state: list[dict]) -> None:
+        """Set the panels to a recorded frame; what ``_update`` remembers of its last drawing is dropped."""
+        for tw, values in zip(self._targets, state):
+            for k, v in values.items():
+                if getattr(tw, k) != v:
+                    setattr(tw, k, v)
+        self._drawn_elsewhere()
+
+    def _drawn_elsewhere(self) -> None:
+        """The panels were set from a frame, not by ``_update``: steppers drop caches of their last
+        drawing here (the shown window), so the next ``_update`` redraws what it must."""
+        self._win = None
+
+    def follow(self, s: int) -> None:
+        """Bring the panels' traits to step ``s`` quietly (the browser applies the frame itself): from
+        the recorded frame when there is one (no redraw), else by drawing it."""
+        state = self._recorded.get(s) if self._mode != "kernel" else None
+        self._quiet(self._mode != "kernel")
+        try:
+            self._update(s, new_selection=False) if state is None else self._set_state(state)
+        finally:
+            self._quiet(False)
+
+    def _fits(self, n: int) -> tuple[bytes | None, int]:
+        """(every frame packed, or None over the budget; the size an export would need, -1 if unknown)."""
+        here = fr.state_of(self._targets)
+        other = self._record([min(self.step + 1, n - 1)])[0] if n > 1 else here
+        one = len(fr.pack([here], 0, 0))
+        per_frame = max(len(fr.pack([here, other], 0, 0)) - one, 1)  # one more step, compressed
+        self._chunk = max(2, min(8, fr.CHUNK_BYTES // per_frame))  # adapted as chunks are sent
+        if not self._budget or n > fr.MAX_FULL:
+            return None, -1
+        estimate = one + n * per_frame
+        if estimate * 4 // 3 + fr.js_bytes() > self._budget * 1.25:
+            return None, estimate * 4 // 3 + fr.js_bytes()
+        payload = fr.pack(self._record(range(n)), 0, self._gen)
+        size = fr.embedded_size(payload)
+        return (payload if size <= self._budget else None), size
+
+    def _make_frames(self) -> None:
+        """All frames when they fit the budget; else the chunks around the step (a jump streams)."""
+        n, self._payload, self._have = self.controller.n_steps, None, set()
+        self._recorded.clear()  # a new selection: other frames
+        self._gen += 1
+        payload, self._size_hint = self._fits(n)
+        clock = self.controller.clock
+        with clock.hold_sync():
+            clock.targets = [tw.model_id for tw in self._targets]
+            if payload is not None:
+                self._mode, self._payload = "browser", payload
+                clock.frames = payload
+            else:
+                self._mode, self._base = "chunks", set()
+                a, b = max(0, self.step - 1), min(n, self.step + 2)
+                clock.frames = fr.pack(self._record(range(a, b)), a, self._gen, known=self._base)
+                self._known = set(self._base)
+                self._have.update(range(a, b))
+            clock.frames_mode = True
+
+    def _send_chunk(self, a: int, b: int, keep_end: bool = False) -> None:
+        """Send frames ``a .. b-1`` as one message of at most ``frames.MSG_MAX`` bytes: halved until it
+        fits, keeping the half nearest the step (the start; the end when ``keep_end``)."""
+        a, b = max(0, a), min(self.controller.n_steps, b)
+        t0 = time.perf_counter()
+        frames = self._record(range(a, b))
+        self._frame_s = (time.perf_counter() - t0) / (b - a + 1)  # one drawing per frame, and the step's
+        while True:
+            known = set(self._known)
+            payload = fr.pack(frames, a, self._gen, known=known)
+            if len(payload) <= fr.MSG_MAX or len(frames) == 1:
+                break
+            half = len(frames) // 2
+            frames, a = (frames[half:], a + half) if keep_end else (frames[:half], a)
+        b = a + len(frames)
+        self._known = known
+        self.controller.clock.send({"frames": [a, b]}, buffers=[payload])
+        self._have.update(range(a, b))
+        if b - a > 1:  # chunks of about CHUNK_BYTES, from what the last one weighed, and drawn within
+            by_bytes = fr.CHUNK_BYTES * (b - a) // max(len(payload), 1)  # about CHUNK_SECONDS
+            self._chunk = max(2, min(32, by_bytes, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
+
+    def _prefetch(self, s: int) -> None:
+        """Chunks mode: after a jump, the frame of ``s`` first, then its neighbours (next and previous are
+        instant); else at most one chunk per step change, when a step within half a chunk (a chunk and a
+        half while playing) is missing."""
+        n, have = self.controller.n_steps, self._have
+        if s not in have:  # a jump: this frame at once, then its neighbours
+            self._send_chunk(s, s + 1)
+            for t in (s - 1, s + 1):
+                if 0 <= t < n and t not in have:
+                    self._send_chunk(t, t + 1)
+            return
+        # while playing, stay a chunk and a half ahead (the page must never wait for a frame)
+        reach = self._chunk * 3 // 2 + 1 if self.controller.playing else self._chunk // 2 + 1
+        ahead = next((t for t in range(s + 1, min(n, s + reach + 1)) if t not in have), None)
+        if ahead is not None:
+            end = next((t for t in range(ahead, min(n, ahead + self._chunk)) if t in have), ahead + self._chunk)
+            self._send_chunk(ahead, end)
+            return
+        behind = next((t for t in range(s - 1, max(-1, s - reach - 1), -1) if t not in have), None)
+        if behind is not None:
+            start = next((t + 1 for t in range(behind, max(-1, behind - self._chunk), -1) if t in have),
+                         behind - self._chunk + 1)
+            self._send_chunk(start, behind + 1, keep_end=True)
+
+    def _on_clock_msg(self, widget, content, buffers) -> None:
+        if isinstance(content, dict) and content.get("hello"):
+            frontend_seen()
+            return
+        want = content.get("want") if isinstance(content, dict) else None
+        if isinstance(want, int) and 0 <= want < self.controller.n_steps:
+            if self._mode == "browser":
+                self.controller.clock.send({"frames": [0, self.controller.n_steps]}, buffers=[self._payload])
+            else:  # the page lost its chunks (reloaded: it holds the trait's values) or its cache
+                self._known = set() if content.get("lost") else set(self._base)
+                self._send_chunk(want - 1, want + 2)
+
+    @property
+    def frames_mode(self) -> str:
+        """Where steps are applied: "browser" (every frame sent once: steps need no kernel, exported
+        pages step) or "chunks" (over the frame budget: frames around the step, pages stay static)."""
+        return self._mode
+
+    def export_html(self) -> str:
+        """The text/html output: the snapshot, plus the player and frames when they fit the budget."""
+        snap = self.snapshot_html()
+        if self._mode == "browser":
+            spec = {"layout": self._layout, "step": self.step, "n_steps": self.controller.n_steps,
+                    "interval": self.controller.interval, "step_name": self.controller.clock.description,
+                    "speeds": self.controller.clock.speeds}
+            return fr.export_html(snap, spec, self._payload)
+        size = (f"about {self._size_hint / fr.MiB:.1f} MiB" if self._size_hint > 0
+                else f"{self.controller.n_steps} steps (more than {fr.MAX_FULL})")
+        notice = html.escape(
+            f"Static picture: this stepper does not step without a kernel. Its frames need {size}, over the "
+            f"frame budget of {self._budget / fr.MiB:.1f} MiB. To make it step here, show fewer steps "
+            f"(a shorter sequence, or a smaller window=...), or raise the budget before show(): "
+            f"tr_widgets.widgets.set_frame_budget(16 * 1024**2), or show(..., frames=16 * 1024**2).")
+        return fr.export_html(snap, None, None, notice)
