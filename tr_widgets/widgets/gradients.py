@@ -1,0 +1,159 @@
+"""GradientStepper: a gradient trace, one backward step at a time; the clock runs from T−1 down to 0.
+
+Backward step k = 0 visits time t = T−1, step k visits t = T−1−k (the reverse direction of a
+bidirectional module: t = k), see ``views.gradients.backward_time``. Panels, top to bottom: this step's
+arithmetic for a few units; the flow arriving δh_t → local factor → leaving δh_{t−1} as bar charts (an
+LSTM adds a second row, the cell path δc_t → f_t → δc_{t−1}); log10 ‖∂L/∂h_t‖ over time, filled in as
+the clock runs back, with log10 of each step's gain; the gradient matrix (units × steps, current step
+marked). Backpropagation through time as in torch's autograd; the equations are engine.gradients'.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.gradients import GradientTrace
+from ..views import make_overview, quantize, recurrent_axes, value_range, window_around
+from ..views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
+from .base import COMMON_OPTIONS, Stepper, int_in
+from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .markup import HEX, E, equations_table, text_block
+
+AXIS = "log10 ‖∂L/∂h_t‖"
+
+
+def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 480, height: int = 150) -> str:
+    """An inline SVG line chart of a :class:`~tr_widgets.views.gradients.NormSeries`: log10 ‖∂L/∂h_t‖
+    (and ‖∂L/∂c_t‖, dashed) over time, only the visited bins drawn, the current time marked.
+
+    Example: ``log_norm_svg(norm_series(g, 0), -3.0, 1.0, "gradient norm")``
+    """
+    n, pad_l, pad_b = len(s.log_norm), 44, 18
+    pw, ph = width - pad_l - 6, height - pad_b - 6
+    span = hi - lo if hi > lo else 1.0
+    x = lambda i: pad_l + (i + 0.5) * pw / max(n, 1)  # noqa: E731
+    y = lambda v: 6 + ph * (1 - (v - lo) / span)  # noqa: E731
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
+           f"aria-label='{E(AXIS)} over time' style='font:10px monospace;border:1px solid #bbb'>"]
+    for v in (lo, (lo + hi) / 2, hi):  # three gridlines with their labels
+        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 6}' y2='{y(v):.1f}' stroke='#eee'/>"
+                   f"<text x='2' y='{y(v) + 3:.1f}' fill='#555'>{v:+.1f}</text>")
+    for vals, dash, colour in ((s.log_norm, "", HEX.negative), (s.log_cell_norm, "4 3", HEX.positive)):
+        if vals is None:
+            continue
+        pts = [f"{x(i):.1f},{y(float(v)):.1f}" for i, v in enumerate(vals) if np.isfinite(v)]
+        if pts:
+            out.append(f"<polyline points='{' '.join(pts)}' fill='none' stroke='{colour}' stroke-width='1.5' "
+                       f"stroke-dasharray='{dash}'/>")
+    if 0 <= s.current < n:
+        out.append(f"<line x1='{x(s.current):.1f}' y1='6' x2='{x(s.current):.1f}' y2='{6 + ph}' stroke='{HEX.mark}'/>")
+    out.append(f"<text x='{pad_l}' y='{height - 4}' fill='#555'>t = 0</text>"
+               f"<text x='{width - 60}' y='{height - 4}' fill='#555'>t = {s.T - 1}</text></svg>")
+    legend = AXIS + (" (solid), log10 ‖∂L/∂c_t‖ (dashed)" if s.log_cell_norm is not None else "")
+    binned = f"; {s.steps_per_bin} steps per point (max)" if s.steps_per_bin > 1 else ""
+    note = f"{legend} over time t; only the {int(s.visited.sum())} of {n} points already visited{binned}"
+    return (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}'><div style='font-weight:600'>{E(title)}</div>"
+            f"{''.join(out)}{text_block(note)}</div>")
+
+
+class GradientStepper(Stepper):
+    """Step backwards through a :class:`~tr_widgets.GradientTrace`: arithmetic, flow, norms, heatmap.
+
+    Example::
+
+        g = tr_widgets.trace_gradients(nn.LSTM(3, 8), torch.randn(50, 1, 3), lambda out: out[0][-1].sum())
+        s = GradientStepper(g)         # backward step k = 0: time t = 49
+        s.step = 10                    # time t = 39; every panel follows
+        s.select(layer=0)
+    """
+
+    OPTIONS = {**COMMON_OPTIONS,
+               "units": (*int_in(1, 16), "units=3 (units whose arithmetic the table shows)", 3),
+               "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
+               "max_points": (*int_in(16, 1024), "max_points=256 (points of the series over time)", 256)}
+
+    def __init__(self, trace: GradientTrace, **options):
+        super().__init__(trace, **options)
+
+    def _axes(self):
+        return recurrent_axes(self.trace)
+
+    def _n_steps(self) -> int:
+        return len(self.trace)
+
+    def _step_name(self) -> str:
+        return "k"
+
+    def _build(self) -> None:
+        self.table = HTMLPanel()
+        self.table.add_class("tr-equations")
+        self.flow = BarsCanvas(title="through h")
+        self.flow_c = BarsCanvas(title="through c") if self.trace.kind == "lstm" else None
+        self.norms = HTMLPanel()
+        self.gains = BarsCanvas(title="log10 gain per step")
+        self.heatmap = MatrixCanvas(title="∂L/∂h_t over time (units × steps)", cmap="diverging",
+                                    row_axis="unit", col_axis="step")
+        self.panels = [self.table, self.flow] + ([self.flow_c] if self.flow_c else []) + \
+            [self.norms, self.gains, self.heatmap]
+        self._G = self._win = None
+
+    def _sel(self) -> tuple[int, int, int]:
+        s = self.controller.selection
+        return s.get("layer", 0), s.get("direction", 0), s.get("batch", 0)
+
+    def _load_selection(self) -> None:
+        """Gradient matrix, colour range, overview and the norms' axis of the selected item."""
+        layer, direction, batch = self._sel()
+        self._G = gradient_matrix(self.trace, layer, direction, batch)  # [Hout, T]
+        self._vrange = value_range(self._G, signed=True)
+        big = max(self._G.shape) > self.options["window"]
+        self.heatmap.set_overview(make_overview([(0, self._G, None)], self._G.shape, signed=True,
+                                                max_px=self.options["overview_px"], vrange=self._vrange) if big else None)
+        full = norm_series(self.trace, len(self.trace) - 1, layer, direction, self.options["max_points"])
+        vals = np.concatenate([a for a in (full.log_norm, full.log_cell_norm) if a is not None])
+        vals = vals[np.isfinite(vals)]
+        self._yrange = (float(np.floor(vals.min())), float(np.ceil(vals.max()))) if vals.size else (-1.0, 1.0)
+        self._win = None
+
+    def _update(self, step: int, new_selection: bool) -> None:
+        k, T = step, len(self.trace)
+        layer, direction, batch = self._sel()
+        if new_selection or self._G is None:
+            self._load_selection()
+        t = backward_time(k, T, direction)
+        o = self.options
+        gv = gradient_view(self.trace, k, layer, direction, batch, o["units"], o["max_bars"])
+        where = f"layer {layer}, {'reverse' if direction else 'forward'}, batch item {batch}"
+        head = f"backward step k = {k} of T = {T}: time t = {'k' if direction else 'T − 1 − k'} = {t} ({where})"
+        self.table.value = equations_table(gv, head + ": the backward equations, numbers substituted")
+        self._set_flow(self.flow, gv.h_path, k, f"through h at t = {t}: arriving → local factor → leaving")
+        if self.flow_c is not None:
+            self._set_flow(self.flow_c, gv.c_path, k, f"through c at t = {t}: arriving → forget gate → leaving")
+        s = norm_series(self.trace, k, layer, direction, o["max_points"])
+        self.norms.value = log_norm_svg(s, *self._yrange, f"{AXIS} (all batch items) as the clock runs back")
+        with self.gains.hold_sync():
+            self.gains.title = "log10 gain per step, ‖J_tᵀ δs_t‖ / ‖δs_t‖ (> 0 grows, < 0 shrinks), over time t"
+            g = np.nan_to_num(s.log_gain, nan=0.0)
+            note = f"{s.steps_per_bin} steps per bar (mean)" if s.steps_per_bin > 1 else ""
+            self.gains.set_series([("log10 gain", g, ~s.visited, s.current, note)])
+            self.gains.step = k
+        win = window_around(self._G.shape, None, t, o["window"], o["window"])
+        with self.heatmap.hold_sync():
+            if win != self._win:
+                block = self._G[win.r0:win.r1, win.c0:win.c1]
+                self.heatmap.set_window(quantize(block, *self._vrange), win, self._G.shape, *self._vrange)
+                self._win = win
+            self.heatmap.mark_col = t
+            self.heatmap.step = k
+        self.controller.set_caption(f"backward step k = {k} of {T}: time t = {t} · {self.trace.kind} · {where} · "
+                                    f"‖∂L/∂h_t‖ = {gv.norm:.3e} · gain {gv.gain:.3f}", k)
+
+    @staticmethod
+    def _set_flow(canvas: BarsCanvas, path, k: int, title: str) -> None:
+        series, groups = [], []
+        for column in path:
+            groups.append(list(range(len(series), len(series) + len(column))))
+            series += [(name, vals, None, -1, "") for name, vals in column]
+        with canvas.hold_sync():
+            canvas.title = title
+            canvas.set_series(series, groups)
+            canvas.step = k
