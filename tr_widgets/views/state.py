@@ -1,0 +1,289 @@
+"""What a state view shows, as numpy: one step of a state-space / linear-attention mixer (a StateTrace).
+
+Per step t (0-based, the state right after position t, as ``trace.state(t)``): the fixed-size state of
+the selected batch item (Mamba: d_inner × d_state; Mamba-2: head_dim × d_state of one head; Gated
+DeltaNet: d_k × d_v of one head; RWKV: its state tuple, one vector per component), each per-step
+quantity under the family's own name (``trace.names``) reduced to one vector by the selection, the
+mixer's output, and the bytes the state takes beside those of the KV cache an attention layer of the
+same width would hold after the same tokens. Which dim of each quantity is which is this module's one
+table, :data:`LAYOUTS`; the numbers are the trace's, sliced, never recomputed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..engine.errors import fail
+from .matrix import to_numpy, value_range, window_around
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a family's tensors are indexed: one letter per dim, ``b`` the batch.
+
+    ``c``: the "channel" selector (Mamba's d_inner, Mamba-2's row p of a head, RWKV's channel); ``h``:
+    the "head" selector (Mamba-2's B and C come per head, each head's group repeated); other letters
+    are kept whole. A dim kept as the last one is shown whole with the selected index marked.
+
+    Example::
+
+        LAYOUTS["mamba"].dims["A_bar"]     # 'bcn': batch, channel (selected), state dim n (shown)
+    """
+
+    axes: tuple[str, ...]  # selectors besides batch: "head", "channel"
+    state: str  # dims of state(t) (matrix families) or of each state component (RWKV)
+    rows: str  # axis names of the heatmap (empty for RWKV: no heatmap)
+    cols: str
+    dims: dict  # quantity name -> dims
+
+
+LAYOUTS = {
+    "mamba": Layout(("channel",), "bcn", "channel (d_inner)", "state dim n", {
+        "x": "bc", "delta": "bc", "A_bar": "bcn", "B": "bn", "Bx": "bcn", "C": "bn", "D": "c", "gate": "bc",
+        "y": "bc"}),
+    "mamba2": Layout(("head", "channel"), "bhcn", "head row p (head_dim)", "state dim n", {
+        "x": "bhc", "dt": "bh", "dA": "bh", "B": "bhn", "Bx": "bhcn", "C": "bhn", "D": "h", "y": "bhc"}),
+    "gated_deltanet": Layout(("head",), "bhkv", "key dim (d_k)", "value dim (d_v)", {
+        "q": "bhk", "k": "bhk", "v": "bhv", "g": "bh", "decay": "bh", "beta": "bh", "kv_mem": "bhv",
+        "delta": "bhv", "o": "bhv"}),
+    "rwkv": Layout(("channel",), "bc", "", "", {}),  # every quantity and state component is [B, C]
+}
+
+
+def layout(trace) -> Layout:
+    """The :class:`Layout` of a trace's family.
+
+    Example::
+
+        layout(t).axes      # Mamba-2: ('head', 'channel')
+    """
+    if trace.kind.name not in LAYOUTS:
+        fail("trace", f"a state trace of a family with a view layout ({', '.join(LAYOUTS)})",
+             f"a {trace.kind.name!r} trace", "add its entry to tr_widgets.views.state.LAYOUTS")
+    return LAYOUTS[trace.kind.name]
+
+
+def _size(trace, letter: str) -> int:
+    """The size of the selector dim ``letter`` (h heads, c channels) from the state's shape."""
+    dims = layout(trace).state
+    s = trace.state(0)
+    s = s[-1] if isinstance(s, tuple) else s
+    return int(s.shape[dims.index(letter)])
+
+
+def state_axes(trace) -> list[tuple[str, list[str]]]:
+    """(name, option labels) of each selector: batch, then head and/or channel where the family has them.
+
+    Example::
+
+        state_axes(t)     # Mamba, B=2, d_inner=64: [('batch', ['0', '1']), ('channel', ['0', ..., '63'])]
+    """
+    out = [("batch", [str(b) for b in range(trace.batch_size)])]
+    for name in layout(trace).axes:
+        out.append((name, [str(i) for i in range(_size(trace, name[0]))]))
+    return out
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar chart: ``values`` (float32) are entries ``lo .. lo + len - 1`` of a ``total``-long vector.
+
+    Example::
+
+        Bar("delta", np.ones(4, np.float32), mark=2, note="over channels")   # channel 2 marked
+    """
+
+    name: str
+    values: np.ndarray
+    mark: int  # index into values of the selected head/channel, -1 if none
+    note: str
+    lo: int = 0
+    total: int = 0
+
+
+def _bars_of(name: str, v: np.ndarray, mark: int, what: str, max_bars: int) -> Bar:
+    """A vector as a Bar, windowed to ``max_bars`` entries around ``mark`` (half-window jumps)."""
+    n = len(v)
+    win = window_around((1, n), None, max(mark, 0), 1, max_bars)
+    note = what + (f", {win.c0}–{win.c1 - 1} of {n}" if win.c1 - win.c0 < n else "")
+    m = mark - win.c0 if mark >= 0 and win.c0 <= mark < win.c1 else -1
+    return Bar(name, np.ascontiguousarray(v[win.c0:win.c1], np.float32), m, note, win.c0, n)
+
+
+def reduce(x: torch.Tensor, dims: str, sel: dict) -> tuple[np.ndarray, int, str]:
+    """``(vector, marked index, what it is)``: ``x`` indexed by the selection until one dim is left.
+
+    Example::
+
+        reduce(q["A_bar"], "bcn", {"batch": 1, "channel": 5})   # (A_bar[1, 5, :], -1, 'channel 5, over n')
+    """
+    b, h, c = sel.get("batch", 0), sel.get("head", 0), sel.get("channel", 0)
+    a = to_numpy(x)
+    parts, mark = [], -1
+    for i, letter in enumerate(dims):
+        if letter == "b":
+            a = a[b]
+        elif i == len(dims) - 1:  # the dim left: shown whole, the selected head/channel marked
+            mark = {"h": h, "c": c}.get(letter, -1)
+            parts.append("over " + {"h": "heads", "c": "channels"}.get(letter, letter))
+        elif letter == "h":
+            a = a[h]
+            parts.append(f"head {h}")
+        elif letter == "c":
+            a = a[c]
+            parts.append(f"channel {c}")
+    return np.asarray(a, np.float32).ravel(), mark, ", ".join(parts)
+
+
+def quantity_bars(trace, t: int, sel: dict, max_bars: int = 128) -> list[Bar]:
+    """Every per-step quantity of step ``t`` (``trace.quantities(t)``, the family's names), one Bar each.
+
+    Example::
+
+        bars = quantity_bars(t, 3, {"batch": 0, "channel": 5})
+        bars[2].name, bars[2].values     # 'A_bar', t.quantities(3)["A_bar"][0, 5] (how much of each n survives)
+    """
+    q = trace.quantities(t)
+    dims = layout(trace).dims
+    out = []
+    for name in trace.names:
+        if name not in q:
+            continue
+        d = dims.get(name, "bc")
+        if q[name].dim() == len(d) - 1 and d.startswith("b"):
+            d = d[1:]  # a parameter (D): no batch dim
+        v, mark, what = reduce(q[name], d, sel)
+        out.append(_bars_of(name, v, mark, what, max_bars))
+    return out
+
+
+def state_matrix(trace, t: int, sel: dict) -> np.ndarray:
+    """The state after position ``t`` of the selected batch item (and head), float32 [rows, cols].
+
+    Example::
+
+        state_matrix(t, 3, {"batch": 1})    # Mamba: == t.state(3)[1], [d_inner, d_state]
+    """
+    s = trace.state(t)
+    s = s[sel.get("batch", 0)]
+    if layout(trace).state.startswith("bh"):
+        s = s[sel.get("head", 0)]
+    return np.ascontiguousarray(to_numpy(s))
+
+
+def state_series(trace, t: int, sel: dict, max_bars: int = 128) -> list[Bar]:
+    """RWKV: each component of the state tuple after ``t`` (``trace.state_names``) as a Bar over channels.
+
+    Example::
+
+        [b.name for b in state_series(t, 3, {"batch": 0})]    # ['att_shift', 'num', 'den', 'max']
+    """
+    parts = trace.state(t)
+    parts = parts if isinstance(parts, tuple) else (parts,)
+    c = sel.get("channel", 0)
+    return [_bars_of(name, to_numpy(p[sel.get("batch", 0)]).ravel(), c, "over channels", max_bars)
+            for name, p in zip(trace.state_names, parts)]
+
+
+def state_range(trace, sel: dict) -> tuple[float, float]:
+    """A fixed colour range for the selected state over time: the largest |value| among the states the
+    trace keeps (every ``trace.every`` steps) and the last one, so steps compare by colour.
+
+    Example::
+
+        state_range(t, {"batch": 0})    # (-0.8, 0.8)
+    """
+    T = len(trace)
+    steps = sorted({min(s * trace.every, T) - 1 for s in range(1, T // trace.every + 1)} | {T - 1})
+    return value_range(np.stack([state_matrix(trace, s, sel) for s in steps]), signed=True)
+
+
+def output_bar(trace, t: int, batch: int, max_bars: int = 128) -> Bar:
+    """What the mixer returned at position ``t`` for one batch item (``trace.output``; RWKV: its first part).
+
+    Example::
+
+        output_bar(t, 3, 0).values      # == t.output[0, 3] (first max_bars entries)
+    """
+    out = trace.output[0] if isinstance(trace.output, tuple) else trace.output
+    v = to_numpy(out[batch, t]).ravel()
+    return _bars_of("output", v, -1, f"the mixer's output at t = {t}", max_bars)
+
+
+def human_bytes(n: float) -> str:
+    """Bytes as the views print them. Example: ``human_bytes(6144) == '6 KiB'``"""
+    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+@dataclass(frozen=True)
+class MemoryView:
+    """Bytes per layer after position t: the fixed-size state against an attention layer's KV cache.
+
+    The KV cache is that of a comparable attention layer: heads × head_dim = d_model (the mixer's output
+    width, multi-head attention without grouped keys), K and V, ``dtype`` bytes per number, the whole
+    batch: ``kv_bytes(s) = 2 · (s + 1) · d_model · batch · itemsize`` after position s (s + 1 tokens).
+    ``steps`` are the positions drawn (≤ t, at most ``max_points``), ``crossover`` the first position
+    where the KV cache outweighs the state (None if it never does within T).
+
+    Example::
+
+        m = memory_view(t, 4); m.kv_bytes == m.kv_at(4)     # True
+    """
+
+    t: int
+    T: int
+    state_bytes: int
+    kv_bytes: int
+    per_position: int
+    d_model: int
+    batch: int
+    itemsize: int
+    dtype: str
+    steps: np.ndarray
+    crossover: int | None
+
+    def kv_at(self, s) -> np.ndarray:
+        """The KV cache's bytes after position(s) ``s``. Example: ``m.kv_at(0) == m.per_position``"""
+        return (np.asarray(s, np.int64) + 1) * self.per_position
+
+    def caption(self) -> str:
+        """The assumption and the numbers, in words (what the panel prints).
+
+        Example::
+
+            memory_view(t, 4).caption()    # 'after position t = 4: state 6 KiB (constant, ...) · KV cache ...'
+        """
+        cross = (f"; the KV cache outweighs the state from t = {self.crossover} on" if self.crossover is not None
+                 else f"; within these {self.T} tokens the KV cache stays below the state")
+        return (f"after position t = {self.t}: state {human_bytes(self.state_bytes)} (constant, trace.state_bytes) · "
+                f"KV cache {human_bytes(self.kv_bytes)} = 2 (K, V) × {self.t + 1} positions × "
+                f"d_model {self.d_model} × "
+                f"batch {self.batch} × {self.itemsize} B ({self.dtype}); assumed: an attention layer with "
+                f"heads × head_dim = d_model = the mixer's width, no grouped keys{cross}")
+
+
+def memory_view(trace, t: int, max_points: int = 256) -> MemoryView:
+    """The state's bytes and a comparable attention layer's KV cache bytes, up to position ``t``.
+
+    Example::
+
+        m = memory_view(t, 5)
+        m.state_bytes == t.state_bytes, m.kv_bytes      # True, 2 · 6 · 32 · 2 · 4 = 3072
+    """
+    out = trace.output[0] if isinstance(trace.output, tuple) else trace.output
+    T, B = len(trace), trace.batch_size
+    d_model = math.prod(out.shape[2:])
+    itemsize = out.element_size()
+    per = 2 * d_model * B * itemsize
+    stride = max(1, -(-T // max_points))
+    steps = np.unique(np.append(np.arange(0, t + 1, stride), t)).astype(np.int64)
+    sb = int(trace.state_bytes)
+    cross = sb // per if sb // per < T else None  # first s with (s + 1) · per > sb
+    return MemoryView(t, T, sb, (t + 1) * per, per, d_model, B, itemsize, str(out.dtype).replace("torch.", ""),
+                      steps, cross)

@@ -1,0 +1,147 @@
+"""StateStepper: a state-space / linear-attention mixer (a StateTrace), one token at a time.
+
+Step t (0-based, t = 0 … T−1) shows the layer right after position t, as ``trace.state(t)``. Panels,
+top to bottom: the fixed-size state of the selected batch item as a heatmap (Mamba: d_inner × d_state,
+windowed around the selected channel with an overview when large; Mamba-2 and Gated DeltaNet: one head)
+or, for RWKV, its state tuple (token shift, numerator, denominator, running max) as bar series; every
+per-step quantity under the family's own name (``trace.names``); the mixer's output at t; the state's
+bytes beside the KV cache a comparable attention layer would hold after the same t + 1 tokens, both
+lines over time up to t. The numbers are the trace's (``views.state``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.state import StateTrace
+from ..views import make_overview, quantize, window_around
+from ..views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
+                           state_range, state_series)
+from .base import COMMON_OPTIONS, Stepper, int_in
+from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .markup import HEX, text_block
+
+
+def memory_svg(m, width: int = 480, height: int = 160) -> str:
+    """An inline SVG of a :class:`~tr_widgets.views.state.MemoryView`: bytes per layer over positions
+    0 … T−1, the state's line flat, the KV cache's growing by one position per tick, drawn up to t.
+
+    Example: ``memory_svg(memory_view(trace, 5))``
+    """
+    pad_l, pad_b, top = 64, 18, 8
+    pw, ph = width - pad_l - 8, height - pad_b - top
+    hi = float(max(m.state_bytes, m.kv_at(m.T - 1), 1))
+    x = lambda s: pad_l + (s + 0.5) * pw / max(m.T, 1)  # noqa: E731
+    y = lambda v: top + ph * (1 - v / hi)  # noqa: E731
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
+           f"aria-label='bytes per layer over time' style='font:10px monospace;border:1px solid #bbb'>"]
+    for v in (0.0, hi / 2, hi):
+        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 8}' y2='{y(v):.1f}' stroke='#eee'/>"
+                   f"<text x='2' y='{y(v) + 3:.1f}' fill='#555'>{human_bytes(v)}</text>")
+    lines = ((m.kv_at(m.steps), HEX.negative, "KV cache"),
+             (np.full(len(m.steps), m.state_bytes), HEX.positive, "state"))
+    for vals, colour, label in lines:
+        pts = " ".join(f"{x(int(s)):.1f},{y(float(v)):.1f}" for s, v in zip(m.steps, vals))
+        out.append(f"<polyline class='tr-line-{label.split()[0].lower()}' points='{pts}' fill='none' "
+                   f"stroke='{colour}' stroke-width='1.5'/>")
+        out.append(f"<circle cx='{x(m.t):.1f}' cy='{y(float(vals[-1])):.1f}' r='2.5' fill='{colour}'/>")
+    out.append(f"<line x1='{x(m.t):.1f}' y1='{top}' x2='{x(m.t):.1f}' y2='{top + ph}' stroke='{HEX.mark}'/>"
+               f"<text x='{pad_l}' y='{height - 4}' fill='#555'>t = 0</text>"
+               f"<text x='{width - 60}' y='{height - 4}' fill='#555'>t = {m.T - 1}</text></svg>")
+    legend = (f"<span style='color:{HEX.positive}'>━ state (fixed size)</span> · "
+              f"<span style='color:{HEX.negative}'>━ KV cache of an attention layer "
+              f"(grows one position per tick)</span>")
+    return (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}'>"
+            f"<div style='font-weight:600'>bytes per layer: fixed-size state vs. KV cache, up to t = {m.t}</div>"
+            f"{''.join(out)}<div style='font:11px sans-serif'>{legend}</div>{text_block(m.caption())}</div>")
+
+
+class StateStepper(Stepper):
+    """Step through a :class:`~tr_widgets.engine.state.StateTrace`: state, quantities, output, bytes.
+
+    Example::
+
+        t = trace_mixer_call(mixer, args, kwargs, out)     # from a forward hook on a MambaMixer
+        s = StateStepper(t, step=2)                        # or tr_widgets.show(t)
+        s.step = 3; s.next()                               # every panel follows
+        s.select(batch=1, channel=5)                       # Mamba-2 / Gated DeltaNet: head=...
+    """
+
+    OPTIONS = {**COMMON_OPTIONS,
+               "max_bars": (*int_in(4, 512), "max_bars=128 (entries per bar chart)", 128),
+               "max_points": (*int_in(16, 1024), "max_points=256 (points of the bytes-over-time lines)", 256)}
+
+    def __init__(self, trace: StateTrace, **options):
+        super().__init__(trace, **options)
+
+    def _axes(self):
+        return state_axes(self.trace)
+
+    def _n_steps(self) -> int:
+        return len(self.trace)
+
+    def _step_name(self) -> str:
+        return "t"
+
+    def _build(self) -> None:
+        lay = layout(self.trace)
+        self.matrix = bool(lay.rows)
+        if self.matrix:
+            self.heatmap = MatrixCanvas(title="state", cmap="diverging", row_axis=lay.rows, col_axis=lay.cols)
+            self.state_panel = self.heatmap
+        else:
+            self.heatmap = None
+            self.state_panel = BarsCanvas(title="state", arrow="")
+        self.quantities = BarsCanvas(title="per-step quantities", arrow="")  # side by side, not a flow
+        self.output = BarsCanvas(title="output")
+        self.memory = HTMLPanel()
+        self.memory.add_class("tr-state-memory")
+        self.panels = [self.state_panel, self.quantities, self.output, self.memory]
+        self._axis_names = [name for name, _ in state_axes(self.trace)]
+        self._vrange = None
+
+    def _where(self) -> str:
+        s = self.controller.selection
+        return ", ".join(f"{name} {s.get(name, 0)}" for name in self._axis_names)
+
+    def _update(self, step: int, new_selection: bool) -> None:
+        t, T, o = step, len(self.trace), self.options
+        sel = dict(self.controller.selection)
+        if self.matrix:
+            if new_selection or self._vrange is None:
+                self._vrange = state_range(self.trace, sel)
+            self._draw_state(t, sel)
+        else:
+            self._set_bars(self.state_panel, state_series(self.trace, t, sel, o["max_bars"]), t,
+                           f"state after t = {t} ({self._where()}): the state tuple, one chart per component")
+        self._set_bars(self.quantities, quantity_bars(self.trace, t, sel, o["max_bars"]), t,
+                       f"per-step quantities at t = {t} ({self.trace.kind.title}; the family's names)")
+        self._set_bars(self.output, [output_bar(self.trace, t, sel.get("batch", 0), o["max_bars"])], t,
+                       f"output of the mixer at t = {t} (batch item {sel.get('batch', 0)})")
+        self.memory.value = memory_svg(memory_view(self.trace, t, o["max_points"]))
+        self.controller.set_caption(f"t = {t} of 0–{T - 1} (T = {T} tokens) · {self.trace.kind.name} "
+                                    f"{self.trace.name or 'mixer'} · {self._where()}", t)
+
+    def _draw_state(self, t: int, sel: dict) -> None:
+        M = state_matrix(self.trace, t, sel)  # [rows, cols]
+        row = sel.get("channel") if "channel" in layout(self.trace).axes else None
+        win = window_around(M.shape, row, None, self.options["window"], self.options["window"])
+        big = max(M.shape) > self.options["window"]
+        lo, hi = self._vrange
+        shape = "×".join(str(n) for n in M.shape)
+        with self.heatmap.hold_sync():
+            self.heatmap.title = (f"state after t = {t} ({self._where()}): {shape}, "
+                                  f"colour range fixed over time (largest |value| at the kept steps)")
+            self.heatmap.set_window(quantize(M[win.r0:win.r1, win.c0:win.c1], lo, hi), win, M.shape, lo, hi)
+            ov = make_overview([(0, M, None)], M.shape, signed=True, max_px=self.options["overview_px"],
+                               vrange=(lo, hi)) if big else None
+            self.heatmap.set_overview(ov)
+            self.heatmap.mark_row = -1 if row is None else row
+            self.heatmap.step = t
+
+    @staticmethod
+    def _set_bars(canvas: BarsCanvas, bars, t: int, title: str) -> None:
+        with canvas.hold_sync():
+            canvas.title = title
+            canvas.set_series([(b.name, b.values, None, b.mark, b.note) for b in bars],
+                              [list(range(i, min(i + 3, len(bars)))) for i in range(0, len(bars), 3)])
+            canvas.step = t
