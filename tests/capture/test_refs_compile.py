@@ -10,7 +10,9 @@ from torch import nn
 from torch.nn.modules import module as nn_module
 
 from tests.capture.teaching import MinGPT
-from tr_widgets.engine.capture import capture
+from tr_widgets.engine.capture import CaptureWarning, capture
+
+REAL_SDPA = F.scaled_dot_product_attention
 
 REAL = F.scaled_dot_product_attention
 CLOSED = REAL
@@ -130,3 +132,20 @@ def test_compiled_models_run_unchanged_and_are_recorded(model):
         again = cm(x)  # compiled again afterwards, and still the same
     assert torch.equal(out, plain) and torch.equal(again, plain)
     assert rec.names == ["_orig_mod." + n for n in names]
+
+
+def test_a_model_compiled_with_another_backend_is_left_alone_with_a_warning():
+    """Recording would run compiled code eagerly, and a real backend's numbers can differ from eager in the last
+    bits: the capture touches nothing (same outputs, bit for bit), records nothing, and says so, naming the fix."""
+    torch.manual_seed(0)
+    m, x = _sdpa_net(), torch.randn(1, 2, 4, 8)
+    cm = torch.compile(m, backend="aot_eager")
+    before = _tables()
+    with torch.no_grad():
+        plain = cm(x)
+        with pytest.warns(CaptureWarning, match=r"backend 'aot_eager'.*compiled.*_orig_mod.*backend='eager'"):
+            with capture(cm) as rec:
+                out = cm(x)
+    assert torch.equal(out, plain) and len(rec) == 0 and _tables() == before
+    assert rec.skipped and "compiled with backend 'aot_eager'" in rec.skipped[0][1]
+    assert torch.nn.functional.scaled_dot_product_attention is REAL_SDPA

@@ -108,7 +108,14 @@ class Capture:
         """Never silent: one warning naming what ran unrecorded (and why), or saying nothing was recorded."""
         rec, base = self.recorder, None
         missed = list(rec.unrecorded.values())
-        if missed:
+        if rec.stepped_aside:
+            base = self._base_names()
+            shown = ", ".join(f"{base.get(id(m), type(m).__name__)!r} (backend {b!r})" for m, b in rec.stepped_aside)
+            warnings.warn(f"capture: nothing was recorded: {shown} is compiled, and recording would run it eagerly, "
+                          "changing the last bits of its outputs, so the capture stepped aside. Fix: capture the "
+                          "module before torch.compile (model._orig_mod), or compile it with backend='eager'",
+                          CaptureWarning, stacklevel=3)
+        elif missed:
             base = self._base_names()
             shown = "; ".join(f"{base.get(id(m), type(m).__name__)!r} ({type(m).__name__}: {why})"
                               for m, _, why in missed[:8]) + (f"; ... ({len(missed) - 8} more)" if len(missed) > 8 else "")

@@ -68,7 +68,7 @@ class Recorder:
         self._state_handles = []  # per-module pre-hooks (with kwargs) of the state mixers: the cache before a call
         self.active, self._global, self.thread = False, True, None
         self.hand = hand.HandMode(self)
-        self.logits_numel, self.compiled = 0, False
+        self.logits_numel, self.compiled, self.stepped_aside = 0, False, []
 
     # -- start and stop ---------------------------------------------------------------------
     def start(self) -> None:
@@ -81,6 +81,12 @@ class Recorder:
             has_layer = any(isinstance(m, nn.TransformerEncoderLayer) for m in mods)
         self.compiled = any(type(m).__name__ == "OptimizedModule" or getattr(m, "_compiled_call_impl", None)
                             is not None for m in mods)
+        self.stepped_aside = torchstate.compiled_backends(mods)
+        if self.stepped_aside:  # outputs must stay bitwise the same: touch nothing, say why (record.py)
+            self.skipped += [(m, f"compiled with backend {b!r}: it ran compiled and was not recorded (recording "
+                                 "runs compiled code eagerly, which can change the last bits of its outputs)")
+                             for m, b in self.stepped_aside]
+            return
         self._stance = torchstate.force_eager()
         # Global hooks see every module (the stack then names SDPA callers) and leave the encoder layer's
         # fused path on; per-module hooks on the few modules recorded or watched cost nothing elsewhere.

@@ -51,3 +51,23 @@ def force_eager():
         return stance
     except Exception:  # noqa: BLE001 - an older torch: the hooks still step out of compilation
         return None
+
+
+def compiled_backends(mods) -> list:
+    """``(module, backend name)`` for each ``torch.compile``-d module of ``mods`` whose backend is not
+    ``"eager"``: recording one would run it eagerly, which can change the last bits of its outputs."""
+    out = []
+    for m in mods:
+        ctx = getattr(m, "dynamo_ctx", None) if type(m).__name__ == "OptimizedModule" else None
+        if ctx is None:
+            continue
+        backend = getattr(ctx, "callback", None)
+        for _ in range(8):  # dynamo wraps the backend in a few layers, each pointing at the next
+            inner = getattr(backend, "_torchdynamo_orig_backend", None)
+            if inner is None or inner is backend:
+                break
+            backend = inner
+        name = getattr(backend, "compiler_name", None) or getattr(backend, "__name__", None) or type(backend).__name__
+        if name != "eager":
+            out.append((m, str(name)))
+    return out
