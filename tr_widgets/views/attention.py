@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..engine.attention import pooled_weights
 from ..engine.batch import batch_names
 from ..engine.errors import fail
 from .matrix import (OVERVIEW, Overview, Window, overview_notice, pool_factors, quantize, to_numpy,
@@ -75,7 +76,7 @@ def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.
 def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None) -> Overview:
     """The whole weights matrix of one batch/head entry, max-pooled to ≤ ``max_px`` per side.
 
-    Streamed by the engine (``AttentionTrace.pooled_weights``): one block of query rows at a time,
+    Streamed by the engine (``engine.attention.pooled_weights``): one block of query rows at a time,
     a causal block only over the keys it may see, so memory stays bounded and causal costs half.
     ``progress`` (optional) wraps an iterable: ``progress(iterable, total=n, desc=...)`` (tqdm).
 
@@ -84,7 +85,7 @@ def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None)
         ov = weights_overview(at, (0, 0))     # T=4096: 256×256 codes, notice names the pooling
     """
     factors = pool_factors((trace.L, trace.S), max_px)
-    pooled, blocked = trace.pooled_weights(index, factors, progress=progress)
+    pooled, blocked = pooled_weights(trace, index, factors, progress=progress)
     img = to_numpy(pooled)  # [out_r, out_c]
     blk = None if blocked is None else blocked.cpu().numpy()
     shown = img if blk is None else np.where(blk, np.nan, img)

@@ -226,12 +226,13 @@ class ChainTrace(AttentionTrace):
         blocked = self._blocked_of(pick, raw)
         return raw, scaled, self._drop_sink(full), weights, blocked
 
-    def weights_rows(self, r0: int, r1: int, index=()) -> tuple[torch.Tensor, torch.Tensor]:
-        """Weights of queries [r0, r1) of one batch/head entry and where keys were blocked, ``[n, S]``."""
+    def weights_rows(self, r0: int, r1: int, index=(), keys: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weights of queries [r0, r1) of one batch/head entry and where keys were blocked, ``[n, keys]``
+        (the softmax always runs over every key: the chain's own steps decide what is masked)."""
         idx = self._index(index)
         with torch.no_grad():
             _, _, _, w, blocked = self._rows(idx, r0, r1)
-        return w, blocked
+        return w[:, :keys], blocked[:, :keys]
 
     def row(self, i: int, index=()) -> RowRecord:
         """One query's step, replaying the module's steps on one row (O(S·E))."""

@@ -239,24 +239,34 @@ class AttentionTrace:
             return torch.zeros_like(like, dtype=torch.bool)
         return ~mask if mask.dtype == torch.bool else torch.isneginf(mask)
 
-    def weights_rows(self, r0: int, r1: int, index=()) -> tuple[torch.Tensor, torch.Tensor]:
+    def open_keys(self, r0: int, r1: int) -> int:
+        """How many leading keys queries [r0, r1) may see: every later key is masked (causal: r1; else S).
+
+        Example: ``at.open_keys(0, 256)  # 256 for a causal trace, S otherwise``
+        """
+        return min(self.S, r1) if self.is_causal else self.S
+
+    def weights_rows(self, r0: int, r1: int, index=(), keys: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Softmax weights of queries [r0, r1) of one batch/head entry, and where keys were blocked.
 
-        Only ``[r1 - r0, S]`` is ever held, so views can sweep a long sequence block by block.
+        Only ``[r1 - r0, keys]`` is ever held, so views can sweep a long sequence block by block.
+        ``keys`` scores only the first keys: exact when every later key is masked (``open_keys``).
 
         Example::
 
             w, blocked = at.weights_rows(0, 8, index=(0, 1))     # equals at.weights[0, 1, :8]
         """
+        keys = self.S if keys is None else keys
         if not (is_index(r0, self.L) and isinstance(r1, int) and not isinstance(r1, bool) and r0 < r1 <= self.L):
             fail("r0, r1", f"ints with 0 <= r0 < r1 <= {self.L} (a block of query rows)",
                  f"r0={describe(r0)}, r1={describe(r1)}", f"pass e.g. r0=0, r1={self.L}")
         idx, b = self._index(index), self.batch_shape
         with torch.no_grad():
             q = self.q.expand(*b, self.L, self.E)[idx][r0:r1]  # [n, E]
-            k = self.k.expand(*b, self.S, self.E)[idx]  # [S, E]
+            k = self.k.expand(*b, self.S, self.E)[idx][:keys]  # [keys, E]
             mask = self._mask_rows(idx, r0, r1)  # [n, S] or None
-            scaled = (q @ k.T) * self.scale  # [n, S]
+            mask = None if mask is None else mask[:, :keys]
+            scaled = (q @ k.T) * self.scale  # [n, keys]
             return _safe_softmax(self._apply_mask(scaled, mask)), self._blocked(mask, scaled)
 
     def row(self, i: int, index=()) -> RowRecord:
@@ -285,55 +295,3 @@ class AttentionTrace:
             terms = weights[:, None] * v  # [S, Ev]
             blocked = self._blocked(mask_row, scores)
         return RowRecord(i, idx, q, scores, scaled, masked, blocked, weights, terms, terms.sum(0))
-
-    # -- streaming (overviews of long sequences) ------------------------------------------------
-    def open_keys(self, r0: int, r1: int) -> tuple[int, int]:
-        """Keys [c0, c1) outside which every key is masked for queries [r0, r1) (causal: c1 = r1).
-
-        Example: ``at.open_keys(0, 256)  # (0, 256) for a causal trace, (0, S) otherwise``
-        """
-        return (0, min(self.S, r1)) if self.is_causal else (0, self.S)
-
-    def pooled_weights(self, index=(), factors=(1, 1), block_cells: int = 1 << 22, progress=None):
-        """The softmax weights of one batch/head entry max-pooled in ``fr × fc`` blocks, streamed by
-        blocks of query rows: at most about ``block_cells`` scores are held at once, never L×S, and a
-        causal block scores only the keys its rows may see (the rest is masked: weight 0).
-
-        Returns ``(pooled [ceil(L/fr), ceil(S/fc)] float32, blocked [same] bool or None)``: a pooled
-        cell is blocked when every cell of its block is masked. ``progress`` wraps an iterable (tqdm).
-
-        Example::
-
-            pooled, blocked = at.pooled_weights((0, 0), (64, 64))    # T=16384: [256, 256]
-        """
-        fr, fc = int(factors[0]), int(factors[1])
-        idx, b = self._index(index), self.batch_shape
-        L, S = self.L, self.S
-        out_r, out_c = -(-L // fr), -(-S // fc)
-        rows = min(max(1, block_cells // max(S, 1) // fr) * fr, -(-L // fr) * fr)
-        check_budget("AttentionTrace.pooled_weights", (rows, S), torch.float32, "a smaller block_cells")
-        dev = self.q.device
-        pooled = torch.zeros(out_r, out_c, dtype=torch.float32, device=dev)
-        blocked = torch.ones(out_r, out_c, dtype=torch.bool, device=dev) if self.has_mask else None
-        starts = range(0, L, rows)
-        if progress is not None:
-            starts = progress(starts, total=len(starts), desc="attention overview")
-        with torch.no_grad():
-            q_all = self.q.expand(*b, L, self.E)[idx]  # [L, E]
-            k = self.k.expand(*b, S, self.E)[idx]  # [S, E]
-            for r0 in starts:
-                r1 = min(r0 + rows, L)
-                c1 = min(S, -(-self.open_keys(r0, r1)[1] // fc) * fc)  # whole pooling blocks
-                scaled = (q_all[r0:r1] @ k[:c1].T).float() * self.scale  # [n, c1]
-                mask = self._mask_rows(idx, r0, r1)  # [n, S] or None
-                mask = None if mask is None else mask[:, :c1]
-                w = _safe_softmax(self._apply_mask(scaled, mask))  # exact: every open key is in [0, c1)
-                n, pr, pc = r1 - r0, -(-(r1 - r0) // fr) * fr - (r1 - r0), -(-c1 // fc) * fc - c1
-                w = F.pad(w, (0, pc, 0, pr))  # [n', c1'] padded to whole blocks
-                a, nc = r0 // fr, w.shape[1] // fc
-                pooled[a:a + w.shape[0] // fr, :nc] = w.reshape(-1, fr, nc, fc).amax((1, 3))
-                if blocked is not None:
-                    blk = F.pad(self._blocked(mask, scaled), (0, pc, 0, pr), value=True)
-                    blocked[a:a + blk.shape[0] // fr, :nc] = blk.reshape(-1, fr, nc, fc).all(3).all(1)
-        return pooled, blocked
-
