@@ -19,6 +19,9 @@ entry is wrapped to note the module (one Python call, where walking the stack's 
 whatever reference is used, at the price of a Python round trip on *every* torch call (see
 benchmarks/bench_capture.py), so it is opt-in. A mode is handed the wrapper while the name is patched:
 :func:`is_sdpa` recognises both, and :func:`in_wrapper` says whether the wrapper will report the call.
+
+``via="patch"`` also starts ``softmax_net`` with each capture: it notices attention-shaped softmaxes that run
+outside attention modules, where nothing here or in ``hand`` looks, so the capture can say what it missed.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch.nn.functional as F
+
+from . import softmax_net
 
 SDPA = F.scaled_dot_product_attention  # the real function, taken at import
 
@@ -202,10 +207,12 @@ def start(rec, modules=()) -> None:
             if (id(owner), k) not in done:
                 _rebind(owner, k, p)
     _active.append(rec)
+    softmax_net.start(rec, modules)  # hand-written attention outside attention modules: noticed, reported
 
 
 def stop(rec) -> None:
     """Stop routing to ``rec``; the last capture to stop restores every rebound name."""
+    softmax_net.stop(rec)
     if rec in _active:
         _active.remove(rec)
     if not _active:
