@@ -12,7 +12,9 @@ import pytest
 import tr_widgets.engine.state as state_pkg
 
 transformers = pytest.importorskip("transformers")
-ALLOWED = ("__future__", "collections", "dataclasses", "math", "typing", "tr_widgets.engine.errors")
+# effective.py shows a state trace as attention: it subclasses AttentionTrace (the only engine module besides errors)
+ALLOWED = ("__future__", "collections", "dataclasses", "math", "typing", "tr_widgets.engine.errors",
+           "tr_widgets.engine.attention.trace")
 
 
 def test_no_kernel_package_is_installed():

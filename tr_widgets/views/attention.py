@@ -136,10 +136,15 @@ class RowView:
     fully_masked: bool
     blocked_total: int = 0  # masked keys over all S
     tolerance: float = 0.0  # the largest |o_i - SDPA_i| shown as agreeing, for q's dtype
+    blocked_weight: float = 0.0  # Σ_j |w_ij| over blocked keys (0 unless the mask leaks)
+    normalized: bool = True  # the trace's rows are a softmax (False: an SSM's effective attention)
 
     @property
     def sum_ok(self) -> bool:
-        """Σ_j w_ij is 1, or 0 for a fully masked row (as SDPA gives)."""
+        """Σ_j w_ij is 1, or 0 for a fully masked row (as SDPA gives). Rows that are no softmax
+        (``normalized`` False) have no sum to check: only that blocked (future) keys weigh 0."""
+        if not self.normalized:
+            return self.blocked_weight == 0
         if self.fully_masked:
             return abs(self.row_sum) < 1e-6
         return abs(self.row_sum - 1) < max(self.tolerance, 1e-6)
@@ -165,7 +170,8 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
     sdpa = trace.sdpa_row(i, index)  # [Ev]: torch's own output for this one row
     open_keys = int((~r.blocked).sum())
     k = min(top_k, open_keys)  # masked keys (weight 0) never make the list
-    top_idx = torch.topk(r.weights.masked_fill(r.blocked, -1.0), k).indices.tolist() if k else []
+    rank = r.weights if trace.normalized else r.weights.abs()  # an SSM's weights may be negative: by size
+    top_idx = torch.topk(rank.masked_fill(r.blocked, -float("inf")), k).indices.tolist() if k else []
     terms = to_numpy(r.terms)  # [S, Ev]
     top = [(j, float(r.weights[j]), to_numpy(trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][j])[:d],
             terms[j, :d]) for j in top_idx]
@@ -177,4 +183,5 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
         top=top, rest=rest.astype(np.float32), row_sum=float(w.sum()),
         max_abs_diff=float((r.output.double() - sdpa.double()).abs().max()),
         fully_masked=bool(r.blocked.all()), blocked_total=int(r.blocked.sum()),
+        normalized=trace.normalized, blocked_weight=float(r.weights.double()[r.blocked].abs().sum()),
         tolerance=TOLERANCE.get(trace.q.dtype, 1e-5) * (1 + float(np.abs(to_numpy(sdpa)[:d]).max(initial=0))))

@@ -119,9 +119,11 @@ class AttentionStepper(Stepper):
         series = [("raw scores q_i·k_j", rv.scores, None, top, keys),
                   (scaled, rv.scaled, None, top, keys),
                   ("masked (hatched = masked out)", rv.masked, rv.blocked, top, keys),
-                  ("softmax weights w_ij", rv.weights, rv.blocked, top, keys),
+                  ("softmax weights w_ij" if rv.normalized else "effective weights w_ij (no softmax)", rv.weights,
+                   rv.blocked, top, keys),
                   ("o_i = Σ_j w_ij v_j", rv.output, None, -1, f"dims 0–{len(rv.output) - 1} of {at.Ev}"),
-                  ("torch SDPA output row", rv.sdpa, None, -1, "cross-check")]
+                  ("torch SDPA output row" if rv.normalized else "the scan's own output row", rv.sdpa, None, -1,
+                   "cross-check")]
         with self.stages.hold_sync():
             self.stages.title = f"query {i}{_tok(self.qlabels, i)}: each stage over the keys, in turn"
             self.stages.set_series(series, [[0], [1], [2], [3], [4, 5]])

@@ -154,8 +154,12 @@ def attention_output(rv, klabels, S: int) -> str:
     what = f"the other {rest} terms, summed" + (f" ({masked} masked keys: w_ij = 0)" if masked else "")
     rows.append(f"<tr><td style='{TD}' colspan='{span}'>{what}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
     rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
-    rows.append(f"<tr><td style='{TD}' colspan='{span}'>torch SDPA, row {rv.i}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
-    if rv.fully_masked:
+    ref = f"torch SDPA, row {rv.i}" if rv.normalized else f"the scan's own output, row {rv.i}"
+    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{ref}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
+    if not rv.normalized:  # an SSM's effective attention: no softmax, so no sum to check
+        sum_text = (f"no softmax: the rows need not sum to 1 (Σ_j w_ij = {rv.row_sum:.6f}); later keys weigh "
+                    f"{rv.blocked_weight:.1e}")
+    elif rv.fully_masked:
         sum_text = f"every key is masked: all weights 0 (Σ_j w_ij = {rv.row_sum:.6f}), as SDPA does"
     else:
         sum_text = f"Σ_j w_ij = {rv.row_sum:.6f} (|1 − Σ| = {abs(1 - rv.row_sum):.1e})"

@@ -78,6 +78,7 @@ class AttentionTrace:
     batch_names: tuple = ()  # one name per batch dimension (engine.batch.batch_names by default)
     notes: tuple = ()  # what a reader must know about these numbers (e.g. "dropout (p=0.1) is not replayed")
     derived: dict = field(default_factory=dict, repr=False)  # stages computed on first access
+    normalized = True  # rows are a softmax and sum to 1 (False: e.g. an SSM's effective attention)
 
     def labelled(self, tokens, query_tokens=None) -> "AttentionTrace":
         """The same trace with key labels ``tokens`` (and query labels); nothing is recomputed.

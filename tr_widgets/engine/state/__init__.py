@@ -6,8 +6,10 @@ reference recurrences on bare tensors (no transformers needed). Specs live in ``
 recurrences in ``scan.py`` and ``scan_delta.py``, the trace in ``trace.py``, the builders in ``build.py``.
 """
 from .build import default_every, state_before, state_bytes, trace_mixer_call, trace_state
+from .effective import EffectiveAttention
 from .kinds import StateKind, kind_of, mixer_kind, register, supported
 from .trace import StateTrace
 
-__all__ = ["StateTrace", "StateKind", "trace_mixer_call", "trace_state", "state_before", "state_bytes",
+__all__ = ["StateTrace", "EffectiveAttention", "StateKind", "trace_mixer_call", "trace_state", "state_before",
+           "state_bytes",
            "default_every", "kind_of", "mixer_kind", "register", "supported"]

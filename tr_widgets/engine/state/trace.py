@@ -15,6 +15,7 @@ import torch
 
 from tr_widgets.engine.errors import check_budget, fail
 
+from .effective import EffectiveAttention, effective_attention
 from .kinds import StateKind
 
 RECENT_STEPS = 8  # quantities(step) keeps this many steps: a stepper moves back and forth, not over all T
@@ -237,6 +238,18 @@ class StateTrace:
         i = self._index(i, "i")
         with torch.no_grad():
             return self.kind.attention_row(self, i, head if head is not None else channel)
+
+    def effective_attention(self) -> EffectiveAttention:
+        """This call as attention, row by row (never T × T): an :class:`EffectiveAttention` for ``show``.
+
+        Example::
+
+            ea = t.effective_attention()     # Mamba-2: batch axes (batch, head); Mamba / RWKV: (batch, channel)
+            tr_widgets.show(ea)              # an AttentionStepper; ✓ compares each row with the scan's output
+        """
+        if "effective" not in self.derived:
+            self.derived["effective"] = effective_attention(self)
+        return self.derived["effective"]
 
     @property
     def state_bytes(self) -> int:
