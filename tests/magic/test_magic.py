@@ -11,14 +11,6 @@ from tr_widgets.engine.capture.patch import SDPA
 from tr_widgets.widgets import AttentionStepper, CaptureView, RecurrentStepper
 
 
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "tr_widgets.magic")
-    shell.run_cell("import torch, tr_widgets")
-    return shell
-
-
 def run(ip, code):
     """Run a cell; return (value or None, the exception it raised or None)."""
     r = ip.run_cell(code)

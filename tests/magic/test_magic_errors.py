@@ -11,14 +11,6 @@ import tr_widgets
 from tr_widgets.engine.capture import CaptureWarning
 
 
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "tr_widgets.magic")
-    shell.run_cell("import torch, tr_widgets")
-    return shell
-
-
 def usage_error(ip, line) -> str:
     r = ip.run_cell(line, store_history=False)
     err = r.error_before_exec or r.error_in_exec

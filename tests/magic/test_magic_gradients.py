@@ -10,14 +10,6 @@ from tr_widgets.magic import demos
 from .test_magic import assert_shell_works, run
 
 
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "tr_widgets.magic")
-    shell.run_cell("import torch, tr_widgets")
-    return shell
-
-
 @pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
 def test_backward_flag_shows_the_gradients_of_the_demo_module(ip, name):
     value, err = run(ip, f'%tr_step {name} --input "1 2 3 4" --hidden 3 --seed 4 --backward')
