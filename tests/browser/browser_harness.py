@@ -394,3 +394,25 @@ CANVAS_STATS_JS = """(canvas) => {
   return {width: w, height: h, nonBackground: w * h - most, colours: counts.size, checksum};
 }"""
 VIEW_STATE_JS = VIEW_STATE_JS % CANVAS_STATS_JS
+
+
+def assert_clean(page, where: str):
+    """No widget or page error, and no request left 127.0.0.1 (a CDN, say)."""
+    errors = page_error_texts(page)
+    assert not errors, f"{where}: the page shows {errors}"
+    log = page.trw_log
+    assert not log.widget_errors(), f"{where}: console errors {log.widget_errors()}"
+    assert not log.external, f"{where}: requests left 127.0.0.1 (CDN?): {log.external}"
+
+
+def wait_steps(page, output, step: int, timeout: float = 20_000):
+    """Wait until every view in `output` says (data-step, set after drawing) it shows `step`."""
+    page.wait_for_function(
+        """([root, step]) => { const marks = [...root.querySelectorAll('[data-step]')];
+             return marks.length > 0 && marks.every(e => e.dataset.step === String(step)); }""",
+        arg=[output.element_handle(), step], timeout=timeout)
+
+
+def drawn(state) -> bool:
+    """Some canvas of a VIEW_STATE_JS state has drawn pixels."""
+    return any(c["nonBackground"] > 50 or c["nonBackground"] == -1 for c in state["canvases"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from browser_harness import (
-    VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, page_error_texts, run_all_cells, write_notebook,
+    assert_clean, drawn, wait_steps,
+    VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, run_all_cells, write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -29,21 +30,6 @@ ssm = tr_widgets.show(t)
 ssm"""
 
 
-def _assert_clean(page, where: str):
-    assert not page_error_texts(page), f"{where}: the page shows {page_error_texts(page)}"
-    log = page.trw_log
-    assert not log.widget_errors(), f"{where}: console errors {log.widget_errors()}"
-    assert not log.external, f"{where}: requests left 127.0.0.1 (CDN?): {log.external}"
-
-
-def _wait_steps(page, output, step: int, timeout: float = 20_000):
-    """Wait until every view in `output` says (data-step, set after drawing) it shows `step`."""
-    page.wait_for_function(
-        """([root, step]) => { const marks = [...root.querySelectorAll('[data-step]')];
-             return marks.length > 0 && marks.every(e => e.dataset.step === String(step)); }""",
-        arg=[output.element_handle(), step], timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def lab(browser_page, jupyter, notebook_dir):
     write_notebook(notebook_dir / "state_lab.ipynb", [SETUP, STATE_CELL])
@@ -51,7 +37,7 @@ def lab(browser_page, jupyter, notebook_dir):
     run_all_cells(browser_page)
     out = cell_output(browser_page, 1)
     out.locator("canvas").first.wait_for(state="attached", timeout=30_000)
-    _wait_steps(browser_page, out, 0)
+    wait_steps(browser_page, out, 0)
     return browser_page
 
 
@@ -60,15 +46,15 @@ def test_state_stepper_renders_draws_and_steps(lab, artifacts):
     out.scroll_into_view_if_needed()  # JupyterLab skips rendering outputs out of view
     before = out.evaluate(VIEW_STATE_JS)
     out.screenshot(path=str(artifacts / "state_lab_initial.png"))
-    _assert_clean(lab, "state")
+    assert_clean(lab, "state")
     assert len(before["canvases"]) >= 3, f"expected the state heatmap and the bar charts: {before}"
     assert any(c["nonBackground"] > 50 for c in before["canvases"]), f"every canvas is blank: {before['canvases']}"
     assert "t = 0 of 0–9" in before["text"] and "A_bar" in before["text"] and "KV cache" in before["text"]
     button(out, "next step").click()
-    _wait_steps(lab, out, 1)
+    wait_steps(lab, out, 1)
     after = out.evaluate(VIEW_STATE_JS)
     out.screenshot(path=str(artifacts / "state_lab_after_next.png"))
     assert int(kernel_eval(lab, "ssm.step")) == 1
     assert "t = 1 of 0–9" in after["text"] and after["text"] != before["text"]
     assert [c["checksum"] for c in after["canvases"]] != [c["checksum"] for c in before["canvases"]]
-    _assert_clean(lab, "state after next")
+    assert_clean(lab, "state after next")

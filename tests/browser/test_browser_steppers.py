@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from browser_harness import (
-    VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, page_error_texts, run_all_cells,
+    assert_clean, drawn, wait_steps,
+    VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, run_all_cells,
     write_notebook,
 )
 
@@ -48,14 +49,6 @@ STEPPERS = {"recurrent": (RECURRENT, "rec"), "attention": (ATTENTION, "att"), "d
 KINDS = list(STEPPERS)
 
 
-def _assert_clean(page, where: str):
-    errors = page_error_texts(page)
-    assert not errors, f"{where}: the page shows {errors}"
-    log = page.trw_log
-    assert not log.widget_errors(), f"{where}: console errors {log.widget_errors()}"
-    assert not log.external, f"{where}: requests left 127.0.0.1 (CDN?): {log.external}"
-
-
 def _state(output):
     return output.evaluate(VIEW_STATE_JS)
 
@@ -72,20 +65,8 @@ def _wait_for_canvas(output):
     output.locator("canvas").first.wait_for(state="attached", timeout=30_000)
 
 
-def _wait_steps(page, output, step: int, timeout: float = 20_000):
-    """Wait until every view in `output` says (data-step, set after drawing) it shows `step`."""
-    page.wait_for_function(
-        """([root, step]) => { const marks = [...root.querySelectorAll('[data-step]')];
-             return marks.length > 0 && marks.every(e => e.dataset.step === String(step)); }""",
-        arg=[output.element_handle(), step], timeout=timeout)
-
-
 def out_height(output) -> int:
     return int(output.evaluate("e => e.getBoundingClientRect().height"))
-
-
-def _drawn(state) -> bool:
-    return any(c["nonBackground"] > 50 or c["nonBackground"] == -1 for c in state["canvases"])
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +79,7 @@ def lab(browser_page, jupyter, notebook_dir):
     run_all_cells(browser_page)
     for cell, _ in STEPPERS.values():
         _wait_for_canvas(cell_output(browser_page, cell))
-        _wait_steps(browser_page, cell_output(browser_page, cell), 0)
+        wait_steps(browser_page, cell_output(browser_page, cell), 0)
     return browser_page
 
 
@@ -135,9 +116,9 @@ def test_stepper_renders_and_draws(lab, kind, artifacts):
     out = _shown(lab, STEPPERS[kind][0])
     state = _state(out)
     out.screenshot(path=str(artifacts / f"{kind}_lab_initial.png"))
-    _assert_clean(lab, kind)
+    assert_clean(lab, kind)
     assert state["canvases"], f"{kind}: no canvas in the output"
-    assert _drawn(state), f"{kind}: every canvas is blank: {state['canvases']}"
+    assert drawn(state), f"{kind}: every canvas is blank: {state['canvases']}"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -145,17 +126,17 @@ def test_next_step_changes_the_view(lab, kind, artifacts):
     cell, var = STEPPERS[kind]
     out = _shown(lab, cell)
     kernel_eval(lab, f"{var}.step = 0")
-    _wait_steps(lab, out, 0)
+    wait_steps(lab, out, 0)
     before = _state(out)
     button(out, "next step").click()
-    _wait_steps(lab, out, 1)
+    wait_steps(lab, out, 1)
     after = _state(out)
     out.screenshot(path=str(artifacts / f"{kind}_lab_after_next.png"))
     assert int(kernel_eval(lab, f"{var}.step")) == 1
     assert after["text"] != before["text"], f"{kind}: the step readout did not change"
     assert [c["checksum"] for c in after["canvases"]] != [c["checksum"] for c in before["canvases"]], \
         f"{kind}: no canvas was redrawn"
-    _assert_clean(lab, kind)
+    assert_clean(lab, kind)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -164,10 +145,10 @@ def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_scre
     out = _shown(lab, cell)
     before = _state(out)
     kernel_eval(lab, f"{var}.step = 5")
-    _wait_steps(lab, out, 5)
+    wait_steps(lab, out, 5)
     after = _state(out)
-    assert after["text"] != before["text"] and _drawn(after)
-    _assert_clean(lab, kind)
+    assert after["text"] != before["text"] and drawn(after)
+    assert_clean(lab, kind)
     # The README's picture of this stepper, at a step in the middle of the sequence. The notebook
     # scrolls inside the page, so the viewport grows until the whole output fits on screen.
     size = lab.viewport_size
@@ -191,7 +172,7 @@ def test_play_runs_in_the_browser_and_pauses(lab):
     """Play advances the steps by itself (the clock runs in the page); pressing it again stops it."""
     out = _shown(lab, ATTENTION)
     kernel_eval(lab, "att.step = 0")
-    _wait_steps(lab, out, 0)
+    wait_steps(lab, out, 0)
     play = out.get_by_role("button", name="play")
     play.click()
     try:
@@ -204,20 +185,20 @@ def test_play_runs_in_the_browser_and_pauses(lab):
     lab.wait_for_timeout(1200)  # more than two intervals at the default 2 steps/s
     assert int(kernel_eval(lab, "att.step")) == paused_at, "the stepper kept playing after pause"
     assert paused_at >= 2
-    _assert_clean(lab, "play")
+    assert_clean(lab, "play")
 
 
 def test_token_labels_are_text_not_html(lab, artifacts):
     out = _shown(lab, HOSTILE)
     _wait_for_canvas(out)
     kernel_eval(lab, "hostile.step = 2")
-    _wait_steps(lab, out, 2)
+    wait_steps(lab, out, 2)
     out.get_by_text("<b>bold</b>").first.wait_for()  # shown, literally, as text
     out.screenshot(path=str(artifacts / "hostile_tokens.png"))
     assert lab.evaluate("() => window.__trw_injected") is None, "a token label ran as HTML"
     assert out.locator("img[src=x], b:text-is('bold')").count() == 0, "a token label became an element"
     assert "<s>" in cell_output(lab, ATTENTION).text_content(), "the <s> token is not shown as text"
-    _assert_clean(lab, "hostile tokens")
+    assert_clean(lab, "hostile tokens")
 
 
 def test_attention_stepper_in_notebook7(browser_page, notebook7, notebook_dir, artifacts):
@@ -230,10 +211,10 @@ def test_attention_stepper_in_notebook7(browser_page, notebook7, notebook_dir, a
     out = cell_output(browser_page, 1)
     _wait_for_canvas(out)
     before = _state(out)
-    assert _drawn(before)
+    assert drawn(before)
     button(out, "next step").click()
-    _wait_steps(browser_page, out, 1)
+    wait_steps(browser_page, out, 1)
     assert _state(out)["text"] != before["text"]
     assert kernel_eval(browser_page, "att.step") == "1"
     browser_page.screenshot(path=str(artifacts / "attention_notebook7.png"), full_page=True)
-    _assert_clean(browser_page, "Notebook 7")
+    assert_clean(browser_page, "Notebook 7")

@@ -122,3 +122,9 @@ def main(output):
 
 def as_tuple(state):
     return state if isinstance(state, tuple) else (state,)
+
+
+def first_layer_traces(T: int) -> dict:
+    """The first mixer's StateTrace of each family's tiny model over one seeded batch of 2 x ``T`` ids."""
+    ids = torch.randint(0, VOCAB, (2, T), generator=torch.Generator().manual_seed(1))
+    return {fam: record(build(fam), ids)[0][0] for fam in ("mamba", "mamba2", "rwkv", "gated_deltanet")}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.state import VOCAB, build, record
+from tests.state import first_layer_traces
 from tr_widgets import TraceInputError
 from tr_widgets.engine.state import trace_state
 from tr_widgets.views import dequantize
@@ -17,8 +17,7 @@ T = 7
 
 @pytest.fixture(scope="module")
 def traces():
-    ids = torch.randint(0, VOCAB, (2, T), generator=torch.Generator().manual_seed(1))
-    return {fam: record(build(fam), ids)[0][0] for fam in ("mamba", "mamba2", "rwkv", "gated_deltanet")}
+    return first_layer_traces(T)
 
 
 def heatmap(s) -> np.ndarray:
