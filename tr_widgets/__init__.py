@@ -11,6 +11,7 @@ The public surface is small and pinned by a test:
 - ``show(trace)``: the stepper widget for a trace (play, pause, step) in JupyterLab / Notebook 7.
 - ``load_tiny()``: the tiny word-level GPT shipped in the package, with its tokenizer.
 - ``token_labels(tokenizer, ids)``: one readable label per token id (byte-level pieces decoded, '␣' for spaces).
+- ``set_language("zh")`` / ``get_language()``: the language of the steppers' captions and controls (en, zh).
 
 Widgets are imported on first use, so ``import tr_widgets`` (and the engine) stays pure torch.
 """
@@ -29,6 +30,7 @@ from .engine.capture import capture
 from .engine.decode import DecodeTrace, decode
 from .engine.gradients import GradientTrace, trace_gradients
 from .engine.text import token_labels
+from .i18n import get_language, set_language
 from .models import load_tiny
 
 __version__ = "0.1.0"
@@ -70,8 +72,10 @@ __all__ = [
     "__version__",
     "capture",
     "decode",
+    "get_language",
     "get_memory_budget",
     "load_tiny",
+    "set_language",
     "set_memory_budget",
     "show",
     "token_labels",

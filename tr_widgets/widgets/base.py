@@ -12,6 +12,7 @@ from collections import OrderedDict
 import ipywidgets as w
 
 from ..engine.errors import describe, fail
+from ..i18n import LANGUAGES, get_language, language
 from ..views.matrix import OVERVIEW, WINDOW
 from . import frames as fr
 from .controller import StepController
@@ -35,6 +36,8 @@ COMMON_OPTIONS = {
     "interval": (*int_in(20, 10_000), "interval=500 (ms between steps while playing)", 500),
     "window": (*int_in(8, 256), f"window={WINDOW} (cells per side of the matrix window)", WINDOW),
     "overview_px": (*int_in(16, 256), f"overview_px={OVERVIEW}", OVERVIEW),
+    "lang": (lambda v: v is None or v in LANGUAGES, f"None (the language set_language chose) or one of {list(LANGUAGES)}",
+             'lang="zh"', None),
     "frames": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
                "None (the frame budget, see set_frame_budget) or a budget in bytes (0: never all frames)",
                "frames=8 * 1024**2", None),
@@ -95,10 +98,12 @@ class Stepper(FrameStreaming, w.VBox):
         opts = check_options(type(self).__name__, self.OPTIONS, options, dict(axes))
         self.options = {name: opts.get(name, spec[3]) for name, spec in self.OPTIONS.items()}
         self.progress = self.options["progress"]
-        self.controller = StepController(self._n_steps(), step_name=self._step_name(), selectors=dict(axes),
-                                         interval=self.options["interval"])
-        self.panels: list[w.Widget] = []
-        self._build()
+        self.lang = self.options["lang"] or get_language()  # kept: a stepper speaks one language
+        with language(self.lang):
+            self.controller = StepController(self._n_steps(), step_name=self._step_name(), selectors=dict(axes),
+                                             interval=self.options["interval"])
+            self.panels: list[w.Widget] = []
+            self._build()
         super().__init__(children=[self.controller, *self.panels])
         self.add_class("tr-stepper")
         self.add_class(f"tr-{type(self).__name__.lower()}")
@@ -110,7 +115,7 @@ class Stepper(FrameStreaming, w.VBox):
         self._budget = self.options["frames"] if self.options["frames"] is not None else fr.get_frame_budget()
         self._gen, self._mode, self._payload, self._have = 0, "kernel", None, set()
         self._base, self._known, self._recorded = set(), set(), OrderedDict()
-        self._update(self.step, new_selection=True)
+        self._draw(self.step, new_selection=True)
         self._make_frames()
         self.controller.observe(self._on_step, names="step")
         self.controller.observe(self._on_selection, names="selection")
@@ -146,6 +151,11 @@ class Stepper(FrameStreaming, w.VBox):
         raise NotImplementedError
 
     # -- shared behaviour --------------------------------------------------------------------
+    def _draw(self, step: int, new_selection: bool) -> None:
+        """``_update`` in the stepper's own language (``i18n.msg`` reads it while drawing)."""
+        with language(self.lang):
+            self._update(step, new_selection)
+
     def _on_step(self, change):
         s = change["new"]
         if self._mode == "chunks":
@@ -155,7 +165,7 @@ class Stepper(FrameStreaming, w.VBox):
     def _on_selection(self, change):
         self._quiet(True)
         try:
-            self._update(self.step, new_selection=True)
+            self._draw(self.step, new_selection=True)
         finally:
             self._quiet(False)
         self._make_frames()

@@ -20,12 +20,12 @@ import traitlets as t
 
 from ..engine.errors import fail
 from ..engine.text import safe_label
+from ..i18n import msg, texts
 from .canvas import HTMLPanel
 from .markup import isolate_quoted
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-SPEEDS = [("1 step/s", 1000), ("2 steps/s", 500), ("5 steps/s", 200), ("10 steps/s", 100), ("20 steps/s", 50),
-          ("30 steps/s", 33)]
+SPEEDS = [1000, 500, 200, 100, 50, 33]  # ms between steps while playing: 1 to 30 steps/s
 
 
 class StepClock(anywidget.AnyWidget):
@@ -43,6 +43,7 @@ class StepClock(anywidget.AnyWidget):
     interval = t.Int(500).tag(sync=True)
     description = t.Unicode("step").tag(sync=True)  # the step's name: "t", "query", "tick"
     speeds = t.List().tag(sync=True)
+    texts = t.Dict().tag(sync=True)  # the controls' words in the stepper's language (i18n "control." keys)
     frames = t.Bytes(b"").tag(sync=True)
     targets = t.List(t.Unicode()).tag(sync=True)
     frames_mode = t.Bool(False).tag(sync=True)
@@ -78,10 +79,10 @@ class StepController(w.VBox):
     def __init__(self, n_steps: int, *, step_name: str = "step", selectors: dict | None = None, step: int = 0,
                  interval: int = 500, **kwargs):
         self._ready = self._selecting = False
-        speeds = SPEEDS if interval in dict(SPEEDS).values() else sorted(
-            SPEEDS + [(f"{1000 / interval:.3g} steps/s", interval)], key=lambda s: -s[1])
+        speeds = sorted(set(SPEEDS) | {interval}, reverse=True)
         self.clock = StepClock(n_steps=max(n_steps, 1), description=step_name, interval=interval,
-                               speeds=[list(s) for s in speeds])
+                               speeds=[[msg("control.steps_per_s", n=f"{1000 / ms:.3g}"), ms] for ms in speeds],
+                               texts=texts("control."))
         self.clock.add_class("tr-step-clock")
         self.caption = HTMLPanel()
         self.caption.add_class("tr-caption")

@@ -24,7 +24,7 @@ class FrameStreaming:
     """Mixin of :class:`~tr_widgets.widgets.base.Stepper`: records frames, sends them, exports pages.
 
     Needs ``self.controller``, ``self._targets``, ``self._layout``, ``self._budget``, ``self.step``
-    and ``self._update(step, new_selection)``, a pure function of the step and the selection.
+    and ``self._draw(step, new_selection)``, a pure function of the step and the selection.
     """
 
     _recorded: OrderedDict
@@ -39,14 +39,14 @@ class FrameStreaming:
         try:
             out = []
             for s in steps:
-                self._update(s, new_selection=False)
+                self._draw(s, new_selection=False)
                 out.append(fr.state_of(self._targets))
                 self._recorded[s] = out[-1]
                 self._recorded.move_to_end(s)
             while len(self._recorded) > RECORDED_MAX:
                 self._recorded.popitem(last=False)
             here = self._recorded.get(self.step)
-            self._set_state(here) if here is not None else self._update(self.step, new_selection=False)
+            self._set_state(here) if here is not None else self._draw(self.step, new_selection=False)
         finally:
             self._quiet(False)
         return out
@@ -70,7 +70,7 @@ class FrameStreaming:
         state = self._recorded.get(s) if self._mode != "kernel" else None
         self._quiet(self._mode != "kernel")
         try:
-            self._update(s, new_selection=False) if state is None else self._set_state(state)
+            self._draw(s, new_selection=False) if state is None else self._set_state(state)
         finally:
             self._quiet(False)
 
