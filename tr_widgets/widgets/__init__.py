@@ -9,7 +9,8 @@ exported pages step too; above it the browser gets the frames around the step.
 """
 from .attention import AttentionStepper
 from .base import Stepper, set_widget_view, widget_frontend
-from .canvas import BarsCanvas, MatrixCanvas
+from .bars import BarsCanvas
+from .canvas import MatrixCanvas
 from .capture_view import CaptureView
 from .controller import StepClock, StepController
 from .frames import get_frame_budget, set_frame_budget

@@ -14,7 +14,8 @@ from ..engine import AttentionTrace
 from ..views import (Window, batch_axes, labels, quantize, row_view, value_range, weights_overview,
                      weights_window, window_around)
 from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
-from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .bars import BarsCanvas
+from .canvas import HTMLPanel, MatrixCanvas
 from .markup import attention_output, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar

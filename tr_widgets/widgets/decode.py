@@ -17,7 +17,8 @@ from ..views.decode import cache_strip, text_parts, tick_view, timeline
 from ..views.matrix import Window
 from .attention import short_labels
 from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
-from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .bars import BarsCanvas
+from .canvas import HTMLPanel, MatrixCanvas
 from .markup import decode_strip, decode_text, text_block
 
 STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)

@@ -28,7 +28,8 @@ import zlib
 import ipywidgets as w
 
 from ..engine.errors import fail
-from .canvas import STATIC, BarsCanvas, MatrixCanvas
+from .bars import BarsCanvas
+from .canvas import STATIC, MatrixCanvas
 
 MiB = 1024 * 1024
 DEFAULT_BUDGET = 2 * MiB

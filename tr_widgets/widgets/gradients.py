@@ -15,7 +15,8 @@ from ..engine.gradients import GradientTrace
 from ..views import make_overview, quantize, recurrent_axes, value_range, window_around
 from ..views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
 from .base import COMMON_OPTIONS, Stepper, int_in
-from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .bars import BarsCanvas
+from .canvas import HTMLPanel, MatrixCanvas
 from .markup import HEX, E, equations_table, text_block
 
 AXIS = "log10 ‖∂L/∂h_t‖"

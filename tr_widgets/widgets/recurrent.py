@@ -13,7 +13,8 @@ from ..engine import RecurrentTrace
 from ..views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
                      value_range, window_around)
 from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
-from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .bars import BarsCanvas
+from .canvas import HTMLPanel, MatrixCanvas
 from .markup import equations_table, graph_svg
 
 NAMES = {"x_t": "x_t (input)", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "i_t input gate",

@@ -17,7 +17,8 @@ from ..views import make_overview, quantize, window_around
 from ..views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
                            state_range, state_series)
 from .base import COMMON_OPTIONS, Stepper, int_in
-from .canvas import BarsCanvas, HTMLPanel, MatrixCanvas
+from .bars import BarsCanvas
+from .canvas import HTMLPanel, MatrixCanvas
 from .markup import HEX, text_block
 
 
