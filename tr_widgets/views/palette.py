@@ -73,3 +73,31 @@ def widget_palette() -> dict:
     """
     return {"colours": {k: css(v) for k, v in COLOURS.items()},
             "luts": {k: v.ravel().tolist() for k, v in LUTS.items()}}
+
+
+# Colours that are not data (background, text, borders, the step marker...) follow the notebook's
+# theme: JupyterLab's --jp-* variable, else VS Code's --vscode-*, else a light default. The data maps
+# above stay fixed in both themes (viridis and RdBu are perceptually ordered and colour-blind safe).
+# tr.css defines each as --tr-<name> on our containers; the canvases read --tr-<name> when they draw;
+# inline styles (static snapshots, which may be shown without tr.css) use ``theme_css(name)``.
+THEME = {
+    "bg": ("--jp-layout-color0", "--vscode-editor-background", "#ffffff"),  # panel and canvas background
+    "bg-alt": ("--jp-layout-color2", "--vscode-editorWidget-background", "#eeeeee"),  # table headers
+    "fg": ("--jp-content-font-color1", "--vscode-editor-foreground", "#1a1a1a"),  # text
+    "fg-muted": ("--jp-ui-font-color1", "--vscode-descriptionForeground", "#3d3d3d"),  # captions, notes
+    "border": ("--jp-border-color1", "--vscode-panel-border", "#bdbdbd"),  # canvas frames, table grid
+    "mark": ("--jp-error-color1", "--vscode-editorError-foreground", "#d32f2f"),  # the current step / query
+    "highlight": ("--jp-warn-color1", "--vscode-editorWarning-foreground", "#e08a00"),  # largest weight, new token
+    "ok": ("--jp-success-color1", "--vscode-testing-iconPassed", "#1a7f37"),  # a passed cross-check
+    "bad": ("--jp-error-color1", "--vscode-errorForeground", "#b42318"),  # a failed one
+    "hatch": ("--jp-border-color0", "--vscode-panel-border", "#787878"),  # the stroke over masked cells
+}
+
+
+def theme_css(name: str) -> str:
+    """The CSS value of theme colour ``name``: JupyterLab's variable, VS Code's, then the light default.
+
+    Example: ``theme_css("bg") == "var(--jp-layout-color0, var(--vscode-editor-background, #ffffff))"``
+    """
+    jp, vscode, light = THEME[name]
+    return f"var({jp}, var({vscode}, {light}))"
