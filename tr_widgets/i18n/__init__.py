@@ -23,6 +23,7 @@ from . import en, zh
 CATALOGUES = {"en": en.MESSAGES, "zh": zh.MESSAGES}
 LANGUAGES = tuple(CATALOGUES)
 _chosen = "en"
+_listeners: list = []  # called with the new code after set_language (the magic's help follows)
 _drawing: contextvars.ContextVar[str | None] = contextvars.ContextVar("tr_widgets_language", default=None)
 
 
@@ -45,7 +46,14 @@ def set_language(lang: str) -> str:
     """
     global _chosen
     before, _chosen = _chosen, check_language(lang)
+    for listener in _listeners:
+        listener(_chosen)
     return before
+
+
+def on_language_change(listener) -> None:
+    """Call ``listener(lang)`` after every ``set_language``. Example: ``on_language_change(print)``"""
+    _listeners.append(listener)
 
 
 def get_language() -> str:
@@ -78,6 +86,15 @@ def msg(key: str, **values) -> str:
     Example: ``msg("control.of", step=3, last=9) == "3 of 9"`` in English.
     """
     return CATALOGUES[get_language()][key].format(**values)
+
+
+def msg_or(key: str, fallback: str, **values) -> str:
+    """``msg(key)`` where the catalogue has ``key``, else ``fallback`` (e.g. a demo a user registered).
+
+    Example: ``msg_or("magic.demo.mine", "my demo") == "my demo"``
+    """
+    template = CATALOGUES[get_language()].get(key)
+    return fallback if template is None else template.format(**values)
 
 
 def texts(prefix: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from ..engine.capture import SUPPORTED, Capture, CaptureWarning, capture
 from ..engine.errors import describe, one_line
 from ..engine.recurrent import CELLS, FULL
+from ..i18n import msg, msg_or, on_language_change
 from .demos import DEMOS, GRAD_LOSS, Demo, HelpShown, Parser, register_demo as _register
 
 __all__ = ["DEMOS", "Demo", "TrStepMagics", "load_ipython_extension", "register_demo", "run_demo", "view_of"]
@@ -196,50 +197,29 @@ def grad_code(module: str, x: str, loss: str = GRAD_LOSS, hx: str | None = None)
 
 
 def _doc() -> str:
+    """The help of ``%tr_step?`` in the language ``tr_widgets.set_language`` chose (i18n "magic." keys)."""
     demo_docs = []
     for name in sorted(DEMOS):
         demo = DEMOS[name]
         p = demo.parser(name)
-        opts = "\n".join(f"      {', '.join(a.option_strings):16} {a.help}" +
-                         (f" (default: {a.default if not isinstance(a.default, list) else a.default})"
-                          if a.default is not None and a.default is not False and a.default != argparse.SUPPRESS
-                          else "")
+        opts = "\n".join(f"      {', '.join(a.option_strings):16} {msg_or('magic.option.' + a.option_strings[-1], a.help)}"
+                         + (f" ({msg('magic.default', value=a.default)})"
+                            if a.default is not None and a.default is not False and a.default != argparse.SUPPRESS
+                            else "")
                          for a in p._actions if a.option_strings and a.dest != "help")
         code = "\n".join("        " + ln for ln in demo.python(p.parse_args([])).splitlines())
-        demo_docs.append(f"  %tr_step {name} [options]\n      {demo.summary}\n{opts}\n    stands for:\n{code}")
-    return f"""Watch a model compute one step at a time. Every form returns the widget: ``w = %tr_step ...``.
+        demo_docs.append(f"  %tr_step {name} [options]\n      {msg_or('magic.demo.' + name, demo.summary)}\n{opts}\n"
+                         f"    {msg('magic.stands_for')}\n{code}")
+    return msg("magic.help", demo_names=", ".join(sorted(DEMOS)), demo_docs="\n".join(demo_docs),
+               supported=SUPPORTED, grad_loss=GRAD_LOSS, grad_code=grad_code("MODULE", "X", "LOSS"))
 
-Demos ({', '.join(sorted(DEMOS))}); ``%tr_step NAME --help`` prints one demo's options. Each
-"stands for" block is plain Python after ``import torch, tr_widgets``:
 
-{chr(10).join(demo_docs)}
-
-  %tr_step EXPR
-      Evaluates EXPR in your namespace under capture and shows what it recorded: {SUPPORTED}.
-      Several recorded: a dropdown of their names above the stepper. EXPR may also be a trace or a
-      capture made earlier (``%tr_step tr``). Stands for:
-        with tr_widgets.capture(scope=globals()) as rec:
-            EXPR
-        tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)   # several: choose by name
-
-  %tr_step grad MODULE X [--hx HX] [--loss LOSS]
-      Your own nn.RNN / nn.LSTM / nn.GRU run backwards: dL/dh_t at every step, with LOSS a function of
-      what the module returns (default ``{GRAD_LOSS}``). Stands for:
-        {grad_code("MODULE", "X", "LOSS")}
-
-  %%tr_step
-  CODE
-      Runs the cell under capture (its variables stay defined) and shows what it recorded. Stands for:
-        with tr_widgets.capture(scope=globals()) as rec:
-            CODE
-        tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)
-
-Errors: an unknown demo, a bad option value or nothing recorded raise a one-line UsageError; an error
-inside EXPR or CODE (a NameError, say) is raised as itself.
-"""
+def _follow_language(lang: str) -> None:
+    TrStepMagics.tr_step.__doc__ = _doc()
 
 
 TrStepMagics.tr_step.__doc__ = _doc()
+on_language_change(_follow_language)  # %tr_step? speaks the chosen language
 
 
 def load_ipython_extension(ip) -> None:
