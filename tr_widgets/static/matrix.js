@@ -1,11 +1,12 @@
-// tr_widgets matrix canvas: draws a window of a matrix (uint8 codes) and an overview on <canvas>.
-// Plain ES module loaded by anywidget from the package (no CDN, no build step).
-// Codes 0..253 map onto [vmin, vmax]; 254 = NaN/inf; 255 = blocked by a mask (hatched).
-// Labels are user text: only ever set as textContent or drawn with fillText, never as HTML.
+// tr_widgets matrix canvas: a window of a matrix (uint8 codes) on <canvas>, its axis labels as text
+// elements, a colour bar, the hover line, and an overview. Plain ES module loaded by anywidget from the
+// package (no CDN, no build step). Codes 0..253 map onto [vmin, vmax]; 254 = NaN/inf; 255 = blocked by
+// a mask (hatched). Labels are user text: only ever set as textContent, never as HTML.
+// Python computes what is shown (tr_widgets/views: the colour table `lut`, the cell sizes, which cells
+// get a label and its text, the colour bar's ticks, the words in `texts`); this file places and paints it.
+// Non-data colours (mark, highlight, hatch, frame, text) come from the theme's CSS variables at draw time.
 
-const LEVELS = 253, NONFINITE = 254, BLOCKED = 255;
-// Colours and cell sizes come from Python (tr_widgets/views/palette.py) through the model: the `lut`
-// table (3 bytes per code), the `colours` dict and `cell_w` / `cell_h` / `ov_cell`. Nothing is chosen here.
+const LEVELS = 253, NONFINITE = 254, BLOCKED = 255, LINE = 13, BAR_W = 12;
 
 export function bytesOf(v) {
   if (!v) return new Uint8Array(0);
@@ -15,6 +16,12 @@ export function bytesOf(v) {
   return new Uint8Array(0);
 }
 
+function floatsOf(v) {
+  const b = bytesOf(v);
+  if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+  return new Float32Array(b.slice().buffer);
+}
+
 function el(tag, cls, parent) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -22,23 +29,37 @@ function el(tag, cls, parent) {
   return e;
 }
 
-// Paint codes [rows, cols] at py × px pixels per cell; returns the 2D context. The painted cells
-// are kept in `cache` (an offscreen canvas) so a step that only moves a marker redraws by one
-// drawImage instead of recolouring every cell.
 function rgbOf(css) {
   const m = /rgb\((\d+),(\d+),(\d+)\)/.exec(css || "");
   return m ? [+m[1], +m[2], +m[3]] : [0, 0, 0];
 }
 
+// A theme colour: --tr-<name> (tr.css), else the notebook's own variable (JupyterLab, then VS Code),
+// else the light default; `theme` is palette.THEME as sent: name -> [jp var, vscode var, light].
+export function themeColour(node, theme, name) {
+  const cs = getComputedStyle(node), own = cs.getPropertyValue(`--tr-${name}`).trim();
+  if (own) return own;
+  const [jp, vs, light] = theme[name] || [];
+  return (jp && cs.getPropertyValue(jp).trim()) || (vs && cs.getPropertyValue(vs).trim()) || light || "#000";
+}
+
+// The same colour as a CSS value, for DOM text: it follows a theme switch by itself.
+function themeVar(theme, name) {
+  const [jp, vs, light] = theme[name] || [];
+  return `var(--tr-${name}, var(${jp}, var(${vs}, ${light})))`;
+}
+
+// Paint codes [rows, cols] at py × px pixels per cell. The painted cells are kept in `cache` (an
+// offscreen canvas) so a step that only moves a marker redraws by one drawImage.
 function paint(canvas, codes, rows, cols, py, px, pal, cache) {
   canvas.width = Math.max(1, cols * px);
   canvas.height = Math.max(1, rows * py);
   const ctx = canvas.getContext("2d");
   if (!rows || !cols || codes.length < rows * cols) return ctx;
-  const key = [rows, cols, py, px].join();
+  const key = [rows, cols, py, px, pal.hatch].join();
   if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key
       || cache.lut !== pal.lut) {
-    cache.codes = codes.buffer; cache.offset = codes.byteOffset; cache.key = key; cache.lut = pal.lut;
+    Object.assign(cache, { codes: codes.buffer, offset: codes.byteOffset, key, lut: pal.lut });
     cache.canvas = drawCells(codes, rows, cols, py, px, pal);
   }
   ctx.drawImage(cache.canvas, 0, 0);
@@ -67,7 +88,7 @@ function drawCells(codes, rows, cols, py, px, pal) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(tmp, 0, 0, cols * px, rows * py);
   if (anyBlocked && px >= 3 && py >= 3) {  // a diagonal hatch marks masked cells
-    ctx.strokeStyle = pal.colours.hatch; ctx.lineWidth = 1; ctx.beginPath();
+    ctx.strokeStyle = pal.hatch; ctx.lineWidth = 1; ctx.beginPath();
     for (let i = 0; i < rows * cols; i++) {
       if (codes[i] !== BLOCKED) continue;
       const x = (i % cols) * px, y = Math.floor(i / cols) * py;
@@ -78,104 +99,252 @@ function drawCells(codes, rows, cols, py, px, pal) {
   return out;
 }
 
-function markRow(ctx, r, width, py, mark) {
-  ctx.strokeStyle = mark; ctx.lineWidth = 2;
-  ctx.strokeRect(1, r * py, width - 2, Math.max(py, 2));
+// The current step: a solid outline; the largest weight: a dashed one in the highlight colour.
+function outline(ctx, colour, dashed, x, y, w, h) {
+  ctx.save();
+  ctx.strokeStyle = colour; ctx.lineWidth = 2;
+  if (dashed) ctx.setLineDash([4, 2]);
+  ctx.strokeRect(x, y, w, h);
+  ctx.restore();
 }
 
-function markCol(ctx, c, height, px, mark) {
-  ctx.strokeStyle = mark; ctx.lineWidth = 2;
-  ctx.strokeRect(c * px, 1, Math.max(px, 2), height - 2);
+function markRow(ctx, r, width, py, colour, dashed = false) { outline(ctx, colour, dashed, 1, r * py, width - 2, Math.max(py, 2)); }
+function markCol(ctx, c, height, px, colour, dashed = false) { outline(ctx, colour, dashed, c * px, 1, Math.max(px, 2), height - 2); }
+
+// The shortest of 4..9 significant digits that tells `v` from each different neighbour.
+export function exactText(v, neighbours) {
+  if (!Number.isFinite(v)) return String(v);
+  for (let p = 4; p <= 9; p++) {
+    const s = v.toPrecision(p);
+    if (neighbours.every((n) => n === v || !Number.isFinite(n) || n.toPrecision(p) !== s)) return s;
+  }
+  return v.toPrecision(9);
+}
+
+function label(parent, text, title, style) {
+  const d = el("div", "tr-axis-label", parent);
+  d.textContent = text;
+  d.title = title;
+  Object.assign(d.style, { position: "absolute", whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis",
+    font: `11px/${LINE}px var(--jp-ui-font-family, sans-serif)`, unicodeBidi: "isolate" }, style);
+  return d;
 }
 
 function render({ model, el: root }) {
   root.classList.add("tr-matrix");
   const title = el("div", "tr-title", root);
   const body = el("div", "tr-matrix-body", root);
-  const main = el("div", "tr-matrix-main", body);
-  const canvas = el("canvas", "tr-window", main);
-  const axes = el("div", "tr-axes", main);
+  const plot = el("div", "tr-matrix-main", body);
+  Object.assign(plot.style, { display: "grid", gridTemplateColumns: "auto auto", alignItems: "start" });
+  const rowTitle = el("div", "tr-axis-title tr-row-title", plot);
+  el("div", "", plot);
+  const rowLab = el("div", "tr-axis-labels tr-row-labels", plot);
+  const canvas = el("canvas", "tr-window", plot);
+  el("div", "", plot);
+  const colLab = el("div", "tr-axis-labels tr-col-labels", plot);
+  el("div", "", plot);
+  const colTitle = el("div", "tr-axis-title tr-col-title", plot);
+  for (const d of [rowLab, colLab]) d.style.position = "relative";
+  rowTitle.style.textAlign = "right";
+  const barBox = el("div", "tr-colour-bar", body);
+  const barRow = el("div", "", barBox);
+  barRow.style.position = "relative";
+  const bar = el("canvas", "tr-bar", barRow);
+  const barNote = el("div", "tr-bar-note", barBox);
+  Object.assign(barNote.style, { fontSize: "11px", maxWidth: "90px" });
   const side = el("div", "tr-matrix-overview", body);
   const ovCanvas = el("canvas", "tr-overview", side);
   const notice = el("div", "tr-notice", side);
-  const labels = el("div", "tr-labels", root);
+  const axes = el("div", "tr-axes", root);
   const hover = el("div", "tr-hover", root);
-  let draws = 0, px = 1, py = 1, scheduled = false;
-  const winCache = {}, ovCache = {};
+  hover.setAttribute("aria-live", "polite");
+  let draws = 0, px = 1, py = 1, scheduled = false, hovered = null, gen = 0, values = null, valuesOf = null;
+  const winCache = {}, ovCache = {}, rowsExact = new Map(), asked = new Set();
+  const g = (k) => model.get(k);
 
   function draw() {
     scheduled = false;
-    const g = (k) => model.get(k);
-    const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0");
+    const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0"), theme = g("theme"), texts = g("texts");
+    const tc = (name) => themeColour(root, theme, name);
+    root.style.color = themeVar(theme, "fg");
+    for (const d of [rowTitle, colTitle, axes, hover, barNote, notice]) d.style.color = themeVar(theme, "fg-muted");
     title.textContent = g("title");
-    const colours = g("colours"), pal = { lut: bytesOf(g("lut")), colours }, mark = colours.mark;
+    const colours = g("colours"), pal = { lut: bytesOf(g("lut")), colours, hatch: tc("hatch") };
+    const mark = tc("mark"), high = tc("highlight");
     px = g("cell_w");
     py = g("cell_h");
     const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, py, px, pal, winCache);
-    const mr = g("mark_row") - r0, mc = g("mark_col") - c0;
+    canvas.style.border = `1px solid ${themeVar(theme, "border")}`;
+    const hr = g("highlight_row") - r0, hc = g("highlight_col") - c0, mr = g("mark_row") - r0, mc = g("mark_col") - c0;
+    if (g("highlight_row") >= 0 && hr >= 0 && hr < rows) markRow(ctx, hr, canvas.width, py, high, true);
+    if (g("highlight_col") >= 0 && hc >= 0 && hc < cols) markCol(ctx, hc, canvas.height, px, high, true);
     if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, py, mark);
     if (g("mark_col") >= 0 && mc >= 0 && mc < cols) markCol(ctx, mc, canvas.height, px, mark);
     canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", g("title"));
-    axes.textContent = `${g("row_axis")} ${r0}–${r0 + rows - 1} of ${g("full_rows")} · ` +
-      `${g("col_axis")} ${c0}–${c0 + cols - 1} of ${g("full_cols")} · ` +
-      `colour range [${g("vmin").toPrecision(3)}, ${g("vmax").toPrecision(3)}]`;
+    canvas.setAttribute("aria-label", `${g("title")} (${texts.hover || ""})`);
+    canvas.style.cursor = g("click_step") ? "pointer" : "crosshair";
+    drawLabels(rows, cols, r0, c0);
+    drawBar(theme, texts);
+    axes.textContent = g("range_note");
     const orows = g("ov_rows"), ocols = g("ov_cols");
     side.style.display = orows && ocols ? "" : "none";
     if (orows && ocols) {
       const opx = g("ov_cell");
       const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, pal, ovCache);
       const fr = g("ov_fr"), fc = g("ov_fc");
-      octx.strokeStyle = colours.frame; octx.lineWidth = 1;  // where the window is
-      octx.strokeRect(Math.floor(c0 / fc) * opx + 0.5, Math.floor(r0 / fr) * opx + 0.5,
-        Math.max(1, Math.ceil(cols / fc)) * opx - 1, Math.max(1, Math.ceil(rows / fr)) * opx - 1);
+      const x = Math.floor(c0 / fc) * opx + 0.5, y = Math.floor(r0 / fr) * opx + 0.5;
+      const w = Math.max(1, Math.ceil(cols / fc)) * opx - 1, h = Math.max(1, Math.ceil(rows / fr)) * opx - 1;
+      octx.lineWidth = 1;  // where the window is: light and dark strokes, seen on any colour
+      octx.strokeStyle = tc("fg"); octx.strokeRect(x - 1, y - 1, w + 2, h + 2);
+      octx.strokeStyle = tc("bg"); octx.strokeRect(x, y, w, h);
       if (g("mark_row") >= 0) markRow(octx, Math.floor(g("mark_row") / fr), ovCanvas.width, opx, mark);
       if (g("mark_col") >= 0) markCol(octx, Math.floor(g("mark_col") / fc), ovCanvas.height, opx, mark);
       notice.textContent = g("notice");
     }
-    // Short windows list their labels as text (user text: textContent only).
-    // each label in its own bidi-isolated span (tr.css), so an RTL label cannot reorder its neighbours
-    const rl = g("row_labels"), cl = g("col_labels"), lines = [];
-    const line = (axis, list, start) => {
-      const d = el("div", "tr-label-line");
-      d.append(`${axis}s: `);
-      list.forEach((s, j) => {
-        if (j) d.append(" · ");
-        d.append(`${start + j} `);
-        el("span", "tr-label", d).textContent = s;
-      });
-      return d;
-    };
-    if (cl.length && cl.length <= 32) lines.push(line(g("col_axis"), cl, c0));
-    if (rl.length && rl.length <= 32 && JSON.stringify(rl) !== JSON.stringify(cl)) lines.push(line(g("row_axis"), rl, r0));
-    labels.replaceChildren(...lines);
+    if (hovered) showHover(...hovered);
+    else hover.textContent = texts.hover || "";
     root.dataset.trStep = String(g("step"));
     root.dataset.step = String(g("step"));
     root.dataset.trDraws = String(++draws);
   }
+
+  function drawLabels(rows, cols, r0, c0) {
+    const rl = g("row_labels"), cl = g("col_labels"), rtexts = g("row_texts"), ctexts = g("col_texts");
+    const rotate = g("col_rotate"), click = g("click_step");
+    const longest = (list) => Math.max(1, ...list.map((s) => s.length));
+    const rowW = longest(rtexts) * 7 + 12, colH = rotate ? longest(ctexts) * 7 + 6 : 16;
+    rowTitle.textContent = `${g("row_axis")} ↓`;
+    colTitle.textContent = `${g("col_axis")} →`;
+    Object.assign(rowLab.style, { width: `${rowW}px`, height: `${rows * py}px` });
+    Object.assign(colLab.style, { width: `${cols * px}px`, height: `${colH}px` });
+    rowLab.replaceChildren();
+    colLab.replaceChildren();
+    g("row_ticks").forEach((i, k) => {
+      const d = label(rowLab, rtexts[k], `${g("row_axis")} ${r0 + i}${rl[i] !== undefined ? `: ${rl[i]}` : ""}`,
+        { right: "4px", top: `${(i + 0.5) * py - LINE / 2}px`, height: `${LINE}px`, maxWidth: `${rowW - 4}px`, textAlign: "right" });
+      d.dataset.index = String(r0 + i);
+      if (click === "row") { d.style.cursor = "pointer"; d.addEventListener("click", () => go(r0 + i)); }
+    });
+    g("col_ticks").forEach((j, k) => {
+      const x = (j + 0.5) * px;
+      const style = rotate
+        ? { left: `${x - LINE / 2}px`, top: "3px", width: `${LINE}px`, maxHeight: `${colH - 3}px`,
+            writingMode: "vertical-rl", transform: "rotate(180deg)", textAlign: "end" }
+        : { left: `${x}px`, top: "2px", transform: "translateX(-50%)" };
+      const d = label(colLab, ctexts[k], `${g("col_axis")} ${c0 + j}${cl[j] !== undefined ? `: ${cl[j]}` : ""}`, style);
+      d.dataset.index = String(c0 + j);
+      if (click === "col") { d.style.cursor = "pointer"; d.addEventListener("click", () => go(c0 + j)); }
+    });
+  }
+
+  function drawBar(theme, texts) {
+    const h = Math.min(Math.max(g("rows") * py, 80), 240), lut = bytesOf(g("lut"));
+    bar.width = 1; bar.height = LEVELS + 1;
+    Object.assign(bar.style, { width: `${BAR_W}px`, height: `${h}px`, border: `1px solid ${themeVar(theme, "border")}` });
+    Object.assign(barRow.style, { width: `${BAR_W + 56}px`, height: `${h + 2}px`, marginTop: `${LINE + 3}px` });
+    const img = new ImageData(1, LEVELS + 1);
+    for (let c = 0; c <= LEVELS && lut.length >= 3 * (LEVELS + 1); c++) {
+      const y = LEVELS - c;  // the largest value at the top
+      img.data.set([lut[3 * c], lut[3 * c + 1], lut[3 * c + 2], 255], 4 * y);
+    }
+    bar.getContext("2d").putImageData(img, 0, 0);
+    bar.setAttribute("role", "img");
+    bar.setAttribute("aria-label", `${texts.bar || ""} ${g("bar_ticks").map((t) => t[1]).join(" … ")}`);
+    barRow.querySelectorAll(".tr-bar-tick").forEach((d) => d.remove());
+    for (const [pos, text] of g("bar_ticks")) {
+      const d = label(barRow, text, "", { left: `${BAR_W + 6}px`, top: `${(1 - pos) * h + 1 - LINE / 2}px` });
+      d.className = "tr-bar-tick";
+    }
+    const units = g("units"), words = [units ? `${texts.units || ""}: ${units}` : "", texts[g("cmap")] || ""];
+    barNote.textContent = words.filter(Boolean).join(" · ");
+  }
+
+  function go(step) {
+    root.dispatchEvent(new CustomEvent("tr-go", { bubbles: true, composed: true, detail: { step } }));
+  }
+
   function schedule() {
     if (!scheduled) { scheduled = true; queueMicrotask(draw); }
   }
   const names = ["codes", "rows", "cols", "r0", "c0", "full_rows", "full_cols", "vmin", "vmax", "cmap",
-    "mark_row", "mark_col", "row_labels", "col_labels", "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc",
-    "notice", "title", "step", "cell_w", "cell_h", "ov_cell", "lut", "colours", "row_axis", "col_axis"];
+    "mark_row", "mark_col", "highlight_row", "highlight_col", "row_labels", "col_labels", "row_ticks", "row_texts",
+    "col_ticks", "col_texts", "col_rotate", "bar_ticks", "range_note", "units", "texts", "theme", "click_step",
+    "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "notice", "title", "step", "cell_w", "cell_h",
+    "ov_cell", "lut", "colours", "row_axis", "col_axis"];
   for (const n of names) model.on(`change:${n}`, schedule);
+  const newWindow = () => { gen++; rowsExact.clear(); asked.clear(); values = null; valuesOf = null; };
+  model.on("change:codes", newWindow);
+  model.on("change:values", newWindow);
 
-  canvas.addEventListener("mousemove", (ev) => {
-    const r = Math.floor(ev.offsetY / py), c = Math.floor(ev.offsetX / px);
-    const rows = model.get("rows"), cols = model.get("cols");
+  // The exact values: the `values` trait for small windows; else one row at a time, asked of Python.
+  function exactRow(r) {
+    const cols = g("cols"), v = g("values");
+    if (v && bytesOf(v).length === 4 * g("rows") * cols) {
+      if (valuesOf !== v) { values = floatsOf(v); valuesOf = v; }
+      return values.subarray(r * cols, (r + 1) * cols);
+    }
+    if (rowsExact.has(r)) return rowsExact.get(r);
+    if (g("exact") && !asked.has(r) && typeof model.send === "function") {
+      asked.add(r);
+      model.send({ exact_row: r, gen });
+    }
+    return null;
+  }
+  function onMsg(msg, buffers) {
+    if (!msg || msg.exact_row === undefined || msg.missing || !buffers || buffers.length < 2) return;
+    const r = msg.exact_row, codes = bytesOf(g("codes")), cols = g("cols"), back = bytesOf(buffers[1]);
+    if (msg.r0 !== g("r0") || msg.c0 !== g("c0") || back.length !== cols) return;
+    for (let c = 0; c < cols; c++) if (back[c] !== codes[r * cols + c]) return;  // another window's row
+    rowsExact.set(r, floatsOf(buffers[0]));
+    if (hovered && hovered[0] === r) showHover(...hovered);
+  }
+  model.on("msg:custom", onMsg);
+
+  function showHover(r, c) {
+    const rows = g("rows"), cols = g("cols"), texts = g("texts");
     if (r < 0 || c < 0 || r >= rows || c >= cols) return;
-    const code = bytesOf(model.get("codes"))[r * cols + c];
-    const vmin = model.get("vmin"), vmax = model.get("vmax");
-    const value = code === BLOCKED ? "masked" : code === NONFINITE ? "NaN/inf"
-      : "≈ " + (vmin + code / LEVELS * (vmax - vmin)).toPrecision(3);
-    const rl = model.get("row_labels")[r], cl = model.get("col_labels")[c];
-    const rr = model.get("r0") + r, cc = model.get("c0") + c;
-    hover.textContent = `${model.get("row_axis")} ${rr}${rl !== undefined ? ` “${rl}”` : ""} · ` +
-      `${model.get("col_axis")} ${cc}${cl !== undefined ? ` “${cl}”` : ""} · ${value}`;
+    hovered = [r, c];
+    const code = bytesOf(g("codes"))[r * cols + c], row = exactRow(r), units = g("units");
+    let value;
+    if (code === BLOCKED) value = texts.masked;
+    else if (row) {
+      const near = [row[c - 1], row[c + 1]].filter((n) => n !== undefined);
+      const up = r > 0 ? exactRow(r - 1) : null, down = r + 1 < rows ? exactRow(r + 1) : null;
+      if (up) near.push(up[c]);
+      if (down) near.push(down[c]);
+      value = exactText(row[c], near);
+    } else if (code === NONFINITE) value = texts.nonfinite;
+    else value = `${texts.approx} ${(g("vmin") + code / LEVELS * (g("vmax") - g("vmin"))).toPrecision(3)}`;
+    const rl = g("row_labels")[r], cl = g("col_labels")[c], rr = g("r0") + r, cc = g("c0") + c;
+    const text = `${g("row_axis")} ${rr}${rl !== undefined ? ` “${rl}”` : ""} · ` +
+      `${g("col_axis")} ${cc}${cl !== undefined ? ` “${cl}”` : ""} · ${value}${units && code !== BLOCKED ? ` ${units}` : ""}`;
+    hover.textContent = text;
+    canvas.title = text;
+  }
+  const cellAt = (ev) => [Math.floor(ev.offsetY / py), Math.floor(ev.offsetX / px)];
+  canvas.addEventListener("mousemove", (ev) => showHover(...cellAt(ev)));
+  canvas.addEventListener("mouseleave", () => { hovered = null; hover.textContent = g("texts").hover || ""; });
+  canvas.addEventListener("click", (ev) => {
+    const [r, c] = cellAt(ev), how = g("click_step");
+    if (how === "row" && r >= 0 && r < g("rows")) go(g("r0") + r);
+    if (how === "col" && c >= 0 && c < g("cols")) go(g("c0") + c);
   });
+
+  // A theme switch redraws without re-running the cell: JupyterLab marks it on <body>; the OS on the media query.
+  const later = () => { schedule(); setTimeout(schedule, 250); };
+  const watch = new MutationObserver(later);
+  watch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light", "class"] });
+  const media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  media?.addEventListener?.("change", later);
   draw();
-  return () => { for (const n of names) model.off(`change:${n}`, schedule); };
+  return () => {
+    for (const n of names) model.off(`change:${n}`, schedule);
+    model.off("change:codes", newWindow);
+    model.off("change:values", newWindow);
+    model.off("msg:custom", onMsg);
+    watch.disconnect();
+    media?.removeEventListener?.("change", later);
+  };
 }
 
 export default { render };

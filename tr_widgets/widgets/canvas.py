@@ -8,8 +8,10 @@ package: nothing loads from a CDN. It paints what Python sends: the colour table
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import pathlib
+from collections import OrderedDict
 
 import anywidget
 import ipywidgets as w
@@ -19,7 +21,7 @@ import traitlets as t
 from ..engine.text import safe_label, safe_labels
 
 from ..views import image, palette
-from ..views.matrix import Overview, Window
+from ..views.matrix import AxisLabels, Overview, Window, axis_labels, colour_ticks, range_note
 from .markup import text_block
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
@@ -69,23 +71,40 @@ class Snapshot:
 
 
 def colours_trait():
+    """The palette's named colours (data colours: blocked, NaN, bars) as a synced Dict trait."""
     return t.Dict(palette.widget_palette()["colours"]).tag(sync=True)
 
 
+EXACT_CELLS = 1024  # windows up to this many cells send their float32 values (4 KiB) with the codes
+EXACT_STORE = 32 * 1024 * 1024  # bytes of larger windows' values kept to answer hovers (newest first)
+TEXTS = {"hover": "hover a cell for its value", "diverging": "red +, blue −", "sequential": "brighter = larger",
+         "masked": "masked", "nonfinite": "NaN/inf", "approx": "≈", "bar": "colour bar", "units": "units"}
+
+
+def theme_trait():
+    """The theme colours' CSS variables and light defaults (``palette.THEME``) as a synced Dict trait."""
+    return t.Dict({k: list(v) for k, v in palette.THEME.items()}).tag(sync=True)
+
+
 class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
-    """A matrix window (uint8 codes) with the current row/column marked, plus an overview image.
+    """A matrix window (uint8 codes) with axis labels, a colour bar, the current row/column marked and an overview.
+
+    Codes from ``views.quantize`` carry their exact float32 values, which hovering a cell shows: sent
+    with the codes for windows of up to ``EXACT_CELLS`` cells, else one row at a time when hovered.
 
     Example::
 
-        m = MatrixCanvas(title="attention weights")
-        m.set_window(codes, Window(0, 8, 0, 8), (8, 8), 0.0, 1.0)
-        m.mark_row = 3
+        m = MatrixCanvas(title="attention weights", click_step="row")
+        m.set_window(codes, Window(0, 8, 0, 8), (8, 8), 0.0, 1.0, tokens, tokens)
+        m.mark_row, m.highlight_col = 3, 1
     """
 
     _esm = STATIC / "matrix.js"
     _css = STATIC / "tr.css"
     title = t.Unicode("").tag(sync=True)
     codes = t.Bytes(b"").tag(sync=True)
+    values = t.Bytes(b"").tag(sync=True)  # float32 [rows, cols] when the window is small, else b""
+    exact = t.Bool(False).tag(sync=True)  # Python holds the exact values: ask for a hovered row
     rows = t.Int(0).tag(sync=True)
     cols = t.Int(0).tag(sync=True)
     r0 = t.Int(0).tag(sync=True)
@@ -95,12 +114,25 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     vmin = t.Float(0.0).tag(sync=True)
     vmax = t.Float(1.0).tag(sync=True)
     cmap = t.Unicode("sequential").tag(sync=True)
-    mark_row = t.Int(-1).tag(sync=True)
+    units = t.Unicode("").tag(sync=True)
+    mark_row = t.Int(-1).tag(sync=True)  # the current step / query (absolute index)
     mark_col = t.Int(-1).tag(sync=True)
+    highlight_row = t.Int(-1).tag(sync=True)  # the largest weight (absolute index), dashed
+    highlight_col = t.Int(-1).tag(sync=True)
+    click_step = t.Enum(["", "row", "col"], "").tag(sync=True)  # a click dispatches tr-go with that index
     row_axis = t.Unicode("row").tag(sync=True)
     col_axis = t.Unicode("col").tag(sync=True)
     row_labels = t.List(t.Unicode()).tag(sync=True)
     col_labels = t.List(t.Unicode()).tag(sync=True)
+    row_ticks = t.List(t.Int()).tag(sync=True)  # window rows that get a label (views.matrix.axis_labels)
+    row_texts = t.List(t.Unicode()).tag(sync=True)
+    col_ticks = t.List(t.Int()).tag(sync=True)
+    col_texts = t.List(t.Unicode()).tag(sync=True)
+    col_rotate = t.Bool(False).tag(sync=True)
+    bar_ticks = t.List().tag(sync=True)  # [[position 0..1 from vmin, text], ...]
+    range_note = t.Unicode("").tag(sync=True)
+    texts = t.Dict(dict(TEXTS)).tag(sync=True)
+    theme = theme_trait()
     ov_codes = t.Bytes(b"").tag(sync=True)
     ov_rows = t.Int(0).tag(sync=True)
     ov_cols = t.Int(0).tag(sync=True)
@@ -114,30 +146,98 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     ov_cell = t.Int(1).tag(sync=True)
     lut = t.Bytes(b"").tag(sync=True)  # [256, 3] uint8: the colour of each code for ``cmap``
     colours = colours_trait()
-    _safe = safe_text(("title", "row_labels", "col_labels", "notice", "row_axis", "col_axis"))
+    _safe = safe_text(("title", "row_labels", "col_labels", "notice", "row_axis", "col_axis", "units"))
 
     @t.observe("cmap", type="change")
     def _on_cmap(self, change=None):
         self.lut = palette.LUTS[self.cmap].tobytes()
 
+    @t.observe("rows", "cols", "r0", "c0", "full_rows", "full_cols", "cell_w", "cell_h", "row_labels",
+               "col_labels", "vmin", "vmax", "row_axis", "col_axis", type="change")
+    def _relabel(self, change=None):
+        """The shown labels, colour ticks and range line follow the window (views.matrix computes them)."""
+        if self._batch:
+            return
+        rl = axis_labels(self.row_labels, self.r0, self.rows, self.cell_h)
+        cl = axis_labels(self.col_labels, self.c0, self.cols, self.cell_w, column=True)
+        self.row_ticks, self.row_texts = rl.ticks, rl.texts
+        self.col_ticks, self.col_texts, self.col_rotate = cl.ticks, cl.texts, cl.rotate
+        self.bar_ticks = [list(x) for x in colour_ticks(self.vmin, self.vmax)]
+        notes = (range_note(self.row_axis, self.r0, self.rows, self.full_rows),
+                 range_note(self.col_axis, self.c0, self.cols, self.full_cols))
+        self.range_note = " · ".join(n for n in notes if n)
+
     def __init__(self, **kwargs):
+        self._batch = True
+        self._exact: OrderedDict = OrderedDict()  # blake2b(codes, range) -> float32 values of a large window
+        self._exact_bytes = 0
         super().__init__(**kwargs)
+        self._batch = False
         self._on_cmap()
+        self._relabel()
+        self.on_msg(self._on_msg)
 
     def set_window(self, codes: np.ndarray, win: Window, full_shape: tuple[int, int], vmin: float, vmax: float,
-                   row_labels=None, col_labels=None) -> None:
-        """Show ``codes`` [rows, cols] as cells ``win`` of a ``full_shape`` matrix."""
+                   row_labels=None, col_labels=None, values: np.ndarray | None = None) -> None:
+        """Show ``codes`` [rows, cols] as cells ``win`` of a ``full_shape`` matrix.
+
+        ``values`` [rows, cols]: the exact values hovering shows; by default those ``views.quantize``
+        kept with the codes (none: hovering shows the code's value, marked ≈).
+        """
+        exact = values if values is not None else getattr(codes, "exact", None)
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        exact = None if exact is None or np.shape(exact) != codes.shape else np.ascontiguousarray(exact, np.float32)
         with self.hold_sync():
-            self.codes = codes.tobytes()
-            self.rows, self.cols = codes.shape
-            self.r0, self.c0 = win.r0, win.c0
-            self.full_rows, self.full_cols = full_shape
-            self.vmin, self.vmax = float(vmin), float(vmax)
-            self.row_labels = list(row_labels or [])
-            self.col_labels = list(col_labels or [])
-            self.cell_w = self.cell_px or palette.cell_px(self.cols)
-            self.cell_h = self.cell_px or palette.cell_px(self.rows)
+            self._batch = True
+            try:
+                self.codes = codes.tobytes()
+                self.rows, self.cols = codes.shape
+                self.r0, self.c0 = win.r0, win.c0
+                self.full_rows, self.full_cols = full_shape
+                self.vmin, self.vmax = float(vmin), float(vmax)
+                self.row_labels = list(row_labels or [])
+                self.col_labels = list(col_labels or [])
+                self.cell_w = self.cell_px or palette.cell_px(self.cols)
+                self.cell_h = self.cell_px or palette.cell_px(self.rows)
+            finally:
+                self._batch = False
+            self._relabel()
+            small = exact is not None and codes.size <= EXACT_CELLS
+            self.values = exact.tobytes() if small else b""
+            self.exact = exact is not None and not small
+            if self.exact:
+                self._keep(exact)
+
+    def _key(self) -> bytes:
+        return hashlib.blake2b(self.codes + np.float64([self.vmin, self.vmax]).tobytes(), digest_size=16).digest()
+
+    def _keep(self, exact: np.ndarray) -> None:
+        """Keep a large window's values (newest first, at most EXACT_STORE bytes) to answer hovers."""
+        key = self._key()
+        old = self._exact.pop(key, None)
+        self._exact_bytes += exact.nbytes - (0 if old is None else old.nbytes)
+        self._exact[key] = exact
+        while self._exact_bytes > EXACT_STORE and len(self._exact) > 1:
+            self._exact_bytes -= self._exact.popitem(last=False)[1].nbytes
+
+    def _on_msg(self, _widget, content, _buffers) -> None:
+        """A hovered row of a large window: its exact values and codes (matrix.js checks the codes)."""
+        r = content.get("exact_row") if isinstance(content, dict) else None
+        if not isinstance(r, int):
+            return
+        vals = self._exact.get(self._key())
+        if vals is None or not 0 <= r < vals.shape[0]:
+            self.send({"exact_row": r, "missing": True})
+            return
+        row_codes = self.window_codes()[r]
+        self.send({"exact_row": r, "r0": self.r0, "c0": self.c0},
+                  buffers=[np.ascontiguousarray(vals[r]).tobytes(), row_codes.tobytes()])
+
+    def exact_values(self) -> np.ndarray | None:
+        """The window's exact values [rows, cols] float32 as hovering shows them, or None."""
+        if self.values:
+            return np.frombuffer(self.values, dtype=np.float32).reshape(self.rows, self.cols)
+        return self._exact.get(self._key()) if self.exact else None
 
     def set_overview(self, ov: Overview | None) -> None:
         """Show ``ov`` beside the window, with its notice; None hides the overview."""
@@ -169,25 +269,54 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
             rgb = image.mark_cols(rgb, c * sc, (c + 1) * sc)
         return image.png_data_uri(rgb)
 
+    def caption(self) -> str:
+        """The line under the colour bar: units, which colour is which (diverging maps), the range line."""
+        parts = [f"{self.texts.get('units', 'units')}: {self.units}" if self.units else "",
+                 self.texts.get(self.cmap, ""), self.range_note]
+        return " · ".join(p for p in parts if p)
+
+    def look(self) -> image.MatrixLook:
+        """What the static pictures show: the cells, labels, marks and colour bar as now."""
+        marks = []
+        for kind, idx, start, n, colour, dashed in (
+                ("row", self.mark_row, self.r0, self.rows, "mark", False),
+                ("col", self.mark_col, self.c0, self.cols, "mark", False),
+                ("row", self.highlight_row, self.r0, self.rows, "highlight", True),
+                ("col", self.highlight_col, self.c0, self.cols, "highlight", True)):
+            if idx >= 0 and 0 <= idx - start < n:
+                marks.append((kind, idx - start, colour, dashed))
+        png = image.png_data_uri(image.colorize(self.window_codes(), self.cmap, (self.cell_h, self.cell_w)))
+        return image.MatrixLook(
+            self.title, png, self.rows, self.cols, self.cell_w, self.cell_h,
+            AxisLabels(self.row_ticks, self.row_texts), AxisLabels(self.col_ticks, self.col_texts,
+                                                                                self.col_rotate),
+            self.row_axis, self.col_axis, tuple(marks), self.cmap, [tuple(x) for x in self.bar_ticks], self.caption())
+
+    def snapshot_svg(self) -> tuple[str, int, int]:
+        """The window with its axis labels, marks and colour bar as an SVG fragment, its width and height.
+
+        Example::
+
+            svg, width, height = m.snapshot_svg()
+            page = f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>{svg}</svg>"
+        """
+        if not self.rows or not self.cols:
+            fg = palette.THEME["fg"][2]
+            return (f"<text x='0' y='13' font-family='sans-serif' font-size='12' fill='{fg}'>"
+                    f"{html.escape(self.title)}: (empty)</text>", 240, 18)
+        return image.matrix_svg(self.look())
+
     def snapshot_html(self) -> str:
-        """The window (and overview) as base64 PNGs with the marker, title, ranges and notice."""
+        """The window with its axis labels, marks and colour bar (and the overview) as static HTML."""
         if not self.rows or not self.cols:
             return f"<div>{html.escape(self.title)}: (empty)</div>"
-        alt = html.escape(self.title, quote=True)
-        parts = [f"<div style='font-weight:600'>{html.escape(self.title)}</div>",
-                 "<div style='display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap'>",
-                 f"<img alt='{alt}' style='image-rendering:pixelated;border:1px solid #bbb' "
-                 f"src='{self._png(self.window_codes(), 1, 1, self.r0, self.c0, self.cell_h, self.cell_w)}'>"]
+        extra = ""
         if self.ov_rows and self.ov_cols:
-            parts.append(f"<div><img alt='overview of {alt}' style='image-rendering:pixelated;border:1px solid #bbb' "
-                         f"src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, self.ov_cell, self.ov_cell)}'>"
-                         f"{text_block(self.notice)}</div>")
-        parts.append("</div>")
-        parts.append(text_block(
-            f"{self.row_axis} {self.r0}–{self.r0 + self.rows - 1} of {self.full_rows} · {self.col_axis} "
-            f"{self.c0}–{self.c0 + self.cols - 1} of {self.full_cols} · colour range "
-            f"[{self.vmin:.3g}, {self.vmax:.3g}]"))
-        return "<div class='tr-matrix-snapshot'>" + "".join(parts) + "</div>"
+            alt = html.escape(self.title, quote=True)
+            extra = (f"<div><img alt='overview of {alt}' style='image-rendering:pixelated;border:1px solid "
+                     f"{palette.theme_css('border')}' src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, self.ov_cell, self.ov_cell)}'>"
+                     f"{text_block(self.notice)}</div>")
+        return image.matrix_html(self.look(), extra)
 
     def __repr__(self) -> str:
         return (f"MatrixCanvas(title={self.title!r}, window=({self.r0}:{self.r0 + self.rows}, "
