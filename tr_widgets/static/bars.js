@@ -1,11 +1,15 @@
 // tr_widgets bar charts: small multiples of float32 vectors on <canvas>, laid out as a flow
-// (groups left to right, joined by arrows). Plain ES module loaded by anywidget; no CDN.
-// `values` holds every series back to back (float32); `blocked` (uint8, optional) marks masked
-// entries, drawn as hatched grey stubs rather than left blank. Names are set as textContent.
+// (groups left to right; each arrow travels with the group it points into, so a wrap never strands it).
+// Plain ES module loaded by anywidget; no CDN. `values` holds every series back to back (float32);
+// `blocked` (uint8, optional) marks masked entries, drawn as hatched grey stubs rather than left blank.
+// Every text (names, axis labels, legend, hover line) is DOM text set with textContent, never painted.
 
-// Colours (the `colours` dict) and bar widths (`bar_px`, one per series) come from Python
-// (tr_widgets/views/palette.py): this file only paints them.
+// Data colours (positive, negative, blocked, nonfinite: the `colours` dict), bar widths (`bar_px`) and each
+// series' axis maximum (`scale_max`, shared within a scale group) come from Python (views/palette.py,
+// widgets/bars.py): this file only paints them. Non-data colours (background, zero line, mark,
+// highlight, hatch) are the theme's --tr-* properties, read at draw time, so a theme switch repaints.
 const H = 64;
+const THEMED = ["bg", "fg-muted", "mark", "highlight", "hatch", "border"];
 
 function bytesOf(v) {
   if (!v) return new Uint8Array(0);
@@ -27,73 +31,141 @@ function el(tag, cls, parent) {
   return e;
 }
 
-function drawSeries(canvas, vals, blocked, mark, bw, c) {
+function themeOf(root, light) {
+  const cs = root.isConnected ? getComputedStyle(root) : null;
+  const t = {};
+  for (const k of THEMED) t[k] = (cs && cs.getPropertyValue(`--tr-${k}`).trim()) || light[k] || "#888";
+  return t;
+}
+
+function outline(ctx, i, bw, colour, dash, inset) {
+  ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.setLineDash(dash);
+  const w = Math.max(bw, 3);
+  ctx.strokeRect(i * bw + (bw - w) / 2 + 1 + inset, 1 + inset, Math.max(w - 2 - 2 * inset, 1), H - 2 - 2 * inset);
+  ctx.setLineDash([]);
+}
+
+function drawSeries(canvas, vals, blocked, mark, high, bw, m, c, th) {
   const n = vals.length;
   canvas.width = Math.max(8, n * bw);
   canvas.height = H;
+  canvas.style.height = `${H}px`;
   const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "rgb(255,255,255)";
+  ctx.fillStyle = th.bg;
   ctx.fillRect(0, 0, canvas.width, H);
-  let m = 0;
-  for (let i = 0; i < n; i++) if (!blocked[i] && Number.isFinite(vals[i])) m = Math.max(m, Math.abs(vals[i]));
-  const shown = m;
-  m = m || 1;  // an all-zero series (e.g. h_0) is drawn flat, and labelled max |x| 0
+  m = m || 1;  // an all-zero series (e.g. h_0) is drawn flat
   const mid = H / 2;
   for (let i = 0; i < n; i++) {
     const x = i * bw, v = vals[i];
     if (blocked[i]) {
       ctx.fillStyle = c.blocked; ctx.fillRect(x, 0, bw, H);
       if (bw >= 3) {
-        ctx.strokeStyle = c.hatch; ctx.beginPath();
+        ctx.strokeStyle = th.hatch; ctx.lineWidth = 1; ctx.beginPath();
         for (let y = 0; y < H; y += bw) { ctx.moveTo(x, y + bw); ctx.lineTo(x + bw, y); }
         ctx.stroke();
       }
     } else if (!Number.isFinite(v)) {
       ctx.fillStyle = c.nonfinite; ctx.fillRect(x, 0, bw, H);
     } else {
-      const h = Math.max(1, Math.round(Math.abs(v) / m * (mid - 2)));
+      const h = Math.max(1, Math.round(Math.min(Math.abs(v) / m, 1) * (mid - 2)));
       ctx.fillStyle = v >= 0 ? c.positive : c.negative;
       ctx.fillRect(x, v >= 0 ? mid - h : mid, Math.max(1, bw - (bw > 3 ? 1 : 0)), h);
     }
   }
-  ctx.fillStyle = c.zero; ctx.fillRect(0, mid, canvas.width, 1);  // the zero line
-  if (mark >= 0 && mark < n) { ctx.strokeStyle = c.mark; ctx.lineWidth = 2; ctx.strokeRect(mark * bw + 1, 1, Math.max(bw - 2, 1), H - 2); }
-  return shown;
+  ctx.fillStyle = th["fg-muted"]; ctx.fillRect(0, mid, canvas.width, 1);  // the zero line
+  if (high >= 0 && high < n) outline(ctx, high, bw, th.highlight, [3, 2], mark === high ? 2 : 0);
+  if (mark >= 0 && mark < n) outline(ctx, mark, bw, th.mark, [], 0);
+}
+
+function fmtValue(v) {
+  if (!Number.isFinite(v)) return String(v);
+  const s = String(Number(v.toPrecision(7)));  // float32: 7 significant digits tell neighbours apart
+  return v > 0 ? `+${s}` : s.replace("-", "\u2212");
 }
 
 function render({ model, el: root }) {
   root.classList.add("tr-bars");
   const title = el("div", "tr-title", root);
   const flow = el("div", "tr-flow", root);
-  let draws = 0, scheduled = false;
+  const legend = el("div", "tr-legend", root);
+  const hover = el("div", "tr-hover", root);
+  hover.setAttribute("aria-live", "polite");
+  let draws = 0, scheduled = false, themeKey = "";
+  const text = (k) => (model.get("texts") || {})[k] || "";
+
+  function legendItem(colour, words) {
+    if (!words) return;
+    const item = el("span", "tr-legend-item", legend);
+    if (colour) el("span", "tr-swatch", item).style.background = colour;
+    item.appendChild(document.createTextNode(words));
+  }
 
   function draw() {
     scheduled = false;
+    const th = themeOf(root, model.get("theme_light") || {});
+    themeKey = THEMED.map((k) => th[k]).join("|");
     title.textContent = model.get("title");
     flow.replaceChildren();
+    legend.replaceChildren();
     const vals = floatsOf(model.get("values")), blk = bytesOf(model.get("blocked"));
     const lengths = model.get("lengths"), names = model.get("names"), notes = model.get("notes");
-    const marks = model.get("marks"), groups = model.get("groups");
+    const marks = model.get("marks"), highs = model.get("highlights") || [], groups = model.get("groups");
     const widths = model.get("bar_px"), colours = model.get("colours");
+    const maxima = model.get("scale_max") || [], axis = model.get("axis") || [];
+    const shared = model.get("scale_groups") || [], units = model.get("units") || [];
     const starts = []; let acc = 0;
     for (const n of lengths) { starts.push(acc); acc += n; }
+    let anyBlocked = false, anyNonfinite = false;
     groups.forEach((group, gi) => {
-      if (gi > 0) el("div", "tr-arrow", flow).textContent = model.get("arrow");
-      const col = el("div", "tr-group", flow);
+      const stepBox = el("div", "tr-flow-step", flow);  // the arrow and the group it points into
+      if (gi > 0 && model.get("arrow")) {
+        const arrow = el("div", "tr-arrow", stepBox);
+        arrow.textContent = model.get("arrow");
+        arrow.setAttribute("aria-hidden", "true");
+      }
+      const col = el("div", "tr-group", stepBox);
       for (const s of group) {
         if (s >= lengths.length) continue;
         const box = el("div", "tr-series", col);
-        const name = el("div", "tr-series-name", box);
-        const canvas = el("canvas", "tr-series-canvas", box);
+        el("div", "tr-series-name", box).textContent = names[s];
+        const plot = el("div", "tr-series-plot", box);
+        const ax = el("div", "tr-value-axis", plot);
+        const label = axis[s] ?? "", flat = !(maxima[s] > 0);  // all zero (e.g. h_0): only the "0" label
+        for (const t of [flat ? "" : `+${label}`, "0", flat ? "" : `\u2212${label}`]) {
+          el("span", "tr-axis-label", ax).textContent = t;
+        }
+        const canvas = el("canvas", "tr-series-canvas", plot);
         const a = starts[s], n = lengths[s];
         const b = blk.length >= a + n ? blk.subarray(a, a + n) : new Uint8Array(n);
-        const m = drawSeries(canvas, vals.subarray(a, a + n), b, marks[s] ?? -1, widths[s] || 1, colours);
+        const v = vals.subarray(a, a + n);
+        const bw = widths[s] || 1;
+        drawSeries(canvas, v, b, marks[s] ?? -1, highs[s] ?? -1, bw, maxima[s] || 0, colours, th);
+        for (let i = 0; i < n; i++) { anyBlocked ||= !!b[i]; anyNonfinite ||= !b[i] && !Number.isFinite(v[i]); }
         canvas.setAttribute("role", "img");
-        canvas.setAttribute("aria-label", names[s]);
-        name.textContent = names[s];
-        el("div", "tr-series-note", box).textContent = `${notes[s] || ""} max |x| ${m.toPrecision(3)}`.trim();
+        canvas.setAttribute("aria-label", `${names[s]}: ${n} values, axis ±${label}`);
+        canvas.addEventListener("mousemove", (e) => {
+          const r = canvas.getBoundingClientRect();
+          const i = Math.min(n - 1, Math.max(0, Math.floor((e.clientX - r.left) / (r.width || 1) * n)));
+          const value = b[i] ? text("blocked") : `${fmtValue(v[i])}${units[s] ? ` ${units[s]}` : ""}`;
+          const vars = { name: names[s], i: String(i), last: String(n - 1), value };
+          hover.textContent = text("hover").replace(/\{(\w+)\}/g, (m, k) => vars[k] ?? m);
+        });
+        canvas.addEventListener("mouseleave", () => { hover.textContent = text("hint"); });
+        const first = shared[s] && shared.indexOf(shared[s]) === s;  // said once, under the group's first series
+        const note = [notes[s] || "", first ? text("shared").replace("{group}", () => shared[s]) : ""];
+        el("div", "tr-series-note", box).textContent = note.filter(Boolean).join(" · ");
       }
     });
+    const item = el("span", "tr-legend-item", legend);  // "red: positive · blue: negative", with swatches
+    el("span", "tr-swatch", item).style.background = colours.positive;
+    el("span", "tr-swatch", item).style.background = colours.negative;
+    item.appendChild(document.createTextNode(text("signs")));
+    if (marks.some((i) => i >= 0)) legendItem(th.mark, text("mark"));
+    if (highs.some((i) => i >= 0)) legendItem(th.highlight, text("highlight"));
+    if (anyBlocked) legendItem(colours.blocked, text("blocked"));
+    if (anyNonfinite) legendItem(colours.nonfinite, text("nonfinite"));
+    if (!hover.textContent) hover.textContent = text("hint");
+    root.dataset.trTheme = th.bg;
     root.dataset.trStep = String(model.get("step"));
     root.dataset.step = String(model.get("step"));
     root.dataset.trDraws = String(++draws);
@@ -101,11 +173,38 @@ function render({ model, el: root }) {
   function schedule() {
     if (!scheduled) { scheduled = true; queueMicrotask(draw); }
   }
-  const traits = ["values", "blocked", "lengths", "names", "notes", "marks", "groups", "title", "step", "arrow",
-    "bar_px", "colours"];
+  // Follow the notebook's theme without a re-run: JupyterLab sets data-jp-theme-* on <body> (and loads the
+  // theme's CSS around then), VS Code a body class; the OS may switch prefers-color-scheme. Redraw when the
+  // resolved --tr-* colours changed (also once the view is first attached and styled).
+  const timers = new Set();
+  function refresh() {
+    const th = themeOf(root, model.get("theme_light") || {});
+    if (THEMED.map((k) => th[k]).join("|") !== themeKey) schedule();
+  }
+  function soon() {
+    for (const ms of [0, 120, 400, 1000, 2500]) {
+      const id = setTimeout(() => { timers.delete(id); refresh(); }, ms);
+      timers.add(id);
+    }
+  }
+  const mo = new MutationObserver(soon);
+  if (document.body) {
+    mo.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light", "class"] });
+  }
+  const mq = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  if (mq && mq.addEventListener) mq.addEventListener("change", soon);
+  const ro = typeof ResizeObserver !== "undefined" ? new ResizeObserver(refresh) : null;
+  if (ro) ro.observe(root);
+  const traits = ["values", "blocked", "lengths", "names", "notes", "marks", "highlights", "groups", "title", "step",
+    "arrow", "bar_px", "colours", "scale_max", "axis", "units", "scale_groups", "texts", "theme_light"];
   for (const t of traits) model.on(`change:${t}`, schedule);
   draw();
-  return () => { for (const t of traits) model.off(`change:${t}`, schedule); };
+  return () => {
+    for (const t of traits) model.off(`change:${t}`, schedule);
+    mo.disconnect(); if (ro) ro.disconnect();
+    if (mq && mq.removeEventListener) mq.removeEventListener("change", soon);
+    for (const id of timers) clearTimeout(id);
+  };
 }
 
 export default { render };

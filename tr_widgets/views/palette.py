@@ -80,17 +80,21 @@ def widget_palette() -> dict:
 # above stay fixed in both themes (viridis and RdBu are perceptually ordered and colour-blind safe).
 # tr.css defines each as --tr-<name> on our containers; the canvases read --tr-<name> when they draw;
 # inline styles (static snapshots, which may be shown without tr.css) use ``theme_css(name)``.
+# The jp variables are chosen so that text meets WCAG AA (4.5:1) on "bg" in both JupyterLab Light and Dark
+# (tests/views/test_palette_theme.py computes it from the installed theme CSS): fg, fg-muted, mark, ok and bad
+# are text colours; highlight, border and hatch are strokes only (highlight ≥ 3:1, as WCAG asks of graphics).
 THEME = {
     "bg": ("--jp-layout-color0", "--vscode-editor-background", "#ffffff"),  # panel and canvas background
     "bg-alt": ("--jp-layout-color2", "--vscode-editorWidget-background", "#eeeeee"),  # table headers
     "fg": ("--jp-content-font-color1", "--vscode-editor-foreground", "#1a1a1a"),  # text
-    "fg-muted": ("--jp-ui-font-color1", "--vscode-descriptionForeground", "#3d3d3d"),  # captions, notes
+    "fg-muted": ("--jp-ui-font-color1", "--vscode-descriptionForeground", "#3d3d3d"),  # captions, notes, axes
     "border": ("--jp-border-color1", "--vscode-panel-border", "#bdbdbd"),  # canvas frames, table grid
     "mark": ("--jp-error-color1", "--vscode-editorError-foreground", "#d32f2f"),  # the current step / query
-    "highlight": ("--jp-warn-color1", "--vscode-editorWarning-foreground", "#e08a00"),  # largest weight, new token
-    "ok": ("--jp-success-color1", "--vscode-testing-iconPassed", "#1a7f37"),  # a passed cross-check
+    # largest weight, new token: a stroke, never text (no orange reaches 4.5:1 on both white and #111)
+    "highlight": ("--jp-warn-color0", "--vscode-editorWarning-foreground", "#e65100"),
+    "ok": ("--jp-success-color0", "--vscode-testing-iconPassed", "#1b5e20"),  # a passed cross-check
     "bad": ("--jp-error-color1", "--vscode-errorForeground", "#b42318"),  # a failed one
-    "hatch": ("--jp-border-color0", "--vscode-panel-border", "#787878"),  # the stroke over masked cells
+    "hatch": ("--jp-layout-color4", "--vscode-panel-border", "#787878"),  # the stroke over masked (grey) cells
 }
 
 
@@ -101,3 +105,11 @@ def theme_css(name: str) -> str:
     """
     jp, vscode, light = THEME[name]
     return f"var({jp}, var({vscode}, {light}))"
+
+
+def light_theme() -> dict[str, str]:
+    """Each theme colour's light default (what a page without the notebook's theme variables shows).
+
+    Example: ``light_theme()["bg"] == "#ffffff"``
+    """
+    return {name: light for name, (_, _, light) in THEME.items()}
