@@ -47,14 +47,14 @@ def test_tick_change_updates_every_panel(trace):
     hw = trace.head_weights(3, 0).numpy()  # [H, S]
     shown = dequantize(s.row.window_codes(), s.row.vmin, s.row.vmax)
     assert shown.shape == hw.shape and np.abs(shown - hw).max() <= s.row.vmax / 253 + 1e-7
-    assert s.row.mark_col == tk.appended.start and s.row.mark_row == 0
+    assert getattr(s.row, "highlight_col", s.row.mark_col) == tk.appended.start and s.row.mark_row == 0
     assert s.row.col_labels == trace.tokens[:tk.keys]
     bars = s.bars.series()[f"w over the cache, layer 0 head 0"]
     assert np.allclose(bars, hw[0], atol=1e-6) and s.bars.marks == [tk.appended.start]
     assert "tr-new-token" in s.text.value and f">{tk.token}<" in s.text.value
     assert s.strip.value.count("tr-key-reused") == len(tk.reused)
     assert s.strip.value.count("tr-key-appended") == len(tk.appended) == 1
-    assert s.times.marks == [3, 3] and s.controller.caption.value.count("tick 3 of 5") == 1
+    assert s.times.marks == [3, 3] and s.controller.caption.value.count("tick 3 (0–5)") == 1
     assert np.allclose(s.times.series()["ms per tick"], np.array(trace.seconds) * 1e3, rtol=1e-5)
 
 

@@ -29,8 +29,8 @@ def test_show_returns_a_gradient_stepper(lstm_g):
     s = show(lstm_g)
     assert type(s) is GradientStepper
     assert repr(s) == ("GradientStepper(GradientTrace(kind='lstm', T=9, B=2, H=5, layers=2, directions=1), "
-                       "k=0 of 9, layer=0, batch=0)")
-    assert "backward step k = 0 of 9: time t = 8" in s.controller.caption.value
+                       "k=0 (0–8), layer=0, batch=0)")
+    assert "backward step k = 0 (0–8): time t = 8 (0–8)" in s.controller.caption.value
 
 
 def test_step_moves_every_panel_backwards_in_time(lstm_g):
@@ -45,9 +45,9 @@ def test_step_moves_every_panel_backwards_in_time(lstm_g):
     assert np.allclose(c["f_t forget gate"], st["f_t"].numpy())
     assert np.allclose(c["δc_{t-1} ← f_t ⊙ δc_t leaving"], st["dc_to_prev"].numpy())
     assert s.gains.blocked_series()["log10 gain"].tolist() == [True] * 6 + [False] * 3
-    assert "time t = T − 1 − k = 6" in s.table.value and "only the 3 of 9 points" in s.norms.value
+    assert "time t = T − 1 − k = 6" in s.table.value and "drawn: 3 of the 9 points" in s.norms.value
     s.next()
-    assert s.heatmap.mark_col == 5 and "only the 4 of 9 points" in s.norms.value
+    assert s.heatmap.mark_col == 5 and "drawn: 4 of the 9 points" in s.norms.value
     assert "time t = 5" in s.controller.caption.value
 
 

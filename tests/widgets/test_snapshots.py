@@ -66,5 +66,5 @@ def test_token_text_is_escaped_everywhere():
 def test_snapshot_marks_the_current_step():
     s = show(_recurrent(), progress=False, step=4)
     html = s._repr_mimebundle_()["text/html"]
-    assert "data-tr-step='4'" in html and "t=4 of 6" in html and ">h4<" in html
+    assert "data-tr-step='4'" in html and "t=4 (0–5)" in html and ">h4<" in html
     assert "σ" in html and "⊙" in html  # the equations, readable without MathJax

@@ -32,10 +32,10 @@ def test_show_returns_a_state_stepper_with_one_counting_convention(traces):
     s = show(traces["mamba"])
     assert type(s) is StateStepper
     assert repr(s) == ("StateStepper(StateTrace(kind='mamba', name='layer0', steps=7, batch=2, every=3), "
-                       "t=0 of 7, batch=0, channel=0)")
-    assert "t = 0 of 0–6 (T = 7 tokens) · mamba layer0 · batch 0, channel 0" in s.controller.caption.value
+                       "t=0 (0–6), batch=0, channel=0)")
+    assert "t = 0 (0–6) · mamba layer0 · batch 0, channel 0" in s.controller.caption.value
     s.step = T - 1
-    assert "t = 6 of 0–6" in s.controller.caption.value
+    assert "t = 6 (0–6)" in s.controller.caption.value
 
 
 def test_mamba_follows_step_and_selection(traces):
@@ -53,7 +53,7 @@ def test_mamba_follows_step_and_selection(traces):
     assert s.quantities.marks[s.quantities.names.index("delta")] == 5 and s.heatmap.mark_row == 5
     assert close(heatmap(s), tr.state(3)[1].numpy(), s) and s.step == 3
     assert np.array_equal(s.output.series()["output"], tr.output[1, 3].numpy())
-    assert "t = 3 of 0–6" in s.controller.caption.value and "batch 1, channel 5" in s.controller.caption.value
+    assert "t = 3 (0–6)" in s.controller.caption.value and "batch 1, channel 5" in s.controller.caption.value
 
 
 def test_colour_range_is_fixed_over_steps(traces):

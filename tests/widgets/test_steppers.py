@@ -95,7 +95,7 @@ def test_attention_step_change_updates_every_view(atrace):
     assert np.allclose(series["raw scores q_i·k_j"], r.scores.numpy(), atol=1e-5)
     assert s.stages.blocked_series()["masked (hatched = masked out)"].tolist() == r.blocked.tolist()
     assert np.allclose(series["o_i = Σ_j w_ij v_j"], r.output.numpy(), atol=1e-6)
-    assert "query 7 “" in s.controller.caption.value and ">w7</span>”" in s.controller.caption.value
+    assert "query 7 (0–11) “" in s.controller.caption.value and ">w7</span>”" in s.controller.caption.value
     assert "✓ Σ_j w_ij = 1.000000" in s.output.value and "✓ max |o_i − SDPA_i|" in s.output.value
 
 

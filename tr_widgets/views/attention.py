@@ -95,6 +95,31 @@ def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None)
                                                                                   factors))
 
 
+RANGE_CELLS = 1 << 22  # weights read to fix the colour range over every head (larger: evenly spaced rows)
+
+
+def heads_range(trace, index: tuple, axis: int | None, max_cells: int = RANGE_CELLS) -> tuple[float, float]:
+    """One colour range for every head: the robust range (``value_range``) of the weights of every
+    entry along batch axis ``axis`` (``None``: only ``index`` itself), the other indices as in
+    ``index``. Above ``max_cells`` cells it reads evenly spaced blocks of query rows.
+
+    Example::
+
+        lo, hi = heads_range(at, (0, 2), 1)    # the same range for heads 0..H-1 of batch item 0
+    """
+    n = 1 if axis is None else trace.batch_shape[axis]
+    rows = max(1, min(trace.L, max_cells // max(n * trace.S, 1)))
+    starts = sorted({round(k * (trace.L - rows) / 3) for k in range(4)}) if rows < trace.L else [0]
+    block = max(1, rows // len(starts))
+    vals = []
+    for h in range(n):
+        idx = index if axis is None else (*index[:axis], h, *index[axis + 1:])
+        for r0 in starts:
+            w, blocked = weights_rows(trace, idx, r0, min(trace.L, r0 + block))
+            vals.append((w if blocked is None else np.where(blocked, np.nan, w)).ravel())
+    return value_range(np.concatenate(vals), signed=False, robust=True)
+
+
 @dataclass(eq=False)
 class WeightsWindow:
     """A window of the weights matrix as uint8 codes (blocked cells coded BLOCKED)."""

@@ -7,16 +7,19 @@ cross-checks Σ_j w_ij = 1 and max |o_i − SDPA_i|. ("Attention Is All You Need
 """
 from __future__ import annotations
 
+import inspect
+
 import ipywidgets as w
 import numpy as np
 
 from ..engine import AttentionTrace
 from ..views import (Window, batch_axes, labels, quantize, row_view, value_range, weights_overview,
                      weights_window, window_around)
+from ..views.attention import heads_range
 from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
 from .bars import BarsCanvas
 from .canvas import HTMLPanel, MatrixCanvas
-from .markup import attention_output, notes_html
+from .markup import attention_output, index_of, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
 LABEL_CHARS = 12  # canvas labels are cut so a window of labels stays a few KiB
@@ -33,6 +36,70 @@ def _tok(lbls, i: int) -> str:
     return "" if lbls is None else f" “{lbls[i]}”"
 
 
+def set_series(canvas, series, groups=None, *, scales=None, units=None, highlights=None) -> None:
+    """``canvas.set_series`` with the shared-scale, unit and highlight arguments where this BarsCanvas
+    takes them (``scales``: series index -> scale name, series on one name share one |max|; ``units``:
+    series index -> unit; ``highlights``: one index per series, -1 for none).
+
+    Example: ``set_series(bars, series, [[0], [1, 2]], scales={1: "gates", 2: "gates"}, units={0: "ms"})``
+    """
+    takes = inspect.signature(canvas.set_series).parameters
+    if units and "units" not in takes:  # an older canvas: the unit goes into the note, before "max |x|"
+        series = [(*s[:4], f"{s[4]} (values in {units[k]})".strip()) if k in units else s for k, s in enumerate(series)]
+    extra = {k: v for k, v in (("scales", scales), ("units", units), ("highlights", highlights))
+             if v is not None and k in takes}
+    with canvas.hold_sync():
+        canvas.set_series(series, groups, **extra)
+        if highlights is not None and "highlights" not in takes and canvas.has_trait("highlights"):
+            canvas.highlights = list(highlights)
+
+
+def wrap_row(children) -> w.HBox:
+    """Panels side by side where they fit, wrapping to the next row where they don't (never past the cell).
+
+    Example: ``wrap_row([weights_canvas, output_panel])``
+    """
+    return w.HBox(children, layout=w.Layout(flex_flow="row wrap", grid_gap="12px", align_items="flex-start",
+                                            max_width="100%"))
+
+
+def fold(children, titles, open_index=None) -> w.Accordion:
+    """Panels a reader opens when needed: an Accordion (it keeps its open/closed state while the
+    panels inside change every step, which a ``<details>`` in an HTML panel would not).
+
+    Example: ``fold([terms_canvas], ["each term as a heatmap"])  # closed; open_index=0 opens it``
+    """
+    acc = w.Accordion(children=list(children), titles=tuple(titles), selected_index=open_index,
+                      layout=w.Layout(max_width="100%"))
+    acc.add_class("tr-fold")
+    return acc
+
+
+def scrolling(panel):
+    """``panel`` (an HTML panel) scrolls sideways inside its own box when wider than the cell.
+
+    Example: ``self.equations = scrolling(HTMLPanel())``
+    """
+    panel.layout = w.Layout(max_width="100%", overflow="auto")
+    return panel
+
+
+def fit_cells(canvas, rows: int, cols: int, limit: int = 192, cap: int = 16) -> None:
+    """Cell size so a ``rows`` × ``cols`` window is about ``limit`` px on its longer side.
+
+    Example: ``fit_cells(heatmap, 10, 5, 160, 16)  # heatmap.cell_px == 16``
+    """
+    canvas.cell_px = max(1, min(cap, limit // max(rows, cols, 1)))
+
+
+def has(widget, name: str) -> bool:
+    """Whether ``widget`` has the synced trait ``name`` (a canvas feature that may be newer than this stepper).
+
+    Example: ``has(MatrixCanvas(), "click_step")``
+    """
+    return widget.has_trait(name)
+
+
 class AttentionStepper(Stepper):
     """Step through an :class:`~tr_widgets.AttentionTrace` one query row at a time.
 
@@ -45,7 +112,10 @@ class AttentionStepper(Stepper):
 
     OPTIONS = {**COMMON_OPTIONS,
                "dims": (*int_in(1, 64), "dims=32 (value dimensions shown)", 32),
-               "top_k": (*int_in(1, 16), "top_k=6 (largest terms listed)", 6)}
+               "top_k": (*int_in(1, 16), "top_k=6 (largest terms listed)", 6),
+               "scale": (lambda v: v in ("shared", "head"),
+                         '"shared" (one weights colour range for every head) or "head" (each head its own)',
+                         'scale="head"', "shared")}
 
     def __init__(self, trace: AttentionTrace, **options):
         super().__init__(trace, **options)
@@ -64,17 +134,25 @@ class AttentionStepper(Stepper):
         self.window, self.overview_px, self.dims, self.top_k = o["window"], o["overview_px"], o["dims"], o["top_k"]
         self.qlabels, self.klabels = labels(at)
         self.stages = BarsCanvas(title="")
-        self.terms = MatrixCanvas(title="each term w_ij·v_j (keys × value dims)", cmap="diverging",
-                                  row_axis="key", col_axis="dim")
-        self.output = HTMLPanel()
+        self.terms = MatrixCanvas(title="each term w_ij·v_j (keys × value dims; red +, blue −), "
+                                  "largest weight highlighted", cmap="diverging", row_axis="key", col_axis="dim",
+                                  cell_px=12)
+        self.output = scrolling(HTMLPanel())
         self.output.add_class("tr-output")
-        self.weights = MatrixCanvas(title="attention weights (queries × keys), current query marked",
-                                    row_axis="query", col_axis="key")
-        self.panels = [self.stages, w.HBox([self.terms, self.output]), self.weights]
+        self.weights = MatrixCanvas(title="attention weights (queries × keys), current query marked; "
+                                    "click a row to go to that query", row_axis="query", col_axis="key",
+                                    layout=w.Layout(max_width="340px"))
+        fit_cells(self.weights, min(at.L, self.window), min(at.S, self.window), 160, 14)
+        if has(self.weights, "click_step"):
+            self.weights.click_step = "row"
+        # one screen: the stages, then the weights beside o_i's table; the terms heatmap when asked for
+        self.panels = [self.stages, wrap_row([self.weights, self.output]),
+                       fold([self.terms], ["each term w_ij·v_j as a heatmap (keys × value dims)"])]
         if at.notes:  # e.g. training-mode dropout, which the numbers below leave out: said first, in view
             self.panels.insert(0, HTMLPanel(value=notes_html(at.notes)))
         self._win = None
         self._overviews: dict[tuple, object] = {}
+        self._ranges: dict[tuple, tuple[float, float]] = {}
 
     def _index(self) -> tuple:
         s = self.controller.selection
@@ -97,7 +175,7 @@ class AttentionStepper(Stepper):
         win = window_around((at.L, at.S), i, self._key_center(i), self.window, self.window)
         with self.weights.hold_sync():
             if win != self._win:
-                ww = weights_window(at, index, win)  # its own colour range: see value_range
+                ww = weights_window(at, index, win, self._range(index))
                 self.weights.set_window(ww.codes, win, (at.L, at.S), ww.vmin, ww.vmax,
                                         short_labels(self.qlabels, win.r0, win.r1),
                                         short_labels(self.klabels, win.c0, win.c1))
@@ -109,11 +187,24 @@ class AttentionStepper(Stepper):
         self._set_terms(rv, win)
         self.output.value = attention_output(rv, self.klabels, at.S)
         where = ", ".join(f"{n} {v}" for (n, _), v in zip(batch_axes(at), index))
-        self.controller.set_caption(f"query {i}{_tok(self.qlabels, i)} of {at.L}" + (f" · {where}" if where else ""), i)
+        self.controller.set_caption(f"query {index_of(i, at.L)}{_tok(self.qlabels, i)}" + (f" · {where}" if where else ""),
+                                    i)
+
+    def _range(self, index: tuple):
+        """The weights' colour range: one over every head (computed once per selection), or None
+        (each window its own) with ``scale="head"``."""
+        names = [n for n, _ in batch_axes(self.trace)]
+        if self.options["scale"] == "head":
+            return None
+        axis = names.index("head") if "head" in names else None
+        key = index if axis is None else index[:axis] + index[axis + 1:]
+        if key not in self._ranges:
+            self._ranges[key] = heads_range(self.trace, index, axis)
+        return self._ranges[key]
 
     def _set_stages(self, rv, win: Window) -> None:
         at, i = self.trace, rv.i
-        keys = f"keys {win.c0}–{win.c1 - 1} of {at.S}"
+        keys = f"keys {win.c0}–{win.c1 - 1} (0–{at.S - 1})"
         top = int(np.argmax(np.where(rv.blocked, -1.0, rv.weights))) if len(rv.weights) else -1
         default = abs(at.scale - at.E ** -0.5) < 1e-12
         scaled = f"scaled ÷√{at.E}" if default else f"scaled ×{at.scale:.4g}"
@@ -122,12 +213,19 @@ class AttentionStepper(Stepper):
                   ("masked (hatched = masked out)", rv.masked, rv.blocked, top, keys),
                   ("softmax weights w_ij" if rv.normalized else "effective weights w_ij (no softmax)", rv.weights,
                    rv.blocked, top, keys),
-                  ("o_i = Σ_j w_ij v_j", rv.output, None, -1, f"dims 0–{len(rv.output) - 1} of {at.Ev}"),
+                  ("o_i = Σ_j w_ij v_j", rv.output, None, -1, f"dims 0–{len(rv.output) - 1} (0–{at.Ev - 1})"),
                   ("torch SDPA output row" if rv.normalized else "the scan's own output row", rv.sdpa, None, -1,
                    "cross-check")]
+        light = has(self.stages, "highlights") or "highlights" in inspect.signature(self.stages.set_series).parameters
+        if light:  # the largest weight in the highlight colour; the mark (red) means only "the current query"
+            series = [(*s[:3], -1, s[4]) for s in series]
         with self.stages.hold_sync():
-            self.stages.title = f"query {i}{_tok(self.qlabels, i)}: each stage over the keys, in turn"
-            self.stages.set_series(series, [[0], [1], [2], [3], [4, 5]])
+            self.stages.title = (f"query {i}{_tok(self.qlabels, i)}: each stage over the keys, in turn "
+                                 "(red bars +, blue −; largest weight highlighted)")
+            # raw and scaled scores differ by a constant factor: each keeps its own scale; the output and
+            # torch's row are the same quantity: one scale
+            set_series(self.stages, series, [[0, 1], [2, 3], [4, 5]], scales={4: "output", 5: "output"},
+                       highlights=[top, top, top, top, -1, -1] if light else None)
             self.stages.step = i
 
     def _set_terms(self, rv, win: Window) -> None:
@@ -138,5 +236,9 @@ class AttentionStepper(Stepper):
             self.terms.set_window(codes, tw, (self.trace.S, self.trace.Ev), *vr,
                                   short_labels(self.klabels, win.c0, win.c1), None)
             top = int(np.argmax(np.where(rv.blocked, -1.0, rv.weights))) if len(rv.weights) else -1
-            self.terms.mark_row = win.c0 + top if top >= 0 else -1
+            row = win.c0 + top if top >= 0 else -1
+            if has(self.terms, "highlight_row"):  # the largest weight's key: highlight, not the mark
+                self.terms.highlight_row, self.terms.mark_row = row, -1
+            else:
+                self.terms.mark_row = row
             self.terms.step = rv.i

@@ -15,13 +15,18 @@ from ..engine.decode import DecodeTrace
 from ..views import quantize, value_range
 from ..views.decode import cache_strip, text_parts, tick_view, timeline
 from ..views.matrix import Window
-from .attention import short_labels
+from .attention import fit_cells, fold, has, scrolling, set_series, short_labels, wrap_row
 from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from .bars import BarsCanvas
 from .canvas import HTMLPanel, MatrixCanvas
-from .markup import decode_strip, decode_text, text_block
+from .markup import BAD, count, decode_strip, decode_text, index_of, text_block
 
 STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)
+
+
+def kinds_of(trace) -> str:
+    """How positions differ at a tick. Example: ``kinds_of(trace)  # 'reused or appended'``"""
+    return "reused or appended" if trace.use_cache else "recomputed"
 
 
 class DecodeStepper(Stepper):
@@ -56,19 +61,23 @@ class DecodeStepper(Stepper):
         o = self.options
         self.window, self.overview_px, self.text_tokens, self.show_timeline = (
             o["window"], o["overview_px"], o["text_tokens"], o["timeline"])
-        self.text = HTMLPanel()
+        self.text = scrolling(HTMLPanel())
         self.text.add_class("tr-decode-text")
-        self.row = MatrixCanvas(title="", row_axis="head", col_axis="position")
-        self.strip = HTMLPanel()
+        self.row = MatrixCanvas(title="", row_axis="head", col_axis="position", layout=w.Layout(max_width="420px"))
+        self.strip = scrolling(HTMLPanel())
         self.strip.add_class("tr-decode-strip")
         self.bars = BarsCanvas(title="")
         self.cache = MatrixCanvas(title="", row_axis="layer", col_axis="position")
         self.times = BarsCanvas(title="")
-        self.panels = [self.text, self.row, self.strip, self.bars, self.cache] + ([self.times] if self.show_timeline else [])
+        # one screen: the text, the heads beside the selected head's bars, the cache beside the tick
+        # times; the per-token strip (the same weights, token by token) opens on a click
+        self.panels = [self.text, wrap_row([self.row, self.bars]),
+                       wrap_row([self.cache] + ([self.times] if self.show_timeline else [])),
+                       fold([self.strip], [f"the newest positions one by one: token, weight, {kinds_of(self.trace)}"])]
         if not self.trace.layer_names:
             self.panels.insert(1, w.HTML(text_block(
                 f"{self.trace.model_name} made no F.scaled_dot_product_attention call: no attention to show "
-                "(Hugging Face models: load with attn_implementation='sdpa').", "color:#b42318")))
+                "(Hugging Face models: load with attn_implementation='sdpa').", BAD)))
 
     def _update(self, step: int, new_selection: bool) -> None:
         tr, t = self.trace, step
@@ -81,16 +90,17 @@ class DecodeStepper(Stepper):
         if self.show_timeline:
             self._set_times(t)
         how = (f"{len(tk.reused)} reused from the cache, {len(tk.appended)} appended" if tr.use_cache
-               else f"no cache: all {len(tk.appended)} positions recomputed")
+               else "no cache: " + ("the one position" if len(tk.appended) == 1 else f"all {len(tk.appended)} positions")
+               + " recomputed")
         self.controller.set_caption(
-            f"tick {t} of {len(tr) - 1}: position {tk.query_position} “{tr.tokens[tk.query_position]}” → "
+            f"tick {index_of(t, len(tr))}: position {tk.query_position} “{tr.tokens[tk.query_position]}” → "
             f"“{tk.token}” (p = {tk.topk_probs[0]:.3f}) · layer {layer}, head {head} · {how}", t)
 
     def _text_html(self, t: int) -> str:
         tr = self.trace
         mode = (f"sampled (seed {tr.seed}, temperature {tr.temperature:g})" if tr.sample
                 else "greedy: the most probable candidate")
-        return decode_text(t, text_parts(tr, t, self.text_tokens), tr.ticks[t], mode)
+        return decode_text(t, text_parts(tr, t, self.text_tokens), tr.ticks[t], mode, len(tr))
 
     def _set_attention(self, t: int, layer: int, head: int) -> None:
         tv = tick_view(self.trace, t, layer, head, window=self.window)
@@ -98,23 +108,30 @@ class DecodeStepper(Stepper):
         vmin, vmax = value_range(tv.head_weights, signed=False)
         n_new = int((~tv.reused).sum()) if self.trace.use_cache else 1
         first_new = int(np.argmax(~tv.reused)) if self.trace.use_cache else len(tv.reused) - 1
-        where = (f"{int(tv.reused.sum())} reused (cache), {n_new} appended (marked)" if self.trace.use_cache
-                 else "no cache: every key recomputed this tick; the query's own position marked")
+        where = (f"{int(tv.reused.sum())} reused (cache), {n_new} appended (highlighted)" if self.trace.use_cache
+                 else "no cache: every key recomputed this tick; the query's own position highlighted")
         with self.row.hold_sync():
-            self.row.title = (f"tick {t}: the new query (position {tv.query_position}) over {S} keys, "
-                              f"every head of layer {layer}; {where}")
+            fit_cells(self.row, H, win.c1 - win.c0, 320, 12)
+            self.row.title = (f"tick {t}: the new query (position {tv.query_position}) over {count(S, 'key')}, "
+                              f"every head of layer {layer} (one colour range for all heads; the selected head "
+                              f"marked); {where}")
             self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),
                                 vmin, vmax, [f"head {h}" for h in range(H)], short_labels(tv.labels, 0, len(tv.labels)))
             self.row.mark_row = head
-            self.row.mark_col = win.c0 + first_new
+            if has(self.row, "highlight_col"):  # the appended position is "new": highlight, not the mark
+                self.row.highlight_col, self.row.mark_col = win.c0 + first_new, -1
+            else:
+                self.row.mark_col = win.c0 + first_new
             self.row.step = t
         self.strip.value = decode_strip(tv, self.trace.use_cache, STRIP)
         kinds = "reused from the cache" if self.trace.use_cache else "recomputed"
-        note = f"positions {win.c0}–{win.c1 - 1} of {S}; bars before the mark: {kinds}"
+        note = f"positions {win.c0}–{win.c1 - 1} (0–{S - 1}); bars before the highlighted one: {kinds}"
         top = ", ".join(f"{p} “{lbl}” {wt:.2f}" for p, lbl, wt in tv.top[:3])
+        largest = "largest" if len(tv.top[:3]) == 1 else f"{len(tv.top[:3])} largest"
         with self.bars.hold_sync():
-            self.bars.title = f"head {head}: weight on each position (largest: {top})"
-            self.bars.set_series([(f"w over the cache, layer {layer} head {head}", tv.weights, None, first_new, note)])
+            self.bars.title = f"head {head}: weight on each position ({largest}: {top})"
+            set_series(self.bars, [(f"w over the cache, layer {layer} head {head}", tv.weights, None, first_new, note)],
+                       highlights=[first_new])
             self.bars.step = t
 
     def _set_cache(self, t: int) -> None:
@@ -130,6 +147,7 @@ class DecodeStepper(Stepper):
         # pooled columns have no single label; positions not reached yet get none (no spoilers)
         labels = (short_labels(tr.tokens, 0, full) + [""] * (C - full)) if fc == 1 else None
         with self.cache.hold_sync():
+            fit_cells(self.cache, L, C, 320, 10)
             self.cache.title = what + (f" (columns pooled ×{fc})" if fc > 1 else "")
             self.cache.set_window(quantize(strip, 0.0, 1.0, strip == 0), Window(0, L, 0, C), (L, C), 0.0, 1.0,
                                   [f"layer {i}" for i in range(L)], labels)
@@ -144,9 +162,9 @@ class DecodeStepper(Stepper):
         sync = " (CUDA synchronised)" if self.trace.device.startswith("cuda") else ""
         with self.times.hold_sync():
             self.times.title = f"timeline: wall time of each tick{sync}; tick {t} = {ms[t]:.2f} ms"
-            self.times.set_series([
+            set_series(self.times, [
                 ("ms per tick", ms, None, t, "tick 0 reads the whole prompt"),
                 ("cache length" if self.trace.use_cache else "positions recomputed", lengths, None, t, "per tick")],
-                groups=[[0], [1]])
+                groups=[[0], [1]], units={0: "ms", 1: "positions"})
             self.times.step = t
 

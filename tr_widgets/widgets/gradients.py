@@ -9,20 +9,22 @@ marked). Backpropagation through time as in torch's autograd; the equations are 
 """
 from __future__ import annotations
 
+import ipywidgets as w
 import numpy as np
 
 from ..engine.gradients import GradientTrace
 from ..views import make_overview, quantize, recurrent_axes, value_range, window_around
 from ..views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
-from .base import COMMON_OPTIONS, Stepper, int_in
+from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from .bars import BarsCanvas
+from .attention import fit_cells, fold, scrolling, set_series, wrap_row
 from .canvas import HTMLPanel, MatrixCanvas
-from .markup import HEX, E, equations_table, text_block
+from .markup import HEX, TC, E, count, equations_table, index_of, text_block
 
 AXIS = "log10 ‖∂L/∂h_t‖"
 
 
-def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 480, height: int = 150) -> str:
+def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 400, height: int = 130) -> str:
     """An inline SVG line chart of a :class:`~tr_widgets.views.gradients.NormSeries`: log10 ‖∂L/∂h_t‖
     (and ‖∂L/∂c_t‖, dashed) over time, only the visited bins drawn, the current time marked.
 
@@ -34,10 +36,10 @@ def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 480, height: 
     x = lambda i: pad_l + (i + 0.5) * pw / max(n, 1)  # noqa: E731
     y = lambda v: 6 + ph * (1 - (v - lo) / span)  # noqa: E731
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-           f"aria-label='{E(AXIS)} over time' style='font:10px monospace;border:1px solid #bbb'>"]
+           f"aria-label='{E(AXIS)} over time' style='font:10px monospace;border:1px solid {TC.border};fill:{TC.fg_muted}'>"]
     for v in (lo, (lo + hi) / 2, hi):  # three gridlines with their labels
-        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 6}' y2='{y(v):.1f}' stroke='#eee'/>"
-                   f"<text x='2' y='{y(v) + 3:.1f}' fill='#555'>{v:+.1f}</text>")
+        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 6}' y2='{y(v):.1f}' style='stroke:{TC.bg_alt}'/>"
+                   f"<text x='2' y='{y(v) + 3:.1f}'>{v:+.1f}</text>")
     for vals, dash, colour in ((s.log_norm, "", HEX.negative), (s.log_cell_norm, "4 3", HEX.positive)):
         if vals is None:
             continue
@@ -46,13 +48,14 @@ def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 480, height: 
             out.append(f"<polyline points='{' '.join(pts)}' fill='none' stroke='{colour}' stroke-width='1.5' "
                        f"stroke-dasharray='{dash}'/>")
     if 0 <= s.current < n:
-        out.append(f"<line x1='{x(s.current):.1f}' y1='6' x2='{x(s.current):.1f}' y2='{6 + ph}' stroke='{HEX.mark}'/>")
-    out.append(f"<text x='{pad_l}' y='{height - 4}' fill='#555'>t = 0</text>"
-               f"<text x='{width - 60}' y='{height - 4}' fill='#555'>t = {s.T - 1}</text></svg>")
+        out.append(f"<line x1='{x(s.current):.1f}' y1='6' x2='{x(s.current):.1f}' y2='{6 + ph}' style='stroke:{TC.mark}'/>")
+    out.append(f"<text x='{pad_l}' y='{height - 4}'>t = 0</text>"
+               f"<text x='{width - 60}' y='{height - 4}'>t = {s.T - 1}</text></svg>")
     legend = AXIS + (" (solid), log10 ‖∂L/∂c_t‖ (dashed)" if s.log_cell_norm is not None else "")
     binned = f"; {s.steps_per_bin} steps per point (max)" if s.steps_per_bin > 1 else ""
-    note = f"{legend} over time t; only the {int(s.visited.sum())} of {n} points already visited{binned}"
-    return (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}'><div style='font-weight:600'>{E(title)}</div>"
+    seen = int(s.visited.sum())
+    note = f"{legend} over time t; drawn: {seen} of the {count(n, 'point')} (those already visited){binned}"
+    return (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}' style='line-height:1.35'><div style='font-weight:600'>{E(title)}</div>"
             f"{''.join(out)}{text_block(note)}</div>")
 
 
@@ -70,7 +73,9 @@ class GradientStepper(Stepper):
     OPTIONS = {**COMMON_OPTIONS,
                "units": (*int_in(1, 16), "units=3 (units whose arithmetic the table shows)", 3),
                "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
-               "max_points": (*int_in(16, 1024), "max_points=256 (points of the series over time)", 256)}
+               "max_points": (*int_in(16, 1024), "max_points=256 (points of the series over time)", 256),
+               "equations": (is_bool, "True or False", "equations=True (the equations table open from the start)",
+                             False)}
 
     def __init__(self, trace: GradientTrace, **options):
         super().__init__(trace, **options)
@@ -85,16 +90,21 @@ class GradientStepper(Stepper):
         return "k"
 
     def _build(self) -> None:
-        self.table = HTMLPanel()
+        self.table = scrolling(HTMLPanel())
         self.table.add_class("tr-equations")
         self.flow = BarsCanvas(title="through h")
         self.flow_c = BarsCanvas(title="through c") if self.trace.kind == "lstm" else None
-        self.norms = HTMLPanel()
+        self.norms = scrolling(HTMLPanel())
         self.gains = BarsCanvas(title="log10 gain per step")
         self.heatmap = MatrixCanvas(title="∂L/∂h_t over time (units × steps)", cmap="diverging",
-                                    row_axis="unit", col_axis="step")
-        self.panels = [self.table, self.flow] + ([self.flow_c] if self.flow_c else []) + \
-            [self.norms, self.gains, self.heatmap]
+                                    row_axis="unit", col_axis="step", layout=w.Layout(max_width="360px"))
+        # no click_step on the heatmap: a column is a time t, and the clock counts backward steps k.
+        # One screen: the flows, the norms beside the heatmap; the arithmetic and the gains on a click.
+        self.panels = [fold([self.table, self.gains], ["the backward equations, this step's numbers substituted",
+                                                       "log10 gain per step over time"],
+                            0 if self.options["equations"] else None),
+                       wrap_row([self.flow] + ([self.flow_c] if self.flow_c else [])),
+                       wrap_row([self.norms, self.heatmap])]
         self._G = self._win = None
 
     def _sel(self) -> tuple[int, int, int]:
@@ -124,7 +134,8 @@ class GradientStepper(Stepper):
         o = self.options
         gv = gradient_view(self.trace, k, layer, direction, batch, o["units"], o["max_bars"])
         where = f"layer {layer}, {'reverse' if direction else 'forward'}, batch item {batch}"
-        head = f"backward step k = {k} of T = {T}: time t = {'k' if direction else 'T − 1 − k'} = {t} ({where})"
+        head = (f"backward step k = {index_of(k, T)}: time t = {'k' if direction else 'T − 1 − k'} = {t} "
+                f"(0–{T - 1}; {where})")
         self.table.value = equations_table(gv, head + ": the backward equations, numbers substituted")
         self._set_flow(self.flow, gv.h_path, k, f"through h at t = {t}: arriving → local factor → leaving")
         if self.flow_c is not None:
@@ -132,7 +143,8 @@ class GradientStepper(Stepper):
         s = norm_series(self.trace, k, layer, direction, o["max_points"])
         self.norms.value = log_norm_svg(s, *self._yrange, f"{AXIS} (all batch items) as the clock runs back")
         with self.gains.hold_sync():
-            self.gains.title = "log10 gain per step, ‖J_tᵀ δs_t‖ / ‖δs_t‖ (> 0 grows, < 0 shrinks), over time t"
+            self.gains.title = ("log10 gain per step, ‖J_tᵀ δs_t‖ / ‖δs_t‖ over time t (red > 0: grows, blue < 0: "
+                                "shrinks; hatched: not visited yet)")
             g = np.nan_to_num(s.log_gain, nan=0.0)
             note = f"{s.steps_per_bin} steps per bar (mean)" if s.steps_per_bin > 1 else ""
             self.gains.set_series([("log10 gain", g, ~s.visited, s.current, note)])
@@ -141,11 +153,13 @@ class GradientStepper(Stepper):
         with self.heatmap.hold_sync():
             if win != self._win:
                 block = self._G[win.r0:win.r1, win.c0:win.c1]
+                fit_cells(self.heatmap, *block.shape, 160, 12)
                 self.heatmap.set_window(quantize(block, *self._vrange), win, self._G.shape, *self._vrange)
                 self._win = win
             self.heatmap.mark_col = t
             self.heatmap.step = k
-        self.controller.set_caption(f"backward step k = {k} of {T}: time t = {t} · {self.trace.kind} · {where} · "
+        self.controller.set_caption(f"backward step k = {index_of(k, T)}: time t = {index_of(t, T)} · "
+                                    f"{self.trace.kind} · {where} · "
                                     f"‖∂L/∂h_t‖ = {gv.norm:.3e} · gain {gv.gain:.3f}", k)
 
     @staticmethod
@@ -155,6 +169,6 @@ class GradientStepper(Stepper):
             groups.append(list(range(len(series), len(series) + len(column))))
             series += [(name, vals, None, -1, "") for name, vals in column]
         with canvas.hold_sync():
-            canvas.title = title
-            canvas.set_series(series, groups)
+            canvas.title = title + " (red +, blue −)"
+            set_series(canvas, series, groups)
             canvas.step = k

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..engine.text import safe_label
-from ..views.palette import COLOURS, bar_px
+from ..views.palette import COLOURS, THEME, bar_px, theme_css
 from ..views.recurrent import fmt
 
 
@@ -25,10 +25,33 @@ def E(s) -> str:
 
 
 ISO = "unicode-bidi:isolate"  # a label's direction never reorders its neighbours
-TABLE = "border-collapse:collapse;font:12px monospace"
-TD = "border:1px solid #ddd;padding:1px 5px;text-align:left;white-space:nowrap"
-TH = TD + ";background:#f4f4f4"
-OK, BAD = "color:#1a7f37", "color:#b42318;font-weight:600"
+TC = SimpleNamespace(**{k.replace("-", "_"): theme_css(k) for k in THEME})  # TC.bg_alt: the theme's CSS value
+TABLE = f"border-collapse:collapse;font:12px monospace;color:{TC.fg}"
+TD = f"border:1px solid {TC.border};padding:1px 5px;text-align:left;white-space:nowrap"
+TH = TD + f";background:{TC.bg_alt};color:{TC.fg}"
+OK, BAD = f"color:{TC.ok}", f"color:{TC.bad};font-weight:600"
+MUTED = f"color:{TC.fg_muted};font-size:11px;line-height:1.35"
+# ipywidgets' HTML sets its content's line-height to a widget row (28 px): our panels set their own
+PANEL = f"line-height:1.35;color:{TC.fg}"
+SCROLL = "max-width:100%;overflow-x:auto;line-height:1.35"  # a wide table scrolls inside its own box, never past the cell
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the right number. Example: ``count(1, "term") == "1 term"; count(0, "key") == "0 keys"``"""
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def index_of(i: int, n: int) -> str:
+    """A 0-based index with its range (the one counting convention). Example: ``index_of(3, 5) == "3 (0–4)"``"""
+    return f"{i} (0–{max(n, 1) - 1})"
+
+
+def scroll_box(inner: str, cls: str = "") -> str:
+    """``inner`` in a box that scrolls sideways when it is wider than the cell.
+
+    Example: ``scroll_box("<table>…</table>", "tr-equations")``
+    """
+    return f"<div class='tr-scroll {cls}' style='{SCROLL}'>{inner}</div>"
 
 
 def hex_colour(name: str) -> str:
@@ -44,8 +67,8 @@ def isolate_quoted(escaped: str) -> str:
     return re.sub("“([^”]*)”", lambda m: f"“<span class='tr-tok' style='{ISO}'>{m.group(1)}</span>”", escaped)
 
 
-def text_block(s: str, style: str = "color:#555;font-size:11px") -> str:
-    """Escaped text in a div (notices, axis summaries)."""
+def text_block(s: str, style: str = MUTED) -> str:
+    """Escaped text in a div (notices, axis summaries), in the theme's muted text colour."""
     return f"<div style='{style}'>{E(s)}</div>"
 
 
@@ -59,23 +82,25 @@ def latex_to_html(latex: str) -> str:
 
 
 def equations_table(sv, caption: str) -> str:
-    """One row per equation: the equation, then its arithmetic for each shown unit."""
+    """One row per equation: the equation, then its arithmetic for each shown unit (scrolls when wide)."""
     head = "".join(f"<th style='{TH}'>unit {j}</th>" for j in sv.units)
     rows = [f"<tr><th style='{TH};text-align:left'>equation (torch)</th>{head}</tr>"]
     for eq in sv.equations:
         cells = "".join(f"<td style='{TD}'>{E(c)}</td>" for c in eq.cells)
         rows.append(f"<tr><td style='{TD};text-align:left'>{latex_to_html(eq.latex)}</td>{cells}</tr>")
-    return (f"<div class='tr-panel tr-equations' style='max-width:100%;overflow-x:auto'>"
+    return (f"<div class='tr-panel tr-equations' style='{SCROLL}'>"
             f"<div style='font-weight:600'>{E(caption)}</div><table style='{TABLE}'>{''.join(rows)}</table></div>")
 
 
-def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: str, h: int = 48) -> str:
-    """A small inline SVG bar chart (snapshot of one BarsCanvas series)."""
+def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: str, h: int = 48,
+             unit: str = "", scale: float | None = None) -> str:
+    """A small inline SVG bar chart (snapshot of one BarsCanvas series); ``scale``: a shared |max|
+    (several charts on one scale), ``unit``: what the values measure (e.g. "ms")."""
     n = len(vals)
     bw = bar_px(n)
     fin = np.isfinite(vals) & ~blocked
     shown = float(np.abs(vals[fin]).max()) if fin.any() else 0.0
-    m = shown or 1.0
+    m = scale or shown or 1.0
     mid = h / 2
     rects = []
     for i, v in enumerate(vals):
@@ -90,50 +115,57 @@ def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: 
             rects.append(f"<rect x='{x}' y='{y:g}' width='{max(1, bw - (bw > 3))}' height='{bh:g}' "
                          f"fill='{HEX.positive if v >= 0 else HEX.negative}'/>")
     if 0 <= mark < n:
-        rects.append(f"<rect x='{mark * bw}' y='0' width='{bw}' height='{h}' fill='none' stroke='{HEX.mark}'/>")
+        rects.append(f"<rect x='{mark * bw}' y='0' width='{bw}' height='{h}' style='fill:none;stroke:{TC.mark}'/>")
     w = max(8, n * bw)
+    size = f"max |x| {shown:.3g}" + (f" {unit}" if unit else "") + (f" (scale ±{m:.3g}, shared)" if scale else "")
     return (f"<div><div style='font:12px monospace'>{E(name)}</div><svg xmlns='http://www.w3.org/2000/svg' "
-            f"width='{w}' height='{h}' style='border:1px solid #bbb'>{''.join(rects)}"
+            f"width='{w}' height='{h}' style='border:1px solid {TC.border}'>{''.join(rects)}"
             f"<line x1='0' y1='{mid:g}' x2='{w}' y2='{mid:g}' stroke='{HEX.zero}'/></svg>"
-            f"{text_block(f'{note} max |x| {shown:.3g}'.strip())}</div>")
+            f"{text_block(f'{note} {size}'.strip())}</div>")
 
 
-def graph_svg(g, state: str) -> str:
+def graph_svg(g, state: str, gap: int = 50) -> str:
     """The unrolled computation graph: ``state`` nodes in a row, x_τ below each, arrows h→h and x→h."""
     nodes = list(g.steps)
-    pad = 62 if g.elided else 8
-    gap, w = 62, 48
+    pad = 56 if g.elided else 8
+    w = 40
     width = pad + len(nodes) * gap + 8
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='112' role='img' "
-           f"aria-label='unrolled computation graph up to step {g.current}' style='font:11px monospace'>",
+    muted, line = f"fill:{TC.fg_muted}", f"stroke:{TC.fg_muted}"
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='96' role='img' "
+           f"aria-label='unrolled computation graph up to step {g.current}' style='font:11px monospace;fill:{TC.fg}'>",
            "<defs><marker id='tr-arr' viewBox='0 0 6 6' refX='6' refY='3' markerWidth='6' markerHeight='6' "
-           "orient='auto'><path d='M0,0 L6,3 L0,6 z' fill='#666'/></marker></defs>"]
+           f"orient='auto'><path d='M0,0 L6,3 L0,6 z' style='{muted}'/></marker></defs>"]
     if g.elided:
         side = "earlier" if g.direction == 0 else "later"
         x = 4 if g.direction == 0 else width - 40
-        out.append(f"<text x='{x}' y='36' fill='#888'>⋯{g.elided}</text><text x='{x}' y='50' fill='#888'>{side}</text>")
+        out.append(f"<text x='{x}' y='30' style='{muted}'>⋯{g.elided}</text>"
+                   f"<text x='{x}' y='44' style='{muted}'>{side}</text>")
     for k, s in enumerate(nodes):
         x = pad + k * gap
         cur = s == g.current
-        out.append(f"<rect x='{x}' y='20' width='{w}' height='30' rx='5' fill='{'#fde2e2' if cur else '#eef3fb'}' "
-                   f"stroke='{HEX.mark if cur else '#7a8fb8'}' stroke-width='{2 if cur else 1}'/>")
-        out.append(f"<text x='{x + 4}' y='33'>h{s}</text><text x='{x + 4}' y='45' fill='#555'>{g.norms[k]:.2f}</text>")
-        out.append(f"<circle cx='{x + w / 2:g}' cy='92' r='11' fill='#f4f4f4' stroke='#999'/>"
-                   f"<text x='{x + w / 2 - 8:g}' y='96'>x{s}</text>")
-        out.append(f"<line x1='{x + w / 2:g}' y1='81' x2='{x + w / 2:g}' y2='51' stroke='#666' marker-end='url(#tr-arr)'/>")
+        box = f"fill:{TC.bg};stroke:{TC.mark};stroke-width:2" if cur else f"fill:{TC.bg_alt};stroke:{TC.border}"
+        out.append(f"<rect x='{x}' y='14' width='{w}' height='30' rx='5' style='{box}'/>")
+        out.append(f"<text x='{x + 4}' y='27'>h{s}</text><text x='{x + 4}' y='39' style='{muted}'>{g.norms[k]:.2f}</text>")
+        out.append(f"<circle cx='{x + w / 2:g}' cy='78' r='11' style='fill:{TC.bg_alt};stroke:{TC.border}'/>"
+                   f"<text x='{x + w / 2 - 8:g}' y='82'>x{s}</text>")
+        out.append(f"<line x1='{x + w / 2:g}' y1='67' x2='{x + w / 2:g}' y2='45' style='{line}' "
+                   "marker-end='url(#tr-arr)'/>")
         if k:  # h_{t-1} -> h_t (for the reverse direction: h_{t+1} -> h_t, drawn right to left)
             x1, x2 = (x - gap + w, x) if g.direction == 0 else (x, x - gap + w)
-            out.append(f"<line x1='{x1}' y1='35' x2='{x2 + (-1 if g.direction == 0 else 1)}' y2='35' stroke='#666' "
+            out.append(f"<line x1='{x1}' y1='29' x2='{x2 + (-1 if g.direction == 0 else 1)}' y2='29' style='{line}' "
                        "marker-end='url(#tr-arr)'/>")
     out.append("</svg>")
+    done = len(nodes) + g.elided
+    first, last = (0, g.current) if g.direction == 0 else (g.current, g.total - 1)
     caption = (f"unrolled computation graph: one node {state} per step, edges h<sub>t-1</sub>→h<sub>t</sub> and "
-               f"x<sub>t</sub>→h<sub>t</sub>; {len(nodes) + g.elided} of {g.total} steps computed so far, "
+               f"x<sub>t</sub>→h<sub>t</sub>; {count(done, 'step')} computed so far ({first}–{last} of 0–{g.total - 1}), "
                "‖h‖ under each node")
-    return f"<div class='tr-panel tr-graph'><div style='font-size:11px;color:#555'>{caption}</div>{''.join(out)}</div>"
+    return (f"<div class='tr-panel tr-graph' style='{SCROLL}'><div style='{MUTED}'>{caption}</div>"
+            f"{''.join(out)}</div>")
 
 
 def check_html(ok: bool, text: str) -> str:
-    """A cross-check line: ✓ in green or ✗ in red, then the escaped text."""
+    """A cross-check line: ✓ in the theme's ok colour or ✗ in its bad colour, then the escaped text."""
     return f"<div style='{OK if ok else BAD}'>{'✓' if ok else '✗'} {E(text)}</div>"
 
 
@@ -151,8 +183,10 @@ def attention_output(rv, klabels, S: int) -> str:
         rows.append(f"<tr><td style='{TD}'>{j}</td>{tok}<td style='{TD}'>{wj:.4f}</td>"
                     f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
     rest, masked = max(S - len(rv.top), 0), int(rv.blocked_total)
-    what = f"the other {rest} terms, summed" + (f" ({masked} masked keys: w_ij = 0)" if masked else "")
-    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{what}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
+    if rest:  # no row for "the other 0 terms"
+        what = ("the other term" if rest == 1 else f"the other {rest} terms, summed") + (
+            f" ({count(masked, 'masked key')}: w_ij = 0)" if masked else "")
+        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{what}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
     rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
     ref = f"torch SDPA, row {rv.i}" if rv.normalized else f"the scan's own output, row {rv.i}"
     rows.append(f"<tr><td style='{TD}' colspan='{span}'>{ref}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
@@ -165,61 +199,70 @@ def attention_output(rv, klabels, S: int) -> str:
         sum_text = f"Σ_j w_ij = {rv.row_sum:.6f} (|1 − Σ| = {abs(1 - rv.row_sum):.1e})"
     checks = (check_html(rv.sum_ok, sum_text) + check_html(
         rv.output_ok, f"max |o_i − SDPA_i| = {rv.max_abs_diff:.2e} (tolerance {rv.tolerance:.1e})"))
-    return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}'><div style='font-weight:600'>"
-            f"o_{rv.i} = Σ_j w_ij v_j: the {len(rv.top)} largest weights</div>"
+    n = len(rv.top)
+    which = "no open key" if not n else ("the largest weight" if n == 1 else f"the {n} largest weights")
+    return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}' style='{SCROLL}'><div style='font-weight:600'>"
+            f"o_{rv.i} = Σ_j w_ij v_j: {which}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table>{checks}</div>")
 
 
-NEW = f"background:#ffe3b3;border:1px solid #e08a00;border-radius:3px;padding:0 3px;font-weight:600;{ISO}"
-MADE = f"color:#111;{ISO}"
-PROMPT = f"color:#666;{ISO}"
+# The new token: the highlight colour (orange) as a border over a translucent wash, text in the theme's
+# own colour, so it reads in light and dark themes alike.
+NEW = (f"background:rgba(224,138,0,0.22);border:1px solid {TC.highlight};border-radius:3px;padding:0 3px;"
+       f"font-weight:600;color:{TC.fg};{ISO}")
+MADE = f"color:{TC.fg};{ISO}"
+PROMPT = f"color:{TC.fg_muted};{ISO}"
 
 
-def decode_text(t: int, parts, tick, mode: str) -> str:
+def decode_text(t: int, parts, tick, mode: str, n_ticks: int | None = None) -> str:
     """The text so far with the new token highlighted, and the model's candidates with their p."""
     prompt, made, new, cut = parts
     words = ([f"<span style='{PROMPT}'>{E(s)}</span>" for s in prompt]
              + [f"<span style='{MADE}'>{E(s)}</span>" for s in made]
              + [f"<span class='tr-new-token' style='{NEW}'>{E(new)}</span>"])
-    lead = f"<span style='color:#999'>… {cut} earlier tokens</span> " if cut else ""
+    lead = f"<span style='{MUTED}'>… {count(cut, 'earlier token')}</span> " if cut else ""
     rows = [f"<tr><th style='{TH}'>candidate</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
     for tok, p in zip(tick.topk_tokens, tick.topk_probs):
         bar = (f"<div style='width:{max(1, round(120 * p))}px;height:8px;"
-               f"background:{'#e08a00' if tok == tick.token else '#9bb1d4'}'></div>")
+               f"background:{TC.highlight if tok == tick.token else TC.border}'></div>")
         rows.append(f"<tr><td style='{TD};{ISO}'>{E(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
-    return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap'>"
-            f"<div style='max-width:560px'><div style='font-weight:600'>tick {t}: the model reads positions "
-            f"0–{tick.query_position} and writes one token</div><div style='font:14px serif;line-height:1.6'>"
-            f"{lead}{' '.join(words)}</div></div><div><div style='font-size:11px;color:#555'>{E(mode)}</div>"
+    tick_no = index_of(t, n_ticks) if n_ticks else str(t)
+    return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap;"
+            f"{PANEL}'><div style='max-width:520px;min-width:0;overflow-wrap:anywhere'><div style='font-weight:600'>"
+            f"tick {tick_no}: the model reads positions 0–{tick.query_position} and writes one token</div>"
+            f"<div style='font:14px serif;line-height:1.6'>{lead}{' '.join(words)}</div></div>"
+            f"<div style='{SCROLL}'><div style='{MUTED}'>{E(mode)}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table></div></div>")
 
 
 def decode_strip(tv, use_cache: bool, newest: int) -> str:
-    """The newest ``newest`` positions as boxes: token, weight (shade), reused (blue) or appended (orange)."""
+    """The newest ``newest`` positions as boxes: token, weight (a translucent wash of the sequential
+    map's blue over the theme's background, so the theme's text stays readable), reused or appended."""
     n = len(tv.labels)
     a = max(0, n - newest)
     top = float(tv.weights.max()) if n else 1.0
     cells = []
     for j in range(a, n):
         pos, wt = tv.window.c0 + j, float(tv.weights[j])
-        shade = round(255 - 155 * (wt / top if top > 0 else 0))
+        alpha = round(0.6 * (wt / top if top > 0 else 0), 3)
         new = not tv.reused[j] and (use_cache or pos == tv.query_position)
-        edge = "2px solid #e08a00" if new else "1px solid #7a8fb8"
+        edge = f"2px solid {TC.highlight}" if new else f"1px solid {TC.border}"
         kind = "appended" if new else ("reused" if tv.reused[j] else "recomputed")
         cells.append(f"<div class='tr-key tr-key-{kind}' title='position {pos}: {kind}' style='border:{edge};"
-                     f"background:rgb({shade},{shade},255);padding:1px 4px;text-align:center;min-width:28px'>"
-                     f"<div style='font:12px monospace;{ISO}'>{E(tv.labels[j])}</div>"
-                     f"<div style='font:10px monospace;color:#333'>{pos} · {wt:.2f}</div></div>")
-    more = f"<div style='color:#888;align-self:center'>… {tv.window.c0 + a} earlier</div>" if tv.window.c0 + a else ""
-    legend = ("blue border: reused from the cache · orange border: appended this tick · shade: weight of head "
+                     f"background:rgba(59,82,139,{alpha});color:{TC.fg};padding:1px 4px;text-align:center;"
+                     f"min-width:28px'><div style='font:12px monospace;{ISO}'>{E(tv.labels[j])}</div>"
+                     f"<div style='font:10px monospace'>{pos} · {wt:.2f}</div></div>")
+    earlier = tv.window.c0 + a
+    more = f"<div style='{MUTED};align-self:center'>… {earlier} earlier</div>" if earlier else ""
+    legend = ("thin border: reused from the cache · orange border: appended this tick · shade: weight of head "
               f"{tv.head}" if use_cache else
               f"no cache: every position recomputed · orange: the query's own position · shade: weight of head {tv.head}")
-    return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}'>{text_block(legend)}"
+    return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}' style='{PANEL}'>{text_block(legend)}"
             f"<div style='display:flex;flex-wrap:wrap;gap:3px'>{more}{''.join(cells)}</div></div>")
 
 
 def notes_html(notes) -> str:
     """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice."""
     items = "".join(f"<li>{E(n)}</li>" for n in notes)
-    return (f"<div class='tr-panel tr-notes' role='note' style='{BAD};font-weight:400'>"
+    return (f"<div class='tr-panel tr-notes' role='note' style='{BAD};font-weight:400;line-height:1.35'>"
             f"<b>Note</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")

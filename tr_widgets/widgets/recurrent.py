@@ -12,16 +12,55 @@ import ipywidgets as w
 from ..engine import RecurrentTrace
 from ..views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
                      value_range, window_around)
-from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
+from .base import COMMON_OPTIONS, Stepper, int_in, is_bool, tqdm_progress
 from .bars import BarsCanvas
+from .attention import fit_cells, fold, has, scrolling, set_series, wrap_row
 from .canvas import HTMLPanel, MatrixCanvas
-from .markup import equations_table, graph_svg
+from .markup import equations_table, graph_svg, index_of
 
 NAMES = {"x_t": "x_t (input)", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "i_t input gate",
          "f": "f_t forget gate", "g": "g_t candidate", "o": "o_t output gate", "r": "r_t reset gate",
          "z": "z_t update gate", "n": "n_t candidate", "a": "pre-activation a_t", "c_t": "c_t cell state",
          "h_t": "h_t hidden state"}
 LONG = 1024  # steps from which building the view shows a progress bar
+
+
+def trace_dims(s) -> tuple[int, int]:
+    """Rows and columns of a recurrent stepper's heatmap window (units × steps).
+
+    Example: ``trace_dims(stepper)  # (10, 5) for an LSTM of hidden size 10 over 5 steps``
+    """
+    tr = s.trace
+    return min(tr.proj_size or tr.hidden_size, s.window), min(tr.seq_len, s.window)  # per direction: [Hout, T]
+
+
+def heatmap_width(dims: tuple[int, int]) -> int:
+    """Pixels the heatmap needs (its cells, labels and colour bar), so it can sit beside the flow.
+
+    Example: ``heatmap_width((10, 5)) == 150``
+    """
+    rows, cols = dims
+    return max(150, cols * max(1, min(10, 100 // max(rows, cols, 1))) + 100)
+
+
+def compact_flow(groups: list[list[int]], gates: set[int]) -> tuple[list[list[int]], bool]:
+    """The flow's columns, about one screen tall and within the cell: a column of more than four
+    charts splits in two, and the single-chart columns after the gates (c_t,
+    h_t) stack in one. Returns the columns and whether one was split.
+
+    Example: ``compact_flow([[0, 1, 2], [3, 4, 5, 6], [7], [8]], {3, 4, 5, 6})  # ([[0, 1, 2], [3, 4, 5, 6], [7, 8]], False)``
+    """
+    out, split = [], False
+    for g in groups:
+        if len(g) > 4:
+            out += [g[:(len(g) + 1) // 2], g[(len(g) + 1) // 2:]]
+            split = True
+        elif (len(g) == 1 and not gates & set(g) and out and not gates & set(out[-1])
+              and any(gates & set(c) for c in out)):
+            out[-1] = out[-1] + g
+        else:
+            out.append(g)
+    return out, split
 
 
 class RecurrentStepper(Stepper):
@@ -38,7 +77,9 @@ class RecurrentStepper(Stepper):
     OPTIONS = {**COMMON_OPTIONS,
                "units": (*int_in(1, 16), "units=3 (units whose arithmetic the equations show)", 3),
                "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
-               "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12)}
+               "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
+               "equations": (is_bool, "True or False", "equations=False (the equations table folded at first)",
+                             True)}
 
     def __init__(self, trace: RecurrentTrace, **options):
         super().__init__(trace, **options)
@@ -56,14 +97,24 @@ class RecurrentStepper(Stepper):
         o = self.options
         self.units, self.max_bars, self.graph_nodes = o["units"], o["max_bars"], o["graph_nodes"]
         self.window, self.overview_px = o["window"], o["overview_px"]
-        self.equations = HTMLPanel()
+        self.equations = scrolling(HTMLPanel())
         self.flow = BarsCanvas(title="flow at this step")
-        self.heatmap = MatrixCanvas(title="hidden state h_t over time (units × steps)", cmap="diverging",
-                                    row_axis="unit", col_axis="step")
-        self.graph = HTMLPanel()
+        # The trace ran the whole sequence at once, so the heatmap holds every step; the title says that
+        # the columns right of the mark are later steps (the graph beside it unrolls only up to t).
+        self.heatmap = MatrixCanvas(title="h_t, units × steps: every step of the trace (later ones right of "
+                                    "the mark, not yet reached by the graph); click a step to go there", cmap="diverging", row_axis="unit", col_axis="step",
+                                    layout=w.Layout(max_width=f"{heatmap_width(trace_dims(self))}px"))
+        if has(self.heatmap, "click_step"):
+            self.heatmap.click_step = "col"
+        self.graph = scrolling(HTMLPanel())
         for p, cls in ((self.equations, "tr-equations"), (self.graph, "tr-graph")):
             p.add_class(cls)
-        self.panels = [self.equations, self.flow, self.heatmap, self.graph]
+        # one screen: the flow beside the heatmap; the arithmetic and the graph open on a click (the
+        # accordion stays open while stepping), or from the start with equations=True
+        self.panels = [fold([self.equations, self.graph], ["torch's equations, this step's numbers substituted",
+                                                           "the unrolled computation graph, up to this step"],
+                            0 if o["equations"] else None),
+                       wrap_row([self.flow, self.heatmap])]
         self._H = None
         self._win = None
 
@@ -104,19 +155,23 @@ class RecurrentStepper(Stepper):
         with self.heatmap.hold_sync():
             if win != self._win:
                 block = H[win.r0:win.r1, win.c0:win.c1]
+                fit_cells(self.heatmap, *block.shape, 100, 10)
                 self.heatmap.set_window(quantize(block, *self._vrange), win, H.shape, *self._vrange)
                 self._win = win
             self.heatmap.mark_col = t
             self.heatmap.step = t
         sv = step_view(self.trace, t, layer, direction, batch, units=self.units)
         where = f"layer {layer}, {'reverse' if direction else 'forward'}, batch item {batch}"
-        self.equations.value = equations_table(sv, f"step t = {t} ({where}): torch's equations, numbers substituted")
+        T = self.trace.seq_len
+        self.equations.value = equations_table(sv, f"step t = {index_of(t, T)} ({where}): torch's equations, "
+                                                   "numbers substituted")
         self._set_flow(sv, t)
         self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state)
-        self.controller.set_caption(f"t = {t} of {self.trace.seq_len - 1} · {self.trace.kind} · {where}", t)
+        self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} · {where}", t)
 
     def _set_flow(self, sv, t: int) -> None:
-        series, groups = [], []
+        series, groups, scales = [], [], {}
+        gates = set(self.trace.spec.gates or ())
         for column in sv.flow:
             group = []
             for name in column:
@@ -124,11 +179,18 @@ class RecurrentStepper(Stepper):
                     continue
                 v = sv.values[name]
                 n = min(len(v), self.max_bars)
-                note = f"first {n} of {len(v)}" if n < len(v) else ""
+                note = f"units 0–{n - 1} (0–{len(v) - 1})" if n < len(v) else ""
+                if name in gates:  # every gate of the step on one scale, so gates can be compared
+                    scales[len(series)] = "gates"
                 group.append(len(series))
                 series.append((NAMES.get(name, name), v[:n], None, -1, note))
             groups.append(group)
+        groups, split = compact_flow(groups, set(scales))
         with self.flow.hold_sync():
-            self.flow.title = f"flow at step t = {t}: inputs → gates → state (bars per unit)"
-            self.flow.set_series(series, groups)
+            self.flow.arrow = "" if split else "→"  # split columns are no longer one arrow apart
+            order = "inputs | gates | gates | new state" if split else "inputs → gates → state"
+            self.flow.title = (f"flow at t = {t}: {order} (a bar per unit; red +, blue −; gates on one scale)"
+                               if scales else
+                               f"flow at step t = {t}: inputs → state (one bar per unit; red +, blue −)")
+            set_series(self.flow, series, groups, scales=scales or None)
             self.flow.step = t

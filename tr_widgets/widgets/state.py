@@ -10,6 +10,7 @@ lines over time up to t. The numbers are the trace's (``views.state``).
 """
 from __future__ import annotations
 
+import ipywidgets as w
 import numpy as np
 
 from ..engine.state import StateTrace
@@ -17,12 +18,13 @@ from ..views import make_overview, quantize, window_around
 from ..views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
                            state_range, state_series)
 from .base import COMMON_OPTIONS, Stepper, int_in
+from .attention import fold, scrolling, set_series, wrap_row
 from .bars import BarsCanvas
 from .canvas import HTMLPanel, MatrixCanvas
-from .markup import HEX, text_block
+from .markup import HEX, MUTED, TC, E, index_of
 
 
-def memory_svg(m, width: int = 480, height: int = 160) -> str:
+def memory_svg(m, width: int = 400, height: int = 130) -> str:
     """An inline SVG of a :class:`~tr_widgets.views.state.MemoryView`: bytes per layer over positions
     0 … T−1, the state's line flat, the KV cache's growing by one position per tick, drawn up to t.
 
@@ -34,10 +36,11 @@ def memory_svg(m, width: int = 480, height: int = 160) -> str:
     x = lambda s: pad_l + (s + 0.5) * pw / max(m.T, 1)  # noqa: E731
     y = lambda v: top + ph * (1 - v / hi)  # noqa: E731
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-           f"aria-label='bytes per layer over time' style='font:10px monospace;border:1px solid #bbb'>"]
+           f"aria-label='bytes per layer over time' style='font:10px monospace;border:1px solid {TC.border};"
+           f"fill:{TC.fg_muted}'>"]
     for v in (0.0, hi / 2, hi):
-        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 8}' y2='{y(v):.1f}' stroke='#eee'/>"
-                   f"<text x='2' y='{y(v) + 3:.1f}' fill='#555'>{human_bytes(v)}</text>")
+        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 8}' y2='{y(v):.1f}' style='stroke:{TC.bg_alt}'/>"
+                   f"<text x='2' y='{y(v) + 3:.1f}'>{human_bytes(v)}</text>")
     lines = ((m.kv_at(m.steps), HEX.negative, "KV cache"),
              (np.full(len(m.steps), m.state_bytes), HEX.positive, "state"))
     for vals, colour, label in lines:
@@ -45,15 +48,16 @@ def memory_svg(m, width: int = 480, height: int = 160) -> str:
         out.append(f"<polyline class='tr-line-{label.split()[0].lower()}' points='{pts}' fill='none' "
                    f"stroke='{colour}' stroke-width='1.5'/>")
         out.append(f"<circle cx='{x(m.t):.1f}' cy='{y(float(vals[-1])):.1f}' r='2.5' fill='{colour}'/>")
-    out.append(f"<line x1='{x(m.t):.1f}' y1='{top}' x2='{x(m.t):.1f}' y2='{top + ph}' stroke='{HEX.mark}'/>"
-               f"<text x='{pad_l}' y='{height - 4}' fill='#555'>t = 0</text>"
-               f"<text x='{width - 60}' y='{height - 4}' fill='#555'>t = {m.T - 1}</text></svg>")
+    out.append(f"<line x1='{x(m.t):.1f}' y1='{top}' x2='{x(m.t):.1f}' y2='{top + ph}' style='stroke:{TC.mark}'/>"
+               f"<text x='{pad_l}' y='{height - 4}'>t = 0</text>"
+               f"<text x='{width - 60}' y='{height - 4}'>t = {m.T - 1}</text></svg>")
     legend = (f"<span style='color:{HEX.positive}'>━ state (fixed size)</span> · "
               f"<span style='color:{HEX.negative}'>━ KV cache of an attention layer "
               f"(grows one position per tick)</span>")
-    return (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}'>"
+    return (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}' style='line-height:1.35'>"
             f"<div style='font-weight:600'>bytes per layer: fixed-size state vs. KV cache, up to t = {m.t}</div>"
-            f"{''.join(out)}<div style='font:11px sans-serif'>{legend}</div>{text_block(m.caption())}</div>")
+            f"{''.join(out)}<div style='font:11px sans-serif'>{legend}</div>"
+            f"<div style='{MUTED};max-width:{width}px'>{E(m.caption())}</div></div>")
 
 
 class StateStepper(Stepper):
@@ -94,9 +98,11 @@ class StateStepper(Stepper):
             self.state_panel = BarsCanvas(title="state", arrow="")
         self.quantities = BarsCanvas(title="per-step quantities", arrow="")  # side by side, not a flow
         self.output = BarsCanvas(title="output")
-        self.memory = HTMLPanel()
+        self.memory = scrolling(HTMLPanel())
         self.memory.add_class("tr-state-memory")
-        self.panels = [self.state_panel, self.quantities, self.output, self.memory]
+        # one screen: the state beside its bytes, the quantities; the output opens on a click
+        self.panels = [wrap_row([self.state_panel, self.memory]), self.quantities,
+                       fold([self.output], ["the mixer's output at this step"])]
         self._axis_names = [name for name, _ in state_axes(self.trace)]
         self._vrange = None
 
@@ -113,13 +119,14 @@ class StateStepper(Stepper):
             self._draw_state(t, sel)
         else:
             self._set_bars(self.state_panel, state_series(self.trace, t, sel, o["max_bars"]), t,
-                           f"state after t = {t} ({self._where()}): the state tuple, one chart per component")
+                           f"state after t = {t} ({self._where()}): the state tuple, one chart per component "
+                           "(red +, blue −)")
         self._set_bars(self.quantities, quantity_bars(self.trace, t, sel, o["max_bars"]), t,
-                       f"per-step quantities at t = {t} ({self.trace.kind.title}; the family's names)")
+                       f"per-step quantities at t = {t} ({self.trace.kind.title}; the family's names; red +, blue −)")
         self._set_bars(self.output, [output_bar(self.trace, t, sel.get("batch", 0), o["max_bars"])], t,
-                       f"output of the mixer at t = {t} (batch item {sel.get('batch', 0)})")
+                       f"output of the mixer at t = {t} (batch item {sel.get('batch', 0)}; red +, blue −)")
         self.memory.value = memory_svg(memory_view(self.trace, t, o["max_points"]))
-        self.controller.set_caption(f"t = {t} of 0–{T - 1} (T = {T} tokens) · {self.trace.kind.name} "
+        self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind.name} "
                                     f"{self.trace.name or 'mixer'} · {self._where()}", t)
 
     def _draw_state(self, t: int, sel: dict) -> None:
@@ -130,6 +137,7 @@ class StateStepper(Stepper):
         lo, hi = self._vrange
         shape = "×".join(str(n) for n in M.shape)
         with self.heatmap.hold_sync():
+            self.heatmap.cell_px = max(1, min(12, 160 // max(win.r1 - win.r0, win.c1 - win.c0, 1)))
             self.heatmap.title = (f"state after t = {t} ({self._where()}): {shape}, "
                                   f"colour range fixed over time (largest |value| at the kept steps)")
             self.heatmap.set_window(quantize(M[win.r0:win.r1, win.c0:win.c1], lo, hi), win, M.shape, lo, hi)
@@ -143,6 +151,6 @@ class StateStepper(Stepper):
     def _set_bars(canvas: BarsCanvas, bars, t: int, title: str) -> None:
         with canvas.hold_sync():
             canvas.title = title
-            canvas.set_series([(b.name, b.values, None, b.mark, b.note) for b in bars],
-                              [list(range(i, min(i + 3, len(bars)))) for i in range(0, len(bars), 3)])
+            set_series(canvas, [(b.name, b.values, None, b.mark, b.note) for b in bars],
+                       [list(range(i, min(i + 3, len(bars)))) for i in range(0, len(bars), 3)])
             canvas.step = t

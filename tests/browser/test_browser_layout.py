@@ -1,0 +1,116 @@
+"""Every stepper fits the cell (issue 13): at a 900 px wide page in JupyterLab 4 and Notebook 7,
+nothing inside a stepper's output runs past the output area sideways (a wide table scrolls inside
+its own box, which is allowed), and each stepper at default options is at most about one screen tall
+(MAX_HEIGHT px). One notebook holds one stepper of each kind: an LSTM of hidden size 10, attention
+with tokens, decoding with the shipped tiny GPT, a gradient trace and a Mamba state trace.
+"""
+from __future__ import annotations
+
+import pytest
+
+from browser_harness import assert_clean, cell_output, open_notebook, run_all_cells, wait_steps, write_notebook
+
+pytestmark = pytest.mark.browser
+
+WIDTH, MAX_HEIGHT = 900, 800
+SETUP = """\
+import torch, tr_widgets
+torch.manual_seed(0)"""
+CELLS = {
+    "lstm": """\
+lstm = torch.nn.LSTM(input_size=4, hidden_size=10)
+tr_widgets.show(tr_widgets.trace_recurrent(lstm, torch.randn(5, 1, 4)))  # T=5, hidden 10""",
+    "attention": """\
+tokens = ["<s>", "the", "cat", "sat", "on", "the", "mat", "and", "purred", "."]
+q, k, v = torch.randn(3, 1, 2, len(tokens), 8).unbind(0)  # each [B=1, heads=2, T=10, E=8]
+tr_widgets.show(tr_widgets.trace_attention(q, k, v, is_causal=True, tokens=tokens))""",
+    "decode": """\
+model, tok = tr_widgets.load_tiny()  # the shipped tiny GPT: no download
+tr_widgets.show(tr_widgets.decode(model, "The cat sat on the", 8, tokenizer=tok))""",
+    "gradients": """\
+g = tr_widgets.trace_gradients(torch.nn.LSTM(3, 8), torch.randn(12, 1, 3), lambda out: out[0][-1].pow(2).sum())
+tr_widgets.show(g)""",
+    "state": """\
+import transformers
+from transformers.models.mamba.modeling_mamba import MambaMixer
+from tr_widgets.engine.state import trace_state
+transformers.logging.set_verbosity_error()
+cfg = transformers.MambaConfig(hidden_size=16, state_size=8, expand=2, conv_kernel=4, time_step_rank=4)
+tr_widgets.show(trace_state(MambaMixer(cfg, layer_idx=0).eval(), torch.randn(1, 10, 16)))""",
+}
+KINDS = list(CELLS)
+
+# What sticks out of the output area sideways: every visible element of the stepper whose right edge
+# passes the area's, unless a box between it and the stepper scrolls sideways (overflow-x auto/scroll).
+OVERFLOW_JS = """(area) => {
+  const stepper = area.querySelector('.tr-stepper');
+  if (!stepper) return {error: 'no .tr-stepper in the output'};
+  const box = area.getBoundingClientRect();
+  const scrolls = (e) => { for (let p = e.parentElement; p && p !== stepper; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll') return true; }
+    return false; };
+  const bad = [];
+  for (const e of stepper.querySelectorAll('*')) {
+    const r = e.getBoundingClientRect();
+    if (!r.width || !r.height || r.right <= box.right + 1 || scrolls(e)) continue;
+    bad.push(`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} right=${Math.round(r.right)}`);
+  }
+  const s = stepper.getBoundingClientRect();
+  return {bad: bad.slice(0, 12), n: bad.length, areaRight: Math.round(box.right), areaWidth: Math.round(box.width),
+          scrollWidth: area.scrollWidth, clientWidth: area.clientWidth, height: Math.round(s.height)};
+}"""
+
+
+def _layout_page(browser_page, server, notebook_dir, name: str, ui: str):
+    write_notebook(notebook_dir / name, [SETUP, *CELLS.values()])
+    size = browser_page.viewport_size
+    browser_page.set_viewport_size({"width": WIDTH, "height": 1000})
+    open_notebook(browser_page, server, name, ui=ui)
+    if ui == "lab":  # the notebook gets the page's whole width
+        browser_page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
+    run_all_cells(browser_page, timeout=240_000)
+    return size
+
+
+def _measure(page, index: int, kind: str, artifacts, ui: str) -> dict:
+    out = cell_output(page, index + 1)
+    out.scroll_into_view_if_needed()  # JupyterLab skips rendering outputs out of view
+    out.locator("canvas").first.wait_for(state="attached", timeout=60_000)
+    wait_steps(page, out, 0)
+    page.wait_for_timeout(300)  # the canvases size themselves after their first draw
+    m = out.evaluate(OVERFLOW_JS)
+    out.screenshot(path=str(artifacts / f"layout_{ui}_{kind}.png"))
+    return m
+
+
+@pytest.fixture(scope="module")
+def lab_layout(browser_page, jupyter, notebook_dir, artifacts):
+    size = _layout_page(browser_page, jupyter, notebook_dir, "layout_lab.ipynb", "lab")
+    yield {kind: _measure(browser_page, i, kind, artifacts, "lab") for i, kind in enumerate(KINDS)}
+    browser_page.set_viewport_size(size)
+
+
+@pytest.fixture(scope="module")
+def nb7_layout(browser_page, notebook7, notebook_dir, artifacts):
+    size = _layout_page(browser_page, notebook7, notebook_dir, "layout_nb7.ipynb", "notebook")
+    yield {kind: _measure(browser_page, i, kind, artifacts, "nb7") for i, kind in enumerate(KINDS)}
+    browser_page.set_viewport_size(size)
+
+
+def _check(m: dict, kind: str, where: str) -> None:
+    assert "error" not in m, f"{where} {kind}: {m}"
+    assert m["scrollWidth"] <= m["clientWidth"] + 1 and not m["n"], \
+        f"{where} {kind}: overflows the {m['areaWidth']} px output area sideways: {m}"
+    assert m["height"] <= MAX_HEIGHT, f"{where} {kind}: the stepper is {m['height']} px tall (> {MAX_HEIGHT}): {m}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stepper_fits_the_cell_in_jupyterlab(lab_layout, browser_page, kind):
+    _check(lab_layout[kind], kind, "JupyterLab")
+    assert_clean(browser_page, f"layout {kind}")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stepper_fits_the_cell_in_notebook7(nb7_layout, browser_page, kind):
+    _check(nb7_layout[kind], kind, "Notebook 7")
+    assert_clean(browser_page, f"layout nb7 {kind}")
