@@ -1,9 +1,15 @@
-"""Train the tiny GPT shipped in tr_widgets/models/ on tr_widgets/models/corpus.txt (CPU, minutes).
+"""Train the tiny GPTs shipped in tr_widgets/models/ on their corpora (CPU, minutes).
+
+``--lang en`` (the default): the word-level English model, tiny_gpt.safetensors, on corpus.txt.
+``--lang zh``: the character-level Chinese model, tiny_gpt_zh.safetensors, on corpus_zh.txt
+(scripts/make_corpus_zh.py). The same architecture, seed, schedule and code; only the text, the
+tokenizer and the number of steps differ.
 
 Reproducible: fixed seed, ``torch.use_deterministic_algorithms(True)``, 2 threads, batches drawn from
 a seeded generator, no dropout. Two runs on the same machine and torch version write the same weights.
 
 Usage:  python scripts/train_tiny.py                 (writes tr_widgets/models/tiny_gpt.safetensors)
+        python scripts/train_tiny.py --lang zh       (writes tr_widgets/models/tiny_gpt_zh.safetensors)
         python scripts/train_tiny.py --steps 50 --out /tmp/t.safetensors
 """
 from __future__ import annotations
@@ -20,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-from tr_widgets.models.tiny_gpt import (MAX_FILE_BYTES, WEIGHTS_PATH, TinyGPT,  # noqa: E402
+from tr_widgets.models.char_tokenizer import CharTokenizer, read_corpus_zh  # noqa: E402
+from tr_widgets.models.tiny_gpt import (MAX_FILE_BYTES, WEIGHTS, TinyGPT,  # noqa: E402
                                         TinyGPTConfig, save_tiny)
 from tr_widgets.models.tokenizer import WordTokenizer, read_corpus  # noqa: E402
 
@@ -29,6 +36,12 @@ STEPS = 1200
 MODEL = dict(n_layer=2, n_head=4, n_embd=64, block_size=64)
 PROMPTS = ["The cat sat on the", "The dog ran to the", "The bird flew to the", "Tom has a red ball .",
            "Once upon a time there was a", "The cow said"]
+# per language: the training text, the tokenizer class, the default step count, the prompts shown after
+LANGS = {
+    "en": dict(text=read_corpus, tokenizer=WordTokenizer, steps=STEPS, prompts=PROMPTS),
+    "zh": dict(text=read_corpus_zh, tokenizer=CharTokenizer, steps=800,  # held-out loss is lowest near 800
+               prompts=["猫坐在", "狗跑到", "鸟飞到", "从前有一只", "现在是三点，下一个钟头是", "第三步之后是"]),
+}
 
 
 @contextlib.contextmanager
@@ -58,13 +71,16 @@ def lr_at(step: int, steps: int, lr: float, warmup: int = 50) -> float:
 
 
 def train(steps: int = STEPS, seed: int = SEED, batch_size: int = 32, lr: float = 3e-3,
-          model_kw: dict | None = None, text: str | None = None, log_every: int = 0):
-    """Train a TinyGPT on the corpus; returns ``(model, tokenizer, log)`` with train/val losses in log.
+          model_kw: dict | None = None, text: str | None = None, log_every: int = 0, lang: str = "en"):
+    """Train a TinyGPT on the corpus of ``lang``; returns ``(model, tokenizer, log)`` with train/val
+    losses in log.
 
-    Example: ``model, tok, log = train(steps=20)`` (a few seconds; the shipped model uses STEPS)
+    Example: ``model, tok, log = train(steps=20)`` (a few seconds; the shipped model uses STEPS);
+    ``train(steps=20, lang="zh")`` for the character-level Chinese model.
     """
-    text = read_corpus() if text is None else text
-    tok = WordTokenizer.from_text(text)
+    spec = LANGS[lang]
+    text = spec["text"]() if text is None else text
+    tok = spec["tokenizer"].from_text(text)
     data = torch.tensor(tok.encode(text), dtype=torch.long)
     n_val = len(data) // 10  # the last 10% is held out, to report how well it generalises
     train_data, val_data = data[:-n_val], data[-n_val:]
@@ -110,7 +126,7 @@ def evaluate(model: TinyGPT, data: torch.Tensor, T: int) -> float:
 
 
 @torch.no_grad()
-def greedy(model: TinyGPT, tok: WordTokenizer, prompt: str, n: int = 8) -> str:
+def greedy(model: TinyGPT, tok, prompt: str, n: int = 8) -> str:
     """Greedy continuation with the KV cache (the prompt in one call, then one token per call).
 
     Example: ``greedy(model, tok, "The cat sat on the", 2) == "mat."``
@@ -136,14 +152,18 @@ def state_digest(model: TinyGPT) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=STEPS)
+    p.add_argument("--lang", choices=sorted(LANGS), default="en", help="en: word-level English; zh: character-level Chinese")
+    p.add_argument("--steps", type=int, default=None, help="default: the shipped model's step count")
     p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--out", default=str(WEIGHTS_PATH))
+    p.add_argument("--out", default=None, help="default: the shipped file of --lang")
     args = p.parse_args(argv)
+    spec = LANGS[args.lang]
+    args.steps = spec["steps"] if args.steps is None else args.steps
+    args.out = str(WEIGHTS[args.lang]) if args.out is None else args.out
     t0 = time.perf_counter()
-    model, tok, log = train(steps=args.steps, seed=args.seed, log_every=100)
+    model, tok, log = train(steps=args.steps, seed=args.seed, log_every=100, lang=args.lang)
     secs = time.perf_counter() - t0
-    corpus_sha = hashlib.sha256(read_corpus().encode()).hexdigest()
+    corpus_sha = hashlib.sha256(spec["text"]().encode()).hexdigest()
     extra = {"seed": args.seed, "steps": args.steps, "torch": torch.__version__,
              "corpus_sha256": corpus_sha, "val_loss": round(log["val_loss"], 4)}
     size = save_tiny(model, tok, args.out, extra=extra)
@@ -154,7 +174,7 @@ def main(argv=None) -> int:
     print(f"trained {args.steps} steps in {secs:.1f} s; train loss (last 50 steps) "
           f"{sum(tail) / len(tail):.4f}, held-out loss {log['val_loss']:.4f}")
     print(f"weights sha256 {state_digest(model)}")
-    for prompt in PROMPTS:
+    for prompt in spec["prompts"]:
         print(f"  {prompt!r} -> {greedy(model, tok, prompt, 8)!r}")
     return 0
 

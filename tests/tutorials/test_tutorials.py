@@ -1,5 +1,11 @@
-"""The tutorials are tests (issue 6): every notebook in tutorials/ must run, and its committed outputs
-must still be what it computes.
+"""The tutorials are tests (issue 6): every notebook in tutorials/ and tutorials/zh/ must run, and its
+committed outputs must still be what it computes.
+
+The Chinese tutorials (issue 15) are tested exactly like the English ones, and
+``test_zh_twin_has_the_same_code`` keeps each tutorials/zh/NN_*.ipynb from drifting from its English
+twin (the way d2l-zh's code drifted from d2l-en's): the same code cells in the same order, with the
+same sources and tags; only the ``parameters`` cell may differ, in its values (``lang``, a prompt),
+never in its names or their order. The prose (markdown cells) is written for each language.
 
 * ``test_executes_with_papermill``: papermill runs the notebook (its ``parameters`` cell overridden by an
   injected one), without storing widget state; a failing cell or assert fails the test.
@@ -15,7 +21,7 @@ must still be what it computes.
 Equivalent by hand (from the repository root)::
 
     python -m pytest -p no:cacheprovider --nbval --nbval-current-env \\
-        --nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials/
+        --nbval-sanitize-with tutorials/nbval_sanitize.cfg tutorials/ tutorials/zh/
 """
 from __future__ import annotations
 
@@ -32,15 +38,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
+TUTORIALS_ZH = TUTORIALS / "zh"
 SANITIZE = TUTORIALS / "nbval_sanitize.cfg"
-NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS_EN = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS_ZH = sorted(TUTORIALS_ZH.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = NOTEBOOKS_EN + NOTEBOOKS_ZH
 REQUIRED = ["01_the_clock", "02_recurrent_update", "03_lstm_gates", "04_gru", "05_attention",
             "06_decoding_kv_cache", "07_compute_cycles", "08_bring_your_own_model", "09_recurrence_returns",
             "10_when_time_runs_backwards"]
 CELL_TIMEOUT = 180  # seconds per cell: a guard against hangs, not a performance test
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
-ids = [p.stem for p in NOTEBOOKS]
+ids = [p.stem if p.parent == TUTORIALS else f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS]  # "zh/01_the_clock"
 
 
 def _read(path: Path) -> dict:
@@ -62,11 +71,40 @@ def _tags(cell: dict) -> list[str]:
 
 # -- static checks of the committed files --------------------------------------------------------
 
+def _parameter_names(cell: dict) -> list[str]:
+    return [t.id for node in ast.parse(_source(cell)).body if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)]
+
+
 def test_the_tutorials_are_numbered_in_order():
-    stems = [p.stem for p in NOTEBOOKS]
+    stems = [p.stem for p in NOTEBOOKS_EN]
     assert stems[:len(REQUIRED)] == REQUIRED, f"expected {REQUIRED} first, found {stems}"
     numbers = [int(s[:2]) for s in stems]
     assert numbers == list(range(1, len(stems) + 1)), f"tutorial numbers must run 01, 02, ...: {stems}"
+
+
+def test_every_english_tutorial_has_a_chinese_twin_and_no_other():
+    en, zh = [p.name for p in NOTEBOOKS_EN], [p.name for p in NOTEBOOKS_ZH]
+    assert not sorted(set(en) - set(zh)), f"tutorials/zh/ lacks {sorted(set(en) - set(zh))} (write them in Chinese)"
+    assert not sorted(set(zh) - set(en)), f"tutorials/zh/ has {sorted(set(zh) - set(en))}, with no English twin"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS_EN, ids=[p.stem for p in NOTEBOOKS_EN])
+def test_zh_twin_has_the_same_code(path):
+    twin = TUTORIALS_ZH / path.name
+    assert twin.is_file(), f"tutorials/zh/{path.name} is missing: every English tutorial has a Chinese twin"
+    en, zh = _code_cells(_read(path)), _code_cells(_read(twin))
+    assert len(zh) == len(en), f"zh/{path.name} has {len(zh)} code cells, {path.name} has {len(en)}"
+    for i, (a, b) in enumerate(zip(en, zh)):
+        where = f"zh/{path.name}, code cell {i} (id {b.get('id')})"
+        assert sorted(_tags(b)) == sorted(_tags(a)), f"{where}: tags {_tags(b)}, the English twin has {_tags(a)}"
+        if "parameters" in _tags(a):  # values may differ (lang, a Chinese prompt); the names may not
+            assert _parameter_names(b) == _parameter_names(a), \
+                f"{where}: parameters {_parameter_names(b)}, the English twin has {_parameter_names(a)}"
+        else:
+            assert _source(b).rstrip() == _source(a).rstrip(), \
+                f"{where} differs from the English twin's (the code is shared; only prose is translated):\n" \
+                f"--- en\n{_source(a)}\n--- zh\n{_source(b)}"
 
 
 def test_sanitize_patterns_compile():
@@ -120,7 +158,7 @@ def test_executes_with_papermill(path, tmp_path):
     papermill = pytest.importorskip("papermill")
     out = tmp_path / path.name
     papermill.execute_notebook(
-        str(path), str(out), parameters={"seed": 0}, kernel_name="python3", cwd=str(TUTORIALS),
+        str(path), str(out), parameters={"seed": 0}, kernel_name="python3", cwd=str(path.parent),
         progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
         store_widget_state=False,  # nbclient option, passed through papermill's engine kwargs
     )
@@ -130,12 +168,18 @@ def test_executes_with_papermill(path, tmp_path):
     assert len(injected) == 1, "papermill did not find the parameters cell"
 
 
+def _report_key(path: Path) -> str:
+    """How the JUnit report names a notebook: its path from the root, dots for slashes, no suffix."""
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
 @pytest.fixture(scope="module")
 def nbval_results(request, tmp_path_factory):
     """Run nbval once, in one subprocess, over the notebooks whose nbval test was selected.
 
-    One pytest start-up instead of one per notebook; each notebook's test then reads its own cells'
-    results from the JUnit report. Returns ``{notebook stem: [(cell, failure text or None), ...]}``.
+    One pytest start-up instead of one per notebook (English and Chinese together); each notebook's
+    test then reads its own cells' results from the JUnit report. Returns
+    ``{_report_key(notebook): [(cell, failure text or None), ...]}``.
     """
     chosen = [item.callspec.params["path"] for item in request.session.items
               if getattr(item, "originalname", "") == "test_outputs_match_with_nbval"]
@@ -150,7 +194,7 @@ def nbval_results(request, tmp_path_factory):
     results: dict[str, list] = {}
     if report.exists():
         for case in ET.parse(report).getroot().iter("testcase"):
-            stem = case.get("classname", "").removeprefix("tutorials.").removesuffix(".ipynb")
+            stem = case.get("classname", "").removesuffix(".ipynb")  # "tutorials.zh.01_the_clock"
             bad = [c for c in case if c.tag in ("failure", "error")]
             text = "\n".join(filter(None, ((b.get("message") or "") + "\n" + (b.text or "") for b in bad)))
             results.setdefault(stem, []).append((case.get("name"), text or None))
@@ -161,7 +205,7 @@ def nbval_results(request, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_outputs_match_with_nbval(path, nbval_results):
-    cells = nbval_results.get(path.stem)
+    cells = nbval_results.get(_report_key(path))
     assert cells, f"nbval ran no cell of {path.name}:\n{nbval_results['__log__']}"
     failed = [f"{name}: {text[-3000:]}" for name, text in cells if text]
     assert not failed, f"{path.name}: outputs differ from the committed ones (or a cell failed):\n" + \

@@ -24,9 +24,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..engine.errors import describe, fail
+from .char_tokenizer import CharTokenizer
 from .tokenizer import UNK, WordTokenizer
 
 WEIGHTS_PATH = Path(__file__).with_name("tiny_gpt.safetensors")
+WEIGHTS = {"en": WEIGHTS_PATH, "zh": WEIGHTS_PATH.with_name("tiny_gpt_zh.safetensors")}  # load_tiny(lang)
 MAX_FILE_BYTES = 2 * 1024 * 1024
 META_KEY = "tiny_gpt"
 
@@ -176,7 +178,8 @@ def save_tiny(model: TinyGPT, tok: WordTokenizer, path=WEIGHTS_PATH, extra: dict
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous()
                for k, v in model.state_dict().items() if k != "lm_head.weight"}
     meta = {"config": asdict(model.config), "vocab": tok.vocab,
-            "tokenizer": "word-level: regex \\w+|[^\\w\\s], <unk> = 0", **(extra or {})}
+            "tokenizer": getattr(tok, "description", "word-level: regex \\w+|[^\\w\\s], <unk> = 0"),
+            **(extra or {})}
     save_file(tensors, str(path), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
     return Path(path).stat().st_size
 
@@ -288,8 +291,14 @@ def _check_device(device) -> torch.device:
     return dev
 
 
-def load_tiny(device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer]:
-    """The tiny language model shipped with tr_widgets, and its tokenizer. No pickle, no download.
+def load_tiny(lang="en", device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer | CharTokenizer]:
+    """A tiny language model shipped with tr_widgets, and its tokenizer. No pickle, no download.
+
+    ``lang="en"``: the word-level English model (a :class:`WordTokenizer`); ``lang="zh"``: the
+    character-level Chinese model (a :class:`CharTokenizer`, one token per character), trained the
+    same way by scripts/train_tiny.py --lang zh. ``path`` loads another file written by ``save_tiny``
+    instead (its metadata says which tokenizer it has). ``load_tiny("cuda")`` still means the English
+    model on that device.
 
     Weights are read with ``safetensors.torch.load_file``, after the file's header is checked (a file
     that is not a tiny-model safetensors file is a TraceInputError naming ``path``); the model comes back
@@ -303,6 +312,13 @@ def load_tiny(device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer]:
     """
     from safetensors.torch import load_file
 
+    if device == "cpu" and (isinstance(lang, torch.device) or isinstance(lang, str) and lang not in WEIGHTS
+                            and re.fullmatch(r"(cpu|cuda|mps|xpu)(:\d+)?", lang)):
+        lang, device = "en", lang  # the older form load_tiny(device)
+    if not (isinstance(lang, str) and lang in WEIGHTS):
+        fail("lang", f"one of {sorted(WEIGHTS)} (the tiny models shipped with tr_widgets)", describe(lang),
+             "pass lang='en' (word-level English) or lang='zh' (character-level Chinese)")
+    path = WEIGHTS[lang] if path is None else path
     dev = _check_device(device)
     meta = read_meta(path)
     p, header = read_header(path)
@@ -316,6 +332,11 @@ def load_tiny(device="cpu", path=None) -> tuple[TinyGPT, WordTokenizer]:
         diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
         _not_tiny(p, f"holds tensors that do not fit its config (first difference: {diff[0]!r})")
     with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the user's random stream
-        tok, model = WordTokenizer(meta["vocab"]), TinyGPT(config)
+        model = TinyGPT(config)
+    try:
+        chars = str(meta.get("tokenizer", "")).startswith("character-level")
+        tok = CharTokenizer(meta["vocab"]) if chars else WordTokenizer(meta["vocab"])
+    except ValueError as e:
+        _not_tiny(p, f"has a vocabulary its tokenizer refuses ({e})")
     model.load_state_dict(load_file(str(p)), strict=False)
     return model.to(dev).eval(), tok
