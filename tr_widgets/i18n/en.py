@@ -10,6 +10,12 @@ MESSAGES = {
     "control.loading": "loading…",
     "control.of": "{step} of {last}",
     "control.steps_per_s": "{n} steps/s",
+    "control.readout": "{name} {step} ({first}–{last})",
+    "control.readout_symbol": "{name} = {step} ({first}–{last})",
+    "control.save": "save picture",
+    "control.save_short": "save",
+    "control.stepper": "stepper: {name}",
+    "control.keys": "← → step · Home, End: first, last · Space: play, pause",
     # the magic's help (%tr_step?); demos and options without an entry keep their own text
     "magic.help": """Watch a model compute one step at a time. Every form returns the widget: ``w = %tr_step ...``.
 

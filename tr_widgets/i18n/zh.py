@@ -12,6 +12,12 @@ MESSAGES = {
     "control.loading": "加载中…",
     "control.of": "{step} / {last}",
     "control.steps_per_s": "每秒 {n} 步",
+    "control.readout": "{name} {step}（{first}–{last}）",
+    "control.readout_symbol": "{name} = {step}（{first}–{last}）",
+    "control.save": "保存图片",
+    "control.save_short": "保存",
+    "control.stepper": "分步查看：{name}",
+    "control.keys": "← → 单步 · Home、End：第一步、最后一步 · 空格：播放、暂停",
     # 魔法命令的帮助（%tr_step?）；没有条目的演示和选项保留各自的原文
     "magic.help": """一步一步地看模型计算。每种写法都返回控件：``w = %tr_step ...``。
 

@@ -39,6 +39,7 @@ async function mountOne(box, mods) {
   const manager = { get_model: async (id) => stand[Number(id)] };
   const clock = new StandIn({ clock_id: `export-${Math.random()}`, step: spec.step, n_steps: spec.n_steps, playing: false, interval: spec.interval,
                               description: spec.step_name, speeds: spec.speeds, frames_mode: true,
+                              texts: spec.texts || {}, caption_target: spec.caption_target ?? -1,
                               frames: raw, targets: stand.map((_, i) => String(i)) }, manager);
   initialize({ model: clock });
   await clock.ready;

@@ -7,6 +7,11 @@
 // saved to the kernel so Python's `step` follows. Large traces get chunks of frames around the step
 // (custom messages); a missing frame is asked for and applied when it arrives.
 //
+// The stepper around the controls (live: closest(".tr-stepper"); exported: the .tr-export box) is focusable:
+// ← → step, Home/End jump, Space plays or pauses, and those keys stop there (never JupyterLab's shortcuts);
+// a panel's "tr-go" event selects a step; the controls stay in view; the save control downloads a PNG drawn
+// here from the stepper's canvases and text. Every word shown comes from the `texts` trait (i18n "control.").
+//
 // Exported pages: export.js finds every `.tr-export` element, builds plain stand-in models from the
 // frames embedded in it, and runs this same `initialize`/`render` and matrix.js / bars.js on them.
 //
@@ -226,62 +231,294 @@ export function el(tag, cls, parent, text) {
   return e;
 }
 
+// The controls' words: the stepper's `texts` (i18n "control." keys), English where a key is missing.
+const WORDS = { previous: "previous step", next: "next step", play: "play", pause: "pause", speed: "speed",
+                loading: "loading…", readout: "{name} {step} ({first}–{last})", readout_symbol: "{name} = {step} ({first}–{last})",
+                save: "save picture", save_short: "save", stepper: "stepper: {name}", keys: "← → step · Home, End: first, last · Space: play, pause" };
+
+export function word(model, key, values = {}) {
+  const t = (model.get("texts") || {})[key];
+  return (typeof t === "string" ? t : WORDS[key]).replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+}
+
+// "query 3 (0–9)", "t = 3 (0–4)": 0-based, as Python indexes steps, with the range.
+export function readoutText(model) {
+  const name = model.get("description"), last = Math.max(model.get("n_steps") - 1, 0);
+  return word(model, [...name].length <= 2 ? "readout_symbol" : "readout", { name, step: model.get("step"), first: 0, last });
+}
+
+// Keys reach the stepper before JupyterLab sees them: JupyterLab 4 runs its shortcuts from a keydown
+// listener on document (bubbling; Notebook 7: capturing), so one capturing listener on window, installed
+// once per page, hands the keys to the stepper that holds the focus; the keys it handles stop there.
+function onWindowKey(e) {
+  if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.shiftKey || e.isComposing) return;
+  const root = e.target instanceof Element ? e.target.closest("[data-tr-keys]") : null;
+  if (root && root.__trwKeys) root.__trwKeys(e);
+}
+if (typeof window !== "undefined" && !window.__trwKeysInstalled) {
+  window.__trwKeysInstalled = true;
+  window.addEventListener("keydown", onWindowKey, true);
+  window.addEventListener("keyup", onWindowKey, true);
+}
+const STEP_KEYS = new Set(["ArrowLeft", "ArrowRight", "Home", "End", " "]);
+
+// A control that uses these keys itself (a menu, a text box): it keeps them, JupyterLab does not get them.
+function ownsKeys(t) {
+  const tag = t.tagName;
+  return tag === "SELECT" || tag === "TEXTAREA" || t.isContentEditable || (tag === "INPUT" && t.type !== "range");
+}
+
+function keyHandler(model) {
+  return (e) => {
+    const t = e.target, onButton = !!t.closest("button");
+    if (!STEP_KEYS.has(e.key) && !(e.key === "Enter" && onButton)) return;
+    e.stopPropagation();  // never JupyterLab's shortcuts (cell selection, collapsing the heading)
+    if (e.key === "Enter" || ownsKeys(t)) return;  // the button's click, the menu's choice: theirs
+    e.preventDefault();  // also keeps Space from pressing a focused button
+    if (e.type !== "keydown") return;
+    const s = model.get("step"), n = model.get("n_steps");
+    if (e.key === "ArrowLeft") go(model, s - 1);
+    else if (e.key === "ArrowRight") go(model, s + 1);
+    else if (e.key === "Home") go(model, 0);
+    else if (e.key === "End") go(model, n - 1);
+    else if (!e.repeat) setPlaying(model, !model.get("playing"));
+  };
+}
+
+// The stepper around the controls: focusable, keys, clicks in panels ("tr-go"). Found once attached.
+function bindStepper(model, from, view) {
+  const root = from.closest(".tr-stepper") || from.closest(".tr-export");
+  if (!root) {
+    if (view.tries++ < 100 && !view.gone) view.retry = setTimeout(() => bindStepper(model, from, view), 100);
+    return;
+  }
+  if (root.__trwKeys) return;  // already bound (by another view of the same DOM)
+  const onGo = (e) => {
+    const s = e.detail && e.detail.step;
+    if (Number.isInteger(s)) { e.stopPropagation(); go(model, s); }
+  };
+  if (!root.hasAttribute("tabindex")) root.tabIndex = 0;
+  root.setAttribute("role", "group");
+  root.setAttribute("aria-keyshortcuts", "ArrowLeft ArrowRight Home End Space");
+  root.dataset.trKeys = "1";
+  root.__trwKeys = keyHandler(model);
+  root.addEventListener("tr-go", onGo);
+  view.root = root;
+  const unstick = keepInView(view);
+  view.unbind = () => { unstick(); root.removeEventListener("tr-go", onGo); delete root.__trwKeys; delete root.dataset.trKeys; };
+  view.label();
+}
+
+// The controls stay in view while the stepper's panels scroll by. CSS position: sticky cannot: JupyterLab's
+// output area and ipywidgets' boxes are scroll containers (overflow: auto), so sticky would stick inside
+// them; instead the controller is moved down by what the page's scroller hides of the stepper.
+function keepInView(view) {
+  const root = view.root, ctl = root.querySelector(".tr-controller");
+  if (!ctl) return () => {};
+  let scheduled = false;
+  const visibleTop = () => {
+    let top = 0;
+    for (let e = root.parentElement; e; e = e.parentElement) {
+      const oy = getComputedStyle(e).overflowY;
+      if ((oy === "auto" || oy === "scroll") && e.scrollHeight > e.clientHeight + 1) top = Math.max(top, e.getBoundingClientRect().top);
+    }
+    return top;
+  };
+  const place = () => {
+    scheduled = false;
+    const r = root.getBoundingClientRect();
+    const dy = Math.max(0, Math.min(visibleTop() - r.top, r.height - ctl.offsetHeight));
+    ctl.style.transform = dy > 0 ? `translateY(${dy}px)` : "";
+    ctl.classList.toggle("tr-stuck", dy > 0);
+  };
+  const onScroll = () => { if (!scheduled) { scheduled = true; requestAnimationFrame(place); } };
+  document.addEventListener("scroll", onScroll, { capture: true, passive: true });  // any scroller's scroll
+  return () => document.removeEventListener("scroll", onScroll, { capture: true });
+}
+
+// ---- the picture: the stepper's DOM drawn on one canvas, downloaded as PNG (offline, no kernel) ----
+
+function cssVar(elem, name, fallback) {
+  return getComputedStyle(elem).getPropertyValue(name).trim() || fallback;
+}
+
+function svgImage(svg) {  // an inline SVG with its computed colours, as an image that drawImage takes
+  const copy = svg.cloneNode(true), src = [svg, ...svg.querySelectorAll("*")], dst = [copy, ...copy.querySelectorAll("*")];
+  src.forEach((e, i) => {
+    const cs = getComputedStyle(e);
+    for (const p of ["fill", "stroke", "stroke-width", "font-family", "font-size", "font-weight", "opacity"]) {
+      dst[i].style.setProperty(p, cs.getPropertyValue(p));
+    }
+  });
+  const r = svg.getBoundingClientRect();
+  copy.setAttribute("width", String(r.width)); copy.setAttribute("height", String(r.height));
+  const url = URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(copy)], { type: "image/svg+xml" }));
+  const img = new Image();
+  return new Promise((ok) => { img.onload = () => ok(img); img.onerror = () => ok(null); img.src = url; })
+    .finally(() => URL.revokeObjectURL(url));
+}
+
+// What is shown: boxes (backgrounds, borders), canvases, SVGs and text runs, at their place in `root`.
+function layoutOf(root) {
+  const o = root.getBoundingClientRect(), items = [];
+  const at = (r) => ({ x: r.left - o.left, y: r.top - o.top, w: r.width, h: r.height });
+  const seen = (e) => e.getClientRects().length > 0;  // not display: none (nor inside it)
+  for (const e of root.querySelectorAll("*")) {
+    const inside = e.closest("svg, .tr-export-static, .tr-live, script, style");
+    if (!seen(e) || (inside && inside !== e)) continue;
+    const cs = getComputedStyle(e), r = at(e.getBoundingClientRect());
+    if (!r.w || !r.h || cs.visibility === "hidden") continue;
+    const bg = cs.backgroundColor, bw = parseFloat(cs.borderTopWidth) || 0;
+    if (bg && bg !== "transparent" && !/rgba\(.*,\s*0\)$/.test(bg)) items.push({ kind: "box", ...r, fill: bg });
+    if (bw > 0 && cs.borderTopStyle !== "none") items.push({ kind: "frame", ...r, stroke: cs.borderTopColor, lw: bw });
+    if (e.tagName === "CANVAS") items.push({ kind: "canvas", ...r, canvas: e });
+    else if (e.tagName.toLowerCase() === "svg") items.push({ kind: "svg", ...r, svg: e });
+    else if (e.tagName === "INPUT" && e.type === "range") {
+      const f = (Number(e.value) - Number(e.min)) / Math.max(Number(e.max) - Number(e.min), 1);
+      items.push({ kind: "range", ...r, f, color: cssVar(e, "--tr-fg-muted", "#3d3d3d") });
+    } else if (e.tagName === "SELECT" && e.selectedOptions[0]) {
+      items.push({ kind: "text", x: r.x + 4, y: r.y, h: r.h, text: e.selectedOptions[0].text, font: cs.font, color: cs.color });
+    }
+  }
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const p = n.parentElement;
+    if (!n.textContent.trim() || !p || p.closest("svg, select, script, style, .tr-export-static, .tr-live") || !seen(p)) continue;
+    const cs = getComputedStyle(p), range = document.createRange();
+    const words = n.textContent.split(/(\s+)/);
+    let i = 0;
+    for (const wd of words) {  // word by word: wrapped text keeps its lines
+      if (wd.trim()) {
+        range.setStart(n, i); range.setEnd(n, i + wd.length);
+        const r = at(range.getBoundingClientRect());
+        if (r.w) items.push({ kind: "text", x: r.x, y: r.y, h: r.h, text: wd, font: cs.font, color: cs.color });
+      }
+      i += wd.length;
+    }
+  }
+  return { width: Math.ceil(o.width), height: Math.ceil(o.height), items };
+}
+
+export async function picture(root, scale = window.devicePixelRatio || 1) {
+  root.classList.add("tr-saving");  // not moved down while measured: everything at its own place
+  let shot;
+  try { shot = layoutOf(root); } finally { root.classList.remove("tr-saving"); }
+  const images = await Promise.all(shot.items.map((it) => (it.kind === "svg" ? svgImage(it.svg) : null)));
+  const cv = document.createElement("canvas");
+  cv.width = Math.max(1, Math.round(shot.width * scale)); cv.height = Math.max(1, Math.round(shot.height * scale));
+  const ctx = cv.getContext("2d");
+  ctx.scale(scale, scale);
+  ctx.fillStyle = cssVar(root, "--tr-bg", "#ffffff");
+  ctx.fillRect(0, 0, shot.width, shot.height);
+  ctx.imageSmoothingEnabled = false;
+  ctx.textBaseline = "middle";
+  const layer = { box: 0, frame: 1, canvas: 2, svg: 2, range: 2, text: 3 };
+  for (const kind of [0, 1, 2, 3]) {
+    shot.items.forEach((it, i) => {
+      if (layer[it.kind] !== kind) return;
+      if (it.kind === "box") { ctx.fillStyle = it.fill; ctx.fillRect(it.x, it.y, it.w, it.h); }
+      else if (it.kind === "frame") { ctx.strokeStyle = it.stroke; ctx.lineWidth = it.lw; ctx.strokeRect(it.x + it.lw / 2, it.y + it.lw / 2, it.w - it.lw, it.h - it.lw); }
+      else if (it.kind === "canvas") ctx.drawImage(it.canvas, it.x, it.y, it.w, it.h);
+      else if (it.kind === "range") {  // the slider: its track and where the step is
+        ctx.fillStyle = it.color; ctx.fillRect(it.x + 6, it.y + it.h / 2 - 1, it.w - 12, 2);
+        ctx.beginPath(); ctx.arc(it.x + 6 + it.f * (it.w - 12), it.y + it.h / 2, 6, 0, 2 * Math.PI); ctx.fill();
+      }
+      else if (it.kind === "svg" && images[i]) ctx.drawImage(images[i], it.x, it.y, it.w, it.h);
+      else if (it.kind === "text") { ctx.font = it.font; ctx.fillStyle = it.color; ctx.fillText(it.text, it.x, it.y + it.h / 2); }
+    });
+  }
+  return new Promise((ok) => cv.toBlob(ok, "image/png"));
+}
+
+async function savePicture(model, root) {
+  const blob = await picture(root);
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `tr_widgets-${String(model.get("description")).replace(/[^\w-]+/g, "_")}-${model.get("step")}.png`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
 function render({ model, el: root }) {
   const c = clockOf(model);
   root.classList.add("tr-clock");
   const row = el("div", "tr-clock-row", root);
-  const prev = el("button", "tr-prev", row, "previous step");
-  const play = el("button", "tr-play", row, "play");
-  const next = el("button", "tr-next", row, "next step");
-  for (const [b, name] of [[prev, "previous step"], [play, "play"], [next, "next step"]]) {
-    b.type = "button"; b.title = name; b.setAttribute("aria-label", name);
-  }
-  const label = el("label", "tr-step-label", row);
-  const name = el("span", "tr-step-name", label);
-  const slider = el("input", "tr-step-slider", label);
+  const prev = el("button", "tr-prev", row), play = el("button", "tr-play", row), next = el("button", "tr-next", row);
+  const slider = el("input", "tr-step-slider", row);
   slider.type = "range"; slider.min = "0"; slider.step = "1";
   const readout = el("span", "tr-step-readout", row);
-  readout.setAttribute("aria-live", "polite");
   const speed = el("select", "tr-speed", row);
-  speed.setAttribute("aria-label", "speed");
+  const save = el("button", "tr-save", row);
   const status = el("span", "tr-frames-status", row);
+  // What a screen reader says after each step: the readout and the caption's quoted tokens.
+  const live = el("span", "tr-live", row);
+  live.setAttribute("role", "status"); live.setAttribute("aria-live", "polite"); live.setAttribute("aria-atomic", "true");
+  const named = (b, key) => { const t = word(model, key); b.textContent = t; b.title = t; b.setAttribute("aria-label", t); };
+  for (const b of [prev, play, next, save]) b.type = "button";
+  const view = { tries: 0, gone: false, root: null, unbind: null, retry: null,
+                 label: () => { if (view.root && view.root.__trwKeys) view.root.setAttribute("aria-label", `${word(model, "stepper", { name: model.get("description") })} (${word(model, "keys")})`); } };
+
+  function captionTokens() {
+    const m = c.targets && c.targets[model.get("caption_target") ?? -1];
+    if (!m || typeof m.get("value") !== "string") return "";
+    const doc = new DOMParser().parseFromString(m.get("value"), "text/html");  // inert: nothing runs or loads
+    return [...doc.querySelectorAll(".tr-tok")].map((e) => `“${e.textContent}”`).join(" ");
+  }
 
   function paint() {
     const s = model.get("step"), n = model.get("n_steps"), playing = !!model.get("playing");
-    name.textContent = model.get("description") + " ";
     slider.max = String(Math.max(n - 1, 0));
     if (document.activeElement !== slider || !c.dragging) slider.value = String(s);
     slider.setAttribute("aria-label", model.get("description"));
-    readout.textContent = `${s} of ${n - 1}`;
+    slider.setAttribute("aria-valuetext", readoutText(model));
+    readout.textContent = readoutText(model);
+    const said = `${readout.textContent} ${captionTokens()}`.trim();
+    if (live.textContent !== said) live.textContent = said;
+    // a focused button that gets disabled (the first or last step) would drop the focus to the page, and
+    // the next key to JupyterLab: the stepper keeps it
+    const keep = [prev, next].includes(document.activeElement);
     prev.disabled = s <= 0;
     next.disabled = s >= n - 1;
-    play.textContent = playing ? "pause" : "play";
-    play.setAttribute("aria-pressed", String(playing));
+    if (keep && document.activeElement.disabled && view.root) view.root.focus({ preventScroll: true });
+    named(prev, "previous"); named(next, "next"); named(play, playing ? "pause" : "play"); named(save, "save");
+    save.textContent = word(model, "save_short");  // small; its accessible name is the whole word
+    speed.setAttribute("aria-label", word(model, "speed"));
+    speed.title = word(model, "speed");
     const speeds = model.get("speeds") || [];
     if (speed.options.length !== speeds.length) {
       speed.replaceChildren(...speeds.map(([txt, ms]) => { const o = el("option", "", null, txt); o.value = String(ms); return o; }));
     }
     speed.value = String(model.get("interval"));
     const waiting = model.get("frames_mode") && c.shown !== s;
-    status.textContent = waiting ? "loading…" : "";
+    status.textContent = waiting ? word(model, "loading") : "";
     root.dataset.step = String(s);
     root.dataset.trStep = String(s);
+    root.dataset.trPlaying = String(playing);
     root.dataset.trFrames = model.get("frames_mode") ? "browser" : "kernel";
     root.dataset.trTargets = String(c.targets ? c.targets.filter(Boolean).length : -1);
     root.dataset.trChunks = String(c.chunks.length);
+    view.label();
   }
   prev.addEventListener("click", () => go(model, model.get("step") - 1));
   next.addEventListener("click", () => go(model, model.get("step") + 1));
   play.addEventListener("click", () => setPlaying(model, !model.get("playing")));
+  save.addEventListener("click", () => savePicture(model, view.root || root).catch((e) => console.error("tr_widgets save:", e)));
   slider.addEventListener("pointerdown", () => { c.dragging = true; });
   slider.addEventListener("pointerup", () => { c.dragging = false; });
   slider.addEventListener("input", () => go(model, Number(slider.value)));
   speed.addEventListener("change", () => { model.set("interval", Number(speed.value)); model.save_changes(); });
   c.views.add(paint);
-  const names = ["step", "n_steps", "playing", "interval", "description", "speeds", "frames_mode"];
+  const names = ["step", "n_steps", "playing", "interval", "description", "speeds", "frames_mode", "texts"];
   for (const k of names) model.on(`change:${k}`, paint);
   paint();
-  return () => { c.views.delete(paint); for (const k of names) model.off(`change:${k}`, paint); };
+  bindStepper(model, root, view);
+  return () => {
+    view.gone = true; clearTimeout(view.retry);
+    if (view.unbind) view.unbind();
+    c.views.delete(paint); for (const k of names) model.off(`change:${k}`, paint);
+  };
 }
 
 export default { initialize, render };

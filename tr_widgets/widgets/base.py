@@ -16,6 +16,7 @@ from ..i18n import LANGUAGES, get_language, language
 from ..views.matrix import OVERVIEW, WINDOW
 from . import frames as fr
 from .controller import StepController
+from .save import save_view
 from .frontend import set_widget_view, widget_frontend  # noqa: F401  (re-exported)
 from .stream import FrameStreaming
 
@@ -112,6 +113,7 @@ class Stepper(FrameStreaming, w.VBox):
             self.controller.select(**choices)
         self.controller.step = self.options["step"]  # validated there, once
         self._targets, self._layout = fr.collect(self, self.controller)
+        self.controller.clock.caption_target = next(i for i, tw in enumerate(self._targets) if tw is self.controller.caption)
         self._budget = self.options["frames"] if self.options["frames"] is not None else fr.get_frame_budget()
         self._gen, self._mode, self._payload, self._have = 0, "kernel", None, set()
         self._base, self._known, self._recorded = set(), set(), OrderedDict()
@@ -186,6 +188,20 @@ class Stepper(FrameStreaming, w.VBox):
     def previous(self) -> int:
         """One step back (stops at 0)."""
         return self.controller.previous()
+
+    def save(self, path, scale: float = 1.0):
+        """Write the current view (same step, selection and numbers as on screen) as a picture; returns the path.
+
+        ".svg": one vector file (the controls' state line, then the panels as laid out on screen);
+        ".png": that SVG rasterised at ``scale`` (needs ``pip install vl-convert-python``). Works offline.
+
+        Example::
+
+            w = tr_widgets.show(trace); w.step = 3
+            w.save("attention.png")          # PathLike of the file written
+            w.save("attention.svg")
+        """
+        return save_view(self, path, scale=scale)
 
     def _trace_repr(self) -> str:
         return repr(self.trace)

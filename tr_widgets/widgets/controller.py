@@ -5,8 +5,10 @@ direction, head, batch...). Steppers observe those two traits and update their v
 the slider, play/pause and the speed are drawn by :class:`StepClock` (``static/player.js``), one
 anywidget whose JavaScript clock is shared by every view of the stepper: play, pause and steps move
 every cell that shows it, and with the frames in the browser (``frames.py``) a step needs no kernel
-round trip. Buttons have stable accessible names ("previous step", "next step", "play") for people
-using screen readers and for browser tests.
+round trip. Buttons have stable accessible names ("previous step", "next step", "play", which reads
+"pause" while playing, "save picture") for people using screen readers and for browser tests; with the
+stepper focused, ← → step, Home and End jump and Space plays or pauses (the keys stop there, so they
+never reach JupyterLab's shortcuts). Steps are counted 0-based with the range: "query 3 (0–9)".
 """
 from __future__ import annotations
 
@@ -21,11 +23,21 @@ import traitlets as t
 from ..engine.errors import fail
 from ..engine.text import safe_label
 from ..i18n import msg, texts
+from ..views.palette import theme_css
 from .canvas import HTMLPanel
 from .markup import isolate_quoted
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+MUTED_CSS = theme_css("fg-muted")  # the snapshot's text colour, as the theme has it
 SPEEDS = [1000, 500, 200, 100, 50, 33]  # ms between steps while playing: 1 to 30 steps/s
+
+
+def step_range(name: str, step: int, n_steps: int) -> str:
+    """A step as Python counts it, 0-based, with the range of steps: the counting convention of every caption.
+
+    Example: ``step_range("t", 3, 10) == "t=3 (0–9)"``
+    """
+    return f"{name}={step} (0–{max(n_steps, 1) - 1})"
 
 
 class StepClock(anywidget.AnyWidget):
@@ -48,6 +60,7 @@ class StepClock(anywidget.AnyWidget):
     targets = t.List(t.Unicode()).tag(sync=True)
     frames_mode = t.Bool(False).tag(sync=True)
     clock_id = t.Unicode().tag(sync=True)  # the key of the one JavaScript clock all views share
+    caption_target = t.Int(-1).tag(sync=True)  # which of ``targets`` is the caption (announced with the step)
 
     @t.default("clock_id")
     def _new_clock_id(self):
@@ -59,7 +72,7 @@ class StepClock(anywidget.AnyWidget):
         return self.step
 
     def __repr__(self) -> str:
-        return f"StepClock({self.description}={self.step} of {self.n_steps})"
+        return f"StepClock({step_range(self.description, self.step, self.n_steps)})"
 
 
 class StepController(w.VBox):
@@ -178,16 +191,19 @@ class StepController(w.VBox):
                               f"{isolate_quoted(html.escape(safe_label(text)))}</span>")
 
     def describe(self) -> str:
-        """The controller's state as text: step, and the selectors that apply."""
+        """The controller's state as text: the step (0-based, with its range), and the selectors that apply.
+
+        Example: ``StepController(10, step_name="t").describe() == "t=0 (0–9)"``
+        """
         shown = [f"{n}={self.selection.get(n, 0)}" for n, dd in self.selectors.items() if len(dd.options) > 1]
-        return ", ".join([f"{self.clock.description}={self.step} of {self.n_steps}"] + shown)
+        return ", ".join([step_range(self.clock.description, self.step, self.n_steps)] + shown)
 
     def __repr__(self) -> str:
         return f"StepController({self.describe()})"
 
     def snapshot_html(self) -> str:
         """Static text of the controls' state (a saved notebook cannot press buttons)."""
-        return (f"<div class='tr-controller-snapshot' style='font:12px sans-serif;color:#333'>"
+        return (f"<div class='tr-controller-snapshot' style='font:12px sans-serif;color:{MUTED_CSS}'>"
                 f"{html.escape(self.describe())} · {self.caption.value}</div>")
 
     def _repr_mimebundle_(self, **kwargs):

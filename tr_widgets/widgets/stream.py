@@ -180,7 +180,8 @@ class FrameStreaming:
         if self._mode == "browser":
             spec = {"layout": self._layout, "step": self.step, "n_steps": self.controller.n_steps,
                     "interval": self.controller.interval, "step_name": self.controller.clock.description,
-                    "speeds": self.controller.clock.speeds}
+                    "speeds": self.controller.clock.speeds, "texts": self.controller.clock.texts,
+                    "caption_target": self.controller.clock.caption_target}
             return fr.export_html(snap, spec, self._payload)
         size = (f"about {self._size_hint / fr.MiB:.1f} MiB" if self._size_hint > 0
                 else f"{self.controller.n_steps} steps (more than {fr.MAX_FULL})")
