@@ -9,7 +9,7 @@ The public surface is small and pinned by a test:
 - ``capture(model)``: record every recurrent module, nn.MultiheadAttention and SDPA call of a forward.
 - ``decode(model, prompt, n)``: token-by-token decoding, one tick per token, with the KV cache visible.
 - ``show(trace)``: the stepper widget for a trace (play, pause, step) in JupyterLab / Notebook 7.
-- ``load_tiny()``: the tiny word-level GPT shipped in the package, with its tokenizer.
+- ``load_tiny(lang="en")``: the tiny GPT shipped in the package with its tokenizer ("en" word-level, "zh" character-level Chinese).
 - ``token_labels(tokenizer, ids)``: one readable label per token id (byte-level pieces decoded, '␣' for spaces).
 - ``set_language("zh")`` / ``get_language()``: the language of the steppers' captions and controls (en, zh).
 

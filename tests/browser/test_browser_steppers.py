@@ -179,7 +179,7 @@ def test_play_runs_in_the_browser_and_pauses(lab):
         lab.wait_for_function("root => [...root.querySelectorAll('[data-step]')].some(e => e.dataset.step >= 2)",
                               arg=out.element_handle(), timeout=15_000)
     finally:
-        play.click()
+        out.get_by_role("button", name="pause").click()  # while playing, the play button says pause
     lab.wait_for_timeout(600)
     paused_at = int(kernel_eval(lab, "att.step"))
     lab.wait_for_timeout(1200)  # more than two intervals at the default 2 steps/s

@@ -70,6 +70,6 @@ def test_play_restarts_from_the_end_and_the_interval_is_kept():
 def test_repr_is_deterministic():
     a = StepController(5, step_name="t", selectors={"layer": ["0", "1"]})
     b = StepController(5, step_name="t", selectors={"layer": ["0", "1"]})
-    assert repr(a) == repr(b) == "StepController(t=0 of 5, layer=0)"
+    assert repr(a) == repr(b) == "StepController(t=0 (0–4), layer=0)"
     bundle = a._repr_mimebundle_()
-    assert bundle["text/plain"] == repr(a) and "t=0 of 5" in bundle["text/html"]
+    assert bundle["text/plain"] == repr(a) and "t=0 (0–4)" in bundle["text/html"]
