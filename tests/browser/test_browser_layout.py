@@ -61,6 +61,21 @@ OVERFLOW_JS = """(area) => {
 }"""
 
 
+STATE_JS = """() => { const w = window.jupyterapp.shell.currentWidget;
+  if (!w || !w.content) return {current: w ? w.constructor.name : null};
+  return {path: w.context && w.context.path, kernel: w.sessionContext.kernelDisplayStatus,
+          counts: w.content.widgets.map(c => c.model.executionCount),
+          errors: w.content.widgets.map(c => (c.model.outputs ? [...Array(c.model.outputs.length).keys()]
+             .map(i => c.model.outputs.get(i).toJSON()).filter(o => o.output_type === 'error')
+             .map(o => o.ename + ': ' + o.evalue) : [])).flat()};
+}"""
+
+
+ACTIVATE_JS = """(name) => { const app = window.jupyterapp;
+  const w = [...app.shell.widgets('main')].find(w => w.context && w.context.path === name);
+  if (w) app.shell.activateById(w.id); }"""
+
+
 def _layout_page(browser_page, server, notebook_dir, name: str, ui: str):
     write_notebook(notebook_dir / name, [SETUP, *CELLS.values()])
     size = browser_page.viewport_size
@@ -68,8 +83,26 @@ def _layout_page(browser_page, server, notebook_dir, name: str, ui: str):
     open_notebook(browser_page, server, name, ui=ui)
     if ui == "lab":  # the notebook gets the page's whole width
         browser_page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
-    run_all_cells(browser_page, timeout=240_000)
+    _run_cells(browser_page, name, ui)
     return size
+
+
+def _run_cells(page, name: str, ui: str) -> None:
+    """Run every cell of notebook ``name``, made the current widget first: "run all" acts on the current
+    widget, and right after the page opened that may still be another one (the launcher being disposed),
+    in which case nothing runs and the wait would last its whole timeout. Tried again once if no cell ran;
+    a failure says which cells ran and what they raised."""
+    page.evaluate(ACTIVATE_JS, name)
+    page.wait_for_function("(name) => { const w = window.jupyterapp.shell.currentWidget;"
+                           " return !!(w && w.context && w.context.path === name && w.content); }", arg=name)
+    for attempt in (0, 1):
+        try:
+            run_all_cells(page, timeout=180_000)
+            return
+        except Exception as exc:
+            state = page.evaluate(STATE_JS)
+            if attempt or any(c is not None for c in state.get("counts", [None])) or state.get("kernel") != "idle":
+                raise AssertionError(f"{ui}: the cells did not all run: {state}") from exc
 
 
 def _measure(page, index: int, kind: str, artifacts, ui: str) -> dict:

@@ -1,6 +1,7 @@
 """The canvases paint exactly the colours Python sends (views/palette.py): every code of both colour
 tables, the blocked and NaN cells, and the bar chart's positive, negative and zero-line colours are read
-back from the canvas pixels in Chromium and compared with the palette."""
+back from the canvas pixels in Chromium and compared with the palette (the zero line, a non-data colour,
+with the theme's --tr-fg-muted)."""
 from __future__ import annotations
 
 import pytest
@@ -31,6 +32,15 @@ PIXELS_JS = """root => [...root.querySelectorAll('canvas.tr-window, canvas.tr-se
 })"""
 
 
+# The bars' --tr-fg-muted as the canvas paints it (over --tr-bg: JupyterLab's text colours have alpha),
+# filled into a 1×1 canvas and read back.
+MUTED_JS = """root => { const cs = getComputedStyle(root.querySelector('.tr-bars'));
+  const c = document.createElement('canvas'); c.width = c.height = 1;
+  const ctx = c.getContext('2d');
+  for (const k of ['--tr-bg', '--tr-fg-muted']) { ctx.fillStyle = cs.getPropertyValue(k).trim(); ctx.fillRect(0, 0, 1, 1); }
+  return Array.from(ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)); }"""
+
+
 def _rgb(img, x, y):
     i = 4 * (y * img["width"] + x)
     return tuple(img["data"][i:i + 3])
@@ -56,4 +66,7 @@ def test_canvases_paint_the_python_palette(browser_page, jupyter, notebook_dir):
     mid, bw = bars["height"] // 2, palette.bar_px(2)
     assert _rgb(bars, 0, mid - 2) == palette.COLOURS["positive"]
     assert _rgb(bars, bw, mid + 2) == palette.COLOURS["negative"]
-    assert _rgb(bars, 0, mid) == palette.COLOURS["zero"]
+    # the zero line is a non-data colour: the theme's muted text colour (--tr-fg-muted), read back the same way
+    muted = out.evaluate(MUTED_JS)
+    assert _rgb(bars, 0, mid) == tuple(muted), (muted, _rgb(bars, 0, mid))
+    assert _rgb(bars, 0, mid) not in (palette.COLOURS["positive"], palette.COLOURS["negative"])

@@ -49,12 +49,12 @@ def test_state_stepper_renders_draws_and_steps(lab, artifacts):
     assert_clean(lab, "state")
     assert len(before["canvases"]) >= 3, f"expected the state heatmap and the bar charts: {before}"
     assert any(c["nonBackground"] > 50 for c in before["canvases"]), f"every canvas is blank: {before['canvases']}"
-    assert "t = 0 of 0–9" in before["text"] and "A_bar" in before["text"] and "KV cache" in before["text"]
+    assert "t = 0 (0–9)" in before["text"] and "A_bar" in before["text"] and "KV cache" in before["text"]
     button(out, "next step").click()
     wait_steps(lab, out, 1)
     after = out.evaluate(VIEW_STATE_JS)
     out.screenshot(path=str(artifacts / "state_lab_after_next.png"))
     assert int(kernel_eval(lab, "ssm.step")) == 1
-    assert "t = 1 of 0–9" in after["text"] and after["text"] != before["text"]
+    assert "t = 1 (0–9)" in after["text"] and after["text"] != before["text"]
     assert [c["checksum"] for c in after["canvases"]] != [c["checksum"] for c in before["canvases"]]
     assert_clean(lab, "state after next")

@@ -50,7 +50,11 @@ def test_tick_change_updates_every_panel(trace):
     assert getattr(s.row, "highlight_col", s.row.mark_col) == tk.appended.start and s.row.mark_row == 0
     assert s.row.col_labels == trace.tokens[:tk.keys]
     bars = s.bars.series()[f"w over the cache, layer 0 head 0"]
-    assert np.allclose(bars, hw[0], atol=1e-6) and s.bars.marks == [tk.appended.start]
+    assert np.allclose(bars, hw[0], atol=1e-6)
+    # the new token is highlighted (orange), not marked (red: only the current step), and the legend says so
+    assert s.bars.highlights == [tk.appended.start] and s.bars.marks == [-1]
+    assert s.bars.texts["highlight"] == "orange dashed: the new token"
+    assert s.times.arrow == ""  # ms per tick and cache length side by side: nothing flows between them
     assert "tr-new-token" in s.text.value and f">{tk.token}<" in s.text.value
     assert s.strip.value.count("tr-key-reused") == len(tk.reused)
     assert s.strip.value.count("tr-key-appended") == len(tk.appended) == 1

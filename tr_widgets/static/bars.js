@@ -8,7 +8,10 @@
 // series' axis maximum (`scale_max`, shared within a scale group) come from Python (views/palette.py,
 // widgets/bars.py): this file only paints them. Non-data colours (background, zero line, mark,
 // highlight, hatch) are the theme's --tr-* properties, read at draw time, so a theme switch repaints.
-const H = 64;
+// A series whose scale group holds no negative value (ms, weights, lengths) is drawn from a zero line at the
+// bottom up to its maximum (axis 0 … max); a signed one about a zero line in the middle (axis ±max).
+// A group of three or more charts is laid out two abreast (the four LSTM gates as 2 × 2): one screen tall.
+const H = 40;  // canvas height in px: compact, so a stepper fits in about one screen
 const THEMED = ["bg", "fg-muted", "mark", "highlight", "hatch", "border"];
 
 function bytesOf(v) {
@@ -38,6 +41,17 @@ function themeOf(root, light) {
   return t;
 }
 
+// Whether each series is drawn from the bottom (0 … max): no negative finite, unblocked value in its scale group.
+function nonNegative(vals, blk, starts, lengths, shared) {
+  const own = lengths.map((n, s) => {
+    for (let i = starts[s]; i < starts[s] + n; i++) {
+      if (!(blk.length > i && blk[i]) && vals[i] < 0) return false;
+    }
+    return true;
+  });
+  return own.map((ok, s) => (shared[s] ? own.every((o, r) => o || shared[r] !== shared[s]) : ok));
+}
+
 function outline(ctx, i, bw, colour, dash, inset) {
   ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.setLineDash(dash);
   const w = Math.max(bw, 3);
@@ -45,7 +59,7 @@ function outline(ctx, i, bw, colour, dash, inset) {
   ctx.setLineDash([]);
 }
 
-function drawSeries(canvas, vals, blocked, mark, high, bw, m, c, th) {
+function drawSeries(canvas, vals, blocked, mark, high, bw, m, c, th, up) {
   const n = vals.length;
   canvas.width = Math.max(8, n * bw);
   canvas.height = H;
@@ -54,7 +68,7 @@ function drawSeries(canvas, vals, blocked, mark, high, bw, m, c, th) {
   ctx.fillStyle = th.bg;
   ctx.fillRect(0, 0, canvas.width, H);
   m = m || 1;  // an all-zero series (e.g. h_0) is drawn flat
-  const mid = H / 2;
+  const mid = up ? H - 1 : H / 2, room = up ? H - 3 : H / 2 - 2;  // the zero line's row, the bars' reach
   for (let i = 0; i < n; i++) {
     const x = i * bw, v = vals[i];
     if (blocked[i]) {
@@ -67,7 +81,7 @@ function drawSeries(canvas, vals, blocked, mark, high, bw, m, c, th) {
     } else if (!Number.isFinite(v)) {
       ctx.fillStyle = c.nonfinite; ctx.fillRect(x, 0, bw, H);
     } else {
-      const h = Math.max(1, Math.round(Math.min(Math.abs(v) / m, 1) * (mid - 2)));
+      const h = Math.max(1, Math.round(Math.min(Math.abs(v) / m, 1) * room));
       ctx.fillStyle = v >= 0 ? c.positive : c.negative;
       ctx.fillRect(x, v >= 0 ? mid - h : mid, Math.max(1, bw - (bw > 3 ? 1 : 0)), h);
     }
@@ -87,8 +101,9 @@ function render({ model, el: root }) {
   root.classList.add("tr-bars");
   const title = el("div", "tr-title", root);
   const flow = el("div", "tr-flow", root);
-  const legend = el("div", "tr-legend", root);
-  const hover = el("div", "tr-hover", root);
+  const foot = el("div", "tr-bars-foot", root);  // the legend and the hover line share one row where they fit
+  const legend = el("div", "tr-legend", foot);
+  const hover = el("div", "tr-hover", foot);
   hover.setAttribute("aria-live", "polite");
   let draws = 0, scheduled = false, themeKey = "";
   const text = (k) => (model.get("texts") || {})[k] || "";
@@ -115,6 +130,7 @@ function render({ model, el: root }) {
     const shared = model.get("scale_groups") || [], units = model.get("units") || [];
     const starts = []; let acc = 0;
     for (const n of lengths) { starts.push(acc); acc += n; }
+    const up = nonNegative(vals, blk, starts, lengths, shared);
     let anyBlocked = false, anyNonfinite = false;
     groups.forEach((group, gi) => {
       const stepBox = el("div", "tr-flow-step", flow);  // the arrow and the group it points into
@@ -123,15 +139,21 @@ function render({ model, el: root }) {
         arrow.textContent = model.get("arrow");
         arrow.setAttribute("aria-hidden", "true");
       }
-      const col = el("div", "tr-group", stepBox);
-      for (const s of group) {
-        if (s >= lengths.length) continue;
+      const col = el("div", group.length >= 3 ? "tr-group tr-group-grid" : "tr-group", stepBox);
+      group.forEach((s, k) => {
+        if (s >= lengths.length) return;
         const box = el("div", "tr-series", col);
         el("div", "tr-series-name", box).textContent = names[s];
         const plot = el("div", "tr-series-plot", box);
         const ax = el("div", "tr-value-axis", plot);
+        // two abreast on one shared scale: the right chart's axis repeats its left neighbour's (hidden, not gone)
+        if (col.classList.contains("tr-group-grid") && k % 2 && shared[s] && shared[s] === shared[group[k - 1]]) {
+          ax.classList.add("tr-value-axis-repeat");
+        }
         const label = axis[s] ?? "", flat = !(maxima[s] > 0);  // all zero (e.g. h_0): only the "0" label
-        for (const t of [flat ? "" : `+${label}`, "0", flat ? "" : `\u2212${label}`]) {
+        const ticks = flat ? ["", "0", ""] : up[s] ? [label, "", "0"] : [`+${label}`, "0", `\u2212${label}`];
+        if (up[s]) ax.classList.add("tr-value-axis-up");
+        for (const t of ticks) {
           el("span", "tr-axis-label", ax).textContent = t;
         }
         const canvas = el("canvas", "tr-series-canvas", plot);
@@ -139,10 +161,10 @@ function render({ model, el: root }) {
         const b = blk.length >= a + n ? blk.subarray(a, a + n) : new Uint8Array(n);
         const v = vals.subarray(a, a + n);
         const bw = widths[s] || 1;
-        drawSeries(canvas, v, b, marks[s] ?? -1, highs[s] ?? -1, bw, maxima[s] || 0, colours, th);
+        drawSeries(canvas, v, b, marks[s] ?? -1, highs[s] ?? -1, bw, maxima[s] || 0, colours, th, up[s] && !flat);
         for (let i = 0; i < n; i++) { anyBlocked ||= !!b[i]; anyNonfinite ||= !b[i] && !Number.isFinite(v[i]); }
         canvas.setAttribute("role", "img");
-        canvas.setAttribute("aria-label", `${names[s]}: ${n} values, axis ±${label}`);
+        canvas.setAttribute("aria-label", `${names[s]}: ${n} values, axis ${up[s] ? `0 to ${label}` : `±${label}`}`);
         canvas.addEventListener("mousemove", (e) => {
           const r = canvas.getBoundingClientRect();
           const i = Math.min(n - 1, Math.max(0, Math.floor((e.clientX - r.left) / (r.width || 1) * n)));
@@ -154,7 +176,7 @@ function render({ model, el: root }) {
         const first = shared[s] && shared.indexOf(shared[s]) === s;  // said once, under the group's first series
         const note = [notes[s] || "", first ? text("shared").replace("{group}", () => shared[s]) : ""];
         el("div", "tr-series-note", box).textContent = note.filter(Boolean).join(" · ");
-      }
+      });
     });
     const item = el("span", "tr-legend-item", legend);  // "red: positive · blue: negative", with swatches
     el("span", "tr-swatch", item).style.background = colours.positive;

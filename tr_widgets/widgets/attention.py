@@ -22,11 +22,15 @@ from .canvas import HTMLPanel, MatrixCanvas
 from .markup import attention_output, index_of, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
-LABEL_CHARS = 12  # canvas labels are cut so a window of labels stays a few KiB
+LABEL_CHARS = 80  # a label's most characters sent to a canvas: bounds the bytes of a window of labels
 
 
 def short_labels(lbls, a: int, b: int):
-    """Window labels for a canvas, cut to LABEL_CHARS (the full text is in the caption and tables)."""
+    """Window labels ``lbls[a:b]`` for a canvas, whole up to LABEL_CHARS characters (longer ones end in
+    "…"): the canvas elides what it shows itself and keeps the sent text for the hover title.
+
+    Example: ``short_labels(["<s>", "x" * 100], 0, 2) == ["<s>", "x" * 79 + "…"]``
+    """
     if lbls is None:
         return None
     return [s if len(s) <= LABEL_CHARS else s[:LABEL_CHARS - 1] + "…" for s in lbls[a:b]]

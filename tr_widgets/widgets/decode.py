@@ -63,12 +63,13 @@ class DecodeStepper(Stepper):
             o["window"], o["overview_px"], o["text_tokens"], o["timeline"])
         self.text = scrolling(HTMLPanel())
         self.text.add_class("tr-decode-text")
-        self.row = MatrixCanvas(title="", row_axis="head", col_axis="position", layout=w.Layout(max_width="420px"))
+        self.row = MatrixCanvas(title="", row_axis="head", col_axis="position", layout=w.Layout(max_width="400px"))
         self.strip = scrolling(HTMLPanel())
         self.strip.add_class("tr-decode-strip")
-        self.bars = BarsCanvas(title="")
-        self.cache = MatrixCanvas(title="", row_axis="layer", col_axis="position")
-        self.times = BarsCanvas(title="")
+        self.bars = BarsCanvas(title="", layout=w.Layout(max_width="300px"))  # beside the heads
+        # at most about half the cell: the tick times sit beside it (one screen in all)
+        self.cache = MatrixCanvas(title="", row_axis="layer", col_axis="position", layout=w.Layout(max_width="340px"))
+        self.times = BarsCanvas(title="", layout=w.Layout(max_width="360px"))  # beside the cache
         # one screen: the text, the heads beside the selected head's bars, the cache beside the tick
         # times; the per-token strip (the same weights, token by token) opens on a click
         self.panels = [self.text, wrap_row([self.row, self.bars]),
@@ -130,7 +131,9 @@ class DecodeStepper(Stepper):
         largest = "largest" if len(tv.top[:3]) == 1 else f"{len(tv.top[:3])} largest"
         with self.bars.hold_sync():
             self.bars.title = f"head {head}: weight on each position ({largest}: {top})"
-            set_series(self.bars, [(f"w over the cache, layer {layer} head {head}", tv.weights, None, first_new, note)],
+            # the highlight here is the new token, not the largest weight: the legend says so
+            self.bars.texts = {**self.bars.texts, "highlight": "orange dashed: the new token"}
+            set_series(self.bars, [(f"w over the cache, layer {layer} head {head}", tv.weights, None, -1, note)],
                        highlights=[first_new])
             self.bars.step = t
 
@@ -161,6 +164,7 @@ class DecodeStepper(Stepper):
                              [tk.query_position + 1 for tk in self.trace.ticks], dtype=np.float32)
         sync = " (CUDA synchronised)" if self.trace.device.startswith("cuda") else ""
         with self.times.hold_sync():
+            self.times.arrow = ""  # two charts side by side, nothing flows from one into the other
             self.times.title = f"timeline: wall time of each tick{sync}; tick {t} = {ms[t]:.2f} ms"
             set_series(self.times, [
                 ("ms per tick", ms, None, t, "tick 0 reads the whole prompt"),

@@ -22,6 +22,7 @@ from .canvas import HTMLPanel, MatrixCanvas
 from .markup import HEX, TC, E, count, equations_table, index_of, text_block
 
 AXIS = "log10 ‖∂L/∂h_t‖"
+NORMS_H = 110  # px of the norms chart: beside the heatmap, about one screen in all
 
 
 def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 400, height: int = 130) -> str:
@@ -95,6 +96,7 @@ class GradientStepper(Stepper):
         self.flow = BarsCanvas(title="through h")
         self.flow_c = BarsCanvas(title="through c") if self.trace.kind == "lstm" else None
         self.norms = scrolling(HTMLPanel())
+        self.norms.layout.max_width = "420px"  # its note wraps: the heatmap sits beside it (one screen in all)
         self.gains = BarsCanvas(title="log10 gain per step")
         self.heatmap = MatrixCanvas(title="∂L/∂h_t over time (units × steps)", cmap="diverging",
                                     row_axis="unit", col_axis="step", layout=w.Layout(max_width="360px"))
@@ -141,7 +143,8 @@ class GradientStepper(Stepper):
         if self.flow_c is not None:
             self._set_flow(self.flow_c, gv.c_path, k, f"through c at t = {t}: arriving → forget gate → leaving")
         s = norm_series(self.trace, k, layer, direction, o["max_points"])
-        self.norms.value = log_norm_svg(s, *self._yrange, f"{AXIS} (all batch items) as the clock runs back")
+        self.norms.value = log_norm_svg(s, *self._yrange, f"{AXIS} (all batch items) as the clock runs back",
+                                        height=NORMS_H)
         with self.gains.hold_sync():
             self.gains.title = ("log10 gain per step, ‖J_tᵀ δs_t‖ / ‖δs_t‖ over time t (red > 0: grows, blue < 0: "
                                 "shrinks; hatched: not visited yet)")
@@ -153,7 +156,7 @@ class GradientStepper(Stepper):
         with self.heatmap.hold_sync():
             if win != self._win:
                 block = self._G[win.r0:win.r1, win.c0:win.c1]
-                fit_cells(self.heatmap, *block.shape, 160, 12)
+                fit_cells(self.heatmap, *block.shape, 120, 12)
                 self.heatmap.set_window(quantize(block, *self._vrange), win, self._G.shape, *self._vrange)
                 self._win = win
             self.heatmap.mark_col = t

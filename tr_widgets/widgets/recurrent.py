@@ -35,29 +35,28 @@ def trace_dims(s) -> tuple[int, int]:
 
 
 def heatmap_width(dims: tuple[int, int]) -> int:
-    """Pixels the heatmap needs (its cells, labels and colour bar), so it can sit beside the flow.
+    """Pixels the heatmap may take (its cells, labels and the colour bar beside them, under a title of a
+    few lines): below the flow, about one screen in all.
 
-    Example: ``heatmap_width((10, 5)) == 150``
+    Example: ``heatmap_width((10, 5)) == 420``
     """
     rows, cols = dims
-    return max(150, cols * max(1, min(10, 100 // max(rows, cols, 1))) + 100)
+    return max(420, cols * max(1, min(10, 100 // max(rows, cols, 1))) + 170)
 
 
 def compact_flow(groups: list[list[int]], gates: set[int]) -> tuple[list[list[int]], bool]:
     """The flow's columns, about one screen tall and within the cell: a column of more than four
-    charts splits in two, and the single-chart columns after the gates (c_t,
-    h_t) stack in one. Returns the columns and whether one was split.
+    charts splits in two (bars.js lays a column of three or more two abreast, so the four LSTM gates
+    are 2 × 2); the single charts after the gates (c_t → h_t) keep their own columns, so where the
+    flow wraps they form one short row. Returns the columns and whether one was split.
 
-    Example: ``compact_flow([[0, 1, 2], [3, 4, 5, 6], [7], [8]], {3, 4, 5, 6})  # ([[0, 1, 2], [3, 4, 5, 6], [7, 8]], False)``
+    Example: ``compact_flow([[0, 1, 2], [3, 4, 5, 6], [7], [8]], {3, 4, 5, 6})  # ([[0, 1, 2], [3, 4, 5, 6], [7], [8]], False)``
     """
     out, split = [], False
     for g in groups:
         if len(g) > 4:
             out += [g[:(len(g) + 1) // 2], g[(len(g) + 1) // 2:]]
             split = True
-        elif (len(g) == 1 and not gates & set(g) and out and not gates & set(out[-1])
-              and any(gates & set(c) for c in out)):
-            out[-1] = out[-1] + g
         else:
             out.append(g)
     return out, split

@@ -51,13 +51,19 @@ def memory_svg(m, width: int = 400, height: int = 130) -> str:
     out.append(f"<line x1='{x(m.t):.1f}' y1='{top}' x2='{x(m.t):.1f}' y2='{top + ph}' style='stroke:{TC.mark}'/>"
                f"<text x='{pad_l}' y='{height - 4}'>t = 0</text>"
                f"<text x='{width - 60}' y='{height - 4}'>t = {m.T - 1}</text></svg>")
-    legend = (f"<span style='color:{HEX.positive}'>━ state (fixed size)</span> · "
-              f"<span style='color:{HEX.negative}'>━ KV cache of an attention layer "
-              f"(grows one position per tick)</span>")
+    # only the marks (drawn, not text) take the lines' colours; the words keep the theme's text colour
+    # (the line colours on Dark's background are below WCAG's 4.5:1 for text)
+    mark = lambda c: (f"<svg width='14' height='8' aria-hidden='true' style='vertical-align:middle'>"  # noqa: E731
+                      f"<line x1='0' y1='4' x2='14' y2='4' stroke='{c}' stroke-width='2'/></svg>")
+    legend = (f"{mark(HEX.positive)} state (fixed size) · "
+              f"{mark(HEX.negative)} KV cache of an attention layer (grows one position per tick)")
     return (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}' style='line-height:1.35'>"
             f"<div style='font-weight:600'>bytes per layer: fixed-size state vs. KV cache, up to t = {m.t}</div>"
-            f"{''.join(out)}<div style='font:11px sans-serif'>{legend}</div>"
+            f"{''.join(out)}<div style='font:11px sans-serif;color:{TC.fg}'>{legend}</div>"
             f"<div style='{MUTED};max-width:{width}px'>{E(m.caption())}</div></div>")
+
+
+MEMORY_W = 340  # px of the bytes chart: beside the state heatmap within a 900 px page
 
 
 class StateStepper(Stepper):
@@ -91,7 +97,9 @@ class StateStepper(Stepper):
         lay = layout(self.trace)
         self.matrix = bool(lay.rows)
         if self.matrix:
-            self.heatmap = MatrixCanvas(title="state", cmap="diverging", row_axis=lay.rows, col_axis=lay.cols)
+            # at most about half the cell: the bytes chart sits beside it (one screen in all)
+            self.heatmap = MatrixCanvas(title="state", cmap="diverging", row_axis=lay.rows, col_axis=lay.cols,
+                                        layout=w.Layout(max_width="340px"))
             self.state_panel = self.heatmap
         else:
             self.heatmap = None
@@ -100,6 +108,7 @@ class StateStepper(Stepper):
         self.output = BarsCanvas(title="output")
         self.memory = scrolling(HTMLPanel())
         self.memory.add_class("tr-state-memory")
+        self.memory.layout.max_width = f"{MEMORY_W + 20}px"  # its caption wraps under the chart
         # one screen: the state beside its bytes, the quantities; the output opens on a click
         self.panels = [wrap_row([self.state_panel, self.memory]), self.quantities,
                        fold([self.output], ["the mixer's output at this step"])]
@@ -125,7 +134,7 @@ class StateStepper(Stepper):
                        f"per-step quantities at t = {t} ({self.trace.kind.title}; the family's names; red +, blue −)")
         self._set_bars(self.output, [output_bar(self.trace, t, sel.get("batch", 0), o["max_bars"])], t,
                        f"output of the mixer at t = {t} (batch item {sel.get('batch', 0)}; red +, blue −)")
-        self.memory.value = memory_svg(memory_view(self.trace, t, o["max_points"]))
+        self.memory.value = memory_svg(memory_view(self.trace, t, o["max_points"]), width=MEMORY_W)
         self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind.name} "
                                     f"{self.trace.name or 'mixer'} · {self._where()}", t)
 
@@ -152,5 +161,5 @@ class StateStepper(Stepper):
         with canvas.hold_sync():
             canvas.title = title
             set_series(canvas, [(b.name, b.values, None, b.mark, b.note) for b in bars],
-                       [list(range(i, min(i + 3, len(bars)))) for i in range(0, len(bars), 3)])
+                       [[i] for i in range(len(bars))])  # one chart a group: they fill rows like words
             canvas.step = t
