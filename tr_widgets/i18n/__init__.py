@@ -83,7 +83,7 @@ def language(lang: str | None):
 def msg(key: str, **values) -> str:
     """The message ``key`` in the active language, its ``{placeholders}`` filled from ``values``.
 
-    Example: ``msg("control.of", step=3, last=9) == "3 of 9"`` in English.
+    Example: ``msg("control.steps_per_s", n=3) == "3 steps/s"`` in English.
     """
     return CATALOGUES[get_language()][key].format(**values)
 

@@ -20,12 +20,23 @@ import numpy as np
 import torch
 
 from ..engine.gradients.factors import derivative_factors
+from ..i18n import msg
 from .matrix import to_numpy
 from .recurrent import EquationRow, fmt
 
-# name of the elementwise local factor in GradientStep, and how the view labels it
+# name of the elementwise local factor in GradientStep, and how the view labels it (a formula, or the
+# i18n key of a label in words)
 FACTOR = {"rnn_tanh": ("phi_prime_t", "φ'(a_t) = 1 − h_t²"), "rnn_relu": ("phi_prime_t", "φ'(a_t) = [h_t > 0]"),
-          "gru": ("z_t", "z_t update gate (the leak h_{t-1} → h_t)"), "lstm": ("f_t", "f_t forget gate")}
+          "gru": ("z_t", "gradients.factor_gru"), "lstm": ("f_t", "gradients.factor_lstm")}
+
+
+def factor_label(kind: str) -> str:
+    """How the view labels the local factor of ``kind``, in the active language.
+
+    Example: ``factor_label("lstm") == "f_t forget gate"`` in English.
+    """
+    label = FACTOR[kind][1]
+    return msg(label) if label.startswith("gradients.") else label
 
 
 def backward_time(k: int, T: int, direction: int = 0) -> int:
@@ -90,16 +101,16 @@ def _rows(kind: str, v: dict, units: list[int]) -> list[EquationRow]:
             return "·"
         return template.format(*(fmt(v[n][j]) for n in names))
     fac = FACTOR[kind][0]
-    rows = [("δh_t = δh_t(direct) + δh_t(from the step before)", "{} + {} = {}", ("dh_direct", "dh_from_next", "dh_t"))]
+    rows = [(msg("gradients.eq_dh"), "δh_t", "{} + {} = {}", ("dh_direct", "dh_from_next", "dh_t"))]
     if kind == "lstm":
-        rows += [("δc_t = f_{t+1} ⊙ δc_{t+1} + δc_t(via h_t)", "{} + {} = {}", ("dc_via_c", "dc_via_h", "dc_t")),
-                 ("δc_{t-1} ← f_t ⊙ δc_t", "{} · {} = {}", ("f_t", "dc_t", "dc_to_prev"))]
+        rows += [(msg("gradients.eq_dc"), "δc_t", "{} + {} = {}", ("dc_via_c", "dc_via_h", "dc_t")),
+                 ("δc_{t-1} ← f_t ⊙ δc_t", "δc_{t-1}", "{} · {} = {}", ("f_t", "dc_t", "dc_to_prev"))]
     elif kind == "gru":
-        rows += [("leak: z_t ⊙ δh_t", "{} · {} = {}", ("z_t", "dh_t", "leak"))]
+        rows += [(msg("gradients.eq_leak"), "leak:", "{} · {} = {}", ("z_t", "dh_t", "leak"))]
     else:
-        rows += [("δa_t = φ'(a_t) ⊙ δh_t", "{} · {} = {}", (fac, "dh_t", "da"))]
-    rows += [("δh_{t-1} ← " + ("z_t ⊙ δh_t + " if kind == "gru" else "") + "W_hhᵀ δa_t", "{}", ("dh_to_prev",))]
-    return [EquationRow(latex, latex.split(" ")[0], [cell(j, tpl, *names) for j in units]) for latex, tpl, names in rows]
+        rows += [("δa_t = φ'(a_t) ⊙ δh_t", "δa_t", "{} · {} = {}", (fac, "dh_t", "da"))]
+    rows += [("δh_{t-1} ← " + ("z_t ⊙ δh_t + " if kind == "gru" else "") + "W_hhᵀ δa_t", "δh_{t-1}", "{}", ("dh_to_prev",))]
+    return [EquationRow(latex, lhs, [cell(j, tpl, *names) for j in units]) for latex, lhs, tpl, names in rows]
 
 
 def gradient_view(g, k: int, layer: int = 0, direction: int = 0, batch: int = 0, units: int = 3,
@@ -116,22 +127,22 @@ def gradient_view(g, k: int, layer: int = 0, direction: int = 0, batch: int = 0,
     st = g.step(t, layer=layer, direction=direction, batch=batch)
     v = {name: to_numpy(x) for name, x in st.tensors.items() if name != "J"}
     v["da"] = _gate_gradient(g, t, layer, direction, batch, st)
-    fac, label = FACTOR[g.kind]
+    fac, label = FACTOR[g.kind][0], factor_label(g.kind)
     if g.kind == "gru":
         v["leak"] = v["z_t"] * v["dh_t"]
     cut = lambda name: v[name][:max_bars]  # noqa: E731  bounded bars
-    arriving = [("δh_t direct (loss / layer above)", cut("dh_direct")), ("δh_t from t+1", cut("dh_from_next")),
-                ("δh_t = ∂L/∂h_t arriving", cut("dh_t"))]
-    gates = {"lstm": "δa_t of i, f, g, o (what W_hhᵀ multiplies)", "gru": "δ(W_hh h + b_hh) of r, z, n"}
+    arriving = [(msg("gradients.dh_direct"), cut("dh_direct")), (msg("gradients.dh_from_next"), cut("dh_from_next")),
+                (msg("gradients.dh_arriving"), cut("dh_t"))]
     if g.kind == "lstm":
-        h_path = [arriving, [(gates["lstm"], v["da"][:4 * max_bars])], [("δh_{t-1} ← W_hhᵀ δa_t leaving", cut("dh_to_prev"))]]
-        c_path = [[("δc_t via c (f_{t+1} ⊙ δc_{t+1})", cut("dc_via_c")), ("δc_t via h_t", cut("dc_via_h")),
-                   ("δc_t = ∂L/∂c_t arriving", cut("dc_t"))], [(label, cut(fac))],
-                  [("δc_{t-1} ← f_t ⊙ δc_t leaving", cut("dc_to_prev"))]]
+        h_path = [arriving, [(msg("gradients.da_lstm"), v["da"][:4 * max_bars])],
+                  [(msg("gradients.dh_leaving_lstm"), cut("dh_to_prev"))]]
+        c_path = [[(msg("gradients.dc_via_c"), cut("dc_via_c")), (msg("gradients.dc_via_h"), cut("dc_via_h")),
+                   (msg("gradients.dc_arriving"), cut("dc_t"))], [(label, cut(fac))],
+                  [(msg("gradients.dc_leaving"), cut("dc_to_prev"))]]
     else:
-        middle = [(label, cut(fac))] + ([(gates["gru"], v["da"][:3 * max_bars])] if g.kind == "gru"
+        middle = [(label, cut(fac))] + ([(msg("gradients.da_gru"), v["da"][:3 * max_bars])] if g.kind == "gru"
                                         else [("δa_t = φ'(a_t) ⊙ δh_t", cut("da"))])
-        h_path, c_path = [arriving, middle, [("δh_{t-1} leaving", cut("dh_to_prev"))]], None
+        h_path, c_path = [arriving, middle, [(msg("gradients.dh_leaving"), cut("dh_to_prev"))]], None
     shown = list(range(min(units, g.hidden_size)))
     rows = _rows(g.kind, v, shown)
     if direction == 1:  # the reverse direction's "step before" is t-1 and its gradient leaves towards t+1

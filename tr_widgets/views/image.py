@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..i18n import msg
 from .matrix import BLOCKED, CHAR_PX, LEVELS, NONFINITE, AxisLabels
 from .palette import COLOURS, LUTS, THEME, theme_css
 
@@ -200,7 +201,7 @@ def matrix_html(m: MatrixLook, extra: str = "") -> str:
     parts.append(f"<div style='{lab};color:{muted};left:{g['x0']}px;top:{cy + g['col_h']}px'>{e(m.col_axis)} →</div>")
     parts.append("</div>")
     parts.append(f"<div style='position:relative;width:{BAR_W + TICK_W}px;height:{g['bar_h'] + 8}px;margin-top:{AXIS_H}px'>"
-                 f"<img alt='colour bar' style='position:absolute;left:0;top:0;width:{BAR_W}px;height:{g['bar_h']}px' "
+                 f"<img alt='{e(msg('matrix.bar'), quote=True)}' style='position:absolute;left:0;top:0;width:{BAR_W}px;height:{g['bar_h']}px' "
                  f"src='{bar_png(m.cmap)}'>")
     for pos, s in m.ticks:
         parts.append(f"<div style='{lab};left:{BAR_W + 4}px;top:{(1 - pos) * g['bar_h'] - 6.5:g}px'>{e(s)}</div>")

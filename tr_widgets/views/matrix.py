@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..i18n import msg
+
 LEVELS = 253  # codes 0..253 carry values
 NONFINITE = 254
 BLOCKED = 255
@@ -177,9 +179,9 @@ def value_range(a: np.ndarray, signed: bool, robust: bool = False) -> tuple[floa
 def overview_notice(shape: tuple[int, int], out_shape: tuple[int, int], factors: tuple[int, int]) -> str:
     """The visible sentence under an overview, e.g. "overview: 4096×4096 reduced to 256×256 ..."."""
     if tuple(factors) == (1, 1):
-        return f"overview: the whole {shape[0]}×{shape[1]} matrix, not reduced"
-    return (f"overview: {shape[0]}×{shape[1]} reduced to {out_shape[0]}×{out_shape[1]} by max-pooling "
-            f"{factors[0]}×{factors[1]} blocks (largest |value| kept)")
+        return msg("view.overview_whole", rows=shape[0], cols=shape[1])
+    return msg("view.overview_reduced", rows=shape[0], cols=shape[1], out_rows=out_shape[0], out_cols=out_shape[1],
+               fr=factors[0], fc=factors[1])
 
 
 @dataclass(eq=False)
@@ -310,4 +312,4 @@ def colour_ticks(vmin: float, vmax: float) -> list[tuple[float, str]]:
 
 def range_note(axis: str, a: int, n: int, full: int) -> str:
     """"key 0–63 of 0–4095" when a window shows part of a longer axis, else "" (the labels say it all)."""
-    return f"{axis} {a}–{a + n - 1} of 0–{full - 1}" if 0 < n < full else ""
+    return msg("view.range_note", axis=axis, first=a, last=a + n - 1, full_last=full - 1) if 0 < n < full else ""

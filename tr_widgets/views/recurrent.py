@@ -15,6 +15,7 @@ import string
 import numpy as np
 
 from ..engine.recurrent import equations
+from ..i18n import msg
 from .matrix import to_numpy
 
 
@@ -26,7 +27,7 @@ def recurrent_axes(trace) -> list[tuple[str, list[str]]]:
         recurrent_axes(trace_recurrent(nn.LSTM(3, 4, num_layers=2), torch.randn(5, 1, 3)))
         # [('layer', ['0', '1']), ('direction', ['forward']), ('batch', ['0'])]
     """
-    dirs = ["forward", "reverse"][:trace.num_directions]
+    dirs = [msg("recurrent.forward"), msg("recurrent.reverse")][:trace.num_directions]
     return [("layer", [str(i) for i in range(trace.num_layers)]), ("direction", dirs),
             ("batch", [str(b) for b in range(trace.batch_size)])]
 

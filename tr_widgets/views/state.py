@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..engine.errors import fail
+from ..i18n import msg
 from .matrix import to_numpy, value_range, window_around
 
 
@@ -35,18 +36,31 @@ class Layout:
 
     axes: tuple[str, ...]  # selectors besides batch: "head", "channel"
     state: str  # dims of state(t) (matrix families) or of each state component (RWKV)
-    rows: str  # axis names of the heatmap (empty for RWKV: no heatmap)
-    cols: str
+    row_key: str  # i18n keys of the heatmap's axis names (empty for RWKV: no heatmap)
+    col_key: str
     dims: dict  # quantity name -> dims
+
+    @property
+    def rows(self) -> str:
+        """The heatmap's row axis name in the active language ("": no heatmap).
+
+        Example: ``LAYOUTS["mamba"].rows == "channel (d_inner)"`` in English.
+        """
+        return msg(self.row_key) if self.row_key else ""
+
+    @property
+    def cols(self) -> str:
+        """The heatmap's column axis name in the active language. Example: ``LAYOUTS["mamba"].cols == "state dim n"``"""
+        return msg(self.col_key) if self.col_key else ""
 
 
 LAYOUTS = {
-    "mamba": Layout(("channel",), "bcn", "channel (d_inner)", "state dim n", {
+    "mamba": Layout(("channel",), "bcn", "state.axis_channel_inner", "state.axis_state_n", {
         "x": "bc", "delta": "bc", "A_bar": "bcn", "B": "bn", "Bx": "bcn", "C": "bn", "D": "c", "gate": "bc",
         "y": "bc"}),
-    "mamba2": Layout(("head", "channel"), "bhcn", "head row p (head_dim)", "state dim n", {
+    "mamba2": Layout(("head", "channel"), "bhcn", "state.axis_head_row", "state.axis_state_n", {
         "x": "bhc", "dt": "bh", "dA": "bh", "B": "bhn", "Bx": "bhcn", "C": "bhn", "D": "h", "y": "bhc"}),
-    "gated_deltanet": Layout(("head",), "bhkv", "key dim (d_k)", "value dim (d_v)", {
+    "gated_deltanet": Layout(("head",), "bhkv", "state.axis_key_dim", "state.axis_value_dim", {
         "q": "bhk", "k": "bhk", "v": "bhv", "g": "bh", "decay": "bh", "beta": "bh", "kv_mem": "bhv",
         "delta": "bhv", "o": "bhv"}),
     "rwkv": Layout(("channel",), "bc", "", "", {}),  # every quantity and state component is [B, C]
@@ -108,7 +122,7 @@ def _bars_of(name: str, v: np.ndarray, mark: int, what: str, max_bars: int) -> B
     """A vector as a Bar, windowed to ``max_bars`` entries around ``mark`` (half-window jumps)."""
     n = len(v)
     win = window_around((1, n), None, max(mark, 0), 1, max_bars)
-    note = what + (f", {win.c0}–{win.c1 - 1} of {n}" if win.c1 - win.c0 < n else "")
+    note = what + (msg("state.window_note", first=win.c0, last=win.c1 - 1, n=n) if win.c1 - win.c0 < n else "")
     m = mark - win.c0 if mark >= 0 and win.c0 <= mark < win.c1 else -1
     return Bar(name, np.ascontiguousarray(v[win.c0:win.c1], np.float32), m, note, win.c0, n)
 
@@ -128,14 +142,15 @@ def reduce(x: torch.Tensor, dims: str, sel: dict) -> tuple[np.ndarray, int, str]
             a = a[b]
         elif i == len(dims) - 1:  # the dim left: shown whole, the selected head/channel marked
             mark = {"h": h, "c": c}.get(letter, -1)
-            parts.append("over " + {"h": "heads", "c": "channels"}.get(letter, letter))
+            parts.append(msg("state.over_heads") if letter == "h" else msg("state.over_channels") if letter == "c"
+                         else msg("state.over_dim", dim=letter))
         elif letter == "h":
             a = a[h]
-            parts.append(f"head {h}")
+            parts.append(msg("state.head", h=h))
         elif letter == "c":
             a = a[c]
-            parts.append(f"channel {c}")
-    return np.asarray(a, np.float32).ravel(), mark, ", ".join(parts)
+            parts.append(msg("state.channel", c=c))
+    return np.asarray(a, np.float32).ravel(), mark, msg("state.sep").join(parts)
 
 
 def quantity_bars(trace, t: int, sel: dict, max_bars: int = 128) -> list[Bar]:
@@ -184,7 +199,7 @@ def state_series(trace, t: int, sel: dict, max_bars: int = 128) -> list[Bar]:
     parts = trace.state(t)
     parts = parts if isinstance(parts, tuple) else (parts,)
     c = sel.get("channel", 0)
-    return [_bars_of(name, to_numpy(p[sel.get("batch", 0)]).ravel(), c, "over channels", max_bars)
+    return [_bars_of(name, to_numpy(p[sel.get("batch", 0)]).ravel(), c, msg("state.over_channels"), max_bars)
             for name, p in zip(trace.state_names, parts)]
 
 
@@ -210,7 +225,7 @@ def output_bar(trace, t: int, batch: int, max_bars: int = 128) -> Bar:
     """
     out = trace.output[0] if isinstance(trace.output, tuple) else trace.output
     v = to_numpy(out[batch, t]).ravel()
-    return _bars_of("output", v, -1, f"the mixer's output at t = {t}", max_bars)
+    return _bars_of(msg("state.output"), v, -1, msg("state.output_note", t=t), max_bars)
 
 
 def human_bytes(n: float) -> str:
@@ -259,13 +274,11 @@ class MemoryView:
 
             memory_view(t, 4).caption()    # 'after position t = 4: state 6 KiB (constant, ...) · KV cache ...'
         """
-        cross = (f"; the KV cache outweighs the state from t = {self.crossover} on" if self.crossover is not None
-                 else f"; within these {self.T} tokens the KV cache stays below the state")
-        return (f"after position t = {self.t}: state {human_bytes(self.state_bytes)} (constant, trace.state_bytes) · "
-                f"KV cache {human_bytes(self.kv_bytes)} = 2 (K, V) × {self.t + 1} positions × "
-                f"d_model {self.d_model} × "
-                f"batch {self.batch} × {self.itemsize} B ({self.dtype}); assumed: an attention layer with "
-                f"heads × head_dim = d_model = the mixer's width, no grouped keys{cross}")
+        cross = (msg("state.cross_from", t=self.crossover) if self.crossover is not None
+                 else msg("state.cross_never", T=self.T))
+        return msg("state.memory_caption", t=self.t, state=human_bytes(self.state_bytes), kv=human_bytes(self.kv_bytes),
+                   positions=self.t + 1, d_model=self.d_model, batch=self.batch, itemsize=self.itemsize,
+                   dtype=self.dtype, cross=cross)
 
 
 def memory_view(trace, t: int, max_points: int = 256) -> MemoryView:

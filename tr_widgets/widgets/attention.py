@@ -19,6 +19,7 @@ from ..views.attention import heads_range
 from .base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
 from .bars import BarsCanvas
 from .canvas import HTMLPanel, MatrixCanvas
+from ..i18n import msg, msg_or
 from .markup import attention_output, index_of, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
@@ -131,27 +132,27 @@ class AttentionStepper(Stepper):
         return self.trace.L
 
     def _step_name(self) -> str:
-        return "query"
+        return msg("attention.step_name")
 
     def _build(self) -> None:
         at, o = self.trace, self.options
         self.window, self.overview_px, self.dims, self.top_k = o["window"], o["overview_px"], o["dims"], o["top_k"]
         self.qlabels, self.klabels = labels(at)
         self.stages = BarsCanvas(title="")
-        self.terms = MatrixCanvas(title="each term w_ij·v_j (keys × value dims; red +, blue −), "
-                                  "largest weight highlighted", cmap="diverging", row_axis="key", col_axis="dim",
+        self.terms = MatrixCanvas(title=msg("attention.terms_title"), cmap="diverging", row_axis=msg("attention.axis_key"),
+                                  col_axis=msg("attention.axis_dim"),
                                   cell_px=12)
         self.output = scrolling(HTMLPanel())
         self.output.add_class("tr-output")
-        self.weights = MatrixCanvas(title="attention weights (queries × keys), current query marked; "
-                                    "click a row to go to that query", row_axis="query", col_axis="key",
+        self.weights = MatrixCanvas(title=msg("attention.weights_title"), row_axis=msg("attention.axis_query"),
+                                    col_axis=msg("attention.axis_key"),
                                     layout=w.Layout(max_width="340px"))
         fit_cells(self.weights, min(at.L, self.window), min(at.S, self.window), 160, 14)
         if has(self.weights, "click_step"):
             self.weights.click_step = "row"
         # one screen: the stages, then the weights beside o_i's table; the terms heatmap when asked for
         self.panels = [self.stages, wrap_row([self.weights, self.output]),
-                       fold([self.terms], ["each term w_ij·v_j as a heatmap (keys × value dims)"])]
+                       fold([self.terms], [msg("attention.fold_terms")])]
         if at.notes:  # e.g. training-mode dropout, which the numbers below leave out: said first, in view
             self.panels.insert(0, HTMLPanel(value=notes_html(at.notes)))
         self._win = None
@@ -190,9 +191,9 @@ class AttentionStepper(Stepper):
         self._set_stages(rv, win)
         self._set_terms(rv, win)
         self.output.value = attention_output(rv, self.klabels, at.S)
-        where = ", ".join(f"{n} {v}" for (n, _), v in zip(batch_axes(at), index))
-        self.controller.set_caption(f"query {index_of(i, at.L)}{_tok(self.qlabels, i)}" + (f" · {where}" if where else ""),
-                                    i)
+        where = ", ".join(f"{msg_or(f'selector.{n}', n)} {v}" for (n, _), v in zip(batch_axes(at), index))
+        self.controller.set_caption(msg("attention.caption", query=index_of(i, at.L), token=_tok(self.qlabels, i))
+                                    + (f" · {where}" if where else ""), i)
 
     def _range(self, index: tuple):
         """The weights' colour range: one over every head (computed once per selection), or None
@@ -208,27 +209,27 @@ class AttentionStepper(Stepper):
 
     def _set_stages(self, rv, win: Window) -> None:
         at, i = self.trace, rv.i
-        keys = f"keys {win.c0}–{win.c1 - 1} (0–{at.S - 1})"
+        keys = msg("attention.keys_note", first=win.c0, last=win.c1 - 1, total_last=at.S - 1)
         top = int(np.argmax(np.where(rv.blocked, -1.0, rv.weights))) if len(rv.weights) else -1
         default = abs(at.scale - at.E ** -0.5) < 1e-12
-        scaled = f"scaled ÷√{at.E}" if default else f"scaled ×{at.scale:.4g}"
-        series = [("raw scores q_i·k_j", rv.scores, None, top, keys),
+        scaled = msg("attention.scaled_default", E=at.E) if default else msg("attention.scaled_by", scale=f"{at.scale:.4g}")
+        series = [(msg("attention.raw"), rv.scores, None, top, keys),
                   (scaled, rv.scaled, None, top, keys),
-                  ("masked (hatched = masked out)", rv.masked, rv.blocked, top, keys),
-                  ("softmax weights w_ij" if rv.normalized else "effective weights w_ij (no softmax)", rv.weights,
+                  (msg("attention.masked"), rv.masked, rv.blocked, top, keys),
+                  (msg("attention.softmax_weights") if rv.normalized else msg("attention.effective_weights"), rv.weights,
                    rv.blocked, top, keys),
-                  ("o_i = Σ_j w_ij v_j", rv.output, None, -1, f"dims 0–{len(rv.output) - 1} (0–{at.Ev - 1})"),
-                  ("torch SDPA output row" if rv.normalized else "the scan's own output row", rv.sdpa, None, -1,
-                   "cross-check")]
+                  ("o_i = Σ_j w_ij v_j", rv.output, None, -1,
+                   msg("attention.dims_note", last=len(rv.output) - 1, total_last=at.Ev - 1)),
+                  (msg("attention.sdpa_row") if rv.normalized else msg("attention.scan_row"), rv.sdpa, None, -1,
+                   msg("attention.cross_check"))]
         light = has(self.stages, "highlights") or "highlights" in inspect.signature(self.stages.set_series).parameters
         if light:  # the largest weight in the highlight colour; the mark (red) means only "the current query"
             series = [(*s[:3], -1, s[4]) for s in series]
         with self.stages.hold_sync():
-            self.stages.title = (f"query {i}{_tok(self.qlabels, i)}: each stage over the keys, in turn "
-                                 "(red bars +, blue −; largest weight highlighted)")
+            self.stages.title = msg("attention.stages_title", i=i, token=_tok(self.qlabels, i))
             # raw and scaled scores differ by a constant factor: each keeps its own scale; the output and
             # torch's row are the same quantity: one scale
-            set_series(self.stages, series, [[0, 1], [2, 3], [4, 5]], scales={4: "output", 5: "output"},
+            set_series(self.stages, series, [[0, 1], [2, 3], [4, 5]], scales={4: msg("attention.scale_output"), 5: msg("attention.scale_output")},
                        highlights=[top, top, top, top, -1, -1] if light else None)
             self.stages.step = i
 

@@ -13,22 +13,13 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from ..i18n import texts
 from ..views import palette
 from .canvas import STATIC, Quiet, Snapshot, colours_trait, safe_text
 from .markup import bars_svg
 
 H = 64  # canvas height in px (the JavaScript's H)
 AXIS_W = 44  # px the value axis takes in the SVG snapshot
-TEXTS = {  # the words bars.js shows (a later pass moves them into the i18n catalogues)
-    "signs": "red: positive · blue: negative",
-    "mark": "red outline: current step",
-    "highlight": "orange dashed: largest weight",
-    "blocked": "grey hatched: masked out",
-    "hint": "hover a bar: its index and value",
-    "hover": "{name} [{i}] (0–{last}) = {value}",
-    "shared": "scale shared by {group}",
-    "nonfinite": "NaN or inf",
-}
 
 
 def per_series(arg, n: int, default, name: str) -> list:
@@ -182,8 +173,16 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     bar_px = t.List(t.Int()).tag(sync=True)  # pixels per bar, one per series
     colours = colours_trait()
     theme_light = t.Dict(palette.light_theme()).tag(sync=True)  # where --tr-* is not defined
-    texts = t.Dict(TEXTS).tag(sync=True)
+    texts = t.Dict().tag(sync=True)  # the words bars.js shows: i18n "bars." keys, in the language it was built in
     _safe = safe_text(("title", "names", "notes", "units", "scale_groups"))
+
+    @t.default("texts")
+    def _texts(self):
+        return texts("bars.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.texts  # noqa: B018  the words in the language this canvas is built in, not the one it is first read in
 
     def set_series(self, series, groups=None, scales=None, units=None) -> None:
         """Show ``series`` (see the class docstring) in ``groups`` (lists of series indices; default one each).

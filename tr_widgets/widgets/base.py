@@ -201,7 +201,8 @@ class Stepper(FrameStreaming, w.VBox):
             w.save("attention.png")          # PathLike of the file written
             w.save("attention.svg")
         """
-        return save_view(self, path, scale=scale)
+        with language(self.lang):  # the words of the picture in the stepper's own language
+            return save_view(self, path, scale=scale)
 
     def _trace_repr(self) -> str:
         return repr(self.trace)
@@ -211,9 +212,8 @@ class Stepper(FrameStreaming, w.VBox):
 
     def snapshot_html(self) -> str:
         """A static picture of the current view (for notebooks read without a kernel)."""
-        parts = [self.controller.snapshot_html()]
-        for p in self.panels:
-            parts.append(_panel_html(p))
+        with language(self.lang):  # words a snapshot writes itself, in the stepper's own language
+            parts = [self.controller.snapshot_html()] + [_panel_html(p) for p in self.panels]
         title = html.escape(f"{type(self).__name__}: {self._trace_repr()}")
         return (f"<div class='tr-snapshot' data-tr-step='{self.step}' style='font:12px sans-serif'>"
                 f"<div style='font-weight:600'>{title}</div>{''.join(parts)}</div>")

@@ -19,7 +19,7 @@ import numpy as np
 import traitlets as t
 
 from ..engine.text import safe_label, safe_labels
-
+from ..i18n import msg, texts
 from ..views import image, palette
 from ..views.matrix import AxisLabels, Overview, Window, axis_labels, colour_ticks, range_note
 from .markup import text_block
@@ -77,8 +77,6 @@ def colours_trait():
 
 EXACT_CELLS = 1024  # windows up to this many cells send their float32 values (4 KiB) with the codes
 EXACT_STORE = 32 * 1024 * 1024  # bytes of larger windows' values kept to answer hovers (newest first)
-TEXTS = {"hover": "hover a cell for its value", "diverging": "red +, blue −", "sequential": "brighter = larger",
-         "masked": "masked", "nonfinite": "NaN/inf", "approx": "≈", "bar": "colour bar", "units": "units"}
 
 
 def theme_trait():
@@ -120,8 +118,8 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     highlight_row = t.Int(-1).tag(sync=True)  # the largest weight (absolute index), dashed
     highlight_col = t.Int(-1).tag(sync=True)
     click_step = t.Enum(["", "row", "col"], "").tag(sync=True)  # a click dispatches tr-go with that index
-    row_axis = t.Unicode("row").tag(sync=True)
-    col_axis = t.Unicode("col").tag(sync=True)
+    row_axis = t.Unicode().tag(sync=True)
+    col_axis = t.Unicode().tag(sync=True)
     row_labels = t.List(t.Unicode()).tag(sync=True)
     col_labels = t.List(t.Unicode()).tag(sync=True)
     row_ticks = t.List(t.Int()).tag(sync=True)  # window rows that get a label (views.matrix.axis_labels)
@@ -131,7 +129,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     col_rotate = t.Bool(False).tag(sync=True)
     bar_ticks = t.List().tag(sync=True)  # [[position 0..1 from vmin, text], ...]
     range_note = t.Unicode("").tag(sync=True)
-    texts = t.Dict(dict(TEXTS)).tag(sync=True)
+    texts = t.Dict().tag(sync=True)  # the words matrix.js shows: i18n "matrix." keys, in the language it was built in
     theme = theme_trait()
     ov_codes = t.Bytes(b"").tag(sync=True)
     ov_rows = t.Int(0).tag(sync=True)
@@ -147,6 +145,18 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     lut = t.Bytes(b"").tag(sync=True)  # [256, 3] uint8: the colour of each code for ``cmap``
     colours = colours_trait()
     _safe = safe_text(("title", "row_labels", "col_labels", "notice", "row_axis", "col_axis", "units"))
+
+    @t.default("texts")
+    def _texts(self):
+        return texts("matrix.")
+
+    @t.default("row_axis")
+    def _row_axis(self):
+        return msg("canvas.row")
+
+    @t.default("col_axis")
+    def _col_axis(self):
+        return msg("canvas.col")
 
     @t.observe("cmap", type="change")
     def _on_cmap(self, change=None):
@@ -172,6 +182,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         self._exact: OrderedDict = OrderedDict()  # blake2b(codes, range) -> float32 values of a large window
         self._exact_bytes = 0
         super().__init__(**kwargs)
+        self.texts  # noqa: B018  the words in the language this canvas is built in, not the one it is first read in
         self._batch = False
         self._on_cmap()
         self._relabel()
@@ -303,17 +314,17 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         if not self.rows or not self.cols:
             fg = palette.THEME["fg"][2]
             return (f"<text x='0' y='13' font-family='sans-serif' font-size='12' fill='{fg}'>"
-                    f"{html.escape(self.title)}: (empty)</text>", 240, 18)
+                    f"{html.escape(msg('canvas.empty', title=self.title))}</text>", 240, 18)
         return image.matrix_svg(self.look())
 
     def snapshot_html(self) -> str:
         """The window with its axis labels, marks and colour bar (and the overview) as static HTML."""
         if not self.rows or not self.cols:
-            return f"<div>{html.escape(self.title)}: (empty)</div>"
+            return f"<div>{html.escape(msg('canvas.empty', title=self.title))}</div>"
         extra = ""
         if self.ov_rows and self.ov_cols:
-            alt = html.escape(self.title, quote=True)
-            extra = (f"<div><img alt='overview of {alt}' style='image-rendering:pixelated;border:1px solid "
+            alt = html.escape(msg("canvas.overview_alt", title=self.title), quote=True)
+            extra = (f"<div><img alt='{alt}' style='image-rendering:pixelated;border:1px solid "
                      f"{palette.theme_css('border')}' src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, self.ov_cell, self.ov_cell)}'>"
                      f"{text_block(self.notice)}</div>")
         return image.matrix_html(self.look(), extra)

@@ -11,6 +11,7 @@ import ipywidgets as w
 
 from ..engine.capture import SUPPORTED, Capture
 from ..engine.errors import fail
+from ..i18n import language, msg
 from .kinds import show
 
 
@@ -32,8 +33,9 @@ class CaptureView(w.VBox):
                  "run the model inside `with tr_widgets.capture(model) as rec:`")
         self._options = options
         names = [n for n, _ in self.traces]
-        self.chooser = w.Dropdown(options=names, value=names[0], description="module",
-                                  layout=w.Layout(width="auto"))
+        with language(options.get("lang")):  # the chooser's name in the language of the steppers below it
+            self.chooser = w.Dropdown(options=names, value=names[0], description=msg("capture.module"),
+                                      layout=w.Layout(width="auto"))
         self.chooser.add_class("tr-capture-chooser")
         self._steppers: dict = {}
         self.stepper = self._stepper(names[0])
@@ -63,7 +65,9 @@ class CaptureView(w.VBox):
         """The recorded names (the chosen one in bold) above the chosen stepper's static view."""
         names = " · ".join(f"<b>{html.escape(n)}</b>" if n == self.chooser.value else html.escape(n)
                            for n in self.chooser.options)
-        return (f"<div class='tr-snapshot tr-capture-view'><div>recorded modules: {names}</div>"
+        with language(getattr(self.stepper, "lang", None)):
+            recorded = msg("capture.recorded", names=names)
+        return (f"<div class='tr-snapshot tr-capture-view'><div>{recorded}</div>"
                 f"{self.stepper.snapshot_html()}</div>")
 
     def _repr_mimebundle_(self, **kwargs):

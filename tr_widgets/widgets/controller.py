@@ -22,7 +22,7 @@ import traitlets as t
 
 from ..engine.errors import fail
 from ..engine.text import safe_label
-from ..i18n import msg, texts
+from ..i18n import msg, msg_or, texts
 from ..views.palette import theme_css
 from .canvas import HTMLPanel
 from .markup import isolate_quoted
@@ -102,8 +102,9 @@ class StepController(w.VBox):
         self.selectors: dict[str, w.Dropdown] = {}
         shown = []
         for name, options in (selectors or {}).items():
-            dd = w.Dropdown(options=[(safe_label(o), i) for i, o in enumerate(options)], value=0, description=name,
-                            layout=w.Layout(width="auto"))
+            # the shown name in the stepper's language ("selector.<name>"; a name of the user's own as it is)
+            dd = w.Dropdown(options=[(safe_label(o), i) for i, o in enumerate(options)], value=0,
+                            description=msg_or(f"selector.{name}", name), layout=w.Layout(width="auto"))
             dd.add_class(f"tr-select-{name}")
             dd.observe(self._on_select, names="value")
             self.selectors[name] = dd

@@ -19,7 +19,9 @@ from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from .bars import BarsCanvas
 from .attention import fit_cells, fold, scrolling, set_series, wrap_row
 from .canvas import HTMLPanel, MatrixCanvas
-from .markup import HEX, TC, E, count, equations_table, index_of, text_block
+from ..i18n import msg
+from .markup import HEX, TC, E, counted, equations_table, index_of, text_block
+from .recurrent import where_text
 
 AXIS = "log10 ‖∂L/∂h_t‖"
 NORMS_H = 110  # px of the norms chart: beside the heatmap, about one screen in all
@@ -37,7 +39,7 @@ def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 400, height: 
     x = lambda i: pad_l + (i + 0.5) * pw / max(n, 1)  # noqa: E731
     y = lambda v: 6 + ph * (1 - (v - lo) / span)  # noqa: E731
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-           f"aria-label='{E(AXIS)} over time' style='font:10px monospace;border:1px solid {TC.border};fill:{TC.fg_muted}'>"]
+           f"aria-label='{E(msg('gradients.norm_aria', axis=AXIS))}' style='font:10px monospace;border:1px solid {TC.border};fill:{TC.fg_muted}'>"]
     for v in (lo, (lo + hi) / 2, hi):  # three gridlines with their labels
         out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 6}' y2='{y(v):.1f}' style='stroke:{TC.bg_alt}'/>"
                    f"<text x='2' y='{y(v) + 3:.1f}'>{v:+.1f}</text>")
@@ -52,10 +54,10 @@ def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 400, height: 
         out.append(f"<line x1='{x(s.current):.1f}' y1='6' x2='{x(s.current):.1f}' y2='{6 + ph}' style='stroke:{TC.mark}'/>")
     out.append(f"<text x='{pad_l}' y='{height - 4}'>t = 0</text>"
                f"<text x='{width - 60}' y='{height - 4}'>t = {s.T - 1}</text></svg>")
-    legend = AXIS + (" (solid), log10 ‖∂L/∂c_t‖ (dashed)" if s.log_cell_norm is not None else "")
-    binned = f"; {s.steps_per_bin} steps per point (max)" if s.steps_per_bin > 1 else ""
+    legend = AXIS + (msg("gradients.legend_cell") if s.log_cell_norm is not None else "")
+    binned = msg("gradients.binned", n=s.steps_per_bin) if s.steps_per_bin > 1 else ""
     seen = int(s.visited.sum())
-    note = f"{legend} over time t; drawn: {seen} of the {count(n, 'point')} (those already visited){binned}"
+    note = msg("gradients.norm_note", legend=legend, seen=seen, points=counted("count.point", n), binned=binned)
     return (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}' style='line-height:1.35'><div style='font-weight:600'>{E(title)}</div>"
             f"{''.join(out)}{text_block(note)}</div>")
 
@@ -93,17 +95,17 @@ class GradientStepper(Stepper):
     def _build(self) -> None:
         self.table = scrolling(HTMLPanel())
         self.table.add_class("tr-equations")
-        self.flow = BarsCanvas(title="through h")
-        self.flow_c = BarsCanvas(title="through c") if self.trace.kind == "lstm" else None
+        self.flow = BarsCanvas(title=msg("gradients.through_h"))
+        self.flow_c = BarsCanvas(title=msg("gradients.through_c")) if self.trace.kind == "lstm" else None
         self.norms = scrolling(HTMLPanel())
         self.norms.layout.max_width = "420px"  # its note wraps: the heatmap sits beside it (one screen in all)
-        self.gains = BarsCanvas(title="log10 gain per step")
-        self.heatmap = MatrixCanvas(title="∂L/∂h_t over time (units × steps)", cmap="diverging",
-                                    row_axis="unit", col_axis="step", layout=w.Layout(max_width="360px"))
+        self.gains = BarsCanvas(title=msg("gradients.gains_initial"))
+        self.heatmap = MatrixCanvas(title=msg("gradients.heatmap_title"), cmap="diverging",
+                                    row_axis=msg("recurrent.axis_unit"), col_axis=msg("recurrent.axis_step"),
+                                    layout=w.Layout(max_width="360px"))
         # no click_step on the heatmap: a column is a time t, and the clock counts backward steps k.
         # One screen: the flows, the norms beside the heatmap; the arithmetic and the gains on a click.
-        self.panels = [fold([self.table, self.gains], ["the backward equations, this step's numbers substituted",
-                                                       "log10 gain per step over time"],
+        self.panels = [fold([self.table, self.gains], [msg("gradients.fold_equations"), msg("gradients.fold_gains")],
                             0 if self.options["equations"] else None),
                        wrap_row([self.flow] + ([self.flow_c] if self.flow_c else [])),
                        wrap_row([self.norms, self.heatmap])]
@@ -135,22 +137,20 @@ class GradientStepper(Stepper):
         t = backward_time(k, T, direction)
         o = self.options
         gv = gradient_view(self.trace, k, layer, direction, batch, o["units"], o["max_bars"])
-        where = f"layer {layer}, {'reverse' if direction else 'forward'}, batch item {batch}"
-        head = (f"backward step k = {index_of(k, T)}: time t = {'k' if direction else 'T − 1 − k'} = {t} "
-                f"(0–{T - 1}; {where})")
-        self.table.value = equations_table(gv, head + ": the backward equations, numbers substituted")
-        self._set_flow(self.flow, gv.h_path, k, f"through h at t = {t}: arriving → local factor → leaving")
+        where = where_text(layer, direction, batch)
+        head = msg("gradients.head", k=index_of(k, T), rule="k" if direction else "T − 1 − k", t=t, last=T - 1, where=where)
+        self.table.value = equations_table(gv, msg("gradients.equations_caption", head=head))
+        self._set_flow(self.flow, gv.h_path, k, msg("gradients.flow_h", t=t))
         if self.flow_c is not None:
-            self._set_flow(self.flow_c, gv.c_path, k, f"through c at t = {t}: arriving → forget gate → leaving")
+            self._set_flow(self.flow_c, gv.c_path, k, msg("gradients.flow_c", t=t))
         s = norm_series(self.trace, k, layer, direction, o["max_points"])
-        self.norms.value = log_norm_svg(s, *self._yrange, f"{AXIS} (all batch items) as the clock runs back",
+        self.norms.value = log_norm_svg(s, *self._yrange, msg("gradients.norms_title", axis=AXIS),
                                         height=NORMS_H)
         with self.gains.hold_sync():
-            self.gains.title = ("log10 gain per step, ‖J_tᵀ δs_t‖ / ‖δs_t‖ over time t (red > 0: grows, blue < 0: "
-                                "shrinks; hatched: not visited yet)")
+            self.gains.title = msg("gradients.gains_title")
             g = np.nan_to_num(s.log_gain, nan=0.0)
-            note = f"{s.steps_per_bin} steps per bar (mean)" if s.steps_per_bin > 1 else ""
-            self.gains.set_series([("log10 gain", g, ~s.visited, s.current, note)])
+            note = msg("gradients.bins_note", n=s.steps_per_bin) if s.steps_per_bin > 1 else ""
+            self.gains.set_series([(msg("gradients.log_gain"), g, ~s.visited, s.current, note)])
             self.gains.step = k
         win = window_around(self._G.shape, None, t, o["window"], o["window"])
         with self.heatmap.hold_sync():
@@ -161,9 +161,8 @@ class GradientStepper(Stepper):
                 self._win = win
             self.heatmap.mark_col = t
             self.heatmap.step = k
-        self.controller.set_caption(f"backward step k = {index_of(k, T)}: time t = {index_of(t, T)} · "
-                                    f"{self.trace.kind} · {where} · "
-                                    f"‖∂L/∂h_t‖ = {gv.norm:.3e} · gain {gv.gain:.3f}", k)
+        self.controller.set_caption(msg("gradients.caption", k=index_of(k, T), t=index_of(t, T), kind=self.trace.kind,
+                                        where=where, norm=f"{gv.norm:.3e}", gain=f"{gv.gain:.3f}"), k)
 
     @staticmethod
     def _set_flow(canvas: BarsCanvas, path, k: int, title: str) -> None:
@@ -172,6 +171,6 @@ class GradientStepper(Stepper):
             groups.append(list(range(len(series), len(series) + len(column))))
             series += [(name, vals, None, -1, "") for name, vals in column]
         with canvas.hold_sync():
-            canvas.title = title + " (red +, blue −)"
+            canvas.title = title + msg("gradients.signs_suffix")
             set_series(canvas, series, groups)
             canvas.step = k

@@ -1,6 +1,7 @@
 """All the HTML the widgets write: the live panels (ipywidgets.HTML) and the static snapshots.
 
-Every string that can hold user text (token labels, names) goes through ``html.escape``. Styles are
+Every string that can hold user text (token labels, names) goes through ``html.escape``. Every word
+shown is ``i18n.msg`` (the drawing stepper's language; ``counted`` puts a noun in the right number). Styles are
 inline so a snapshot in an exported notebook looks the same without our CSS; colours come from
 ``views.palette``. Numbers are formatted with fixed precision (``views.recurrent.fmt``), so the same
 trace and step give the same bytes. Whether a check passed is decided in the views; here it is drawn.
@@ -14,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..engine.text import safe_label
+from ..i18n import msg
 from ..views.palette import COLOURS, THEME, bar_px, theme_css
 from ..views.recurrent import fmt
 
@@ -39,6 +41,14 @@ SCROLL = "max-width:100%;overflow-x:auto;line-height:1.35"  # a wide table scrol
 def count(n: int, word: str, plural: str | None = None) -> str:
     """``n`` and the noun in the right number. Example: ``count(1, "term") == "1 term"; count(0, "key") == "0 keys"``"""
     return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def counted(key: str, n: int) -> str:
+    """The message ``key.one`` (n == 1) or ``key.many`` (otherwise), its ``{n}`` filled.
+
+    Example: ``counted("count.step", 1) == "1 step"; counted("count.step", 3) == "3 steps"`` in English.
+    """
+    return msg(f"{key}.{'one' if n == 1 else 'many'}", n=n)
 
 
 def index_of(i: int, n: int) -> str:
@@ -83,8 +93,8 @@ def latex_to_html(latex: str) -> str:
 
 def equations_table(sv, caption: str) -> str:
     """One row per equation: the equation, then its arithmetic for each shown unit (scrolls when wide)."""
-    head = "".join(f"<th style='{TH}'>unit {j}</th>" for j in sv.units)
-    rows = [f"<tr><th style='{TH};text-align:left'>equation (torch)</th>{head}</tr>"]
+    head = "".join(f"<th style='{TH}'>{E(msg('equations.unit', j=j))}</th>" for j in sv.units)
+    rows = [f"<tr><th style='{TH};text-align:left'>{E(msg('equations.equation'))}</th>{head}</tr>"]
     for eq in sv.equations:
         cells = "".join(f"<td style='{TD}'>{E(c)}</td>" for c in eq.cells)
         rows.append(f"<tr><td style='{TD};text-align:left'>{latex_to_html(eq.latex)}</td>{cells}</tr>")
@@ -117,7 +127,8 @@ def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: 
     if 0 <= mark < n:
         rects.append(f"<rect x='{mark * bw}' y='0' width='{bw}' height='{h}' style='fill:none;stroke:{TC.mark}'/>")
     w = max(8, n * bw)
-    size = f"max |x| {shown:.3g}" + (f" {unit}" if unit else "") + (f" (scale ±{m:.3g}, shared)" if scale else "")
+    size = (msg("canvas.max_abs", value=f"{shown:.3g}" + (f" {unit}" if unit else ""))
+            + (msg("canvas.scale_shared", m=f"{m:.3g}") if scale else ""))
     return (f"<div><div style='font:12px monospace'>{E(name)}</div><svg xmlns='http://www.w3.org/2000/svg' "
             f"width='{w}' height='{h}' style='border:1px solid {TC.border}'>{''.join(rects)}"
             f"<line x1='0' y1='{mid:g}' x2='{w}' y2='{mid:g}' stroke='{HEX.zero}'/></svg>"
@@ -132,11 +143,11 @@ def graph_svg(g, state: str, gap: int = 50) -> str:
     width = pad + len(nodes) * gap + 8
     muted, line = f"fill:{TC.fg_muted}", f"stroke:{TC.fg_muted}"
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='96' role='img' "
-           f"aria-label='unrolled computation graph up to step {g.current}' style='font:11px monospace;fill:{TC.fg}'>",
+           f"aria-label='{E(msg('recurrent.graph_aria', t=g.current))}' style='font:11px monospace;fill:{TC.fg}'>",
            "<defs><marker id='tr-arr' viewBox='0 0 6 6' refX='6' refY='3' markerWidth='6' markerHeight='6' "
            f"orient='auto'><path d='M0,0 L6,3 L0,6 z' style='{muted}'/></marker></defs>"]
     if g.elided:
-        side = "earlier" if g.direction == 0 else "later"
+        side = E(msg("recurrent.graph_earlier") if g.direction == 0 else msg("recurrent.graph_later"))
         x = 4 if g.direction == 0 else width - 40
         out.append(f"<text x='{x}' y='30' style='{muted}'>⋯{g.elided}</text>"
                    f"<text x='{x}' y='44' style='{muted}'>{side}</text>")
@@ -157,9 +168,8 @@ def graph_svg(g, state: str, gap: int = 50) -> str:
     out.append("</svg>")
     done = len(nodes) + g.elided
     first, last = (0, g.current) if g.direction == 0 else (g.current, g.total - 1)
-    caption = (f"unrolled computation graph: one node {state} per step, edges h<sub>t-1</sub>→h<sub>t</sub> and "
-               f"x<sub>t</sub>→h<sub>t</sub>; {count(done, 'step')} computed so far ({first}–{last} of 0–{g.total - 1}), "
-               "‖h‖ under each node")
+    caption = msg("recurrent.graph_caption", state=E(state), steps=counted("count.step", done), first=first, last=last,
+                  total_last=g.total - 1)
     return (f"<div class='tr-panel tr-graph' style='{SCROLL}'><div style='{MUTED}'>{caption}</div>"
             f"{''.join(out)}</div>")
 
@@ -175,7 +185,8 @@ def attention_output(rv, klabels, S: int) -> str:
     vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
     toks = klabels is not None  # a token column only when the trace has tokens
     span = 4 if toks else 3
-    head = (f"<tr><th style='{TH}'>key j</th>" + (f"<th style='{TH}'>token</th>" if toks else "") +
+    head = (f"<tr><th style='{TH}'>{E(msg('attention.col_key'))}</th>"
+            + (f"<th style='{TH}'>{E(msg('attention.col_token'))}</th>" if toks else "") +
             f"<th style='{TH}'>w_ij</th><th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
     rows = [head]
     for j, wj, vj, term in rv.top:
@@ -184,25 +195,24 @@ def attention_output(rv, klabels, S: int) -> str:
                     f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
     rest, masked = max(S - len(rv.top), 0), int(rv.blocked_total)
     if rest:  # no row for "the other 0 terms"
-        what = ("the other term" if rest == 1 else f"the other {rest} terms, summed") + (
-            f" ({count(masked, 'masked key')}: w_ij = 0)" if masked else "")
-        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{what}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
+        what = counted("attention.other", rest) + (
+            msg("attention.other_masked", keys=counted("count.masked_key", masked)) if masked else "")
+        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{E(what)}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
     rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
-    ref = f"torch SDPA, row {rv.i}" if rv.normalized else f"the scan's own output, row {rv.i}"
-    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{ref}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
+    ref = msg("attention.ref_sdpa", i=rv.i) if rv.normalized else msg("attention.ref_scan", i=rv.i)
+    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{E(ref)}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
     if not rv.normalized:  # an SSM's effective attention: no softmax, so no sum to check
-        sum_text = (f"no softmax: the rows need not sum to 1 (Σ_j w_ij = {rv.row_sum:.6f}); later keys weigh "
-                    f"{rv.blocked_weight:.1e}")
+        sum_text = msg("attention.sum_no_softmax", sum=f"{rv.row_sum:.6f}", later=f"{rv.blocked_weight:.1e}")
     elif rv.fully_masked:
-        sum_text = f"every key is masked: all weights 0 (Σ_j w_ij = {rv.row_sum:.6f}), as SDPA does"
+        sum_text = msg("attention.sum_all_masked", sum=f"{rv.row_sum:.6f}")
     else:
-        sum_text = f"Σ_j w_ij = {rv.row_sum:.6f} (|1 − Σ| = {abs(1 - rv.row_sum):.1e})"
+        sum_text = msg("attention.sum", sum=f"{rv.row_sum:.6f}", gap=f"{abs(1 - rv.row_sum):.1e}")
     checks = (check_html(rv.sum_ok, sum_text) + check_html(
-        rv.output_ok, f"max |o_i − SDPA_i| = {rv.max_abs_diff:.2e} (tolerance {rv.tolerance:.1e})"))
+        rv.output_ok, msg("attention.check_sdpa", diff=f"{rv.max_abs_diff:.2e}", tol=f"{rv.tolerance:.1e}")))
     n = len(rv.top)
-    which = "no open key" if not n else ("the largest weight" if n == 1 else f"the {n} largest weights")
+    which = msg("attention.top_none") if not n else counted("attention.top", n)
     return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}' style='{SCROLL}'><div style='font-weight:600'>"
-            f"o_{rv.i} = Σ_j w_ij v_j: {which}</div>"
+            f"{E(msg('attention.output_title', i=rv.i, which=which))}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table>{checks}</div>")
 
 
@@ -220,8 +230,8 @@ def decode_text(t: int, parts, tick, mode: str, n_ticks: int | None = None) -> s
     words = ([f"<span style='{PROMPT}'>{E(s)}</span>" for s in prompt]
              + [f"<span style='{MADE}'>{E(s)}</span>" for s in made]
              + [f"<span class='tr-new-token' style='{NEW}'>{E(new)}</span>"])
-    lead = f"<span style='{MUTED}'>… {count(cut, 'earlier token')}</span> " if cut else ""
-    rows = [f"<tr><th style='{TH}'>candidate</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
+    lead = f"<span style='{MUTED}'>{E(counted('decode.earlier_tokens', cut))}</span> " if cut else ""
+    rows = [f"<tr><th style='{TH}'>{E(msg('decode.candidate'))}</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
     for tok, p in zip(tick.topk_tokens, tick.topk_probs):
         bar = (f"<div style='width:{max(1, round(120 * p))}px;height:8px;"
                f"background:{TC.highlight if tok == tick.token else TC.border}'></div>")
@@ -229,10 +239,13 @@ def decode_text(t: int, parts, tick, mode: str, n_ticks: int | None = None) -> s
     tick_no = index_of(t, n_ticks) if n_ticks else str(t)
     return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap;"
             f"{PANEL}'><div style='max-width:520px;min-width:0;overflow-wrap:anywhere'><div style='font-weight:600'>"
-            f"tick {tick_no}: the model reads positions 0–{tick.query_position} and writes one token</div>"
+            f"{E(msg('decode.text_title', tick=tick_no, last=tick.query_position))}</div>"
             f"<div style='font:14px serif;line-height:1.6'>{lead}{' '.join(words)}</div></div>"
             f"<div style='{SCROLL}'><div style='{MUTED}'>{E(mode)}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table></div></div>")
+
+
+KEY_KINDS = {"appended": "decode.kind_appended", "reused": "decode.kind_reused", "recomputed": "decode.kind_recomputed"}
 
 
 def decode_strip(tv, use_cache: bool, newest: int) -> str:
@@ -248,15 +261,14 @@ def decode_strip(tv, use_cache: bool, newest: int) -> str:
         new = not tv.reused[j] and (use_cache or pos == tv.query_position)
         edge = f"2px solid {TC.highlight}" if new else f"1px solid {TC.border}"
         kind = "appended" if new else ("reused" if tv.reused[j] else "recomputed")
-        cells.append(f"<div class='tr-key tr-key-{kind}' title='position {pos}: {kind}' style='border:{edge};"
+        title = E(msg("decode.key_title", pos=pos, kind=msg(KEY_KINDS[kind])))
+        cells.append(f"<div class='tr-key tr-key-{kind}' title='{title}' style='border:{edge};"
                      f"background:rgba(59,82,139,{alpha});color:{TC.fg};padding:1px 4px;text-align:center;"
                      f"min-width:28px'><div style='font:12px monospace;{ISO}'>{E(tv.labels[j])}</div>"
                      f"<div style='font:10px monospace'>{pos} · {wt:.2f}</div></div>")
     earlier = tv.window.c0 + a
-    more = f"<div style='{MUTED};align-self:center'>… {earlier} earlier</div>" if earlier else ""
-    legend = ("thin border: reused from the cache · orange border: appended this tick · shade: weight of head "
-              f"{tv.head}" if use_cache else
-              f"no cache: every position recomputed · orange: the query's own position · shade: weight of head {tv.head}")
+    more = f"<div style='{MUTED};align-self:center'>{E(msg('decode.strip_earlier', n=earlier))}</div>" if earlier else ""
+    legend = (msg("decode.strip_legend", head=tv.head) if use_cache else msg("decode.strip_legend_no_cache", head=tv.head))
     return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}' style='{PANEL}'>{text_block(legend)}"
             f"<div style='display:flex;flex-wrap:wrap;gap:3px'>{more}{''.join(cells)}</div></div>")
 
@@ -265,4 +277,4 @@ def notes_html(notes) -> str:
     """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice."""
     items = "".join(f"<li>{E(n)}</li>" for n in notes)
     return (f"<div class='tr-panel tr-notes' role='note' style='{BAD};font-weight:400;line-height:1.35'>"
-            f"<b>Note</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")
+            f"<b>{E(msg('notes.title'))}</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")

@@ -16,12 +16,26 @@ from .base import COMMON_OPTIONS, Stepper, int_in, is_bool, tqdm_progress
 from .bars import BarsCanvas
 from .attention import fit_cells, fold, has, scrolling, set_series, wrap_row
 from .canvas import HTMLPanel, MatrixCanvas
+from ..i18n import msg
 from .markup import equations_table, graph_svg, index_of
 
-NAMES = {"x_t": "x_t (input)", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "i_t input gate",
-         "f": "f_t forget gate", "g": "g_t candidate", "o": "o_t output gate", "r": "r_t reset gate",
-         "z": "z_t update gate", "n": "n_t candidate", "a": "pre-activation a_t", "c_t": "c_t cell state",
-         "h_t": "h_t hidden state"}
+# each flow quantity's name on screen: a symbol, or the i18n key of a name in words
+NAMES = {"x_t": "recurrent.name_x", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "recurrent.name_i",
+         "f": "recurrent.name_f", "g": "recurrent.name_g", "o": "recurrent.name_o", "r": "recurrent.name_r",
+         "z": "recurrent.name_z", "n": "recurrent.name_n", "a": "recurrent.name_a", "c_t": "recurrent.name_c",
+         "h_t": "recurrent.name_h"}
+
+
+def flow_name(name: str) -> str:
+    """How the flow names quantity ``name``, in the active language. Example: ``flow_name("f") == "f_t forget gate"``"""
+    shown = NAMES.get(name, name)
+    return msg(shown) if shown.startswith("recurrent.") else shown
+
+
+def where_text(layer: int, direction: int, batch: int) -> str:
+    """Which layer, direction and batch item a view shows. Example: ``where_text(0, 1, 0) == "layer 0, reverse, batch item 0"``"""
+    return msg("recurrent.where", layer=layer, direction=msg("recurrent.reverse") if direction else msg("recurrent.forward"),
+               batch=batch)
 LONG = 1024  # steps from which building the view shows a progress bar
 
 
@@ -97,11 +111,11 @@ class RecurrentStepper(Stepper):
         self.units, self.max_bars, self.graph_nodes = o["units"], o["max_bars"], o["graph_nodes"]
         self.window, self.overview_px = o["window"], o["overview_px"]
         self.equations = scrolling(HTMLPanel())
-        self.flow = BarsCanvas(title="flow at this step")
+        self.flow = BarsCanvas(title=msg("recurrent.flow_initial"))
         # The trace ran the whole sequence at once, so the heatmap holds every step; the title says that
         # the columns right of the mark are later steps (the graph beside it unrolls only up to t).
-        self.heatmap = MatrixCanvas(title="h_t, units × steps: every step of the trace (later ones right of "
-                                    "the mark, not yet reached by the graph); click a step to go there", cmap="diverging", row_axis="unit", col_axis="step",
+        self.heatmap = MatrixCanvas(title=msg("recurrent.heatmap_title"), cmap="diverging",
+                                    row_axis=msg("recurrent.axis_unit"), col_axis=msg("recurrent.axis_step"),
                                     layout=w.Layout(max_width=f"{heatmap_width(trace_dims(self))}px"))
         if has(self.heatmap, "click_step"):
             self.heatmap.click_step = "col"
@@ -110,8 +124,7 @@ class RecurrentStepper(Stepper):
             p.add_class(cls)
         # one screen: the flow beside the heatmap; the arithmetic and the graph open on a click (the
         # accordion stays open while stepping), or from the start with equations=True
-        self.panels = [fold([self.equations, self.graph], ["torch's equations, this step's numbers substituted",
-                                                           "the unrolled computation graph, up to this step"],
+        self.panels = [fold([self.equations, self.graph], [msg("recurrent.fold_equations"), msg("recurrent.fold_graph")],
                             0 if o["equations"] else None),
                        wrap_row([self.flow, self.heatmap])]
         self._H = None
@@ -127,7 +140,7 @@ class RecurrentStepper(Stepper):
         long = self.progress and self.trace.seq_len >= LONG
         wrap = tqdm_progress(long)
         phases = ["hidden states", "gates and cell state", "overview"]
-        it = iter(wrap(phases, total=3, desc="recurrent view") if wrap else phases)
+        it = iter(wrap(phases, total=3, desc=msg("recurrent.progress")) if wrap else phases)
         next(it)
         self._H = hidden_matrix(self.trace, layer, direction, batch)  # [Hout, T]
         next(it)
@@ -160,10 +173,9 @@ class RecurrentStepper(Stepper):
             self.heatmap.mark_col = t
             self.heatmap.step = t
         sv = step_view(self.trace, t, layer, direction, batch, units=self.units)
-        where = f"layer {layer}, {'reverse' if direction else 'forward'}, batch item {batch}"
+        where = where_text(layer, direction, batch)
         T = self.trace.seq_len
-        self.equations.value = equations_table(sv, f"step t = {index_of(t, T)} ({where}): torch's equations, "
-                                                   "numbers substituted")
+        self.equations.value = equations_table(sv, msg("recurrent.equations_caption", t=index_of(t, T), where=where))
         self._set_flow(sv, t)
         self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state)
         self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} · {where}", t)
@@ -178,18 +190,17 @@ class RecurrentStepper(Stepper):
                     continue
                 v = sv.values[name]
                 n = min(len(v), self.max_bars)
-                note = f"units 0–{n - 1} (0–{len(v) - 1})" if n < len(v) else ""
+                note = msg("recurrent.units_note", last=n - 1, total_last=len(v) - 1) if n < len(v) else ""
                 if name in gates:  # every gate of the step on one scale, so gates can be compared
-                    scales[len(series)] = "gates"
+                    scales[len(series)] = msg("recurrent.scale_gates")
                 group.append(len(series))
-                series.append((NAMES.get(name, name), v[:n], None, -1, note))
+                series.append((flow_name(name), v[:n], None, -1, note))
             groups.append(group)
         groups, split = compact_flow(groups, set(scales))
         with self.flow.hold_sync():
             self.flow.arrow = "" if split else "→"  # split columns are no longer one arrow apart
-            order = "inputs | gates | gates | new state" if split else "inputs → gates → state"
-            self.flow.title = (f"flow at t = {t}: {order} (a bar per unit; red +, blue −; gates on one scale)"
-                               if scales else
-                               f"flow at step t = {t}: inputs → state (one bar per unit; red +, blue −)")
+            order = msg("recurrent.order_split") if split else msg("recurrent.order")
+            self.flow.title = (msg("recurrent.flow_title_gates", t=t, order=order) if scales else
+                               msg("recurrent.flow_title", t=t))
             set_series(self.flow, series, groups, scales=scales or None)
             self.flow.step = t

@@ -21,6 +21,7 @@ from .base import COMMON_OPTIONS, Stepper, int_in
 from .attention import fold, scrolling, set_series, wrap_row
 from .bars import BarsCanvas
 from .canvas import HTMLPanel, MatrixCanvas
+from ..i18n import msg, msg_or
 from .markup import HEX, MUTED, TC, E, index_of
 
 
@@ -36,7 +37,7 @@ def memory_svg(m, width: int = 400, height: int = 130) -> str:
     x = lambda s: pad_l + (s + 0.5) * pw / max(m.T, 1)  # noqa: E731
     y = lambda v: top + ph * (1 - v / hi)  # noqa: E731
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-           f"aria-label='bytes per layer over time' style='font:10px monospace;border:1px solid {TC.border};"
+           f"aria-label='{E(msg('state.memory_aria'))}' style='font:10px monospace;border:1px solid {TC.border};"
            f"fill:{TC.fg_muted}'>"]
     for v in (0.0, hi / 2, hi):
         out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 8}' y2='{y(v):.1f}' style='stroke:{TC.bg_alt}'/>"
@@ -55,15 +56,23 @@ def memory_svg(m, width: int = 400, height: int = 130) -> str:
     # (the line colours on Dark's background are below WCAG's 4.5:1 for text)
     mark = lambda c: (f"<svg width='14' height='8' aria-hidden='true' style='vertical-align:middle'>"  # noqa: E731
                       f"<line x1='0' y1='4' x2='14' y2='4' stroke='{c}' stroke-width='2'/></svg>")
-    legend = (f"{mark(HEX.positive)} state (fixed size) · "
-              f"{mark(HEX.negative)} KV cache of an attention layer (grows one position per tick)")
+    legend = (f"{mark(HEX.positive)} {E(msg('state.legend_state'))} · "
+              f"{mark(HEX.negative)} {E(msg('state.legend_kv'))}")
     return (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}' style='line-height:1.35'>"
-            f"<div style='font-weight:600'>bytes per layer: fixed-size state vs. KV cache, up to t = {m.t}</div>"
+            f"<div style='font-weight:600'>{E(msg('state.memory_title', t=m.t))}</div>"
             f"{''.join(out)}<div style='font:11px sans-serif;color:{TC.fg}'>{legend}</div>"
             f"<div style='{MUTED};max-width:{width}px'>{E(m.caption())}</div></div>")
 
 
 MEMORY_W = 340  # px of the bytes chart: beside the state heatmap within a 900 px page
+
+
+def family_title(kind) -> str:
+    """The family's title in the active language ("state.family.<name>"; the engine's own title otherwise).
+
+    Example: ``family_title(trace.kind) == "Mamba selective scan"`` in English.
+    """
+    return msg_or(f"state.family.{kind.name}", kind.title)
 
 
 class StateStepper(Stepper):
@@ -98,26 +107,26 @@ class StateStepper(Stepper):
         self.matrix = bool(lay.rows)
         if self.matrix:
             # at most about half the cell: the bytes chart sits beside it (one screen in all)
-            self.heatmap = MatrixCanvas(title="state", cmap="diverging", row_axis=lay.rows, col_axis=lay.cols,
+            self.heatmap = MatrixCanvas(title=msg("state.title_state"), cmap="diverging", row_axis=lay.rows, col_axis=lay.cols,
                                         layout=w.Layout(max_width="340px"))
             self.state_panel = self.heatmap
         else:
             self.heatmap = None
-            self.state_panel = BarsCanvas(title="state", arrow="")
-        self.quantities = BarsCanvas(title="per-step quantities", arrow="")  # side by side, not a flow
-        self.output = BarsCanvas(title="output")
+            self.state_panel = BarsCanvas(title=msg("state.title_state"), arrow="")
+        self.quantities = BarsCanvas(title=msg("state.title_quantities"), arrow="")  # side by side, not a flow
+        self.output = BarsCanvas(title=msg("state.output"))
         self.memory = scrolling(HTMLPanel())
         self.memory.add_class("tr-state-memory")
         self.memory.layout.max_width = f"{MEMORY_W + 20}px"  # its caption wraps under the chart
         # one screen: the state beside its bytes, the quantities; the output opens on a click
         self.panels = [wrap_row([self.state_panel, self.memory]), self.quantities,
-                       fold([self.output], ["the mixer's output at this step"])]
+                       fold([self.output], [msg("state.fold_output")])]
         self._axis_names = [name for name, _ in state_axes(self.trace)]
         self._vrange = None
 
     def _where(self) -> str:
         s = self.controller.selection
-        return ", ".join(f"{name} {s.get(name, 0)}" for name in self._axis_names)
+        return msg("state.sep").join(f"{msg_or(f'selector.{name}', name)} {s.get(name, 0)}" for name in self._axis_names)
 
     def _update(self, step: int, new_selection: bool) -> None:
         t, T, o = step, len(self.trace), self.options
@@ -128,15 +137,14 @@ class StateStepper(Stepper):
             self._draw_state(t, sel)
         else:
             self._set_bars(self.state_panel, state_series(self.trace, t, sel, o["max_bars"]), t,
-                           f"state after t = {t} ({self._where()}): the state tuple, one chart per component "
-                           "(red +, blue −)")
+                           msg("state.tuple_title", t=t, where=self._where()))
         self._set_bars(self.quantities, quantity_bars(self.trace, t, sel, o["max_bars"]), t,
-                       f"per-step quantities at t = {t} ({self.trace.kind.title}; the family's names; red +, blue −)")
+                       msg("state.quantities_title", t=t, family=family_title(self.trace.kind)))
         self._set_bars(self.output, [output_bar(self.trace, t, sel.get("batch", 0), o["max_bars"])], t,
-                       f"output of the mixer at t = {t} (batch item {sel.get('batch', 0)}; red +, blue −)")
+                       msg("state.output_title", t=t, batch=sel.get("batch", 0)))
         self.memory.value = memory_svg(memory_view(self.trace, t, o["max_points"]), width=MEMORY_W)
         self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind.name} "
-                                    f"{self.trace.name or 'mixer'} · {self._where()}", t)
+                                    f"{self.trace.name or msg('state.mixer')} · {self._where()}", t)
 
     def _draw_state(self, t: int, sel: dict) -> None:
         M = state_matrix(self.trace, t, sel)  # [rows, cols]
@@ -147,8 +155,7 @@ class StateStepper(Stepper):
         shape = "×".join(str(n) for n in M.shape)
         with self.heatmap.hold_sync():
             self.heatmap.cell_px = max(1, min(12, 160 // max(win.r1 - win.r0, win.c1 - win.c0, 1)))
-            self.heatmap.title = (f"state after t = {t} ({self._where()}): {shape}, "
-                                  f"colour range fixed over time (largest |value| at the kept steps)")
+            self.heatmap.title = msg("state.heatmap_title", t=t, where=self._where(), shape=shape)
             self.heatmap.set_window(quantize(M[win.r0:win.r1, win.c0:win.c1], lo, hi), win, M.shape, lo, hi)
             ov = make_overview([(0, M, None)], M.shape, signed=True, max_px=self.options["overview_px"],
                                vrange=(lo, hi)) if big else None
