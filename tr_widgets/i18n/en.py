@@ -313,4 +313,8 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "state.family.mamba2": "Mamba-2 SSD",
     "state.family.rwkv": "RWKV-4 WKV linear attention",
     "state.family.gated_deltanet": "Gated DeltaNet (gated delta rule)",
+    # the notice of an exported page whose frames are over the budget (widgets/stream.py)
+    "export.size_mib": "about {mib} MiB",
+    "export.size_steps": "{steps} steps (more than {most})",
+    "export.static_only": "Static picture: this stepper does not step without a kernel. Its frames need {size}, over the frame budget of {budget} MiB. To make it step here, show fewer steps (a shorter sequence, or a smaller window=...), or raise the budget before show(): tr_widgets.widgets.set_frame_budget(16 * 1024**2), or show(..., frames=16 * 1024**2).",
 }

@@ -315,4 +315,8 @@ MESSAGES = {
     "state.family.mamba2": "Mamba-2 SSD（状态空间对偶）",
     "state.family.rwkv": "RWKV-4 WKV 线性注意力",
     "state.family.gated_deltanet": "Gated DeltaNet（门控 delta 规则）",
+    # 帧超出预算的导出页面上的提示（widgets/stream.py）
+    "export.size_mib": "约 {mib} MiB",
+    "export.size_steps": "{steps} 步（超过 {most} 步）",
+    "export.static_only": "静态图片：没有内核时，这个步进器不能步进。它的帧需要 {size}，超过了 {budget} MiB 的帧预算。要让它在这里步进，请显示更少的步（更短的序列，或更小的 window=...），或在 show() 之前提高预算：tr_widgets.widgets.set_frame_budget(16 * 1024**2)，或 show(..., frames=16 * 1024**2)。",
 }

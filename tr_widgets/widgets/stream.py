@@ -12,6 +12,7 @@ import html
 import time
 from collections import OrderedDict
 
+from ..i18n import language, msg
 from . import frames as fr
 from .frontend import frontend_seen
 
@@ -183,11 +184,8 @@ class FrameStreaming:
                     "speeds": self.controller.clock.speeds, "texts": self.controller.clock.texts,
                     "caption_target": self.controller.clock.caption_target}
             return fr.export_html(snap, spec, self._payload)
-        size = (f"about {self._size_hint / fr.MiB:.1f} MiB" if self._size_hint > 0
-                else f"{self.controller.n_steps} steps (more than {fr.MAX_FULL})")
-        notice = html.escape(
-            f"Static picture: this stepper does not step without a kernel. Its frames need {size}, over the "
-            f"frame budget of {self._budget / fr.MiB:.1f} MiB. To make it step here, show fewer steps "
-            f"(a shorter sequence, or a smaller window=...), or raise the budget before show(): "
-            f"tr_widgets.widgets.set_frame_budget(16 * 1024**2), or show(..., frames=16 * 1024**2).")
+        with language(getattr(self, "lang", None)):
+            size = (msg("export.size_mib", mib=f"{self._size_hint / fr.MiB:.1f}") if self._size_hint > 0
+                    else msg("export.size_steps", steps=self.controller.n_steps, most=fr.MAX_FULL))
+            notice = html.escape(msg("export.static_only", size=size, budget=f"{self._budget / fr.MiB:.1f}"))
         return fr.export_html(snap, None, None, notice)
