@@ -10,7 +10,7 @@ import pytest
 
 from tr_widgets.views import palette
 from tr_widgets.widgets import BarsCanvas
-from tr_widgets.widgets.bars import STATIC, axis_text, per_series, scale_maxima
+from tr_widgets.widgets.bars import H, STATIC, axis_text, drawn_up, per_series, scale_maxima
 
 
 def _gates():
@@ -86,7 +86,8 @@ def test_snapshot_svg_is_well_formed_light_and_labelled():
     svg, w, h = b.snapshot_svg()
     root = ET.fromstring(f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'>{svg}</svg>")
     texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert "gates <&>" in texts and "+2" in texts and "−2" in texts and "0" in texts and "+111 ms" in texts
+    assert "gates <&>" in texts and "+2" in texts and "−2" in texts and "0" in texts
+    assert "111 ms" in texts and "+111 ms" not in texts  # no negative value: an axis 0 … max, as bars.js draws
     assert "→" in texts and any("red: positive · blue: negative" in t for t in texts)
     assert any("scale shared by s" in t for t in texts)
     light = palette.light_theme()
@@ -101,3 +102,22 @@ def test_bars_js_paints_no_colour_of_its_own():
         "bars.js must take every colour from --tr-* or the palette it is sent"
     for hook in ("data-jp-theme-name", "data-jp-theme-light", "prefers-color-scheme", "getComputedStyle"):
         assert hook in js
+
+
+def test_snapshot_svg_has_the_layout_bars_js_draws():
+    js = (STATIC / "bars.js").read_text()
+    assert re.search(rf"const H = {H};", js)  # the same chart height
+    assert drawn_up([np.r_[1., 2], np.r_[-1.], np.r_[3.], np.r_[2.]], [None, None, None, np.r_[False]],
+                    ["", "g", "g", ""]) == [True, False, False, True]
+    assert drawn_up([np.r_[-1., 2]], [np.r_[True, False]], [""]) == [True]  # a blocked value does not count
+    b = BarsCanvas(title="gates")
+    gates = [(n, np.r_[0.2, -0.5, 0.9], None, -1, "") for n in "ifgo"]
+    b.set_series(gates, groups=[[0, 1, 2, 3]], scales=["g"] * 4)
+    svg, w, h = b.snapshot_svg()
+    root = ET.fromstring(f"<svg xmlns='http://www.w3.org/2000/svg'>{svg}</svg>")
+    charts = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("height") == str(H + 1)]
+    xs, ys = sorted({float(r.get("x")) for r in charts}), sorted({float(r.get("y")) for r in charts})
+    assert len(charts) == 4 and len(xs) == 2 and len(ys) == 2  # two abreast, two rows
+    axis = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")].count("+0.9")
+    assert axis == 2  # the right chart of a pair on one scale repeats no axis
+    assert h < 2 * (H + 40) + 40

@@ -15,11 +15,11 @@ import traitlets as t
 
 from ..i18n import texts
 from ..views import palette
+from ..views.image import MONO, SANS, text_px
 from .canvas import STATIC, Quiet, Snapshot, colours_trait, safe_text
 from .markup import bars_svg
 
-H = 64  # canvas height in px (the JavaScript's H)
-AXIS_W = 44  # px the value axis takes in the SVG snapshot
+H = 40  # canvas height in px (the JavaScript's H)
 
 
 def per_series(arg, n: int, default, name: str) -> list:
@@ -65,73 +65,163 @@ def axis_text(m: float, unit: str = "") -> str:
     return f"{m:.3g}" + (f" {unit}" if unit else "")
 
 
-def _series_svg(b, s: int, v: np.ndarray, blk: np.ndarray, x0: float, y0: float) -> list[str]:
+def drawn_up(values, blocked, scales) -> list[bool]:
+    """Whether each series is drawn from a zero line at the bottom (axis 0 … max), as bars.js decides:
+    no negative finite, unblocked value in its scale group (a series without a group: in itself).
+
+    Example: ``drawn_up([np.r_[1., 2], np.r_[-1.], np.r_[3.]], [None] * 3, ["", "g", "g"]) == [True, False, False]``
+    """
+    own = [not bool(((v < 0) & (np.ones(len(v), bool) if b is None else ~np.asarray(b, bool))).any())
+           for v, b in zip(values, blocked)]
+    return [all(o for o, h in zip(own, scales) if h == g) if g else ok for ok, g in zip(own, scales)]
+
+
+NAME_H, NOTE_H, AXIS_GAP = 14, 14, 3  # px: the series name's row, the note's row, axis to chart
+
+
+def _axis(b, s: int, up: bool) -> list[str]:
+    """The value axis labels top, middle, bottom, as bars.js writes them."""
+    label, flat = b.axis[s], not b.scale_max[s] > 0
+    return ["", "0", ""] if flat else [label, "", "0"] if up else [f"+{label}", "0", f"\u2212{label}"]
+
+
+def _chart_size(b, s: int, n: int, axis: bool) -> tuple[float, float, float]:
+    """(width, height, axis width) of series ``s``'s chart box: name, axis and canvas, note."""
+    aw = max(32.0, max(text_px(t, 10) for t in _axis(b, s, False))) + AXIS_GAP if axis else 0.0
+    wd = max(text_px(b.names[s], 11), aw + max(8, n * b.bar_px[s]) + 2, text_px(_note(b, s), 11))
+    return wd, NAME_H + H + 2 + (NOTE_H if _note(b, s) else 0), aw
+
+
+def _note(b, s: int) -> str:
+    g = b.scale_groups[s]
+    first = g and b.scale_groups.index(g) == s  # said once, under the group's first series
+    return " · ".join(p for p in (b.notes[s], b.texts.get("shared", "").replace("{group}", g) if first else "") if p)
+
+
+def _series_svg(b, s: int, v: np.ndarray, blk: np.ndarray, x0: float, y0: float, up: bool, axis: bool) -> list[str]:
     """One chart of ``b``'s series ``s`` at (x0, y0): name, value axis, bars, zero line, marks, note."""
     T, E = palette.light_theme(), html.escape
     hexc = {k: "#%02x%02x%02x" % c for k, c in palette.COLOURS.items()}
     n, bw, m = len(v), b.bar_px[s], b.scale_max[s] or 1.0
-    px, py, mid = x0 + AXIS_W, y0 + 14, y0 + 14 + H / 2
-    out = [f"<text x='{x0:g}' y='{y0 + 11:g}' fill='{T['fg']}'>{E(b.names[s])}</text>",
-           f"<rect x='{px - 0.5:g}' y='{py - 0.5:g}' width='{n * bw + 1}' height='{H + 1}' fill='{T['bg']}' "
+    aw = _chart_size(b, s, n, axis)[2]
+    px, py = x0 + aw + 1, y0 + NAME_H + 1  # the canvas inside its 1 px border
+    up = up and b.scale_max[s] > 0
+    mid, room = (py + H - 1, H - 3) if up else (py + H / 2, H / 2 - 2)  # the zero line's row, the bars' reach
+    out = [f"<text x='{x0:g}' y='{y0 + 10:g}' font-size='11' fill='{T['fg']}'>{E(b.names[s])}</text>",
+           f"<rect x='{px - 0.5:g}' y='{py - 0.5:g}' width='{max(8, n * bw) + 1}' height='{H + 1}' fill='{T['bg']}' "
            f"stroke='{T['border']}'/>"]
-    flat = not b.scale_max[s] > 0  # all zero (e.g. h_0): only the "0" label
-    for label, y in (("" if flat else f"+{b.axis[s]}", py + 9), ("0", mid + 3.5),
-                     ("" if flat else f"\u2212{b.axis[s]}", py + H - 1)):
-        out.append(f"<text x='{px - 3:g}' y='{y:g}' text-anchor='end' font-size='10' fill='{T['fg-muted']}'>{E(label)}</text>")
+    if axis:
+        for label, y in zip(_axis(b, s, up), (py + 8, py + H / 2 + 4, py + H)):
+            if label:
+                out.append(f"<text x='{px - 1 - AXIS_GAP:g}' y='{y:g}' text-anchor='end' font-size='10' "
+                           f"fill='{T['fg-muted']}'>{E(label)}</text>")
     for i, x in enumerate(v):
         bx = px + i * bw
         if blk[i] or not np.isfinite(x):
             out.append(f"<rect x='{bx:g}' y='{py:g}' width='{bw}' height='{H}' "
                        f"fill='{hexc['blocked' if blk[i] else 'nonfinite']}'/>")
+            if blk[i] and bw >= 3:
+                cut = lambda y: max(0, y + bw - H)  # noqa: E731  the part of a stroke below the chart
+                out.append(f"<path d='{''.join(f'M{bx + cut(y):g},{py + y + bw - cut(y):g}l{bw - cut(y)},{cut(y) - bw}' for y in range(0, H, bw))}' "
+                           f"stroke='{T['hatch']}' stroke-width='1'/>")
             continue
-        h = max(1.0, round(abs(float(x)) / m * (H / 2 - 2), 2))
+        h = max(1.0, round(min(abs(float(x)) / m, 1.0) * room))
         out.append(f"<rect x='{bx:g}' y='{mid - h if x >= 0 else mid:g}' width='{max(1, bw - (bw > 3))}' "
                    f"height='{h:g}' fill='{hexc['positive' if x >= 0 else 'negative']}'/>")
-    out.append(f"<line x1='{px:g}' y1='{mid:g}' x2='{px + n * bw:g}' y2='{mid:g}' stroke='{T['fg-muted']}'/>")
-    for idx, colour, dash in ((b.marks[s], T["mark"], ""), (b.highlights[s], T["highlight"], " stroke-dasharray='3 2'")):
+    out.append(f"<rect x='{px:g}' y='{mid:g}' width='{max(8, n * bw)}' height='1' fill='{T['fg-muted']}'/>")
+    for idx, colour, dash in ((b.highlights[s], T["highlight"], " stroke-dasharray='3 2'"), (b.marks[s], T["mark"], "")):
         if 0 <= idx < n:
-            out.append(f"<rect x='{px + idx * bw:g}' y='{py + 1:g}' width='{max(bw, 2)}' height='{H - 2}' fill='none' "
-                       f"stroke='{colour}' stroke-width='2'{dash}/>")
-    g = b.scale_groups[s]
-    first = g and b.scale_groups.index(g) == s  # said once, under the group's first series
-    note = " · ".join(p for p in (b.notes[s], b.texts.get("shared", "").replace("{group}", g) if first else "") if p)
-    if note:
-        out.append(f"<text x='{px:g}' y='{py + H + 12:g}' fill='{T['fg-muted']}'>{E(note)}</text>")
+            wd = max(bw, 3)
+            out.append(f"<rect x='{px + idx * bw + (bw - wd) / 2 + 1:g}' y='{py + 1:g}' width='{max(wd - 2, 1)}' "
+                       f"height='{H - 2}' fill='none' stroke='{colour}' stroke-width='2'{dash}/>")
+    if _note(b, s):
+        out.append(f"<text x='{x0:g}' y='{py + H + 1 + 11:g}' font-size='11' fill='{T['fg-muted']}'>{E(_note(b, s))}</text>")
     return out
+
+
+def _group_layout(b, group, series) -> tuple[list[tuple[int, float, float, bool]], float, float]:
+    """Where each chart of a group sits: one column, or two abreast for three or more (bars.js's grid)."""
+    cols = 2 if len(group) >= 3 else 1
+    cells = []
+    for k, s in enumerate(group):
+        repeat = cols == 2 and k % 2 and b.scale_groups[s] and b.scale_groups[s] == b.scale_groups[group[k - 1]]
+        cells.append((s, *_chart_size(b, s, len(series[s][0]), not repeat)[:2], not repeat))
+    col_w = [max((c[1] for c in cells[j::cols]), default=0) for j in range(cols)]
+    row_h = [max(c[2] for c in cells[r * cols:(r + 1) * cols]) for r in range((len(cells) + cols - 1) // cols)]
+    placed = [(s, sum(col_w[:k % cols]) + 8 * (k % cols), sum(row_h[:k // cols]) + 4 * (k // cols), axis)
+              for k, (s, _, _, axis) in enumerate(cells)]
+    return placed, sum(col_w) + 8 * (cols - 1), sum(row_h) + 4 * (len(row_h) - 1)
+
+
+def _legend(b, series) -> list[tuple[list[str], str]]:
+    """The legend's items, as bars.js lists them: (swatch colours, words)."""
+    T = palette.light_theme()
+    hexc = {k: "#%02x%02x%02x" % c for k, c in palette.COLOURS.items()}
+    items = [([hexc["positive"], hexc["negative"]], b.texts.get("signs", ""))]
+    if any(i >= 0 for i in b.marks):
+        items.append(([T["mark"]], b.texts.get("mark", "")))
+    if any(i >= 0 for i in b.highlights):
+        items.append(([T["highlight"]], b.texts.get("highlight", "")))
+    if any(blk.any() for _, blk in series):
+        items.append(([hexc["blocked"]], b.texts.get("blocked", "")))
+    if any((~blk & ~np.isfinite(v)).any() for v, blk in series):
+        items.append(([hexc["nonfinite"]], b.texts.get("nonfinite", "")))
+    return [(c, words) for c, words in items if words]
 
 
 def panel_svg(b, max_width: int = 1200) -> tuple[str, int, int]:
     """``b`` (a BarsCanvas) as an SVG fragment in light theme colours, and its width and height in px.
 
-    Groups run left to right and wrap at ``max_width``; an arrow always travels with the group it points into.
+    The layout is bars.js's: groups left to right (wrapping at ``max_width``; an arrow travels with the group it
+    points into), charts ``H`` px tall, a group of three or more two abreast, non-negative series from the bottom.
     Example: ``svg, w, h = panel_svg(bars)``
     """
     T, E = palette.light_theme(), html.escape
     series = b.series_list()
-    out = [f"<g font-family='monospace' font-size='11'>"]
+    up = drawn_up([v for v, _ in series], [blk for _, blk in series], b.scale_groups)
+    out = [f"<g font-family='{MONO}'>"]
     y = 0
     if b.title:
-        out.append(f"<text x='0' y='12' font-weight='600' fill='{T['fg']}'>{E(b.title)}</text>")
-        y = 18
-    x, row_h, width, box_h = 0, 0, 0, H + 30
+        out.append(f"<text x='0' y='13' font-family='{SANS}' font-size='12' font-weight='600' fill='{T['fg']}'>{E(b.title)}</text>")
+        y = 20
+    x, width = 0.0, text_px(b.title, 12)
+    arrow_w = 16 * len(b.arrow) + 10 if b.arrow else 0  # an arrow glyph is about 0.84 em
+    rows: list[list] = [[]]
     for gi, group in enumerate(b.groups):
         group = [s for s in group if s < len(series)]
-        gw = max((AXIS_W + len(series[s][0]) * b.bar_px[s] + 2 for s in group), default=0)
-        aw = 22 if gi and b.arrow else 0
+        cells, gw, gh = _group_layout(b, group, series)
+        aw = arrow_w if gi and b.arrow else 0
         if x and x + aw + gw > max_width:
-            x, y, row_h = 0, y + row_h + 8, 0
-        gh = len(group) * box_h
-        if aw:
-            out.append(f"<text x='{x + 4}' y='{y + gh / 2 + 6:g}' font-size='18' fill='{T['fg-muted']}'>{E(b.arrow)}</text>")
-        for k, s in enumerate(group):
-            out += _series_svg(b, s, *series[s], x + aw, y + k * box_h)
-        x += aw + gw + 8
-        width, row_h = max(width, x), max(row_h, gh)
-    y += row_h
-    legend = [b.texts.get("signs", "")]
-    legend += [b.texts.get(k, "") for k, idx in (("mark", b.marks), ("highlight", b.highlights)) if any(i >= 0 for i in idx)]
-    out.append(f"<text x='0' y='{y + 12}' fill='{T['fg-muted']}'>{E(' · '.join(p for p in legend if p))}</text></g>")
-    return "".join(out), max(width, 240), y + 18
+            rows.append([])
+            x = 0.0
+        rows[-1].append((x, aw, cells, gh))
+        x += aw + gw + 4
+        width = max(width, x - 4)
+    for row in rows:
+        row_h = max((g[3] for g in row), default=0)
+        for gx, aw, cells, gh in row:
+            top = y + (row_h - gh) / 2  # align-items: center
+            if aw:
+                out.append(f"<text x='{gx + 4:g}' y='{y + row_h / 2 + 5:g}' font-family='{SANS}' font-size='16' "
+                           f"fill='{T['fg-muted']}'>{E(b.arrow)}</text>")
+            for s, cx, cy, axis in cells:
+                out += _series_svg(b, s, *series[s], gx + aw + cx, top + cy, up[s], axis)
+        y += row_h + 6
+    y += 0 if rows == [[]] else -3
+    lx, ly = 0.0, y
+    limit = max(width, 420)
+    for colours, words in _legend(b, series):
+        iw = 12 * len(colours) + text_px(words, 11)
+        if lx and lx + iw > limit:
+            lx, ly = 0.0, ly + 15
+        for k, c in enumerate(colours):
+            out.append(f"<rect x='{lx + 12 * k:g}' y='{ly + 4:g}' width='9' height='9' fill='{c}'/>")
+        out.append(f"<text x='{lx + 12 * len(colours):g}' y='{ly + 13:g}' font-family='{SANS}' font-size='11' "
+                   f"fill='{T['fg-muted']}'>{E(words)}</text>")
+        width = max(width, lx + iw)
+        lx += iw + 10
+    out.append("</g>")
+    return "".join(out), int(max(width, 240) + 1.999), int(ly + 18)
 
 
 class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):

@@ -17,7 +17,6 @@ import html
 import pathlib
 import re
 import struct
-import unicodedata
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -25,10 +24,11 @@ from html.parser import HTMLParser
 import ipywidgets as w
 
 from ..engine.errors import describe, fail
+from ..views.image import MONO, text_px
 from ..views.palette import light_theme
 
-FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
-SIZE, ROW, CHAR = 12, 16, 7.25  # font px, text row px, px per monospace column at 12 px
+FONT = MONO  # with CJK glyphs: the PNG rasteriser finds them in WenQuanYi Micro Hei
+SIZE, ROW, CELL_PAD = 12, 16, 5  # font px, text row px, px of padding either side of a table cell
 GAP, PAD = 12, 8  # between panels; around the picture
 SUFFIXES = (".svg", ".png")
 BLOCKS = {"div", "p", "br", "tr", "li", "ul", "ol", "table", "details", "summary", "section", "h1", "h2", "h3",
@@ -45,11 +45,11 @@ class Block:
 
 
 def text_width(s: str) -> float:
-    """Pixels a monospace text row takes (wide East Asian characters count twice).
+    """Pixels a text row takes at most (``views.image.text_px`` at the picture's font size).
 
-    Example: ``text_width("ab") == 2 * CHAR``
+    Example: ``text_width("ab") == text_px("ab", SIZE)``
     """
-    return CHAR * sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    return text_px(s, SIZE)
 
 
 def _text(x: float, y: float, s: str, fill: str, bold: bool = False, anchor: str = "start") -> str:
@@ -84,25 +84,42 @@ def lines_block(lines: list[tuple[str, bool]], fill: str) -> Block:
     return Block(body, max((text_width(s) for s, _ in lines), default=0), len(lines) * ROW)
 
 
-def table_block(rows: list[list[tuple[str, bool]]], theme: dict) -> Block:
-    """A table as aligned columns on its grid (numbers right-aligned, header cells bold on bg-alt).
+def _cell(c) -> tuple[str, bool, int, str]:
+    """A table cell as (text, header, column span, "start" | "end")."""
+    c = tuple(c)
+    return (c + (1, "start"))[:4] if len(c) < 4 else c
 
-    Example: ``table_block([[("w", True)], [("0.25", False)]], light_theme()).h == 2 * ROW``
+
+def table_block(rows: list[list[tuple]], theme: dict) -> Block:
+    """A table as aligned columns sized to their content, on its grid (header cells bold on bg-alt).
+
+    A cell is ``(text, header[, colspan[, "start" | "end"]])``: a spanning cell widens its last column only
+    as much as it needs. Example: ``table_block([[("w", True)], [("0.25", False)]], light_theme()).h == 2 * ROW``
     """
-    rows = [r for r in rows if r]
-    ncol = max((len(r) for r in rows), default=0)
-    widths = [max((text_width(r[c][0]) for r in rows if c < len(r)), default=0) + 10 for c in range(ncol)]
+    rows = [[_cell(c) for c in r] for r in rows if r]
+    ncol = max((sum(c[2] for c in r) for r in rows), default=0)
+    widths = [0.0] * ncol
+    for single in (True, False):  # single cells first, then the spans fill what they still lack
+        for r in rows:
+            col = 0
+            for text, _, span, _ in r:
+                need = text_width(text) + 2 * CELL_PAD
+                if (span == 1) == single:
+                    have = sum(widths[col:col + span]) if span > 1 else widths[col]
+                    widths[col + span - 1] += max(0.0, need - have)
+                col += span
+    widths = [float(int(w + 1.999)) for w in widths]
     xs = [sum(widths[:c]) for c in range(ncol + 1)]
     out = []
     for i, row in enumerate(rows):
-        y = i * ROW
-        for c, (s, head) in enumerate(row):
-            fill = theme["bg-alt"] if head else "none"
-            out.append(f"<rect x='{xs[c]:g}' y='{y}' width='{widths[c]:g}' height='{ROW}' fill='{fill}' "
-                       f"stroke='{theme['border']}'/>")
-            number = re.fullmatch(r"[-+−]?[\d.,eE+−-]+%?", s.strip()) is not None
-            x, anchor = (xs[c + 1] - 5, "end") if number else (xs[c] + 5, "start")
-            out.append(_text(x, y + 1, s, theme["fg"], head, anchor))
+        y, col = i * ROW, 0
+        for text, head, span, align in row:
+            x0, x1 = xs[col], xs[col + span]
+            out.append(f"<rect x='{x0:g}' y='{y}' width='{x1 - x0:g}' height='{ROW}' "
+                       f"fill='{theme['bg-alt'] if head else 'none'}' stroke='{theme['border']}'/>")
+            x = x1 - CELL_PAD if align == "end" else x0 + CELL_PAD
+            out.append(_text(x, y + 1, text, theme["fg"], head, align))
+            col += span
     return Block("".join(out), xs[-1], len(rows) * ROW)
 
 
@@ -187,7 +204,10 @@ class _Rows(HTMLParser):
         elif tag == "tr" and self.table is not None:
             self.table.append([])
         elif tag in ("td", "th") and self.table is not None:
-            self.cell = ["", tag == "th"]
+            span = a.get("colspan") or "1"
+            aligns = re.findall(r"text-align:\s*(\w+)", a.get("style") or "")
+            self.cell = ["", tag == "th", int(span) if span.isdigit() and int(span) > 0 else 1,
+                         "end" if aligns and aligns[-1] == "right" else "start"]
         elif tag == "img" and not self.hidden and (a.get("src") or "").startswith("data:image/png"):
             size = png_size(a["src"])
             if size:
@@ -208,7 +228,7 @@ class _Rows(HTMLParser):
             self.hidden -= not self.details.pop()
         elif tag in ("td", "th") and self.cell is not None:
             if self.table:
-                self.table[-1].append((" ".join(self.cell[0].split()), self.cell[1]))
+                self.table[-1].append((" ".join(self.cell[0].split()), *self.cell[1:]))
             self.cell = None
         elif tag == "table" and self.table is not None:
             self.blocks.append(table_block(self.table, self.theme))
@@ -256,6 +276,15 @@ def panel_block(widget, theme: dict) -> Block:
     layout = getattr(widget, "layout", None)
     if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
         return Block("", 0, 0)
+    if isinstance(widget, w.Accordion):  # each section's header line; the open one's body under it
+        theme_fg, parts = theme["fg"], []
+        for i, child in enumerate(widget.children):
+            is_open = widget.selected_index == i
+            title = widget.get_title(i) if hasattr(widget, "get_title") else (widget.titles or [""] * (i + 1))[i]
+            parts.append(lines_block([(f"{'▾' if is_open else '▸'} {title or ''}", True)], theme_fg))
+            if is_open:
+                parts.append(panel_block(child, theme))
+        return stack(parts, across=False, gap=4)
     if hasattr(widget, "snapshot_svg"):
         return Block(*widget.snapshot_svg())
     if hasattr(widget, "snapshot_html") and not isinstance(widget, w.Box):
