@@ -52,7 +52,8 @@ def scale_maxima(values, blocked, scales) -> list[float]:
     own = []
     for v, b in zip(values, blocked):
         ok = np.isfinite(v) if b is None else np.isfinite(v) & ~np.asarray(b, bool)
-        own.append(float(np.abs(v[ok]).max()) if ok.any() else 0.0)
+        # the float32 maximum, written as the shortest decimal that reads back as it (fewer bytes per frame)
+        own.append(float(str(np.float32(np.abs(v[ok]).max()))) if ok.any() else 0.0)
     shared: dict[str, float] = {}
     for m, g in zip(own, scales):
         if g:
