@@ -2,12 +2,11 @@
 
 Every test here is marked `browser`; all are skipped (with the reason) where /usr/bin/chromium or
 playwright is missing. `make test` (and so `.ci/run`) installs chromium, so in CI they run.
-Screenshots go to `test-artifacts/browser/` (gitignored); README screenshots to `docs/screenshots/`
-when asked (TR_WIDGETS_UPDATE_SCREENSHOTS=1) or missing, see `readme_screenshots`.
+Screenshots go to `test-artifacts/browser/` (gitignored). The README's pictures (light, dark, Chinese) are
+made by test_browser_theme.py and test_browser_cjk.py with TR_SCREENSHOTS=docs/screenshots.
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from browser_harness import (
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
-SCREENSHOTS = REPO / "docs" / "screenshots"
 # Wide enough that a notebook output is ~1200 px (README screenshots), tall enough for a stepper.
 VIEWPORT = {"width": 1320, "height": 1000}
 
@@ -114,21 +112,3 @@ def artifacts() -> Path:
     """`test-artifacts/browser/` (gitignored), for screenshots of every test."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-@pytest.fixture(scope="session")
-def readme_screenshots(artifacts) -> Path:
-    """Where README screenshots go: `docs/screenshots/` (committed) when
-    TR_WIDGETS_UPDATE_SCREENSHOTS=1 or when one is missing, else `test-artifacts/browser/readme/`,
-    so a plain test run never modifies tracked files (the decode stepper shows wall times, which
-    differ on every run).
-
-    Example: ``TR_WIDGETS_UPDATE_SCREENSHOTS=1 pytest tests/browser`` refreshes the README's pictures.
-    """
-    if os.environ.get("TR_WIDGETS_UPDATE_SCREENSHOTS") == "1" or not all(
-            (SCREENSHOTS / f"{kind}_stepper.png").exists() for kind in ("recurrent", "attention", "decode")):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        return SCREENSHOTS
-    readme = artifacts / "readme"
-    readme.mkdir(exist_ok=True)
-    return readme

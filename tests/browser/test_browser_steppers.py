@@ -140,7 +140,7 @@ def test_next_step_changes_the_view(lab, kind, artifacts):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_screenshots):
+def test_step_set_from_python_updates_the_view(lab, kind, artifacts):
     cell, var = STEPPERS[kind]
     out = _shown(lab, cell)
     before = _state(out)
@@ -149,14 +149,14 @@ def test_step_set_from_python_updates_the_view(lab, kind, artifacts, readme_scre
     after = _state(out)
     assert after["text"] != before["text"] and drawn(after)
     assert_clean(lab, kind)
-    # The README's picture of this stepper, at a step in the middle of the sequence. The notebook
+    # A picture of this stepper, at a step in the middle of the sequence (test-artifacts/). The notebook
     # scrolls inside the page, so the viewport grows until the whole output fits on screen.
     size = lab.viewport_size
     lab.set_viewport_size({"width": size["width"], "height": max(size["height"], out_height(out) + 300)})
     try:
         out.scroll_into_view_if_needed()
         lab.wait_for_timeout(300)
-        out.screenshot(path=str(readme_screenshots / f"{kind}_stepper.png"))
+        out.screenshot(path=str(artifacts / f"{kind}_stepper.png"))
     finally:
         lab.set_viewport_size(size)
 
