@@ -64,9 +64,9 @@ async function mountOne(box, mods) {
       mod.default.render({ model: stand[node.matrix ?? node.bars], el: d });
     }
   };
-  build(spec.layout, live);
   box.querySelector(".tr-export-static").style.display = "none";
-  box.appendChild(live);
+  box.appendChild(live);  // attached before the views render: the controls find their stepper (keys, clicks) at once
+  build(spec.layout, live);
   box.dataset.trMounted = "1";
 }
 
