@@ -144,3 +144,22 @@ def test_snapshot_html_shows_labels_and_bar_deterministically():
 def test_empty_canvas_snapshots():
     m = MatrixCanvas(title="nothing")
     assert "(empty)" in m.snapshot_html() and "(empty)" in m.snapshot_svg()[0]
+
+
+def test_a_categorical_matrix_has_no_colour_bar():
+    """Categories (the KV cache: reused / appended / not yet computed) are named by the title, not a scale."""
+    codes = np.array([[0, 127, 253], [0, 253, 255]], np.uint8)
+    plain, categories = MatrixCanvas(title="weights"), MatrixCanvas(title="cache", colour_bar=False)
+    for m in (plain, categories):
+        m.set_window(codes, Window(0, 2, 0, 3), (2, 3), 0.0, 1.0)
+    assert plain.bar_ticks and not categories.bar_ticks
+    assert plain.snapshot_svg()[0].count("<image") == 2 and categories.snapshot_svg()[0].count("<image") == 1
+    assert plain.texts["sequential"] in plain.caption() and plain.texts["sequential"] not in categories.caption()
+
+
+def test_the_decode_cache_matrix_is_categorical():
+    import tr_widgets
+
+    model, tok = tr_widgets.load_tiny()
+    s = tr_widgets.show(tr_widgets.decode(model, "The cat sat on the", 2, tokenizer=tok), progress=False)
+    assert s.cache.colour_bar is False and s.cache.bar_ticks == [] and s.row.bar_ticks

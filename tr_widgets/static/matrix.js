@@ -238,10 +238,12 @@ function render({ model, el: root }) {
   }
 
   function drawBar(theme, texts) {
+    barBox.style.display = g("bar_ticks").length ? "" : "none";  // no ticks: categories, which a legend names
+    if (!g("bar_ticks").length) return;
     const h = Math.min(Math.max(g("rows") * py, 80), 240), lut = bytesOf(g("lut"));
     bar.width = 1; bar.height = LEVELS + 1;
     Object.assign(bar.style, { width: `${BAR_W}px`, height: `${h}px`, border: `1px solid ${themeVar(theme, "border")}` });
-    Object.assign(barRow.style, { width: `${BAR_W + 56}px`, height: `${h + 2}px`, marginTop: `${LINE + 3}px` });
+    Object.assign(barRow.style, { width: `${BAR_W + 56}px`, height: `${h + 2 + LINE / 2}px`, marginTop: `${LINE + 3}px` });  // room for the last tick's text
     const img = new ImageData(1, LEVELS + 1);
     for (let c = 0; c <= LEVELS && lut.length >= 3 * (LEVELS + 1); c++) {
       const y = LEVELS - c;  // the largest value at the top

@@ -144,9 +144,9 @@ def _geometry(m: MatrixLook) -> dict:
     col_h = math.ceil(max([text_px(s, 11) for s in m.col_labels.texts] + [8]) + 6) if m.col_labels.rotate else AXIS_H
     w, h = m.cols * m.cell_w, m.rows * m.cell_h
     x0, y0 = row_w, TITLE_H + AXIS_H
-    bar_h = min(max(h, 80), 240)
+    bar_h = min(max(h, 80), 240) if m.ticks else 0  # no ticks: no colour bar (categories)
     tick_w = math.ceil(max([text_px(s, 11) for _, s in m.ticks] + [8]) + 5)
-    body_w = max(x0 + w + BAR_GAP + BAR_W + tick_w, x0 + text_px(m.col_axis + " →", 11))
+    body_w = max(x0 + w + (BAR_GAP + BAR_W + tick_w if m.ticks else 0), x0 + text_px(m.col_axis + " →", 11))
     title = wrap_px(m.title, 12, max(body_w, TITLE_MIN))
     caption = wrap_px(m.caption, 11, max(body_w, TITLE_MIN)) if m.caption else []
     width = max([body_w] + [text_px(s, 12) for s in title] + [text_px(s, 11) for s in caption])
@@ -199,8 +199,9 @@ def matrix_svg(m: MatrixLook) -> tuple[str, int, int]:
         out.append(f"<rect x='{x:g}' y='{y}' width='{w}' height='{h}' fill='none' stroke='{light[colour]}' "
                    f"stroke-width='2'{dash}/>")
     bx, by, bh = g["bar_x"], g["y0"], g["bar_h"]
-    out.append(f"<image x='{bx:g}' y='{by}' width='{BAR_W}' height='{bh}' preserveAspectRatio='none' "
-               f"href='{bar_png(m.cmap)}'/>")
+    if m.ticks:
+        out.append(f"<image x='{bx:g}' y='{by}' width='{BAR_W}' height='{bh}' preserveAspectRatio='none' "
+                   f"href='{bar_png(m.cmap)}'/>")
     for pos, s in m.ticks:
         ty = by + (1 - pos) * bh
         out.append(f"<line x1='{bx + BAR_W:g}' x2='{bx + BAR_W + 3:g}' y1='{ty:g}' y2='{ty:g}' stroke='{fg}'/>"
@@ -242,8 +243,8 @@ def matrix_html(m: MatrixLook, extra: str = "") -> str:
     parts.append(f"<div style='{lab};color:{muted};left:{g['x0']}px;top:{cy + g['col_h']}px'>{e(m.col_axis)} →</div>")
     parts.append("</div>")
     parts.append(f"<div style='position:relative;width:{BAR_W + TICK_W}px;height:{g['bar_h'] + 8}px;margin-top:{AXIS_H}px'>"
-                 f"<img alt='{e(msg('matrix.bar'), quote=True)}' style='position:absolute;left:0;top:0;width:{BAR_W}px;height:{g['bar_h']}px' "
-                 f"src='{bar_png(m.cmap)}'>")
+                 + (f"<img alt='{e(msg('matrix.bar'), quote=True)}' style='position:absolute;left:0;top:0;"
+                    f"width:{BAR_W}px;height:{g['bar_h']}px' src='{bar_png(m.cmap)}'>" if m.ticks else ""))
     for pos, s in m.ticks:
         parts.append(f"<div style='{lab};left:{BAR_W + 4}px;top:{(1 - pos) * g['bar_h'] - 6.5:g}px'>{e(s)}</div>")
     parts.append(f"</div>{extra}</div><div style='font-size:11px;color:{muted}'>{e(m.caption)}</div>")

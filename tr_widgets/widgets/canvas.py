@@ -127,7 +127,8 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     col_ticks = t.List(t.Int()).tag(sync=True)
     col_texts = t.List(t.Unicode()).tag(sync=True)
     col_rotate = t.Bool(False).tag(sync=True)
-    bar_ticks = t.List().tag(sync=True)  # [[position 0..1 from vmin, text], ...]
+    bar_ticks = t.List().tag(sync=True)  # [[position 0..1 from vmin, text], ...]; none: no colour bar
+    colour_bar = t.Bool(True)  # False for categories (the KV cache: reused / appended / not yet): a legend says it
     range_note = t.Unicode("").tag(sync=True)
     texts = t.Dict().tag(sync=True)  # the words matrix.js shows: i18n "matrix." keys, in the language it was built in
     theme = theme_trait()
@@ -172,7 +173,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         cl = axis_labels(self.col_labels, self.c0, self.cols, self.cell_w, column=True)
         self.row_ticks, self.row_texts = rl.ticks, rl.texts
         self.col_ticks, self.col_texts, self.col_rotate = cl.ticks, cl.texts, cl.rotate
-        self.bar_ticks = [list(x) for x in colour_ticks(self.vmin, self.vmax)]
+        self.bar_ticks = [list(x) for x in colour_ticks(self.vmin, self.vmax)] if self.colour_bar else []
         notes = (range_note(self.row_axis, self.r0, self.rows, self.full_rows),
                  range_note(self.col_axis, self.c0, self.cols, self.full_cols))
         self.range_note = " · ".join(n for n in notes if n)
@@ -283,7 +284,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     def caption(self) -> str:
         """The line under the colour bar: units, which colour is which (diverging maps), the range line."""
         parts = [f"{self.texts.get('units', 'units')}: {self.units}" if self.units else "",
-                 self.texts.get(self.cmap, ""), self.range_note]
+                 self.texts.get(self.cmap, "") if self.colour_bar else "", self.range_note]
         return " · ".join(p for p in parts if p)
 
     def look(self) -> image.MatrixLook:

@@ -71,7 +71,7 @@ class DecodeStepper(Stepper):
         self.bars = BarsCanvas(title="", layout=w.Layout(max_width="300px"))  # beside the heads
         # at most about half the cell: the tick times sit beside it (one screen in all)
         self.cache = MatrixCanvas(title="", row_axis=msg("decode.axis_layer"), col_axis=msg("decode.axis_position"),
-                                  layout=w.Layout(max_width="340px"))
+                                  colour_bar=False, layout=w.Layout(max_width="340px"))  # categories: its title names them
         self.times = BarsCanvas(title="", layout=w.Layout(max_width="360px"))  # beside the cache
         # one screen: the text, the heads beside the selected head's bars, the cache beside the tick
         # times; the per-token strip (the same weights, token by token) opens on a click
@@ -113,7 +113,7 @@ class DecodeStepper(Stepper):
         where = (msg("decode.where_cache", reused=int(tv.reused.sum()), appended=n_new) if self.trace.use_cache
                  else msg("decode.where_no_cache"))
         with self.row.hold_sync():
-            fit_cells(self.row, H, win.c1 - win.c0, 320, 12)
+            fit_cells(self.row, H, win.c1 - win.c0, 320, 14)  # 14 px: a label on every cell that fits
             self.row.title = msg("decode.row_title", t=t, position=tv.query_position, keys=counted("count.key", S),
                                  layer=layer, where=where)
             self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),
@@ -148,7 +148,7 @@ class DecodeStepper(Stepper):
         # pooled columns have no single label; positions not reached yet get none (no spoilers)
         labels = (short_labels(tr.tokens, 0, full) + [""] * (C - full)) if fc == 1 else None
         with self.cache.hold_sync():
-            fit_cells(self.cache, L, C, 320, 10)
+            fit_cells(self.cache, L, C, 320, 14)
             self.cache.title = what + (msg("decode.pooled", f=fc) if fc > 1 else "")
             self.cache.set_window(quantize(strip, 0.0, 1.0, strip == 0), Window(0, L, 0, C), (L, C), 0.0, 1.0,
                                   [msg("decode.layer_label", i=i) for i in range(L)], labels)
