@@ -95,7 +95,7 @@ def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None)
                                                                                   factors))
 
 
-RANGE_CELLS = 1 << 22  # weights read to fix the colour range over every head (larger: evenly spaced rows)
+RANGE_CELLS = 1 << 18  # weights read to fix the colour range over every head (larger: evenly spaced rows)
 
 
 def heads_range(trace, index: tuple, axis: int | None, max_cells: int = RANGE_CELLS) -> tuple[float, float]:
