@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .tokenizer import UNK, read_corpus
+from .tokenizer import UNK, WordTokenizer, read_corpus
 
 CORPUS_ZH_PATH = Path(__file__).with_name("corpus_zh.txt")
 DESCRIPTION = "character-level: one token per non-whitespace character, <unk> = 0"
@@ -35,8 +35,9 @@ def split_chars(text: str) -> list[str]:
     return [ch for ch in text if not ch.isspace()]
 
 
-class CharTokenizer:
-    """Maps characters to ids; id 0 is ``<unk>``. The same API as WordTokenizer.
+class CharTokenizer(WordTokenizer):
+    """Maps characters to ids; id 0 is ``<unk>``. The same API as WordTokenizer, whose methods it keeps:
+    only how text splits (one token per non-space character) and how ids join back (with nothing) differ.
 
     Example:
         >>> tok = CharTokenizer.from_text("猫坐在垫子上。")
@@ -48,6 +49,7 @@ class CharTokenizer:
     """
 
     description = DESCRIPTION  # what save_tiny writes as the file's "tokenizer" metadata
+    split = staticmethod(split_chars)
 
     def __init__(self, vocab: list[str]):
         if (not vocab or vocab[0] != UNK or len(set(vocab)) != len(vocab)
@@ -55,37 +57,7 @@ class CharTokenizer:
             raise ValueError(f"vocab: expected {UNK!r} followed by unique single non-space characters, "
                              f"got {vocab[:5]!r}... ({len(vocab)} entries); "
                              f"fix: build it with CharTokenizer.from_text(text)")
-        self.vocab = list(vocab)
-        self.index = {c: i for i, c in enumerate(self.vocab)}
-
-    @classmethod
-    def from_text(cls, text: str) -> "CharTokenizer":
-        """Vocabulary = ``<unk>`` followed by every distinct character of `text`, sorted (stable ids).
-
-        Example: ``CharTokenizer.from_text("猫猫狗").vocab == ["<unk>", "狗", "猫"]``
-        """
-        return cls([UNK] + sorted(set(split_chars(text))))
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of token ids. Example: ``CharTokenizer.from_text("猫狗").vocab_size == 3``"""
-        return len(self.vocab)
-
-    @property
-    def unk_id(self) -> int:
-        """Id of ``<unk>`` (always 0). Example: ``tok.encode("龙") == [tok.unk_id]``"""
-        return 0
-
-    def encode(self, text: str) -> list[int]:
-        """Text -> ids, one per character; whitespace is skipped, unknown characters map to ``<unk>``.
-
-        Example: ``len(tok.encode("猫坐在")) == 3``
-        """
-        return [self.index.get(c, 0) for c in split_chars(text)]
-
-    def tokens(self, ids) -> list[str]:
-        """Ids -> characters, one per id (labels for plots). Example: ``tok.tokens([0]) == ["<unk>"]``"""
-        return [self.vocab[int(i)] for i in (ids.tolist() if hasattr(ids, "tolist") else list(ids))]
+        super().__init__(vocab)
 
     def decode(self, ids) -> str:
         """Ids -> text: the characters joined with nothing between them.
@@ -93,9 +65,3 @@ class CharTokenizer:
         Example: ``tok.decode(tok.encode("猫坐在垫子上。")) == "猫坐在垫子上。"``
         """
         return "".join(self.tokens(ids))
-
-    def __len__(self) -> int:
-        return len(self.vocab)
-
-    def __repr__(self) -> str:
-        return f"CharTokenizer(vocab_size={self.vocab_size})"

@@ -178,7 +178,7 @@ def save_tiny(model: TinyGPT, tok: WordTokenizer, path=WEIGHTS_PATH, extra: dict
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous()
                for k, v in model.state_dict().items() if k != "lm_head.weight"}
     meta = {"config": asdict(model.config), "vocab": tok.vocab,
-            "tokenizer": getattr(tok, "description", "word-level: regex \\w+|[^\\w\\s], <unk> = 0"),
+            "tokenizer": tok.description,
             **(extra or {})}
     save_file(tensors, str(path), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
     return Path(path).stat().st_size

@@ -50,6 +50,9 @@ class WordTokenizer:
         'The cat sat on the mat.'
     """
 
+    description = "word-level: regex \\w+|[^\\w\\s], <unk> = 0"  # the file's "tokenizer" metadata (save_tiny)
+    split = staticmethod(split_words)  # text -> token strings (CharTokenizer: one per character)
+
     def __init__(self, vocab: list[str]):
         if not vocab or vocab[0] != UNK or len(set(vocab)) != len(vocab):
             raise ValueError(f"vocab: expected a list of unique strings starting with {UNK!r}, "
@@ -64,7 +67,7 @@ class WordTokenizer:
 
         Example: ``WordTokenizer.from_text("a b a.").vocab == ["<unk>", ".", "a", "b"]``
         """
-        return cls([UNK] + sorted(Counter(split_words(text))))
+        return cls([UNK] + sorted(Counter(cls.split(text))))
 
     @property
     def vocab_size(self) -> int:
@@ -78,7 +81,7 @@ class WordTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Text -> ids; unknown words map to ``<unk>``. Example: ``tok.encode("The cat")``"""
-        return [self.index.get(w, 0) for w in split_words(text)]
+        return [self.index.get(w, 0) for w in self.split(text)]
 
     def tokens(self, ids) -> list[str]:
         """Ids -> token strings, one per id (labels for plots). Example: ``tok.tokens([0]) == ["<unk>"]``"""
@@ -98,7 +101,7 @@ class WordTokenizer:
         return len(self.vocab)
 
     def __repr__(self) -> str:
-        return f"WordTokenizer(vocab_size={self.vocab_size})"
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
 
 
 def _as_list(ids) -> list:
