@@ -8,6 +8,7 @@ made by test_browser_theme.py and test_browser_cjk.py with TR_SCREENSHOTS=docs/s
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,26 @@ def notebook7(notebook_dir, artifacts):
     yield server
     server.stop()
     shutil.copy(server.log_path, artifacts / "jupyter-notebook.log")
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """One notebook front end: its (session-wide) server and `open_notebook`'s `ui` for it."""
+
+    server: JupyterServer
+    ui: str  # "lab" or "notebook"
+
+    @property
+    def name(self) -> str:
+        return {"lab": "jupyterlab", "notebook": "notebook7"}[self.ui]
+
+
+@pytest.fixture(params=["lab", "notebook"], ids=["jupyterlab", "notebook7"])
+def front_end(request) -> FrontEnd:
+    """JupyterLab 4, then Notebook 7: a test taking it runs in both, on the session's shared servers.
+    Example: ``open_notebook(browser_page, front_end.server, "a.ipynb", ui=front_end.ui)``."""
+    fixture = {"lab": "jupyter", "notebook": "notebook7"}[request.param]
+    return FrontEnd(request.getfixturevalue(fixture), request.param)
 
 
 @pytest.fixture(scope="session")

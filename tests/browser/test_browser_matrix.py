@@ -1,4 +1,4 @@
-"""The attention weights matrix in JupyterLab 4: token axis labels as text that never overlaps, a colour
+"""The attention weights matrix in JupyterLab 4 and Notebook 7: token axis labels as text that never overlaps, a colour
 bar with its ticks, the hover line with both tokens and the exact value, and a click that asks to go
 to that query (a ``tr-go`` event, which player.js handles)."""
 from __future__ import annotations
@@ -39,10 +39,10 @@ def _overlap(a, b) -> bool:
         min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]) > 0.5
 
 
-def test_weights_matrix_labels_colour_bar_hover_and_click(browser_page, jupyter, notebook_dir, artifacts):
-    page = browser_page
-    write_notebook(notebook_dir / "matrix_look.ipynb", CELLS)
-    open_notebook(page, jupyter, "matrix_look.ipynb")
+def test_weights_matrix_labels_colour_bar_hover_and_click(browser_page, front_end, notebook_dir, artifacts):
+    page, name = browser_page, f"matrix_look_{front_end.name}"
+    write_notebook(notebook_dir / f"{name}.ipynb", CELLS)
+    open_notebook(page, front_end.server, f"{name}.ipynb", ui=front_end.ui)
     run_all_cells(page)
     out = cell_output(page, 1)
     out.scroll_into_view_if_needed()
@@ -70,7 +70,7 @@ def test_weights_matrix_labels_colour_bar_hover_and_click(browser_page, jupyter,
     assert "“mat”" in hover and "“cat”" in hover and "≈" not in hover, hover
     shown = float(hover.rsplit("·", 1)[1].split()[0])
     assert math.isclose(shown, exact, rel_tol=5e-4), (hover, exact)  # ≥ 4 significant digits of the float32
-    out.screenshot(path=str(artifacts / "matrix_look_hover.png"))
+    out.screenshot(path=str(artifacts / f"{name}_hover.png"))
 
     # capture phase: the stepper around the matrix (player.js) takes the event on its way up
     page.evaluate("() => { window.__trGo = []; "
@@ -80,4 +80,4 @@ def test_weights_matrix_labels_colour_bar_hover_and_click(browser_page, jupyter,
     page.wait_for_function("() => window.__trGo.length > 0", timeout=5_000)
     assert page.evaluate("() => window.__trGo")[0] == 4
     assert out.locator("canvas.tr-window").first.evaluate("c => getComputedStyle(c).cursor") == "pointer"
-    assert_clean(page, "matrix look")
+    assert_clean(page, name)

@@ -1,5 +1,5 @@
 """Keep it (issue 13) in the browser: the "save picture" control downloads the stepper as a PNG, drawn in the
-page from its canvases and text (no kernel, no network), in JupyterLab 4 and in an exported page."""
+page from its canvases and text (no kernel, no network), in JupyterLab 4, in Notebook 7 and in an exported page."""
 from __future__ import annotations
 
 import struct
@@ -32,9 +32,10 @@ def _picture_is_the_stepper(page, root, w, h):
     assert abs(w - round(box[0] * box[2])) <= 2 and abs(h - round(box[1] * box[2])) <= 2, (w, h, box)
 
 
-def test_save_picture_in_jupyterlab(browser_page, jupyter, notebook_dir, artifacts):
-    write_notebook(notebook_dir / "save_lab.ipynb", [CELL])
-    open_notebook(browser_page, jupyter, "save_lab.ipynb")
+def test_save_picture_in_the_notebook(browser_page, front_end, notebook_dir, artifacts):
+    name = f"save_{front_end.name}"
+    write_notebook(notebook_dir / f"{name}.ipynb", [CELL])
+    open_notebook(browser_page, front_end.server, f"{name}.ipynb", ui=front_end.ui)
     run_all_cells(browser_page)
     out = cell_output(browser_page, 0)
     out.locator(".tr-clock[data-tr-targets]:not([data-tr-targets='-1'])").wait_for(state="attached", timeout=30_000)
@@ -43,10 +44,10 @@ def test_save_picture_in_jupyterlab(browser_page, jupyter, notebook_dir, artifac
     with browser_page.expect_download() as d:
         button(out, "save picture").click()
     assert d.value.suggested_filename == "tr_widgets-query-1.png"
-    w, h, data = _png(d.value, artifacts, "save_lab.png")
+    w, h, data = _png(d.value, artifacts, f"{name}.png")
     _picture_is_the_stepper(browser_page, out.locator(".tr-stepper").first, w, h)
     assert len(data) > 5_000, "the picture is nearly empty"
-    assert_clean(browser_page, "save picture")
+    assert_clean(browser_page, f"save picture in {front_end.name}")
 
 
 def test_save_picture_in_an_exported_page(chromium, tmp_path, artifacts):

@@ -4,7 +4,8 @@ One notebook shows every stepper kind (an LSTM recurrent trace, attention with t
 shipped tiny GPT, a gradient trace and a Mamba state trace). In JupyterLab Light and Dark (set through
 the settings REST API before the page opens) each stepper is screenshotted, every visible text inside it
 must reach WCAG AA contrast (4.5:1) against its effective background (the first ancestor with an opaque
-background, from the computed styles), and in Dark no canvas may keep a white background. Switching the
+background, from the computed styles), and in Dark no canvas may keep a white background; the same
+checks run in Notebook 7 Light and Dark. Switching the
 theme from JupyterLab's Settings menu, with the notebook open, must repaint the canvases without a re-run.
 A bar flow wrapped in a narrow box keeps every arrow beside the group it points into, shows its value
 axis as text, and names the hovered bar's index and value.
@@ -261,7 +262,20 @@ def test_dark_theme_text_contrast_canvases_and_screenshots(browser_page, jupyter
     assert not low, f"texts below 4.5:1 in JupyterLab Dark: {json.dumps(low, ensure_ascii=False, indent=1)}"
 
 
-def test_notebook7_light_text_contrast(browser_page, notebook7, notebook_dir, theme_notebook):
-    _open_and_run(browser_page, notebook7, theme_notebook, ui="notebook")
-    low, _ = _check(browser_page, ["recurrent", "attention", "decode"], None, "light")
-    assert not low, f"texts below 4.5:1 in Notebook 7: {json.dumps(low, ensure_ascii=False, indent=1)}"
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_notebook7_text_contrast(browser_page, notebook7, theme_notebook, theme, artifacts):
+    """Notebook 7 reads the same setting (@jupyterlab/apputils-extension:themes) from its own server.
+    Screenshots: test-artifacts/browser/notebook7/<kind>_<theme>.png."""
+    _set_theme(notebook7, THEMES[theme])
+    try:
+        _open_and_run(browser_page, notebook7, theme_notebook, ui="notebook")
+        assert browser_page.evaluate("() => document.body.dataset.jpThemeLight") == str(theme == "light").lower()
+        folder = artifacts / "notebook7"
+        folder.mkdir(exist_ok=True)
+        low, white = _check(browser_page, KINDS, folder, theme)
+    finally:
+        if theme != "light":
+            _set_theme(notebook7, THEMES["light"])  # the other Notebook 7 tests expect the default theme
+    assert_clean(browser_page, f"Notebook 7 {theme}")
+    assert not white, f"canvases with a white background in Notebook 7 Dark: {white}"
+    assert not low, f"texts below 4.5:1 in Notebook 7 {theme}: {json.dumps(low, ensure_ascii=False, indent=1)}"
