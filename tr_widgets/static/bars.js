@@ -34,10 +34,16 @@ function el(tag, cls, parent) {
   return e;
 }
 
-function themeOf(root, light) {
+// The theme's colours, read once per theme and page: getComputedStyle forces a style recalculation,
+// which costs milliseconds per chart on a large notebook; a theme change (see `soon`) reads them anew.
+let THEME_CACHE = null;
+
+function themeOf(root, light, fresh = false) {
+  if (THEME_CACHE && !fresh) return THEME_CACHE;
   const cs = root.isConnected ? getComputedStyle(root) : null;
   const t = {};
   for (const k of THEMED) t[k] = (cs && cs.getPropertyValue(`--tr-${k}`).trim()) || light[k] || "#888";
+  if (cs) THEME_CACHE = t;
   return t;
 }
 
@@ -61,8 +67,8 @@ function outline(ctx, i, bw, colour, dash, inset) {
 
 function drawSeries(canvas, vals, blocked, mark, high, bw, m, c, th, up) {
   const n = vals.length;
-  canvas.width = Math.max(8, n * bw);
-  canvas.height = H;
+  const w = Math.max(8, n * bw);
+  if (canvas.width !== w || canvas.height !== H) { canvas.width = w; canvas.height = H; }  // a resize reallocates
   canvas.style.height = `${H}px`;
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = th.bg;
@@ -115,23 +121,14 @@ function render({ model, el: root }) {
     item.appendChild(document.createTextNode(words));
   }
 
-  function draw() {
-    scheduled = false;
-    const th = themeOf(root, model.get("theme_light") || {});
-    themeKey = THEMED.map((k) => th[k]).join("|");
-    title.textContent = model.get("title");
+  // The charts' DOM is built once per layout (series, groups, widths, axis kinds) and then only updated:
+  // a step redraws the canvases and sets the changed words; rebuilding the DOM and its layout each step
+  // was most of a step's cost in the page.
+  let layoutKey = "", legendKey = "", charts = [];
+
+  function build(lengths, names, groups, shared, up, flat) {
     flow.replaceChildren();
-    legend.replaceChildren();
-    const vals = floatsOf(model.get("values")), blk = bytesOf(model.get("blocked"));
-    const lengths = model.get("lengths"), names = model.get("names"), notes = model.get("notes");
-    const marks = model.get("marks"), highs = model.get("highlights") || [], groups = model.get("groups");
-    const widths = model.get("bar_px"), colours = model.get("colours");
-    const maxima = model.get("scale_max") || [], axis = model.get("axis") || [];
-    const shared = model.get("scale_groups") || [], units = model.get("units") || [];
-    const starts = []; let acc = 0;
-    for (const n of lengths) { starts.push(acc); acc += n; }
-    const up = nonNegative(vals, blk, starts, lengths, shared);
-    let anyBlocked = false, anyNonfinite = false;
+    charts = [];
     groups.forEach((group, gi) => {
       const stepBox = el("div", "tr-flow-step", flow);  // the arrow and the group it points into
       if (gi > 0 && model.get("arrow")) {
@@ -150,42 +147,70 @@ function render({ model, el: root }) {
         if (col.classList.contains("tr-group-grid") && k % 2 && shared[s] && shared[s] === shared[group[k - 1]]) {
           ax.classList.add("tr-value-axis-repeat");
         }
-        const label = axis[s] ?? "", flat = !(maxima[s] > 0);  // all zero (e.g. h_0): only the "0" label
-        const ticks = flat ? ["", "0", ""] : up[s] ? [label, "", "0"] : [`+${label}`, "0", `\u2212${label}`];
         if (up[s]) ax.classList.add("tr-value-axis-up");
-        for (const t of ticks) {
-          el("span", "tr-axis-label", ax).textContent = t;
-        }
+        const spans = [0, 1, 2].map(() => el("span", "tr-axis-label", ax));
         const canvas = el("canvas", "tr-series-canvas", plot);
-        const a = starts[s], n = lengths[s];
-        const b = blk.length >= a + n ? blk.subarray(a, a + n) : new Uint8Array(n);
-        const v = vals.subarray(a, a + n);
-        const bw = widths[s] || 1;
-        drawSeries(canvas, v, b, marks[s] ?? -1, highs[s] ?? -1, bw, maxima[s] || 0, colours, th, up[s] && !flat);
-        for (let i = 0; i < n; i++) { anyBlocked ||= !!b[i]; anyNonfinite ||= !b[i] && !Number.isFinite(v[i]); }
         canvas.setAttribute("role", "img");
-        canvas.setAttribute("aria-label", `${names[s]}: ${n} values, axis ${up[s] ? `0 to ${label}` : `±${label}`}`);
+        const chart = { s, canvas, spans, note: el("div", "tr-series-note", box), v: null, b: null };
         canvas.addEventListener("mousemove", (e) => {
-          const r = canvas.getBoundingClientRect();
+          const n = chart.v.length, units = model.get("units") || [], r = canvas.getBoundingClientRect();
           const i = Math.min(n - 1, Math.max(0, Math.floor((e.clientX - r.left) / (r.width || 1) * n)));
-          const value = b[i] ? text("blocked") : `${fmtValue(v[i])}${units[s] ? ` ${units[s]}` : ""}`;
-          const vars = { name: names[s], i: String(i), last: String(n - 1), value };
-          hover.textContent = text("hover").replace(/\{(\w+)\}/g, (m, k) => vars[k] ?? m);
+          const value = chart.b[i] ? text("blocked") : `${fmtValue(chart.v[i])}${units[s] ? ` ${units[s]}` : ""}`;
+          const vars = { name: model.get("names")[s], i: String(i), last: String(n - 1), value };
+          hover.textContent = text("hover").replace(/\{(\w+)\}/g, (m, key) => vars[key] ?? m);
         });
         canvas.addEventListener("mouseleave", () => { hover.textContent = text("hint"); });
-        const first = shared[s] && shared.indexOf(shared[s]) === s;  // said once, under the group's first series
-        const note = [notes[s] || "", first ? text("shared").replace("{group}", () => shared[s]) : ""];
-        el("div", "tr-series-note", box).textContent = note.filter(Boolean).join(" · ");
+        charts.push(chart);
       });
     });
-    const item = el("span", "tr-legend-item", legend);  // "red: positive · blue: negative", with swatches
-    el("span", "tr-swatch", item).style.background = colours.positive;
-    el("span", "tr-swatch", item).style.background = colours.negative;
-    item.appendChild(document.createTextNode(text("signs")));
-    if (marks.some((i) => i >= 0)) legendItem(th.mark, text("mark"));
-    if (highs.some((i) => i >= 0)) legendItem(th.highlight, text("highlight"));
-    if (anyBlocked) legendItem(colours.blocked, text("blocked"));
-    if (anyNonfinite) legendItem(colours.nonfinite, text("nonfinite"));
+  }
+
+  function draw() {
+    scheduled = false;
+    const th = themeOf(root, model.get("theme_light") || {});
+    themeKey = THEMED.map((k) => th[k]).join("|");
+    title.textContent = model.get("title");
+    const vals = floatsOf(model.get("values")), blk = bytesOf(model.get("blocked"));
+    const lengths = model.get("lengths"), names = model.get("names"), notes = model.get("notes");
+    const marks = model.get("marks"), highs = model.get("highlights") || [], groups = model.get("groups");
+    const widths = model.get("bar_px"), colours = model.get("colours");
+    const maxima = model.get("scale_max") || [], axis = model.get("axis") || [];
+    const shared = model.get("scale_groups") || [];
+    const starts = []; let acc = 0;
+    for (const n of lengths) { starts.push(acc); acc += n; }
+    const up = nonNegative(vals, blk, starts, lengths, shared), flat = maxima.map((m) => !(m > 0));
+    const key = JSON.stringify([lengths, names, groups, shared, up, model.get("arrow")]);
+    if (key !== layoutKey) { layoutKey = key; build(lengths, names, groups, shared, up, flat); }
+    let anyBlocked = false, anyNonfinite = false;
+    for (const chart of charts) {
+      const s = chart.s, a = starts[s], n = lengths[s];
+      const label = axis[s] ?? "";  // all zero (e.g. h_0): only the "0" label
+      const ticks = flat[s] ? ["", "0", ""] : up[s] ? [label, "", "0"] : [`+${label}`, "0", `\u2212${label}`];
+      ticks.forEach((t, i) => { if (chart.spans[i].textContent !== t) chart.spans[i].textContent = t; });
+      chart.b = blk.length >= a + n ? blk.subarray(a, a + n) : new Uint8Array(n);
+      chart.v = vals.subarray(a, a + n);
+      drawSeries(chart.canvas, chart.v, chart.b, marks[s] ?? -1, highs[s] ?? -1, widths[s] || 1, maxima[s] || 0,
+        colours, th, up[s] && !flat[s]);
+      for (let i = 0; i < n; i++) { anyBlocked ||= !!chart.b[i]; anyNonfinite ||= !chart.b[i] && !Number.isFinite(chart.v[i]); }
+      chart.canvas.setAttribute("aria-label", `${names[s]}: ${n} values, axis ${up[s] ? `0 to ${label}` : `±${label}`}`);
+      const first = shared[s] && shared.indexOf(shared[s]) === s;  // said once, under the group's first series
+      const note = [notes[s] || "", first ? text("shared").replace("{group}", () => shared[s]) : ""].filter(Boolean).join(" · ");
+      if (chart.note.textContent !== note) chart.note.textContent = note;
+    }
+    const legendNow = JSON.stringify([marks.some((i) => i >= 0), highs.some((i) => i >= 0), anyBlocked, anyNonfinite,
+      colours, th.mark, th.highlight, model.get("texts")]);
+    if (legendNow !== legendKey) {
+      legendKey = legendNow;
+      legend.replaceChildren();
+      const item = el("span", "tr-legend-item", legend);  // "red: positive · blue: negative", with swatches
+      el("span", "tr-swatch", item).style.background = colours.positive;
+      el("span", "tr-swatch", item).style.background = colours.negative;
+      item.appendChild(document.createTextNode(text("signs")));
+      if (marks.some((i) => i >= 0)) legendItem(th.mark, text("mark"));
+      if (highs.some((i) => i >= 0)) legendItem(th.highlight, text("highlight"));
+      if (anyBlocked) legendItem(colours.blocked, text("blocked"));
+      if (anyNonfinite) legendItem(colours.nonfinite, text("nonfinite"));
+    }
     if (!hover.textContent) hover.textContent = text("hint");
     root.dataset.trTheme = th.bg;
     root.dataset.trStep = String(model.get("step"));
@@ -200,7 +225,7 @@ function render({ model, el: root }) {
   // resolved --tr-* colours changed (also once the view is first attached and styled).
   const timers = new Set();
   function refresh() {
-    const th = themeOf(root, model.get("theme_light") || {});
+    const th = themeOf(root, model.get("theme_light") || {}, true);
     if (THEMED.map((k) => th[k]).join("|") !== themeKey) schedule();
   }
   function soon() {

@@ -36,11 +36,17 @@ function rgbOf(css) {
 
 // A theme colour: --tr-<name> (tr.css), else the notebook's own variable (JupyterLab, then VS Code),
 // else the light default; `theme` is palette.THEME as sent: name -> [jp var, vscode var, light].
+// Read once per theme and page (getComputedStyle forces a style recalculation, milliseconds per panel on
+// a large notebook); a theme change empties the cache (see `later` below).
+const THEME_CACHE = new Map();
+
 export function themeColour(node, theme, name) {
+  if (THEME_CACHE.has(name)) return THEME_CACHE.get(name);
   const cs = getComputedStyle(node), own = cs.getPropertyValue(`--tr-${name}`).trim();
-  if (own) return own;
   const [jp, vs, light] = theme[name] || [];
-  return (jp && cs.getPropertyValue(jp).trim()) || (vs && cs.getPropertyValue(vs).trim()) || light || "#000";
+  const v = own || (jp && cs.getPropertyValue(jp).trim()) || (vs && cs.getPropertyValue(vs).trim()) || light || "#000";
+  if (node.isConnected) THEME_CACHE.set(name, v);
+  return v;
 }
 
 // The same colour as a CSS value, for DOM text: it follows a theme switch by itself.
@@ -52,10 +58,10 @@ function themeVar(theme, name) {
 // Paint codes [rows, cols] at py × px pixels per cell. The painted cells are kept in `cache` (an
 // offscreen canvas) so a step that only moves a marker redraws by one drawImage.
 function paint(canvas, codes, rows, cols, py, px, pal, cache) {
-  canvas.width = Math.max(1, cols * px);
-  canvas.height = Math.max(1, rows * py);
+  const w = Math.max(1, cols * px), h = Math.max(1, rows * py);
+  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }  // a resize reallocates
   const ctx = canvas.getContext("2d");
-  if (!rows || !cols || codes.length < rows * cols) return ctx;
+  if (!rows || !cols || codes.length < rows * cols) { ctx.clearRect(0, 0, w, h); return ctx; }
   const key = [rows, cols, py, px, pal.hatch].join();
   if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key
       || cache.lut !== pal.lut) {
@@ -166,15 +172,18 @@ function render({ model, el: root }) {
     scheduled = false;
     const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0"), theme = g("theme"), texts = g("texts");
     const tc = (name) => themeColour(root, theme, name);
-    root.style.color = themeVar(theme, "fg");
-    for (const d of [rowTitle, colTitle, axes, hover, barNote, notice]) d.style.color = themeVar(theme, "fg-muted");
+    if (theme !== styledWith) {  // CSS variables: set once, they follow a theme switch by themselves
+      styledWith = theme;
+      root.style.color = themeVar(theme, "fg");
+      for (const d of [rowTitle, colTitle, axes, hover, barNote, notice]) d.style.color = themeVar(theme, "fg-muted");
+      canvas.style.border = `1px solid ${themeVar(theme, "border")}`;
+    }
     title.textContent = g("title");
     const colours = g("colours"), pal = { lut: bytesOf(g("lut")), colours, hatch: tc("hatch") };
     const mark = tc("mark"), high = tc("highlight");
     px = g("cell_w");
     py = g("cell_h");
     const ctx = paint(canvas, bytesOf(g("codes")), rows, cols, py, px, pal, winCache);
-    canvas.style.border = `1px solid ${themeVar(theme, "border")}`;
     const hr = g("highlight_row") - r0, hc = g("highlight_col") - c0, mr = g("mark_row") - r0, mc = g("mark_col") - c0;
     if (g("highlight_row") >= 0 && hr >= 0 && hr < rows) markRow(ctx, hr, canvas.width, py, high, true);
     if (g("highlight_col") >= 0 && hc >= 0 && hc < cols) markCol(ctx, hc, canvas.height, px, high, true);
@@ -208,7 +217,14 @@ function render({ model, el: root }) {
     root.dataset.trDraws = String(++draws);
   }
 
+  let labelsKey = "", barKey = "", styledWith = null;  // what the labels and the colour bar were last drawn from: a step that
+  // only moves a marker rebuilds neither (DOM work and layout are most of a step's cost in the page)
+
   function drawLabels(rows, cols, r0, c0) {
+    const key = JSON.stringify([rows, cols, r0, c0, px, py, g("row_ticks"), g("row_texts"), g("col_ticks"),
+      g("col_texts"), g("col_rotate"), g("click_step"), g("row_axis"), g("col_axis"), g("row_labels"), g("col_labels")]);
+    if (key === labelsKey) return;
+    labelsKey = key;
     const rl = g("row_labels"), cl = g("col_labels"), rtexts = g("row_texts"), ctexts = g("col_texts");
     const rotate = g("col_rotate"), click = g("click_step");
     const longest = (list) => Math.max(1, ...list.map((s) => s.length));
@@ -238,6 +254,9 @@ function render({ model, el: root }) {
   }
 
   function drawBar(theme, texts) {
+    const key = JSON.stringify([g("bar_ticks"), g("rows") * py, g("units"), g("cmap"), texts, theme, bytesOf(g("lut")).length]);
+    if (key === barKey) return;  // the colour table follows cmap, which the key holds
+    barKey = key;
     barBox.style.display = g("bar_ticks").length ? "" : "none";  // no ticks: categories, which a legend names
     if (!g("bar_ticks").length) return;
     const h = Math.min(Math.max(g("rows") * py, 80), 240), lut = bytesOf(g("lut"));
@@ -333,7 +352,8 @@ function render({ model, el: root }) {
   });
 
   // A theme switch redraws without re-running the cell: JupyterLab marks it on <body>; the OS on the media query.
-  const later = () => { schedule(); setTimeout(schedule, 250); };
+  const anew = () => { THEME_CACHE.clear(); schedule(); };
+  const later = () => { anew(); setTimeout(anew, 250); };
   const watch = new MutationObserver(later);
   watch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light", "class"] });
   const media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
