@@ -67,11 +67,13 @@ PEOPLE_SIT = {"chair": 6, "bed": 2, "bench": 2, "grass": 1}
 PEOPLE_GO = {"park": 4, "school": 4, "shop": 2, "farm": 1, "pond": 1}
 
 
-class Writer:
-    """Template sentences, all drawn from one seeded random.Random so the file is reproducible."""
+class Draws:
+    """Every random draw of a corpus, from one seeded random.Random so the file is reproducible.
+    ``weights``: animal -> how often it is drawn (the corpus's own ANIMAL_WEIGHT)."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, weights: dict):
         self.r = random.Random(seed)
+        self.weights = weights
 
     def pick(self, table):
         if isinstance(table, dict):
@@ -80,8 +82,15 @@ class Writer:
         return self.r.choice(table)
 
     def animal(self, other_than: str | None = None) -> str:
-        keys = [a for a in ANIMALS if a != other_than]
-        return self.r.choices(keys, weights=[ANIMAL_WEIGHT[a] for a in keys])[0]
+        keys = [a for a in self.weights if a != other_than]
+        return self.r.choices(keys, weights=[self.weights[a] for a in keys])[0]
+
+
+class Writer(Draws):
+    """Template sentences of the English corpus."""
+
+    def __init__(self, seed: int):
+        super().__init__(seed, ANIMAL_WEIGHT)
 
     # single sentences about one animal; `the` is "The" at a sentence start, "the" inside one
     def animal_sentence(self, a: str, the: str = "The", present: bool = True) -> str:
@@ -166,21 +175,26 @@ def make_corpus(seed: int = SEED, n_lines: int = N_LINES) -> str:
     return HEADER + "".join(detokenize(w.line()) + "\n" for _ in range(n_lines))
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, make=None, out: Path = OUT, summary=None, doc: str = __doc__) -> int:
+    """Write ``make()`` to ``out``, or with --check compare it with the committed file (exit 1 if it
+    differs). ``summary(body lines)`` is printed after writing. make_corpus_zh.py calls it too."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--check", action="store_true", help="compare with the committed file, write nothing")
     args = p.parse_args(argv)
-    text = make_corpus()
+    text = (make or make_corpus)()
     if args.check:
-        same = OUT.exists() and OUT.read_text(encoding="utf-8") == text
-        print("corpus up to date" if same else f"{OUT} differs from the generator output")
+        same = out.exists() and out.read_text(encoding="utf-8") == text
+        print("corpus up to date" if same else f"{out} differs from the generator output")
         return 0 if same else 1
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
     body = [ln for ln in text.splitlines() if not ln.startswith("#")]
-    print(f"wrote {OUT}: {len(body)} lines, {sum(ln.count('.') for ln in body)} sentences, "
-          f"{len(text.encode())} bytes")
+    print(f"wrote {out}: {len(body)} lines, " + (summary or english_summary)(body) + f", {len(text.encode())} bytes")
     return 0
+
+
+def english_summary(body: list[str]) -> str:
+    return f"{sum(ln.count('.') for ln in body)} sentences"
 
 
 if __name__ == "__main__":

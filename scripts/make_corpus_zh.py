@@ -14,10 +14,12 @@ Usage:  python scripts/make_corpus_zh.py            (rewrites the file; same byt
 """
 from __future__ import annotations
 
-import argparse
-import random
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the English script's draws and main
+import make_corpus as english  # noqa: E402
+from make_corpus import Draws  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "tr_widgets" / "models" / "corpus_zh.txt"
 SEED = 1234
@@ -71,21 +73,11 @@ DIGITS = "一二三四五六七八九十"
 HOURS = [*DIGITS, "十一", "十二"]  # 一 .. 十二: the clock face
 
 
-class Writer:
-    """Template sentences, all drawn from one seeded random.Random so the file is reproducible."""
+class Writer(Draws):
+    """Template sentences of the Chinese corpus (the seeded draws are the English script's)."""
 
     def __init__(self, seed: int):
-        self.r = random.Random(seed)
-
-    def pick(self, table):
-        if isinstance(table, dict):
-            keys = list(table)
-            return self.r.choices(keys, weights=[table[k] for k in keys])[0]
-        return self.r.choice(table)
-
-    def animal(self, other_than: str | None = None) -> str:
-        keys = [a for a in ANIMALS if a != other_than]
-        return self.r.choices(keys, weights=[ANIMAL_WEIGHT[a] for a in keys])[0]
+        super().__init__(seed, ANIMAL_WEIGHT)
 
     # single sentences about one animal; `who` is how the sentence names it ("猫", "小猫", "有一天，猫")
     def animal_sentence(self, a: str, who: str | None = None, story: bool = False) -> str:
@@ -181,21 +173,14 @@ def make_corpus(seed: int = SEED, n_lines: int = N_LINES) -> str:
     return HEADER + "".join(w.line() + "\n" for _ in range(n_lines))
 
 
+def chinese_summary(body: list[str]) -> str:
+    return (f"{sum(ln.count('。') for ln in body)} sentences, {sum(map(len, body))} characters, "
+            f"{len(set(''.join(body)))} distinct")
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="compare with the committed file, write nothing")
-    args = p.parse_args(argv)
-    text = make_corpus()
-    if args.check:
-        same = OUT.exists() and OUT.read_text(encoding="utf-8") == text
-        print("corpus up to date" if same else f"{OUT} differs from the generator output")
-        return 0 if same else 1
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
-    body = [ln for ln in text.splitlines() if not ln.startswith("#")]
-    print(f"wrote {OUT}: {len(body)} lines, {sum(ln.count('。') for ln in body)} sentences, "
-          f"{sum(map(len, body))} characters, {len(set(''.join(body)))} distinct, {len(text.encode())} bytes")
-    return 0
+    """Write corpus_zh.txt, or check it (--check): the English script's main on this corpus."""
+    return english.main(argv, make=make_corpus, out=OUT, summary=chinese_summary, doc=__doc__)
 
 
 if __name__ == "__main__":
