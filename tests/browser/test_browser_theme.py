@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import stepper_cells as cells
 from browser_harness import (
     assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_steps, write_notebook,
 )
@@ -37,26 +38,11 @@ import torch, numpy as np, ipywidgets as w, tr_widgets
 from tr_widgets.widgets import BarsCanvas
 torch.manual_seed(0)"""
 CELLS = {
-    "recurrent": """\
-lstm = torch.nn.LSTM(input_size=4, hidden_size=6)
-tr_widgets.show(tr_widgets.trace_recurrent(lstm, torch.randn(7, 1, 4)))  # T=7, B=1, I=4""",
-    "attention": """\
-tokens = ["<s>", "the", "cat", "sat", "on", "the", "mat", "and", "purred", "."]
-q, k, v = torch.randn(3, 1, 2, len(tokens), 8).unbind(0)  # each [B=1, heads=2, T=10, E=8]
-tr_widgets.show(tr_widgets.trace_attention(q, k, v, is_causal=True, tokens=tokens))""",
-    "decode": """\
-model, tok = tr_widgets.load_tiny()  # the shipped tiny GPT: no download
-tr_widgets.show(tr_widgets.decode(model, "The cat sat on the", 8, tokenizer=tok))""",
-    "gradients": """\
-g = tr_widgets.trace_gradients(torch.nn.LSTM(3, 6), torch.randn(12, 1, 3), lambda out: out[0][-1].pow(2).sum())
-tr_widgets.show(g)""",
-    "state": """\
-import transformers
-from transformers.models.mamba.modeling_mamba import MambaMixer
-from tr_widgets.engine.state import trace_state
-transformers.logging.set_verbosity_error()
-cfg = transformers.MambaConfig(hidden_size=16, state_size=8, expand=2, conv_kernel=4, time_step_rank=4)
-tr_widgets.show(trace_state(MambaMixer(cfg, layer_idx=0).eval(), torch.randn(1, 10, 16)))""",
+    "recurrent": cells.lstm(6, 7),
+    "attention": cells.ATTENTION,
+    "decode": cells.DECODE,
+    "gradients": cells.gradients(6),
+    "state": cells.STATE,
     "flow": """\
 # GPT-2-sized o_i panels (16 values per head) in a narrow box: the flow must wrap
 b = BarsCanvas(title="stages")

@@ -1,0 +1,36 @@
+"""Notebook cells that show one stepper of each kind, shared by the browser tests that look at every kind
+(layout, theme). Each cell needs ``import torch, tr_widgets`` and ``torch.manual_seed(0)`` run first.
+
+Example::
+
+    write_notebook(path, ["import torch, tr_widgets\\ntorch.manual_seed(0)", ATTENTION, DECODE])
+"""
+
+ATTENTION = """\
+tokens = ["<s>", "the", "cat", "sat", "on", "the", "mat", "and", "purred", "."]
+q, k, v = torch.randn(3, 1, 2, len(tokens), 8).unbind(0)  # each [B=1, heads=2, T=10, E=8]
+tr_widgets.show(tr_widgets.trace_attention(q, k, v, is_causal=True, tokens=tokens))"""
+
+DECODE = """\
+model, tok = tr_widgets.load_tiny()  # the shipped tiny GPT: no download
+tr_widgets.show(tr_widgets.decode(model, "The cat sat on the", 8, tokenizer=tok))"""
+
+STATE = """\
+import transformers
+from transformers.models.mamba.modeling_mamba import MambaMixer
+from tr_widgets.engine.state import trace_state
+transformers.logging.set_verbosity_error()
+cfg = transformers.MambaConfig(hidden_size=16, state_size=8, expand=2, conv_kernel=4, time_step_rank=4)
+tr_widgets.show(trace_state(MambaMixer(cfg, layer_idx=0).eval(), torch.randn(1, 10, 16)))"""
+
+
+def lstm(hidden: int, steps: int) -> str:
+    """The cell of an LSTM stepper (input size 4)."""
+    return (f"lstm = torch.nn.LSTM(input_size=4, hidden_size={hidden})\n"
+            f"tr_widgets.show(tr_widgets.trace_recurrent(lstm, torch.randn({steps}, 1, 4)))  # T={steps}, hidden {hidden}")
+
+
+def gradients(hidden: int) -> str:
+    """The cell of a gradient stepper (an LSTM run backwards over 12 steps)."""
+    return (f"g = tr_widgets.trace_gradients(torch.nn.LSTM(3, {hidden}), torch.randn(12, 1, 3), "
+            "lambda out: out[0][-1].pow(2).sum())\ntr_widgets.show(g)")
