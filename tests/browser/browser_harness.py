@@ -413,6 +413,16 @@ def wait_steps(page, output, step: int, timeout: float = 20_000):
         arg=[output.element_handle(), step], timeout=timeout)
 
 
+def wait_drawn(page, output, canvas: str = "canvas", timeout: float = 30_000, step: int | None = 0):
+    """Wait until `output` holds a `canvas` element and (unless step is None) every view marks `step`.
+
+    Example: ``out = cell_output(page, 1); wait_drawn(page, out)``
+    """
+    output.locator(canvas).first.wait_for(state="attached", timeout=timeout)
+    if step is not None:
+        wait_steps(page, output, step)
+
+
 def drawn(state) -> bool:
     """Some canvas of a VIEW_STATE_JS state has drawn pixels."""
     return any(c["nonBackground"] > 50 or c["nonBackground"] == -1 for c in state["canvases"])

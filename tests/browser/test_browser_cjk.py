@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from browser_harness import (
-    assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_steps, write_notebook,
+    assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_drawn, wait_steps, write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -110,8 +110,7 @@ def zh_lab(browser_page, jupyter, notebook_dir):
     run_all_cells(browser_page)
     for cell in (ATTENTION, DECODE):
         out = cell_output(browser_page, cell)
-        out.locator("canvas").first.wait_for(state="attached", timeout=30_000)
-        wait_steps(browser_page, out, 0)
+        wait_drawn(browser_page, out)
     return browser_page
 
 

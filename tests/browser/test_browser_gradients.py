@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from browser_harness import (
-    assert_clean, drawn, wait_steps,
+    assert_clean, drawn, wait_drawn, wait_steps,
     VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, run_all_cells, write_notebook,
 )
 
@@ -31,8 +31,7 @@ def lab(browser_page, jupyter, notebook_dir):
     open_notebook(browser_page, jupyter, "gradients_lab.ipynb")
     run_all_cells(browser_page)
     out = cell_output(browser_page, 1)
-    out.locator("canvas").first.wait_for(state="attached", timeout=30_000)
-    wait_steps(browser_page, out, 0)
+    wait_drawn(browser_page, out)
     return browser_page
 
 

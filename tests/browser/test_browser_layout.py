@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import stepper_cells as cells
-from browser_harness import assert_clean, cell_output, open_notebook, run_all_cells, wait_steps, write_notebook
+from browser_harness import assert_clean, cell_output, open_notebook, run_all_cells, wait_drawn, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -94,8 +94,7 @@ def _run_cells(page, name: str, ui: str) -> None:
 def _measure(page, index: int, kind: str, artifacts, ui: str) -> dict:
     out = cell_output(page, index + 1)
     out.scroll_into_view_if_needed()  # JupyterLab skips rendering outputs out of view
-    out.locator("canvas").first.wait_for(state="attached", timeout=60_000)
-    wait_steps(page, out, 0)
+    wait_drawn(page, out, timeout=60_000)
     page.wait_for_timeout(300)  # the canvases size themselves after their first draw
     m = out.evaluate(OVERFLOW_JS)
     out.screenshot(path=str(artifacts / f"layout_{ui}_{kind}.png"))

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from browser_harness import assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_steps, write_notebook
+from browser_harness import assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_drawn, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -46,8 +46,7 @@ def test_weights_matrix_labels_colour_bar_hover_and_click(browser_page, front_en
     run_all_cells(page)
     out = cell_output(page, 1)
     out.scroll_into_view_if_needed()
-    out.locator("canvas.tr-window").first.wait_for(state="attached", timeout=30_000)
-    wait_steps(page, out, 0)
+    wait_drawn(page, out, "canvas.tr-window")
     out.evaluate(f"out => ({ROOT_JS}).querySelector('canvas.tr-window').scrollIntoView({{block: 'center'}})")
     m = out.evaluate(MATRIX_JS)
     assert [b["text"] for b in m["rows"]] == TOKENS and [b["text"] for b in m["cols"]] == TOKENS

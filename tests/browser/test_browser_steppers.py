@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from browser_harness import (
-    assert_clean, drawn, wait_steps,
+    assert_clean, drawn, wait_drawn, wait_steps,
     VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, run_all_cells,
     write_notebook,
 )
@@ -61,10 +61,6 @@ def _shown(page, cell: int):
     return out
 
 
-def _wait_for_canvas(output):
-    output.locator("canvas").first.wait_for(state="attached", timeout=30_000)
-
-
 def out_height(output) -> int:
     return int(output.evaluate("e => e.getBoundingClientRect().height"))
 
@@ -78,8 +74,7 @@ def lab(browser_page, jupyter, notebook_dir):
     browser_page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }")
     run_all_cells(browser_page)
     for cell, _ in STEPPERS.values():
-        _wait_for_canvas(cell_output(browser_page, cell))
-        wait_steps(browser_page, cell_output(browser_page, cell), 0)
+        wait_drawn(browser_page, cell_output(browser_page, cell))
     return browser_page
 
 
@@ -190,7 +185,7 @@ def test_play_runs_in_the_browser_and_pauses(lab):
 
 def test_token_labels_are_text_not_html(lab, artifacts):
     out = _shown(lab, HOSTILE)
-    _wait_for_canvas(out)
+    wait_drawn(lab, out, step=None)
     kernel_eval(lab, "hostile.step = 2")
     wait_steps(lab, out, 2)
     out.get_by_text("<b>bold</b>").first.wait_for()  # shown, literally, as text
@@ -209,7 +204,7 @@ def test_attention_stepper_in_notebook7(browser_page, notebook7, notebook_dir, a
     open_notebook(browser_page, notebook7, "steppers_nb7.ipynb", ui="notebook")
     run_all_cells(browser_page)
     out = cell_output(browser_page, 1)
-    _wait_for_canvas(out)
+    wait_drawn(browser_page, out, step=None)
     before = _state(out)
     assert drawn(before)
     button(out, "next step").click()

@@ -25,7 +25,7 @@ import pytest
 
 import stepper_cells as cells
 from browser_harness import (
-    assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_steps, write_notebook,
+    assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_drawn, write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -124,9 +124,7 @@ def _open_and_run(page, server, name: str, ui: str = "lab") -> None:
     for kind in CELLS:
         out = cell_output(page, INDEX[kind])
         out.scroll_into_view_if_needed()
-        out.locator("canvas").first.wait_for(state="attached", timeout=60_000)
-        if kind != "flow":
-            wait_steps(page, out, 0)
+        wait_drawn(page, out, timeout=60_000, step=None if kind == "flow" else 0)
 
 
 def _check(page, kinds, folder: Path | None, theme: str) -> tuple[dict, dict]:
