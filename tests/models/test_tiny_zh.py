@@ -15,6 +15,8 @@ from tr_widgets.models import CharTokenizer, TinyGPT, WordTokenizer, load_tiny, 
 from tr_widgets.models.char_tokenizer import CORPUS_ZH_PATH, split_chars
 from tr_widgets.models.tiny_gpt import WEIGHTS, read_meta
 
+from .test_tiny_gpt import greedy_ids
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=16)
 CJK = range(0x4E00, 0xA000)  # CJK Unified Ideographs
@@ -34,17 +36,8 @@ def zh():
 
 @torch.no_grad()
 def greedy(model, tok, prompt, n, use_cache=True):
-    ids, new, past = torch.tensor([tok.encode(prompt)]), [], None
-    for _ in range(n):
-        if use_cache:
-            out = model(ids if past is None else ids[:, -1:], past_key_values=past, use_cache=True)
-            past = out.past_key_values
-        else:
-            out = model(ids)
-        nxt = out.logits[:, -1].argmax(-1, keepdim=True)  # (1, 1)
-        new.append(nxt.item())
-        ids = torch.cat([ids, nxt], dim=1)
-    return tok.decode(new)
+    """The greedy continuation of ``prompt`` as text (test_tiny_gpt's greedy_ids, decoded)."""
+    return tok.decode(greedy_ids(model, torch.tensor([tok.encode(prompt)]), n, use_cache))
 
 
 def test_file_is_small_and_loads_without_pickle(monkeypatch):
