@@ -24,7 +24,7 @@ RECORDED_MAX = 256  # recorded frames kept in the kernel, so following a browser
 class FrameStreaming:
     """Mixin of :class:`~tr_widgets.widgets.base.Stepper`: records frames, sends them, exports pages.
 
-    Needs ``self.controller``, ``self._targets``, ``self._layout``, ``self._budget``, ``self.step``
+    Needs ``self.controller``, ``self.lang``, ``self._targets``, ``self._layout``, ``self._budget``, ``self.step``
     and ``self._draw(step, new_selection)``, a pure function of the step and the selection.
     """
 
@@ -184,7 +184,7 @@ class FrameStreaming:
                     "speeds": self.controller.clock.speeds, "texts": self.controller.clock.texts,
                     "caption_target": self.controller.clock.caption_target}
             return fr.export_html(snap, spec, self._payload)
-        with language(getattr(self, "lang", None)):
+        with language(self.lang):
             size = (msg("export.size_mib", mib=f"{self._size_hint / fr.MiB:.1f}") if self._size_hint > 0
                     else msg("export.size_steps", steps=self.controller.n_steps, most=fr.MAX_FULL))
             notice = html.escape(msg("export.static_only", size=size, budget=f"{self._budget / fr.MiB:.1f}"))
