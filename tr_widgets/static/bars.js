@@ -126,7 +126,7 @@ function render({ model, el: root }) {
   // was most of a step's cost in the page.
   let layoutKey = "", legendKey = "", charts = [];
 
-  function build(lengths, names, groups, shared, up, flat) {
+  function build(lengths, names, groups, shared, up) {
     flow.replaceChildren();
     charts = [];
     groups.forEach((group, gi) => {
@@ -180,7 +180,7 @@ function render({ model, el: root }) {
     for (const n of lengths) { starts.push(acc); acc += n; }
     const up = nonNegative(vals, blk, starts, lengths, shared), flat = maxima.map((m) => !(m > 0));
     const key = JSON.stringify([lengths, names, groups, shared, up, model.get("arrow")]);
-    if (key !== layoutKey) { layoutKey = key; build(lengths, names, groups, shared, up, flat); }
+    if (key !== layoutKey) { layoutKey = key; build(lengths, names, groups, shared, up); }
     let anyBlocked = false, anyNonfinite = false;
     for (const chart of charts) {
       const s = chart.s, a = starts[s], n = lengths[s];

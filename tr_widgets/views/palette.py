@@ -21,7 +21,6 @@ COLOURS = {
     "positive": (178, 24, 43),  # a bar above zero
     "negative": (33, 102, 172),  # a bar below zero
     "zero": (90, 90, 90),  # a bar chart's zero line
-    "frame": (255, 255, 255),  # where the window sits in the overview
 }
 
 # Cell sizes: a matrix window fills about WINDOW_PX per axis (at most CELL_MAX px a cell), an overview
