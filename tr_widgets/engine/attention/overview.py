@@ -3,6 +3,12 @@
 One block of query rows at a time (about ``block_cells`` scores held, never L×S), each block scoring only
 the keys its rows may see (``AttentionTrace.open_keys``: a causal block ends at its last row), so memory
 stays bounded and causal costs about half.
+
+The softmax is never written out. exp is increasing, so the largest weight of query i within a block of
+keys B is exp(max_{j∈B} s_ij − lse_i), with lse_i = log Σ_j exp(s_ij) the row's log-normaliser: per block
+the code takes the masked scores' max over each pooling block of keys, then overwrites the scores with
+exp(s − max) in place to sum them. That is the same value the softmax gives, to rounding (a few ulps,
+far below the image's 253 colour levels), at one matmul and three passes over the block.
 """
 from __future__ import annotations
 
@@ -10,6 +16,25 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import check_budget
+
+NEG_INF = float("-inf")
+
+
+def _block_max(s: torch.Tensor, fc: int) -> torch.Tensor:
+    """Max of ``s [n, c]`` over each run of ``fc`` columns (the last run may be short), ``[n, ceil(c/fc)]``."""
+    n, c = s.shape
+    whole = c // fc * fc
+    out = s[:, :whole].reshape(n, -1, fc).amax(-1)
+    if whole < c:
+        out = torch.cat([out, s[:, whole:].amax(-1, keepdim=True)], 1)
+    return out
+
+
+def _row_pool(x: torch.Tensor, fr: int, fill, op) -> torch.Tensor:
+    """``op`` over each run of ``fr`` rows of ``x [n, m]`` (short runs padded with ``fill``)."""
+    pad = -x.shape[0] % fr
+    x = F.pad(x, (0, 0, 0, pad), value=fill) if pad else x
+    return op(x.reshape(-1, fr, x.shape[1]), 1)
 
 
 def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int = 1 << 22, progress=None):
@@ -33,15 +58,19 @@ def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int = 1 << 22, 
     starts = range(0, L, rows)
     if progress is not None:
         starts = progress(starts, total=len(starts), desc="attention overview")
-    for r0 in starts:
-        r1 = min(r0 + rows, L)
-        c1 = min(S, -(-trace.open_keys(r0, r1) // fc) * fc)  # whole pooling blocks
-        w, blk = trace.weights_rows(r0, r1, index, keys=c1)  # [n, c1]: exact, every open key is in [0, c1)
-        pr, pc = -(-(r1 - r0) // fr) * fr - (r1 - r0), -(-c1 // fc) * fc - c1
-        w = F.pad(w.float(), (0, pc, 0, pr))  # [n', c1'] padded to whole blocks
-        a, nc = r0 // fr, w.shape[1] // fc
-        pooled[a:a + w.shape[0] // fr, :nc] = w.reshape(-1, fr, nc, fc).amax((1, 3))
-        if blocked is not None:
-            blk = F.pad(blk, (0, pc, 0, pr), value=True)
-            blocked[a:a + blk.shape[0] // fr, :nc] = blk.reshape(-1, fr, nc, fc).all(3).all(1)
+    with torch.no_grad():
+        for r0 in starts:
+            r1 = min(r0 + rows, L)
+            c1 = min(S, -(-trace.open_keys(r0, r1) // fc) * fc)  # whole pooling blocks
+            s = trace.masked_rows(r0, r1, index, keys=c1).float()  # [n, c1]: exact, every open key is in [0, c1)
+            peak = _block_max(s, fc)  # [n, nc]
+            top = peak.amax(-1, keepdim=True)  # [n, 1]
+            dead = torch.isneginf(top)  # fully masked queries: all-zero weights, as SDPA
+            top = top.masked_fill(dead, 0.0)
+            lse = top + s.sub_(top).exp_().sum(-1, keepdim=True).log_()  # [n, 1]
+            w = (peak - lse).exp_().masked_fill_(dead, 0.0)  # [n, nc]: each key block's largest weight
+            a, nc = r0 // fr, peak.shape[1]
+            pooled[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(w, fr, 0.0, torch.amax)
+            if blocked is not None:
+                blocked[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(torch.isneginf(peak), fr, True, torch.all)
     return pooled, blocked

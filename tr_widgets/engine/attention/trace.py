@@ -41,9 +41,15 @@ class RowRecord:
 
 
 def _safe_softmax(x: torch.Tensor) -> torch.Tensor:
-    """softmax over the last dim; rows that are entirely -inf give zeros (as SDPA does)."""
+    """softmax over the last dim; rows that are entirely -inf give zeros (as SDPA does).
+
+    A row is entirely -inf exactly when its max is: one reduction finds them, and only those rows are
+    rewritten (no full-size where/zeros, which cost more than the softmax itself on long rows)."""
     w = torch.softmax(x, dim=-1)
-    return torch.where(torch.isneginf(x).all(dim=-1, keepdim=True), torch.zeros_like(w), w)
+    dead = torch.isneginf(x.amax(dim=-1)) if x.shape[-1] else None
+    if dead is not None and bool(dead.any()):
+        w = w.masked_fill(dead[..., None], 0.0)
+    return w
 
 
 def check_labels(arg: str, labels, n: int) -> None:
@@ -258,6 +264,18 @@ class AttentionTrace:
             w, blocked = at.weights_rows(0, 8, index=(0, 1))     # equals at.weights[0, 1, :8]
         """
         keys = self.S if keys is None else keys
+        masked = self.masked_rows(r0, r1, index, keys)  # [n, keys]
+        with torch.no_grad():
+            return _safe_softmax(masked), self._blocked_rows(self._index(index), r0, r1, keys, masked)
+
+    def masked_rows(self, r0: int, r1: int, index=(), keys: int | None = None) -> torch.Tensor:
+        """The masked stage of queries [r0, r1) over the first ``keys`` keys, ``[r1 - r0, keys]``: equals
+        ``at.masked[index][r0:r1, :keys]``, in a fresh tensor the caller may overwrite. A causal mask is
+        applied as one small triangle where the block crosses the diagonal, never as ``[n, S]`` bools.
+
+        Example: ``at.masked_rows(0, 8, (0, 1)).amax(-1)   # each query's largest scaled score``
+        """
+        keys = self.S if keys is None else keys
         if not (is_index(r0, self.L) and isinstance(r1, int) and not isinstance(r1, bool) and r0 < r1 <= self.L):
             fail("r0, r1", f"ints with 0 <= r0 < r1 <= {self.L} (a block of query rows)",
                  f"r0={describe(r0)}, r1={describe(r1)}", f"pass e.g. r0=0, r1={self.L}")
@@ -265,10 +283,20 @@ class AttentionTrace:
         with torch.no_grad():
             q = self.q.expand(*b, self.L, self.E)[idx][r0:r1]  # [n, E]
             k = self.k.expand(*b, self.S, self.E)[idx][:keys]  # [keys, E]
-            mask = self._mask_rows(idx, r0, r1)  # [n, S] or None
-            mask = None if mask is None else mask[:, :keys]
-            scaled = (q @ k.T) * self.scale  # [n, keys]
-            return _safe_softmax(self._apply_mask(scaled, mask)), self._blocked(mask, scaled)
+            scaled = (q @ k.T).mul_(self.scale)  # [n, keys], the same rounding as scores * scale
+            if self.is_causal:  # top-left: query i sees keys 0..i, so only keys past r0 can be masked
+                m = keys - r0 - 1
+                if m > 0:  # local key c of the slice is masked for local row r when c >= r
+                    scaled[:, r0 + 1:].masked_fill_(torch.ones(r1 - r0, m, dtype=torch.bool, device=scaled.device)
+                                                    .triu_(), float("-inf"))
+                return scaled
+            mask = self._mask_rows(idx, r0, r1)  # [n, S] view or None
+            return self._apply_mask(scaled, None if mask is None else mask[:, :keys])
+
+    def _blocked_rows(self, idx: tuple, r0: int, r1: int, keys: int, like: torch.Tensor) -> torch.Tensor:
+        """Bool [n, keys]: True where the mask removed a key from queries [r0, r1)."""
+        mask = self._mask_rows(idx, r0, r1)  # [n, S] or None
+        return self._blocked(None if mask is None else mask[:, :keys], like)
 
     def row(self, i: int, index=()) -> RowRecord:
         """One query's step, derived in O(S·E): no T×T matrix is built.
