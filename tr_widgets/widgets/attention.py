@@ -156,6 +156,7 @@ class AttentionStepper(Stepper):
         if at.notes:  # e.g. training-mode dropout, which the numbers below leave out: said first, in view
             self.panels.insert(0, HTMLPanel(value=notes_html(at.notes)))
         self._win = None
+        self._window_codes: tuple = (None, None)  # ((index, window), its WeightsWindow)
         self._overviews: dict[tuple, object] = {}
         self._ranges: dict[tuple, tuple[float, float]] = {}
 
@@ -180,7 +181,7 @@ class AttentionStepper(Stepper):
         win = window_around((at.L, at.S), i, self._key_center(i), self.window, self.window)
         with self.weights.hold_sync():
             if win != self._win:
-                ww = weights_window(at, index, win, self._range(index))
+                ww = self._weights_window(index, win)
                 self.weights.set_window(ww.codes, win, (at.L, at.S), ww.vmin, ww.vmax,
                                         short_labels(self.qlabels, win.r0, win.r1),
                                         short_labels(self.klabels, win.c0, win.c1))
@@ -194,6 +195,15 @@ class AttentionStepper(Stepper):
         where = ", ".join(f"{msg_or(f'selector.{n}', n)} {v}" for (n, _), v in zip(batch_axes(at), index))
         self.controller.set_caption(msg("attention.caption", query=index_of(i, at.L), token=_tok(self.qlabels, i))
                                     + (f" · {where}" if where else ""), i)
+
+    def _weights_window(self, index: tuple, win: Window):
+        """The codes of the weights window, kept for the last window: recording a chunk of frames
+        redraws the panels many times over one window, and each window costs a softmax over every key
+        of its rows (tens of ms at T=32k)."""
+        key = (index, win)
+        if self._window_codes[0] != key:
+            self._window_codes = (key, weights_window(self.trace, index, win, self._range(index)))
+        return self._window_codes[1]
 
     def _range(self, index: tuple):
         """The weights' colour range: one over every head (computed once per selection), or None

@@ -78,10 +78,13 @@ class FrameStreaming:
     def _fits(self, n: int) -> tuple[bytes | None, int]:
         """(every frame packed, or None over the budget; the size an export would need, -1 if unknown)."""
         here = fr.state_of(self._targets)
+        t0 = time.perf_counter()
         other = self._record([min(self.step + 1, n - 1)])[0] if n > 1 else here
+        self._frame_s = (time.perf_counter() - t0) / 2  # one drawing for the frame, one for the step
         one = len(fr.pack([here], 0, 0))
         per_frame = max(len(fr.pack([here, other], 0, 0)) - one, 1)  # one more step, compressed
-        self._chunk = max(2, min(8, fr.CHUNK_BYTES // per_frame))  # adapted as chunks are sent
+        # the first chunk: about CHUNK_BYTES and drawn within about CHUNK_SECONDS; adapted as chunks are sent
+        self._chunk = max(2, min(8, fr.CHUNK_BYTES // per_frame, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
         if not self._budget or n > fr.MAX_FULL:
             return None, -1
         estimate = one + n * per_frame
