@@ -224,6 +224,15 @@ def test_theme_switch_from_the_settings_menu_redraws_without_rerun(browser_page,
         return now.length > 0 && now.every((e, i) => e.dataset.trTheme && e.dataset.trTheme !== before[i]); }""",
                            arg=[e["theme"] for e in before if "tr-bars" in e["cls"]], timeout=30_000)
     page.wait_for_timeout(3000)  # the theme's late CSS and the bars' delayed re-checks
+    # matrices paint only when on screen: each output scrolled to, and each folded panel opened, repaints
+    for kind in CELLS:
+        cell_output(page, INDEX[kind]).scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+    page.evaluate("() => document.querySelectorAll('.tr-fold .jupyter-widget-Collapse-header')"
+                  ".forEach(h => h.closest('.jupyter-widget-Collapse').classList.contains('jupyter-widget-Collapse-open') || h.click())")
+    for kind in CELLS:
+        cell_output(page, INDEX[kind]).scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
     after = page.evaluate(DRAWS_JS)
     assert len(after) == len(before)
     stale = [b["cls"] for b, a in zip(before, after) if a["draws"] == b["draws"]]

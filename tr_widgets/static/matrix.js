@@ -55,8 +55,9 @@ function themeVar(theme, name) {
   return `var(--tr-${name}, var(${jp}, var(${vs}, ${light})))`;
 }
 
-// Paint codes [rows, cols] at py × px pixels per cell. The painted cells are kept in `cache` (an
-// offscreen canvas) so a step that only moves a marker redraws by one drawImage.
+// Paint codes [rows, cols] at py × px pixels per cell. The painted cells (hatch included) are kept in
+// `cache` as one full-size ImageData, so a step that only moves a marker repaints by one putImageData:
+// a copy, where a scaled drawImage costs milliseconds on a software canvas (no GPU), once per view and step.
 function paint(canvas, codes, rows, cols, py, px, pal, cache) {
   const w = Math.max(1, cols * px), h = Math.max(1, rows * py);
   if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }  // a resize reallocates
@@ -64,45 +65,55 @@ function paint(canvas, codes, rows, cols, py, px, pal, cache) {
   if (!rows || !cols || codes.length < rows * cols) { ctx.clearRect(0, 0, w, h); return ctx; }
   const key = [rows, cols, py, px, pal.hatch].join();
   if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key
-      || cache.lut !== pal.lut) {
-    Object.assign(cache, { codes: codes.buffer, offset: codes.byteOffset, key, lut: pal.lut });
-    cache.canvas = drawCells(codes, rows, cols, py, px, pal);
+      || cache.lut !== pal.lut.buffer) {  // the table's buffer: each bytesOf() is a new view of it
+    Object.assign(cache, { codes: codes.buffer, offset: codes.byteOffset, key, lut: pal.lut.buffer,
+                           img: cellsImage(codes, rows, cols, py, px, pal) });
   }
-  ctx.drawImage(cache.canvas, 0, 0);
+  ctx.putImageData(cache.img, 0, 0);
   return ctx;
 }
 
-function drawCells(codes, rows, cols, py, px, pal) {
-  const img = new ImageData(cols, rows), d = img.data, lut = pal.lut;
-  const blockedRgb = rgbOf(pal.colours.blocked), nonfiniteRgb = rgbOf(pal.colours.nonfinite);
-  let anyBlocked = false;
-  for (let i = 0; i < rows * cols; i++) {
-    const c = codes[i];
-    const rgb = c === BLOCKED ? blockedRgb : c === NONFINITE ? nonfiniteRgb : null;
-    anyBlocked ||= c === BLOCKED;
-    d[4 * i] = rgb ? rgb[0] : lut[3 * c];
-    d[4 * i + 1] = rgb ? rgb[1] : lut[3 * c + 1];
-    d[4 * i + 2] = rgb ? rgb[2] : lut[3 * c + 2];
-    d[4 * i + 3] = 255;
+// A CSS colour as [r, g, b, a] bytes, read once from a 1×1 canvas (any syntax the page accepts).
+const RGBA = new Map();
+function rgbaOf(css) {
+  if (!RGBA.has(css)) {
+    const c = document.createElement("canvas");
+    c.width = c.height = 1;
+    const x = c.getContext("2d");
+    x.fillStyle = css; x.fillRect(0, 0, 1, 1);
+    RGBA.set(css, Array.from(x.getImageData(0, 0, 1, 1).data));
   }
-  const tmp = document.createElement("canvas");
-  tmp.width = cols; tmp.height = rows;
-  tmp.getContext("2d").putImageData(img, 0, 0);
-  const out = document.createElement("canvas");
-  out.width = cols * px; out.height = rows * py;
-  const ctx = out.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, 0, 0, cols * px, rows * py);
-  if (anyBlocked && px >= 3 && py >= 3) {  // a diagonal hatch marks masked cells
-    ctx.strokeStyle = pal.hatch; ctx.lineWidth = 1; ctx.beginPath();
+  return RGBA.get(css);
+}
+
+// The cells as one ImageData of (cols·px) × (rows·py) pixels: each cell's colour filled along its first
+// pixel row, then that row copied down the cell's height. Masked cells at least 3 px each way get a
+// one-pixel diagonal in the hatch colour (blended by its alpha), from bottom-left to top-right.
+function cellsImage(codes, rows, cols, py, px, pal) {
+  const w = cols * px, img = new ImageData(w, rows * py), d = img.data, out = new Uint32Array(d.buffer), lut = pal.lut;
+  const table = new Uint32Array(256), rgba = new Uint8Array(table.buffer);  // code -> the pixel's 4 bytes
+  const blockedRgb = rgbOf(pal.colours.blocked), nonfiniteRgb = rgbOf(pal.colours.nonfinite);
+  for (let c = 0; c < 256; c++) {
+    const rgb = c === BLOCKED ? blockedRgb : c === NONFINITE ? nonfiniteRgb : [lut[3 * c], lut[3 * c + 1], lut[3 * c + 2]];
+    rgba.set([rgb[0] || 0, rgb[1] || 0, rgb[2] || 0, 255], 4 * c);
+  }
+  for (let r = 0; r < rows; r++) {
+    const top = r * py * w;
+    for (let c = 0; c < cols; c++) out.fill(table[codes[r * cols + c]], top + c * px, top + c * px + px);
+    for (let y = 1; y < py; y++) out.copyWithin(top + y * w, top, top + w);
+  }
+  if (px >= 3 && py >= 3 && codes.subarray(0, rows * cols).includes(BLOCKED)) {
+    const [hr, hg, hb, ha] = rgbaOf(pal.hatch), a = ha / 255, n = Math.max(px, py);
     for (let i = 0; i < rows * cols; i++) {
       if (codes[i] !== BLOCKED) continue;
       const x = (i % cols) * px, y = Math.floor(i / cols) * py;
-      ctx.moveTo(x, y + py); ctx.lineTo(x + px, y);
+      for (let t = 0; t < n; t++) {
+        const o = 4 * ((y + py - 1 - Math.floor((t + 0.5) * py / n)) * w + x + Math.floor((t + 0.5) * px / n));
+        d[o] += (hr - d[o]) * a; d[o + 1] += (hg - d[o + 1]) * a; d[o + 2] += (hb - d[o + 2]) * a;
+      }
     }
-    ctx.stroke();
   }
-  return out;
+  return img;
 }
 
 // The current step: a solid outline; the largest weight: a dashed one in the highlight colour.
@@ -165,11 +176,21 @@ function render({ model, el: root }) {
   const hover = el("div", "tr-hover", root);
   hover.setAttribute("aria-live", "polite");
   let draws = 0, px = 1, py = 1, scheduled = false, hovered = null, gen = 0, values = null, valuesOf = null;
+  // Painting waits while the view is not rendered (a folded panel) or far off screen: the observer says
+  // when it comes into view, and it paints then. Its data-step follows every step meanwhile (the step it
+  // holds); picture() paints stale views first (root.__trFlush).
+  let visible = true, stale = false;
   const winCache = {}, ovCache = {}, rowsExact = new Map(), asked = new Set();
   const g = (k) => model.get(k);
 
   function draw() {
     scheduled = false;
+    if (!visible) {
+      stale = true;
+      root.dataset.trStep = root.dataset.step = String(g("step"));
+      return;
+    }
+    stale = false;
     const rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0"), theme = g("theme"), texts = g("texts");
     const tc = (name) => themeColour(root, theme, name);
     if (theme !== styledWith) {  // CSS variables: set once, they follow a theme switch by themselves
@@ -358,8 +379,15 @@ function render({ model, el: root }) {
   watch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light", "class"] });
   const media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
   media?.addEventListener?.("change", later);
+  const seen = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
+    visible = entries[entries.length - 1].isIntersecting;
+    if (visible && stale) draw();
+  }, { rootMargin: "300px" });
+  seen?.observe(root);
+  root.__trFlush = () => { if (stale) { const was = visible; visible = true; draw(); visible = was; } };
   draw();
   return () => {
+    seen?.disconnect();
     for (const n of names) model.off(`change:${n}`, schedule);
     model.off("change:codes", newWindow);
     model.off("change:values", newWindow);
