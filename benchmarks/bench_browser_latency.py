@@ -87,7 +87,8 @@ PLAY_JS = """async ([root, ms]) => {
   const advanced = (seen.length ? seen[seen.length - 1][0] : s0) - s0;
   const gaps = seen.slice(1).map((x, i) => x[1] - seen[i][1]);
   return {advanced, elapsed, skipped: seen.slice(1).filter((x, i) => x[0] - seen[i][0] > 1).length,
-          late: gaps.filter(g => g > 50).length, max_gap: Math.max(0, ...gaps)};
+          late: gaps.filter(g => g > 50).length, max_gap: Math.max(0, ...gaps),
+          late_at: seen.slice(1).filter((x, i) => gaps[i] > 50).map(x => [x[0], Math.round(x[1] - t0)])};  // [step, ms]
 }"""
 
 
@@ -164,7 +165,8 @@ def main(argv=None) -> int:
     p = r["play T=4096 at 30/s"]
     rate = p["advanced"] / max(p["elapsed"], 1) * 1e3
     print(f"play T=4096 at 30 steps/s: {p['advanced']} steps in {p['elapsed']:.0f} ms ({rate:.1f}/s), "
-          f"{p['skipped']} skipped, {p['late']} late ticks (> 50 ms), longest gap {p['max_gap']:.0f} ms "
+          f"{p['skipped']} skipped, {p['late']} late ticks (> 50 ms; [step, ms after play]: {p['late_at']}), "
+          f"longest gap {p['max_gap']:.0f} ms "
           f"(goal: none dropped: {'ok' if p['skipped'] == 0 and p['late'] == 0 else 'MISSED'})")
     if args.json:
         args.json.write_text(json.dumps(r, indent=1))

@@ -46,8 +46,27 @@ def test_with_frames_in_the_browser_a_step_sends_only_the_step():
     assert log.keys() == ["step"] and log.total() < 200  # the panels are set by the browser itself
     assert s.weights.mark_row == 4 and "query 4" in s.controller.caption.value  # Python follows quietly
     log.clear()
-    s.controller.clock.set_state({"step": 6})  # the browser stepped: nothing goes back
-    assert s.step == 6 and set(log.keys()) <= {"step"}
+    s.controller.clock.set_state({"step": 6})  # the browser stepped: nothing goes back (no echo either:
+    assert s.step == 6 and log.keys() == []    # an echo of a step the page has since left would pull it back)
+
+
+def test_later_chunks_name_what_the_page_holds_and_carry_only_what_changes():
+    """Values that hold for a whole chunk (the window, labels, the theme's words: bytes and JSON) travel
+    once and are named by hash afterwards; values that change each step travel in place, unhashed."""
+    s = show(_attention(T=600), progress=False, frames=64 * 1024)
+    frames = s._record(range(10, 20))
+    known, cache = set(), {}
+    one = fr.pack(frames[:5], 10, 1, known=known)
+    two = fr.pack(frames[5:], 15, 1, known=known)
+    assert fr.unpack(one, cache) == (10, frames[:5])
+    held = dict(cache)
+    assert fr.unpack(two, cache) == (15, frames[5:])  # its references resolve to what the page kept
+    assert len(two) < len(fr.pack(frames[5:], 15, 1)) * 0.8  # and that saves bytes
+    assert any(isinstance(v, bytes) and v.startswith(b"{") for v in held.values())  # JSON is shared too
+    changing = {(t, k) for t, d in enumerate(frames[0]) for k, v in d.items() if any(f[t][k] != v for f in frames[:5])}
+    shared = {v if isinstance(v, bytes) else None for v in held.values()}
+    assert not any(frames[i][t][k] in shared for t, k in changing for i in range(5)
+                   if isinstance(frames[i][t][k], bytes)), "a value that changes each step was hashed"
 
 
 def test_a_selector_change_sends_new_frames():

@@ -38,20 +38,31 @@ async function inflate(bytes) {
 
 // Blob entries: [offset, length]; [offset, length, hash] (keep it: later chunks refer to it);
 // [hash] (a value this page already holds). A missing one (the cache was lost) throws Missing.
+// Kind "b" values are bytes (a DataView); kind "J" values are JSON text, kept parsed.
 class Missing extends Error {}
-const CACHE_MAX = 512;
+const CACHE_MAX = 512, TEXT = new TextDecoder();
+
+function keep(cache, hash, v) {
+  cache.set(hash, v);
+  if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);  // oldest first
+}
+
+function held(entry, cache) {
+  if (!cache || !cache.has(entry[0])) throw new Missing(entry[0]);
+  return cache.get(entry[0]);
+}
 
 function blobOf(entry, blobs, cache) {
-  if (entry.length === 1) {
-    const v = cache && cache.get(entry[0]);
-    if (!v) throw new Missing(entry[0]);
-    return v;
-  }
+  if (entry.length === 1) return held(entry, cache);
   const v = new DataView(blobs.buffer, blobs.byteOffset + entry[0], entry[1]);
-  if (entry.length === 3 && cache) {
-    cache.set(entry[2], v);
-    if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);  // oldest first
-  }
+  if (entry.length === 3 && cache) keep(cache, entry[2], v);
+  return v;
+}
+
+function jsonOf(entry, blobs, cache) {
+  if (entry.length === 1) return held(entry, cache);
+  const v = JSON.parse(TEXT.decode(blobs.subarray(entry[0], entry[0] + entry[1])));
+  if (entry.length === 3 && cache) keep(cache, entry[2], v);
   return v;
 }
 
@@ -60,10 +71,11 @@ export async function decodeFrames(raw, cache = new Map()) {
   const b = await inflate(bytesOf(raw));
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const n = dv.getUint32(4, true);
-  const man = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
+  const man = JSON.parse(TEXT.decode(b.subarray(8, 8 + n)));
   const blobs = b.subarray(8 + n);
   const targets = man.targets.map((keys) => keys.map(([name, kind, table, index, width]) => {
-    const values = kind === "b" ? table.map((e) => blobOf(e, blobs, cache)) : table;
+    const values = kind === "b" ? table.map((e) => blobOf(e, blobs, cache))
+      : kind === "J" ? table.map((e) => jsonOf(e, blobs, cache)) : table;
     let idx = index;
     if (Array.isArray(index)) {
       const o = index[0], copy = blobs.slice(o, o + man.count * width);
@@ -143,14 +155,20 @@ function ask(model, s) {
   model.send({ want: s });
 }
 
-// A step chosen in this page: every view follows at once; the kernel is told afterwards.
-export function go(model, s) {
+// A step chosen in this page: every view follows at once; the kernel is told afterwards (`tell`: at
+// once; play tells it at most every PLAY_SYNC_MS, and on pause).
+export function go(model, s, tell = true) {
   const n = model.get("n_steps");
   s = Math.max(0, Math.min(n - 1, s | 0));
   if (s === model.get("step")) return;
   model.set("step", s);
-  model.save_changes();
+  if (tell) model.save_changes();
 }
+
+// While playing, the kernel hears the step about every 100 ms, not every tick: each message to the kernel
+// costs the page a websocket send, the kernel's busy/idle status (JupyterLab repaints its favicon) and the
+// echo, milliseconds the 33 ms tick cannot spare. The kernel keeps PLAY_AHEAD_S of frames ahead of it.
+const PLAY_SYNC_MS = 100;
 
 function setPlaying(model, on) {
   const c = clockOf(model);
@@ -163,7 +181,9 @@ function setPlaying(model, on) {
       const s = model.get("step"), n = model.get("n_steps");
       if (s >= n - 1) { setPlaying(model, false); return; }
       if (!hasFrame(model, s + 1)) { ask(model, s + 1); return; }  // wait for it: never skip a step
-      go(model, s + 1);
+      const now = performance.now(), tell = now - (c.told || 0) >= PLAY_SYNC_MS;
+      if (tell) c.told = now;
+      go(model, s + 1, tell);
       if (s + 1 >= n - 1) setPlaying(model, false);  // the last step: stop there, not one tick later
     }, model.get("interval"));
   }
@@ -400,6 +420,7 @@ function layoutOf(root) {
 }
 
 export async function picture(root, scale = window.devicePixelRatio || 1) {
+  root.querySelectorAll(".tr-matrix").forEach((m) => m.__trFlush?.());  // views off screen paint now
   root.classList.add("tr-saving");  // not moved down while measured: everything at its own place
   let shot;
   try { shot = layoutOf(root); } finally { root.classList.remove("tr-saving"); }

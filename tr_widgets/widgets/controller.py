@@ -49,7 +49,7 @@ class StepClock(anywidget.AnyWidget):
 
     _esm = STATIC / "player.js"
     _css = STATIC / "tr.css"
-    step = t.Int(0).tag(sync=True)
+    step = t.Int(0).tag(sync=True, echo_update=False)
     n_steps = t.Int(1).tag(sync=True)
     playing = t.Bool(False).tag(sync=True)
     interval = t.Int(500).tag(sync=True)

@@ -13,8 +13,9 @@ the browser gets chunks of frames around the step (about :data:`CHUNK_BYTES` eac
 snapshot with a notice saying why and how to make it step.
 
 Payload: ``b"TRF1"``, u32 manifest length, manifest JSON, blobs (``static/player.js`` reads it).
-Chunks name large values (≥ :data:`REF_MIN` bytes) by hash; a later chunk refers to a value the page
-already holds (the weights window, the overview) instead of resending it.
+Chunks name large values (≥ :data:`REF_MIN` bytes) that hold for the whole chunk by hash; a later chunk
+refers to a value the page already holds (the weights window, the overview, labels, the theme's words)
+instead of resending it.
 """
 from __future__ import annotations
 
@@ -141,12 +142,13 @@ def _index_table(values: list) -> tuple[list, list]:
     return table, index
 
 
-def _spans(table: list, blobs: bytearray, known: set | None) -> list:
+def _spans(table: list, blobs: bytearray, known: set | None, prefix: bytes = b"") -> list:
     """Blob entries: ``[offset, length]``; ``[offset, length, hash]`` for a large value the page is to
-    keep; ``[hash]`` for one it already holds (``known``, updated with what this payload carries)."""
+    keep; ``[hash]`` for one it already holds (``known``, updated with what this payload carries).
+    ``prefix`` keeps the hashes of JSON text apart from those of bytes values."""
     spans = []
     for v in table:
-        key = blob_key(v) if known is not None and len(v) >= REF_MIN else None
+        key = blob_key(prefix + v) if known is not None and len(v) >= REF_MIN else None
         if key is not None and key in known:
             spans.append([key])
             continue
@@ -161,7 +163,11 @@ def pack(frames: list[list[dict]], first: int, gen: int, known: set | None = Non
     """Frames ``first .. first + len(frames) - 1`` as one zlib payload (see the module docstring).
 
     ``known``: hashes of the large values the page already holds; they travel as references, and
-    the set gains the ones this payload carries. None: self-contained, nothing cached.
+    the set gains the ones this payload carries. None: self-contained, nothing cached. Only a value
+    that holds for the whole chunk is shared that way (a window, the labels, the theme's words: what
+    the next chunk most likely repeats); values that change from step to step travel in place, so
+    they neither weigh a hash nor crowd the page's cache. A shared JSON value (kind ``"J"``) travels
+    as UTF-8 JSON text among the blobs, so later chunks name it by hash too.
     """
     count = len(frames)
     blobs = bytearray()
@@ -170,9 +176,14 @@ def pack(frames: list[list[dict]], first: int, gen: int, known: set | None = Non
         keys = []
         for name in frames[0][t]:
             table, index = _index_table([f[t][name] for f in frames])
+            share = known if len(table) == 1 else None
             kind = "b" if isinstance(table[0], bytes) else "j"
             if kind == "b":
-                table = _spans(table, blobs, known)
+                table = _spans(table, blobs, share)
+            elif share is not None:
+                text = json.dumps(table[0], ensure_ascii=False, separators=(",", ":")).encode()
+                if len(text) >= REF_MIN:
+                    kind, table = "J", _spans([text], blobs, share, prefix=b"J")
             if len(table) == 1:
                 keys.append([name, kind, table, 0, 0])
                 continue
@@ -200,7 +211,8 @@ def unpack(payload: bytes, cache: dict | None = None) -> tuple[int, list[list[di
     frames: list[list[dict]] = [[{} for _ in man["targets"]] for _ in range(count)]
     for t, keys in enumerate(man["targets"]):
         for name, kind, table, index, width in keys:
-            values = [_blob(e, blobs, cache) for e in table] if kind == "b" else table
+            values = ([_blob(e, blobs, cache) for e in table] if kind == "b" else
+                      [json.loads(_blob(e, blobs, cache)) for e in table] if kind == "J" else table)
             idx = ([index] * count if isinstance(index, int) else
                    struct.unpack(f"<{count}{'H' if width == 2 else 'I'}", blobs[index[0]:index[0] + width * count]))
             for k in range(count):

@@ -8,7 +8,7 @@ misses a referenced value it asks again and the kernel resends from that base.
 from __future__ import annotations
 
 import html
-
+import math
 import time
 from collections import OrderedDict
 
@@ -18,6 +18,7 @@ from .frontend import frontend_seen
 
 
 CHUNK_SECONDS = 0.035  # about how long drawing one chunk may keep the kernel busy (a step stays ≤ 50 ms)
+PLAY_AHEAD_S = 0.6  # while playing in chunks mode, how much play the page holds ahead of the step
 RECORDED_MAX = 256  # recorded frames kept in the kernel, so following a browser step needs no redraw
 
 
@@ -138,8 +139,10 @@ class FrameStreaming:
 
     def _prefetch(self, s: int) -> None:
         """Chunks mode: after a jump, the frame of ``s`` first, then its neighbours (next and previous are
-        instant); else at most one chunk per step change, when a step within half a chunk (a chunk and a
-        half while playing) is missing."""
+        instant). Else, while paused, at most one chunk per step change, when a step within half a chunk is
+        missing; while playing, chunks (for at most about ``CHUNK_SECONDS``) until the next
+        ``PLAY_AHEAD_S`` of play are in the page: the page plays from what it holds, and a step's message
+        and the chunk's answer each cross the stock server's ~40 ms Nagle delay."""
         n, have = self.controller.n_steps, self._have
         if s not in have:  # a jump: this frame at once, then its neighbours
             self._send_chunk(s, s + 1)
@@ -147,13 +150,34 @@ class FrameStreaming:
                 if 0 <= t < n and t not in have:
                     self._send_chunk(t, t + 1)
             return
-        # while playing, stay a chunk and a half ahead (the page must never wait for a frame)
-        reach = self._chunk * 3 // 2 + 1 if self.controller.playing else self._chunk // 2 + 1
-        ahead = next((t for t in range(s + 1, min(n, s + reach + 1)) if t not in have), None)
-        if ahead is not None:
-            end = next((t for t in range(ahead, min(n, ahead + self._chunk)) if t in have), ahead + self._chunk)
-            self._send_chunk(ahead, end)
+        if self.controller.playing:
+            reach = max(self._chunk * 3 // 2 + 1, math.ceil(PLAY_AHEAD_S * 1000 / max(self.controller.interval, 1)))
+            t0 = time.perf_counter()
+            while self._send_ahead(s, reach) and time.perf_counter() - t0 < CHUNK_SECONDS:
+                pass
             return
+        reach = self._chunk // 2 + 1
+        if not self._send_ahead(s, reach):
+            self._send_behind(s, reach)
+
+    def _on_playing(self, change) -> None:
+        """Play pressed in chunks mode: the frames ahead go out now, before the page's first ticks."""
+        if change["new"] and self._mode == "chunks":
+            self._prefetch(self.step)
+
+    def _send_ahead(self, s: int, reach: int) -> bool:
+        """Send the first missing chunk within ``reach`` steps after ``s``; whether there was one."""
+        n, have = self.controller.n_steps, self._have
+        ahead = next((t for t in range(s + 1, min(n, s + reach + 1)) if t not in have), None)
+        if ahead is None:
+            return False
+        end = next((t for t in range(ahead, min(n, ahead + self._chunk)) if t in have), ahead + self._chunk)
+        self._send_chunk(ahead, end)
+        return True
+
+    def _send_behind(self, s: int, reach: int) -> None:
+        """Send the last missing chunk within ``reach`` steps before ``s``, if any."""
+        have = self._have
         behind = next((t for t in range(s - 1, max(-1, s - reach - 1), -1) if t not in have), None)
         if behind is not None:
             start = next((t + 1 for t in range(behind, max(-1, behind - self._chunk), -1) if t in have),
