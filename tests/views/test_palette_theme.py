@@ -25,6 +25,24 @@ def _rules(css: str) -> list[tuple[str, str]]:
     return [(sel.strip(), body) for sel, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css)]
 
 
+def test_live_panels_use_the_short_form_and_snapshots_the_full_chains():
+    """Panels redrawn every step carry ``var(--tr-x,#light)`` (tr.css is on the page); a snapshot, which may
+    be shown without tr.css, gets each written out as the --jp / --vscode chain."""
+    import torch
+
+    import tr_widgets
+    q = torch.randn(1, 6, 4)
+    s = tr_widgets.show(tr_widgets.trace_attention(q, q, q, is_causal=True), progress=False)
+    live = s.output.value
+    assert palette.theme_var("border") in live and "var(--jp-" not in live
+    snap = s.snapshot_html()
+    assert not re.search(r"var\(--tr-[a-z-]+,#", snap) and palette.theme_css("border") in snap
+    full = live
+    for name in palette.THEME:
+        full = full.replace(palette.theme_var(name), palette.theme_css(name))
+    assert palette.standalone(live) == full != live
+
+
 def test_tr_css_defines_every_theme_colour_as_theme_css_says():
     rules = _rules(CSS.read_text())
     defining = [(sel, body) for sel, body in rules if re.search(r"--tr-[\w-]+\s*:", body)]

@@ -7,6 +7,8 @@ Cells are sent as uint8 codes (``matrix.LEVELS``..): NaN/inf magenta, blocked (m
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .matrix import LEVELS
@@ -104,6 +106,28 @@ def theme_css(name: str) -> str:
     """
     jp, vscode, light = THEME[name]
     return f"var({jp}, var({vscode}, {light}))"
+
+
+def theme_var(name: str) -> str:
+    """The short CSS value of theme colour ``name``, for HTML shown beside tr.css (live panels and the
+    frames of exported pages, which ship it): tr.css's ``--tr-<name>``, else the light default. A static
+    snapshot may be shown without tr.css: :func:`standalone` gives it the full chains.
+
+    Example: ``theme_var("bg") == "var(--tr-bg,#ffffff)"``
+    """
+    return f"var(--tr-{name},{THEME[name][2]})"
+
+
+_SHORT = re.compile(r"var\(--tr-([a-z-]+),(#[0-9a-fA-F]{3,8})\)")
+
+
+def standalone(html: str) -> str:
+    """``html`` with each :func:`theme_var` written out as its :func:`theme_css` chain, so it follows the
+    notebook's theme without tr.css (GitHub, nbviewer, an untrusted notebook).
+
+    Example: ``standalone("color:var(--tr-fg,#1a1a1a)") == "color:" + theme_css("fg")``
+    """
+    return _SHORT.sub(lambda m: theme_css(m[1]) if m[1] in THEME else m[0], html)
 
 
 def light_theme() -> dict[str, str]:

@@ -14,6 +14,7 @@ import ipywidgets as w
 from ..engine.errors import describe, fail
 from ..i18n import LANGUAGES, get_language, language
 from ..views.matrix import OVERVIEW, WINDOW
+from ..views.palette import standalone
 from . import frames as fr
 from .controller import StepController
 from .save import save_view
@@ -122,6 +123,7 @@ class Stepper(FrameStreaming, w.VBox):
         self.controller.observe(self._on_step, names="step")
         self.controller.observe(self._on_selection, names="selection")
         self.controller.clock.on_msg(self._on_clock_msg)
+        self.controller.clock.observe(self._on_playing, names="playing")
 
     @property
     def step(self) -> int:
@@ -215,8 +217,8 @@ class Stepper(FrameStreaming, w.VBox):
         with language(self.lang):  # words a snapshot writes itself, in the stepper's own language
             parts = [self.controller.snapshot_html()] + [_panel_html(p) for p in self.panels]
         title = html.escape(f"{type(self).__name__}: {self._trace_repr()}")
-        return (f"<div class='tr-snapshot' data-tr-step='{self.step}' style='font:12px sans-serif'>"
-                f"<div style='font-weight:600'>{title}</div>{''.join(parts)}</div>")
+        return standalone(f"<div class='tr-snapshot' data-tr-step='{self.step}' style='font:12px sans-serif'>"
+                          f"<div style='font-weight:600'>{title}</div>{''.join(parts)}</div>")
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs) or {}

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..engine.text import safe_label
 from ..i18n import msg
-from ..views.palette import COLOURS, THEME, bar_px, theme_css
+from ..views.palette import COLOURS, THEME, bar_px, theme_var
 from ..views.recurrent import fmt
 
 
@@ -27,7 +27,9 @@ def E(s) -> str:
 
 
 ISO = "unicode-bidi:isolate"  # a label's direction never reorders its neighbours
-TC = SimpleNamespace(**{k.replace("-", "_"): theme_css(k) for k in THEME})  # TC.bg_alt: the theme's CSS value
+# TC.bg_alt: the theme's CSS value, short (tr.css resolves it): these panels are redrawn every step, and a
+# static snapshot writes the full chains back (palette.standalone)
+TC = SimpleNamespace(**{k.replace("-", "_"): theme_var(k) for k in THEME})
 TABLE = f"border-collapse:collapse;font:12px monospace;color:{TC.fg}"
 TD = f"border:1px solid {TC.border};padding:1px 5px;text-align:left;white-space:nowrap"
 TH = TD + f";background:{TC.bg_alt};color:{TC.fg}"
