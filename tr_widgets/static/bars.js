@@ -169,7 +169,7 @@ function render({ model, el: root }) {
     scheduled = false;
     const th = themeOf(root, model.get("theme_light") || {});
     themeKey = THEMED.map((k) => th[k]).join("|");
-    title.textContent = model.get("title");
+    if (title.textContent !== model.get("title")) title.textContent = model.get("title");
     const vals = floatsOf(model.get("values")), blk = bytesOf(model.get("blocked"));
     const lengths = model.get("lengths"), names = model.get("names"), notes = model.get("notes");
     const marks = model.get("marks"), highs = model.get("highlights") || [], groups = model.get("groups");
@@ -192,7 +192,8 @@ function render({ model, el: root }) {
       drawSeries(chart.canvas, chart.v, chart.b, marks[s] ?? -1, highs[s] ?? -1, widths[s] || 1, maxima[s] || 0,
         colours, th, up[s] && !flat[s]);
       for (let i = 0; i < n; i++) { anyBlocked ||= !!chart.b[i]; anyNonfinite ||= !chart.b[i] && !Number.isFinite(chart.v[i]); }
-      chart.canvas.setAttribute("aria-label", `${names[s]}: ${n} values, axis ${up[s] ? `0 to ${label}` : `±${label}`}`);
+      const aria = `${names[s]}: ${n} values, axis ${up[s] ? `0 to ${label}` : `±${label}`}`;
+      if (chart.canvas.getAttribute("aria-label") !== aria) chart.canvas.setAttribute("aria-label", aria);
       const first = shared[s] && shared.indexOf(shared[s]) === s;  // said once, under the group's first series
       const note = [notes[s] || "", first ? text("shared").replace("{group}", () => shared[s]) : ""].filter(Boolean).join(" · ");
       if (chart.note.textContent !== note) chart.note.textContent = note;
@@ -212,9 +213,8 @@ function render({ model, el: root }) {
       if (anyNonfinite) legendItem(colours.nonfinite, text("nonfinite"));
     }
     if (!hover.textContent) hover.textContent = text("hint");
-    root.dataset.trTheme = th.bg;
-    root.dataset.trStep = String(model.get("step"));
-    root.dataset.step = String(model.get("step"));
+    if (root.dataset.trTheme !== th.bg) root.dataset.trTheme = th.bg;  // only what changed: a write is a mutation
+    if (root.dataset.step !== String(model.get("step"))) root.dataset.trStep = root.dataset.step = String(model.get("step"));
     root.dataset.trDraws = String(++draws);
   }
   function schedule() {

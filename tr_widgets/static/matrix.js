@@ -22,6 +22,11 @@ function floatsOf(v) {
   return new Float32Array(b.slice().buffer);
 }
 
+// DOM writes only where something changed: a view redraws on every step, and even an equal textContent
+// replaces the text node (a mutation and a relayout).
+function text(e, t) { if (e.textContent !== t) e.textContent = t; }
+function attr(e, k, v) { if (e.getAttribute(k) !== v) e.setAttribute(k, v); }
+
 function el(tag, cls, parent) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -199,7 +204,7 @@ function render({ model, el: root }) {
       for (const d of [rowTitle, colTitle, axes, hover, barNote, notice]) d.style.color = themeVar(theme, "fg-muted");
       canvas.style.border = `1px solid ${themeVar(theme, "border")}`;
     }
-    title.textContent = g("title");
+    text(title, g("title"));
     const colours = g("colours"), pal = { lut: bytesOf(g("lut")), colours, hatch: tc("hatch") };
     const mark = tc("mark"), high = tc("highlight");
     px = g("cell_w");
@@ -210,14 +215,15 @@ function render({ model, el: root }) {
     if (g("highlight_col") >= 0 && hc >= 0 && hc < cols) markCol(ctx, hc, canvas.height, px, high, true);
     if (g("mark_row") >= 0 && mr >= 0 && mr < rows) markRow(ctx, mr, canvas.width, py, mark);
     if (g("mark_col") >= 0 && mc >= 0 && mc < cols) markCol(ctx, mc, canvas.height, px, mark);
-    canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", `${g("title")} (${texts.hover || ""})`);
-    canvas.style.cursor = g("click_step") ? "pointer" : "crosshair";
+    attr(canvas, "role", "img");
+    attr(canvas, "aria-label", `${g("title")} (${texts.hover || ""})`);
+    const cursor = g("click_step") ? "pointer" : "crosshair";
+    if (canvas.style.cursor !== cursor) canvas.style.cursor = cursor;
     drawLabels(rows, cols, r0, c0);
     drawBar(theme, texts);
-    axes.textContent = g("range_note");
+    text(axes, g("range_note"));
     const orows = g("ov_rows"), ocols = g("ov_cols");
-    side.style.display = orows && ocols ? "" : "none";
+    if (side.style.display !== (orows && ocols ? "" : "none")) side.style.display = orows && ocols ? "" : "none";
     if (orows && ocols) {
       const opx = g("ov_cell");
       const octx = paint(ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, pal, ovCache);
@@ -229,12 +235,11 @@ function render({ model, el: root }) {
       octx.strokeStyle = tc("bg"); octx.strokeRect(x, y, w, h);
       if (g("mark_row") >= 0) markRow(octx, Math.floor(g("mark_row") / fr), ovCanvas.width, opx, mark);
       if (g("mark_col") >= 0) markCol(octx, Math.floor(g("mark_col") / fc), ovCanvas.height, opx, mark);
-      notice.textContent = g("notice");
+      text(notice, g("notice"));
     }
     if (hovered) showHover(...hovered);
-    else hover.textContent = texts.hover || "";
-    root.dataset.trStep = String(g("step"));
-    root.dataset.step = String(g("step"));
+    else text(hover, texts.hover || "");
+    if (root.dataset.step !== String(g("step"))) root.dataset.trStep = root.dataset.step = String(g("step"));
     root.dataset.trDraws = String(++draws);
   }
 
