@@ -16,8 +16,9 @@
 // frames embedded in it, and runs this same `initialize`/`render` and matrix.js / bars.js on them.
 //
 // Frames payload (zlib): "TRF1", u32 manifest length, manifest JSON, blobs. The manifest lists per
-// target and key either JSON values ("j") or [offset, length] blobs ("b"), and per key the table
-// index of each step: one int when constant, else the offset of a Uint16/Uint32 array in the blobs.
+// target and key either JSON values ("j") or blob entries (bytes "b", shuffled float32 "s", JSON text "J";
+// see blobOf), and per key the table index of each step: one int when constant, else the offset of a
+// Uint16/Uint32 array in the blobs.
 
 // clock_id -> clock state shared by every view. Keyed by a trait, not by the model object: anywidget
 // hands initialize and each render a different proxy of the same model.
@@ -38,7 +39,7 @@ async function inflate(bytes) {
 
 // Blob entries: [offset, length]; [offset, length, hash] (keep it: later chunks refer to it);
 // [hash] (a value this page already holds). A missing one (the cache was lost) throws Missing.
-// Kind "b" values are bytes (a DataView); kind "J" values are JSON text, kept parsed.
+// Kind "b" values are bytes (a DataView); "s" float32 bytes, shuffled; "J" JSON text, kept parsed.
 class Missing extends Error {}
 const CACHE_MAX = 512, TEXT = new TextDecoder();
 
@@ -59,6 +60,19 @@ function blobOf(entry, blobs, cache) {
   return v;
 }
 
+// Kind "s": float32 arrays sent byte-shuffled (frames.shuffle4: all first bytes, then all second bytes...).
+function unshuffledOf(entry, blobs, cache) {
+  if (entry.length === 1) return held(entry, cache);
+  const src = blobs.subarray(entry[0], entry[0] + entry[1]), n = src.length >> 2, out = new Uint8Array(src.length);
+  for (let j = 0; j < 4; j++) {
+    const plane = src.subarray(j * n, (j + 1) * n);
+    for (let i = 0; i < n; i++) out[4 * i + j] = plane[i];
+  }
+  const v = new DataView(out.buffer);
+  if (entry.length === 3 && cache) keep(cache, entry[2], v);
+  return v;
+}
+
 function jsonOf(entry, blobs, cache) {
   if (entry.length === 1) return held(entry, cache);
   const v = JSON.parse(TEXT.decode(blobs.subarray(entry[0], entry[0] + entry[1])));
@@ -75,6 +89,7 @@ export async function decodeFrames(raw, cache = new Map()) {
   const blobs = b.subarray(8 + n);
   const targets = man.targets.map((keys) => keys.map(([name, kind, table, index, width]) => {
     const values = kind === "b" ? table.map((e) => blobOf(e, blobs, cache))
+      : kind === "s" ? table.map((e) => unshuffledOf(e, blobs, cache))
       : kind === "J" ? table.map((e) => jsonOf(e, blobs, cache)) : table;
     let idx = index;
     if (Array.isArray(index)) {
@@ -155,14 +170,17 @@ function ask(model, s) {
   model.send({ want: s });
 }
 
-// A step chosen in this page: every view follows at once; the kernel is told afterwards (`tell`: at
-// once; play tells it at most every PLAY_SYNC_MS, and on pause).
+// A step chosen in this page: every view follows at once; the kernel is told afterwards, in a task of its
+// own (the page may paint the step before the message is built and sent), once for any number of steps
+// taken meanwhile (`tell`: play tells it at most every PLAY_SYNC_MS, and on pause).
 export function go(model, s, tell = true) {
   const n = model.get("n_steps");
   s = Math.max(0, Math.min(n - 1, s | 0));
   if (s === model.get("step")) return;
   model.set("step", s);
-  if (tell) model.save_changes();
+  if (!tell) return;
+  const c = clockOf(model);
+  if (!c.telling) c.telling = setTimeout(() => { c.telling = null; model.save_changes(); }, 0);
 }
 
 // While playing, the kernel hears the step about every 100 ms, not every tick: each message to the kernel
@@ -476,27 +494,36 @@ function render({ model, el: root }) {
   // What a screen reader says after each step: the readout and the caption's quoted tokens.
   const live = el("span", "tr-live", row);
   live.setAttribute("role", "status"); live.setAttribute("aria-live", "polite"); live.setAttribute("aria-atomic", "true");
-  const named = (b, key) => { const t = word(model, key); b.textContent = t; b.title = t; b.setAttribute("aria-label", t); };
-  for (const b of [prev, play, next, save]) b.type = "button";
+  // DOM writes only where something changed: paint runs on every step (twice: the clock's views, then the
+  // step's own listener), and even an equal textContent replaces the text node (a mutation, a relayout).
+  const text = (e, t) => { if (e.textContent !== t) e.textContent = t; };
+  const attr = (e, k, v) => { if (e.getAttribute(k) !== v) e.setAttribute(k, v); };
+  const named = (b, key) => { const t = word(model, key); text(b, t); attr(b, "title", t); attr(b, "aria-label", t); };
+  const data = (k, v) => { if (root.dataset[k] !== v) root.dataset[k] = v; };
   const view = { tries: 0, gone: false, root: null, unbind: null, retry: null,
-                 label: () => { if (view.root && view.root.__trwKeys) view.root.setAttribute("aria-label", `${word(model, "stepper", { name: model.get("description") })} (${word(model, "keys")})`); } };
+                 label: () => { if (view.root && view.root.__trwKeys) attr(view.root, "aria-label", `${word(model, "stepper", { name: model.get("description") })} (${word(model, "keys")})`); } };
 
+  let captioned = null, tokens = "";
   function captionTokens() {
     const m = c.targets && c.targets[model.get("caption_target") ?? -1];
-    if (!m || typeof m.get("value") !== "string") return "";
-    const doc = new DOMParser().parseFromString(m.get("value"), "text/html");  // inert: nothing runs or loads
-    return [...doc.querySelectorAll(".tr-tok")].map((e) => `“${e.textContent}”`).join(" ");
+    const value = m && m.get("value");
+    if (typeof value !== "string") return "";
+    if (value !== captioned) {  // parsed once per caption
+      const doc = new DOMParser().parseFromString(value, "text/html");  // inert: nothing runs or loads
+      captioned = value;
+      tokens = [...doc.querySelectorAll(".tr-tok")].map((e) => `“${e.textContent}”`).join(" ");
+    }
+    return tokens;
   }
 
   function paint() {
     const s = model.get("step"), n = model.get("n_steps"), playing = !!model.get("playing");
-    slider.max = String(Math.max(n - 1, 0));
-    if (document.activeElement !== slider || !c.dragging) slider.value = String(s);
-    slider.setAttribute("aria-label", model.get("description"));
-    slider.setAttribute("aria-valuetext", readoutText(model));
-    readout.textContent = readoutText(model);
-    const said = `${readout.textContent} ${captionTokens()}`.trim();
-    if (live.textContent !== said) live.textContent = said;
+    if (slider.max !== String(Math.max(n - 1, 0))) slider.max = String(Math.max(n - 1, 0));
+    if ((document.activeElement !== slider || !c.dragging) && slider.value !== String(s)) slider.value = String(s);
+    attr(slider, "aria-label", model.get("description"));
+    attr(slider, "aria-valuetext", readoutText(model));
+    text(readout, readoutText(model));
+    text(live, `${readout.textContent} ${captionTokens()}`.trim());
     // a focused button that gets disabled (the first or last step) would drop the focus to the page, and
     // the next key to JupyterLab: the stepper keeps it
     const keep = [prev, next].includes(document.activeElement);
@@ -504,22 +531,22 @@ function render({ model, el: root }) {
     next.disabled = s >= n - 1;
     if (keep && document.activeElement.disabled && view.root) view.root.focus({ preventScroll: true });
     named(prev, "previous"); named(next, "next"); named(play, playing ? "pause" : "play"); named(save, "save");
-    save.textContent = word(model, "save_short");  // small; its accessible name is the whole word
-    speed.setAttribute("aria-label", word(model, "speed"));
-    speed.title = word(model, "speed");
+    text(save, word(model, "save_short"));  // small; its accessible name is the whole word
+    attr(speed, "aria-label", word(model, "speed"));
+    attr(speed, "title", word(model, "speed"));
     const speeds = model.get("speeds") || [];
     if (speed.options.length !== speeds.length) {
       speed.replaceChildren(...speeds.map(([txt, ms]) => { const o = el("option", "", null, txt); o.value = String(ms); return o; }));
     }
-    speed.value = String(model.get("interval"));
+    if (speed.value !== String(model.get("interval"))) speed.value = String(model.get("interval"));
     const waiting = model.get("frames_mode") && c.shown !== s;
-    status.textContent = waiting ? word(model, "loading") : "";
-    root.dataset.step = String(s);
-    root.dataset.trStep = String(s);
-    root.dataset.trPlaying = String(playing);
-    root.dataset.trFrames = model.get("frames_mode") ? "browser" : "kernel";
-    root.dataset.trTargets = String(c.targets ? c.targets.filter(Boolean).length : -1);
-    root.dataset.trChunks = String(c.chunks.length);
+    text(status, waiting ? word(model, "loading") : "");
+    data("step", String(s));
+    data("trStep", String(s));
+    data("trPlaying", String(playing));
+    data("trFrames", model.get("frames_mode") ? "browser" : "kernel");
+    data("trTargets", String(c.targets ? c.targets.filter(Boolean).length : -1));
+    data("trChunks", String(c.chunks.length));
     view.label();
   }
   prev.addEventListener("click", () => go(model, model.get("step") - 1));

@@ -27,6 +27,7 @@ import struct
 import zlib
 
 import ipywidgets as w
+import numpy as np
 
 from ..engine.errors import fail
 from .bars import BarsCanvas
@@ -37,8 +38,13 @@ DEFAULT_BUDGET = 2 * MiB
 CHUNK_BYTES = 24 * 1024  # about how large one prefetched chunk of frames is (large traces)
 MSG_MAX = 40 * 1024  # the most one chunk message may weigh (halved until it fits)
 REF_MIN = 256  # values this large travel once per page; later chunks refer to them by hash
+REF_MIN_JSON = 96  # the same for JSON values (a colour table, the theme's words): a reference costs ~20 bytes
 MAX_FULL = 4096  # steps above which frames are never all recorded (show() stays fast)
 EXCLUDED = {"layout", "style", "tabbable", "tooltip", "comm", "keys", "log"}
+# Keys whose bytes are float32 arrays (MatrixCanvas.values, BarsCanvas.values). They travel byte-shuffled
+# (kind "s": every float's first byte, then every second byte...): sign and exponent bytes sit together and
+# repeat, so zlib packs them about 13% smaller than floats in place. The page unshuffles them.
+FLOAT32_KEYS = {"values"}
 _budget = {"bytes": DEFAULT_BUDGET}
 
 
@@ -142,13 +148,13 @@ def _index_table(values: list) -> tuple[list, list]:
     return table, index
 
 
-def _spans(table: list, blobs: bytearray, known: set | None, prefix: bytes = b"") -> list:
+def _spans(table: list, blobs: bytearray, known: set | None, prefix: bytes = b"", least: int = REF_MIN) -> list:
     """Blob entries: ``[offset, length]``; ``[offset, length, hash]`` for a large value the page is to
     keep; ``[hash]`` for one it already holds (``known``, updated with what this payload carries).
     ``prefix`` keeps the hashes of JSON text apart from those of bytes values."""
     spans = []
     for v in table:
-        key = blob_key(prefix + v) if known is not None and len(v) >= REF_MIN else None
+        key = blob_key(prefix + v) if known is not None and len(v) >= least else None
         if key is not None and key in known:
             spans.append([key])
             continue
@@ -157,6 +163,16 @@ def _spans(table: list, blobs: bytearray, known: set | None, prefix: bytes = b""
         if key:
             known.add(key)
     return spans
+
+
+def shuffle4(v: bytes) -> bytes:
+    """The bytes of 4-byte items grouped by their position in the item: ``b"ABCDabcd"`` -> ``b"AaBbCcDd"``."""
+    return np.frombuffer(v, np.uint8).reshape(-1, 4).T.tobytes()
+
+
+def unshuffle4(v: bytes) -> bytes:
+    """:func:`shuffle4` undone. Example: ``unshuffle4(shuffle4(b"ABCDabcd")) == b"ABCDabcd"``"""
+    return np.frombuffer(v, np.uint8).reshape(4, -1).T.tobytes()
 
 
 def pack(frames: list[list[dict]], first: int, gen: int, known: set | None = None) -> bytes:
@@ -178,12 +194,14 @@ def pack(frames: list[list[dict]], first: int, gen: int, known: set | None = Non
             table, index = _index_table([f[t][name] for f in frames])
             share = known if len(table) == 1 else None
             kind = "b" if isinstance(table[0], bytes) else "j"
-            if kind == "b":
+            if kind == "b" and name in FLOAT32_KEYS and all(len(v) % 4 == 0 for v in table):
+                kind, table = "s", _spans([shuffle4(v) for v in table], blobs, share, prefix=b"s")
+            elif kind == "b":
                 table = _spans(table, blobs, share)
             elif share is not None:
                 text = json.dumps(table[0], ensure_ascii=False, separators=(",", ":")).encode()
-                if len(text) >= REF_MIN:
-                    kind, table = "J", _spans([text], blobs, share, prefix=b"J")
+                if len(text) >= REF_MIN_JSON:
+                    kind, table = "J", _spans([text], blobs, share, prefix=b"J", least=REF_MIN_JSON)
             if len(table) == 1:
                 keys.append([name, kind, table, 0, 0])
                 continue
@@ -212,6 +230,7 @@ def unpack(payload: bytes, cache: dict | None = None) -> tuple[int, list[list[di
     for t, keys in enumerate(man["targets"]):
         for name, kind, table, index, width in keys:
             values = ([_blob(e, blobs, cache) for e in table] if kind == "b" else
+                      [unshuffle4(_blob(e, blobs, cache)) for e in table] if kind == "s" else
                       [json.loads(_blob(e, blobs, cache)) for e in table] if kind == "J" else table)
             idx = ([index] * count if isinstance(index, int) else
                    struct.unpack(f"<{count}{'H' if width == 2 else 'I'}", blobs[index[0]:index[0] + width * count]))
