@@ -143,30 +143,34 @@ def graph_svg(g, state: str, gap: int = 50) -> str:
     pad = 56 if g.elided else 8
     w = 40
     width = pad + len(nodes) * gap + 8
-    muted, line = f"fill:{TC.fg_muted}", f"stroke:{TC.fg_muted}"
+    muted = f"fill:{TC.fg_muted}"
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='96' role='img' "
            f"aria-label='{E(msg('recurrent.graph_aria', t=g.current))}' style='font:11px monospace;fill:{TC.fg}'>",
            "<defs><marker id='tr-arr' viewBox='0 0 6 6' refX='6' refY='3' markerWidth='6' markerHeight='6' "
            f"orient='auto'><path d='M0,0 L6,3 L0,6 z' style='{muted}'/></marker></defs>"]
+    # one group per look (its style said once: this panel is redrawn every step), painted shapes, arrows, text
+    shapes, current, arrows, names, notes = [], "", [], [], []
     if g.elided:
         side = E(msg("recurrent.graph_earlier") if g.direction == 0 else msg("recurrent.graph_later"))
         x = 4 if g.direction == 0 else width - 40
-        out.append(f"<text x='{x}' y='30' style='{muted}'>⋯{g.elided}</text>"
-                   f"<text x='{x}' y='44' style='{muted}'>{side}</text>")
+        notes.append(f"<text x='{x}' y='30'>⋯{g.elided}</text><text x='{x}' y='44'>{side}</text>")
     for k, s in enumerate(nodes):
         x = pad + k * gap
-        cur = s == g.current
-        box = f"fill:{TC.bg};stroke:{TC.mark};stroke-width:2" if cur else f"fill:{TC.bg_alt};stroke:{TC.border}"
-        out.append(f"<rect x='{x}' y='14' width='{w}' height='30' rx='5' style='{box}'/>")
-        out.append(f"<text x='{x + 4}' y='27'>h{s}</text><text x='{x + 4}' y='39' style='{muted}'>{g.norms[k]:.2f}</text>")
-        out.append(f"<circle cx='{x + w / 2:g}' cy='78' r='11' style='fill:{TC.bg_alt};stroke:{TC.border}'/>"
-                   f"<text x='{x + w / 2 - 8:g}' y='82'>x{s}</text>")
-        out.append(f"<line x1='{x + w / 2:g}' y1='67' x2='{x + w / 2:g}' y2='45' style='{line}' "
-                   "marker-end='url(#tr-arr)'/>")
+        rect = f"<rect x='{x}' y='14' width='{w}' height='30' rx='5'/>"
+        if s == g.current:
+            current = f"<g style='fill:{TC.bg};stroke:{TC.mark};stroke-width:2'>{rect}</g>"
+        else:
+            shapes.append(rect)
+        shapes.append(f"<circle cx='{x + w / 2:g}' cy='78' r='11'/>")
+        names.append(f"<text x='{x + 4}' y='27'>h{s}</text><text x='{x + w / 2 - 8:g}' y='82'>x{s}</text>")
+        notes.append(f"<text x='{x + 4}' y='39'>{g.norms[k]:.2f}</text>")
+        arrows.append(f"<line x1='{x + w / 2:g}' y1='67' x2='{x + w / 2:g}' y2='45'/>")
         if k:  # h_{t-1} -> h_t (for the reverse direction: h_{t+1} -> h_t, drawn right to left)
             x1, x2 = (x - gap + w, x) if g.direction == 0 else (x, x - gap + w)
-            out.append(f"<line x1='{x1}' y1='29' x2='{x2 + (-1 if g.direction == 0 else 1)}' y2='29' style='{line}' "
-                       "marker-end='url(#tr-arr)'/>")
+            arrows.append(f"<line x1='{x1}' y1='29' x2='{x2 + (-1 if g.direction == 0 else 1)}' y2='29'/>")
+    out += [f"<g style='fill:{TC.bg_alt};stroke:{TC.border}'>{''.join(shapes)}</g>", current,
+            f"<g style='stroke:{TC.fg_muted};marker-end:url(#tr-arr)'>{''.join(arrows)}</g>",
+            f"<g>{''.join(names)}</g>", f"<g style='{muted}'>{''.join(notes)}</g>"]
     out.append("</svg>")
     done = len(nodes) + g.elided
     first, last = (0, g.current) if g.direction == 0 else (g.current, g.total - 1)
