@@ -49,6 +49,9 @@ class StepClock(anywidget.AnyWidget):
 
     _esm = STATIC / "player.js"
     _css = STATIC / "tr.css"
+    # no echo: the page tells the kernel its step in batches while playing, and an echo of a step the page
+    # has since left would pull it back. The cost: a second page (another browser tab) on the same kernel
+    # follows steps set from Python, not steps taken in the first page.
     step = t.Int(0).tag(sync=True, echo_update=False)
     n_steps = t.Int(1).tag(sync=True)
     playing = t.Bool(False).tag(sync=True)

@@ -211,11 +211,13 @@ class AttentionTrace:
             q = self.q.expand(*b, self.L, self.E)[idx][i:i + 1]  # [1, E]
             k = self.k.expand(*b, self.S, self.E)[idx]  # [S, E]
             v = self.v.expand(*b, self.S, self.Ev)[idx]  # [S, Ev]
+            # as [1, 1, n, E]: torch's CPU SDPA takes ~30× longer on 2-D inputs (31 ms against 0.9 ms at S=16k)
+            q, k, v = q[None, None], k[None, None], v[None, None]
             if self.is_causal:  # top-left causal: only keys 0..i take part, so SDPA needs only those
                 n = min(i + 1, self.S)
-                return F.scaled_dot_product_attention(q, k[:n], v[:n], scale=self.scale)[0]  # [Ev]
+                return F.scaled_dot_product_attention(q, k[..., :n, :], v[..., :n, :], scale=self.scale)[0, 0, 0]  # [Ev]
             mask = self._mask_rows(idx, i, i + 1)  # [1, S] or None
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)[0]  # [Ev]
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)[0, 0, 0]  # [Ev]
 
     # -- one query at a time -----------------------------------------------------------------
     def _index(self, index) -> tuple:
