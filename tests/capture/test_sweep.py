@@ -7,6 +7,7 @@ import warnings
 import pytest
 import torch
 
+from tests.engine.reference import check_overview
 from tr_widgets.engine.capture import CaptureWarning, capture
 
 transformers = pytest.importorskip("transformers")
@@ -153,6 +154,7 @@ def _check(name, impl, eager_model):
         assert w.shape == want.shape, (n, w.shape, want.shape)
         rows = real_rows(name, am, want)
         torch.testing.assert_close(w[rows], want[rows], atol=1e-6, rtol=1e-5, msg=lambda m: f"{n}: {m}")
+    check_overview(rec.traces[0][1], tuple(0 for _ in rec.traces[0][1].batch_shape), 2, 3)  # the module's own weights
     return rec
 
 

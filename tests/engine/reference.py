@@ -55,3 +55,21 @@ def reference_run(m, kind, xs, h0, c0, cell=False):
             outs.append(out[layer, d]["h"])
         inp = torch.cat(outs, dim=-1)
     return out, inp
+
+
+def check_overview(at, idx, fr, fc, block_cells=40):
+    """``pooled_weights`` of trace ``at`` equals max-pooling its full weights (and its blocked cells),
+    with small blocks so that many row blocks are streamed."""
+    import torch.nn.functional as F
+
+    from tr_widgets.engine.attention import pooled_weights
+    pooled, blocked = pooled_weights(at, idx, (fr, fc), block_cells=block_cells)
+    L, S = at.L, at.S
+    w = F.pad(at.weights[idx].float(), (0, -S % fc, 0, -L % fr), value=float("-inf"))  # pads never win
+    expected = w.reshape(-(-L // fr), fr, -(-S // fc), fc).amax((1, 3))
+    torch.testing.assert_close(pooled, expected, atol=1e-6, rtol=1e-5)
+    if at.has_mask:
+        b = F.pad(at.blocked[idx], (0, -S % fc, 0, -L % fr), value=True)
+        assert torch.equal(blocked, b.reshape(-(-L // fr), fr, -(-S // fc), fc).all(3).all(1))
+    else:
+        assert blocked is None

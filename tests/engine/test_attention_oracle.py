@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tr_widgets
-from tr_widgets.engine.attention import pooled_weights
+from tests.engine.reference import check_overview
 
 
 @st.composite
@@ -66,7 +66,7 @@ def test_trace_equals_sdpa_stage_by_stage(a):
     assert torch.equal(blocked, at.blocked[idx] if at.blocked is not None else torch.zeros_like(blocked))
     torch.testing.assert_close(r.output, expected[idx][i], atol=1e-5, rtol=1e-5)
     r0 = at.L // 2
-    torch.testing.assert_close(at.masked_rows(r0, at.L, idx), at.masked[idx][r0:])  # the block path's masking
+    torch.testing.assert_close(at._masked_rows(r0, at.L, idx), at.masked[idx][r0:])  # the block path's masking
 
 
 @settings(max_examples=60, deadline=None)
@@ -74,17 +74,7 @@ def test_trace_equals_sdpa_stage_by_stage(a):
 def test_overview_is_the_max_pooled_softmax(a, fr, fc, block_cells):
     """pooled_weights (exp(block max − lse), never the softmax itself) equals max-pooling at.weights."""
     at = tr_widgets.trace_attention(**a)
-    idx = tuple(n - 1 for n in at.batch_shape)
-    pooled, blocked = pooled_weights(at, idx, (fr, fc), block_cells=block_cells)
-    L, S = at.L, at.S
-    w = F.pad(at.weights[idx], (0, -S % fc, 0, -L % fr))  # [L', S'] zero-padded to whole blocks
-    expected = w.reshape(-(-L // fr), fr, -(-S // fc), fc).amax((1, 3))
-    torch.testing.assert_close(pooled, expected, atol=1e-6, rtol=1e-5)
-    if at.has_mask:
-        b = F.pad(at.blocked[idx], (0, -S % fc, 0, -L % fr), value=True)
-        assert torch.equal(blocked, b.reshape(-(-L // fr), fr, -(-S // fc), fc).all(3).all(1))
-    else:
-        assert blocked is None
+    check_overview(at, tuple(n - 1 for n in at.batch_shape), fr, fc, block_cells)
 
 
 def test_mask_conventions():

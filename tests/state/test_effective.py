@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import tr_widgets
+from tests.engine.reference import check_overview
 from tests.state import VOCAB, build, record
 from tr_widgets.engine.state import EffectiveAttention, trace_state
 from tr_widgets.views import row_view
@@ -37,6 +38,7 @@ def test_rows_are_attention_row_and_the_axes_follow_the_family(traces):
             w, blocked = ea.weights_rows(i, min(i + 3, ea.L), (1, 2))
             torch.testing.assert_close(w[0], r.weights)
             assert torch.equal(blocked[0], r.blocked)
+        check_overview(ea, (1, 2), 3, 2)  # the overview pools the effective weights (not a softmax of them)
 
 
 def test_mamba2_terms_sum_to_the_ssm_part_of_the_output(traces):

@@ -60,8 +60,9 @@ def labels(trace) -> tuple[list[str] | None, list[str] | None]:
     return (keys if trace.L == trace.S else None), keys
 
 
-def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Softmax weights of queries [r0, r1) over every key, and where keys were blocked.
+def weights_rows(trace, index: tuple, r0: int, r1: int, keys: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Softmax weights of queries [r0, r1) over every key (or the first ``keys``, when every later key is
+    masked for these rows: ``trace.open_keys``), and where keys were blocked.
 
     Derived from q and k of one batch/head entry; only ``[r1 - r0, S]`` is ever held.
 
@@ -69,7 +70,7 @@ def weights_rows(trace, index: tuple, r0: int, r1: int) -> tuple[np.ndarray, np.
 
         w, blocked = weights_rows(at, (0, 1), 0, 8)     # equals at.weights[0, 1, :8]
     """
-    w, blocked = trace.weights_rows(r0, r1, index)  # the engine's own masking and softmax, [n, S]
+    w, blocked = trace.weights_rows(r0, r1, index, keys=keys)  # the engine's own masking and softmax, [n, S]
     return to_numpy(w), (blocked.cpu().numpy() if trace.has_mask else None)
 
 
@@ -133,7 +134,8 @@ class WeightsWindow:
 def weights_window(trace, index: tuple, win: Window, vrange: tuple[float, float] | None = None) -> WeightsWindow:
     """Codes of ``win`` (rows = queries, cols = keys); ``vrange`` defaults to the window's own
     robust range (see ``value_range``)."""
-    w, blocked = weights_rows(trace, index, win.r0, win.r1)
+    keys = min(trace.S, max(win.c1, trace.open_keys(win.r0, win.r1)))  # a causal window's later keys weigh 0
+    w, blocked = weights_rows(trace, index, win.r0, win.r1, keys)
     w, blocked = w[:, win.c0:win.c1], None if blocked is None else blocked[:, win.c0:win.c1]
     shown = w if blocked is None else np.where(blocked, np.nan, w)
     vmin, vmax = vrange if vrange is not None else value_range(shown, signed=False, robust=True)

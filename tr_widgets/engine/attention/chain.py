@@ -178,8 +178,11 @@ class ChainTrace(AttentionTrace):
     # -- masks -------------------------------------------------------------------------------
     @property
     def has_mask(self) -> bool:
+        """Whether a step masks keys: a fill or keep, or an added tensor with -inf (steps without an
+        argument, such as a soft cap, mask nothing)."""
         return any(st[0] in ("fill", "keep") for st in self.steps) or any(
-            st[0] == "add" and bool(mask_like(st[1]).any()) for st in self.steps if isinstance(st[1], torch.Tensor))
+            st[0] == "add" and len(st) > 1 and isinstance(st[1], torch.Tensor) and bool(mask_like(st[1]).any())
+            for st in self.steps)
 
     def _blocked_of(self, pick, like):
         out = torch.zeros_like(like, dtype=torch.bool)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import check_budget
+from .trace import AttentionTrace
 
 NEG_INF = float("-inf")
 
@@ -58,19 +59,38 @@ def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int = 1 << 22, 
     starts = range(0, L, rows)
     if progress is not None:
         starts = progress(starts, total=len(starts), desc="attention overview")
+    plain = type(trace).weights_rows is AttentionTrace.weights_rows  # softmax(masked): else the trace's own weights
     with torch.no_grad():
         for r0 in starts:
             r1 = min(r0 + rows, L)
             c1 = min(S, -(-trace.open_keys(r0, r1) // fc) * fc)  # whole pooling blocks
-            s = trace.masked_rows(r0, r1, index, keys=c1).float()  # [n, c1]: exact, every open key is in [0, c1)
-            peak = _block_max(s, fc)  # [n, nc]
-            top = peak.amax(-1, keepdim=True)  # [n, 1]
-            dead = torch.isneginf(top)  # fully masked queries: all-zero weights, as SDPA
-            top = top.masked_fill(dead, 0.0)
-            lse = top + s.sub_(top).exp_().sum(-1, keepdim=True).log_()  # [n, 1]
-            w = (peak - lse).exp_().masked_fill_(dead, 0.0)  # [n, nc]: each key block's largest weight
-            a, nc = r0 // fr, peak.shape[1]
-            pooled[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(w, fr, 0.0, torch.amax)
+            w, out = _block_plain(trace, r0, r1, index, c1, fc) if plain else _block_any(trace, r0, r1, index, c1, fc)
+            a, nc = r0 // fr, w.shape[1]
+            pooled[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(w, fr, NEG_INF, torch.amax)  # a pad row never wins
             if blocked is not None:
-                blocked[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(torch.isneginf(peak), fr, True, torch.all)
+                blocked[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(out, fr, True, torch.all)
     return pooled, blocked
+
+
+def _block_plain(trace, r0, r1, index, c1, fc):
+    """(each key block's largest weight [n, nc], whether all its keys are masked [n, nc]) of queries [r0, r1)
+    of a softmax trace, from the masked scores alone (exp(block max − lse), see the module docstring)."""
+    s = trace._masked_rows(r0, r1, index, keys=c1).float()  # [n, c1]: exact, every open key is in [0, c1)
+    peak = _block_max(s, fc)  # [n, nc]
+    top = peak.amax(-1, keepdim=True)  # [n, 1]
+    dead = torch.isneginf(top)  # fully masked queries: all-zero weights, as SDPA
+    top = top.masked_fill(dead, 0.0)
+    lse = top + s.sub_(top).exp_().sum(-1, keepdim=True).log_()  # [n, 1]
+    return (peak - lse).exp_().masked_fill_(dead, 0.0), torch.isneginf(peak)
+
+
+def _block_any(trace, r0, r1, index, c1, fc):
+    """The same for a trace with weights of its own (a module's replayed chain, a state-space model's
+    effective weights, which may be negative: pooled by their largest value, as drawn)."""
+    w, blk = trace.weights_rows(r0, r1, index, keys=c1)  # [n, c1]
+    return _block_max(w.float(), fc), _block_all(blk, fc)
+
+
+def _block_all(b: torch.Tensor, fc: int) -> torch.Tensor:
+    """Whether all of each run of ``fc`` columns of ``b [n, c]`` is True, ``[n, ceil(c/fc)]``."""
+    return ~_block_max((~b).to(torch.uint8), fc).bool()

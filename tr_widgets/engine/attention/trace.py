@@ -266,16 +266,16 @@ class AttentionTrace:
             w, blocked = at.weights_rows(0, 8, index=(0, 1))     # equals at.weights[0, 1, :8]
         """
         keys = self.S if keys is None else keys
-        masked = self.masked_rows(r0, r1, index, keys)  # [n, keys]
+        masked = self._masked_rows(r0, r1, index, keys)  # [n, keys]
         with torch.no_grad():
             return _safe_softmax(masked), self._blocked_rows(self._index(index), r0, r1, keys, masked)
 
-    def masked_rows(self, r0: int, r1: int, index=(), keys: int | None = None) -> torch.Tensor:
+    def _masked_rows(self, r0: int, r1: int, index=(), keys: int | None = None) -> torch.Tensor:
         """The masked stage of queries [r0, r1) over the first ``keys`` keys, ``[r1 - r0, keys]``: equals
         ``at.masked[index][r0:r1, :keys]``, in a fresh tensor the caller may overwrite. A causal mask is
         applied as one small triangle where the block crosses the diagonal, never as ``[n, S]`` bools.
 
-        Example: ``at.masked_rows(0, 8, (0, 1)).amax(-1)   # each query's largest scaled score``
+        Example: ``at._masked_rows(0, 8, (0, 1)).amax(-1)   # each query's largest scaled score``
         """
         keys = self.S if keys is None else keys
         if not (is_index(r0, self.L) and isinstance(r1, int) and not isinstance(r1, bool) and r0 < r1 <= self.L):
