@@ -58,6 +58,9 @@ def test_row_view_stages_are_the_trace_slices(causal):
     assert [j for j, *_ in rv.top] == causal.weights[idx].topk(3).indices.tolist()
     total = sum(t for *_, t in rv.top) + rv.rest
     assert np.allclose(total, rv.output, atol=1e-5)  # top terms + the rest = o_i
+    others = [j for j in range(causal.S) if j not in {j for j, *_ in rv.top}]
+    w, v = causal.weights[idx].double(), causal.v[0, 1].double()
+    assert np.allclose(rv.rest, (w[others, None] * v[others, :5]).sum(0).numpy(), atol=1e-6)  # the other terms, summed
 
 
 def test_fully_masked_row_is_reported(padded):

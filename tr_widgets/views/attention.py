@@ -202,7 +202,9 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
     terms = to_numpy(r.terms)  # [S, Ev]
     top = [(j, float(r.weights[j]), to_numpy(trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][j])[:d],
             terms[j, :d]) for j in top_idx]
-    rest = terms[:, :d].sum(0, dtype=np.float64) - sum((t for *_, t in top), np.zeros(d))  # [d]
+    # the other terms: o_i less the listed ones (so the table's rows add up to the o_i it shows; no second
+    # pass over all S terms)
+    rest = to_numpy(r.output)[:d].astype(np.float64) - sum((t for *_, t in top), np.zeros(d))  # [d]
     return RowView(
         i=i, keys=(c0, c1), scores=to_numpy(r.scores[c0:c1]), scaled=to_numpy(r.scaled[c0:c1]),
         masked=to_numpy(r.masked[c0:c1]), weights=to_numpy(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),
