@@ -200,11 +200,13 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
     rank = r.weights if trace.normalized else r.weights.abs()  # an SSM's weights may be negative: by size
     top_idx = torch.topk(rank.masked_fill(r.blocked, -float("inf")), k).indices.tolist() if k else []
     terms = to_numpy(r.terms)  # [S, Ev]
-    top = [(j, float(r.weights[j]), to_numpy(trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][j])[:d],
-            terms[j, :d]) for j in top_idx]
-    # the other terms: o_i less the listed ones (so the table's rows add up to the o_i it shows; no second
-    # pass over all S terms)
-    rest = to_numpy(r.output)[:d].astype(np.float64) - sum((t for *_, t in top), np.zeros(d))  # [d]
+    v = trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index]  # [S, Ev]
+    top = [(j, float(r.weights[j]), to_numpy(v[j])[:d], terms[j, :d]) for j in top_idx]
+    # the other terms, summed as one product with the listed keys' weights zeroed: no float64 copy of all S
+    # terms, and no cancellation (o_i less the large terms would flip the sign of a rest near 0)
+    others = r.weights.masked_fill(torch.zeros_like(r.blocked).index_fill_(0, torch.tensor(top_idx, dtype=torch.long,
+                                                                                           device=v.device), True), 0.0)
+    rest = to_numpy(others @ v[:, :d])  # [d]
     return RowView(
         i=i, keys=(c0, c1), scores=to_numpy(r.scores[c0:c1]), scaled=to_numpy(r.scaled[c0:c1]),
         masked=to_numpy(r.masked[c0:c1]), weights=to_numpy(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),
