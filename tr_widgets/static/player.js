@@ -17,7 +17,7 @@
 //
 // Frames payload (zlib): "TRF1", u32 manifest length, manifest JSON, blobs. The manifest lists per
 // target and key either JSON values ("j") or blob entries (bytes "b", shuffled float32 "s", JSON text "J";
-// see blobOf), and per key the table index of each step: one int when constant, else the offset of a
+// see DECODE), and per key the table index of each step: one int when constant, else the offset of a
 // Uint16/Uint32 array in the blobs.
 
 // clock_id -> clock state shared by every view. Keyed by a trait, not by the model object: anywidget
@@ -39,44 +39,34 @@ async function inflate(bytes) {
 
 // Blob entries: [offset, length]; [offset, length, hash] (keep it: later chunks refer to it);
 // [hash] (a value this page already holds). A missing one (the cache was lost) throws Missing.
-// Kind "b" values are bytes (a DataView); "s" float32 bytes, shuffled; "J" JSON text, kept parsed.
 class Missing extends Error {}
 const CACHE_MAX = 512, TEXT = new TextDecoder();
 
-function keep(cache, hash, v) {
-  cache.set(hash, v);
-  if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);  // oldest first
-}
+// A blob kind's value from its bytes: "b" bytes (a DataView), "s" float32 bytes sent byte-shuffled
+// (frames.shuffle4: all first bytes, then all second bytes...), "J" JSON text (kept parsed).
+const DECODE = {
+  b: (src) => new DataView(src.buffer, src.byteOffset, src.byteLength),
+  s: (src) => {
+    const n = src.length >> 2, out = new Uint8Array(src.length);
+    for (let j = 0; j < 4; j++) {
+      const plane = src.subarray(j * n, (j + 1) * n);
+      for (let i = 0; i < n; i++) out[4 * i + j] = plane[i];
+    }
+    return new DataView(out.buffer);
+  },
+  J: (src) => JSON.parse(TEXT.decode(src)),
+};
 
-function held(entry, cache) {
-  if (!cache || !cache.has(entry[0])) throw new Missing(entry[0]);
-  return cache.get(entry[0]);
-}
-
-function blobOf(entry, blobs, cache) {
-  if (entry.length === 1) return held(entry, cache);
-  const v = new DataView(blobs.buffer, blobs.byteOffset + entry[0], entry[1]);
-  if (entry.length === 3 && cache) keep(cache, entry[2], v);
-  return v;
-}
-
-// Kind "s": float32 arrays sent byte-shuffled (frames.shuffle4: all first bytes, then all second bytes...).
-function unshuffledOf(entry, blobs, cache) {
-  if (entry.length === 1) return held(entry, cache);
-  const src = blobs.subarray(entry[0], entry[0] + entry[1]), n = src.length >> 2, out = new Uint8Array(src.length);
-  for (let j = 0; j < 4; j++) {
-    const plane = src.subarray(j * n, (j + 1) * n);
-    for (let i = 0; i < n; i++) out[4 * i + j] = plane[i];
+function blobOf(kind, entry, blobs, cache) {
+  if (entry.length === 1) {
+    if (!cache || !cache.has(entry[0])) throw new Missing(entry[0]);
+    return cache.get(entry[0]);
   }
-  const v = new DataView(out.buffer);
-  if (entry.length === 3 && cache) keep(cache, entry[2], v);
-  return v;
-}
-
-function jsonOf(entry, blobs, cache) {
-  if (entry.length === 1) return held(entry, cache);
-  const v = JSON.parse(TEXT.decode(blobs.subarray(entry[0], entry[0] + entry[1])));
-  if (entry.length === 3 && cache) keep(cache, entry[2], v);
+  const v = DECODE[kind](blobs.subarray(entry[0], entry[0] + entry[1]));
+  if (entry.length === 3 && cache) {
+    cache.set(entry[2], v);
+    if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);  // oldest first
+  }
   return v;
 }
 
@@ -88,9 +78,7 @@ export async function decodeFrames(raw, cache = new Map()) {
   const man = JSON.parse(TEXT.decode(b.subarray(8, 8 + n)));
   const blobs = b.subarray(8 + n);
   const targets = man.targets.map((keys) => keys.map(([name, kind, table, index, width]) => {
-    const values = kind === "b" ? table.map((e) => blobOf(e, blobs, cache))
-      : kind === "s" ? table.map((e) => unshuffledOf(e, blobs, cache))
-      : kind === "J" ? table.map((e) => jsonOf(e, blobs, cache)) : table;
+    const values = kind in DECODE ? table.map((e) => blobOf(kind, e, blobs, cache)) : table;
     let idx = index;
     if (Array.isArray(index)) {
       const o = index[0], copy = blobs.slice(o, o + man.count * width);

@@ -175,6 +175,9 @@ def unshuffle4(v: bytes) -> bytes:
     return np.frombuffer(v, np.uint8).reshape(4, -1).T.tobytes()
 
 
+_DECODE = {"b": bytes, "s": unshuffle4, "J": json.loads}  # a blob kind's value from its bytes (player.js: DECODE)
+
+
 def pack(frames: list[list[dict]], first: int, gen: int, known: set | None = None) -> bytes:
     """Frames ``first .. first + len(frames) - 1`` as one zlib payload (see the module docstring).
 
@@ -229,9 +232,7 @@ def unpack(payload: bytes, cache: dict | None = None) -> tuple[int, list[list[di
     frames: list[list[dict]] = [[{} for _ in man["targets"]] for _ in range(count)]
     for t, keys in enumerate(man["targets"]):
         for name, kind, table, index, width in keys:
-            values = ([_blob(e, blobs, cache) for e in table] if kind == "b" else
-                      [unshuffle4(_blob(e, blobs, cache)) for e in table] if kind == "s" else
-                      [json.loads(_blob(e, blobs, cache)) for e in table] if kind == "J" else table)
+            values = [_DECODE[kind](_blob(e, blobs, cache)) for e in table] if kind in _DECODE else table
             idx = ([index] * count if isinstance(index, int) else
                    struct.unpack(f"<{count}{'H' if width == 2 else 'I'}", blobs[index[0]:index[0] + width * count]))
             for k in range(count):
