@@ -84,8 +84,7 @@ class FrameStreaming:
         self._frame_s = (time.perf_counter() - t0) / 2  # one drawing for the frame, one for the step
         one = len(fr.pack([here], 0, 0))
         per_frame = max(len(fr.pack([here, other], 0, 0)) - one, 1)  # one more step, compressed
-        # the first chunk: about CHUNK_BYTES and drawn within about CHUNK_SECONDS; adapted as chunks are sent
-        self._chunk = max(2, min(8, fr.CHUNK_BYTES // per_frame, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
+        self._size_chunks(8, fr.CHUNK_BYTES // per_frame)  # the first; adapted as chunks are sent
         if not self._budget or n > fr.MAX_FULL:
             return None, -1
         estimate = one + n * per_frame
@@ -133,9 +132,13 @@ class FrameStreaming:
         self._known = known
         self.controller.clock.send({"frames": [a, b]}, buffers=[payload])
         self._have.update(range(a, b))
-        if b - a > 1:  # chunks of about CHUNK_BYTES, from what the last one weighed, and drawn within
-            by_bytes = fr.CHUNK_BYTES * (b - a) // max(len(payload), 1)  # about CHUNK_SECONDS
-            self._chunk = max(2, min(32, by_bytes, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
+        if b - a > 1:  # from what the last one weighed
+            self._size_chunks(32, fr.CHUNK_BYTES * (b - a) // max(len(payload), 1))
+
+    def _size_chunks(self, most: int, by_bytes: int) -> None:
+        """Frames per chunk: about CHUNK_BYTES (``by_bytes`` frames) and drawn within about CHUNK_SECONDS
+        (``self._frame_s`` a frame), from 2 to ``most``."""
+        self._chunk = max(2, min(most, by_bytes, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
 
     def _prefetch(self, s: int) -> None:
         """Chunks mode: after a jump, the frame of ``s`` first, then its neighbours (next and previous are
