@@ -116,7 +116,8 @@ def heads_range(trace, index: tuple, axis: int | None, max_cells: int = RANGE_CE
     for h in range(n):
         idx = index if axis is None else (*index[:axis], h, *index[axis + 1:])
         for r0 in starts:
-            w, blocked = weights_rows(trace, idx, r0, min(trace.L, r0 + block))
+            r1 = min(trace.L, r0 + block)  # later keys are masked for these rows (NaN below): not scored
+            w, blocked = weights_rows(trace, idx, r0, r1, min(trace.S, trace.open_keys(r0, r1)))
             vals.append((w if blocked is None else np.where(blocked, np.nan, w)).ravel())
     return value_range(np.concatenate(vals), signed=False, robust=True)
 
