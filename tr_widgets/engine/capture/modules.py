@@ -23,6 +23,7 @@ from ..recurrent import CELLS, FULL, all_params, check_module, trace_recurrent_c
 from ..state import mixer_kind, state_before, trace_mixer_call
 from . import mha
 from .entries import Entry, detach_all, keep, version_of
+from .repeats import record_full_step
 from .sdpa import dropout_note
 
 
@@ -118,6 +119,9 @@ class ModuleRecorder:
         x = keep(x, "input", kept)
         if isinstance(m, CELLS) and self.rec.merge_cells:
             return self._record_cell(m, x, hx, output, params, kept)
+        if self.rec.merge_cells and record_full_step(self.chains, self.rec.entries, self._add, m, x, hx, output,
+                                                     params, kept):
+            return None  # one step of a loop over time (repeats.py)
 
         def build(x, hx, out, params, *, name=""):
             return trace_recurrent_call(m, x, hx, out, params=params, name=name)
