@@ -1,0 +1,126 @@
+"""LoopTraceBuilder: the one way to make a :class:`LoopTrace`, from per-step values, checked as they come.
+
+Whoever found the recurrence (``detect`` for a loop of ops in a forward, the capture of a module called once
+per step) hands each step's values to :meth:`LoopTraceBuilder.add_step`; the builder checks that the state
+keeps its structure and shapes from step to step (a state that changes shape mid-sequence is one
+TraceInputError naming the step), that every step computed the same quantities, and counts the bytes of
+the distinct tensors it keeps against the memory budget (``errors.get_memory_budget``), raising
+MemoryBudgetError with a Fix above it. Tensors are kept detached, by reference: the code's own values.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import MemoryBudgetError, describe, fail, get_memory_budget
+from .trace import FORMS, LoopTrace, Source
+
+
+def _fmt(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n} B"
+
+
+def _parts(state, what: str, t: int) -> tuple[torch.Tensor, ...]:
+    parts = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+    for j, p in enumerate(parts):
+        if not isinstance(p, torch.Tensor):
+            at = f" (part {j})" if len(parts) > 1 else ""
+            fail(f"{what} at step {t}{at}", "a tensor (or a tuple of tensors) carried from step to step",
+                 describe(p), "carry tensors only; keep other values (counters, lists) outside the state")
+    return tuple(p.detach() for p in parts)
+
+
+class LoopTraceBuilder:
+    """Collects a hand-written recurrence step by step, then :meth:`build` makes the frozen LoopTrace.
+
+    Example::
+
+        b = LoopTraceBuilder("rnn", "module", Source("cell.py", 10, ("h = torch.tanh(...)",)),
+                             state_names=("h",), input_names=("x",))
+        for t in range(T):
+            b.add_step(x[t], h_prev, h_new, [("h", 10, h_new, True)])
+        trace = b.build(output=h_new)        # LoopTrace(name='rnn', form='module', T=..., ...)
+    """
+
+    def __init__(self, name: str, form: str, source: Source, *, state_names=(), input_names=("x",),
+                 budget: int | None = None):
+        if form not in FORMS:
+            fail("form", f"one of {FORMS}", describe(form), "pass 'ops' or 'module'")
+        self.name, self.form, self.source = name, form, source
+        self.state_names, self.input_names = tuple(state_names), tuple(input_names)
+        self.budget = get_memory_budget() if budget is None else budget
+        self.initial = None
+        self.state_is_tuple = None
+        self.states, self.inputs, self.values = [], [], []
+        self.names = self.lines = self.assigned = None
+        self._seen, self.nbytes = set(), 0
+
+    def _count(self, tensors, t: int) -> None:
+        for x in tensors:
+            key = id(x)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            self.nbytes += x.numel() * x.element_size()
+        if self.nbytes > self.budget:
+            raise MemoryBudgetError(
+                f"{self.name or 'loop'}: expected the values of a recurrence within the memory budget of "
+                f"{_fmt(self.budget)}, got {_fmt(self.nbytes)} kept by step {t}, which exceeds it. Fix: capture "
+                "a shorter sequence or a smaller batch, or raise the budget with tr_widgets.set_memory_budget(nbytes).")
+
+    def _check_state(self, parts: tuple, t: int, what: str) -> None:
+        ref = self.initial
+        if len(parts) != len(ref):
+            fail(f"{what} at step {t}", f"{len(ref)} tensor(s), as at step 0", f"{len(parts)}",
+                 "carry the same tensors at every step")
+        for j, (p, r) in enumerate(zip(parts, ref)):
+            if p.shape != r.shape:
+                name = self.state_names[j] if j < len(self.state_names) and self.state_names[j] else f"part {j}"
+                fail(f"{self.name or 'loop'}: state {name} at step {t}",
+                     f"shape {tuple(r.shape)}, as at step 0 (a recurrence carries one shape through time)",
+                     f"shape {tuple(p.shape)}", "keep the state's shape fixed inside the loop "
+                     "(reshape or pad the input instead, or trace the steps of each shape separately)")
+
+    def add_step(self, inputs, state_in, state_out, quantities) -> None:
+        """One step: its fresh input(s), the state carried in and out (a tensor or a tuple in the code's order),
+        and ``quantities``: ``[(name, line, tensor, assigned), ...]`` in the order the step computed them.
+
+        Example: ``b.add_step(x_t, (h, c), (h2, c2), [("i", 12, i, True), ("matmul", 12, m, False)])``
+        """
+        t = len(self.states)
+        s_in, s_out = _parts(state_in, "state_in", t), _parts(state_out, "state", t)
+        if self.initial is None:
+            self.initial, self.state_is_tuple = s_in, isinstance(state_out, (tuple, list))
+        self._check_state(s_in, t, "state_in")
+        self._check_state(s_out, t, "state")
+        x = tuple(i.detach() if isinstance(i, torch.Tensor) else i
+                  for i in (inputs if isinstance(inputs, (tuple, list)) else (inputs,)))
+        names = tuple(q[0] for q in quantities)
+        if self.names is None:
+            self.names, self.lines = names, tuple(int(q[1]) for q in quantities)
+            self.assigned = tuple(bool(q[3]) for q in quantities)
+        elif names != self.names:
+            fail(f"{self.name or 'loop'}: quantities at step {t}", f"the ones step 0 computed {list(self.names)[:8]}",
+                 f"{list(names)[:8]}", "make every step run the same code (a branch taken on some steps only "
+                 "cannot be stepped as one recurrence)")
+        vals = tuple(q[2].detach() if isinstance(q[2], torch.Tensor) else q[2] for q in quantities)
+        self._count([v for v in (*s_in, *s_out, *x, *vals) if isinstance(v, torch.Tensor)], t)
+        self.states.append(s_out)
+        self.inputs.append(x)
+        self.values.append(vals)
+
+    def build(self, output=None) -> LoopTrace:
+        """The frozen trace of the steps added. Example: ``trace = b.build(output=y)``"""
+        if not self.states:
+            fail(f"{self.name or 'loop'}", "at least one step", "none", "call add_step once per step first")
+        if isinstance(output, torch.Tensor):
+            output = output.detach()
+        state_names = self.state_names or ("",) * len(self.initial)
+        input_names = self.input_names if len(self.input_names) == len(self.inputs[0]) else \
+            tuple(f"x{j}" for j in range(len(self.inputs[0])))
+        return LoopTrace(self.name, self.form, state_names, bool(self.state_is_tuple), self.initial,
+                         tuple(self.states), input_names, tuple(self.inputs), self.names or (),
+                         self.lines or (), self.assigned or (), tuple(self.values), output, self.source, self.nbytes)
