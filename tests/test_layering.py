@@ -44,8 +44,8 @@ def imports(path, package):
 
 def test_the_walk_sees_every_subpackage():
     names = {name for _, name, _ in modules()}
-    assert {"tr_widgets.engine.recurrent.kinds", "tr_widgets.engine.capture.recorder", "tr_widgets.views.palette",
-            "tr_widgets.widgets.kinds", "tr_widgets.magic.demos"} <= names
+    assert {"tr_widgets.engine.recurrent.cells", "tr_widgets.engine.capture.recorder", "tr_widgets.views.palette",
+            "tr_widgets.widgets.registry", "tr_widgets.magic.demos"} <= names
 
 
 def test_each_layer_imports_only_what_lies_below_it():

@@ -12,7 +12,7 @@ from tr_widgets.views import dequantize
 from tr_widgets.views.decode import APPENDED, REUSED, cache_strip, text_parts, tick_view, timeline
 from tr_widgets.views.matrix import BLOCKED
 from tr_widgets.widgets import show
-from tr_widgets.widgets.decode import DecodeStepper
+from tr_widgets.widgets.steppers.decode import DecodeStepper
 
 EVIL = ["<unk>", "<script>alert(1)</script>", "<b>mat</b>", "&amp;", "ok"]
 

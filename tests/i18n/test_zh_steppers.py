@@ -20,8 +20,8 @@ from torch import nn
 
 import tr_widgets
 from tr_widgets import i18n
-from tr_widgets.widgets.bars import BarsCanvas
-from tr_widgets.widgets.canvas import MatrixCanvas
+from tr_widgets.widgets.panels.bars import BarsCanvas
+from tr_widgets.widgets.panels.matrix import MatrixCanvas
 from tr_widgets.widgets.controller import StepController
 
 # symbols, names and units that stay as they are in every language (compared lower-case)

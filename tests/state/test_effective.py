@@ -9,7 +9,7 @@ from tests.engine.reference import check_overview
 from tests.state import VOCAB, build, record
 from tr_widgets.engine.state import EffectiveAttention, trace_state
 from tr_widgets.views import row_view
-from tr_widgets.widgets.attention import AttentionStepper
+from tr_widgets.widgets.steppers.attention import AttentionStepper
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()

@@ -10,7 +10,7 @@ import pytest
 
 from tr_widgets.views import palette
 from tr_widgets.widgets import BarsCanvas
-from tr_widgets.widgets.bars import H, STATIC, axis_text, drawn_up, per_series, scale_maxima
+from tr_widgets.widgets.panels.bars import H, STATIC, axis_text, drawn_up, per_series, scale_maxima
 
 
 def _gates():

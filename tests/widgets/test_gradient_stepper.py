@@ -8,7 +8,7 @@ import tr_widgets
 from tr_widgets import TraceInputError
 from tr_widgets.views import dequantize
 from tr_widgets.widgets import show
-from tr_widgets.widgets.gradients import GradientStepper
+from tr_widgets.widgets.steppers.gradients import GradientStepper
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from tr_widgets.views import quantize, value_range
 from tr_widgets.views.matrix import (CHAR_PX, LABEL_CHARS, LABEL_PX, Window, axis_labels, colour_ticks, elide,
                                      label_ticks, range_note)
 from tr_widgets.widgets import MatrixCanvas
-from tr_widgets.widgets.canvas import EXACT_CELLS
+from tr_widgets.widgets.panels.matrix import EXACT_CELLS
 
 TOKENS = ["<s>", "the", "cat", "sat", "on", "the", "mat", "extraordinarily-long-token"]
 

@@ -9,7 +9,7 @@ from tr_widgets import TraceInputError
 from tr_widgets.engine.state import trace_state
 from tr_widgets.views import dequantize
 from tr_widgets.widgets import show
-from tr_widgets.widgets.state import StateStepper
+from tr_widgets.widgets.steppers.state import StateStepper
 
 pytest.importorskip("transformers").logging.set_verbosity_error()
 T = 7

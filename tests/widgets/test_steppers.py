@@ -8,7 +8,7 @@ import tr_widgets
 from tr_widgets import TraceInputError
 from tr_widgets.views import dequantize
 from tr_widgets.widgets import AttentionStepper, RecurrentStepper, register_stepper, show
-from tr_widgets.widgets.kinds import STEPPERS
+from tr_widgets.widgets.registry import STEPPERS
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """What a recurrent view shows, as numpy: one step's numbers, the hidden-state matrix, the graph.
 
 The equations are torch's (nn.RNN / nn.LSTM / nn.GRU docs), from the kind's spec
-(``engine.recurrent.kinds``). For one step the view substitutes the step's numbers into each equation's
+(``engine.recurrent.cells``). For one step the view substitutes the step's numbers into each equation's
 arithmetic template for a few units; every pre-activation is split into its input part (W_i· x_t + b_i·)
 and its recurrent part (W_h· h_{t-1} + b_h·), as the engine's step computed them, so a reader can redo
 the arithmetic by hand.

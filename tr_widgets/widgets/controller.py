@@ -13,7 +13,6 @@ never reach JupyterLab's shortcuts). Steps are counted 0-based with the range: "
 from __future__ import annotations
 
 import html
-import pathlib
 import uuid
 
 import anywidget
@@ -24,10 +23,10 @@ from ..engine.errors import fail
 from ..engine.text import safe_label
 from ..i18n import msg, msg_or, texts
 from ..views.palette import theme_css
-from .canvas import HTMLPanel
+from .panels import HTMLPanel
+from .panels.common import STATIC
 from .markup import isolate_quoted
 
-STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 MUTED_CSS = theme_css("fg-muted")  # the snapshot's text colour, as the theme has it
 SPEEDS = [1000, 500, 200, 100, 50, 33]  # ms between steps while playing: 1 to 30 steps/s
 

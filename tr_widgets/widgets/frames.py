@@ -30,8 +30,8 @@ import ipywidgets as w
 import numpy as np
 
 from ..engine.errors import fail
-from .bars import BarsCanvas
-from .canvas import STATIC, MatrixCanvas
+from .panels import BarsCanvas, MatrixCanvas
+from .panels.common import STATIC
 
 MiB = 1024 * 1024
 DEFAULT_BUDGET = 2 * MiB

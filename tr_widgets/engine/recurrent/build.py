@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..errors import check_name, check_same_device, check_tensor, describe, fail, warn_nonfinite
-from .kinds import CELLS, FULL, SUPPORTED, CellParams, kind_of
+from .cells import CELLS, FULL, SUPPORTED, CellParams, kind_of
 from .trace import RecurrentTrace
 
 

@@ -6,6 +6,12 @@ products (the kind's ``replay``). Only the LSTM cell state needs its elementwise
 (``scan.linear_scan``). Multi-layer modules replay layer by layer: layer l's inputs are layer l-1's hidden
 sequence, obtained by running one fused layer on the trace's own weight snapshot. Everything is derived on
 first access and kept in ``derived``; tensors stay on their device.
+
+A PackedSequence input gives a trace over the padded batch, time-major ``[T, B, I]`` in the batch's own
+order (as ``pad_packed_sequence`` returns it), with ``lengths[b]`` the steps sequence b really ran. Every
+value at a position t >= lengths[b] is 0, as in ``pad_packed_sequence``'s output; ``step(t, batch=b)``
+there is refused. The reverse direction of sequence b starts from h_0 at its own last step, so replay
+fills its padding with h_0 (``_prev_source``) before shifting.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import torch
 
 from ..batch import check_index
 from ..errors import check_budget, fail
-from .kinds import KINDS, CellKind, CellParams, equations, shifted
+from .cells import KINDS, CellKind, CellParams, equations, shifted
 from .scan import linear_scan
 
 
@@ -63,6 +69,7 @@ class RecurrentTrace:
     name: str = ""
     replay_layer: Callable | None = None  # (layer, x, hx, params) -> [T, B, D*Hout], layers below the top
     cell_states: torch.Tensor | None = None  # [T, B, H] when the states of a cell loop were recorded
+    lengths: tuple[int, ...] | None = None  # a PackedSequence's per-sequence lengths, batch order; None: all T
     derived: dict = field(default_factory=dict, repr=False)  # stages computed on first access
 
     @property
@@ -79,8 +86,9 @@ class RecurrentTrace:
         return self.proj_size or self.hidden_size
 
     def __repr__(self) -> str:
+        packed = f", lengths={list(self.lengths)}" if self.lengths is not None else ""
         return (f"RecurrentTrace(kind={self.kind!r}, T={self.seq_len}, B={self.batch_size}, "
-                f"H={self.hidden_size}, layers={self.num_layers}, directions={self.num_directions})")
+                f"H={self.hidden_size}, layers={self.num_layers}, directions={self.num_directions}{packed})")
 
     # -- indexing helpers -------------------------------------------------------------------
     def _check(self, layer: int, direction: int) -> None:
@@ -96,6 +104,24 @@ class RecurrentTrace:
     def _state0(self, layer: int, direction: int):
         i = layer * self.num_directions + direction
         return self.h0[i], (self.c0[i] if self.c0 is not None else None)  # [B, Hout], [B, H]
+
+    def valid(self) -> torch.Tensor | None:
+        """``[T, B, 1]`` True where sequence b ran step t (a PackedSequence input); None when every one ran T.
+
+        Example: ``tr.valid()[:, b, 0].sum() == tr.lengths[b]``
+        """
+        if self.lengths is None:
+            return None
+        steps = torch.arange(self.seq_len, device=self.x.device)[:, None]  # [T, 1]
+        return self._memo("valid", lambda: (steps < torch.tensor(self.lengths, device=self.x.device))[..., None])
+
+    def _prev_source(self, layer: int, direction: int) -> torch.Tensor:
+        """The hidden sequence replay shifts into h_{t-1}: a packed sequence's padding holds h_0 in reverse,
+        so its own last step sees h_0 (forward steps never read past their sequence's end)."""
+        h = self.hidden(layer, direction)
+        if self.lengths is None or direction == 0:
+            return h
+        return torch.where(self.valid(), h, self._state0(layer, direction)[0][None])  # [T, B, Hout]
 
     def layer_output(self, layer: int) -> torch.Tensor:
         """``[T, B, D*Hout]``: what ``layer`` emits (the module's own output for the top layer).
@@ -136,9 +162,11 @@ class RecurrentTrace:
                          (2 * G + 2, self.seq_len, self.batch_size, self.hidden_size), self.x.dtype,
                          f"step(t, layer={layer}, direction={direction}) for one step")
             with torch.no_grad():
-                return self.spec.replay(self.inputs(layer), self.hidden(layer, direction),
-                                        self._state0(layer, direction)[0], self.params[layer][direction],
-                                        direction == 1)
+                parts = self.spec.replay(self.inputs(layer), self._prev_source(layer, direction),
+                                         self._state0(layer, direction)[0], self.params[layer][direction],
+                                         direction == 1)
+                valid = self.valid()
+                return parts if valid is None else {k: v.where(valid, 0) for k, v in parts.items()}
         self._check(layer, direction)
         return self._memo(("parts", layer, direction), make)
 
@@ -168,8 +196,12 @@ class RecurrentTrace:
             return self.cell_states
 
         def make():
-            g = self.gates(layer, direction)
-            return linear_scan(g["f"], g["i"] * g["g"], self._state0(layer, direction)[1], reverse=direction == 1)
+            g, c0, valid = self.gates(layer, direction), self._state0(layer, direction)[1], self.valid()
+            if valid is None:
+                return linear_scan(g["f"], g["i"] * g["g"], c0, reverse=direction == 1)
+            # padding: f = 0 there (masked), so c = c_0 on every padded step and a reverse sequence starts from c_0
+            c = linear_scan(g["f"], (g["i"] * g["g"]).where(valid, c0[None]), c0, reverse=direction == 1)
+            return c.where(valid, 0)  # [T, B, H]
         return self._memo(("cell", layer, direction), make)
 
     def step(self, t: int, layer: int = 0, direction: int = 0, batch: int = 0) -> StepRecord:
@@ -188,11 +220,15 @@ class RecurrentTrace:
                  "pick a step of the traced sequence")
         check_index("batch", batch, B, "pick an existing batch item")
         t = t % T
+        T = T if self.lengths is None else self.lengths[batch]  # this sequence's own steps
+        if t >= T:
+            fail("t", f"a step of sequence {batch}, which ran {T} steps (a PackedSequence pads it)", repr(t),
+                 f"pick t < {T}, or another batch item")
         self._check(layer, direction)
         reverse = direction == 1
         h0, c0 = self._state0(layer, direction)
         x_t = self.inputs(layer)[t, batch]  # [I]
-        h_prev = shifted(self.hidden(layer, direction), h0, reverse)[t, batch]  # [Hout]
+        h_prev = shifted(self._prev_source(layer, direction), h0, reverse)[t, batch]  # [Hout]
         tensors = {"x_t": x_t, "h_prev": h_prev}
         c_prev = None
         if self.spec.has_cell:

@@ -13,8 +13,8 @@ import torch
 
 from tr_widgets.engine.errors import check_tensor, describe, fail
 
-from . import kinds_gdn, kinds_mamba, kinds_rwkv  # noqa: F401  (registers the specs in the table)
-from .kinds import StateKind, kind_of
+from . import families_gdn, families_mamba, families_rwkv  # noqa: F401  (registers the specs in the table)
+from .families import StateKind, kind_of
 from .trace import StateTrace
 
 

@@ -16,7 +16,7 @@ import torch
 from tr_widgets.engine.errors import check_budget, fail
 
 from .effective import EffectiveAttention, effective_attention
-from .kinds import StateKind
+from .families import StateKind
 
 RECENT_STEPS = 8  # quantities(step) keeps this many steps: a stepper moves back and forth, not over all T
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tr_widgets.engine.errors import check_budget
 
 from . import scan
-from .kinds import ConvKind, register
+from .families import ConvKind, register
 from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
 
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ..engine.decode import DecodeTrace
-from ..views import quantize, value_range
-from ..views.decode import cache_strip, text_parts, tick_view, timeline
-from ..views.matrix import Window
-from .attention import fit_cells, fold, has, scrolling, set_series, short_labels, wrap_row
-from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
-from .bars import BarsCanvas
-from .canvas import HTMLPanel, MatrixCanvas
-from ..i18n import msg
-from .markup import BAD, counted, decode_strip, decode_text, index_of, text_block
+from ...engine.decode import DecodeTrace
+from ...views import quantize, value_range
+from ...views.decode import cache_strip, text_parts, tick_view, timeline
+from ...views.matrix import Window
+from ..layout import fit_cells, fold, has, scrolling, set_series, short_labels, wrap_row
+from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
+from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
+from ...i18n import msg
+from ..markup import BAD, counted, decode_strip, decode_text, index_of, text_block
 
 STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)
 

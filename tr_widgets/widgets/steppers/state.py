@@ -13,16 +13,15 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ..engine.state import StateTrace
-from ..views import make_overview, quantize, window_around
-from ..views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
+from ...engine.state import StateTrace
+from ...views import make_overview, quantize, window_around
+from ...views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
                            state_range, state_series)
-from .base import COMMON_OPTIONS, Stepper, int_in
-from .attention import fold, scrolling, set_series, wrap_row
-from .bars import BarsCanvas
-from .canvas import HTMLPanel, MatrixCanvas
-from ..i18n import msg, msg_or
-from .markup import HEX, MUTED, TC, E, index_of
+from ..base import COMMON_OPTIONS, Stepper, int_in
+from ..layout import fold, scrolling, set_series, wrap_row
+from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
+from ...i18n import msg, msg_or
+from ..markup import HEX, MUTED, TC, E, index_of
 
 
 def memory_svg(m, width: int = 400, height: int = 130) -> str:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ..engine.gradients import GradientTrace
-from ..views import make_overview, quantize, recurrent_axes, value_range, window_around
-from ..views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
-from .base import COMMON_OPTIONS, Stepper, int_in, is_bool
-from .bars import BarsCanvas
-from .attention import fit_cells, fold, scrolling, set_series, wrap_row
-from .canvas import HTMLPanel, MatrixCanvas
-from ..i18n import msg
-from .markup import HEX, TC, E, counted, equations_table, index_of, text_block
-from .recurrent import where_text
+from ...engine.gradients import GradientTrace
+from ...views import make_overview, quantize, recurrent_axes, value_range, window_around
+from ...views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
+from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
+from ..layout import fit_cells, fold, scrolling, set_series, where_text, wrap_row
+from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
+from ...i18n import msg
+from ..markup import HEX, TC, E, counted, equations_table, index_of, text_block
+
 
 AXIS = "log10 ‖∂L/∂h_t‖"
 NORMS_H = 110  # px of the norms chart: beside the heatmap, about one screen in all

@@ -1,4 +1,4 @@
-"""The matrix anywidget (``static/matrix.js``) and what every canvas panel shares (``bars.py`` has the bars).
+"""The matrix anywidget (``static/matrix.js``); what every panel shares is in ``common.py``.
 
 State lives in traits; arrays travel as ``Bytes`` traits, which ipywidgets sends as binary
 buffers (never a JSON table). The JavaScript is ``static/matrix.js`` / ``static/bars.js`` inside the
@@ -10,78 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import html
-import pathlib
 from collections import OrderedDict
 
 import anywidget
-import ipywidgets as w
 import numpy as np
 import traitlets as t
 
-from ..engine.text import safe_label, safe_labels
-from ..i18n import msg, texts
-from ..views import image, palette
-from ..views.matrix import AxisLabels, Overview, Window, axis_labels, colour_ticks, range_note
-from .markup import text_block
-
-STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-
-
-class Quiet:
-    """A widget whose trait changes can be kept from the browser while ``quiet_sync`` is True.
-
-    With the frames in the browser (``frames.py``), the browser sets the panels itself; Python then
-    follows the step with the same values without sending them back (which would race a playing clock).
-    """
-
-    quiet_sync = False
-
-    def _should_send_property(self, key, value):
-        if self.quiet_sync:
-            if self._holding_sync:
-                self._states_to_send.discard(key)
-            return False
-        return super()._should_send_property(key, value)
-
-
-class HTMLPanel(Quiet, w.HTML):
-    """An ipywidgets HTML panel that frames can drive (its ``value`` is our own escaped markup)."""
-
-
-def safe_text(trait_names):
-    """A validator that passes every label and title through ``engine.text.safe_label(s)``."""
-    def check(self, proposal):
-        v = proposal["value"]
-        return safe_labels(v) if isinstance(v, (list, tuple)) else safe_label(v)
-    return t.validate(*trait_names)(check)
-
-
-class Snapshot:
-    """Deterministic repr and a mimebundle with the widget view, text/plain and a text/html snapshot."""
-
-    def snapshot_html(self) -> str:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
-
-    def _repr_mimebundle_(self, **kwargs):
-        data = {"text/plain": repr(self), "text/html": self.snapshot_html()}
-        if self._view_name is not None and self.comm is not None:
-            data["application/vnd.jupyter.widget-view+json"] = {
-                "version_major": 2, "version_minor": 1, "model_id": self.model_id}
-        return data
-
-
-def colours_trait():
-    """The palette's named colours (data colours: blocked, NaN, bars) as a synced Dict trait."""
-    return t.Dict(palette.widget_palette()["colours"]).tag(sync=True)
+from ...i18n import msg, texts
+from ...views import image, palette
+from ...views.matrix import AxisLabels, Overview, Window, axis_labels, colour_ticks, range_note
+from ..markup import text_block
+from .common import STATIC, Quiet, Snapshot, colours_trait, safe_text, theme_trait
 
 
 EXACT_CELLS = 1024  # windows up to this many cells send their float32 values (4 KiB) with the codes
 EXACT_STORE = 32 * 1024 * 1024  # bytes of larger windows' values kept to answer hovers (newest first)
-
-
-def theme_trait():
-    """The theme colours' CSS variables and light defaults (``palette.THEME``) as a synced Dict trait."""
-    return t.Dict({k: list(v) for k, v in palette.THEME.items()}).tag(sync=True)
 
 
 class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):

@@ -17,12 +17,12 @@ from ..engine.gradients import GradientTrace
 from ..engine.state import StateTrace
 
 STEPPERS: dict[type, type | str] = {
-    RecurrentTrace: "recurrent:RecurrentStepper",
-    AttentionTrace: "attention:AttentionStepper",
-    DecodeTrace: "decode:DecodeStepper",
-    Capture: "capture_view:CaptureView",
-    GradientTrace: "gradients:GradientStepper",
-    StateTrace: "state:StateStepper",
+    RecurrentTrace: "steppers.recurrent:RecurrentStepper",
+    AttentionTrace: "steppers.attention:AttentionStepper",
+    DecodeTrace: "steppers.decode:DecodeStepper",
+    Capture: "steppers.capture_view:CaptureView",
+    GradientTrace: "steppers.gradients:GradientStepper",
+    StateTrace: "steppers.state:StateStepper",
 }
 # How to make each kind, for the message a user gets when show() is handed something else.
 MAKERS = {RecurrentTrace: "tr_widgets.trace_recurrent(module, x)", AttentionTrace: "tr_widgets.trace_attention(q, k, v)",

@@ -1,6 +1,6 @@
 """CaptureView: what ``capture(model)`` recorded, one dropdown of module names above the chosen stepper.
 
-``show(rec)`` returns it (``kinds.STEPPERS``); the magic uses
+``show(rec)`` returns it (``registry.STEPPERS``); the magic uses
 it when a model ran several supported modules. Steppers are built when first chosen.
 """
 from __future__ import annotations
@@ -9,10 +9,10 @@ import html
 
 import ipywidgets as w
 
-from ..engine.capture import SUPPORTED, Capture
-from ..engine.errors import fail
-from ..i18n import language, msg
-from .kinds import show
+from ...engine.capture import SUPPORTED, Capture
+from ...engine.errors import fail
+from ...i18n import language, msg
+from ..registry import show
 
 
 class CaptureView(w.VBox):

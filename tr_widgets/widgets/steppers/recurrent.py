@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..engine import RecurrentTrace
-from ..views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
+from ...engine import RecurrentTrace
+from ...views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
                      value_range, window_around)
-from .base import COMMON_OPTIONS, Stepper, int_in, is_bool, tqdm_progress
-from .bars import BarsCanvas
-from .attention import fit_cells, fold, has, scrolling, set_series, wrap_row
-from .canvas import HTMLPanel, MatrixCanvas
-from ..i18n import msg
-from .markup import equations_table, graph_svg, index_of
+from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool, tqdm_progress
+from ..layout import fit_cells, fold, has, scrolling, set_series, where_text, wrap_row
+from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
+from ...i18n import msg
+from ..markup import equations_table, graph_svg, index_of
 
 # each flow quantity's name on screen: a symbol, or the i18n key of a name in words
 NAMES = {"x_t": "recurrent.name_x", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "recurrent.name_i",
@@ -32,10 +31,6 @@ def flow_name(name: str) -> str:
     return msg(shown) if shown.startswith("recurrent.") else shown
 
 
-def where_text(layer: int, direction: int, batch: int) -> str:
-    """Which layer, direction and batch item a view shows. Example: ``where_text(0, 1, 0) == "layer 0, reverse, batch item 0"``"""
-    return msg("recurrent.where", layer=layer, direction=msg("recurrent.reverse") if direction else msg("recurrent.forward"),
-               batch=batch)
 LONG = 1024  # steps from which building the view shows a progress bar
 
 

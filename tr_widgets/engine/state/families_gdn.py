@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from . import scan_delta
-from .kinds import ConvKind, register
+from .families import ConvKind, register
 from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
 
 

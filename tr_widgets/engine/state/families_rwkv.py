@@ -16,7 +16,7 @@ import torch
 from tr_widgets.engine.errors import fail
 
 from . import scan
-from .kinds import StateKind, register
+from .families import StateKind, register
 from .mixer_ops import call_input
 
 

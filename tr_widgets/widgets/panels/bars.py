@@ -13,11 +13,11 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from ..i18n import texts
-from ..views import palette
-from ..views.image import MONO, SANS, text_px
-from .canvas import STATIC, Quiet, Snapshot, colours_trait, safe_text
-from .markup import bars_svg
+from ...i18n import texts
+from ...views import palette
+from ...views.image import MONO, SANS, text_px
+from .common import STATIC, Quiet, Snapshot, colours_trait, safe_text
+from ..markup import bars_svg
 
 H = 40  # canvas height in px (the JavaScript's H)
 

@@ -1,0 +1,13 @@
+"""The HTML panel: our own escaped markup (tables, inline SVG charts) that frames can drive."""
+from __future__ import annotations
+
+import ipywidgets as w
+
+from .common import Quiet
+
+
+class HTMLPanel(Quiet, w.HTML):
+    """An ipywidgets HTML panel that frames can drive (its ``value`` is our own escaped markup).
+
+    Example: ``p = HTMLPanel(value="<b>o_i</b>")``
+    """
