@@ -1,0 +1,109 @@
+"""The one SVG painter: every Look (``views.looks``) as an SVG fragment, for ``save()`` and the static snapshots.
+
+It decides nothing: sizes, positions, texts, scales and legend items are the Look's. Colours are the Look's
+palette names, resolved to the light theme's hex (a picture has no notebook theme): a theme colour first
+(``palette.THEME``: mark, highlight, hatch...), else a data colour (``palette.COLOURS``: positive, blocked...),
+the same rule ``static/bars.js`` paints by. Every fragment is drawn from the origin, with its size.
+"""
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+
+from .image import MONO, SANS
+from .looks import ARROW_PX, AXIS_GAP, AXIS_PX, CHART_H, NAME_H, NAME_PX, TITLE_PX, BarChart, BarsLook
+from .palette import COLOURS, THEME
+
+
+def colour(name: str) -> str:
+    """A palette name as light-theme hex: a theme colour first, else a data colour.
+
+    Example: ``colour("mark") == "#d32f2f"; colour("positive") == "#b2182b"``
+    """
+    return THEME[name][2] if name in THEME else "#%02x%02x%02x" % COLOURS[name]
+
+
+def esc(s: str) -> str:
+    """Text for an SVG element or attribute. Example: ``esc("a<b") == "a&lt;b"``"""
+    return html.escape(s, quote=True)
+
+
+def _hatch(x: float, bw: int) -> str:
+    """The diagonal strokes over a blocked bar, cut at the plot's bottom as the canvas clips them."""
+    def cut(y):
+        return max(0, y + bw - CHART_H)
+    d = "".join(f"M{x + cut(y):g},{y + bw - cut(y):g}l{bw - cut(y)},{cut(y) - bw}" for y in range(0, CHART_H, bw))
+    return f"<path d='{d}' stroke='{colour('hatch')}' stroke-width='1'/>"
+
+
+def plot_svg(c: BarChart) -> str:
+    """The plot of chart ``c`` from the origin (what the browser's canvas holds): background, bars, zero line,
+    the highlight's dashed and the mark's solid outline.
+
+    Example: ``plot_svg(look.charts[0]).startswith("<rect")``
+    """
+    bw, n, h = c.bar_px, len(c.values), CHART_H
+    m = c.scale_max or 1.0
+    mid, room = (h - 1, h - 3) if c.up else (h // 2, h // 2 - 2)  # the zero line's row, the bars' reach
+    out = [f"<rect x='0' y='0' width='{c.plot_w}' height='{h}' fill='{colour('bg')}'/>"]
+    for i, v in enumerate(c.values):
+        x = i * bw
+        if c.blocked[i] or not np.isfinite(v):
+            out.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{colour('blocked' if c.blocked[i] else 'nonfinite')}'/>")
+            if c.blocked[i] and bw >= 3:
+                out.append(_hatch(x, bw))
+            continue
+        bh = max(1, math.floor(min(abs(float(v)) / m, 1.0) * room + 0.5))  # JavaScript's Math.round
+        out.append(f"<rect x='{x}' y='{mid - bh if v >= 0 else mid}' width='{max(1, bw - (bw > 3))}' height='{bh}' "
+                   f"fill='{colour('positive' if v >= 0 else 'negative')}'/>")
+    out.append(f"<rect x='0' y='{mid}' width='{c.plot_w}' height='1' fill='{colour('fg-muted')}'/>")
+    for idx, name, dash in ((c.highlight, "highlight", " stroke-dasharray='3 2'"), (c.mark, "mark", "")):
+        if 0 <= idx < n:
+            inset = 2 if name == "highlight" and c.mark == idx else 0  # a highlight under the mark stays visible
+            wd = max(bw, 3)
+            out.append(f"<rect x='{idx * bw + (bw - wd) / 2 + 1 + inset:g}' y='{1 + inset}' "
+                       f"width='{max(wd - 2 - 2 * inset, 1)}' height='{h - 2 - 2 * inset}' fill='none' "
+                       f"stroke='{colour(name)}' stroke-width='2'{dash}/>")
+    return "".join(out)
+
+
+def chart_svg(c: BarChart) -> str:
+    """Chart ``c`` at its place: name, value axis, the bordered plot, note. Example: ``chart_svg(look.charts[0])``"""
+    px, py = c.plot_x, c.y + NAME_H + 1  # the plot inside its 1 px border
+    out = [f"<text x='{c.x:g}' y='{c.y + 10:g}' font-size='{NAME_PX}' fill='{colour('fg')}'>{esc(c.name)}</text>",
+           f"<rect x='{px - 0.5:g}' y='{py - 0.5:g}' width='{c.plot_w + 1}' height='{CHART_H + 1}' fill='none' "
+           f"stroke='{colour('border')}'/>"]
+    if c.axis_px:
+        for label, y in zip(c.axis, (py + 8, py + CHART_H / 2 + 4, py + CHART_H)):
+            if label:
+                out.append(f"<text x='{px - 1 - AXIS_GAP:g}' y='{y:g}' text-anchor='end' font-size='{AXIS_PX}' "
+                           f"fill='{colour('fg-muted')}'>{esc(label)}</text>")
+    out.append(f"<g transform='translate({px:g},{py:g})'>{plot_svg(c)}</g>")
+    if c.note:
+        out.append(f"<text x='{c.x:g}' y='{py + CHART_H + 12:g}' font-size='{NAME_PX}' "
+                   f"fill='{colour('fg-muted')}'>{esc(c.note)}</text>")
+    return "".join(out)
+
+
+def bars_svg(look: BarsLook) -> tuple[str, int, int]:
+    """A bar panel's Look as an SVG fragment (light theme), and its width and height in px.
+
+    Example: ``svg, w, h = bars_svg(look); f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'>{svg}</svg>"``
+    """
+    muted = colour("fg-muted")
+    out = [f"<g font-family='{MONO}'>"]
+    if look.title:
+        out.append(f"<text x='0' y='13' font-family='{SANS}' font-size='{TITLE_PX}' font-weight='600' "
+                   f"fill='{colour('fg')}'>{esc(look.title)}</text>")
+    out += [f"<text x='{x:g}' y='{y:g}' font-family='{SANS}' font-size='{ARROW_PX}' fill='{muted}'>{esc(look.arrow)}</text>"
+            for x, y in look.arrows]
+    out += [chart_svg(look.charts[s]) for group in look.groups for s in group]
+    for item in look.legend:
+        out += [f"<rect x='{item.x + 12 * k:g}' y='{item.y + 4:g}' width='9' height='9' fill='{colour(c)}'/>"
+                for k, c in enumerate(item.colours)]
+        out.append(f"<text x='{item.x + 12 * len(item.colours):g}' y='{item.y + 13:g}' font-family='{SANS}' "
+                   f"font-size='{NAME_PX}' fill='{muted}'>{esc(item.words)}</text>")
+    out.append("</g>")
+    return "".join(out), look.width, look.height
