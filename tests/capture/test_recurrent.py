@@ -109,14 +109,13 @@ def test_a_broken_chain_starts_a_new_trace_and_merge_cells_false_keeps_calls():
             assert rec["GRUCell#3"].seq_len == 1
 
 
-def test_packed_sequences_are_skipped_with_a_reason():
+def test_packed_sequences_are_traced_at_their_own_lengths():
+    """(tests/loops/test_packed.py checks the values against each sequence traced alone.)"""
     lstm = nn.LSTM(2, 3)
     packed = pack_padded_sequence(torch.randn(4, 2, 2), [4, 2])
     with capture(lstm) as rec:
         lstm(packed)
-    assert len(rec) == 0
-    (name, why), = rec.skipped
-    assert name == "LSTM" and "PackedSequence" in why
+    assert rec.names == ["LSTM"] and rec["LSTM"].lengths == (4, 2) and not rec.skipped
 
 
 def test_weights_are_a_snapshot():

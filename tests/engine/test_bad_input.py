@@ -183,16 +183,16 @@ def test_numpy_input_is_described_in_one_line_and_its_fix_works():
     assert eval(fix_code(msg)).shape == (2, 3)
 
 
-@pytest.mark.parametrize("batch_first", [False, True])
-def test_packed_sequence_gets_a_fix_that_pads_it(batch_first):
-    lstm = nn.LSTM(3, 4, batch_first=batch_first)
+def test_packed_sequence_gets_a_fix_that_pads_it_for_a_cell():
+    """nn.LSTM traces a PackedSequence (tests/loops/test_packed.py); a cell takes one step and says to pad."""
+    cell = nn.LSTMCell(3, 4)
     x = nn.utils.rnn.pack_sequence([torch.randn(4, 3), torch.randn(2, 3)])
     msg = one_line_error("x: expected a torch.Tensor, got a PackedSequence \\(4 steps, batch 2",
-                         tr_widgets.trace_recurrent, lstm, x)
+                         tr_widgets.trace_recurrent, cell, x)
     assert "as_tensor" not in msg and "pad_packed_sequence(x" in msg
-    assert ("batch_first=True" in msg) == batch_first
-    x_padded, lengths = nn.utils.rnn.pad_packed_sequence(x, batch_first=batch_first)  # what the fix says
-    assert tr_widgets.trace_recurrent(lstm, x_padded).batch_size == 2
+    x_padded, lengths = nn.utils.rnn.pad_packed_sequence(x)  # what the fix says
+    assert tr_widgets.trace_recurrent(cell, x_padded).batch_size == 2
+    assert tr_widgets.trace_recurrent(nn.LSTM(3, 4, batch_first=True), x).lengths == (4, 2)
 
 
 @pytest.mark.parametrize("x, got, fix", [

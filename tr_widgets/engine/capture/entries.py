@@ -8,6 +8,7 @@ held by reference with its version, so a later in-place change is reported inste
 from __future__ import annotations
 
 import torch
+from torch.nn.utils.rnn import PackedSequence
 
 
 class Entry:
@@ -46,6 +47,8 @@ def detach_all(obj):
     """Tensors detached, through tuples and lists (a recurrent module's (output, (h, c)))."""
     if isinstance(obj, torch.Tensor):
         return obj.detach()
+    if isinstance(obj, PackedSequence):  # a tuple too, whose type must stay
+        return obj._replace(data=obj.data.detach())
     return tuple(detach_all(o) for o in obj) if isinstance(obj, (tuple, list)) else obj
 
 

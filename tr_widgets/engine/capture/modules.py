@@ -16,6 +16,7 @@ import weakref
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 from ..attention import make_trace
 from ..errors import TraceInputError
@@ -110,17 +111,18 @@ class ModuleRecorder:
 
     def record_recurrent(self, m, args, kwargs, output):
         x, hx = _arg(args, kwargs, 0, "input"), _arg(args, kwargs, 1, "hx")
-        if not isinstance(x, torch.Tensor):
-            raise TraceInputError(f"input is {type(x).__name__}, not a tensor (PackedSequence inputs are not "
-                                  "traced: pass a padded tensor to trace this module)")
+        packed = isinstance(x, PackedSequence) and isinstance(m, FULL)  # traced at each sequence's own length
+        if not (isinstance(x, torch.Tensor) or packed):
+            raise TraceInputError(f"input is {type(x).__name__}, not a tensor (a cell takes one step: pass "
+                                  "the step's tensor)")
         check_module(m)  # e.g. dropout between layers in training mode cannot be replayed
         params = self._snapshot(m, lambda: all_params(m))
         kept = []
-        x = keep(x, "input", kept)
+        x = x._replace(data=keep(x.data, "input", kept)) if packed else keep(x, "input", kept)
         if isinstance(m, CELLS) and self.rec.merge_cells:
             return self._record_cell(m, x, hx, output, params, kept)
-        if self.rec.merge_cells and record_full_step(self.chains, self.rec.entries, self._add, m, x, hx, output,
-                                                     params, kept):
+        if self.rec.merge_cells and not packed and record_full_step(self.chains, self.rec.entries, self._add, m, x,
+                                                                    hx, output, params, kept):
             return None  # one step of a loop over time (repeats.py)
 
         def build(x, hx, out, params, *, name=""):

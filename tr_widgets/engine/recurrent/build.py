@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import check_name, check_same_device, check_tensor, describe, fail, warn_nonfinite
 from .cells import CELLS, FULL, SUPPORTED, CellParams, kind_of
@@ -59,6 +60,9 @@ def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = 
     ``module`` is nn.RNN / nn.LSTM / nn.GRU (any layers, bidirectional, batch_first, bias, proj_size)
     or nn.RNNCell / nn.LSTMCell / nn.GRUCell. ``x`` and ``hx`` are what the module takes; a cell
     also accepts a time-major sequence ``[T, B, I]`` and is stepped over it as a user's loop would.
+    A PackedSequence ``x`` (nn.RNN / nn.LSTM / nn.GRU) is traced with each sequence at its own length:
+    the trace is over the padded batch ``[T, B, I]`` in the batch's own order, ``trace.lengths[b]`` is
+    sequence b's length, values past it are 0 and ``trace.output`` is the module's own PackedSequence.
 
     Example::
 
@@ -70,6 +74,10 @@ def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = 
     check_module(module)
     check_name(name)
     is_cell = isinstance(module, CELLS)
+    given = x
+    if isinstance(x, PackedSequence) and not is_cell:  # checked on its data [N, I], every step of every sequence
+        check_tensor("x.data (the PackedSequence's steps)", x.data, ranks=(2,))
+        x = x.data
     check_tensor("x", x, ranks=(1, 2, 3) if is_cell else (2, 3), batch_first=getattr(module, "batch_first", False))
     params = list(module.parameters())
     check_same_device([("module", params[0].device), ("x", x.device)])
@@ -82,7 +90,7 @@ def trace_recurrent(module: nn.Module, x: torch.Tensor, hx=None, *, name: str = 
     if x.numel() == 0:
         fail("x", "a non-empty sequence (at least one step and one batch item)", f"shape {tuple(x.shape)}",
              "pass at least one time step")
-    return trace_recurrent_call(module, x, hx, None, name=name)
+    return trace_recurrent_call(module, given, hx, None, name=name)
 
 
 def trace_recurrent_call(module: nn.Module, x: torch.Tensor, hx, result, *, name: str = "",
@@ -103,12 +111,20 @@ def trace_recurrent_call(module: nn.Module, x: torch.Tensor, hx, result, *, name
     return build(module, x, hx, name, result, params or all_params(module))
 
 
+def _time_major(module, x):
+    """``(x [T, B, I], lengths)``: a PackedSequence padded (its lengths, in the batch's own order), or x."""
+    if isinstance(x, PackedSequence):
+        xs, lengths = pad_packed_sequence(x)  # [T, B, I]
+        return xs, tuple(lengths.tolist())
+    return (x.unsqueeze(1) if x.dim() == 2 else (x.transpose(0, 1) if module.batch_first else x)), None
+
+
 def _trace_full(module, x, hx, name: str, result, params) -> RecurrentTrace:
     kind = kind_of(module)
     L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
     Hout = getattr(module, "proj_size", 0) or H
-    unbatched = x.dim() == 2
-    xs = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if module.batch_first else x)  # [T, B, I]
+    xs, lengths = _time_major(module, x)  # [T, B, I]
+    unbatched = lengths is None and x.dim() == 2
     B = xs.shape[1]
     warn_nonfinite("x", xs, 0)
     lead = (L * D,) if unbatched else (L * D, B)
@@ -117,14 +133,14 @@ def _trace_full(module, x, hx, name: str, result, params) -> RecurrentTrace:
         if not (isinstance(hx, tuple) and len(hx) == 2):
             fail("hx", "a tuple (h_0, c_0) for an LSTM", describe(hx), "pass (h_0, c_0) or None for zeros")
         h0, c0 = hx
-        _check_state("hx[0] (h_0)", h0, lead + (Hout,), x)
-        _check_state("hx[1] (c_0)", c0, lead + (H,), x)
+        _check_state("hx[0] (h_0)", h0, lead + (Hout,), xs)
+        _check_state("hx[1] (c_0)", c0, lead + (H,), xs)
     elif hx is not None:
         if isinstance(hx, (tuple, list)):
             fail("hx", f"one tensor h_0 for {type(module).__name__} (only an LSTM takes (h_0, c_0))", describe(hx),
                  "pass h_0 alone, or None for zeros")
         h0 = hx
-        _check_state("hx", h0, lead + (H,), x)
+        _check_state("hx", h0, lead + (H,), xs)
     with torch.no_grad():
         output, hidden = module(x, hx) if result is None else result
     h_n, c_n = hidden if kind.has_cell else (hidden, None)
@@ -132,14 +148,19 @@ def _trace_full(module, x, hx, name: str, result, params) -> RecurrentTrace:
     h0 = new(Hout) if h0 is None else (h0.unsqueeze(1) if unbatched else h0).detach()  # [L*D, B, Hout]
     if kind.has_cell:
         c0 = new(H) if c0 is None else (c0.unsqueeze(1) if unbatched else c0).detach()  # [L*D, B, H]
-    top = output.unsqueeze(1) if unbatched else (output.transpose(0, 1) if module.batch_first else output)
+    if lengths is not None:  # the module's own PackedSequence output, padded with zeros past each length
+        top = pad_packed_sequence(output, total_length=xs.shape[0])[0]  # [T, B, D*Hout]
+    else:
+        top = output.unsqueeze(1) if unbatched else (output.transpose(0, 1) if module.batch_first else output)
     return RecurrentTrace(kind=kind.name, output=output, h_n=h_n, c_n=c_n, num_layers=L, num_directions=D,
                           hidden_size=H, proj_size=getattr(module, "proj_size", 0), x=xs.detach(), h0=h0, c0=c0,
-                          params=params, top=top.detach(), name=name, replay_layer=_layer_replayer(module))
+                          params=params, top=top.detach(), name=name, replay_layer=_layer_replayer(module, lengths),
+                          lengths=lengths)
 
 
-def _layer_replayer(module):
-    """A function (layer, inputs [T, B, I_l], hx, params) -> [T, B, D*Hout] running one layer fused.
+def _layer_replayer(module, lengths=None):
+    """A function (layer, inputs [T, B, I_l], hx, params) -> [T, B, D*Hout] running one layer fused
+    (packed again with ``lengths``, a PackedSequence's, so each sequence runs its own steps).
 
     It keeps the module's configuration, not the module: the weights come from the trace's own
     snapshot (``params``), so training the model after tracing cannot change a replayed layer.
@@ -159,7 +180,10 @@ def _layer_replayer(module):
                                     ("bias_hh", p.b_hh), ("weight_hr", p.w_hr)):
                     if value is not None:
                         getattr(one, name + sfx).copy_(value)
-            return one(inputs, hx)[0]
+            if lengths is None:
+                return one(inputs, hx)[0]
+            packed = pack_padded_sequence(inputs, list(lengths), enforce_sorted=False)
+            return pad_packed_sequence(one(packed, hx)[0], total_length=inputs.shape[0])[0]  # [T, B, D*Hout]
     return replay
 
 
