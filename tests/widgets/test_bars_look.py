@@ -10,7 +10,8 @@ import pytest
 
 from tr_widgets.views import palette
 from tr_widgets.widgets import BarsCanvas
-from tr_widgets.widgets.panels.bars import H, STATIC, axis_text, drawn_up, per_series, scale_maxima
+from tr_widgets.widgets import esm
+from tr_widgets.widgets.panels.bars import H, axis_text, drawn_up, per_series, scale_maxima
 
 
 def _gates():
@@ -72,10 +73,10 @@ def test_snapshot_html_keeps_each_arrow_with_the_group_it_points_into():
     b.set_series([("a", [1.0], None, -1, ""), ("b", [2.0], None, -1, ""), ("c", [3.0], None, -1, "")],
                  groups=[[0], [1, 2]])
     snap = b.snapshot_html()
-    assert snap.count("→") == 1
-    # the arrow is the first child of the box that holds group 1 (it wraps with it)
-    assert re.search(r"<div style='display:flex;align-items:center;gap:4px'><div style='font-size:20px[^>]*>→</div>"
-                     r"<div style='display:flex;flex-direction:column", snap)
+    assert snap.count("→") == 1 and b.snapshot_svg()[0] in snap  # the saved picture, inline (issue 21)
+    # the arrow sits just left of group 1's first chart (the Look places it with the group it points into)
+    (ax, _), = b.look().arrows
+    assert 0 < b.look().charts[1].x - ax <= 26
 
 
 def test_snapshot_svg_is_well_formed_light_and_labelled():
@@ -96,7 +97,7 @@ def test_snapshot_svg_is_well_formed_light_and_labelled():
 
 
 def test_bars_js_paints_no_colour_of_its_own():
-    js = (STATIC / "bars.js").read_text()
+    js = esm.module("bars")  # bars.js with what it imports
     code = re.sub(r"//[^\n]*", "", js)
     assert not re.findall(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b|rgba?\(", code.replace('"#888"', "")), \
         "bars.js must take every colour from --tr-* or the palette it is sent"
@@ -105,7 +106,7 @@ def test_bars_js_paints_no_colour_of_its_own():
 
 
 def test_snapshot_svg_has_the_layout_bars_js_draws():
-    js = (STATIC / "bars.js").read_text()
+    js = esm.module("bars")  # bars.js with what it imports
     assert re.search(rf"const H = {H};", js)  # the same chart height
     assert drawn_up([np.r_[1., 2], np.r_[-1.], np.r_[3.], np.r_[2.]], [None, None, None, np.r_[False]],
                     ["", "g", "g", ""]) == [True, False, False, True]
