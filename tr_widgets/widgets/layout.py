@@ -7,8 +7,10 @@ from __future__ import annotations
 import inspect
 
 import ipywidgets as w
+import numpy as np
 
 from ..i18n import msg
+from ..views import quantize
 
 LABEL_CHARS = 80  # a label's most characters sent to a canvas: bounds the bytes of a window of labels
 
@@ -72,12 +74,40 @@ def scrolling(panel):
     return panel
 
 
-def fit_cells(canvas, rows: int, cols: int, limit: int = 192, cap: int = 16) -> None:
-    """Cell size so a ``rows`` × ``cols`` window is about ``limit`` px on its longer side.
+# The one sizing rule of a matrix's main view (readable at a glance): at least MIN_CELL px a cell up to
+# SMALL cells a side, at least MIN_SIDE px on the long side up to 64 cells (fewer px a cell beyond), never
+# more than MAX_CELL px a cell (a 2 x 3 matrix stays a small picture).
+MIN_CELL, SMALL, MIN_SIDE, MAX_CELL = 12, 32, 240, 48
 
-    Example: ``fit_cells(heatmap, 10, 5, 160, 16)  # heatmap.cell_px == 16``
+
+def cell_size(rows: int, cols: int) -> int:
+    """Pixels per cell of a ``rows`` × ``cols`` matrix window: the rule above, in one place.
+
+    Example: ``cell_size(6, 6) == 40; cell_size(32, 32) == 12; cell_size(64, 10) == 4``
     """
-    canvas.cell_px = max(1, min(cap, limit // max(rows, cols, 1)))
+    n = max(rows, cols, 1)
+    px = -(-MIN_SIDE // n)  # ceil(MIN_SIDE / n): the long side reaches MIN_SIDE
+    return max(1, min(MAX_CELL, max(px, MIN_CELL) if n <= SMALL else px))
+
+
+def fit_cells(canvas, rows: int, cols: int) -> None:
+    """Size ``canvas``'s cells for a ``rows`` × ``cols`` window by :func:`cell_size`.
+
+    Example: ``fit_cells(heatmap, 10, 5)  # heatmap.cell_px == 24``
+    """
+    canvas.cell_px = cell_size(rows, cols)
+
+
+FRAME_PX = 170  # px beside a matrix's cells: its row labels and its colour bar
+
+
+def matrix_width(rows: int, cols: int) -> int:
+    """Pixels a matrix panel of ``rows`` × ``cols`` cells takes at :func:`cell_size` (cells, labels, colour
+    bar): a panel's ``max_width``, so the panel beside it in a :func:`wrap_row` knows where it may sit.
+
+    Example: ``matrix_width(6, 6) == 410``
+    """
+    return cols * cell_size(rows, cols) + FRAME_PX
 
 
 def has(widget, name: str) -> bool:
@@ -92,3 +122,14 @@ def where_text(layer: int, direction: int, batch: int) -> str:
     """Which layer, direction and batch item a view shows. Example: ``where_text(0, 1, 0) == "layer 0, reverse, batch item 0"``"""
     return msg("recurrent.where", layer=layer, direction=msg("recurrent.reverse") if direction else msg("recurrent.forward"),
                batch=batch)
+
+
+def show_block(canvas, matrix: np.ndarray, win, vrange: tuple[float, float]) -> None:
+    """The heatmap-window block every matrix stepper draws: ``matrix[win]`` quantised to ``vrange``, its
+    cells sized by :func:`fit_cells`, sent with the window and the full shape (for the axes and overview).
+
+    Example: ``show_block(heatmap, H, window_around(H.shape, None, t, 64, 64), value_range(H, signed=True))``
+    """
+    block = matrix[win.r0:win.r1, win.c0:win.c1]  # [rows, cols] of the window
+    fit_cells(canvas, *block.shape)
+    canvas.set_window(quantize(block, *vrange), win, matrix.shape, *vrange)

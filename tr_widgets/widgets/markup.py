@@ -20,29 +20,27 @@ from ..views.palette import COLOURS, THEME, bar_px, theme_var
 from ..views.recurrent import fmt
 
 
-def E(s) -> str:
+def escaped(s) -> str:
     """User text as HTML: made safe (``engine.text.safe_label``: no lone surrogates, no bidi or control
-    characters) and escaped."""
+    characters) and escaped.
+
+    Example: ``escaped("<s>") == "&lt;s&gt;"``
+    """
     return html.escape(safe_label(s))
 
 
 ISO = "unicode-bidi:isolate"  # a label's direction never reorders its neighbours
-# TC.bg_alt: the theme's CSS value, short (tr.css resolves it): these panels are redrawn every step, and a
+# THEME_VARS.bg_alt: the theme's CSS value, short (tr.css resolves it): these panels are redrawn every step, and a
 # static snapshot writes the full chains back (palette.standalone)
-TC = SimpleNamespace(**{k.replace("-", "_"): theme_var(k) for k in THEME})
-TABLE = f"border-collapse:collapse;font:12px monospace;color:{TC.fg}"
-TD = f"border:1px solid {TC.border};padding:1px 5px;text-align:left;white-space:nowrap"
-TH = TD + f";background:{TC.bg_alt};color:{TC.fg}"
-OK, BAD = f"color:{TC.ok}", f"color:{TC.bad};font-weight:600"
-MUTED = f"color:{TC.fg_muted};font-size:11px;line-height:1.35"
+THEME_VARS = SimpleNamespace(**{k.replace("-", "_"): theme_var(k) for k in THEME})
+TABLE = f"border-collapse:collapse;font:12px monospace;color:{THEME_VARS.fg}"
+TD = f"border:1px solid {THEME_VARS.border};padding:1px 5px;text-align:left;white-space:nowrap"
+TH = TD + f";background:{THEME_VARS.bg_alt};color:{THEME_VARS.fg}"
+OK, BAD = f"color:{THEME_VARS.ok}", f"color:{THEME_VARS.bad};font-weight:600"
+MUTED = f"color:{THEME_VARS.fg_muted};font-size:11px;line-height:1.35"
 # ipywidgets' HTML sets its content's line-height to a widget row (28 px): our panels set their own
-PANEL = f"line-height:1.35;color:{TC.fg}"
+PANEL = f"line-height:1.35;color:{THEME_VARS.fg}"
 SCROLL = "max-width:100%;overflow-x:auto;line-height:1.35"  # a wide table scrolls inside its own box, never past the cell
-
-
-def count(n: int, word: str, plural: str | None = None) -> str:
-    """``n`` and the noun in the right number. Example: ``count(1, "term") == "1 term"; count(0, "key") == "0 keys"``"""
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
 def counted(key: str, n: int) -> str:
@@ -71,7 +69,7 @@ def hex_colour(name: str) -> str:
     return "#%02x%02x%02x" % COLOURS[name]
 
 
-HEX = SimpleNamespace(**{name: hex_colour(name) for name in COLOURS})  # HEX.mark == "#ff2828"
+HEX_COLOURS = SimpleNamespace(**{name: hex_colour(name) for name in COLOURS})  # HEX_COLOURS.mark == "#ff2828"
 
 
 def isolate_quoted(escaped: str) -> str:
@@ -81,12 +79,12 @@ def isolate_quoted(escaped: str) -> str:
 
 def text_block(s: str, style: str = MUTED) -> str:
     """Escaped text in a div (notices, axis summaries), in the theme's muted text colour."""
-    return f"<div style='{style}'>{E(s)}</div>"
+    return f"<div style='{style}'>{escaped(s)}</div>"
 
 
 def latex_to_html(latex: str) -> str:
     """torch's LaTeX equations as plain HTML: σ, tanh, ⊙, subscripts (input is our own constants)."""
-    s = E(latex)
+    s = escaped(latex)
     for a, b in ((r"\sigma", "σ"), (r"\tanh", "tanh"), (r"\odot", "⊙"), (r"\mathrm{ReLU}", "ReLU")):
         s = s.replace(a, b)
     s = re.sub(r"_\{([^}]*)\}", r"<sub>\1</sub>", s)
@@ -95,13 +93,13 @@ def latex_to_html(latex: str) -> str:
 
 def equations_table(sv, caption: str) -> str:
     """One row per equation: the equation, then its arithmetic for each shown unit (scrolls when wide)."""
-    head = "".join(f"<th style='{TH}'>{E(msg('equations.unit', j=j))}</th>" for j in sv.units)
-    rows = [f"<tr><th style='{TH};text-align:left'>{E(msg('equations.equation'))}</th>{head}</tr>"]
+    head = "".join(f"<th style='{TH}'>{escaped(msg('equations.unit', j=j))}</th>" for j in sv.units)
+    rows = [f"<tr><th style='{TH};text-align:left'>{escaped(msg('equations.equation'))}</th>{head}</tr>"]
     for eq in sv.equations:
-        cells = "".join(f"<td style='{TD}'>{E(c)}</td>" for c in eq.cells)
+        cells = "".join(f"<td style='{TD}'>{escaped(c)}</td>" for c in eq.cells)
         rows.append(f"<tr><td style='{TD};text-align:left'>{latex_to_html(eq.latex)}</td>{cells}</tr>")
     return (f"<div class='tr-panel tr-equations' style='{SCROLL}'>"
-            f"<div style='font-weight:600'>{E(caption)}</div><table style='{TABLE}'>{''.join(rows)}</table></div>")
+            f"<div style='font-weight:600'>{escaped(caption)}</div><table style='{TABLE}'>{''.join(rows)}</table></div>")
 
 
 def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: str, h: int = 48,
@@ -118,22 +116,22 @@ def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: 
     for i, v in enumerate(vals):
         x = i * bw
         if blocked[i]:
-            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX.blocked}'/>")
+            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX_COLOURS.blocked}'/>")
         elif not np.isfinite(v):
-            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX.nonfinite}'/>")
+            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX_COLOURS.nonfinite}'/>")
         else:
             bh = max(1.0, round(abs(float(v)) / m * (mid - 2), 2))
             y = mid - bh if v >= 0 else mid
             rects.append(f"<rect x='{x}' y='{y:g}' width='{max(1, bw - (bw > 3))}' height='{bh:g}' "
-                         f"fill='{HEX.positive if v >= 0 else HEX.negative}'/>")
+                         f"fill='{HEX_COLOURS.positive if v >= 0 else HEX_COLOURS.negative}'/>")
     if 0 <= mark < n:
-        rects.append(f"<rect x='{mark * bw}' y='0' width='{bw}' height='{h}' style='fill:none;stroke:{TC.mark}'/>")
+        rects.append(f"<rect x='{mark * bw}' y='0' width='{bw}' height='{h}' style='fill:none;stroke:{THEME_VARS.mark}'/>")
     w = max(8, n * bw)
     size = (msg("canvas.max_abs", value=f"{shown:.3g}" + (f" {unit}" if unit else ""))
             + (msg("canvas.scale_shared", m=f"{m:.3g}") if scale else ""))
-    return (f"<div><div style='font:12px monospace'>{E(name)}</div><svg xmlns='http://www.w3.org/2000/svg' "
-            f"width='{w}' height='{h}' style='border:1px solid {TC.border}'>{''.join(rects)}"
-            f"<line x1='0' y1='{mid:g}' x2='{w}' y2='{mid:g}' stroke='{HEX.zero}'/></svg>"
+    return (f"<div><div style='font:12px monospace'>{escaped(name)}</div><svg xmlns='http://www.w3.org/2000/svg' "
+            f"width='{w}' height='{h}' style='border:1px solid {THEME_VARS.border}'>{''.join(rects)}"
+            f"<line x1='0' y1='{mid:g}' x2='{w}' y2='{mid:g}' stroke='{HEX_COLOURS.zero}'/></svg>"
             f"{text_block(f'{note} {size}'.strip())}</div>")
 
 
@@ -143,22 +141,22 @@ def graph_svg(g, state: str, gap: int = 50) -> str:
     pad = 56 if g.elided else 8
     w = 40
     width = pad + len(nodes) * gap + 8
-    muted = f"fill:{TC.fg_muted}"
+    muted = f"fill:{THEME_VARS.fg_muted}"
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='96' role='img' "
-           f"aria-label='{E(msg('recurrent.graph_aria', t=g.current))}' style='font:11px monospace;fill:{TC.fg}'>",
+           f"aria-label='{escaped(msg('recurrent.graph_aria', t=g.current))}' style='font:11px monospace;fill:{THEME_VARS.fg}'>",
            "<defs><marker id='tr-arr' viewBox='0 0 6 6' refX='6' refY='3' markerWidth='6' markerHeight='6' "
            f"orient='auto'><path d='M0,0 L6,3 L0,6 z' style='{muted}'/></marker></defs>"]
     # one group per look (its style said once: this panel is redrawn every step), painted shapes, arrows, text
     shapes, current, arrows, names, notes = [], "", [], [], []
     if g.elided:
-        side = E(msg("recurrent.graph_earlier") if g.direction == 0 else msg("recurrent.graph_later"))
+        side = escaped(msg("recurrent.graph_earlier") if g.direction == 0 else msg("recurrent.graph_later"))
         x = 4 if g.direction == 0 else width - 40
         notes.append(f"<text x='{x}' y='30'>⋯{g.elided}</text><text x='{x}' y='44'>{side}</text>")
     for k, s in enumerate(nodes):
         x = pad + k * gap
         rect = f"<rect x='{x}' y='14' width='{w}' height='30' rx='5'/>"
         if s == g.current:
-            current = f"<g style='fill:{TC.bg};stroke:{TC.mark};stroke-width:2'>{rect}</g>"
+            current = f"<g style='fill:{THEME_VARS.bg};stroke:{THEME_VARS.mark};stroke-width:2'>{rect}</g>"
         else:
             shapes.append(rect)
         shapes.append(f"<circle cx='{x + w / 2:g}' cy='78' r='11'/>")
@@ -168,13 +166,13 @@ def graph_svg(g, state: str, gap: int = 50) -> str:
         if k:  # h_{t-1} -> h_t (for the reverse direction: h_{t+1} -> h_t, drawn right to left)
             x1, x2 = (x - gap + w, x) if g.direction == 0 else (x, x - gap + w)
             arrows.append(f"<line x1='{x1}' y1='29' x2='{x2 + (-1 if g.direction == 0 else 1)}' y2='29'/>")
-    out += [f"<g style='fill:{TC.bg_alt};stroke:{TC.border}'>{''.join(shapes)}</g>", current,
-            f"<g style='stroke:{TC.fg_muted};marker-end:url(#tr-arr)'>{''.join(arrows)}</g>",
+    out += [f"<g style='fill:{THEME_VARS.bg_alt};stroke:{THEME_VARS.border}'>{''.join(shapes)}</g>", current,
+            f"<g style='stroke:{THEME_VARS.fg_muted};marker-end:url(#tr-arr)'>{''.join(arrows)}</g>",
             f"<g>{''.join(names)}</g>", f"<g style='{muted}'>{''.join(notes)}</g>"]
     out.append("</svg>")
     done = len(nodes) + g.elided
     first, last = (0, g.current) if g.direction == 0 else (g.current, g.total - 1)
-    caption = msg("recurrent.graph_caption", state=E(state), steps=counted("count.step", done), first=first, last=last,
+    caption = msg("recurrent.graph_caption", state=escaped(state), steps=counted("count.step", done), first=first, last=last,
                   total_last=g.total - 1)
     return (f"<div class='tr-panel tr-graph' style='{SCROLL}'><div style='{MUTED}'>{caption}</div>"
             f"{''.join(out)}</div>")
@@ -182,7 +180,7 @@ def graph_svg(g, state: str, gap: int = 50) -> str:
 
 def check_html(ok: bool, text: str) -> str:
     """A cross-check line: ✓ in the theme's ok colour or ✗ in its bad colour, then the escaped text."""
-    return f"<div style='{OK if ok else BAD}'>{'✓' if ok else '✗'} {E(text)}</div>"
+    return f"<div style='{OK if ok else BAD}'>{'✓' if ok else '✗'} {escaped(text)}</div>"
 
 
 def attention_output(rv, klabels, S: int) -> str:
@@ -191,22 +189,22 @@ def attention_output(rv, klabels, S: int) -> str:
     vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
     toks = klabels is not None  # a token column only when the trace has tokens
     span = 4 if toks else 3
-    head = (f"<tr><th style='{TH}'>{E(msg('attention.col_key'))}</th>"
-            + (f"<th style='{TH}'>{E(msg('attention.col_token'))}</th>" if toks else "") +
+    head = (f"<tr><th style='{TH}'>{escaped(msg('attention.col_key'))}</th>"
+            + (f"<th style='{TH}'>{escaped(msg('attention.col_token'))}</th>" if toks else "") +
             f"<th style='{TH}'>w_ij</th><th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
     rows = [head]
     for j, wj, vj, term in rv.top:
-        tok = f"<td style='{TD};{ISO}'>{E(klabels[j])}</td>" if toks else ""
+        tok = f"<td style='{TD};{ISO}'>{escaped(klabels[j])}</td>" if toks else ""
         rows.append(f"<tr><td style='{TD}'>{j}</td>{tok}<td style='{TD}'>{wj:.4f}</td>"
                     f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
     rest, masked = max(S - len(rv.top), 0), int(rv.blocked_total)
     if rest:  # no row for "the other 0 terms"
         what = counted("attention.other", rest) + (
             msg("attention.other_masked", keys=counted("count.masked_key", masked)) if masked else "")
-        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{E(what)}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
+        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{escaped(what)}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
     rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
     ref = msg("attention.ref_sdpa", i=rv.i) if rv.normalized else msg("attention.ref_scan", i=rv.i)
-    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{E(ref)}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
+    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{escaped(ref)}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
     if not rv.normalized:  # an SSM's effective attention: no softmax, so no sum to check
         sum_text = msg("attention.sum_no_softmax", sum=f"{rv.row_sum:.6f}", later=f"{rv.blocked_weight:.1e}")
     elif rv.fully_masked:
@@ -218,36 +216,36 @@ def attention_output(rv, klabels, S: int) -> str:
     n = len(rv.top)
     which = msg("attention.top_none") if not n else counted("attention.top", n)
     return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}' style='{SCROLL}'><div style='font-weight:600'>"
-            f"{E(msg('attention.output_title', i=rv.i, which=which))}</div>"
+            f"{escaped(msg('attention.output_title', i=rv.i, which=which))}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table>{checks}</div>")
 
 
 # The new token: the highlight colour (orange) as a border over a translucent wash, text in the theme's
 # own colour, so it reads in light and dark themes alike.
-NEW = (f"background:rgba(224,138,0,0.22);border:1px solid {TC.highlight};border-radius:3px;padding:0 3px;"
-       f"font-weight:600;color:{TC.fg};{ISO}")
-MADE = f"color:{TC.fg};{ISO}"
-PROMPT = f"color:{TC.fg_muted};{ISO}"
+NEW = (f"background:rgba(224,138,0,0.22);border:1px solid {THEME_VARS.highlight};border-radius:3px;padding:0 3px;"
+       f"font-weight:600;color:{THEME_VARS.fg};{ISO}")
+MADE = f"color:{THEME_VARS.fg};{ISO}"
+PROMPT = f"color:{THEME_VARS.fg_muted};{ISO}"
 
 
 def decode_text(t: int, parts, tick, mode: str, n_ticks: int | None = None) -> str:
     """The text so far with the new token highlighted, and the model's candidates with their p."""
     prompt, made, new, cut = parts
-    words = ([f"<span style='{PROMPT}'>{E(s)}</span>" for s in prompt]
-             + [f"<span style='{MADE}'>{E(s)}</span>" for s in made]
-             + [f"<span class='tr-new-token' style='{NEW}'>{E(new)}</span>"])
-    lead = f"<span style='{MUTED}'>{E(counted('decode.earlier_tokens', cut))}</span> " if cut else ""
-    rows = [f"<tr><th style='{TH}'>{E(msg('decode.candidate'))}</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
+    words = ([f"<span style='{PROMPT}'>{escaped(s)}</span>" for s in prompt]
+             + [f"<span style='{MADE}'>{escaped(s)}</span>" for s in made]
+             + [f"<span class='tr-new-token' style='{NEW}'>{escaped(new)}</span>"])
+    lead = f"<span style='{MUTED}'>{escaped(counted('decode.earlier_tokens', cut))}</span> " if cut else ""
+    rows = [f"<tr><th style='{TH}'>{escaped(msg('decode.candidate'))}</th><th style='{TH}'>p</th><th style='{TH}'></th></tr>"]
     for tok, p in zip(tick.topk_tokens, tick.topk_probs):
         bar = (f"<div style='width:{max(1, round(120 * p))}px;height:8px;"
-               f"background:{TC.highlight if tok == tick.token else TC.border}'></div>")
-        rows.append(f"<tr><td style='{TD};{ISO}'>{E(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
+               f"background:{THEME_VARS.highlight if tok == tick.token else THEME_VARS.border}'></div>")
+        rows.append(f"<tr><td style='{TD};{ISO}'>{escaped(tok)}</td><td style='{TD}'>{p:.3f}</td><td style='{TD}'>{bar}</td></tr>")
     tick_no = index_of(t, n_ticks) if n_ticks else str(t)
     return (f"<div class='tr-panel tr-decode-text' data-tr-step='{t}' style='display:flex;gap:16px;flex-wrap:wrap;"
             f"{PANEL}'><div style='max-width:520px;min-width:0;overflow-wrap:anywhere'><div style='font-weight:600'>"
-            f"{E(msg('decode.text_title', tick=tick_no, last=tick.query_position))}</div>"
+            f"{escaped(msg('decode.text_title', tick=tick_no, last=tick.query_position))}</div>"
             f"<div style='font:14px serif;line-height:1.6'>{lead}{' '.join(words)}</div></div>"
-            f"<div style='{SCROLL}'><div style='{MUTED}'>{E(mode)}</div>"
+            f"<div style='{SCROLL}'><div style='{MUTED}'>{escaped(mode)}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table></div></div>")
 
 
@@ -265,15 +263,15 @@ def decode_strip(tv, use_cache: bool, newest: int) -> str:
         pos, wt = tv.window.c0 + j, float(tv.weights[j])
         alpha = round(0.6 * (wt / top if top > 0 else 0), 3)
         new = not tv.reused[j] and (use_cache or pos == tv.query_position)
-        edge = f"2px solid {TC.highlight}" if new else f"1px solid {TC.border}"
+        edge = f"2px solid {THEME_VARS.highlight}" if new else f"1px solid {THEME_VARS.border}"
         kind = "appended" if new else ("reused" if tv.reused[j] else "recomputed")
-        title = E(msg("decode.key_title", pos=pos, kind=msg(KEY_KINDS[kind])))
+        title = escaped(msg("decode.key_title", pos=pos, kind=msg(KEY_KINDS[kind])))
         cells.append(f"<div class='tr-key tr-key-{kind}' title='{title}' style='border:{edge};"
-                     f"background:rgba(59,82,139,{alpha});color:{TC.fg};padding:1px 4px;text-align:center;"
-                     f"min-width:28px'><div style='font:12px monospace;{ISO}'>{E(tv.labels[j])}</div>"
+                     f"background:rgba(59,82,139,{alpha});color:{THEME_VARS.fg};padding:1px 4px;text-align:center;"
+                     f"min-width:28px'><div style='font:12px monospace;{ISO}'>{escaped(tv.labels[j])}</div>"
                      f"<div style='font:10px monospace'>{pos} · {wt:.2f}</div></div>")
     earlier = tv.window.c0 + a
-    more = f"<div style='{MUTED};align-self:center'>{E(msg('decode.strip_earlier', n=earlier))}</div>" if earlier else ""
+    more = f"<div style='{MUTED};align-self:center'>{escaped(msg('decode.strip_earlier', n=earlier))}</div>" if earlier else ""
     legend = (msg("decode.strip_legend", head=tv.head) if use_cache else msg("decode.strip_legend_no_cache", head=tv.head))
     return (f"<div class='tr-panel tr-decode-strip' data-tr-step='{tv.tick}' style='{PANEL}'>{text_block(legend)}"
             f"<div style='display:flex;flex-wrap:wrap;gap:3px'>{more}{''.join(cells)}</div></div>")
@@ -281,6 +279,6 @@ def decode_strip(tv, use_cache: bool, newest: int) -> str:
 
 def notes_html(notes) -> str:
     """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice."""
-    items = "".join(f"<li>{E(n)}</li>" for n in notes)
+    items = "".join(f"<li>{escaped(n)}</li>" for n in notes)
     return (f"<div class='tr-panel tr-notes' role='note' style='{BAD};font-weight:400;line-height:1.35'>"
-            f"<b>{E(msg('notes.title'))}</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")
+            f"<b>{escaped(msg('notes.title'))}</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")

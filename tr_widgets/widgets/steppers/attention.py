@@ -19,7 +19,7 @@ from ...views.attention import heads_range
 from ..base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg, msg_or
-from ..layout import fit_cells, fold, has, scrolling, set_series, short_labels, wrap_row
+from ..layout import fit_cells, fold, has, matrix_width, scrolling, set_series, short_labels, wrap_row
 from ..markup import attention_output, index_of, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
@@ -67,13 +67,15 @@ class AttentionStepper(Stepper):
         self.output = scrolling(HTMLPanel())
         self.output.add_class("tr-output")
         self.weights = MatrixCanvas(title=msg("attention.weights_title"), row_axis=msg("attention.axis_query"),
-                                    col_axis=msg("attention.axis_key"),
-                                    layout=w.Layout(max_width="340px"))
-        fit_cells(self.weights, min(at.L, self.window), min(at.S, self.window), 160, 14)
+                                    col_axis=msg("attention.axis_key"))
+        dims = min(at.L, self.window), min(at.S, self.window)
+        fit_cells(self.weights, *dims)
+        self.weights.layout = w.Layout(max_width=f"{matrix_width(*dims)}px")
         if has(self.weights, "click_step"):
             self.weights.click_step = "row"
-        # one screen: the stages, then the weights beside o_i's table; the terms heatmap when asked for
-        self.panels = [self.stages, wrap_row([self.weights, self.output]),
+        # one screen, the main view first: the weights beside o_i's table, then the stages; the terms
+        # heatmap when asked for
+        self.panels = [wrap_row([self.weights, self.output]), self.stages,
                        fold([self.terms], [msg("attention.fold_terms")])]
         if at.notes:  # e.g. training-mode dropout, which the numbers below leave out: said first, in view
             self.panels.insert(0, HTMLPanel(value=notes_html(at.notes)))

@@ -63,8 +63,7 @@ class DecodeStepper(Stepper):
             o["window"], o["overview_px"], o["text_tokens"], o["timeline"])
         self.text = scrolling(HTMLPanel())
         self.text.add_class("tr-decode-text")
-        self.row = MatrixCanvas(title="", row_axis=msg("decode.axis_head"), col_axis=msg("decode.axis_position"),
-                                layout=w.Layout(max_width="400px"))
+        self.row = MatrixCanvas(title="", row_axis=msg("decode.axis_head"), col_axis=msg("decode.axis_position"))
         self.strip = scrolling(HTMLPanel())
         self.strip.add_class("tr-decode-strip")
         self.bars = BarsCanvas(title="", layout=w.Layout(max_width="300px"))  # beside the heads
@@ -112,7 +111,7 @@ class DecodeStepper(Stepper):
         where = (msg("decode.where_cache", reused=int(tv.reused.sum()), appended=n_new) if self.trace.use_cache
                  else msg("decode.where_no_cache"))
         with self.row.hold_sync():
-            fit_cells(self.row, H, win.c1 - win.c0, 320, 14)  # 14 px: a label on every cell that fits
+            fit_cells(self.row, H, win.c1 - win.c0)
             self.row.title = msg("decode.row_title", t=t, position=tv.query_position, keys=counted("count.key", S),
                                  layer=layer, where=where)
             self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),
@@ -147,7 +146,7 @@ class DecodeStepper(Stepper):
         # pooled columns have no single label; positions not reached yet get none (no spoilers)
         labels = (short_labels(tr.tokens, 0, full) + [""] * (C - full)) if fc == 1 else None
         with self.cache.hold_sync():
-            fit_cells(self.cache, L, C, 320, 14)
+            fit_cells(self.cache, L, C)
             self.cache.title = what + (msg("decode.pooled", f=fc) if fc > 1 else "")
             self.cache.set_window(quantize(strip, 0.0, 1.0, strip == 0), Window(0, L, 0, C), (L, C), 0.0, 1.0,
                                   [msg("decode.layer_label", i=i) for i in range(L)], labels)

@@ -16,10 +16,11 @@ from ...engine.gradients import GradientTrace
 from ...views import make_overview, quantize, recurrent_axes, value_range, window_around
 from ...views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
-from ..layout import fit_cells, fold, scrolling, set_series, where_text, wrap_row
+from ..layout import fold, matrix_width, scrolling, set_series, show_block, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
+from ..panels.line_chart import Frame, Line, line_chart_svg
 from ...i18n import msg
-from ..markup import HEX, TC, E, counted, equations_table, index_of, text_block
+from ..markup import HEX_COLOURS, THEME_VARS, counted, equations_table, escaped, index_of, text_block
 
 
 AXIS = "log10 ‖∂L/∂h_t‖"
@@ -32,33 +33,16 @@ def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 400, height: 
 
     Example: ``log_norm_svg(norm_series(g, 0), -3.0, 1.0, "gradient norm")``
     """
-    n, pad_l, pad_b = len(s.log_norm), 44, 18
-    pw, ph = width - pad_l - 6, height - pad_b - 6
-    span = hi - lo if hi > lo else 1.0
-    x = lambda i: pad_l + (i + 0.5) * pw / max(n, 1)  # noqa: E731
-    y = lambda v: 6 + ph * (1 - (v - lo) / span)  # noqa: E731
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-           f"aria-label='{E(msg('gradients.norm_aria', axis=AXIS))}' style='font:10px monospace;border:1px solid {TC.border};fill:{TC.fg_muted}'>"]
-    for v in (lo, (lo + hi) / 2, hi):  # three gridlines with their labels
-        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 6}' y2='{y(v):.1f}' style='stroke:{TC.bg_alt}'/>"
-                   f"<text x='2' y='{y(v) + 3:.1f}'>{v:+.1f}</text>")
-    for vals, dash, colour in ((s.log_norm, "", HEX.negative), (s.log_cell_norm, "4 3", HEX.positive)):
-        if vals is None:
-            continue
-        pts = [f"{x(i):.1f},{y(float(v)):.1f}" for i, v in enumerate(vals) if np.isfinite(v)]
-        if pts:
-            out.append(f"<polyline points='{' '.join(pts)}' fill='none' stroke='{colour}' stroke-width='1.5' "
-                       f"stroke-dasharray='{dash}'/>")
-    if 0 <= s.current < n:
-        out.append(f"<line x1='{x(s.current):.1f}' y1='6' x2='{x(s.current):.1f}' y2='{6 + ph}' style='stroke:{TC.mark}'/>")
-    out.append(f"<text x='{pad_l}' y='{height - 4}'>t = 0</text>"
-               f"<text x='{width - 60}' y='{height - 4}'>t = {s.T - 1}</text></svg>")
+    frame = Frame(n=len(s.log_norm), lo=lo, hi=hi, width=width, height=height)
+    lines = [Line(range(len(vals)), vals, colour, dash) for vals, dash, colour in
+             ((s.log_norm, "", HEX_COLOURS.negative), (s.log_cell_norm, "4 3", HEX_COLOURS.positive)) if vals is not None]
+    chart = line_chart_svg(frame, lines, s.current, s.T - 1, msg("gradients.norm_aria", axis=AXIS))
     legend = AXIS + (msg("gradients.legend_cell") if s.log_cell_norm is not None else "")
     binned = msg("gradients.binned", n=s.steps_per_bin) if s.steps_per_bin > 1 else ""
     seen = int(s.visited.sum())
-    note = msg("gradients.norm_note", legend=legend, seen=seen, points=counted("count.point", n), binned=binned)
-    return (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}' style='line-height:1.35'><div style='font-weight:600'>{E(title)}</div>"
-            f"{''.join(out)}{text_block(note)}</div>")
+    note = msg("gradients.norm_note", legend=legend, seen=seen, points=counted("count.point", frame.n), binned=binned)
+    return (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}' style='line-height:1.35'><div style='font-weight:600'>{escaped(title)}</div>"
+            f"{chart}{text_block(note)}</div>")
 
 
 class GradientStepper(Stepper):
@@ -101,14 +85,19 @@ class GradientStepper(Stepper):
         self.gains = BarsCanvas(title=msg("gradients.gains_initial"))
         self.heatmap = MatrixCanvas(title=msg("gradients.heatmap_title"), cmap="diverging",
                                     row_axis=msg("recurrent.axis_unit"), col_axis=msg("recurrent.axis_step"),
-                                    layout=w.Layout(max_width="360px"))
+                                    layout=w.Layout(max_width=f"{matrix_width(*self._dims())}px"))
         # no click_step on the heatmap: a column is a time t, and the clock counts backward steps k.
         # One screen: the flows, the norms beside the heatmap; the arithmetic and the gains on a click.
-        self.panels = [fold([self.table, self.gains], [msg("gradients.fold_equations"), msg("gradients.fold_gains")],
-                            0 if self.options["equations"] else None),
-                       wrap_row([self.flow] + ([self.flow_c] if self.flow_c else [])),
-                       wrap_row([self.norms, self.heatmap])]
+        self.panels = [wrap_row([self.flow] + ([self.flow_c] if self.flow_c else [])),
+                       wrap_row([self.norms, self.heatmap]),
+                       fold([self.table, self.gains], [msg("gradients.fold_equations"), msg("gradients.fold_gains")],
+                            0 if self.options["equations"] else None)]
         self._G = self._win = None
+
+    def _dims(self) -> tuple[int, int]:
+        """Rows and columns of the heatmap window (units × time steps)."""
+        tr, n = self.trace, self.options["window"]
+        return min(tr.proj_size or tr.hidden_size, n), min(len(tr), n)
 
     def _sel(self) -> tuple[int, int, int]:
         s = self.controller.selection
@@ -154,9 +143,7 @@ class GradientStepper(Stepper):
         win = window_around(self._G.shape, None, t, o["window"], o["window"])
         with self.heatmap.hold_sync():
             if win != self._win:
-                block = self._G[win.r0:win.r1, win.c0:win.c1]
-                fit_cells(self.heatmap, *block.shape, 120, 12)
-                self.heatmap.set_window(quantize(block, *self._vrange), win, self._G.shape, *self._vrange)
+                show_block(self.heatmap, self._G, win, self._vrange)
                 self._win = win
             self.heatmap.mark_col = t
             self.heatmap.step = k

@@ -13,7 +13,7 @@ from ...engine import RecurrentTrace
 from ...views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
                      value_range, window_around)
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool, tqdm_progress
-from ..layout import fit_cells, fold, has, scrolling, set_series, where_text, wrap_row
+from ..layout import fold, has, matrix_width, scrolling, set_series, show_block, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
 from ..markup import equations_table, graph_svg, index_of
@@ -41,16 +41,6 @@ def trace_dims(s) -> tuple[int, int]:
     """
     tr = s.trace
     return min(tr.proj_size or tr.hidden_size, s.window), min(tr.seq_len, s.window)  # per direction: [Hout, T]
-
-
-def heatmap_width(dims: tuple[int, int]) -> int:
-    """Pixels the heatmap may take (its cells, labels and the colour bar beside them, under a title of a
-    few lines): below the flow, about one screen in all.
-
-    Example: ``heatmap_width((10, 5)) == 420``
-    """
-    rows, cols = dims
-    return max(420, cols * max(1, min(10, 100 // max(rows, cols, 1))) + 170)
 
 
 def compact_flow(groups: list[list[int]], gates: set[int]) -> tuple[list[list[int]], bool]:
@@ -111,7 +101,7 @@ class RecurrentStepper(Stepper):
         # the columns right of the mark are later steps (the graph beside it unrolls only up to t).
         self.heatmap = MatrixCanvas(title=msg("recurrent.heatmap_title"), cmap="diverging",
                                     row_axis=msg("recurrent.axis_unit"), col_axis=msg("recurrent.axis_step"),
-                                    layout=w.Layout(max_width=f"{heatmap_width(trace_dims(self))}px"))
+                                    layout=w.Layout(max_width=f"{matrix_width(*trace_dims(self))}px"))
         if has(self.heatmap, "click_step"):
             self.heatmap.click_step = "col"
         self.graph = scrolling(HTMLPanel())
@@ -119,9 +109,9 @@ class RecurrentStepper(Stepper):
             p.add_class(cls)
         # one screen: the flow beside the heatmap; the arithmetic and the graph open on a click (the
         # accordion stays open while stepping), or from the start with equations=True
-        self.panels = [fold([self.equations, self.graph], [msg("recurrent.fold_equations"), msg("recurrent.fold_graph")],
-                            0 if o["equations"] else None),
-                       wrap_row([self.flow, self.heatmap])]
+        self.panels = [wrap_row([self.flow, self.heatmap]),
+                       fold([self.equations, self.graph], [msg("recurrent.fold_equations"), msg("recurrent.fold_graph")],
+                            0 if o["equations"] else None)]
         self._H = None
         self._win = None
 
@@ -161,9 +151,7 @@ class RecurrentStepper(Stepper):
         win = window_around(H.shape, None, t, self.window, self.window)
         with self.heatmap.hold_sync():
             if win != self._win:
-                block = H[win.r0:win.r1, win.c0:win.c1]
-                fit_cells(self.heatmap, *block.shape, 100, 10)
-                self.heatmap.set_window(quantize(block, *self._vrange), win, H.shape, *self._vrange)
+                show_block(self.heatmap, H, win, self._vrange)
                 self._win = win
             self.heatmap.mark_col = t
             self.heatmap.step = t

@@ -18,10 +18,11 @@ from ...views import make_overview, quantize, window_around
 from ...views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
                            state_range, state_series)
 from ..base import COMMON_OPTIONS, Stepper, int_in
-from ..layout import fold, scrolling, set_series, wrap_row
+from ..layout import fold, scrolling, set_series, show_block, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
+from ..panels.line_chart import Frame, Line, line_chart_svg
 from ...i18n import msg, msg_or
-from ..markup import HEX, MUTED, TC, E, index_of
+from ..markup import HEX_COLOURS, MUTED, THEME_VARS, escaped, index_of
 
 
 def memory_svg(m, width: int = 400, height: int = 130) -> str:
@@ -30,37 +31,21 @@ def memory_svg(m, width: int = 400, height: int = 130) -> str:
 
     Example: ``memory_svg(memory_view(trace, 5))``
     """
-    pad_l, pad_b, top = 64, 18, 8
-    pw, ph = width - pad_l - 8, height - pad_b - top
-    hi = float(max(m.state_bytes, m.kv_at(m.T - 1), 1))
-    x = lambda s: pad_l + (s + 0.5) * pw / max(m.T, 1)  # noqa: E731
-    y = lambda v: top + ph * (1 - v / hi)  # noqa: E731
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
-           f"aria-label='{E(msg('state.memory_aria'))}' style='font:10px monospace;border:1px solid {TC.border};"
-           f"fill:{TC.fg_muted}'>"]
-    for v in (0.0, hi / 2, hi):
-        out.append(f"<line x1='{pad_l}' y1='{y(v):.1f}' x2='{width - 8}' y2='{y(v):.1f}' style='stroke:{TC.bg_alt}'/>"
-                   f"<text x='2' y='{y(v) + 3:.1f}'>{human_bytes(v)}</text>")
-    lines = ((m.kv_at(m.steps), HEX.negative, "KV cache"),
-             (np.full(len(m.steps), m.state_bytes), HEX.positive, "state"))
-    for vals, colour, label in lines:
-        pts = " ".join(f"{x(int(s)):.1f},{y(float(v)):.1f}" for s, v in zip(m.steps, vals))
-        out.append(f"<polyline class='tr-line-{label.split()[0].lower()}' points='{pts}' fill='none' "
-                   f"stroke='{colour}' stroke-width='1.5'/>")
-        out.append(f"<circle cx='{x(m.t):.1f}' cy='{y(float(vals[-1])):.1f}' r='2.5' fill='{colour}'/>")
-    out.append(f"<line x1='{x(m.t):.1f}' y1='{top}' x2='{x(m.t):.1f}' y2='{top + ph}' style='stroke:{TC.mark}'/>"
-               f"<text x='{pad_l}' y='{height - 4}'>t = 0</text>"
-               f"<text x='{width - 60}' y='{height - 4}'>t = {m.T - 1}</text></svg>")
+    frame = Frame(n=m.T, lo=0.0, hi=float(max(m.state_bytes, m.kv_at(m.T - 1), 1)), width=width, height=height,
+                  left=64, top=8, right=8, tick=human_bytes)
+    lines = [Line(m.steps, m.kv_at(m.steps), HEX_COLOURS.negative, css="tr-line-kv", dot=True),
+             Line(m.steps, np.full(len(m.steps), m.state_bytes), HEX_COLOURS.positive, css="tr-line-state", dot=True)]
+    chart = line_chart_svg(frame, lines, m.t, m.T - 1, msg("state.memory_aria"))
     # only the marks (drawn, not text) take the lines' colours; the words keep the theme's text colour
     # (the line colours on Dark's background are below WCAG's 4.5:1 for text)
     mark = lambda c: (f"<svg width='14' height='8' aria-hidden='true' style='vertical-align:middle'>"  # noqa: E731
                       f"<line x1='0' y1='4' x2='14' y2='4' stroke='{c}' stroke-width='2'/></svg>")
-    legend = (f"{mark(HEX.positive)} {E(msg('state.legend_state'))} · "
-              f"{mark(HEX.negative)} {E(msg('state.legend_kv'))}")
+    legend = (f"{mark(HEX_COLOURS.positive)} {escaped(msg('state.legend_state'))} · "
+              f"{mark(HEX_COLOURS.negative)} {escaped(msg('state.legend_kv'))}")
     return (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}' style='line-height:1.35'>"
-            f"<div style='font-weight:600'>{E(msg('state.memory_title', t=m.t))}</div>"
-            f"{''.join(out)}<div style='font:11px sans-serif;color:{TC.fg}'>{legend}</div>"
-            f"<div style='{MUTED};max-width:{width}px'>{E(m.caption())}</div></div>")
+            f"<div style='font-weight:600'>{escaped(msg('state.memory_title', t=m.t))}</div>"
+            f"{chart}<div style='font:11px sans-serif;color:{THEME_VARS.fg}'>{legend}</div>"
+            f"<div style='{MUTED};max-width:{width}px'>{escaped(m.caption())}</div></div>")
 
 
 MEMORY_W = 340  # px of the bytes chart: beside the state heatmap within a 900 px page
@@ -105,9 +90,7 @@ class StateStepper(Stepper):
         lay = layout(self.trace)
         self.matrix = bool(lay.rows)
         if self.matrix:
-            # at most about half the cell: the bytes chart sits beside it (one screen in all)
-            self.heatmap = MatrixCanvas(title=msg("state.title_state"), cmap="diverging", row_axis=lay.rows, col_axis=lay.cols,
-                                        layout=w.Layout(max_width="340px"))
+            self.heatmap = MatrixCanvas(title=msg("state.title_state"), cmap="diverging", row_axis=lay.rows, col_axis=lay.cols)
             self.state_panel = self.heatmap
         else:
             self.heatmap = None
@@ -153,9 +136,8 @@ class StateStepper(Stepper):
         lo, hi = self._vrange
         shape = "×".join(str(n) for n in M.shape)
         with self.heatmap.hold_sync():
-            self.heatmap.cell_px = max(1, min(12, 160 // max(win.r1 - win.r0, win.c1 - win.c0, 1)))
             self.heatmap.title = msg("state.heatmap_title", t=t, where=self._where(), shape=shape)
-            self.heatmap.set_window(quantize(M[win.r0:win.r1, win.c0:win.c1], lo, hi), win, M.shape, lo, hi)
+            show_block(self.heatmap, M, win, (lo, hi))
             ov = make_overview([(0, M, None)], M.shape, signed=True, max_px=self.options["overview_px"],
                                vrange=(lo, hi)) if big else None
             self.heatmap.set_overview(ov)
