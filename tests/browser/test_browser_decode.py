@@ -46,7 +46,7 @@ def test_the_page_decodes_every_kind_and_every_reference(browser_page):
     assert {"j", "b", "s", "J"} <= kinds, kinds  # this trace exercises every kind
     assert any(len(e) == 1 for t in json.loads(_manifest(chunks[1]))["targets"] for key in t
                if key[1] != "j" for e in key[2]), "the second chunk names nothing it could"
-    src = (fr.STATIC / "player.js").read_text(encoding="utf-8")
+    src = fr.player_sources()["player"]  # the module the page loads (player.js with what it imports)
     got = browser_page.evaluate(DECODE_JS, [src, [base64.b64encode(c).decode() for c in chunks + chunks[1:]]])
     assert got[0] == {"first": 100, "frames": _plain(frames[:6])}
     assert got[1] == {"first": 106, "frames": _plain(frames[6:])}  # its references resolve in the page's cache

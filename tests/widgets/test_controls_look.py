@@ -9,11 +9,11 @@ import torch
 
 import tr_widgets
 from tr_widgets import i18n
-from tr_widgets.widgets import StepController, show
+from tr_widgets.widgets import StepController, esm, show
 from tr_widgets.widgets.controller import step_range
 
 STATIC = Path(tr_widgets.__file__).parent / "static"
-PLAYER = (STATIC / "player.js").read_text(encoding="utf-8")
+PLAYER = esm.module("player")  # player.js with what it imports
 
 
 def _js_words() -> dict[str, str]:

@@ -1,7 +1,9 @@
 // tr_widgets exported pages: the live player (player.js) on stand-in models built from the frames
 // embedded in the page. No kernel, no widget manager, no CDN: the page imports player.js, matrix.js,
-// bars.js and this file from data: URLs and calls mountAll({player, matrix, bars}).
+// bars.js and this file from data: URLs and calls mountAll({player, matrix, bars}): the same modules, assembled
+// by tr_widgets/widgets/esm.py, that anywidget loads live.
 
+import { el } from "./lib/dom.js";
 
 class StandIn {
   constructor(state, manager) { this.state = { ...state }; this.handlers = {}; this.widget_manager = manager; }
@@ -27,13 +29,12 @@ function b64bytes(s) {
 async function mountOne(box, mods) {
   const spec = JSON.parse(box.querySelector("script.tr-export-data").textContent);
   const raw = b64bytes(spec.frames);
-  const { decodeFrames, valueAt, el } = mods.player;
-  const { initialize, render } = mods.player.default;  // anywidget's entry points, not named exports
-  const chunk = await decodeFrames(raw);
+  const player = mods.player;  // the player module this page loaded: one clock for all of its steppers
+  const chunk = await player.decodeFrames(raw);
   const k0 = spec.step - chunk.first;
   const stand = chunk.targets.map((keys) => {
     const st = {};
-    for (const key of keys) st[key.name] = valueAt(key, k0);
+    for (const key of keys) st[key.name] = player.valueAt(key, k0);
     return new StandIn(st, null);
   });
   const manager = { get_model: async (id) => stand[Number(id)] };
@@ -41,7 +42,7 @@ async function mountOne(box, mods) {
                               description: spec.step_name, speeds: spec.speeds, frames_mode: true,
                               texts: spec.texts || {}, caption_target: spec.caption_target ?? -1,
                               frames: raw, targets: stand.map((_, i) => String(i)) }, manager);
-  initialize({ model: clock });
+  player.default.initialize({ model: clock });  // anywidget's entry points, not named exports
   await clock.ready;
   const live = el("div", "tr-export-live");
   const build = (node, parent) => {
@@ -50,7 +51,7 @@ async function mountOne(box, mods) {
       for (const ch of node.children) build(ch, d);
     } else if (node.controller) {
       const d = el("div", "tr-controller", parent);
-      render({ model: clock, el: el("div", "", d) });
+      player.default.render({ model: clock, el: el("div", "", d) });
       const r2 = el("div", "tr-export-row", d);
       if (node.selectors) el("span", "tr-export-selectors", r2, node.selectors);
       if (node.caption !== undefined) build({ html: node.caption }, r2);

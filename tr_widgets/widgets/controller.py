@@ -25,6 +25,7 @@ from ..i18n import msg, msg_or, texts
 from ..views.palette import theme_css
 from .panels import HTMLPanel
 from .panels.common import STATIC
+from . import esm
 from .markup import isolate_quoted
 
 MUTED_CSS = theme_css("fg-muted")  # the snapshot's text colour, as the theme has it
@@ -46,7 +47,7 @@ class StepClock(anywidget.AnyWidget):
     of the panels each frame sets; ``frames_mode`` says whether steps are applied in the browser.
     """
 
-    _esm = STATIC / "player.js"
+    _esm = esm.module("player")  # static/player.js with what it imports (widgets/esm.py)
     _css = STATIC / "tr.css"
     # no echo: the page tells the kernel its step in batches while playing, and an echo of a step the page
     # has since left would pull it back. The cost: a second page (another browser tab) on the same kernel

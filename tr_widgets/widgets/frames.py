@@ -30,6 +30,7 @@ import ipywidgets as w
 import numpy as np
 
 from ..engine.errors import fail
+from . import esm
 from .panels import BarsCanvas, MatrixCanvas
 from .panels.common import STATIC
 
@@ -69,8 +70,8 @@ def get_frame_budget() -> int:
 
 
 def player_sources() -> dict[str, str]:
-    """The JavaScript the exported page runs: the same files the live widgets load."""
-    return {name: (STATIC / f"{name}.js").read_text(encoding="utf-8") for name in ("player", "export", "matrix", "bars")}
+    """The JavaScript the exported page runs: the same modules the live widgets load (widgets/esm.py)."""
+    return esm.sources()
 
 
 def js_bytes() -> int:

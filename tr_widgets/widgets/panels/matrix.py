@@ -19,6 +19,7 @@ import traitlets as t
 from ...i18n import msg, texts
 from ...views import image, palette
 from ...views.matrix import AxisLabels, Overview, Window, axis_labels, colour_ticks, range_note
+from .. import esm
 from ..markup import text_block
 from .common import STATIC, Quiet, Snapshot, colours_trait, safe_text, theme_trait
 
@@ -40,7 +41,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         m.mark_row, m.highlight_col = 3, 1
     """
 
-    _esm = STATIC / "matrix.js"
+    _esm = esm.module("matrix")  # static/matrix.js with what it imports (widgets/esm.py)
     _css = STATIC / "tr.css"
     title = t.Unicode("").tag(sync=True)
     codes = t.Bytes(b"").tag(sync=True)
