@@ -91,8 +91,6 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "canvas.col": "col",
     "canvas.empty": "{title}: (empty)",
     "canvas.overview_alt": "overview of {title}",
-    "canvas.max_abs": "max |x| {value}",
-    "canvas.scale_shared": " (scale ±{m}, shared)",
     # views: overviews and windows of long axes
     "view.overview_whole": "overview: the whole {rows}×{cols} matrix, not reduced",
     "view.overview_reduced": "overview: {rows}×{cols} reduced to {out_rows}×{out_cols} by max-pooling {fr}×{fc} blocks (largest |value| kept)",

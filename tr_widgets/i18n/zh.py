@@ -93,8 +93,6 @@ MESSAGES = {
     "canvas.col": "列",
     "canvas.empty": "{title}：（空）",
     "canvas.overview_alt": "{title}的概览",
-    "canvas.max_abs": "最大 |x| {value}",
-    "canvas.scale_shared": "（共享刻度 ±{m}）",
     # 视图：概览与长坐标轴的窗口
     "view.overview_whole": "概览：完整的 {rows}×{cols} 矩阵，未缩小",
     "view.overview_reduced": "概览：{rows}×{cols} 按 {fr}×{fc} 的块做最大池化，缩小为 {out_rows}×{out_cols}（每块保留 |值| 最大者）",

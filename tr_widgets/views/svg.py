@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 
-from .image import MONO, SANS
+from .image import MONO, SANS, bar_png
 from .looks import ARROW_PX, AXIS_GAP, AXIS_PX, CHART_H, NAME_H, NAME_PX, TITLE_PX, BarChart, BarsLook
+from .looks_matrix import BAR_GAP, BAR_W, LABEL_PX, MatrixLook
 from .palette import COLOURS, THEME
 
 
@@ -107,3 +108,60 @@ def bars_svg(look: BarsLook) -> tuple[str, int, int]:
                    f"font-size='{NAME_PX}' fill='{muted}'>{esc(item.words)}</text>")
     out.append("</g>")
     return "".join(out), look.width, look.height
+
+
+def _matrix_labels(m: MatrixLook) -> list[str]:
+    """The row labels right-aligned left of the window, the column labels under it (rotated where the Look says)."""
+    font = f"font-size='{LABEL_PX}' fill='{colour('fg')}'"
+    (w, h), out = m.window, []
+    for i, s in zip(m.row_labels.ticks, m.row_labels.texts):
+        out.append(f"<text x='{m.x0 - 4:g}' y='{m.y0 + (i + .5) * m.cell_h + 4:g}' text-anchor='end' {font}>{esc(s)}</text>")
+    cy = m.y0 + h + 4
+    for j, s in zip(m.col_labels.ticks, m.col_labels.texts):
+        cx = m.x0 + (j + .5) * m.cell_w
+        if m.col_labels.rotate:
+            out.append(f"<text transform='translate({cx + 4:g},{cy}) rotate(-90)' text-anchor='end' {font}>{esc(s)}</text>")
+        else:
+            out.append(f"<text x='{cx:g}' y='{cy + 10}' text-anchor='middle' {font}>{esc(s)}</text>")
+    return out
+
+
+def _matrix_bar(m: MatrixLook) -> list[str]:
+    """The colour bar right of the window, with its ticks."""
+    bx, by, bh = m.x0 + m.window[0] + BAR_GAP, m.y0, m.bar_h
+    out = [f"<image x='{bx:g}' y='{by}' width='{BAR_W}' height='{bh}' preserveAspectRatio='none' "
+           f"href='{bar_png(m.cmap)}'/>"] if m.ticks else []
+    for pos, s in m.ticks:
+        ty = by + (1 - pos) * bh
+        out.append(f"<line x1='{bx + BAR_W:g}' x2='{bx + BAR_W + 3:g}' y1='{ty:g}' y2='{ty:g}' stroke='{colour('fg')}'/>"
+                   f"<text x='{bx + BAR_W + 5:g}' y='{ty + 4:g}' font-size='{LABEL_PX}' fill='{colour('fg')}'>{esc(s)}</text>")
+    return out
+
+
+def matrix_svg(m: MatrixLook) -> tuple[str, int, int]:
+    """A matrix panel's Look as an SVG fragment (light theme), and its width and height in px.
+
+    Example: ``svg, width, height = matrix_svg(canvas.look())``
+    """
+    (w, h), muted = m.window, colour("fg-muted")
+    out = [f"<g font-family='{SANS}'><rect x='0' y='0' width='{m.width}' height='{m.height}' fill='{colour('bg')}'/>"]
+    out += [f"<text x='0' y='{13 + 16 * i}' font-size='{TITLE_PX}' font-weight='600' fill='{colour('fg')}'>{esc(s)}</text>"
+            for i, s in enumerate(m.title_lines)]
+    out += [f"<text x='{m.x0 - 4:g}' y='{m.y0 - 5}' text-anchor='end' font-size='{LABEL_PX}' fill='{muted}'>"
+            f"{esc(m.row_axis)} ↓</text>",
+            f"<image x='{m.x0:g}' y='{m.y0}' width='{w}' height='{h}' preserveAspectRatio='none' "
+            f"style='image-rendering:pixelated' href='{m.png}'/>",
+            f"<rect x='{m.x0 - .5:g}' y='{m.y0 - .5}' width='{w + 1}' height='{h + 1}' fill='none' "
+            f"stroke='{colour('border')}'/>"]
+    out += _matrix_labels(m)
+    out.append(f"<text x='{m.x0:g}' y='{m.axis_y:g}' font-size='{LABEL_PX}' fill='{muted}'>{esc(m.col_axis)} →</text>")
+    for kind, k, name, dashed in m.marks:
+        x, y, mw, mh = ((m.x0, m.y0 + k * m.cell_h, w, m.cell_h) if kind == "row"
+                        else (m.x0 + k * m.cell_w, m.y0, m.cell_w, h))
+        dash = " stroke-dasharray='4 2'" if dashed else ""
+        out.append(f"<rect x='{x:g}' y='{y}' width='{mw}' height='{mh}' fill='none' stroke='{colour(name)}' "
+                   f"stroke-width='2'{dash}/>")
+    out += _matrix_bar(m)
+    out += [f"<text x='0' y='{m.bottom + 12 + 14 * i:g}' font-size='{LABEL_PX}' fill='{muted}'>{esc(s)}</text>"
+            for i, s in enumerate(m.caption_lines)]
+    return "".join(out) + "</g>", m.width, m.height

@@ -12,11 +12,10 @@ import html
 import re
 from types import SimpleNamespace
 
-import numpy as np
 
 from ..engine.text import safe_label
 from ..i18n import msg
-from ..views.palette import COLOURS, THEME, bar_px, theme_var
+from ..views.palette import COLOURS, THEME, theme_var
 from ..views.recurrent import fmt
 
 
@@ -100,39 +99,6 @@ def equations_table(sv, caption: str) -> str:
         rows.append(f"<tr><td style='{TD};text-align:left'>{latex_to_html(eq.latex)}</td>{cells}</tr>")
     return (f"<div class='tr-panel tr-equations' style='{SCROLL}'>"
             f"<div style='font-weight:600'>{escaped(caption)}</div><table style='{TABLE}'>{''.join(rows)}</table></div>")
-
-
-def bars_svg(name: str, vals: np.ndarray, blocked: np.ndarray, mark: int, note: str, h: int = 48,
-             unit: str = "", scale: float | None = None) -> str:
-    """A small inline SVG bar chart (snapshot of one BarsCanvas series); ``scale``: a shared |max|
-    (several charts on one scale), ``unit``: what the values measure (e.g. "ms")."""
-    n = len(vals)
-    bw = bar_px(n)
-    fin = np.isfinite(vals) & ~blocked
-    shown = float(np.abs(vals[fin]).max()) if fin.any() else 0.0
-    m = scale or shown or 1.0
-    mid = h / 2
-    rects = []
-    for i, v in enumerate(vals):
-        x = i * bw
-        if blocked[i]:
-            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX_COLOURS.blocked}'/>")
-        elif not np.isfinite(v):
-            rects.append(f"<rect x='{x}' y='0' width='{bw}' height='{h}' fill='{HEX_COLOURS.nonfinite}'/>")
-        else:
-            bh = max(1.0, round(abs(float(v)) / m * (mid - 2), 2))
-            y = mid - bh if v >= 0 else mid
-            rects.append(f"<rect x='{x}' y='{y:g}' width='{max(1, bw - (bw > 3))}' height='{bh:g}' "
-                         f"fill='{HEX_COLOURS.positive if v >= 0 else HEX_COLOURS.negative}'/>")
-    if 0 <= mark < n:
-        rects.append(f"<rect x='{mark * bw}' y='0' width='{bw}' height='{h}' style='fill:none;stroke:{THEME_VARS.mark}'/>")
-    w = max(8, n * bw)
-    size = (msg("canvas.max_abs", value=f"{shown:.3g}" + (f" {unit}" if unit else ""))
-            + (msg("canvas.scale_shared", m=f"{m:.3g}") if scale else ""))
-    return (f"<div><div style='font:12px monospace'>{escaped(name)}</div><svg xmlns='http://www.w3.org/2000/svg' "
-            f"width='{w}' height='{h}' style='border:1px solid {THEME_VARS.border}'>{''.join(rects)}"
-            f"<line x1='0' y1='{mid:g}' x2='{w}' y2='{mid:g}' stroke='{HEX_COLOURS.zero}'/></svg>"
-            f"{text_block(f'{note} {size}'.strip())}</div>")
 
 
 def graph_svg(g, state: str, gap: int = 50) -> str:

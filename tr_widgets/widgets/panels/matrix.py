@@ -18,6 +18,8 @@ import traitlets as t
 
 from ...i18n import msg, texts
 from ...views import image, palette
+from ...views.looks_matrix import MatrixLook, label_sizes, matrix_look
+from ...views.svg import matrix_svg
 from ...views.matrix import AxisLabels, Overview, Window, axis_labels, colour_ticks, range_note
 from .. import esm
 from ..markup import text_block
@@ -71,6 +73,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     col_ticks = t.List(t.Int()).tag(sync=True)
     col_texts = t.List(t.Unicode()).tag(sync=True)
     col_rotate = t.Bool(False).tag(sync=True)
+    label_px = t.List(t.Int(), [0, 0, 0]).tag(sync=True)  # the Look's row label column, column label row, colour bar (px)
     bar_ticks = t.List().tag(sync=True)  # [[position 0..1 from vmin, text], ...]; none: no colour bar
     colour_bar = t.Bool(True)  # False for categories (the KV cache: reused / appended / not yet): a legend says it
     range_note = t.Unicode("").tag(sync=True)
@@ -118,6 +121,8 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         self.row_ticks, self.row_texts = rl.ticks, rl.texts
         self.col_ticks, self.col_texts, self.col_rotate = cl.ticks, cl.texts, cl.rotate
         self.bar_ticks = [list(x) for x in colour_ticks(self.vmin, self.vmax)] if self.colour_bar else []
+        self.label_px = list(label_sizes(rl.texts, cl.texts, cl.rotate, self.row_axis, self.rows * self.cell_h,
+                                         bool(self.bar_ticks)))
         notes = (range_note(self.row_axis, self.r0, self.rows, self.full_rows),
                  range_note(self.col_axis, self.c0, self.cols, self.full_cols))
         self.range_note = " · ".join(n for n in notes if n)
@@ -231,7 +236,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
                  self.texts.get(self.cmap, "") if self.colour_bar else "", self.range_note]
         return " · ".join(p for p in parts if p)
 
-    def look(self) -> image.MatrixLook:
+    def look(self) -> MatrixLook:
         """What the static pictures show: the cells, labels, marks and colour bar as now."""
         marks = []
         for kind, idx, start, n, colour, dashed in (
@@ -242,7 +247,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
             if idx >= 0 and 0 <= idx - start < n:
                 marks.append((kind, idx - start, colour, dashed))
         png = image.png_data_uri(image.colorize(self.window_codes(), self.cmap, (self.cell_h, self.cell_w)))
-        return image.MatrixLook(
+        return matrix_look(
             self.title, png, self.rows, self.cols, self.cell_w, self.cell_h,
             AxisLabels(self.row_ticks, self.row_texts), AxisLabels(self.col_ticks, self.col_texts,
                                                                                 self.col_rotate),
@@ -260,10 +265,10 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
             fg = palette.THEME["fg"][2]
             return (f"<text x='0' y='13' font-family='sans-serif' font-size='12' fill='{fg}'>"
                     f"{html.escape(msg('canvas.empty', title=self.title))}</text>", 240, 18)
-        return image.matrix_svg(self.look())
+        return matrix_svg(self.look())
 
     def snapshot_html(self) -> str:
-        """The window with its axis labels, marks and colour bar (and the overview) as static HTML."""
+        """The window with its axis labels, marks and colour bar as the SVG picture (and the overview beside it)."""
         if not self.rows or not self.cols:
             return f"<div>{html.escape(msg('canvas.empty', title=self.title))}</div>"
         extra = ""
@@ -272,7 +277,11 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
             extra = (f"<div><img alt='{alt}' style='image-rendering:pixelated;border:1px solid "
                      f"{palette.theme_css('border')}' src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, self.ov_cell, self.ov_cell)}'>"
                      f"{text_block(self.notice)}</div>")
-        return image.matrix_html(self.look(), extra)
+        svg, w, h = matrix_svg(self.look())  # the picture save() draws, on its own light background
+        alt = html.escape(self.title, quote=True)
+        return (f"<div class='tr-matrix-snapshot' style='display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap'>"
+                f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' viewBox='0 0 {w} {h}' role='img' "
+                f"aria-label='{alt}' style='max-width:100%;height:auto'>{svg}</svg>{extra}</div>")
 
     def __repr__(self) -> str:
         return (f"MatrixCanvas(title={self.title!r}, window=({self.r0}:{self.r0 + self.rows}, "
