@@ -18,7 +18,7 @@ def ids_for(batch=2, steps=T, seed=1):
 
 def assert_state(trace, step, cached, rtol=1e-5, atol=1e-5):
     ours = as_tuple(trace.state(step))
-    theirs = (cached[0],) if trace.kind.has_conv else cached  # Mamba families: (ssm, conv); the conv is separate
+    theirs = (cached[0],) if trace.spec.has_conv else cached  # Mamba families: (ssm, conv); the conv is separate
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=rtol, atol=atol)  # shape and dtype too
@@ -43,7 +43,7 @@ def test_every_state_equals_the_cache_when_decoding_token_by_token(family):
     for step, layers in enumerate(steps):
         for i, cached in enumerate(layers):
             assert_state(traces[i], step, cached)
-            if traces[i].kind.has_conv:
+            if traces[i].spec.has_conv:
                 torch.testing.assert_close(traces[i].conv_state(step), cached[1], rtol=1e-5, atol=1e-5)
     for a, b in zip(as_tuple(traces[0].state(-1)), as_tuple(traces[0].state(T - 1))):  # negative counts from the end
         assert torch.equal(a, b)
@@ -97,8 +97,8 @@ def test_state_of_one_step_reruns_at_most_one_segment(monkeypatch):
     t = record(build("mamba"), ids_for(steps=40))[0][0]
     assert t.every == 7
     lengths = []
-    real = type(t.kind).run
-    monkeypatch.setattr(type(t.kind), "run", lambda self, s, inp, c, keep: lengths.append(inp["x"].shape[1])
+    real = type(t.spec).run
+    monkeypatch.setattr(type(t.spec), "run", lambda self, s, inp, c, keep: lengths.append(inp["x"].shape[1])
                         or real(self, s, inp, c, keep))
     for step in range(40):
         t.state(step)
@@ -161,7 +161,7 @@ def test_a_decode_step_continues_from_the_snapshot_before_it(family):
     for i, cached in enumerate(expected):
         assert len(traces[i]) == 1
         assert_state(traces[i], 0, cached)
-        if traces[i].kind.has_conv:  # the buffer before the call (the snapshot) shifted by the new token
+        if traces[i].spec.has_conv:  # the buffer before the call (the snapshot) shifted by the new token
             torch.testing.assert_close(traces[i].conv_state(0), cached[1], rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(traces[i].replay(), main(traces[i].output), rtol=1e-6, atol=1e-6)
     with pytest.raises(TraceInputError, match="state_before"):  # the same step without the snapshot
@@ -239,7 +239,7 @@ def test_trace_state_runs_a_mixer_module_on_its_input(family):
     mod = mixers(build(family))[0]
     hidden = torch.randn(2, 5, 32, generator=torch.Generator().manual_seed(4))
     t = trace_state(mod, hidden)
-    assert t.kind.name == family and len(t) == 5
+    assert t.kind == family and len(t) == 5
     torch.testing.assert_close(t.replay(), main(t.output), rtol=1e-6, atol=1e-6)
 
 

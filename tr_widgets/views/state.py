@@ -74,10 +74,10 @@ def layout(trace) -> Layout:
 
         layout(t).axes      # Mamba-2: ('head', 'channel')
     """
-    if trace.kind.name not in LAYOUTS:
+    if trace.kind not in LAYOUTS:
         fail("trace", f"a state trace of a family with a view layout ({', '.join(LAYOUTS)})",
-             f"a {trace.kind.name!r} trace", "add its entry to tr_widgets.views.state.LAYOUTS")
-    return LAYOUTS[trace.kind.name]
+             f"a {trace.kind!r} trace", "add its entry to tr_widgets.views.state.LAYOUTS")
+    return LAYOUTS[trace.kind]
 
 
 def _size(trace, letter: str) -> int:

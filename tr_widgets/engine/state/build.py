@@ -99,8 +99,8 @@ def _check_fresh(trace: StateTrace) -> None:
     n = min(trace.every, len(trace))
     inputs = {k: v[:, :n] for k, v in trace.inputs.items()}
     start = tuple(c[0] for c in trace.checkpoints)
-    _, states = trace.kind.run(start, inputs, trace.consts, keep=True)
-    ours = trace.kind.finish(trace.kind.readout(start, states, inputs, trace.consts), inputs, trace.consts)
+    _, states = trace.spec.run(start, inputs, trace.consts, keep=True)
+    ours = trace.spec.finish(trace.spec.readout(start, states, inputs, trace.consts), inputs, trace.consts)
     out = trace.output[0] if isinstance(trace.output, (tuple, list)) else trace.output
     theirs = out[:, :n].to(ours.dtype) if isinstance(out, torch.Tensor) else None
     if theirs is None or theirs.shape != ours.shape or \

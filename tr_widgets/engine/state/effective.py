@@ -120,7 +120,7 @@ class EffectiveAttention(AttentionTrace):
         return self.form.normalized
 
     def __repr__(self) -> str:
-        return (f"EffectiveAttention(kind={self.state.kind.name!r}, name={self.name!r}, batch={self.batch_shape}, "
+        return (f"EffectiveAttention(kind={self.state.kind!r}, name={self.name!r}, batch={self.batch_shape}, "
                 f"T={self.L}, normalized={self.normalized})")
 
     def _weights_row(self, i: int, idx: tuple) -> torch.Tensor:
@@ -210,9 +210,9 @@ def effective_attention(st) -> EffectiveAttention:
 
         ea = effective_attention(st)     # st: Mamba-2 -> batch axes (batch, head), causal, T × T rows on request
     """
-    form = FORMS.get(st.kind.name)
+    form = FORMS.get(st.kind)
     if form is None:
-        fail("effective_attention", f"a trace of one of {sorted(FORMS)}", f"a {st.kind.name} trace",
+        fail("effective_attention", f"a trace of one of {sorted(FORMS)}", f"a {st.kind} trace",
              "read its state with state(step) and quantities(step) instead")
     q, k, v = form.parts(st)
     notes = () if form.normalized else (NO_SOFTMAX,)

@@ -38,7 +38,7 @@ class StateTrace:
         t.quantities(3)["A_bar"]   # how much of each state entry survives step 3
     """
 
-    kind: StateKind
+    spec: StateKind  # the family's spec (what the state is, how to run and present it); .kind is its name
     output: Any
     inputs: dict[str, torch.Tensor]
     consts: dict[str, Any]
@@ -54,8 +54,18 @@ class StateTrace:
         return next(iter(self.inputs.values())).shape[1]
 
     def __repr__(self) -> str:
-        return (f"StateTrace(kind={self.kind.name!r}, name={self.name!r}, steps={len(self)}, "
+        return (f"StateTrace(kind={self.kind!r}, name={self.name!r}, steps={len(self)}, "
                 f"batch={self.batch_size}, every={self.every})")
+
+    @property
+    def kind(self) -> str:
+        """The family's name, as ``RecurrentTrace.kind`` is the cell's (the spec object is ``spec``).
+
+        Example::
+
+            t.kind, t.spec.title    # 'mamba', 'Mamba selective scan'
+        """
+        return self.spec.name
 
     @property
     def batch_size(self) -> int:
@@ -75,7 +85,7 @@ class StateTrace:
 
             t.names     # Mamba-2: ('x', 'dt', 'dA', 'B', 'Bx', 'C', 'D', 'y')
         """
-        return self.kind.names
+        return self.spec.names
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -85,7 +95,7 @@ class StateTrace:
 
             t.state_names   # RWKV: ('att_shift', 'num', 'den', 'max'); Mamba: ('ssm',)
         """
-        return self.kind.state_names if self.hidden is not None else self.kind.state_names[-len(self.checkpoints):]
+        return self.spec.state_names if self.hidden is not None else self.spec.state_names[-len(self.checkpoints):]
 
     def _index(self, step: int, arg: str = "step") -> int:
         T = len(self)
@@ -107,7 +117,7 @@ class StateTrace:
             return start
         segment = {k: v[:, s * self.every: done] for k, v in self.inputs.items()}
         with torch.no_grad():
-            return self.kind.run(start, segment, self.consts, keep=False)[0]
+            return self.spec.run(start, segment, self.consts, keep=False)[0]
 
     def state(self, step: int):
         """The layer's state right after position ``step``, in the model's cache layout, for the batch.
@@ -119,7 +129,7 @@ class StateTrace:
         """
         step = self._index(step)
         window = None if self.hidden is None else self.hidden[:, : step + 1]
-        return self.kind.present(self.recurrent(step + 1), window)
+        return self.spec.present(self.recurrent(step + 1), window)
 
     def conv_state(self, step: int) -> torch.Tensor:
         """The conv buffer the cache keeps right after ``step``: [B, channels, conv_kernel] (Mamba families).
@@ -129,15 +139,15 @@ class StateTrace:
             t.conv_state(-1)    # equals cache.layers[i].conv_states[0] after the same tokens
         """
         step = self._index(step)
-        if self.hidden is None or not self.kind.has_conv:
+        if self.hidden is None or not self.spec.has_conv:
             fail("conv_state", "a trace of a mixer module with a conv buffer (mamba, mamba2, gated_deltanet)",
-                 f"a {self.kind.name} trace{' of bare tensors' if self.hidden is None else ''}",
+                 f"a {self.spec.name} trace{' of bare tensors' if self.hidden is None else ''}",
                  "trace the mixer module with trace_mixer_call")
         width = self.consts["conv_width"]
         lo = max(0, step + 1 - width)
         mask = None if self.mask is None else self.mask[:, lo: step + 1]
         with torch.no_grad():
-            return self.kind.conv_state(self.hidden[:, lo: step + 1], mask, self.consts, self.initial)
+            return self.spec.conv_state(self.hidden[:, lo: step + 1], mask, self.consts, self.initial)
 
     def quantities(self, step: int) -> dict[str, torch.Tensor]:
         """Every per-step quantity of ``step``, keyed by :attr:`names` (for the whole batch).
@@ -152,7 +162,7 @@ class StateTrace:
         if step not in recent:
             inputs_t = {k: v[:, step: step + 1] for k, v in self.inputs.items()}
             with torch.no_grad():
-                _, _, parts = self.kind.step(self.recurrent(step), inputs_t, self.consts)
+                _, _, parts = self.spec.step(self.recurrent(step), inputs_t, self.consts)
             recent[step] = {n: parts[n] for n in self.names if parts.get(n) is not None}
             while len(recent) > RECENT_STEPS:
                 recent.popitem(last=False)
@@ -176,7 +186,7 @@ class StateTrace:
         inputs = {k: fold(v) for k, v in self.inputs.items()}
         start = tuple(c[:n].transpose(0, 1).reshape(Bt * n, *c.shape[2:]) for c in self.checkpoints)  # [B·n, ...]
         with torch.no_grad():
-            _, states = self.kind.run(start, inputs, self.consts, keep=True)
+            _, states = self.spec.run(start, inputs, self.consts, keep=True)
         return inputs, start, states
 
     def _unfold(self, v: torch.Tensor) -> torch.Tensor:
@@ -193,7 +203,7 @@ class StateTrace:
             for c in self.checkpoints:
                 check_budget("states()", (self.batch_size, len(self), *c.shape[2:]), c.dtype, "state(step)")
             rec = tuple(self._unfold(s) for s in self._folded()[2])
-            self.derived["states"] = self.kind.present_all(rec, self.hidden)
+            self.derived["states"] = self.spec.present_all(rec, self.hidden)
         return self.derived["states"]
 
     def scan_output(self) -> torch.Tensor:
@@ -208,7 +218,7 @@ class StateTrace:
                 check_budget("scan_output()", (self.batch_size, len(self), *c.shape[2:]), c.dtype, "quantities(step)")
             inputs, start, states = self._folded()
             with torch.no_grad():
-                self.derived["scan_output"] = self._unfold(self.kind.readout(start, states, inputs, self.consts))
+                self.derived["scan_output"] = self._unfold(self.spec.readout(start, states, inputs, self.consts))
         return self.derived["scan_output"]
 
     def replay(self) -> torch.Tensor:
@@ -222,7 +232,7 @@ class StateTrace:
         if "out_w" not in self.consts:  # a trace of bare tensors: the scan output is the output
             return y
         with torch.no_grad():
-            return self.kind.finish(y, self.inputs, self.consts)
+            return self.spec.finish(y, self.inputs, self.consts)
 
     def attention_row(self, i: int, head: int | None = None, channel: int | None = None) -> torch.Tensor:
         """How much each token j ≤ i of this call contributes to output i, without a T × T matrix.
@@ -237,7 +247,7 @@ class StateTrace:
         """
         i = self._index(i, "i")
         with torch.no_grad():
-            return self.kind.attention_row(self, i, head if head is not None else channel)
+            return self.spec.attention_row(self, i, head if head is not None else channel)
 
     def effective_attention(self) -> EffectiveAttention:
         """This call as attention, row by row (never T × T): an :class:`EffectiveAttention` for ``show``.
@@ -263,7 +273,7 @@ class StateTrace:
         if "state_bytes" not in self.derived:
             parts = self.state(0)
             parts = list(parts) if isinstance(parts, tuple) else [parts]
-            if self.kind.has_conv and self.hidden is not None:
+            if self.spec.has_conv and self.hidden is not None:
                 parts.append(self.conv_state(0))
             self.derived["state_bytes"] = sum(p.numel() * p.element_size() for p in parts)
         return self.derived["state_bytes"]

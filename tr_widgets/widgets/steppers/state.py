@@ -54,7 +54,7 @@ MEMORY_W = 340  # px of the bytes chart: beside the state heatmap within a 900 p
 def family_title(kind) -> str:
     """The family's title in the active language ("state.family.<name>"; the engine's own title otherwise).
 
-    Example: ``family_title(trace.kind) == "Mamba selective scan"`` in English.
+    Example: ``family_title(trace.spec) == "Mamba selective scan"`` in English.
     """
     return msg_or(f"state.family.{kind.name}", kind.title)
 
@@ -121,11 +121,11 @@ class StateStepper(Stepper):
             self._set_bars(self.state_panel, state_series(self.trace, t, sel, o["max_bars"]), t,
                            msg("state.tuple_title", t=t, where=self._where()))
         self._set_bars(self.quantities, quantity_bars(self.trace, t, sel, o["max_bars"]), t,
-                       msg("state.quantities_title", t=t, family=family_title(self.trace.kind)))
+                       msg("state.quantities_title", t=t, family=family_title(self.trace.spec)))
         self._set_bars(self.output, [output_bar(self.trace, t, sel.get("batch", 0), o["max_bars"])], t,
                        msg("state.output_title", t=t, batch=sel.get("batch", 0)))
         self.memory.value = memory_svg(memory_view(self.trace, t, o["max_points"]), width=MEMORY_W)
-        self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind.name} "
+        self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} "
                                     f"{self.trace.name or msg('state.mixer')} · {self._where()}", t)
 
     def _draw_state(self, t: int, sel: dict) -> None:
