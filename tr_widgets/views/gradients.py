@@ -19,24 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..engine.gradients.factors import derivative_factors
+from ..engine.gradients.backward import gate_blocks
 from ..i18n import msg
 from .matrix import to_numpy
 from .recurrent import EquationRow, fmt
 
-# name of the elementwise local factor in GradientStep, and how the view labels it (a formula, or the
-# i18n key of a label in words)
-FACTOR = {"rnn_tanh": ("phi_prime_t", "φ'(a_t) = 1 − h_t²"), "rnn_relu": ("phi_prime_t", "φ'(a_t) = [h_t > 0]"),
-          "gru": ("z_t", "gradients.factor_gru"), "lstm": ("f_t", "gradients.factor_lstm")}
+def label(text: str) -> str:
+    """A gradient spec's word for something (``engine.gradients.backward``): a message key in the active
+    language, or a formula as written.
 
-
-def factor_label(kind: str) -> str:
-    """How the view labels the local factor of ``kind``, in the active language.
-
-    Example: ``factor_label("lstm") == "f_t forget gate"`` in English.
+    Example: ``label("gradients.factor_lstm") == "f_t forget gate"`` in English; ``label("δa_t") == "δa_t"``
     """
-    label = FACTOR[kind][1]
-    return msg(label) if label.startswith("gradients.") else label
+    return msg(text) if text.startswith("gradients.") else text
 
 
 def backward_time(k: int, T: int, direction: int = 0) -> int:
@@ -82,35 +76,38 @@ class GradientView:
 
 def _gate_gradient(g, t: int, layer: int, direction: int, batch: int, st) -> np.ndarray:
     """δa_t: the gradient of step t's pre-activations, the vector W_hhᵀ multiplies on the h path."""
-    fac = derivative_factors(g.forward, layer, direction, t, t + 1)
-    k = fac["k"][0, batch]  # [G*H]: elementwise derivatives of this step
-    p = g.forward.params[layer][direction]
-    dh = st["dh_t"]
-    if g.kind == "lstm":
-        dm = dh @ p.w_hr if p.w_hr is not None else dh  # [H]: δ(o ⊙ tanh c)
-        return to_numpy(k * torch.cat([st["dc_t"]] * 3 + [dm]))  # [4H]: δa_i, δa_f, δa_g, δa_o
-    if g.kind == "gru":
-        return to_numpy(k * torch.cat([dh] * 3))  # [3H]: δ(W_hh h_{t-1} + b_hh) for r, z, n
-    return to_numpy(k * dh)  # [H]: δa_t = φ'(a_t) ⊙ δh_t
+    back = g.backward
+    k = back.factors(g.forward, layer, direction, t, t + 1)["k"][0, batch]  # [G*H]: this step's derivatives
+    dc = st["dc_t"] if g.spec.has_cell else None
+    return to_numpy(back.pre(k, g.forward.params[layer][direction], st["dh_t"], dc))
 
 
-def _rows(kind: str, v: dict, units: list[int]) -> list[EquationRow]:
+def _rows(back, v: dict, units: list[int]) -> list[EquationRow]:
     """The step's arithmetic per unit; '·' where a unit has no such number (a projected h)."""
     def cell(j, template, *names):
         if any(j >= len(v[n]) for n in names):
             return "·"
         return template.format(*(fmt(v[n][j]) for n in names))
-    fac = FACTOR[kind][0]
     rows = [(msg("gradients.eq_dh"), "δh_t", "{} + {} = {}", ("dh_direct", "dh_from_next", "dh_t"))]
-    if kind == "lstm":
-        rows += [(msg("gradients.eq_dc"), "δc_t", "{} + {} = {}", ("dc_via_c", "dc_via_h", "dc_t")),
-                 ("δc_{t-1} ← f_t ⊙ δc_t", "δc_{t-1}", "{} · {} = {}", ("f_t", "dc_t", "dc_to_prev"))]
-    elif kind == "gru":
-        rows += [(msg("gradients.eq_leak"), "leak:", "{} · {} = {}", ("z_t", "dh_t", "leak"))]
-    else:
-        rows += [("δa_t = φ'(a_t) ⊙ δh_t", "δa_t", "{} · {} = {}", (fac, "dh_t", "da"))]
-    rows += [("δh_{t-1} ← " + ("z_t ⊙ δh_t + " if kind == "gru" else "") + "W_hhᵀ δa_t", "δh_{t-1}", "{}", ("dh_to_prev",))]
+    rows += [(label(text), lhs, tpl, names) for text, lhs, tpl, names in back.rows]
+    rows += [(back.leaving, "δh_{t-1}", "{}", ("dh_to_prev",))]
     return [EquationRow(latex, lhs, [cell(j, tpl, *names) for j in units]) for latex, lhs, tpl, names in rows]
+
+
+def _paths(back, v: dict, max_bars: int, has_cell: bool, blocks: int):
+    """The flow's columns: arriving → local factor → leaving through h, and through the cell (LSTM)."""
+    cut = lambda name: v[name][:max_bars]  # noqa: E731  bounded bars
+    factor = (label(back.factor_label), cut(back.factor[0] + "_t"))
+    pre = (label(back.pre_label), v["da"][:blocks * max_bars])  # δa of every gate block
+    arriving = [(msg("gradients.dh_direct"), cut("dh_direct")), (msg("gradients.dh_from_next"), cut("dh_from_next")),
+                (msg("gradients.dh_arriving"), cut("dh_t"))]
+    middle = ([factor] if back.factor_on_h_path else []) + [pre]
+    h_path = [arriving, middle, [(label(back.leaving_label), cut("dh_to_prev"))]]
+    if not has_cell:
+        return h_path, None
+    c_path = [[(msg("gradients.dc_via_c"), cut("dc_via_c")), (msg("gradients.dc_via_h"), cut("dc_via_h")),
+               (msg("gradients.dc_arriving"), cut("dc_t"))], [factor], [(msg("gradients.dc_leaving"), cut("dc_to_prev"))]]
+    return h_path, c_path
 
 
 def gradient_view(g, k: int, layer: int = 0, direction: int = 0, batch: int = 0, units: int = 3,
@@ -127,24 +124,11 @@ def gradient_view(g, k: int, layer: int = 0, direction: int = 0, batch: int = 0,
     st = g.step(t, layer=layer, direction=direction, batch=batch)
     v = {name: to_numpy(x) for name, x in st.tensors.items() if name != "J"}
     v["da"] = _gate_gradient(g, t, layer, direction, batch, st)
-    fac, label = FACTOR[g.kind][0], factor_label(g.kind)
-    if g.kind == "gru":
-        v["leak"] = v["z_t"] * v["dh_t"]
-    cut = lambda name: v[name][:max_bars]  # noqa: E731  bounded bars
-    arriving = [(msg("gradients.dh_direct"), cut("dh_direct")), (msg("gradients.dh_from_next"), cut("dh_from_next")),
-                (msg("gradients.dh_arriving"), cut("dh_t"))]
-    if g.kind == "lstm":
-        h_path = [arriving, [(msg("gradients.da_lstm"), v["da"][:4 * max_bars])],
-                  [(msg("gradients.dh_leaving_lstm"), cut("dh_to_prev"))]]
-        c_path = [[(msg("gradients.dc_via_c"), cut("dc_via_c")), (msg("gradients.dc_via_h"), cut("dc_via_h")),
-                   (msg("gradients.dc_arriving"), cut("dc_t"))], [(label, cut(fac))],
-                  [(msg("gradients.dc_leaving"), cut("dc_to_prev"))]]
-    else:
-        middle = [(label, cut(fac))] + ([(msg("gradients.da_gru"), v["da"][:3 * max_bars])] if g.kind == "gru"
-                                        else [("δa_t = φ'(a_t) ⊙ δh_t", cut("da"))])
-        h_path, c_path = [arriving, middle, [(msg("gradients.dh_leaving"), cut("dh_to_prev"))]], None
+    for name, a, b in g.backward.products:  # e.g. the GRU's leak z_t ⊙ δh_t
+        v[name] = v[a] * v[b]
+    h_path, c_path = _paths(g.backward, v, max_bars, g.spec.has_cell, gate_blocks(g.spec))
     shown = list(range(min(units, g.hidden_size)))
-    rows = _rows(g.kind, v, shown)
+    rows = _rows(g.backward, v, shown)
     if direction == 1:  # the reverse direction's "step before" is t-1 and its gradient leaves towards t+1
         h_path, c_path = _mirror(h_path), c_path and _mirror(c_path)
         rows = [EquationRow(_mirror_text(r.latex), r.lhs, r.cells) for r in rows]
@@ -209,7 +193,7 @@ def norm_series(g, k: int, layer: int = 0, direction: int = 0, max_points: int =
     f = _bins(T, max_points)
     log_norm = _pool(_log10(to_numpy(g.norms(layer, direction))), mask, f, np.nanmax)
     cell = None
-    if g.kind == "lstm":
+    if g.spec.has_cell:
         cn = torch.linalg.vector_norm(g.cell(layer, direction), dim=(1, 2))  # [T]
         cell = _pool(_log10(to_numpy(cn)), mask, f, np.nanmax)
     log_gain = _pool(_log10(to_numpy(g.factor_norms(layer, direction))), mask, f, np.nanmean)

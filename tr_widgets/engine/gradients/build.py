@@ -2,7 +2,7 @@
 
 The module runs once, fused, and trace_recurrent replays its gates in batched matmuls (architecture.md,
 "Why replay"). Every elementwise derivative of every step depends only on that forward, so it is
-computed for all T at once (trace.derivative_factors). What stays sequential is the recurrence
+computed for all T at once (the kind's ``Backward.factors``, backward.py). What stays sequential is the recurrence
 δh_{t-1} = direct_{t-1} + J_tᵀ δh_t itself: per step one matmul with W_hh and a few elementwise
 updates, in place in preallocated buffers. The input gradients W_ihᵀ δa of all steps are one batched
 matmul afterwards. No autograd graph of the recurrence is built; autograd only differentiates loss_fn.
@@ -15,7 +15,7 @@ from torch import nn
 from ..errors import check_budget, describe, fail
 from ..recurrent import trace_recurrent
 
-from .factors import GATES, derivative_factors
+from .backward import backward_of, gate_blocks
 from .trace import GradientTrace
 
 
@@ -25,10 +25,10 @@ def _one_line(text: str, limit: int = 120) -> str:
 
 def _loss_grads(fwd, loss_fn):
     """Run loss_fn on leaf copies of what the module returned; the loss and its gradient per leaf."""
-    lstm = fwd.kind == "lstm"
-    leaves = [v.detach().requires_grad_() for v in (fwd.output, fwd.h_n) + ((fwd.c_n,) if lstm else ())]
-    returned = (leaves[0], (leaves[1], leaves[2])) if lstm else (leaves[0], leaves[1])
-    what = "(output, (h_n, c_n))" if lstm else "(output, h_n)"
+    has_cell = fwd.spec.has_cell  # an LSTM's (h_n, c_n)
+    leaves = [v.detach().requires_grad_() for v in (fwd.output, fwd.h_n) + ((fwd.c_n,) if has_cell else ())]
+    returned = (leaves[0], (leaves[1], leaves[2])) if has_cell else (leaves[0], leaves[1])
+    what = "(output, (h_n, c_n))" if has_cell else "(output, h_n)"
     expected = f"a callable mapping what the module returns, {what}, to a scalar tensor"
     example = "e.g. loss_fn=lambda out: out[0].pow(2).sum()"
     problem = None
@@ -62,60 +62,20 @@ def _loss_grads(fwd, loss_fn):
     return loss.detach().reshape(()), grads
 
 
-def _rnn_loop(fac, w_hh, hb, order, off, step):
-    k = fac["k"]  # [T, B, H]: φ'(a_t), becomes δa_t
-    for t in order:
-        k[t].mul_(hb[t + off])  # δa_t = φ'(a_t) ⊙ δh_t
-        hb[t + off + step].addmm_(k[t], w_hh)  # δh_{t-1} += W_hhᵀ δa_t
-
-
-def _gru_loop(fac, w_hh, hb, order, off, step):
-    k, z = fac["k"], fac["z"]  # [T, B, 3H], [T, B, H]
-    kv = k.view(k.shape[0], k.shape[1], 3, -1)  # [T, B, 3, H]
-    for t in order:
-        dh = hb[t + off]  # [B, H], complete: its direct part plus what step t+1 sent
-        kv[t].mul_(dh.unsqueeze(1))  # δ(W_hh h_{t-1} + b_hh) for r, z, n
-        hb[t + off + step].addcmul_(dh, z[t]).addmm_(k[t], w_hh)  # δh_{t-1} += z ⊙ δh + W_hhᵀ δ(...)
-
-
-def _lstm_loop(fac, p, hb, dcm, order, off, step):
-    """dcm: ∂L/∂c_n arriving at the last step. Returns δc [T, B, H] and ∂L/∂c_0."""
-    k, A, f = fac["k"], fac["A"], fac["f"]  # [T, B, 4H], [T, B, H], [T, B, H]
-    T, B, H = A.shape
-    kv, dc = k.view(T, B, 4, H), torch.empty_like(A)  # [T, B, 4, H], [T, B, H]
-    dm_buf = A.new_empty(B, H)  # [B, H]
-    for t in order:
-        dh = hb[t + off]  # [B, Hout], complete
-        dm = dh if p.w_hr is None else torch.mm(dh, p.w_hr, out=dm_buf)  # δ(o ⊙ tanh c) [B, H]
-        torch.addcmul(dcm, dm, A[t], out=dc[t])  # δc_t = f_{t+1} ⊙ δc_{t+1} + δm ⊙ o (1 - tanh² c)
-        kv[t, :, :3].mul_(dc[t].unsqueeze(1))  # δa_i, δa_f, δa_g
-        kv[t, :, 3].mul_(dm)  # δa_o
-        hb[t + off + step].addmm_(k[t], p.w_hh)  # δh_{t-1} += W_hhᵀ δa_t
-        dcm = f[t] * dc[t]  # what leaves towards c_{t-1}
-    return dc, dcm
-
-
 def _layer_direction(fwd, layer: int, d: int, direct, d_hn, d_cn) -> dict:
     """Total gradients of one layer-direction from what arrives directly at each step ([T, B, Hout]):
     its δh [T, B, Hout], δc, ∂L/∂h_0, ∂L/∂c_0 and ∂L/∂(its input) [T, B, I_l]."""
     T, B, Hout = direct.shape
-    p, rev = fwd.params[layer][d], d == 1
-    fac = derivative_factors(fwd, layer, d)
+    p, rev, back = fwd.params[layer][d], d == 1, backward_of(fwd.spec)
+    fac = back.factors(fwd, layer, d, 0, T)
     hb = direct.new_zeros(T + 1, B, Hout)  # [T+1, B, Hout]: the steps plus one slot for h_0
     pos = hb[:-1] if rev else hb[1:]  # [T, B, Hout]: by time position
     pos.copy_(direct)
     pos[0 if rev else -1] += d_hn  # h_n is this direction's last step
     # Buffer index of position t is t + off; the step before it (in this direction) is at t + off + step.
     off, step, order = (0, 1, range(T)) if rev else (1, -1, range(T - 1, -1, -1))
-    out = {"dh": pos, "dc": None, "dc0": None}
-    if fwd.kind == "lstm":
-        out["dc"], out["dc0"] = _lstm_loop(fac, p, hb, d_cn, order, off, step)
-    elif fwd.kind == "gru":
-        _gru_loop(fac, p.w_hh, hb, order, off, step)
-        H = fwd.hidden_size
-        fac["k"][..., 2 * H:] = pos * fac["dn"]  # the input side gets δa_n, not r ⊙ δa_n
-    else:
-        _rnn_loop(fac, p.w_hh, hb, order, off, step)
+    out = {"dh": pos}
+    out["dc"], out["dc0"] = back.loop(fac, p, hb, pos, d_cn, order, off, step)
     out["dh0"] = hb[-1] if rev else hb[0]  # [B, Hout]
     out["d_in"] = fac["k"] @ p.w_ih  # [T, B, I_l]: k now holds δa of every step
     return out
@@ -147,8 +107,9 @@ def trace_gradients(module: nn.Module, x: torch.Tensor, loss_fn, hx=None) -> Gra
         fail("loss_fn", "a callable mapping the module's output to a scalar tensor", describe(loss_fn),
              "pass a function, e.g. loss_fn=lambda out: out[0].pow(2).sum()")
     fwd = trace_recurrent(module, x, hx)  # checks x and hx, runs the module once, fused
-    kind, L, D, H = fwd.kind, fwd.num_layers, fwd.num_directions, fwd.hidden_size
-    check_budget("trace_gradients", (2 * GATES[kind] + 2, fwd.seq_len, fwd.batch_size, H), fwd.x.dtype,
+    L, D, H = fwd.num_layers, fwd.num_directions, fwd.hidden_size
+    backward_of(fwd.spec)  # a kind without a gradient spec is refused before any work
+    check_budget("trace_gradients", (2 * gate_blocks(fwd.spec) + 2, fwd.seq_len, fwd.batch_size, H), fwd.x.dtype,
                  "a shorter x (fewer steps or batch items), or trace a window of the sequence")
     loss, grads = _loss_grads(fwd, loss_fn)
     unbatched, batch_first = x.dim() == 2, module.batch_first
@@ -157,11 +118,11 @@ def trace_gradients(module: nn.Module, x: torch.Tensor, loss_fn, hx=None) -> Gra
     to_hx = lambda v: v.squeeze(1) if unbatched else v  # noqa: E731  [L*D, B, ·] -> hx's layout
     d_n = [g.unsqueeze(1) if unbatched else g for g in grads[1:]]  # [L*D, B, ·]: ∂L/∂h_n (, ∂L/∂c_n)
     dh, dc, dh0, dc0, dx = _backward(fwd, to_t(grads[0]), *d_n)  # grads[0] -> [T, B, D*Hout]
-    lstm = kind == "lstm"
-    return GradientTrace(kind=kind, num_layers=L, num_directions=D, hidden_size=H, proj_size=fwd.proj_size,
-                         loss=loss, output=(fwd.output, (fwd.h_n, fwd.c_n) if lstm else fwd.h_n), forward=fwd,
-                         d_hidden=dh, d_cell=dc if lstm else None, d_input=to_x(dx),
-                         d_hx=(to_hx(dh0), to_hx(dc0)) if lstm else to_hx(dh0))
+    has_cell = fwd.spec.has_cell  # an LSTM's (h_n, c_n)
+    return GradientTrace(kind=fwd.kind, num_layers=L, num_directions=D, hidden_size=H, proj_size=fwd.proj_size,
+                         loss=loss, output=(fwd.output, (fwd.h_n, fwd.c_n) if has_cell else fwd.h_n), forward=fwd,
+                         d_hidden=dh, d_cell=dc if has_cell else None, d_input=to_x(dx),
+                         d_hx=(to_hx(dh0), to_hx(dc0)) if has_cell else to_hx(dh0))
 
 
 def _backward(fwd, d_out, d_hn, d_cn=None):

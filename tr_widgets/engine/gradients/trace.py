@@ -2,8 +2,8 @@
 
 Backpropagation through time: δs_{t-1} = (what L sees of s_{t-1} directly) + J_tᵀ δs_t, with s the state
 (h; (h, c) for an LSTM) and J_t = ∂s_t/∂s_{t-1}. J_t is made of elementwise derivatives of torch's cell
-equations that depend only on the forward trace, so they come for all steps at once
-(:func:`derivative_factors`); build.py runs the sequential part. The trace derives, on request and
+equations that depend only on the forward trace, so they come for all steps at once (the kind's
+``Backward.factors``, backward.py); build.py runs the sequential part. The trace derives, on request and
 cached, what a stepper shows: one step's arriving gradient, local factor, what leaves, the gains.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from ..errors import check_budget, fail
-from .factors import BACKWARD_EQUATIONS, DIAGONAL, GATES, PROJ_EQUATION, carry_back, derivative_factors, step_jacobian
+from .backward import PROJ_EQUATION, Backward, backward_of, gate_blocks
 
 if TYPE_CHECKING:
-    from ..recurrent import RecurrentTrace
+    from ..recurrent import CellKind, RecurrentTrace
 
 @dataclass(eq=False, frozen=True)
 class GradientStep:
@@ -61,7 +61,7 @@ class GradientTrace:
         g.step(10)["f_t"]    # the forget gate that carries δc_10 to δc_9
     """
 
-    kind: str
+    kind: str  # the cell kind's name, as RecurrentTrace.kind; its spec is ``spec``, its gradient spec ``backward``
     num_layers: int
     num_directions: int
     hidden_size: int
@@ -79,6 +79,16 @@ class GradientTrace:
         return self.forward.seq_len
 
     batch_size = property(lambda self: self.forward.batch_size)
+
+    spec = property(lambda self: self.forward.spec)  # the CellKind (gates, equations, has_cell)
+
+    @property
+    def backward(self) -> Backward:
+        """The kind's gradient spec (factors, equations, the local factor's name).
+
+        Example: ``trace_gradients(nn.LSTM(3, 4), x, loss_fn).backward.factor == ("f", "f")``
+        """
+        return backward_of(self.spec)
 
     def __repr__(self) -> str:
         return (f"GradientTrace(kind={self.kind!r}, T={len(self)}, B={self.batch_size}, H={self.hidden_size}, "
@@ -113,7 +123,7 @@ class GradientTrace:
 
             trace_gradients(nn.LSTM(3, 4), x, lambda out: out[1][1].sum()).cell()[-1]    # ones
         """
-        if self.kind != "lstm":
+        if not self.spec.has_cell:
             fail("cell()", "an LSTM gradient trace (only LSTMs have a cell state)", f"a {self.kind!r} trace",
                  "use hidden() for the gradient of RNNs and GRUs")
         return self.d_cell[self._where(layer, direction)][direction]
@@ -156,18 +166,18 @@ class GradientTrace:
             g.factors()["f"][t]      # the forget gate that carries δc_t back to δc_{t-1}
         """
         layer = self._where(layer, direction)
-        name, key = DIAGONAL[self.kind]
-        if self.kind.startswith("rnn"):
-            return {name: self._memo(("phi_prime", layer, direction),
-                                     lambda: derivative_factors(self.forward, layer, direction)[key])}
+        name, key = self.backward.factor
+        if key not in self.spec.gates:  # a derivative (RNN's φ'), derived once; a gate is the forward's own
+            return {name: self._memo((name, layer, direction),
+                                     lambda: self.backward.factors(self.forward, layer, direction, 0, len(self))[key])}
         return {name: self.forward.gates(layer, direction)[key]}
 
     def _carry(self, layer: int, direction: int, lo: int, hi: int, batch: slice = slice(None)):
-        """Factors of steps lo..hi-1 and what those steps send towards t-1 (_carry_back), batched."""
-        fac = {k: v[:, batch] for k, v in derivative_factors(self.forward, layer, direction, lo, hi).items()}
-        dc = self.d_cell[layer][direction][lo:hi, batch] if self.kind == "lstm" else None  # [n, b, H]
+        """Factors of steps lo..hi-1 and what those steps send towards t-1 (the spec's carry), batched."""
+        fac = {k: v[:, batch] for k, v in self.backward.factors(self.forward, layer, direction, lo, hi).items()}
+        dc = self.d_cell[layer][direction][lo:hi, batch] if self.spec.has_cell else None  # [n, b, H]
         dh = self.d_hidden[layer][direction][lo:hi, batch]  # [n, b, Hout]
-        return fac, carry_back(self.kind, fac, self.forward.params[layer][direction], dh, dc)
+        return fac, self.backward.carry(fac, self.forward.params[layer][direction], dh, dc)
 
     def factor_norms(self, layer: int = -1, direction: int = 0, path: str = "state") -> torch.Tensor:
         """How much of its gradient each step passes back, ``[T]``: ‖J_tᵀ δs_t‖ / ‖δs_t‖ (0 if δs_t = 0).
@@ -182,17 +192,17 @@ class GradientTrace:
             g.factor_norms(path="c")    # LSTM: values near 1 keep the gradient alive through the cell
         """
         layer = self._where(layer, direction)
-        paths = ("state", "h", "c") if self.kind == "lstm" else ("state", "h")
+        paths = ("state", "h", "c") if self.spec.has_cell else ("state", "h")
         if path not in paths:
             fail("path", f"one of {paths} for a {self.kind!r} trace", repr(path), "use path='state'")
 
         def make():
-            T, B, GH = len(self), self.batch_size, GATES[self.kind] * self.hidden_size
+            T, B, GH = len(self), self.batch_size, gate_blocks(self.spec) * self.hidden_size
             check_budget(f"factor_norms(layer={layer}, direction={direction})", (2, T, B, GH), self.loss.dtype,
                          f"step(t, layer={layer}, direction={direction})['gain'] for one step")
             _, sent = self._carry(layer, direction, 0, T)
             return self._gains(self.d_hidden[layer][direction], sent,
-                               self.d_cell[layer][direction] if self.kind == "lstm" else None, dim=(1, 2))
+                               self.d_cell[layer][direction] if self.spec.has_cell else None, dim=(1, 2))
         return self._memo(("factor_norms", layer, direction), make)[path]
 
     @staticmethod
@@ -221,21 +231,21 @@ class GradientTrace:
                  "pick a step of the traced sequence")
         if not (isinstance(batch, int) and 0 <= batch < B):
             fail("batch", f"a batch index in [0, {B - 1}]", repr(batch), "pick an existing batch item")
-        t, b, kind = t % T, slice(batch, batch + 1), self.kind
+        t, b, back = t % T, slice(batch, batch + 1), self.backward
         one = lambda v: v[0, 0]  # noqa: E731  [1, 1, S] -> [S]
         fac, sent = self._carry(layer, direction, t, t + 1, b)
         nxt = t - 1 if direction == 1 else t + 1  # the step that sent this one its recurrent gradient
         dh = self.d_hidden[layer][direction][t, batch]  # [Hout]
         came = one(self._carry(layer, direction, nxt, nxt + 1, b)[1]["h"]) if 0 <= nxt < T else 0 * dh
         ten = {"dh_t": dh, "dh_direct": dh - came, "dh_from_next": came, "dh_to_prev": one(sent["h"])}
-        dc = self.d_cell[layer][direction][t:t + 1, b] if kind == "lstm" else None  # [1, 1, H]
-        if kind == "lstm":
+        dc = self.d_cell[layer][direction][t:t + 1, b] if self.spec.has_cell else None  # [1, 1, H]
+        if dc is not None:
             ten.update(dc_t=dc[0, 0], dc_via_c=one(dc - sent["c_via_h"]), dc_via_h=one(sent["c_via_h"]),
                        dc_to_prev=one(sent["c"]))
         fac = {k: one(v) for k, v in fac.items()}  # each [H] / [G*H]
-        name, key = DIAGONAL[kind]
+        name, key = back.factor
         ten[name + "_t"] = fac[key]
         p = self.forward.params[layer][direction]
         ten["gain"] = self._gains(dh[None, None], sent, dc, dim=(0, 1, 2))["state"]  # []
-        eqs = [PROJ_EQUATION] * bool(self.proj_size) + BACKWARD_EQUATIONS["rnn" if kind.startswith("rnn") else kind]
-        return GradientStep(kind, t, layer, direction, batch, ten, eqs, lambda: step_jacobian(kind, fac, p))
+        eqs = [PROJ_EQUATION] * bool(self.proj_size) + list(back.equations)
+        return GradientStep(self.kind, t, layer, direction, batch, ten, eqs, lambda: back.jacobian(fac, p))

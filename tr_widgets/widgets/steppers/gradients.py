@@ -79,7 +79,7 @@ class GradientStepper(Stepper):
         self.table = scrolling(HTMLPanel())
         self.table.add_class("tr-equations")
         self.flow = BarsCanvas(title=msg("gradients.through_h"))
-        self.flow_c = BarsCanvas(title=msg("gradients.through_c")) if self.trace.kind == "lstm" else None
+        self.flow_c = BarsCanvas(title=msg("gradients.through_c")) if self.trace.spec.has_cell else None
         self.norms = scrolling(HTMLPanel())
         self.norms.layout.max_width = "420px"  # its note wraps: the heatmap sits beside it (one screen in all)
         self.gains = BarsCanvas(title=msg("gradients.gains_initial"))
