@@ -5,17 +5,18 @@
 //   bars/view.js   one view's DOM (flow, charts, legend, hover line), and drawing the traits into it
 // This file: `render`, which binds a view to its model and to the theme.
 // `values` holds every series back to back (float32); `blocked` (uint8, optional) marks masked entries.
-// Data colours (positive, negative, blocked, nonfinite: the `colours` dict), bar widths (`bar_px`) and each
-// series' axis maximum (`scale_max`, shared within a scale group) come from Python (views/palette.py and the
-// bars panel): these files only paint them. Non-data colours (background, zero line, mark, highlight, hatch)
+// Data colours (positive, negative, blocked, nonfinite: the `colours` dict) and every decision of the panel's
+// Look (views/looks.py: bar widths, axis maxima and texts, chart height, columns, notes, legend) come from
+// Python: these files only paint them. Non-data colours (background, zero line, mark, highlight, hatch)
 // are the theme's --tr-* properties, read at draw time, so a theme switch repaints.
 
 import { batched } from "./lib/dom.js";
 import { watchTheme } from "./lib/theme.js";
 import { barColours, barsView, coloursKey, drawBars } from "./bars/view.js";
 
-const BAR_TRAITS = ["values", "blocked", "lengths", "names", "notes", "marks", "highlights", "groups", "title", "step",
-  "arrow", "bar_px", "colours", "scale_max", "axis", "units", "scale_groups", "texts", "theme_light"];
+const BAR_TRAITS = ["values", "blocked", "lengths", "names", "marks", "highlights", "groups", "title", "step", "arrow",
+  "bar_px", "colours", "scale_max", "units", "texts", "theme_light", "chart_h", "ticks", "up", "axis_px", "columns",
+  "chart_notes", "aria", "legend"];
 
 function renderBars({ model, el: root }) {
   const v = barsView(model, root), schedule = batched(() => drawBars(v));

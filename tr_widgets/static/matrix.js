@@ -21,7 +21,7 @@ const TRAITS = ["codes", "rows", "cols", "r0", "c0", "full_rows", "full_cols", "
   "mark_row", "mark_col", "highlight_row", "highlight_col", "row_labels", "col_labels", "row_ticks", "row_texts",
   "col_ticks", "col_texts", "col_rotate", "bar_ticks", "range_note", "units", "texts", "theme", "click_step",
   "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "notice", "title", "step", "cell_w", "cell_h",
-  "ov_cell", "lut", "colours", "row_axis", "col_axis"];
+  "ov_cell", "lut", "colours", "row_axis", "col_axis", "label_px"];
 
 function pointer(v) {
   const cellAt = (ev) => [Math.floor(ev.offsetY / v.py), Math.floor(ev.offsetX / v.px)];

@@ -155,9 +155,9 @@ def matrix_svg(m: MatrixLook) -> tuple[str, int, int]:
             f"stroke='{colour('border')}'/>"]
     out += _matrix_labels(m)
     out.append(f"<text x='{m.x0:g}' y='{m.axis_y:g}' font-size='{LABEL_PX}' fill='{muted}'>{esc(m.col_axis)} →</text>")
-    for kind, k, name, dashed in m.marks:
-        x, y, mw, mh = ((m.x0, m.y0 + k * m.cell_h, w, m.cell_h) if kind == "row"
-                        else (m.x0 + k * m.cell_w, m.y0, m.cell_w, h))
+    for kind, k, name, dashed in m.marks:  # inside the window, as the canvas strokes them (matrix/paint.js)
+        x, y, mw, mh = ((m.x0 + 1, m.y0 + k * m.cell_h, w - 2, max(m.cell_h, 2)) if kind == "row"
+                        else (m.x0 + k * m.cell_w, m.y0 + 1, max(m.cell_w, 2), h - 2))
         dash = " stroke-dasharray='4 2'" if dashed else ""
         out.append(f"<rect x='{x:g}' y='{y}' width='{mw}' height='{mh}' fill='none' stroke='{colour(name)}' "
                    f"stroke-width='2'{dash}/>")

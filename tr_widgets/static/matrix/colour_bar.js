@@ -20,12 +20,12 @@ function paintBar(bar, lut) {
 
 export function drawBar(v, theme, texts) {
   const g = v.get, ticks = g("bar_ticks");
-  const key = JSON.stringify([ticks, g("rows") * v.py, g("units"), g("cmap"), texts, theme, bytesOf(g("lut")).length]);
+  const key = JSON.stringify([ticks, g("label_px"), g("units"), g("cmap"), texts, theme, bytesOf(g("lut")).length]);
   if (key === v.barKey) return;  // the colour table follows cmap, which the key holds
   v.barKey = key;
   v.barBox.style.display = ticks.length ? "" : "none";
   if (!ticks.length) return;
-  const h = Math.min(Math.max(g("rows") * v.py, 80), 240);
+  const h = g("label_px")[2];  // the colour bar's height in the matrix Look
   Object.assign(v.bar.style, { width: `${BAR_W}px`, height: `${h}px`, border: `1px solid ${themeVar(theme, "border")}` });
   Object.assign(v.barRow.style, { width: `${BAR_W + 56}px`, height: `${h + 2 + LINE / 2}px`, marginTop: `${LINE + 3}px` });  // room for the last tick's text
   paintBar(v.bar, bytesOf(g("lut")));

@@ -1,6 +1,6 @@
 // The matrix's axis labels and titles, as text elements beside the canvas. Python chose which cells get a
-// label and its text (row_ticks/row_texts, col_ticks/col_texts); labels are user text: only ever set as
-// textContent, never as HTML.
+// label and its text (row_ticks/row_texts, col_ticks/col_texts) and the labels' column and row sizes
+// (label_px: the matrix Look's); labels are user text: only ever set as textContent, never as HTML.
 
 import { el } from "../lib/dom.js";
 
@@ -25,13 +25,13 @@ export function askStep(root, step) {
 export function drawLabels(v, rows, cols, r0, c0) {
   const g = v.get, px = v.px, py = v.py;
   const key = JSON.stringify([rows, cols, r0, c0, px, py, g("row_ticks"), g("row_texts"), g("col_ticks"),
-    g("col_texts"), g("col_rotate"), g("click_step"), g("row_axis"), g("col_axis"), g("row_labels"), g("col_labels")]);
+    g("col_texts"), g("col_rotate"), g("click_step"), g("row_axis"), g("col_axis"), g("row_labels"), g("col_labels"),
+    g("label_px")]);
   if (key === v.labelsKey) return;
   v.labelsKey = key;
   const rl = g("row_labels"), cl = g("col_labels"), rtexts = g("row_texts"), ctexts = g("col_texts");
   const rotate = g("col_rotate"), click = g("click_step");
-  const longest = (list) => Math.max(1, ...list.map((s) => s.length));
-  const rowW = longest(rtexts) * 7 + 12, colH = rotate ? longest(ctexts) * 7 + 6 : 16;
+  const [rowW, colH] = g("label_px");  // the Look's sizes (views/looks_matrix.py), as the SVG picture has them
   v.rowTitle.textContent = `${g("row_axis")} ↓`;
   v.colTitle.textContent = `${g("col_axis")} →`;
   Object.assign(v.rowLab.style, { width: `${rowW}px`, height: `${rows * py}px` });

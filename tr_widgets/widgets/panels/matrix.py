@@ -239,11 +239,11 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     def look(self) -> MatrixLook:
         """What the static pictures show: the cells, labels, marks and colour bar as now."""
         marks = []
-        for kind, idx, start, n, colour, dashed in (
-                ("row", self.mark_row, self.r0, self.rows, "mark", False),
-                ("col", self.mark_col, self.c0, self.cols, "mark", False),
+        for kind, idx, start, n, colour, dashed in (  # the highlights under the marks, as the canvas paints them
                 ("row", self.highlight_row, self.r0, self.rows, "highlight", True),
-                ("col", self.highlight_col, self.c0, self.cols, "highlight", True)):
+                ("col", self.highlight_col, self.c0, self.cols, "highlight", True),
+                ("row", self.mark_row, self.r0, self.rows, "mark", False),
+                ("col", self.mark_col, self.c0, self.cols, "mark", False)):
             if idx >= 0 and 0 <= idx - start < n:
                 marks.append((kind, idx - start, colour, dashed))
         png = image.png_data_uri(image.colorize(self.window_codes(), self.cmap, (self.cell_h, self.cell_w)))
