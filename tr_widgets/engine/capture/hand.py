@@ -197,8 +197,9 @@ class HandMode(TorchFunctionMode):
         hit = self._get(a)
         if hit is not None and hit[2] == "weights":
             return self._complete(hit[1], a, b, how, out)
-        if hit is not None or self._get(b) is not None:
-            return
+        other = self._get(b)
+        if (hit is not None and hit[2] != "scores") or (other is not None and other[2] != "scores"):
+            return  # a product of a product (a projection, then q·kᵀ) starts its own chain: the later one counts
         self._track(out, Chain(a, b, how, out.shape), "scores")
 
     def _softmax(self, chain, args, kwargs, out):
@@ -218,6 +219,14 @@ class HandMode(TorchFunctionMode):
 
     def _weights(self, name, chain, j, args, kwargs, out):
         w = args[j]
+        if name == "where" and j == 1 and len(args) == 3 and _scalar(args[2]) is not None and isinstance(out, torch.Tensor):
+            # where(mask, w, 0): masked keys zeroed after the softmax (Keras's masked softmax); the same weights
+            # unless a row is masked whole, which the check against the module's output catches
+            if not isinstance(args[2], torch.Tensor) and float(args[2]) == 0.0:
+                self._track(out, chain, "weights", tuple(out.shape))
+            elif isinstance(args[2], torch.Tensor) and args[2].dim() == 0:
+                self._track(out, chain, "weights", tuple(out.shape))
+            return
         if j != 0 or not isinstance(out, torch.Tensor):
             return
         if name == "dropout":

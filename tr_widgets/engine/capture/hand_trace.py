@@ -10,6 +10,7 @@ import torch
 from ..attention import ChainTrace
 from ..batch import batch_names
 from ..errors import check_budget
+from .entries import Entry, keep
 
 def _relayout(t, frame, target):
     """``t`` (broadcastable to ``frame``) laid out in ``target`` (same element count)."""
@@ -46,11 +47,14 @@ def _qk(chain):
         return chain.a, chain.b.transpose(-2, -1), steps
     la, lb, lo = _einsum_split(how[1])
     i, j, batch = lo[-2], lo[-1], lo[:-2]
+    a, b = chain.a, chain.b
+    if i in lb and j in la and i not in la and j not in lb:  # einsum(k, q) (Keras): the key operand first
+        la, lb, a, b = lb, la, b, a
     d = [c for c in la if c in lb and c not in lo]
     if len(d) != 1 or j in la or i in lb or any(c not in la or c not in lb for c in batch):
         raise ValueError(f"einsum {how[1]!r} is not q·kᵀ over one shared dimension")
-    q = torch.einsum(f"{la}->{batch}{i}{d[0]}", chain.a)
-    k = torch.einsum(f"{lb}->{batch}{j}{d[0]}", chain.b)
+    q = torch.einsum(f"{la}->{batch}{i}{d[0]}", a)
+    k = torch.einsum(f"{lb}->{batch}{j}{d[0]}", b)
     return q, k, []
 
 
@@ -153,3 +157,22 @@ def logits_budget(rec, chain) -> None:
     rec.logits_numel += x.numel()
     check_budget("capture: the kept attention logits (additive attention keeps its scores)",
                  (rec.logits_numel,), x.dtype, "a shorter input")
+
+
+def add_entry(rec, module, chain, v, vo, layout) -> None:
+    """Record a completed chain (softmax weights times ``v`` gave ``vo``) as ``module``'s entry in ``rec``.
+
+    Example: ``add_entry(rec, head, chain, v, out, tuple(weights.shape))`` (from ``hand.HandMode`` or the net)
+    """
+    try:
+        logits_budget(rec, chain)
+    except Exception as e:  # noqa: BLE001 - MemoryBudgetError: a note, not a crash
+        rec.skipped.append((module, f"{type(e).__name__}: {e}"))
+        rec.cover("hand")
+        return
+    rec.cover("hand")
+    kept = []
+    held = [chain, keep(v, "v", kept), keep(vo, "output", kept), layout]
+    for label, t in (("q", chain.a), ("k", chain.b), ("logits", chain.logits)):
+        keep(t, label, kept)
+    rec.entries.append(Entry(module, chain_trace, kept, held))

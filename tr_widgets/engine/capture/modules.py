@@ -22,7 +22,7 @@ from ..attention import make_trace
 from ..errors import TraceInputError
 from ..recurrent import CELLS, FULL, all_params, check_module, trace_recurrent_call
 from ..state import mixer_kind, state_before, trace_mixer_call
-from . import mha
+from . import keras, mha
 from .entries import Entry, detach_all, keep, version_of
 from .repeats import record_full_step
 from .sdpa import dropout_note
@@ -226,4 +226,5 @@ RECORDED = [
     ((nn.MultiheadAttention,), ModuleRecorder.record_mha),
     (FULL + CELLS, ModuleRecorder.record_recurrent),
     (is_state_mixer, ModuleRecorder.record_state),
+    (keras.is_rnn_layer, keras.record_rnn),
 ]

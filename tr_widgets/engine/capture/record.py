@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from torch import nn
 
 from ..errors import TraceInputError, describe, fail
+from . import keras
 from .entries import Entry, tensors_of, version_of
 from .recorder import Recorder
 
@@ -77,6 +78,7 @@ class Capture:
 
     def __init__(self, model=None, *, scope=None, merge_cells=True, via="patch"):
         if model is not None and not isinstance(model, nn.Module):
+            keras.check_model(model)  # Keras on another backend: its own message
             fail("model", "an nn.Module (or None to record every module)", describe(model),
                  "pass the model itself, e.g. tr_widgets.capture(model)")
         if not (isinstance(via, str) and via in ("patch", "mode")):
@@ -167,7 +169,7 @@ class Capture:
                 for qn, m in obj.named_modules():
                     offer(m, f"{var}.{qn}" if qn else var)
         if self.model is not None and id(self.model) not in names:
-            for qn, m in self.model.named_modules():
+            for qn, m in keras.named(self.model):
                 offer(m, qn or type(self.model).__name__)
         per_class = {}
         extra = [m for m, _ in self.recorder.skipped] + [m for m, _, _ in self.recorder.unrecorded.values()]

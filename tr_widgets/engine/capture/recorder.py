@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn.modules import module as nn_module
 
-from . import hand, hand_trace, mixers, patch, torchstate
-from .entries import Entry, compact_queries, keep
+from . import hand, hand_trace, keras, mixers, patch, torchstate
+from .entries import compact_queries
 from .modules import RECORDED, ModuleRecorder, is_state_mixer, matches
 from .sdpa import fast_entry, sdpa_entry, sdpa_trace
 
@@ -76,7 +76,7 @@ class Recorder:
         if self.model is None:
             mods, self._ids, has_layer = (), None, True
         else:
-            mods = torchstate.walk(self.model)
+            mods = keras.walk(self.model)  # Keras 3 tracks its layers itself
             self._ids = {id(m) for m in mods}
             has_layer = any(isinstance(m, nn.TransformerEncoderLayer) for m in mods)
         self.compiled = any(type(m).__name__ == "OptimizedModule" or getattr(m, "_compiled_call_impl", None)
@@ -290,18 +290,7 @@ class Recorder:
         module = next((f.module for f in reversed(self.stack) if f.kind is not None), None)
         if module is None:
             module = self.stack[-1].module if self.stack else None
-        try:
-            hand_trace.logits_budget(self, chain)
-        except Exception as e:  # noqa: BLE001 - MemoryBudgetError: a note, not a crash
-            self.skipped.append((module, f"{type(e).__name__}: {e}"))
-            self.cover("hand")
-            return
-        self.cover("hand")
-        kept = []
-        held = [chain, keep(v, "v", kept), keep(vo, "output", kept), layout]
-        for label, t in (("q", chain.a), ("k", chain.b), ("logits", chain.logits)):
-            keep(t, label, kept)
-        self.entries.append(Entry(module, hand_trace.chain_trace, kept, held))
+        hand_trace.add_entry(self, module, chain, v, vo, layout)
 
     def normalize(self) -> list:
         """Turn the fast path's tuples into entries (in place, keeping call order); returns the entries."""

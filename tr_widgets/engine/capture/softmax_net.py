@@ -1,17 +1,17 @@
-"""A safety net for hand-written attention that no ``hand.HandMode`` watches (never silent, issue 10).
+"""The softmaxes a patch capture sees outside attention modules, so hand-written attention is recorded anywhere.
 
-With ``via="patch"`` (default), ``hand.HandMode`` follows softmax(q·kᵀ)·v only inside modules whose class
-name says Attention/Attn (``mixers``). The same math written inline in any other module (a user's ``Block``
-or ``Head``) would record nothing and say nothing. So while a patch capture is active, ``torch.Tensor.softmax``
-and ``torch.softmax`` are rebound to wrappers (``F.softmax`` calls ``input.softmax``, so every spelling passes
-here) that call the real function, and note a softmax that *looks like* attention weights: over the last dim
-of a ≥3-D tensor whose last two dims are both > 1, run inside a module of the model, outside any attention
-mixer (HandMode is on there) and outside the modules recorded by type (nn.MultiheadAttention's own softmax).
-The innermost such module is reported at exit in the warning and ``rec.skipped`` with :data:`UNWATCHED`'s fix.
+With ``via="patch"`` (default), ``hand.HandMode`` follows softmax(q·kᵀ)·v only inside modules whose class name
+says Attention/Attn (``mixers``). The same math written inline in any other module (a user's ``Block`` or
+``Head``) is found here: while a patch capture is active, ``torch.Tensor.softmax`` and ``torch.softmax`` are
+rebound to wrappers (``F.softmax`` calls ``input.softmax``, so every spelling passes here) that call the real
+function, and hand a softmax that *looks like* attention weights to ``hand_anywhere``: over the last dim of a
+≥3-D tensor whose last two dims are both > 1, run inside a module of the model where no HandMode is on and
+outside the modules recorded by type (nn.MultiheadAttention's own softmax). ``hand_anywhere`` records it when
+its weights multiply a value tensor, and says nothing for a classifier's or router's softmax.
 
-Cost: one Python call per softmax; the frame walk that names the module runs only for a softmax that looks
-like attention weights. ``via="mode"`` never installs the wrappers (its mode sees every call). The last
-capture to stop puts the original functions back.
+Cost: one Python call per softmax; the frame walk that finds the module runs only for a softmax that looks
+like attention weights outside watched modules. ``via="mode"`` never installs the wrappers (its mode sees every
+call). The last capture to stop puts the original functions back.
 """
 from __future__ import annotations
 
@@ -21,14 +21,8 @@ import threading
 import torch
 from torch import nn
 
-from .mixers import MixerKind
+from . import hand_anywhere
 from .modules import RECORDED, matches
-
-UNWATCHED = MixerKind(
-    "hand-written attention outside an attention module", r"(?!)", True,
-    "a softmax over the last dim of a score-shaped tensor ran here, outside any module whose class name says "
-    "Attention/Attn, where hand-written attention is not followed",
-    "capture(model, via='mode') records hand-written attention in any module (slower: it watches every torch call)")
 
 ORIGINALS = {"Tensor.softmax": torch.Tensor.softmax, "torch.softmax": torch.softmax}
 _active: list = []  # (recorder, ids of the model's modules or None): captures watching, in start order
@@ -46,11 +40,11 @@ def _looks_like_weights(x, dim) -> bool:
 
 
 def _watched(rec) -> bool:
-    """Whether a module on the recorder's stack accounts for this softmax: an attention mixer (HandMode on, or
-    its cheap path, whose misses ``mixers`` reports) or a module recorded by type (its own softmax)."""
+    """Whether a module on the recorder's stack accounts for this softmax: an attention mixer with HandMode on,
+    or a module recorded by type (its own softmax). An attention mixer on its cheap path (no HandMode: it called
+    the patched SDPA before) that now runs a softmax is not watched: the net follows it."""
     for f in rec.stack:
-        if f.pushed or (f.kind.attention if f.kind is not None else
-                        any(matches(test, f.module) for test, _ in RECORDED)):
+        if f.pushed or (f.kind is None and any(matches(test, f.module) for test, _ in RECORDED)):
             return True
     return False
 
@@ -70,33 +64,37 @@ def innermost_module(ids, skip=2):
     return None
 
 
-def _notice(x) -> None:
+def _notice(x, out, dtype) -> None:
     me = threading.get_ident()
     for rec, ids in tuple(_active):
         if rec.thread != me or not rec.active or _watched(rec):
             continue
         module = innermost_module(ids, skip=3)
-        if module is None or id(module) in rec.unrecorded:
-            continue
-        shape = "[" + ", ".join(map(str, x.shape)) + "]"
-        rec.unrecorded[id(module)] = (module, UNWATCHED, f"{UNWATCHED.reason} (softmax over a {shape} tensor)")
+        if module is not None:  # a softmax outside the model's modules is not its attention
+            hand_anywhere.start(rec, module, x, out, dtype)
 
 
 def _wrap(original):
     def softmax(*args, **kwargs):
-        n = getattr(_depth, "n", 0)
+        n, x = getattr(_depth, "n", 0), None
         if n == 0 and _active:
             try:
                 x = args[0] if args else kwargs.get("input", kwargs.get("self"))
-                if _looks_like_weights(x, args[1] if len(args) > 1 else kwargs.get("dim")):
-                    _notice(x)
+                if not _looks_like_weights(x, args[1] if len(args) > 1 else kwargs.get("dim")):
+                    x = None
             except Exception:  # noqa: BLE001 - the net must never break the forward
-                pass
+                x = None
         _depth.n = n + 1
         try:
-            return original(*args, **kwargs)
+            out = original(*args, **kwargs)
         finally:
             _depth.n = n
+        if x is not None:
+            try:
+                _notice(x, out, args[2] if len(args) > 2 else kwargs.get("dtype"))
+            except Exception:  # noqa: BLE001 - the net must never break the forward
+                pass
+        return out
     softmax.__name__ = softmax.__qualname__ = original.__name__
     softmax.__doc__, softmax.__wrapped__ = original.__doc__, original
     return softmax
@@ -118,6 +116,7 @@ def start(rec, modules=()) -> None:
 def stop(rec) -> None:
     """Stop watching for ``rec``; the last capture to stop puts the original functions back."""
     _active[:] = [(r, ids) for r, ids in _active if r is not rec]
+    hand_anywhere.stop(rec)
     if not _active:
         if torch.Tensor.softmax is WRAPPERS["Tensor.softmax"]:
             torch.Tensor.softmax = ORIGINALS["Tensor.softmax"]

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .keras_cells import KERAS_KINDS
 from .spec import CellKind, CellParams, Equation, shifted, split_parts  # noqa: F401  (re-exported)
 
 
@@ -126,7 +127,7 @@ KINDS: dict[str, CellKind] = {k.name: k for k in (
         Equation("h_t", r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}",
                  "(1 - {z})·{n:p} + {z}·{h_prev:p} = {h_t}")),
         (("x_t", "h_prev"), ("r", "z"), ("n",), ("h_t",)), False, _gru_step, _gru_replay),
-)}
+) + KERAS_KINDS}
 
 FULL = (nn.RNN, nn.LSTM, nn.GRU)
 CELLS = (nn.RNNCell, nn.LSTMCell, nn.GRUCell)
