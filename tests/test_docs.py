@@ -7,8 +7,11 @@ import re
 import nbformat
 from nbconvert import HTMLExporter
 
+from tr_widgets.widgets.registry import stepper_classes
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-STEPPERS = re.compile(r"^(RecurrentStepper|AttentionStepper|DecodeStepper|GradientStepper)\(")
+# every stepper type of the one kind table (widgets.registry), so a new stepper is checked here too
+STEPPERS = re.compile(r"^(" + "|".join(c.__name__ for c in stepper_classes()) + r")\(")
 
 
 def _stepper_outputs(nb) -> list[dict]:

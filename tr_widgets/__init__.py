@@ -7,6 +7,7 @@ The public surface is small and pinned by a test:
 - ``trace_gradients(module, x, loss_fn)``: ∂L/∂h_t at every step, the clock run backwards (BPTT).
 - ``set_memory_budget`` / ``get_memory_budget``: the largest tensor a trace may materialise.
 - ``capture(model)``: record every recurrent module, nn.MultiheadAttention and SDPA call of a forward.
+- ``StateTrace``: what capture records of a state-space / linear-attention mixer (Mamba, RWKV, Gated DeltaNet).
 - ``decode(model, prompt, n)``: token-by-token decoding, one tick per token, with the KV cache visible.
 - ``show(trace)``: the stepper widget for a trace (play, pause, step) in JupyterLab / Notebook 7.
 - ``load_tiny(lang="en")``: the tiny GPT shipped in the package with its tokenizer ("en" word-level, "zh" character-level Chinese).
@@ -29,6 +30,7 @@ from .engine import (
 from .engine.capture import capture
 from .engine.decode import DecodeTrace, decode
 from .engine.gradients import GradientTrace, trace_gradients
+from .engine.state import StateTrace
 from .engine.text import token_labels
 from .i18n import get_language, set_language
 from .models import load_tiny
@@ -37,7 +39,9 @@ __version__ = "0.1.0"
 
 
 def show(trace, **options):
-    """The stepper widget for ``trace``: RecurrentStepper, AttentionStepper or DecodeStepper.
+    """The stepper widget for ``trace``: RecurrentTrace → RecurrentStepper, AttentionTrace → AttentionStepper,
+    DecodeTrace → DecodeStepper, Capture → CaptureView, GradientTrace → GradientStepper, StateTrace →
+    StateStepper (the table ``tr_widgets.widgets.registry.STEPPERS``; a test checks this list against it).
 
     Example::
 
@@ -68,6 +72,7 @@ __all__ = [
     "GradientTrace",
     "MemoryBudgetError",
     "RecurrentTrace",
+    "StateTrace",
     "TraceInputError",
     "__version__",
     "capture",

@@ -10,13 +10,12 @@ exported pages step too; above it the browser gets the frames around the step.
 from .base import Stepper, set_widget_view, widget_frontend
 from .controller import StepClock, StepController
 from .frames import get_frame_budget, set_frame_budget
-from .panels import BarsCanvas, MatrixCanvas
-from .registry import register_stepper, show, stepper_class, supported
-from .steppers.attention import AttentionStepper
-from .steppers.capture_view import CaptureView
-from .steppers.decode import DecodeStepper
-from .steppers.recurrent import RecurrentStepper
+from .panels import BarsCanvas, HTMLPanel, MatrixCanvas
+from .registry import register_stepper, show, stepper_class, stepper_classes, supported
 
-__all__ = ["AttentionStepper", "BarsCanvas", "CaptureView", "DecodeStepper", "MatrixCanvas", "RecurrentStepper",
-           "StepClock", "StepController", "Stepper", "get_frame_budget", "register_stepper", "set_frame_budget",
-           "set_widget_view", "show", "stepper_class", "supported", "widget_frontend"]
+# every stepper of the one table, exported under its class name (a new kind needs no line here)
+globals().update({cls.__name__: cls for cls in stepper_classes()})
+
+__all__ = ["BarsCanvas", "HTMLPanel", "MatrixCanvas", "StepClock", "StepController", "Stepper", "get_frame_budget",
+           "register_stepper", "set_frame_budget", "set_widget_view", "show", "stepper_class", "stepper_classes",
+           "supported", "widget_frontend", *(cls.__name__ for cls in stepper_classes())]

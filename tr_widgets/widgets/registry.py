@@ -1,13 +1,16 @@
-"""The one table of trace kinds: which stepper shows which trace, looked up along the trace's MRO.
+"""The one table of trace kinds: which stepper shows which trace, and how a user makes one, looked up
+along the trace's MRO.
 
-A new kind is one line in :data:`STEPPERS` (or one :func:`register_stepper` call from outside the
-package). ``show``, the magic and the error messages all read this table, so none keeps its own list.
-Steppers are named here as ``"module:Class"`` of this package and imported when first shown, so a
-stepper that shows other kinds (CaptureView) can use the table without an import loop.
+A new kind is one :class:`Kind` line in :data:`STEPPERS` (or one :func:`register_stepper` call from outside
+the package). ``show``, ``widgets.__all__``, the magic, the docs test and the error messages all read this
+table, so none keeps its own list. Steppers are named here as ``"module:Class"`` of ``widgets.steppers``
+and imported when first shown, so a stepper that shows other kinds (CaptureView) can use the table
+without an import loop.
 """
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
 from ..engine import AttentionTrace, RecurrentTrace
 from ..engine.capture import Capture
@@ -16,33 +19,51 @@ from ..engine.errors import describe, fail
 from ..engine.gradients import GradientTrace
 from ..engine.state import StateTrace
 
-STEPPERS: dict[type, type | str] = {
-    RecurrentTrace: "steppers.recurrent:RecurrentStepper",
-    AttentionTrace: "steppers.attention:AttentionStepper",
-    DecodeTrace: "steppers.decode:DecodeStepper",
-    Capture: "steppers.capture_view:CaptureView",
-    GradientTrace: "steppers.gradients:GradientStepper",
-    StateTrace: "steppers.state:StateStepper",
-}
-# How to make each kind, for the message a user gets when show() is handed something else.
-MAKERS = {RecurrentTrace: "tr_widgets.trace_recurrent(module, x)", AttentionTrace: "tr_widgets.trace_attention(q, k, v)",
-          DecodeTrace: "tr_widgets.decode(model, prompt, n)", Capture: "tr_widgets.capture(model)",
-          GradientTrace: "tr_widgets.trace_gradients(module, x, loss_fn)",
-          StateTrace: "tr_widgets.engine.state.trace_state(kind, ...) or trace_mixer_call(...) from a hook"}
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of trace: its type, the stepper that shows it (a class, or ``"module:Class"`` of
+    ``widgets.steppers``, imported when first shown) and the call that makes one (for error messages).
+
+    Example: ``Kind(RecurrentTrace, "recurrent:RecurrentStepper", "tr_widgets.trace_recurrent(module, x)")``
+    """
+
+    trace: type
+    stepper: type | str
+    make: str
+
+    def stepper_class(self) -> type:
+        """The stepper class, imported on first use. Example: ``STEPPERS[RecurrentTrace].stepper_class()``"""
+        if isinstance(self.stepper, type):
+            return self.stepper
+        module, name = self.stepper.split(":")
+        return getattr(importlib.import_module(f"{__package__}.steppers.{module}"), name)
 
 
-def register_stepper(trace_type: type, stepper_cls: type) -> None:
-    """Make ``show`` return ``stepper_cls(trace, **options)`` for traces of ``trace_type``.
+STEPPERS: dict[type, Kind] = {k.trace: k for k in (
+    Kind(RecurrentTrace, "recurrent:RecurrentStepper", "tr_widgets.trace_recurrent(module, x)"),
+    Kind(AttentionTrace, "attention:AttentionStepper", "tr_widgets.trace_attention(q, k, v)"),
+    Kind(DecodeTrace, "decode:DecodeStepper", "tr_widgets.decode(model, prompt, n)"),
+    Kind(Capture, "capture_view:CaptureView", "tr_widgets.capture(model)"),
+    Kind(GradientTrace, "gradients:GradientStepper", "tr_widgets.trace_gradients(module, x, loss_fn)"),
+    Kind(StateTrace, "state:StateStepper",
+         "tr_widgets.engine.state.trace_state(kind, ...) or trace_mixer_call(...) from a hook"),
+)}
+
+
+def register_stepper(trace_type: type, stepper_cls: type, make: str = "") -> None:
+    """Make ``show`` return ``stepper_cls(trace, **options)`` for traces of ``trace_type``; ``make``: the
+    call that makes such a trace, for error messages.
 
     Example::
 
-        register_stepper(MyTrace, MyStepper)
+        register_stepper(MyTrace, MyStepper, "my_package.trace_mine(model)")
         show(my_trace)               # a MyStepper
     """
     if not isinstance(trace_type, type) or not isinstance(stepper_cls, type):
         fail("register_stepper", "two classes: (trace type, stepper class)",
              f"{describe(trace_type)}, {describe(stepper_cls)}", "pass e.g. register_stepper(MyTrace, MyStepper)")
-    STEPPERS[trace_type] = stepper_cls
+    STEPPERS[trace_type] = Kind(trace_type, stepper_cls, make or f"a {trace_type.__name__}")
 
 
 def stepper_class(value) -> type | None:
@@ -51,10 +72,15 @@ def stepper_class(value) -> type | None:
     Example: ``stepper_class(tr_widgets.trace_recurrent(nn.GRU(1, 2), torch.ones(3, 1, 1)))  # RecurrentStepper``
     """
     entry = next((STEPPERS[c] for c in type(value).__mro__ if c in STEPPERS), None)
-    if isinstance(entry, str):
-        module, name = entry.split(":")
-        entry = getattr(importlib.import_module(f"{__package__}.{module}"), name)
-    return entry
+    return None if entry is None else entry.stepper_class()
+
+
+def stepper_classes() -> list[type]:
+    """Every registered stepper class, in the table's order (imported).
+
+    Example: ``[c.__name__ for c in stepper_classes()][:2]  # ['RecurrentStepper', 'AttentionStepper']``
+    """
+    return [k.stepper_class() for k in STEPPERS.values()]
 
 
 def supported() -> list[str]:
@@ -63,7 +89,10 @@ def supported() -> list[str]:
 
 
 def show(trace, **options):
-    """The stepper widget for ``trace``: play, pause and step through it in Jupyter.
+    """The stepper widget for ``trace`` (the one :data:`STEPPERS` names for its type): play, pause and
+    step through it in Jupyter. RecurrentTrace → RecurrentStepper, AttentionTrace → AttentionStepper,
+    DecodeTrace → DecodeStepper, Capture → CaptureView, GradientTrace → GradientStepper, StateTrace →
+    StateStepper (a test checks this list against the table).
 
     Options (each checked, errors name the option): ``step`` (first step), ``progress`` (tqdm bar for
     long work, default True), ``interval`` (ms per step when playing), ``window`` (matrix window cells
@@ -80,7 +109,7 @@ def show(trace, **options):
     """
     cls = stepper_class(trace)
     if cls is None:
-        makers = "; ".join(f"{t.__name__}: {m}" for t, m in MAKERS.items())
+        makers = "; ".join(f"{t.__name__}: {k.make}" for t, k in STEPPERS.items())
         fail("trace", f"one of the supported traces ({', '.join(supported())})", describe(trace),
              f"make one first ({makers})")
     return cls(trace, **options)
