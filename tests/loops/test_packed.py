@@ -53,6 +53,16 @@ def assert_each_sequence_alone(tr, m, padded, hx):
                     for k in want.tensors:
                         torch.testing.assert_close(got[k], want[k], **TOL)
         assert int(valid[:, b].sum()) == L
+        own = tr.sequence(b)  # the same sequence as a trace of its own, from the packed trace's tensors
+        assert (own.seq_len, own.batch_size, own.lengths) == (L, 1, None)
+        assert torch.equal(own.h_n, tr.h_n[:, b:b + 1]) and torch.equal(own.hidden(), tr.hidden()[:L, b:b + 1])
+        for layer in range(tr.num_layers):
+            for d in range(tr.num_directions):
+                torch.testing.assert_close(own.hidden(layer, d), alone.hidden(layer, d), **TOL)
+                for g, v in alone.gates(layer, d).items():
+                    torch.testing.assert_close(own.gates(layer, d)[g], v, **TOL)
+                if tr.spec.has_cell:
+                    torch.testing.assert_close(own.cell(layer, d), alone.cell(layer, d), **TOL)
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -84,8 +94,12 @@ def test_a_sorted_pack_and_a_step_past_the_end():
     tr = tr_widgets.trace_recurrent(gru, nn.utils.rnn.pack_sequence(seqs))
     assert tr.lengths == (5, 2)
     tr.step(1, batch=1)
-    with pytest.raises(TraceInputError, match=r"t: expected a step of sequence 1, which ran 2 steps.*Fix: pick t < 2"):
+    with pytest.raises(TraceInputError, match=r"t: expected a step of sequence 1, which ran 2 steps.*Fix: pick t < 2, "
+                                              r"or step that sequence alone: trace.sequence\(1\)"):
         tr.step(3, batch=1)
+    assert tr.sequence(1).step(1).t == 1
+    with pytest.raises(TraceInputError, match=r"sequence\(\): expected a trace of a PackedSequence input"):
+        tr_widgets.trace_recurrent(gru, torch.randn(3, 1, 2)).sequence(0)
     tr.step(4, batch=0)
 
 

@@ -115,6 +115,28 @@ class RecurrentTrace:
         steps = torch.arange(self.seq_len, device=self.x.device)[:, None]  # [T, 1]
         return self._memo("valid", lambda: (steps < torch.tensor(self.lengths, device=self.x.device))[..., None])
 
+    def sequence(self, b: int) -> "RecurrentTrace":
+        """Sequence ``b`` of a packed batch as a trace of its own: its own ``lengths[b]`` steps, batch 1, the
+        same values (what ``trace_recurrent`` gives for that sequence alone, from this trace's own tensors).
+
+        Example::
+
+            tr = trace_recurrent(nn.GRU(3, 4), pack_sequence([torch.randn(5, 3), torch.randn(2, 3)]))
+            tr.sequence(1).seq_len, tr.sequence(1).lengths       # 2, None
+        """
+        if self.lengths is None:
+            fail("sequence()", "a trace of a PackedSequence input (its sequences have lengths of their own)",
+                 "a trace whose sequences all ran its T steps", "use step(t, batch=b) for batch item b")
+        check_index("b", b, self.batch_size, "pick an existing batch item")
+        T = self.lengths[b]
+        one = lambda v: None if v is None else v[:, b:b + 1]  # noqa: E731  [L*D, 1, H]
+        top = self.top[:T, b:b + 1]  # [T, 1, D*Hout]
+        below = lambda layer, inputs, hx, params: self.layer_output(layer)[:T, b:b + 1]  # noqa: E731
+        return RecurrentTrace(self.kind, top, one(self.h_n), one(self.c_n), self.num_layers, self.num_directions,
+                              self.hidden_size, self.proj_size, self.x[:T, b:b + 1], one(self.h0), one(self.c0),
+                              self.params, top, f"{self.name}[{b}]", below,
+                              None if self.cell_states is None else self.cell_states[:T, b:b + 1])
+
     def _prev_source(self, layer: int, direction: int) -> torch.Tensor:
         """The hidden sequence replay shifts into h_{t-1}: a packed sequence's padding holds h_0 in reverse,
         so its own last step sees h_0 (forward steps never read past their sequence's end)."""
@@ -223,7 +245,7 @@ class RecurrentTrace:
         T = T if self.lengths is None else self.lengths[batch]  # this sequence's own steps
         if t >= T:
             fail("t", f"a step of sequence {batch}, which ran {T} steps (a PackedSequence pads it)", repr(t),
-                 f"pick t < {T}, or another batch item")
+                 f"pick t < {T}, or step that sequence alone: trace.sequence({batch})")
         self._check(layer, direction)
         reverse = direction == 1
         h0, c0 = self._state0(layer, direction)
