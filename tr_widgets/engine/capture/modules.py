@@ -82,6 +82,7 @@ class ModuleRecorder:
         for test, fn in RECORDED:
             if matches(test, module):
                 return fn(self, module, args, kwargs, output)
+        return self.rec.repeats.record(module, args, kwargs, output)  # perhaps a step (module_loops.py)
 
     def record_mha(self, m, args, kwargs, output=None):
         for f in self.rec.stack:

@@ -27,6 +27,7 @@ from torch.nn.modules import module as nn_module
 
 from . import hand, hand_trace, keras, mixers, patch, torchstate
 from .entries import compact_queries
+from .module_loops import ModuleLoops
 from .modules import RECORDED, ModuleRecorder, is_state_mixer, matches
 from .sdpa import fast_entry, sdpa_entry, sdpa_trace
 
@@ -64,6 +65,7 @@ class Recorder:
         self.entries, self.skipped, self.stack = [], [], []  # skipped: (module, reason)
         self.unrecorded = {}  # id(module) -> (module, reason): mixers that ran with nothing recorded inside
         self.modules = ModuleRecorder(self)
+        self.repeats = ModuleLoops(self)  # a module called once per step (module_loops.py)
         self._handles, self._ids, self._mode, self._stance = [], None, None, None
         self._state_handles = []  # per-module pre-hooks (with kwargs) of the state mixers: the cache before a call
         self.active, self._global, self.thread = False, True, None
@@ -99,7 +101,8 @@ class Recorder:
                              nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
         else:
             for m in mods:
-                if recorded_kind(m) is not None or mixers.kind_of(m) is not None:
+                if (recorded_kind(m) is not None or mixers.kind_of(m) is not None
+                        or self.repeats.wants(m)):
                     self._handles += [m.register_forward_pre_hook(pre),
                                       m.register_forward_hook(post, with_kwargs=True, always_call=True)]
         state_pre = self.modules.state_pre
@@ -135,6 +138,7 @@ class Recorder:
             self.normalize()
             self.stack.clear()
             self.modules.clear()
+            self.repeats.clear()
             self.hand.clear()
 
     def compact(self) -> None:

@@ -1,0 +1,229 @@
+"""A module called repeatedly as a clock: the user's own cell (makemore's RNNCell / GRUCell, called once per
+step inside a forward) or a whole model called in a loop around it (PyTorch's char-RNN tutorial:
+``for i in range(T): output, hidden = rnn(line[i], hidden)``). The calls become one LoopTrace
+(``form="module"``) whose quantities are the cell forward's intermediates under the code's names.
+
+Found by data flow, never by type. Call n+1 of a module continues call n's loop when
+
+* part of its input is part of call n's output: a tensor argument (or an element of a tuple argument) is a
+  tensor call n returned (or an element of the tuple it returned), the same memory at the same version.
+  The loop keeps call n's output alive, so that memory cannot have been reused by another tensor;
+* it takes a fresh input: another tensor argument, of the shape it had in call n, that is not the tensor
+  call n got there (a different ``data_ptr``: ``line[i]`` is a new view each step), is not held in call n's
+  output, and is no view of a parameter or buffer (a step embedding is the model's, not data);
+* which outputs feed which arguments, and which arguments are fresh, stay the same from call to call.
+
+The fresh input tells a recurrence in time from reuse in depth. ALBERT's shared layer, a universal
+transformer's block and ``for _ in range(n): x = layer(x)`` take the previous output and nothing new (at
+most the same mask, or a parameter), so they give no trace, as before. A single call gives none either.
+
+Which modules: those whose class is defined outside installed packages (the user's own code: a notebook,
+a script, a test), that capture does not record by type, that are no sequence mixer and hold none of
+either (their recurrence is theirs). Library modules (torch, Hugging Face, Keras) are called repeatedly in
+depth or recorded by type; leaving them out keeps the hooks off their calls. ``merge_cells=False`` turns
+this off. Cost at capture: one hook per call of such a module and a few pointer comparisons; the cell's
+intermediates are re-derived when the trace is first built (``module_steps``), not on the forward's clock.
+
+Never silent: a loop whose state is not a tensor (a cell returning a list it gets back) and a loop over the
+memory budget are reported in ``rec.skipped`` (so in the capture's warning), each with its Fix.
+"""
+from __future__ import annotations
+
+import inspect
+import sysconfig
+
+import torch
+from torch import nn
+
+from ..errors import describe, get_memory_budget
+from .entries import Entry, keep
+from .module_steps import arg_name, flat_in, flat_out, forward_code, module_loop_trace
+
+_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")})
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
+_USER_CLASS: dict = {}  # class -> whether it is defined outside installed packages
+
+
+def user_class(cls) -> bool:
+    """Whether ``cls`` is defined in the user's code, not in an installed package (cached per class).
+
+    Example: ``user_class(nn.Linear), user_class(MyCell)  # False, True``
+    """
+    hit = _USER_CLASS.get(cls)
+    if hit is None:
+        try:
+            path = inspect.getsourcefile(cls) or inspect.getfile(cls)
+        except (TypeError, OSError):
+            path = None  # defined in a notebook cell or exec'd text: the user's
+        hit = _USER_CLASS[cls] = path is None or not path.startswith(_LIBRARY_DIRS)
+    return hit
+
+
+def _detached(output):
+    if isinstance(output, torch.Tensor):
+        return output.detach()
+    return type(output)(_detached(o) for o in output) if type(output) in (tuple, list) else output
+
+
+class Call:
+    """One recorded call: its arguments and output (detached, by reference), flattened."""
+
+    __slots__ = ("args", "kwargs", "output", "ins", "outs", "versions", "out_ptrs", "kept")
+
+    def __init__(self, args, kwargs, output):
+        self.kept = kept = []  # (label, tensor, version): an argument changed in place later is reported
+        self.args = tuple(keep(a, f"arg{i}", kept) for i, a in enumerate(args))
+        self.kwargs = {k: keep(v, k, kept) for k, v in kwargs.items()}
+        self.output = _detached(output)
+        self.ins, self.outs = dict(flat_in(self.args, self.kwargs)), flat_out(self.output)
+        self.versions = [t._version for _, t in self.outs]
+        self.out_ptrs = {t.untyped_storage().data_ptr() for _, t in self.outs}
+
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.ins.values()) + sum(t.nbytes for _, t in self.outs)
+
+
+class Loop:
+    """The calls of one module that form one loop over time (see the module docstring)."""
+
+    __slots__ = ("calls", "links", "fresh", "entry", "index", "nbytes")
+
+    def __init__(self, first: Call):
+        self.calls, self.links, self.fresh, self.entry, self.index, self.nbytes = [first], None, None, None, -1, 0
+
+
+def _same(t, o, version) -> bool:
+    return t.numel() > 0 and t.data_ptr() == o.data_ptr() and t.shape == o.shape and t._version == version
+
+
+class ModuleLoops:
+    """The recorder's half that finds modules called repeatedly and keeps one Loop per module.
+
+    Example (what ``Recorder`` and ``ModuleRecorder`` do)::
+
+        loops = ModuleLoops(recorder)
+        hooked = [m for m in modules if loops.wants(m)]
+        loops.record(module, args, kwargs, output)        # from the forward hook
+    """
+
+    def __init__(self, rec):
+        self.rec = rec
+        self.loops: dict = {}  # id(module) -> Loop (its last calls)
+        self._wants: dict = {}  # id(module) -> (module, bool)
+        self._params = None  # storage pointers of the model's parameters and buffers
+        self._plain: dict = {}  # id(module) -> (its last output,) when that held no tensor
+        self._stopped: set = set()  # id(module) of loops refused during this capture
+        self.replaying = False  # a trace is re-deriving a step: its calls are not new ones
+
+    def clear(self) -> None:
+        self.loops.clear()
+        self._wants.clear()
+        self._plain.clear()
+        self._stopped.clear()
+        self._params = None
+
+    def wants(self, module) -> bool:
+        """Whether calls of ``module`` are looked at (see the module docstring); cached per module."""
+        hit = self._wants.get(id(module))
+        if hit is not None and hit[0] is module:
+            return hit[1]
+        from .recorder import recorded_kind
+        from . import mixers
+        ok = (self.rec.merge_cells and user_class(type(module))
+              and not any(recorded_kind(m) is not None or mixers.kind_of(m) is not None for m in module.modules()))
+        self._wants[id(module)] = (module, ok)
+        return ok
+
+    def _param_ptrs(self, module) -> set:
+        if self._params is None:
+            root = self.rec.model if self.rec.model is not None else module
+            self._params = {t.untyped_storage().data_ptr() for t in (*root.parameters(), *root.buffers())}
+        return self._params
+
+    def record(self, module, args, kwargs, output) -> None:
+        """One finished call of a module (from the forward hook): start a loop, or continue its loop."""
+        if self.replaying or id(module) in self._stopped or not self.wants(module):
+            return
+        loop = self.loops.get(id(module))
+        entries = self.rec.entries
+        if loop is not None and loop.entry is not None and not (
+                loop.index < len(entries) and entries[loop.index] is loop.entry):
+            loop = None  # drained (decode): a new loop
+        if not flat_out(output):
+            prev = self._plain.get(id(module))
+            if prev is not None and any(a is prev[0] for a in (*args, *kwargs.values())):
+                self._stop(module, None, f"a module called once per step got back what its last call returned, "
+                           f"{describe(output)}; expected a tensor (or a tuple of tensors) carried from step to step, "
+                           "so it was not traced. Fix: return the state as a tensor, e.g. `return h` or "
+                           "`return out, (h, c)`")
+            self._plain[id(module)] = (output,)
+            self.loops.pop(id(module), None)
+            return
+        call = Call(args, kwargs, output)
+        links = None if loop is None else self._link(module, loop.calls[-1], call)
+        if links is None or (loop.links is not None and links != (loop.links, loop.fresh)):
+            self.loops[id(module)] = Loop(call)  # a new loop starts here (maybe), nothing recorded yet
+            return
+        loop.links, loop.fresh = links
+        loop.calls.append(call)
+        if loop.entry is None:  # the second call: now it is a loop
+            loop.index = len(entries)
+            kept = loop.calls[0].kept + call.kept
+            loop.entry = Entry(module, lambda lp, *, name="": self._build(module, lp, name), kept, [loop])
+            entries.append(loop.entry)
+            self.rec.cover("hand")
+            if module.training and any(isinstance(m, _DROPOUT) and m.p > 0 for m in module.modules()):
+                return self._stop(module, loop, "TraceInputError: module: expected a step that gives the same values "
+                                  "when run again (the trace re-derives each step), got dropout in training mode. "
+                                  "Fix: call model.eval() before the capture")
+        else:
+            loop.entry.trace = None  # grew: rebuilt on next access
+            loop.entry.kept.extend(call.kept)
+        self._check(module, loop, call)
+
+    def _link(self, module, prev: Call, call: Call):
+        """``((out_key, in_key), ...), (fresh in_key, ...)`` when ``call`` continues ``prev``, else None."""
+        links = tuple((ok, ik) for ik, t in call.ins.items()
+                      for (ok, o), ver in zip(prev.outs, prev.versions) if _same(t, o, ver))
+        if not links:
+            return None
+        state, taken = {ik for _, ik in links}, self._param_ptrs(module) | prev.out_ptrs
+        fresh = tuple(ik for ik, t in call.ins.items() if ik not in state and ik in prev.ins
+                      and t.shape == prev.ins[ik].shape and t.data_ptr() != prev.ins[ik].data_ptr()
+                      and t.untyped_storage().data_ptr() not in taken)
+        return (links, fresh) if fresh else None
+
+    def _check(self, module, loop, call) -> None:
+        """Refuse, with a note, a state that changed shape mid-sequence and a loop over the memory budget."""
+        t, first = len(loop.calls) - 1, loop.calls[0]
+        for _, ik in loop.links:
+            if call.ins[ik].shape != first.ins[ik].shape:
+                return self._stop(module, loop, (
+                    f"TraceInputError: state {arg_name(forward_code(module), ik)} at step "
+                    f"{t}: expected shape {tuple(first.ins[ik].shape)}, as at step 0 (a recurrence carries one shape "
+                    f"through time), got shape {tuple(call.ins[ik].shape)}. Fix: keep the state's shape fixed inside "
+                    "the loop (reshape or pad the input instead)"))
+        loop.nbytes += call.nbytes() + (first.nbytes() if t == 1 else 0)
+        budget = get_memory_budget()
+        if loop.nbytes > budget:
+            self._stop(module, loop, (
+                f"MemoryBudgetError: a module called once per step: expected the inputs and outputs of its {t + 1} "
+                f"calls within the memory budget of {budget / 2**20:.1f} MiB, got {loop.nbytes / 2**20:.1f} MiB. "
+                "Fix: capture a shorter sequence or a smaller batch, or raise the budget with "
+                "tr_widgets.set_memory_budget(nbytes)"))
+
+    def _stop(self, module, loop, why: str) -> None:
+        """A loop that cannot be traced: no trace, one note in ``rec.skipped`` (the capture's warning says it)."""
+        if loop is not None and loop.entry is not None:
+            loop.entry.build = None
+        self.loops.pop(id(module), None)
+        self._stopped.add(id(module))  # the rest of its calls would be a piece of the same loop
+        if not any(m is module for m, _ in self.rec.skipped):  # one note per module
+            self.rec.skipped.append((module, why))
+
+    def _build(self, module, loop: Loop, name: str):
+        self.replaying = True
+        try:
+            return module_loop_trace(module, loop, name=name)
+        finally:
+            self.replaying = False
