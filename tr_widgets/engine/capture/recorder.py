@@ -30,6 +30,7 @@ from .entries import compact_queries
 from .module_loops import ModuleLoops
 from .modules import RECORDED, ModuleRecorder, is_state_mixer, matches
 from .sdpa import fast_entry, sdpa_entry, sdpa_trace
+from ..loops.watch import LoopWatch
 
 _FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
 _LEARNED = weakref.WeakKeyDictionary()  # module -> its attention implementation when it called the patched SDPA
@@ -70,6 +71,7 @@ class Recorder:
         self._state_handles = []  # per-module pre-hooks (with kwargs) of the state mixers: the cache before a call
         self.active, self._global, self.thread = False, True, None
         self.hand = hand.HandMode(self)
+        self.loops = LoopWatch(self, recorded_kind)  # loops of ops in a forward (engine/loops/watch.py)
         self.logits_numel, self.compiled, self.stepped_aside = 0, False, []
 
     # -- start and stop ---------------------------------------------------------------------
@@ -101,7 +103,7 @@ class Recorder:
                              nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
         else:
             for m in mods:
-                if (recorded_kind(m) is not None or mixers.kind_of(m) is not None
+                if (recorded_kind(m) is not None or mixers.kind_of(m) is not None or self.loops.wants(m)
                         or self.repeats.wants(m)):
                     self._handles += [m.register_forward_pre_hook(pre),
                                       m.register_forward_hook(post, with_kwargs=True, always_call=True)]
@@ -140,6 +142,7 @@ class Recorder:
             self.modules.clear()
             self.repeats.clear()
             self.hand.clear()
+            self.loops.close()
 
     def compact(self) -> None:
         """Copy out each SDPA call's q that pins a much larger storage (``entries.compact_queries``)."""
@@ -170,6 +173,7 @@ class Recorder:
         if isinstance(module, nn.TransformerEncoder) and args and isinstance(args[0], torch.Tensor):
             frame.src_shape = tuple(args[0].shape)  # its layers may see a nested tensor; pad back to this
         self.stack.append(frame)
+        self.loops.pre(module, frame)
         return None
 
     def _post(self, module, args, *rest):
@@ -179,6 +183,7 @@ class Recorder:
             return None
         frame = self.stack.pop()
         try:
+            self.loops.post(module, frame, rest[-1] if len(rest) == 2 else None, len(rest) == 2 and rest[1] is not None)
             if frame.pushed:
                 torchstate.remove_mode(self.hand)
             if len(rest) == 2 and rest[1] is not None:

@@ -1,19 +1,21 @@
 """OpRecorder: every torch operation called from the lines of a given code object, named as the code names it.
 
 A ``TorchFunctionMode`` on torch's stack only while a watched code object runs (``start``/``stop``, e.g. from
-a module's forward pre- and post-hook). For each torch call it walks up the Python frames from the call to
-the first frame running a watched code object, so an op inside ``nn.Linear`` called on line 14 of a cell's
-forward is attributed to line 14 (and marked ``via_module``: it ran inside a submodule's call). Ops whose
-result holds no tensor (``x.shape``, ``len(x)``, ``iter(x)``) are not kept.
+a module's forward pre- and post-hook). For each torch call it finds the frame running watched code: the
+caller itself in the common case (one dict lookup), else walking up the frames, so an op inside ``nn.Linear``
+called on line 14 of a cell's forward is attributed to line 14 (and marked ``via_module``: it ran inside a
+submodule's call). Innermost watched frame wins.
 
-Names come from the source, read once with ``ast`` (``source.code_info``): when a statement's ops are done
-(the next op comes from another statement), its last op gets the assigned variable's name (``I = torch.
-sigmoid(...)`` names the sigmoid's result ``I``). A tuple target (``h, c = ...``) splits a tuple result, and
-otherwise reads the frame's locals once to name the ops whose results the variables hold (by identity).
-Every other op keeps the op's own name (``matmul``, ``add``); :func:`quantity_names` makes them unique.
+Cost: on the forward's clock each op only appends one tuple (where the frame was in its bytecode, the op,
+its arguments and result, all by reference; nothing is copied), and every 512 ops the bytes kept are
+counted against the memory budget. Everything else (the line of each op, which statement execution it
+belongs to, the names) is worked out once, when the recording is first read (``Recording.ops``).
 
-Cost: one Python call per torch op while watching (the mode), a frame walk of a few frames, one dict lookup
-for the line's statement; nothing is copied (results are kept by reference).
+Names come from the source, read once with ``ast`` (``source.code_info``): when a statement's ops are done,
+its last op gets the assigned variable's name (``I = torch.sigmoid(...)`` names the sigmoid's result ``I``);
+a tuple target (``h, c = ...``) splits a tuple result (``chunk``, a cell's ``(h, c)``). Every other op keeps
+the op's own name (``matmul``, ``add``); :func:`quantity_names` makes them unique within a step. Ops whose
+result holds no tensor (``x.shape``, ``iter(x)``) are left out.
 """
 from __future__ import annotations
 
@@ -22,21 +24,27 @@ import sys
 import torch
 from torch.overrides import TorchFunctionMode
 
+from ..capture import patch  # patch.SDPA read at call time: capture rebinds every other name bound to it
 from ..capture.torchstate import remove_mode
+from ..errors import MemoryBudgetError, get_memory_budget
 from .source import code_info
 
 _MODULE_CALL = frozenset({"_call_impl", "_wrapped_call_impl"})  # nn.Module.__call__'s frames
 _MAX_DEPTH = 48  # frames walked up from an op; deeper calls are not attributed to the watched code
+_CHECK_EVERY = 512  # ops between two counts of the bytes kept
+_LINES: dict = {}  # code -> the line of each code unit (co_positions), to find an op's line from f_lasti
+_NAMES: dict = {}  # torch function -> its short name ('__matmul__' -> 'matmul')
 
 
 class Op:
     """One recorded torch call: statement index, line, op name, result, arguments; ``name`` once known."""
 
-    __slots__ = ("stmt", "line", "op", "out", "args", "kwargs", "via_module", "name")
+    __slots__ = ("stmt", "line", "op", "out", "args", "kwargs", "via_module", "name", "run")
 
-    def __init__(self, stmt, line, op, out, args, kwargs, via_module):
+    def __init__(self, stmt, line, op, out, args, kwargs, via_module, run):
         self.stmt, self.line, self.op, self.out = stmt, line, op, out
-        self.args, self.kwargs, self.via_module, self.name = args, kwargs, via_module, None
+        self.args, self.kwargs, self.via_module, self.name = args, kwargs or {}, via_module, None
+        self.run = run  # which execution of its statement (a loop runs one statement many times)
 
     def tensors_in(self) -> list:
         """The tensor arguments, through one level of lists and tuples (``torch.cat([a, b])``)."""
@@ -52,37 +60,95 @@ class Op:
         return f"Op({self.name or self.op!r}, line {self.line})"
 
 
-def _has_tensor(out) -> bool:
-    return isinstance(out, torch.Tensor) or (isinstance(out, (tuple, list)) and bool(out)
-                                             and isinstance(out[0], torch.Tensor))
+def _short(func) -> str:
+    name = _NAMES.get(func)
+    if name is None:
+        full = getattr(func, "__name__", None) or type(func).__name__
+        name = _NAMES[func] = full.strip("_") or full
+    return name
+
+
+def _line_table(code) -> list:
+    table = _LINES.get(code)
+    if table is None:
+        table = _LINES[code] = [p[0] for p in code.co_positions()]
+    return table
+
+
+def _nbytes(out) -> int:
+    if isinstance(out, torch.Tensor):
+        return out.nbytes
+    if isinstance(out, (tuple, list)):
+        return sum(t.nbytes for t in out if isinstance(t, torch.Tensor))
+    return 0
 
 
 class Recording:
-    """The ops one run of a watched code object made, in call order (``ops``), with names as they become known.
+    """The ops one run of a watched code object made, in call order (``ops``: worked out on first read).
 
     Example: ``[(op.name or op.op, op.line) for op in recording.ops]``
     """
 
-    def __init__(self, code):
+    def __init__(self, code, budget: int | None = None):
         self.code, self.info = code, code_info(code)
-        self.ops: list[Op] = []
-        self._open = 0  # index of the first op of the statement being executed
-        self.closed = False
+        self.raw: list = []  # (f_lasti, child frame or None, via_module, func, args, kwargs, out)
+        self._ops = None
+        self.budget = get_memory_budget() if budget is None else budget
+        self.nbytes, self.over, self.check_at, self._counted = 0, False, _CHECK_EVERY, 0
 
-    def add(self, frame, func, args, kwargs, out, via_module) -> None:
-        info = self.info
-        line = frame.f_lineno
-        stmt = info.stmt_of_line.get(line, -1) if info is not None else -1
-        ops = self.ops
-        if ops and ops[-1].stmt != stmt:
-            self._name_statement(frame)
-        name = getattr(func, "__name__", None) or type(func).__name__
-        ops.append(Op(stmt, line, name.strip("_") or name, out, args, kwargs or {}, via_module))
+    def check(self) -> None:
+        """Count the bytes kept since the last count; past the budget, drop everything (the user's memory
+        comes first) and remember it (:meth:`check_budget` says so after the forward)."""
+        raw = self.raw
+        self.nbytes += sum(_nbytes(r[6]) for r in raw[self._counted:])
+        self._counted = len(raw)
+        self.check_at = len(raw) + _CHECK_EVERY
+        if self.nbytes > self.budget:
+            self.over, self.raw, self._counted, self.check_at = True, [], 0, sys.maxsize
 
-    def _name_statement(self, frame) -> None:
-        """The ops from self._open on were one statement, now done: give its targets their names."""
-        ops, start = self.ops, self._open
-        self._open = len(ops)
+    def check_budget(self, what: str) -> None:
+        """Raise MemoryBudgetError (with a Fix) if the results this recording would keep ran over the budget."""
+        if not self.over:
+            self.check()
+        if self.over:
+            raise MemoryBudgetError(
+                f"{what}: expected the values of a recurrence within the memory budget of {self.budget / 2**20:.1f} "
+                f"MiB, got more ({self.nbytes / 2**20:.1f} MiB kept when recording stopped), which exceeds it. Fix: "
+                "capture a shorter sequence or a smaller batch, or raise the budget with "
+                "tr_widgets.set_memory_budget(nbytes).")
+
+    @property
+    def ops(self) -> list:
+        """The recorded ops (``Op``), in call order, named; worked out once from the raw records."""
+        if self._ops is None:
+            self._ops = self._work_out()
+            self.raw = []
+        return self._ops
+
+    def _work_out(self) -> list:
+        info, lines = self.info, _line_table(self.code)
+        of_line = info.stmt_of_line if info is not None else {}
+        ops, run, open_at, last, last_child = [], 0, 0, -1, None
+        for lasti, child, via, func, args, kwargs, out in self.raw:
+            if not (isinstance(out, torch.Tensor) or (isinstance(out, (tuple, list)) and out
+                                                      and isinstance(out[0], torch.Tensor))):
+                continue
+            line = lines[lasti // 2] if 0 <= lasti // 2 < len(lines) else None
+            stmt = of_line.get(line, -1)
+            # A new execution of a statement starts when the statement changes, when the frame went back in
+            # its bytecode (`h = tanh(h @ W)` run again by the loop), or when one call site was called anew
+            # (another child frame): so a loop whose body is one line still splits into its steps.
+            if ops and (ops[-1].stmt != stmt or lasti < last or (lasti == last and (child is None or child is not last_child))):
+                self._name(ops, open_at)
+                open_at, run = len(ops), run + 1
+            last, last_child = lasti, child
+            ops.append(Op(stmt, line, _short(func), out, args, kwargs, via, run))
+        if ops:
+            self._name(ops, open_at)
+        return ops
+
+    def _name(self, ops, start) -> None:
+        """The ops from ``start`` on were one execution of a statement: give its targets their names."""
         last = ops[-1]
         if self.info is None or last.stmt < 0:
             return
@@ -91,28 +157,8 @@ class Recording:
             return
         if not st.tuple_target:
             last.name = st.targets[0]
-            return
-        if isinstance(last.out, (tuple, list)) and len(last.out) == len(st.targets):
+        elif isinstance(last.out, (tuple, list)) and len(last.out) == len(st.targets):
             last.name = st.targets  # one op returned the whole tuple (chunk, split, a cell's (h, c))
-            return
-        if frame is None:
-            return
-        try:
-            local = frame.f_locals  # read once, for this tuple assignment only
-        except Exception:  # noqa: BLE001 - an unusual frame: the ops keep their op names
-            return
-        by_id = {id(op.out): op for op in ops[start:]}
-        for tname in st.targets:
-            op = by_id.get(id(local.get(tname)))
-            if op is not None and op.name is None:
-                op.name = tname
-
-    def finish(self) -> None:
-        """The watched code returned: name its last statement's ops (no frame left: tuple targets that no op
-        returned whole keep their op names)."""
-        if self.ops and not self.closed:
-            self._name_statement(None)
-        self.closed = True
 
 
 class OpRecorder(TorchFunctionMode):
@@ -127,15 +173,18 @@ class OpRecorder(TorchFunctionMode):
         [(op.name or op.op, op.line) for op in recording.ops]   # [('matmul', 12), ..., ('h', 14)]
     """
 
-    def __init__(self):
+    def __init__(self, budget: int | None = None):
         super().__init__()
+        self.budget = budget  # per recording (None: the memory budget when it starts)
         self.watching: dict = {}  # code -> [Recording, ...] (a stack: the same code may run nested)
+        self.top: dict = {}  # code -> its innermost Recording
         self._pushed = False
 
     def start(self, code) -> Recording:
         """Watch ``code`` (a function's ``__code__``) from now until :meth:`stop`; returns its Recording."""
-        r = Recording(code)
+        r = Recording(code, self.budget)
         self.watching.setdefault(code, []).append(r)
+        self.top[code] = r
         if not self._pushed:
             torch._C._push_on_torch_function_stack(self)
             self._pushed = True
@@ -146,9 +195,11 @@ class OpRecorder(TorchFunctionMode):
         stack = self.watching.get(recording.code, [])
         if recording in stack:
             stack.remove(recording)
-        if not stack:
+        if stack:
+            self.top[recording.code] = stack[-1]
+        else:
             self.watching.pop(recording.code, None)
-        recording.finish()
+            self.top.pop(recording.code, None)
         if not self.watching and self._pushed:
             remove_mode(self)
             self._pushed = False
@@ -161,24 +212,41 @@ class OpRecorder(TorchFunctionMode):
                 self.stop(r)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        if patch.is_sdpa(func) and patch.in_wrapper():  # torch hands modes capture's SDPA wrapper: the outer
+            func = patch.SDPA  # wrapper call records it; calling the wrapper again would record it twice
         out = func(*args, **(kwargs or {}))
-        if not _has_tensor(out):
+        f = sys._getframe(1)
+        rec = self.top.get(f.f_code)
+        if rec is not None:  # called from the watched code itself: the common case, kept short
+            raw = rec.raw
+            raw.append((f.f_lasti, None, False, func, args, kwargs, out))
+            if len(raw) >= rec.check_at:
+                rec.check()
             return out
-        watching = self.watching
-        f, via, depth = sys._getframe(1), False, 0
-        while f is not None and depth < _MAX_DEPTH:
-            code = f.f_code
-            stack = watching.get(code)
-            if stack:
-                try:
-                    stack[-1].add(f, func, args, kwargs, out, via)
-                except Exception:  # noqa: BLE001 - recording must never break the user's forward
-                    pass
-                break
-            if code.co_name in _MODULE_CALL:
-                via = True
-            f, depth = f.f_back, depth + 1
+        try:
+            self._walk(f, func, args, kwargs, out)
+        except Exception:  # noqa: BLE001 - recording must never break the user's forward
+            pass
         return out
+
+    def _walk(self, f, func, args, kwargs, out) -> None:
+        """Walk up from ``f`` to the innermost watched frame; the op is attributed to its current line."""
+        top, child, via = self.top, f, False
+        if f.f_code.co_name in _MODULE_CALL:
+            via = True
+        f = f.f_back
+        for _ in range(_MAX_DEPTH):
+            if f is None:
+                return
+            rec = top.get(f.f_code)
+            if rec is not None:
+                rec.raw.append((f.f_lasti, child, via, func, args, kwargs, out))
+                if len(rec.raw) >= rec.check_at:
+                    rec.check()
+                return
+            if f.f_code.co_name in _MODULE_CALL:
+                via = True
+            child, f = f, f.f_back
 
 
 def quantity_names(ops) -> list[tuple[str, bool]]:

@@ -31,12 +31,16 @@ class Stmt:
 
 @dataclass(frozen=True)
 class Loop:
-    """A ``for``/``while`` loop: its header statement, the statements of its body (indices), its lines."""
+    """A ``for``/``while`` loop: its header statement, the statements of its body (indices), its lines, the
+    ``for`` target's text (``"X"``; '' for ``while``), and the ``self`` attributes its iterable reads
+    (``for block in self.h`` -> ``("h",)``: over a ModuleList, a loop in depth)."""
 
     header: int
     body: frozenset
     first: int
     last: int
+    target: str = ""
+    over: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,10 @@ def _walk(body, offset, stmts, loops, line_map, loop) -> None:
             _walk(sub, offset, stmts, loops, line_map, here)
         if isinstance(node, _LOOPS):
             body = frozenset(i for i in range(start, len(stmts)) if _inside(stmts, i, loops, here))
-            loops[here] = Loop(idx, body, node.lineno + offset, node.end_lineno + offset)
+            target = ast.unparse(node.target) if isinstance(node, (ast.For, ast.AsyncFor)) else ""
+            over = tuple(sorted({n.attr for n in ast.walk(getattr(node, "iter", ast.Pass())) if isinstance(n, ast.Attribute)
+                                 and isinstance(n.value, ast.Name) and n.value.id == "self"}))
+            loops[here] = Loop(idx, body, node.lineno + offset, node.end_lineno + offset, target, over)
 
 
 def _inside(stmts, i, loops, target) -> bool:

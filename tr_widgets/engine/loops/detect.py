@@ -1,0 +1,172 @@
+"""Find a recurrence in time in the ops one run of a forward recorded (``ops.Recording``), by data flow.
+
+For each loop of the forward's source (outermost first), the ops its body ran form *runs* (one per time the
+loop ran); a run splits into *repetitions*, one per pass through the body (a new one starts each time the
+first statement that ran ops comes round again). A run is a recurrence in time when:
+
+* the same sequence of (statement, op) repeats in every repetition (the same source lines, once per step);
+* a state flows: tensors produced in repetition n are arguments of ops in repetition n+1, always from the
+  same op to the same argument (data flow by tensor identity; a growing output buffer is no state);
+* each repetition takes a fresh input: a tensor from outside the loop, not a parameter, that is a
+  different tensor at the same argument each step (``for X in inputs``), or that an op independent of the
+  state selects with a different index each step (``inputs[t]``, ``inputs[:, t]``).
+
+Reuse in depth (``for W in self.layers: x = f(x @ W)``, an ALBERT-like shared layer) carries a state but
+reads only parameters and the state: no fresh input, so no trace. A state produced inside a submodule's call
+(a cell module, nn.LSTM called once per step) is left to capture's module recording: it is that module's
+recurrence, not this loop's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .builder import LoopTraceBuilder
+from .ops import quantity_names
+from .trace import Source
+
+_BUFFER_OPS = frozenset({"cat", "stack", "hstack", "vstack", "concat", "concatenate"})
+
+
+@dataclass
+class Found:
+    """A recurrence found in a run: its repetitions (lists of ops), the state's (op position, result index)
+    and the argument slot each is read at, and the fresh inputs' slots; ``problem`` says why it cannot be
+    traced (one message), or is None."""
+
+    loop: object  # source.Loop
+    reps: list
+    state: list  # [(pos, j, (reader_pos, arg_k)), ...] in the order step n+1 first reads them
+    fresh: list  # [("arg", pos, k) | ("op", pos, None), ...]
+    problem: str | None = None
+    source: object = None  # trace.Source of the loop, set by whoever builds the trace
+
+
+def _outs(op):
+    return op.out if isinstance(op.out, (tuple, list)) else (op.out,)
+
+
+def _runs(ops, body):
+    run = []
+    for op in ops:
+        if op.stmt in body:
+            run.append(op)
+        elif run:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def _split(run):
+    s0, reps = run[0].stmt, []
+    for i, op in enumerate(run):
+        if op.stmt == s0 and (i == 0 or run[i - 1].run != op.run):
+            reps.append([])
+        reps[-1].append(op)
+    return reps
+
+
+def _produced(rep) -> dict:
+    return {id(t): (p, j) for p, op in enumerate(rep) for j, t in enumerate(_outs(op)) if isinstance(t, torch.Tensor)}
+
+
+def _carried(prev, rep) -> dict:
+    """(source pos, j) -> [(reader pos, arg k), ...]: what ``rep`` reads from ``prev``'s results."""
+    made, out = _produced(prev), {}
+    for p, op in enumerate(rep):
+        for k, a in enumerate(op.tensors_in()):
+            src = made.get(id(a))
+            if src is not None:
+                out.setdefault(src, []).append((p, k))
+    return out
+
+
+def _external(rep, carried_slots) -> list:
+    """(pos, k, tensor) for the tensor arguments that come from outside the loop (not made in this step, not
+    the carried state, not a parameter)."""
+    made, out = set(), []
+    for p, op in enumerate(rep):
+        for k, a in enumerate(op.tensors_in()):
+            if id(a) not in made and (p, k) not in carried_slots and not isinstance(a, nn.Parameter):
+                out.append((p, k, a))
+        made.update(id(t) for t in _outs(op))
+    return out
+
+
+def _static(op) -> str:
+    return repr([a for a in op.args if not isinstance(a, torch.Tensor)]) + repr(sorted(op.kwargs))
+
+
+def _fresh(reps, carried_slots) -> list:
+    ext0, ext1 = _external(reps[0], carried_slots), _external(reps[1], carried_slots)
+    fresh, seen = [], set()
+    for (p, k, a), (p1, k1, b) in zip(ext0, ext1):
+        if (p, k) == (p1, k1) and a is not b and a.shape == b.shape and id(a) not in seen:
+            seen.add(id(a))  # one input read by several ops (X @ W_xi, X @ W_xf...) is one input
+            fresh.append(("arg", p, k))
+    if fresh:
+        return fresh
+    # an op that selects this step's slice of an outside tensor (inputs[t]): depends on no state
+    state_dep, outside, made = set(), {(q, k) for q, k, _ in ext1}, {}
+    for p, op in enumerate(reps[1]):
+        ins = op.tensors_in()
+        if any((p, k) in carried_slots for k in range(len(ins))) or any(made.get(id(a)) in state_dep for a in ins):
+            state_dep.add(p)
+        made.update((id(t), p) for t in _outs(op))
+    for p, (a, b) in enumerate(zip(reps[0], reps[1])):
+        if p in state_dep or not any((p, k) in outside for k in range(len(b.tensors_in()))):
+            continue
+        if _static(a) != _static(b) and isinstance(b.out, torch.Tensor):
+            return [("op", p, None)]
+    return []
+
+
+def examine(run, loop) -> Found | None:
+    """The recurrence in one run of a loop's body, or None when it is not one (see the module docstring)."""
+    reps = _split(run)
+    if len(reps) < 2:
+        return None
+    carried = _carried(reps[0], reps[1])
+    # an output buffer (outputs = torch.cat([outputs, H[None]])) grows by one step's part each step: a tensor
+    # read in the next step only by concatenations whose results are carried on again is not a state
+    buffers = {src for src, slots in carried.items()
+               if all(reps[1][p].op in _BUFFER_OPS and (p, 0) in carried for p, _ in slots)}
+    carried = {src: slots for src, slots in carried.items() if src not in buffers}
+    if not carried:
+        return None
+    slot_set = {slot for slots in carried.values() for slot in slots}
+    fresh = _fresh(reps, slot_set)
+    if not fresh:
+        return None  # reuse in depth: the state goes round, but nothing new comes in
+    state = sorted(((pos, j, min(slots)) for (pos, j), slots in carried.items()), key=lambda s: s[2])
+    found = Found(loop, reps, state, fresh)
+    if any(reps[0][pos].via_module for pos, _, _ in state):
+        return None  # the state comes out of a submodule's call: that module's recurrence (capture records it)
+    sig = [(op.stmt, op.op) for op in reps[0]]
+    for n in range(1, len(reps)):
+        if [(op.stmt, op.op) for op in reps[n]] != sig:
+            found.problem = (f"step {n} ran different code than step 0 (a branch taken on some steps only), so "
+                             "the steps cannot be shown as one recurrence")
+            return found
+    return found
+
+
+def find(recording) -> list[Found]:
+    """Every recurrence in what ``recording`` saw, outermost loops first; a run inside a loop already found
+    is not examined again."""
+    info = recording.info
+    if info is None or not recording.ops:
+        return []
+    out, taken = [], set()
+    for loop in info.loops:
+        for run in _runs(recording.ops, loop.body):
+            if id(run[0]) in taken:
+                continue
+            f = examine(run, loop)
+            if f is not None:
+                out.append(f)
+                taken.update(id(op) for op in run)
+    return out

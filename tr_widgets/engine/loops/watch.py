@@ -1,0 +1,177 @@
+"""The capture side of hand-written loops: when to switch the op recorder on, and the LoopTrace it yields.
+
+When (the cost: every torch op pays one Python call while the recorder is on): only while the forward of a
+module runs that (1) capture does not record by type and is no sequence mixer (those have their own
+records), (2) is not inside a module that is (nn.LSTM, attention: their insides are theirs), and (3) whose
+forward's source holds a ``for``/``while`` loop (read once per code object with ``ast``) that does not
+iterate over a submodule container of the module (``for block in self.h``: a stack of layers, as in every
+Hugging Face model's forward, whose ops would otherwise all pay the recorder). When the forward returns,
+``detect.find`` looks for a recurrence in what it recorded; each one found becomes a LoopTrace, built at
+once so that a loop that cannot be traced (a state that changes shape, a step that ran other code, the
+memory budget) is reported by the capture's warning, with its Fix, and never silently missing.
+
+Names: a loop's trace is named after its module (``""``-path modules take the model's class name, like every
+record); a second loop in the same forward, or the same module called again, gets ``#2``, ``#3``... as any
+repeated record does (``Capture._call_names``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+from torch import nn
+
+from ..capture.entries import Entry
+from ..errors import fail
+from .builder import LoopTraceBuilder
+from .detect import Found, find
+from .ops import OpRecorder, quantity_names
+from .source import code_info
+from .trace import Source
+
+
+def _forward_code(module):
+    """The code of ``module``'s forward, under its decorators (Hugging Face wraps forwards): where ops run."""
+    fn = getattr(type(module), "forward", None)
+    try:
+        fn = inspect.unwrap(fn) if fn is not None else None
+    except ValueError:  # a cycle of __wrapped__
+        pass
+    return getattr(fn, "__code__", None)
+
+
+def _step_quantities(rep, names, lines):
+    out = []
+    for op, (name, assigned), line in zip(rep, names, lines):
+        if isinstance(op.out, (tuple, list)):  # a tuple result: one quantity per part
+            parts = op.name if isinstance(op.name, tuple) and len(op.name) == len(op.out) else None
+            out += [(parts[j] if parts else f"{name}[{j}]", line, t, bool(parts)) for j, t in enumerate(op.out)]
+        else:
+            out.append((name, line, op.out, assigned))
+    return out
+
+
+def _name_of(op, j) -> str:
+    if isinstance(op.name, tuple):
+        return op.name[j] if j < len(op.name) else ""
+    return op.name or "" if j == 0 else ""
+
+
+def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None = None):
+    """The LoopTrace of a recurrence ``detect.find`` found (``output``: what the forward returned).
+
+    Example: ``build_loop_trace(find(recording)[0], y, name="rnn").state(0)``
+    """
+    loop, reps = found.loop, found.reps
+    if found.problem:
+        fail(f"{name or 'loop'} (the loop at line {loop.first})", "a recurrence whose steps run the same code",
+             found.problem, "move the step-dependent branch out of the loop, or trace the steps separately")
+    src = found.source
+    ins = found.fresh
+    input_names = tuple((reps[0][p].name if isinstance(reps[0][p].name, str) else reps[0][p].op) if kind == "op"
+                        else (loop.target if len(ins) == 1 and loop.target.isidentifier() else f"x{i}")
+                        for i, (kind, p, _) in enumerate(ins))
+    b = LoopTraceBuilder(name, "ops", src, state_names=tuple(_name_of(reps[0][pos], j) for pos, j, _ in found.state),
+                         input_names=input_names, budget=budget)
+    names = quantity_names(reps[0])
+    lines = [op.line for op in reps[0]]
+    first = tuple(reps[0][p].tensors_in()[k] for _, _, (p, k) in found.state)
+    prev = first
+    for n, rep in enumerate(reps):
+        if n and any(rep[p].tensors_in()[k] is not h for (_, _, (p, k)), h in zip(found.state, prev)):
+            fail(f"{name or 'loop'} (the loop at line {loop.first})", f"step {n} to read the state step {n - 1} "
+                 "produced, as every step before", "another tensor in its place",
+                 "carry the state from step to step in one variable (h = f(h, x))")
+        x = tuple(rep[p].out if kind == "op" else rep[p].tensors_in()[k] for kind, p, k in ins)
+        out = tuple(_outs(rep[pos])[j] for pos, j, _ in found.state)
+        b.add_step(x, prev, out, _step_quantities(rep, names, lines))
+        prev = out
+    trace = b.build(output)
+    if len(found.state) == 1:
+        trace = dataclasses.replace(trace, state_is_tuple=False)
+    return trace
+
+
+def _outs(op):
+    return op.out if isinstance(op.out, (tuple, list)) else (op.out,)
+
+
+def _named(trace, *, name=""):
+    return dataclasses.replace(trace, name=name)
+
+
+class LoopWatch:
+    """Switches the op recorder on for the forwards that may hold a recurrence, and records what it finds.
+
+    Example (what ``Recorder`` does)::
+
+        watch = LoopWatch(recorder, recorded_kind)
+        watch.pre(module, frame); ...forward runs...; watch.post(module, frame, output)
+    """
+
+    def __init__(self, rec, recorded_kind):
+        self.rec, self.recorded_kind = rec, recorded_kind
+        self.ops = OpRecorder()
+        self.active: dict = {}  # id(frame) -> Recording
+        self._wants: dict = {}  # id(module) -> (module, bool)
+
+    def wants(self, module) -> bool:
+        """Whether ``module``'s forward gets the op recorder (see the module docstring)."""
+        hit = self._wants.get(id(module))
+        if hit is not None and hit[0] is module:
+            return hit[1]
+        ok = False
+        code = _forward_code(module)
+        if code is not None and self.recorded_kind(module) is None and not self._is_mixer(module):
+            info = code_info(code)
+            ok = info is not None and any(
+                not any(isinstance(getattr(module, a, None), nn.Module) for a in lp.over)
+                for lp in info.loops)
+        self._wants[id(module)] = (module, ok)
+        return ok
+
+    def _is_mixer(self, module) -> bool:
+        from ..capture import mixers
+        return mixers.kind_of(module) is not None
+
+    def pre(self, module, frame) -> None:
+        if not self.wants(module):
+            return
+        for f in self.rec.stack[:-1]:  # inside a module recorded by type or a mixer: its insides are its own
+            if f.kind is not None or self.recorded_kind(f.module) is not None:
+                return
+        self.active[id(frame)] = self.ops.start(_forward_code(module))
+
+    def post(self, module, frame, output, returned: bool = True) -> None:
+        """``module``'s forward ended (``returned``: normally, with ``output``): look for its recurrences."""
+        r = self.active.pop(id(frame), None)
+        if r is None:
+            return
+        self.ops.stop(r)
+        if not returned:
+            return
+        try:
+            r.check_budget(f"{type(module).__name__}.forward")
+            found = find(r)
+        except Exception as e:  # noqa: BLE001 - a note in rec.skipped, reported by capture's warning
+            self.rec.skipped.append((module, f"{type(e).__name__}: {e}"))
+            return
+        for f in found:
+            f.source = _source(r.info, f.loop)
+            try:
+                trace = build_loop_trace(f, output)
+            except Exception as e:  # noqa: BLE001
+                self.rec.skipped.append((module, f"{type(e).__name__}: {e}"))
+                continue
+            self.rec.entries.append(Entry(module, _named, [], [trace]))
+
+    def close(self) -> None:
+        """The capture ends (or a forward raised past the hooks): the recorder leaves torch's stack."""
+        self.ops.close()
+        self.active.clear()
+        self._wants.clear()
+
+
+def _source(info, loop) -> Source:
+    lo, hi = loop.first - info.first_line, loop.last - info.first_line + 1
+    return Source(info.file, loop.first, info.lines[lo:hi])
