@@ -37,7 +37,7 @@ def uncached(tiny):
 def test_show_returns_a_decode_stepper_with_tick_layer_head(trace):
     s = show(trace, progress=False)
     assert type(s) is DecodeStepper and s.controller.n_steps == len(trace)
-    assert set(s.controller.selectors) == {"layer", "head"} and s.controller.slider.description == "tick"
+    assert set(s.controller.selectors) == {"layer", "head"} and s.controller.clock.description == "tick"
 
 
 def test_tick_change_updates_every_panel(trace):

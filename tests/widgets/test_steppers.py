@@ -64,7 +64,7 @@ def test_recurrent_step_change_updates_every_view(rtrace):
     s = show(rtrace, progress=False, units=3)
     s.step = 6
     st = rtrace.step(6)
-    assert s.controller.step == s.controller.slider.value == 6
+    assert s.controller.step == s.controller.clock.step == 6
     assert s.heatmap.mark_col == 6 and s.heatmap.step == s.flow.step == 6
     assert np.allclose(s.flow.series()["h_t hidden state"], st["h_t"].numpy())
     assert np.allclose(s.flow.series()["f_t forget gate"], st["f"].numpy())

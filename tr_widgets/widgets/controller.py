@@ -69,11 +69,6 @@ class StepClock(anywidget.AnyWidget):
     def _new_clock_id(self):
         return uuid.uuid4().hex  # known before the comm opens, so every view finds the same clock
 
-    @property
-    def value(self) -> int:
-        """The step (as an ipywidgets slider names it)."""
-        return self.step
-
     def __repr__(self) -> str:
         return f"StepClock({step_range(self.description, self.step, self.n_steps)})"
 
@@ -121,11 +116,6 @@ class StepController(w.VBox):
         t.link((self, "step"), (self.clock, "step"))
         self._ready = True
         self.step = step
-
-    @property
-    def slider(self) -> StepClock:
-        """The step control (``.description`` is the step's name, ``.value`` the step)."""
-        return self.clock
 
     @property
     def interval(self) -> int:

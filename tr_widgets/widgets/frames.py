@@ -119,17 +119,6 @@ def state_of(targets: list) -> list[dict]:
     return [{k: getattr(tw, k) for k in frame_keys(tw)} for tw in targets]
 
 
-def raw_size(state: list[dict]) -> int:
-    return sum(len(v) if isinstance(v, bytes) else len(json.dumps(v, ensure_ascii=False)) for st in state
-               for v in st.values())
-
-
-def delta_size(a: list[dict], b: list[dict]) -> int:
-    """Bytes of the values that differ between two frames (an estimate of one more step's cost)."""
-    return sum(len(v) if isinstance(v, bytes) else len(json.dumps(v, ensure_ascii=False))
-               for sa, sb in zip(a, b) for k, v in sb.items() if sa.get(k) != v)
-
-
 # ---- packing ---------------------------------------------------------------------------------------
 
 def blob_key(v: bytes) -> str:

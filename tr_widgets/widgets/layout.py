@@ -4,8 +4,6 @@ imports another stepper).
 """
 from __future__ import annotations
 
-import inspect
-
 import ipywidgets as w
 import numpy as np
 
@@ -26,22 +24,14 @@ def short_labels(lbls, a: int, b: int):
     return [s if len(s) <= LABEL_CHARS else s[:LABEL_CHARS - 1] + "…" for s in lbls[a:b]]
 
 
-def set_series(canvas, series, groups=None, *, scales=None, units=None, highlights=None) -> None:
-    """``canvas.set_series`` with the shared-scale, unit and highlight arguments where this BarsCanvas
-    takes them (``scales``: series index -> scale name, series on one name share one |max|; ``units``:
-    series index -> unit; ``highlights``: one index per series, -1 for none).
+def set_series(canvas, series, groups=None, *, scales=None, units=None) -> None:
+    """``canvas.set_series`` in one sync: ``series`` as (name, values, blocked, mark, note[, highlight]);
+    ``scales``: series index -> scale name (series on one name share one |max|); ``units``: index -> unit.
 
     Example: ``set_series(bars, series, [[0], [1, 2]], scales={1: "gates", 2: "gates"}, units={0: "ms"})``
     """
-    takes = inspect.signature(canvas.set_series).parameters
-    if units and "units" not in takes:  # an older canvas: the unit goes into the note, before "max |x|"
-        series = [(*s[:4], f"{s[4]} (values in {units[k]})".strip()) if k in units else s for k, s in enumerate(series)]
-    extra = {k: v for k, v in (("scales", scales), ("units", units), ("highlights", highlights))
-             if v is not None and k in takes}
     with canvas.hold_sync():
-        canvas.set_series(series, groups, **extra)
-        if highlights is not None and "highlights" not in takes and canvas.has_trait("highlights"):
-            canvas.highlights = list(highlights)
+        canvas.set_series(series, groups, scales=scales, units=units)
 
 
 def wrap_row(children) -> w.HBox:
@@ -108,14 +98,6 @@ def matrix_width(rows: int, cols: int) -> int:
     Example: ``matrix_width(6, 6) == 410``
     """
     return cols * cell_size(rows, cols) + FRAME_PX
-
-
-def has(widget, name: str) -> bool:
-    """Whether ``widget`` has the synced trait ``name`` (a canvas feature that may be newer than this stepper).
-
-    Example: ``has(MatrixCanvas(), "click_step")``
-    """
-    return widget.has_trait(name)
 
 
 def where_text(layer: int, direction: int, batch: int) -> str:

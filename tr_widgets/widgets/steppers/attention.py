@@ -7,8 +7,6 @@ cross-checks Σ_j w_ij = 1 and max |o_i − SDPA_i|. ("Attention Is All You Need
 """
 from __future__ import annotations
 
-import inspect
-
 import ipywidgets as w
 import numpy as np
 
@@ -19,7 +17,7 @@ from ...views.attention import heads_range
 from ..base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg, msg_or
-from ..layout import fit_cells, fold, has, matrix_width, scrolling, set_series, short_labels, wrap_row
+from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels, wrap_row
 from ..markup import attention_output, index_of, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
@@ -71,8 +69,7 @@ class AttentionStepper(Stepper):
         dims = min(at.L, self.window), min(at.S, self.window)
         fit_cells(self.weights, *dims)
         self.weights.layout = w.Layout(max_width=f"{matrix_width(*dims)}px")
-        if has(self.weights, "click_step"):
-            self.weights.click_step = "row"
+        self.weights.click_step = "row"
         # one screen, the main view first: the weights beside o_i's table, then the stages; the terms
         # heatmap when asked for
         self.panels = [wrap_row([self.weights, self.output]), self.stages,
@@ -156,15 +153,14 @@ class AttentionStepper(Stepper):
                    msg("attention.dims_note", last=len(rv.output) - 1, total_last=at.Ev - 1)),
                   (msg("attention.sdpa_row") if rv.normalized else msg("attention.scan_row"), rv.sdpa, None, -1,
                    msg("attention.cross_check"))]
-        light = has(self.stages, "highlights") or "highlights" in inspect.signature(self.stages.set_series).parameters
-        if light:  # the largest weight in the highlight colour; the mark (red) means only "the current query"
-            series = [(*s[:3], -1, s[4]) for s in series]
+        # the largest weight in the highlight colour; the mark (red) means only "the current query"
+        series = [(*s[:3], -1, s[4], top if k < 4 else -1) for k, s in enumerate(series)]
         with self.stages.hold_sync():
             self.stages.title = msg("attention.stages_title", i=i, token=_tok(self.qlabels, i))
             # raw and scaled scores differ by a constant factor: each keeps its own scale; the output and
             # torch's row are the same quantity: one scale
-            set_series(self.stages, series, [[0, 1], [2, 3], [4, 5]], scales={4: msg("attention.scale_output"), 5: msg("attention.scale_output")},
-                       highlights=[top, top, top, top, -1, -1] if light else None)
+            set_series(self.stages, series, [[0, 1], [2, 3], [4, 5]],
+                       scales={4: msg("attention.scale_output"), 5: msg("attention.scale_output")})
             self.stages.step = i
 
     def _set_terms(self, rv, win: Window) -> None:
@@ -176,8 +172,5 @@ class AttentionStepper(Stepper):
                                   short_labels(self.klabels, win.c0, win.c1), None)
             top = int(np.argmax(np.where(rv.blocked, -1.0, rv.weights))) if len(rv.weights) else -1
             row = win.c0 + top if top >= 0 else -1
-            if has(self.terms, "highlight_row"):  # the largest weight's key: highlight, not the mark
-                self.terms.highlight_row, self.terms.mark_row = row, -1
-            else:
-                self.terms.mark_row = row
+            self.terms.highlight_row, self.terms.mark_row = row, -1  # the largest weight's key: highlight, not the mark
             self.terms.step = rv.i

@@ -15,7 +15,7 @@ from ...engine.decode import DecodeTrace
 from ...views import quantize, value_range
 from ...views.decode import cache_strip, text_parts, tick_view, timeline
 from ...views.matrix import Window
-from ..layout import fit_cells, fold, has, scrolling, set_series, short_labels, wrap_row
+from ..layout import fit_cells, fold, scrolling, set_series, short_labels, wrap_row
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
@@ -117,10 +117,7 @@ class DecodeStepper(Stepper):
             self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),
                                 vmin, vmax, [msg("decode.head_label", h=h) for h in range(H)], short_labels(tv.labels, 0, len(tv.labels)))
             self.row.mark_row = head
-            if has(self.row, "highlight_col"):  # the appended position is "new": highlight, not the mark
-                self.row.highlight_col, self.row.mark_col = win.c0 + first_new, -1
-            else:
-                self.row.mark_col = win.c0 + first_new
+            self.row.highlight_col, self.row.mark_col = win.c0 + first_new, -1  # the appended position: "new"
             self.row.step = t
         self.strip.value = decode_strip(tv, self.trace.use_cache, STRIP)
         kinds = msg("decode.kinds_before_cache") if self.trace.use_cache else msg("decode.kind_recomputed")
@@ -131,8 +128,8 @@ class DecodeStepper(Stepper):
             self.bars.title = msg("decode.bars_title", head=head, largest=largest, top=top)
             # the highlight here is the new token, not the largest weight: the legend says so
             self.bars.texts = {**self.bars.texts, "highlight": msg("decode.highlight_new_token")}
-            set_series(self.bars, [(msg("decode.bars_series", layer=layer, head=head), tv.weights, None, -1, note)],
-                       highlights=[first_new])
+            set_series(self.bars, [(msg("decode.bars_series", layer=layer, head=head), tv.weights, None, -1, note,
+                                    first_new)])
             self.bars.step = t
 
     def _set_cache(self, t: int) -> None:

@@ -13,7 +13,7 @@ from ...engine import RecurrentTrace
 from ...views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
                      value_range, window_around)
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool, tqdm_progress
-from ..layout import fold, has, matrix_width, scrolling, set_series, show_block, where_text, wrap_row
+from ..layout import fold, matrix_width, scrolling, set_series, show_block, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
 from ..markup import equations_table, graph_svg, index_of
@@ -102,8 +102,7 @@ class RecurrentStepper(Stepper):
         self.heatmap = MatrixCanvas(title=msg("recurrent.heatmap_title"), cmap="diverging",
                                     row_axis=msg("recurrent.axis_unit"), col_axis=msg("recurrent.axis_step"),
                                     layout=w.Layout(max_width=f"{matrix_width(*trace_dims(self))}px"))
-        if has(self.heatmap, "click_step"):
-            self.heatmap.click_step = "col"
+        self.heatmap.click_step = "col"
         self.graph = scrolling(HTMLPanel())
         for p, cls in ((self.equations, "tr-equations"), (self.graph, "tr-graph")):
             p.add_class(cls)
