@@ -15,6 +15,7 @@ import numpy as np
 from .image import MONO, SANS, bar_png
 from .looks import ARROW_PX, AXIS_GAP, AXIS_PX, CHART_H, NAME_H, NAME_PX, TITLE_PX, BarChart, BarsLook
 from .looks_matrix import BAR_GAP, BAR_W, LABEL_PX, MatrixLook
+from .looks_text import CELL_PAD, ROW_PX, TEXT_PX, LineChartLook, TableLook, TextLook
 from .palette import COLOURS, THEME
 
 
@@ -165,3 +166,86 @@ def matrix_svg(m: MatrixLook) -> tuple[str, int, int]:
     out += [f"<text x='0' y='{m.bottom + 12 + 14 * i:g}' font-size='{LABEL_PX}' fill='{muted}'>{esc(s)}</text>"
             for i, s in enumerate(m.caption_lines)]
     return "".join(out) + "</g>", m.width, m.height
+
+
+def _row(x: float, y: float, s: str, fill: str, bold: bool = False, anchor: str = "start") -> str:
+    """One text row with its top at ``y`` (the picture's font size and family are the document's)."""
+    weight = " font-weight='bold'" if bold else ""
+    end = f" text-anchor='{anchor}'" if anchor != "start" else ""
+    return (f"<text x='{x:g}' y='{y + TEXT_PX:g}' fill='{fill}'{weight}{end} xml:space='preserve'>"
+            f"{html.escape(s, quote=False)}</text>")
+
+
+def text_svg(look: TextLook) -> tuple[str, float, int]:
+    """Rows of text as an SVG fragment, and its size. Example: ``text_svg(text_look(["t = 3"]))[2] == 16``"""
+    return "".join(_row(0, i * ROW_PX, r.text, colour(r.colour), r.bold) for i, r in enumerate(look.rows)), \
+        look.width, look.height
+
+
+def table_svg(look: TableLook) -> tuple[str, float, int]:
+    """A table as aligned columns on its grid (header cells bold on bg-alt), and its size.
+
+    Example: ``table_svg(table_look([[("w", True)], [("0.25", False)]]))[2] == 32``
+    """
+    xs = [sum(look.widths[:c]) for c in range(len(look.widths) + 1)]
+    out = []
+    for i, row in enumerate(look.rows):
+        y, col = i * ROW_PX, 0
+        for c in row:
+            x0, x1 = xs[col], xs[col + c.span]
+            out.append(f"<rect x='{x0:g}' y='{y}' width='{x1 - x0:g}' height='{ROW_PX}' "
+                       f"fill='{colour('bg-alt') if c.header else 'none'}' stroke='{colour('border')}'/>")
+            out.append(_row(x1 - CELL_PAD if c.align == "end" else x0 + CELL_PAD, y + 1, c.text, colour("fg"), c.header,
+                            c.align))
+            col += c.span
+    return "".join(out), xs[-1], len(look.rows) * ROW_PX
+
+
+def line_chart_svg(look: LineChartLook, paint=colour) -> str:
+    """A line chart's Look as an inline SVG: gridlines with their values, each line, the current slot marked, and
+    "t = 0" … "t = last" under the axis. ``paint`` turns a palette name into CSS: the light theme's hex for a
+    picture, ``views.palette.theme_var`` for a live panel that follows the notebook's theme.
+
+    Example: ``line_chart_svg(LineChartLook(Frame(n=3, lo=0.0, hi=2.0), (Line([0, 1, 2], [0, 1, 2], "negative"),), 1, 2, "norms"))``
+    """
+    f = look.frame
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{f.width}' height='{f.height}' role='img' "
+           f"aria-label='{esc(look.aria)}' style='font:10px monospace;border:1px solid {paint('border')};"
+           f"fill:{paint('fg-muted')}'>"]
+    for y, words in look.grid:
+        out.append(f"<line x1='{f.left}' y1='{y:.1f}' x2='{f.width - f.right}' y2='{y:.1f}' "
+                   f"style='stroke:{paint('bg-alt')}'/><text x='2' y='{y + 3:.1f}'>{esc(words)}</text>")
+    for line in look.lines:
+        pts = look.points(line)
+        if not pts:
+            continue
+        css = f"class='{line.css}' " if line.css else ""
+        dash = f" stroke-dasharray='{line.dash}'" if line.dash else ""
+        out.append(f"<polyline {css}points='{' '.join(f'{x:.1f},{y:.1f}' for x, y in pts)}' "
+                   f"style='fill:none;stroke:{paint(line.colour)}' stroke-width='1.5'{dash}/>")
+        if line.dot:
+            out.append(f"<circle cx='{pts[-1][0]:.1f}' cy='{pts[-1][1]:.1f}' r='2.5' style='fill:{paint(line.colour)}'/>")
+    if 0 <= look.current < f.n:
+        out.append(f"<line x1='{f.x(look.current):.1f}' y1='{f.top}' x2='{f.x(look.current):.1f}' "
+                   f"y2='{f.height - f.bottom}' style='stroke:{paint('mark')}'/>")
+    out.append(f"<text x='{f.left}' y='{f.height - 4}'>t = 0</text>"
+               f"<text x='{f.width - 60}' y='{f.height - 4}'>t = {look.last}</text></svg>")
+    return "".join(out)
+
+
+def paint(look) -> tuple[str, float, float]:
+    """Any Look as an SVG fragment drawn from the origin, and its size: the painter is found by the Look's type.
+
+    Example: ``svg, w, h = paint(canvas.look())``
+    """
+    for kind, painter in PAINTERS.items():
+        if isinstance(look, kind):
+            return painter(look)
+    raise TypeError(f"no SVG painter for {type(look).__name__}; expected one of {[k.__name__ for k in PAINTERS]}")
+
+
+def _chart(look: LineChartLook) -> tuple[str, int, int]:
+    return line_chart_svg(look), look.frame.width + 2, look.frame.height + 2  # with its 1 px border
+
+
+PAINTERS = {BarsLook: bars_svg, MatrixLook: matrix_svg, TableLook: table_svg, TextLook: text_svg, LineChartLook: _chart}

@@ -1,11 +1,11 @@
 """Keep it: a stepper's current view as one SVG, or a PNG rasterised from that SVG (``Stepper.save``).
 
 The picture is composed the way the screen lays the stepper out: the controls' state line on top, then
-each panel, the children of a VBox stacked, those of an HBox side by side. A canvas panel draws itself
-(``snapshot_svg()``: an SVG fragment from the origin, light theme colours as hex, and its size); a panel
-without one (yet) is drawn from its static ``snapshot_html()``, the picture a saved notebook shows. HTML
-panels (tables, equations, the graph) become SVG text rows: tags stripped, tables as aligned columns,
-an inline SVG (the graph) embedded as it is. Everything comes from the widgets' traits, so the file
+each panel, the children of a VBox stacked, those of an HBox side by side. Every panel is painted by the one
+SVG painter (``views.svg``) from its Look: a canvas's (``snapshot_svg()``), or the ``looks`` an HTML panel keeps
+(text, tables, line charts). HTML panels that keep no Looks yet (tables, equations, the graph, the decode text)
+are still read back from their HTML: tags stripped, tables as the table Look, an inline SVG (the graph)
+embedded as it is. Everything comes from the widgets' traits, so the file
 shows the same step, selection and numbers as the screen, and no network or browser is needed.
 The PNG is ``vl_convert.svg_to_png`` of the SVG (``pip install vl-convert-python``; optional: about
 80 MB installed, needed only for PNG from Python: ``.svg`` and the browser's "save picture" need nothing).
@@ -24,11 +24,13 @@ from html.parser import HTMLParser
 import ipywidgets as w
 
 from ..engine.errors import describe, fail
-from ..views.image import MONO, text_px
+from ..views.image import MONO
+from ..views.looks_text import ROW_PX, TEXT_PX, TextRow, table_look, text_look
 from ..views.palette import light_theme
+from ..views.svg import paint, table_svg, text_svg
 
 FONT = MONO  # with CJK glyphs: the PNG rasteriser finds them in WenQuanYi Micro Hei
-SIZE, ROW, CELL_PAD = 12, 16, 5  # font px, text row px, px of padding either side of a table cell
+SIZE, ROW = TEXT_PX, ROW_PX  # font px, text row px (the text Looks')
 GAP, PAD = 12, 8  # between panels; around the picture
 SUFFIXES = (".svg", ".png")
 BLOCKS = {"div", "p", "br", "tr", "li", "ul", "ol", "table", "details", "summary", "section", "h1", "h2", "h3",
@@ -42,21 +44,6 @@ class Block:
     body: str
     w: float
     h: float
-
-
-def text_width(s: str) -> float:
-    """Pixels a text row takes at most (``views.image.text_px`` at the picture's font size).
-
-    Example: ``text_width("ab") == text_px("ab", SIZE)``
-    """
-    return text_px(s, SIZE)
-
-
-def _text(x: float, y: float, s: str, fill: str, bold: bool = False, anchor: str = "start") -> str:
-    weight = " font-weight='bold'" if bold else ""
-    end = f" text-anchor='{anchor}'" if anchor != "start" else ""
-    return (f"<text x='{x:g}' y='{y + SIZE:g}' fill='{fill}'{weight}{end} xml:space='preserve'>"
-            f"{html.escape(s, quote=False)}</text>")
 
 
 def stack(blocks: list[Block], across: bool, gap: float = GAP) -> Block:
@@ -77,50 +64,16 @@ def stack(blocks: list[Block], across: bool, gap: float = GAP) -> Block:
     return Block("".join(parts), size if across else other, other if across else size)
 
 
-def lines_block(lines: list[tuple[str, bool]], fill: str) -> Block:
-    """Text rows: ``(text, bold)`` each. Example: ``lines_block([("t=3 (0–4)", True)], "#1a1a1a").h == ROW``"""
-    lines = [(s, b) for s, b in lines if s.strip()]
-    body = "".join(_text(0, i * ROW, s, fill, b) for i, (s, b) in enumerate(lines))
-    return Block(body, max((text_width(s) for s, _ in lines), default=0), len(lines) * ROW)
+def lines_block(lines: list[tuple[str, bool]]) -> Block:
+    """Text rows, ``(text, bold)`` each, painted from their Look. Example: ``lines_block([("t=3 (0–4)", True)]).h == ROW``"""
+    return Block(*text_svg(text_look([TextRow(s, b) for s, b in lines])))
 
 
-def _cell(c) -> tuple[str, bool, int, str]:
-    """A table cell as (text, header, column span, "start" | "end")."""
-    c = tuple(c)
-    return (c + (1, "start"))[:4] if len(c) < 4 else c
-
-
-def table_block(rows: list[list[tuple]], theme: dict) -> Block:
-    """A table as aligned columns sized to their content, on its grid (header cells bold on bg-alt).
-
-    A cell is ``(text, header[, colspan[, "start" | "end"]])``: a spanning cell widens its last column only
-    as much as it needs. Example: ``table_block([[("w", True)], [("0.25", False)]], light_theme()).h == 2 * ROW``
+def table_block(rows: list[list[tuple]]) -> Block:
+    """A table, ``(text, header[, colspan[, "start" | "end"]])`` a cell, painted from its Look (columns sized to
+    their content). Example: ``table_block([[("w", True)], [("0.25", False)]]).h == 2 * ROW``
     """
-    rows = [[_cell(c) for c in r] for r in rows if r]
-    ncol = max((sum(c[2] for c in r) for r in rows), default=0)
-    widths = [0.0] * ncol
-    for single in (True, False):  # single cells first, then the spans fill what they still lack
-        for r in rows:
-            col = 0
-            for text, _, span, _ in r:
-                need = text_width(text) + 2 * CELL_PAD
-                if (span == 1) == single:
-                    have = sum(widths[col:col + span]) if span > 1 else widths[col]
-                    widths[col + span - 1] += max(0.0, need - have)
-                col += span
-    widths = [float(int(w + 1.999)) for w in widths]
-    xs = [sum(widths[:c]) for c in range(ncol + 1)]
-    out = []
-    for i, row in enumerate(rows):
-        y, col = i * ROW, 0
-        for text, head, span, align in row:
-            x0, x1 = xs[col], xs[col + span]
-            out.append(f"<rect x='{x0:g}' y='{y}' width='{x1 - x0:g}' height='{ROW}' "
-                       f"fill='{theme['bg-alt'] if head else 'none'}' stroke='{theme['border']}'/>")
-            x = x1 - CELL_PAD if align == "end" else x0 + CELL_PAD
-            out.append(_text(x, y + 1, text, theme["fg"], head, align))
-            col += span
-    return Block("".join(out), xs[-1], len(rows) * ROW)
+    return Block(*table_svg(table_look(rows)))
 
 
 def resolve_vars(s: str) -> str:
@@ -184,7 +137,7 @@ class _Rows(HTMLParser):
     def flush_lines(self):
         self.flush()
         if self.lines:
-            self.blocks.append(lines_block(self.lines, self.theme["fg"]))
+            self.blocks.append(lines_block(self.lines))
             self.lines = []
 
     def handle_starttag(self, tag, attrs):
@@ -231,7 +184,7 @@ class _Rows(HTMLParser):
                 self.table[-1].append((" ".join(self.cell[0].split()), *self.cell[1:]))
             self.cell = None
         elif tag == "table" and self.table is not None:
-            self.blocks.append(table_block(self.table, self.theme))
+            self.blocks.append(table_block(self.table))
             self.table = None
         if self.bolds and self.bolds[-1] == tag:
             self.flush()
@@ -277,16 +230,18 @@ def panel_block(widget, theme: dict) -> Block:
     if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
         return Block("", 0, 0)
     if isinstance(widget, w.Accordion):  # each section's header line; the open one's body under it
-        theme_fg, parts = theme["fg"], []
+        parts = []
         for i, child in enumerate(widget.children):
             is_open = widget.selected_index == i
             title = widget.get_title(i) if hasattr(widget, "get_title") else (widget.titles or [""] * (i + 1))[i]
-            parts.append(lines_block([(f"{'▾' if is_open else '▸'} {title or ''}", True)], theme_fg))
+            parts.append(lines_block([(f"{'▾' if is_open else '▸'} {title or ''}", True)]))
             if is_open:
                 parts.append(panel_block(child, theme))
         return stack(parts, across=False, gap=4)
     if hasattr(widget, "snapshot_svg"):
         return Block(*widget.snapshot_svg())
+    if getattr(widget, "looks", ()):  # a panel that keeps its Looks: painted, not read back from its HTML
+        return stack([Block(*paint(look)) for look in widget.looks], across=False, gap=4)
     if hasattr(widget, "snapshot_html") and not isinstance(widget, w.Box):
         return html_block(widget.snapshot_html(), theme)  # until the panel draws its own SVG
     if isinstance(widget, w.HTML):
@@ -303,7 +258,7 @@ def view_svg(stepper) -> str:
     """
     theme = light_theme()
     c = stepper.controller
-    head = lines_block([(f"{type(stepper).__name__} · {c.describe()}", True)], theme["fg"])
+    head = lines_block([(f"{type(stepper).__name__} · {c.describe()}", True)])
     parts = [stack([head, html_block(c.caption.value, theme)], across=False, gap=2)]
     parts += [panel_block(p, theme) for p in stepper.children if p is not c]
     body = stack(parts, across=False)

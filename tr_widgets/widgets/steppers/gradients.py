@@ -18,31 +18,33 @@ from ...views.gradients import backward_time, gradient_matrix, gradient_view, no
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from ..layout import fold, matrix_width, scrolling, set_series, show_block, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
-from ..panels.line_chart import Frame, Line, line_chart_svg
+from ..panels.line_chart import Frame, Line, chart_look, live_chart
+from ...views.looks_text import TextRow, text_look
 from ...i18n import msg
-from ..markup import HEX_COLOURS, THEME_VARS, counted, equations_table, escaped, index_of, text_block
+from ..markup import counted, equations_table, escaped, index_of, text_block
 
 
 AXIS = "log10 ‖∂L/∂h_t‖"
 NORMS_H = 110  # px of the norms chart: beside the heatmap, about one screen in all
 
 
-def log_norm_svg(s, lo: float, hi: float, title: str, width: int = 400, height: int = 130) -> str:
-    """An inline SVG line chart of a :class:`~tr_widgets.views.gradients.NormSeries`: log10 ‖∂L/∂h_t‖
-    (and ‖∂L/∂c_t‖, dashed) over time, only the visited bins drawn, the current time marked.
+def norms_panel(s, lo: float, hi: float, title: str, width: int = 400, height: int = 130) -> tuple[str, tuple]:
+    """A :class:`~tr_widgets.views.gradients.NormSeries` as a line chart panel: log10 ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖,
+    dashed) over time, only the visited bins drawn, the current time marked; its HTML and its Looks (for save()).
 
-    Example: ``log_norm_svg(norm_series(g, 0), -3.0, 1.0, "gradient norm")``
+    Example: ``html, looks = norms_panel(norm_series(g, 0), -3.0, 1.0, "gradient norm")``
     """
     frame = Frame(n=len(s.log_norm), lo=lo, hi=hi, width=width, height=height)
     lines = [Line(range(len(vals)), vals, colour, dash) for vals, dash, colour in
-             ((s.log_norm, "", HEX_COLOURS.negative), (s.log_cell_norm, "4 3", HEX_COLOURS.positive)) if vals is not None]
-    chart = line_chart_svg(frame, lines, s.current, s.T - 1, msg("gradients.norm_aria", axis=AXIS))
+             ((s.log_norm, "", "negative"), (s.log_cell_norm, "4 3", "positive")) if vals is not None]
+    look = chart_look(frame, lines, s.current, s.T - 1, msg("gradients.norm_aria", axis=AXIS))
     legend = AXIS + (msg("gradients.legend_cell") if s.log_cell_norm is not None else "")
     binned = msg("gradients.binned", n=s.steps_per_bin) if s.steps_per_bin > 1 else ""
     seen = int(s.visited.sum())
     note = msg("gradients.norm_note", legend=legend, seen=seen, points=counted("count.point", frame.n), binned=binned)
-    return (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}' style='line-height:1.35'><div style='font-weight:600'>{escaped(title)}</div>"
-            f"{chart}{text_block(note)}</div>")
+    html = (f"<div class='tr-panel tr-grad-norms' data-tr-step='{s.t}' style='line-height:1.35'><div style='font-weight:600'>{escaped(title)}</div>"
+            f"{live_chart(look)}{text_block(note)}</div>")
+    return html, (text_look([TextRow(title, True)]), look, text_look([TextRow(note, colour="fg-muted")]))
 
 
 class GradientStepper(Stepper):
@@ -132,13 +134,13 @@ class GradientStepper(Stepper):
         if self.flow_c is not None:
             self._set_flow(self.flow_c, gv.c_path, k, msg("gradients.flow_c", t=t))
         s = norm_series(self.trace, k, layer, direction, o["max_points"])
-        self.norms.value = log_norm_svg(s, *self._yrange, msg("gradients.norms_title", axis=AXIS),
+        self.norms.value, self.norms.looks = norms_panel(s, *self._yrange, msg("gradients.norms_title", axis=AXIS),
                                         height=NORMS_H)
         with self.gains.hold_sync():
             self.gains.title = msg("gradients.gains_title")
-            g = np.nan_to_num(s.log_gain, nan=0.0)
+            log_gain = np.nan_to_num(s.log_gain, nan=0.0)
             note = msg("gradients.bins_note", n=s.steps_per_bin) if s.steps_per_bin > 1 else ""
-            self.gains.set_series([(msg("gradients.log_gain"), g, ~s.visited, s.current, note)])
+            self.gains.set_series([(msg("gradients.log_gain"), log_gain, ~s.visited, s.current, note)])
             self.gains.step = k
         win = window_around(self._G.shape, None, t, o["window"], o["window"])
         with self.heatmap.hold_sync():

@@ -20,32 +20,38 @@ from ...views.state import (human_bytes, layout, memory_view, output_bar, quanti
 from ..base import COMMON_OPTIONS, Stepper, int_in
 from ..layout import fold, scrolling, set_series, show_block, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
-from ..panels.line_chart import Frame, Line, line_chart_svg
+from ..panels.line_chart import Frame, Line, chart_look, live_chart
+from ...views.looks_text import TextRow, text_look
 from ...i18n import msg, msg_or
 from ..markup import HEX_COLOURS, MUTED, THEME_VARS, escaped, index_of
 
 
-def memory_svg(m, width: int = 400, height: int = 130) -> str:
-    """An inline SVG of a :class:`~tr_widgets.views.state.MemoryView`: bytes per layer over positions
-    0 … T−1, the state's line flat, the KV cache's growing by one position per tick, drawn up to t.
+def memory_panel(m, width: int = 400, height: int = 130) -> tuple[str, tuple]:
+    """A :class:`~tr_widgets.views.state.MemoryView` as a line chart panel: bytes per layer over positions
+    0 … T−1, the state's line flat, the KV cache's growing by one position per tick, drawn up to t; its HTML
+    and its Looks (for save()).
 
-    Example: ``memory_svg(memory_view(trace, 5))``
+    Example: ``html, looks = memory_panel(memory_view(trace, 5))``
     """
     frame = Frame(n=m.T, lo=0.0, hi=float(max(m.state_bytes, m.kv_at(m.T - 1), 1)), width=width, height=height,
                   left=64, top=8, right=8, tick=human_bytes)
-    lines = [Line(m.steps, m.kv_at(m.steps), HEX_COLOURS.negative, css="tr-line-kv", dot=True),
-             Line(m.steps, np.full(len(m.steps), m.state_bytes), HEX_COLOURS.positive, css="tr-line-state", dot=True)]
-    chart = line_chart_svg(frame, lines, m.t, m.T - 1, msg("state.memory_aria"))
+    lines = [Line(m.steps, m.kv_at(m.steps), "negative", css="tr-line-kv", dot=True),
+             Line(m.steps, np.full(len(m.steps), m.state_bytes), "positive", css="tr-line-state", dot=True)]
+    look = chart_look(frame, lines, m.t, m.T - 1, msg("state.memory_aria"))
     # only the marks (drawn, not text) take the lines' colours; the words keep the theme's text colour
     # (the line colours on Dark's background are below WCAG's 4.5:1 for text)
     mark = lambda c: (f"<svg width='14' height='8' aria-hidden='true' style='vertical-align:middle'>"  # noqa: E731
                       f"<line x1='0' y1='4' x2='14' y2='4' stroke='{c}' stroke-width='2'/></svg>")
     legend = (f"{mark(HEX_COLOURS.positive)} {escaped(msg('state.legend_state'))} · "
               f"{mark(HEX_COLOURS.negative)} {escaped(msg('state.legend_kv'))}")
-    return (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}' style='line-height:1.35'>"
-            f"<div style='font-weight:600'>{escaped(msg('state.memory_title', t=m.t))}</div>"
-            f"{chart}<div style='font:11px sans-serif;color:{THEME_VARS.fg}'>{legend}</div>"
+    title = msg("state.memory_title", t=m.t)
+    html = (f"<div class='tr-panel tr-state-memory' data-tr-step='{m.t}' style='line-height:1.35'>"
+            f"<div style='font-weight:600'>{escaped(title)}</div>"
+            f"{live_chart(look)}<div style='font:11px sans-serif;color:{THEME_VARS.fg}'>{legend}</div>"
             f"<div style='{MUTED};max-width:{width}px'>{escaped(m.caption())}</div></div>")
+    words = f"{msg('state.legend_state')} · {msg('state.legend_kv')}"
+    return html, (text_look([TextRow(title, True)]), look,
+                  text_look([words, TextRow(m.caption(), colour="fg-muted")]))
 
 
 MEMORY_W = 340  # px of the bytes chart: beside the state heatmap within a 900 px page
@@ -124,7 +130,8 @@ class StateStepper(Stepper):
                        msg("state.quantities_title", t=t, family=family_title(self.trace.spec)))
         self._set_bars(self.output, [output_bar(self.trace, t, sel.get("batch", 0), o["max_bars"])], t,
                        msg("state.output_title", t=t, batch=sel.get("batch", 0)))
-        self.memory.value = memory_svg(memory_view(self.trace, t, o["max_points"]), width=MEMORY_W)
+        view = memory_view(self.trace, t, o["max_points"])
+        self.memory.value, self.memory.looks = memory_panel(view, width=MEMORY_W)
         self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} "
                                     f"{self.trace.name or msg('state.mixer')} · {self._where()}", t)
 
