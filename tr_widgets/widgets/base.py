@@ -15,7 +15,7 @@ from ..engine.errors import describe, fail
 from ..i18n import LANGUAGES, get_language, language
 from ..views.matrix import OVERVIEW, WINDOW
 from ..views.palette import standalone
-from . import frames as fr
+from . import frames
 from .controller import StepController
 from .save import save_view
 from .frontend import set_widget_view, widget_frontend  # noqa: F401  (re-exported)
@@ -113,9 +113,9 @@ class Stepper(FrameStreaming, w.VBox):
         if choices:
             self.controller.select(**choices)
         self.controller.step = self.options["step"]  # validated there, once
-        self._targets, self._layout = fr.collect(self, self.controller)
+        self._targets, self._layout = frames.collect(self, self.controller)
         self.controller.clock.caption_target = next(i for i, tw in enumerate(self._targets) if tw is self.controller.caption)
-        self._budget = self.options["frames"] if self.options["frames"] is not None else fr.get_frame_budget()
+        self._budget = self.options["frames"] if self.options["frames"] is not None else frames.get_frame_budget()
         self._gen, self._mode, self._payload, self._have = 0, "kernel", None, set()
         self._base, self._known, self._recorded = set(), set(), OrderedDict()
         self._draw(self.step, new_selection=True)

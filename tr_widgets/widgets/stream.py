@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 
 from ..i18n import language, msg
-from . import frames as fr
+from . import frames
 from .frontend import frontend_seen
 
 
@@ -42,7 +42,7 @@ class FrameStreaming:
             out = []
             for s in steps:
                 self._draw(s, new_selection=False)
-                out.append(fr.state_of(self._targets))
+                out.append(frames.state_of(self._targets))
                 self._recorded[s] = out[-1]
                 self._recorded.move_to_end(s)
             while len(self._recorded) > RECORDED_MAX:
@@ -78,20 +78,20 @@ class FrameStreaming:
 
     def _fits(self, n: int) -> tuple[bytes | None, int]:
         """(every frame packed, or None over the budget; the size an export would need, -1 if unknown)."""
-        here = fr.state_of(self._targets)
+        here = frames.state_of(self._targets)
         t0 = time.perf_counter()
         other = self._record([min(self.step + 1, n - 1)])[0] if n > 1 else here
         self._frame_s = (time.perf_counter() - t0) / 2  # one drawing for the frame, one for the step
-        one = len(fr.pack([here], 0, 0))
-        per_frame = max(len(fr.pack([here, other], 0, 0)) - one, 1)  # one more step, compressed
-        self._size_chunks(8, fr.CHUNK_BYTES // per_frame)  # the first; adapted as chunks are sent
-        if not self._budget or n > fr.MAX_FULL:
+        one = len(frames.pack([here], 0, 0))
+        per_frame = max(len(frames.pack([here, other], 0, 0)) - one, 1)  # one more step, compressed
+        self._size_chunks(8, frames.CHUNK_BYTES // per_frame)  # the first; adapted as chunks are sent
+        if not self._budget or n > frames.MAX_FULL:
             return None, -1
         estimate = one + n * per_frame
-        if estimate * 4 // 3 + fr.js_bytes() > self._budget * 1.25:
-            return None, estimate * 4 // 3 + fr.js_bytes()
-        payload = fr.pack(self._record(range(n)), 0, self._gen)
-        size = fr.embedded_size(payload)
+        if estimate * 4 // 3 + frames.js_bytes() > self._budget * 1.25:
+            return None, estimate * 4 // 3 + frames.js_bytes()
+        payload = frames.pack(self._record(range(n)), 0, self._gen)
+        size = frames.embedded_size(payload)
         return (payload if size <= self._budget else None), size
 
     def _make_frames(self) -> None:
@@ -109,7 +109,7 @@ class FrameStreaming:
             else:
                 self._mode, self._base = "chunks", set()
                 a, b = max(0, self.step - 1), min(n, self.step + 2)
-                clock.frames = fr.pack(self._record(range(a, b)), a, self._gen, known=self._base)
+                clock.frames = frames.pack(self._record(range(a, b)), a, self._gen, known=self._base)
                 self._known = set(self._base)
                 self._have.update(range(a, b))
             clock.frames_mode = True
@@ -119,21 +119,21 @@ class FrameStreaming:
         fits, keeping the half nearest the step (the start; the end when ``keep_end``)."""
         a, b = max(0, a), min(self.controller.n_steps, b)
         t0 = time.perf_counter()
-        frames = self._record(range(a, b))
+        chunk = self._record(range(a, b))
         self._frame_s = (time.perf_counter() - t0) / (b - a + 1)  # one drawing per frame, and the step's
         while True:
             known = set(self._known)
-            payload = fr.pack(frames, a, self._gen, known=known)
-            if len(payload) <= fr.MSG_MAX or len(frames) == 1:
+            payload = frames.pack(chunk, a, self._gen, known=known)
+            if len(payload) <= frames.MSG_MAX or len(chunk) == 1:
                 break
-            half = len(frames) // 2
-            frames, a = (frames[half:], a + half) if keep_end else (frames[:half], a)
-        b = a + len(frames)
+            half = len(chunk) // 2
+            chunk, a = (chunk[half:], a + half) if keep_end else (chunk[:half], a)
+        b = a + len(chunk)
         self._known = known
         self.controller.clock.send({"frames": [a, b]}, buffers=[payload])
         self._have.update(range(a, b))
         if b - a > 1:  # from what the last one weighed
-            self._size_chunks(32, fr.CHUNK_BYTES * (b - a) // max(len(payload), 1))
+            self._size_chunks(32, frames.CHUNK_BYTES * (b - a) // max(len(payload), 1))
 
     def _size_chunks(self, most: int, by_bytes: int) -> None:
         """Frames per chunk: about CHUNK_BYTES (``by_bytes`` frames) and drawn within about CHUNK_SECONDS
@@ -213,9 +213,9 @@ class FrameStreaming:
                     "interval": self.controller.interval, "step_name": self.controller.clock.description,
                     "speeds": self.controller.clock.speeds, "texts": self.controller.clock.texts,
                     "caption_target": self.controller.clock.caption_target}
-            return fr.export_html(snap, spec, self._payload)
+            return frames.export_html(snap, spec, self._payload)
         with language(self.lang):
-            size = (msg("export.size_mib", mib=f"{self._size_hint / fr.MiB:.1f}") if self._size_hint > 0
-                    else msg("export.size_steps", steps=self.controller.n_steps, most=fr.MAX_FULL))
-            notice = html.escape(msg("export.static_only", size=size, budget=f"{self._budget / fr.MiB:.1f}"))
-        return fr.export_html(snap, None, None, notice)
+            size = (msg("export.size_mib", mib=f"{self._size_hint / frames.MiB:.1f}") if self._size_hint > 0
+                    else msg("export.size_steps", steps=self.controller.n_steps, most=frames.MAX_FULL))
+            notice = html.escape(msg("export.static_only", size=size, budget=f"{self._budget / frames.MiB:.1f}"))
+        return frames.export_html(snap, None, None, notice)
