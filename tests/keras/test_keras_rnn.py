@@ -172,3 +172,18 @@ def test_rnn_over_lstm_cell_with_initial_state():
     _close(tr.hidden().transpose(0, 1), out)
     ref_tr = trace_recurrent(_torch_lstm(layer.cell), x, (h0[None], c0[None]))
     _close(tr.cell(), ref_tr.cell())
+
+
+def test_seed000_predict_under_capture():
+    """Seed 000 predicts with model.predict (numpy in, numpy out): recorded all the same."""
+    import numpy as np
+    model = _seed000(units=8)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    x = np.array([[0, 1, 2, 3]])
+    ref = model.predict(x, verbose=0)
+    with tr_widgets.capture(model) as rec:
+        out = model.predict(x, verbose=0)
+    assert np.array_equal(out, ref) and rec.names == [model.layers[1].name]
+    emb = model.layers[0](torch.as_tensor(x))
+    _close(rec[rec.names[0]].h_n, model.layers[1](emb))
+

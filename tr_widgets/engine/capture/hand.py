@@ -8,7 +8,8 @@ sees every torch call inside (``@``, ``torch.matmul``, ``bmm``, ``einsum``, ``ba
 product, a weak reference and its *chain*: the two operands (q and kᵀ) and the steps applied since, in the
 module's own order. Nothing is copied on the forward's clock; a T×T tensor is never held (weak references),
 except the logits of a softmax that nothing replays (additive attention), counted against the memory
-budget. ``F.scaled_dot_product_attention`` called inside through any reference is seen here too.
+budget. ``F.scaled_dot_product_attention`` called inside through any reference is seen here too. Outside
+such modules, ``hand_anywhere`` records the same attention from its softmax on (its logits kept).
 
 At build time (``hand_trace.chain_trace``) the chain is laid out in the softmax's layout (heads folded into a 3-D
 ``bmm`` batch are unfolded when an enclosing module says how many heads it has), replayed, and checked

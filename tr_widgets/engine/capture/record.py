@@ -56,10 +56,10 @@ from .recorder import Recorder
 SDPA_NAME = "scaled_dot_product_attention"  # the name of a call made outside any module
 SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells; nn.MultiheadAttention (also inside "
              "nn.TransformerEncoder/Decoder layers); F.scaled_dot_product_attention (e.g. Hugging Face "
-             "models with their default sdpa attention); softmax(q·kᵀ)·v written by hand inside a module "
-             "whose class name says Attention/Attn (eager Hugging Face attention, minGPT, Bloom's ALiBi, "
-             "Gemma 2's soft cap, GPT-OSS's sinks); the state-space and linear-attention mixers MambaMixer, "
-             "Mamba2Mixer, RwkvSelfAttention and Qwen3NextGatedDeltaNet (as StateTraces)")
+             "models with their default sdpa attention); softmax(q·kᵀ)·v written by hand in any module (eager "
+             "Hugging Face attention, minGPT, d2l, a user's Head, Bloom's ALiBi, Gemma 2's soft cap, GPT-OSS's "
+             "sinks); the state-space and linear-attention mixers MambaMixer, Mamba2Mixer, RwkvSelfAttention and "
+             "Qwen3NextGatedDeltaNet (as StateTraces); Keras 3 RNN layers and MultiHeadAttention (torch backend)")
 
 
 class CaptureWarning(UserWarning):
