@@ -111,7 +111,8 @@ class DecodeStepper(Stepper):
         where = (msg("decode.where_cache", reused=int(tv.reused.sum()), appended=n_new) if self.trace.use_cache
                  else msg("decode.where_no_cache"))
         with self.row.hold_sync():
-            fit_cells(self.row, H, win.c1 - win.c0)
+            # one cell size for every tick (the widest window): frames replay the steps with it
+            fit_cells(self.row, H, min(self.window, max(tk.keys for tk in self.trace.ticks)))
             self.row.title = msg("decode.row_title", t=t, position=tv.query_position, keys=counted("count.key", S),
                                  layer=layer, where=where)
             self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),
