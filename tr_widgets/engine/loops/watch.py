@@ -159,7 +159,7 @@ class LoopWatch:
         for f in found:
             f.source = _source(r.info, f.loop)
             try:
-                trace = build_loop_trace(f, output)
+                trace = build_loop_trace(f, output, name=type(module).__name__)
             except Exception as e:  # noqa: BLE001
                 self.rec.skipped.append((module, f"{type(e).__name__}: {e}"))
                 continue
