@@ -9,6 +9,7 @@ text size estimate every Look lays out with (``text_px``), and the colour bar's 
 from __future__ import annotations
 
 import base64
+import functools
 import struct
 import unicodedata
 import zlib
@@ -88,6 +89,7 @@ SANS = "DejaVu Sans, WenQuanYi Micro Hei, sans-serif"  # fonts with Latin and CJ
 MONO = "DejaVu Sans Mono, WenQuanYi Micro Hei Mono, WenQuanYi Micro Hei, monospace"
 
 
+@functools.lru_cache(maxsize=8192)  # the same labels and names are measured at every step
 def text_px(s: str, size: float) -> float:
     """An upper estimate of how many px ``s`` takes at font size ``size``: 0.62 em a character, 1 em a wide one.
 

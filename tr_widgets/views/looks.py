@@ -151,7 +151,7 @@ def _chart(name, v, blk, m: float, label: str, up: bool, note: str, mark: int, h
     """One chart with its axis decided (``repeat``: its left neighbour's axis, not shown)."""
     axis = axis_labels(label, m, up)
     widest = max(text_px(t, AXIS_PX) for t in axis_labels(label, m, False))  # the signed texts: one width either way
-    aria = f"{name}: {len(v)} values, axis {f'0 to {label}' if up else f'±{label}'}"
+    aria = f"{name}: {len(v)} values"  # the same at every step (bytes per step); the axis texts are read beside it
     return BarChart(name, v, blk, bar_px(len(v)), m, up and m > 0, axis, 0 if repeat else int(max(AXIS_MIN, widest) + 0.999),
                     note, mark, high, aria, 0.0, 0.0)
 
@@ -231,10 +231,11 @@ def _place_legend(items, width: float, y: float) -> tuple[list[LegendItem], floa
 
 
 def bars_look(title: str, series, groups, scales, units, texts: dict, arrow: str = "→",
-              max_width: float = PICTURE_W) -> BarsLook:
+              max_width: float = PICTURE_W, placed: bool = True) -> BarsLook:
     """The Look of a bar panel. ``series``: ``(name, values, blocked or None, mark, note[, highlight])`` each;
     ``groups``: lists of series indices; ``scales``/``units``: one group name / unit per series ("" none);
-    ``texts``: the words (i18n "bars." keys without the prefix).
+    ``texts``: the words (i18n "bars." keys without the prefix). ``placed=False`` leaves out where things sit in
+    a picture (every x, y 0; width and height 0): the browser flows the charts itself, and a step is cheaper.
 
     Example::
 
@@ -243,9 +244,14 @@ def bars_look(title: str, series, groups, scales, units, texts: dict, arrow: str
         look.charts[0].scale_max == look.charts[1].scale_max   # one scale
     """
     groups = [[s for s in group if 0 <= s < len(series)] for group in groups]
-    charts, arrows, width, bottom = _place(_charts(series, groups, list(scales), list(units), texts), groups,
-                                           title, arrow, max_width)
-    legend, width, height = _place_legend(_legend_words(charts, texts), width, bottom)
+    charts = _charts(series, groups, list(scales), list(units), texts)
+    words = _legend_words(charts, texts)
+    if not placed:
+        return BarsLook(title, tuple(charts), tuple(tuple(g) for g in groups),
+                        tuple(2 if len(g) >= 3 else 1 for g in groups), arrow, (),
+                        tuple(LegendItem(c, w) for c, w in words), 0, 0)
+    charts, arrows, width, bottom = _place(charts, groups, title, arrow, max_width)
+    legend, width, height = _place_legend(words, width, bottom)
     return BarsLook(title, tuple(charts), tuple(tuple(g) for g in groups),
                     tuple(2 if len(g) >= 3 else 1 for g in groups), arrow, tuple(arrows), tuple(legend),
                     int(max(width, 240) + 1.999), int(height))

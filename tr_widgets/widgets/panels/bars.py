@@ -82,12 +82,12 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     # the Look's decisions (views.looks.bars_look), which bars.js paints as they are
     bar_px = t.List(t.Int()).tag(sync=True)  # pixels per bar, one per series
     chart_h = t.Int(CHART_H).tag(sync=True)  # px of each chart's plot
-    ticks = t.List(t.List(t.Unicode())).tag(sync=True)  # each chart's axis texts top, middle, bottom
-    up = t.List(t.Bool()).tag(sync=True)  # drawn from a zero line at the bottom (else about the middle)
-    axis_px = t.List(t.Int()).tag(sync=True)  # px of each chart's axis (0: its left neighbour's, not shown)
-    columns = t.List(t.Int()).tag(sync=True)  # charts abreast in each group
-    chart_notes = t.List(t.Unicode()).tag(sync=True)  # the line under each chart
-    aria = t.List(t.Unicode()).tag(sync=True)  # what a screen reader says of each chart
+    ticks = t.List().tag(sync=True)  # each chart's axis texts top, middle, bottom
+    up = t.List().tag(sync=True)  # drawn from a zero line at the bottom (else about the middle)
+    axis_px = t.List().tag(sync=True)  # px of each chart's axis (0: its left neighbour's, not shown)
+    columns = t.List().tag(sync=True)  # charts abreast in each group
+    chart_notes = t.List().tag(sync=True)  # the line under each chart
+    aria = t.List().tag(sync=True)  # what a screen reader says of each chart
     legend = t.List().tag(sync=True)  # [[palette names], words] of each legend item this data needs
     colours = colours_trait()
     theme_light = t.Dict(palette.light_theme()).tag(sync=True)  # where --tr-* is not defined
@@ -113,7 +113,7 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         scale_groups = [str(g) for g in per_series(scales, n, "", "scales")]
         unit_list = [str(u) for u in per_series(units, n, "", "units")]
         groups = groups if groups is not None else [[i] for i in range(n)]
-        look = bars_look(self.title, series, groups, scale_groups, unit_list, self.texts, self.arrow)
+        look = bars_look(self.title, series, groups, scale_groups, unit_list, self.texts, self.arrow, placed=False)
         vals, blocked = [c.values for c in look.charts], [s[2] is not None for s in series]
         with self.hold_sync():
             self.values = np.concatenate(vals).tobytes() if vals else b""
