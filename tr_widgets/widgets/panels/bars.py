@@ -115,31 +115,28 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         groups = groups if groups is not None else [[i] for i in range(n)]
         look = bars_look(self.title, series, groups, scale_groups, unit_list, self.texts, self.arrow, placed=False)
         vals, blocked = [c.values for c in look.charts], [s[2] is not None for s in series]
+        maxima = [c.scale_max for c in look.charts]
+        state = {
+            "values": np.concatenate(vals).tobytes() if vals else b"",
+            "blocked": (np.concatenate([c.blocked for c in look.charts]).astype(np.uint8).tobytes()
+                        if any(blocked) else b""),
+            "lengths": [len(v) for v in vals], "names": [c.name for c in look.charts],
+            "marks": [c.mark for c in look.charts], "highlights": [c.highlight for c in look.charts],
+            "notes": [str(s[4]) for s in series], "units": unit_list, "scale_groups": scale_groups,
+            "scale_max": maxima, "axis": [axis_text(m, u) for m, u in zip(maxima, unit_list)],
+            "groups": [list(g) for g in look.groups], **self._look_state(look)}
         with self.hold_sync():
-            self.values = np.concatenate(vals).tobytes() if vals else b""
-            self.blocked = (np.concatenate([c.blocked for c in look.charts]).astype(np.uint8).tobytes()
-                            if any(blocked) else b"")
-            self.lengths = [len(v) for v in vals]
-            self.names = [c.name for c in look.charts]
-            self.marks = [c.mark for c in look.charts]
-            self.highlights = [c.highlight for c in look.charts]
-            self.notes = [str(s[4]) for s in series]
-            self.units, self.scale_groups = unit_list, scale_groups
-            self.scale_max = [c.scale_max for c in look.charts]
-            self.axis = [axis_text(m, u) for m, u in zip(self.scale_max, unit_list)]
-            self.groups = [list(g) for g in look.groups]
-            self._send_look(look)
+            for name, value in state.items():
+                if getattr(self, name) != value:  # most stay from step to step: skip their validation
+                    setattr(self, name, value)
 
-    def _send_look(self, look: BarsLook) -> None:
+    @staticmethod
+    def _look_state(look: BarsLook) -> dict:
         """The Look's decisions as the traits bars.js paints from."""
-        self.bar_px = [c.bar_px for c in look.charts]
-        self.ticks = [list(c.axis) for c in look.charts]
-        self.up = [c.up for c in look.charts]
-        self.axis_px = [c.axis_px for c in look.charts]
-        self.columns = list(look.columns)
-        self.chart_notes = [c.note for c in look.charts]
-        self.aria = [c.aria for c in look.charts]
-        self.legend = [[list(i.colours), i.words] for i in look.legend]
+        return {"bar_px": [c.bar_px for c in look.charts], "ticks": [list(c.axis) for c in look.charts],
+                "up": [c.up for c in look.charts], "axis_px": [c.axis_px for c in look.charts],
+                "columns": list(look.columns), "chart_notes": [c.note for c in look.charts],
+                "aria": [c.aria for c in look.charts], "legend": [[list(i.colours), i.words] for i in look.legend]}
 
     def look(self) -> BarsLook:
         """The panel's Look as now (its title, series, scales and words): what ``snapshot_svg`` paints.
