@@ -40,7 +40,10 @@ _lock = threading.RLock()  # re-entrant: a weights tensor freed under the lock r
 
 
 class Pending:
-    """One unwatched softmax waiting for its value product."""
+    """One unwatched softmax waiting for its value product (made by :func:`start`).
+
+    Example: ``_pending[0].ref() is weights  # until weights @ v completes it``
+    """
 
     __slots__ = ("rec", "ref", "chain", "module", "thread", "__weakref__")
 
@@ -60,7 +63,10 @@ def _heads(rec, module):
 
 
 def start(rec, module, x: torch.Tensor, out: torch.Tensor, dtype) -> None:
-    """An unwatched softmax ``out = softmax(x)`` ran in ``module``: wait for ``out @ v``."""
+    """An unwatched softmax ``out = softmax(x)`` ran in ``module``: wait for ``out @ v``.
+
+    Example: ``start(rec, head, scores, weights, None)`` (from ``softmax_net``'s wrapper)
+    """
     chain = hand.Chain(None, None, "logits", x.shape)
     chain.logits, chain.softmax_dtype, chain.wshape = x, dtype, tuple(x.shape)
     chain.heads, chain.module = _heads(rec, module), module
@@ -93,7 +99,10 @@ def _died(p) -> None:
 
 
 def stop(rec) -> None:
-    """The capture ``rec`` ends: its pending softmaxes are settled (and reported when attention-shaped)."""
+    """The capture ``rec`` ends: its pending softmaxes are settled (and reported when attention-shaped).
+
+    Example: ``stop(rec)`` (from ``softmax_net.stop``, before the capture's warning is written)
+    """
     with _lock:
         mine = [p for p in _pending if p.rec is rec]
         _pending[:] = [p for p in _pending if p.rec is not rec]

@@ -138,7 +138,10 @@ def _check(layer, cells, x, kwargs) -> None:
 
 
 def record_rnn(mr, layer, args, kwargs, output) -> None:
-    """One Keras RNN layer call (a ``modules.RECORDED`` handler): one entry per cell, traced when first read."""
+    """One Keras RNN layer call (a ``modules.RECORDED`` handler): one entry per cell, traced when first read.
+
+    Example: ``record_rnn(rec.modules, lstm_layer, (x,), {"training": False}, y)`` (from the forward hook)
+    """
     x = args[0] if args else kwargs.get("sequences")
     cells = _cells(layer)
     _check(layer, cells, x, kwargs)
