@@ -64,6 +64,18 @@ def code_only(src: str, keep_strings: bool = False) -> str:
     return "".join(out)
 
 
+def _placeholder_end(src: str, i: int) -> int:
+    """The index just after the ``${...}`` that starts at ``src[i]`` (strings inside it skipped whole)."""
+    depth, i = 1, i + 2
+    while i < len(src) and depth:
+        if src[i] in "\"'`":
+            i = _string_end(src, i)
+            continue
+        depth += (src[i] == "{") - (src[i] == "}")
+        i += 1
+    return i
+
+
 def _string_end(src: str, i: int) -> int:
     """The index just after the string or template literal that starts at ``src[i]``."""
     quote, n, i = src[i], len(src), i + 1
@@ -71,13 +83,7 @@ def _string_end(src: str, i: int) -> int:
         if src[i] == "\\":
             i += 2
         elif quote == "`" and src.startswith("${", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if src[i] in "\"'`":
-                    i = _string_end(src, i)
-                    continue
-                depth += (src[i] == "{") - (src[i] == "}")
-                i += 1
+            i = _placeholder_end(src, i)
         else:
             i += 1
     return i + 1
@@ -90,13 +96,7 @@ def _blank(literal: str) -> str:
     out, i, n = ["`"], 1, len(literal) - 1
     while i < n:
         if literal.startswith("${", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if literal[j] in "\"'`":
-                    j = _string_end(literal, j)
-                    continue
-                depth += (literal[j] == "{") - (literal[j] == "}")
-                j += 1
+            j = _placeholder_end(literal, i)
             out.append("${" + code_only(literal[i + 2:j - 1]) + "}")
             i = j
         else:
