@@ -84,3 +84,20 @@ def test_another_backend_is_one_clear_message(base, module, words):
 def test_core_never_imports_keras():
     code = "import sys, tr_widgets, tr_widgets.engine.capture; assert 'keras' not in sys.modules, 'keras imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_layer_over_the_memory_budget_is_a_note_with_a_fix():
+    keras.utils.set_random_seed(9)
+    layer = L.LSTM(16, return_sequences=True)
+    x = torch.randn(2, 50, 4)
+    ref = layer(x)
+    old = tr_widgets.set_memory_budget(10_000)
+    try:
+        with tr_widgets.capture(layer) as rec:
+            out = layer(x)
+        assert len(rec) == 0  # traces are built on first access: the budget refuses this one
+    finally:
+        tr_widgets.set_memory_budget(old)
+    assert torch.equal(out, ref)
+    (_, why), = rec.skipped
+    assert why.startswith("MemoryBudgetError") and "(2, 50, 2, 16)" in why and "Fix:" in why

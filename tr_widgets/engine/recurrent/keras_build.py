@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import fail
+from ..errors import check_budget, fail
 from .cells import KINDS
 from .keras_cells import KerasParams
 from .trace import RecurrentTrace
@@ -63,6 +63,9 @@ def trace_keras_layer(kinds, params, x, initial, output, *, go_backwards=False, 
     if go_backwards:
         xs = xs.flip(0)  # the order the layer ran the steps in
     own = output[0] if isinstance(output, (list, tuple)) else output
+    H = max(p.recurrent_kernel.shape[0] for p in params)
+    check_budget(names[-1] or "Keras layer: the states of every step", (2 * len(params),) + tuple(xs.shape[:2]) + (H,),
+                 xs.dtype, "a capture of a shorter sequence")
     traces = []
     with torch.no_grad():
         for i, (kind, p, init) in enumerate(zip(kinds, params, initial)):
