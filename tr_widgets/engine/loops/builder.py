@@ -9,10 +9,16 @@ MemoryBudgetError with a Fix above it. Tensors are kept detached, by reference: 
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 
 from ..errors import MemoryBudgetError, describe, fail, get_memory_budget
 from .trace import FORMS, LoopTrace, Source
+
+
+_NBYTES = operator.attrgetter("nbytes")
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
 
 
 def _fmt(n: float) -> str:
@@ -30,7 +36,11 @@ def _parts(state, what: str, t: int) -> tuple[torch.Tensor, ...]:
             at = f" (part {j})" if len(parts) > 1 else ""
             fail(f"{what} at step {t}{at}", "a tensor (or a tuple of tensors) carried from step to step",
                  describe(p), "carry tensors only; keep other values (counters, lists) outside the state")
-    return tuple(p.detach() for p in parts)
+    return tuple(p.detach() if p.requires_grad else p for p in parts)
+
+
+def _detached(values) -> tuple:
+    return tuple(v.detach() if isinstance(v, torch.Tensor) and v.requires_grad else v for v in values)
 
 
 class LoopTraceBuilder:
@@ -59,12 +69,10 @@ class LoopTraceBuilder:
         self._seen, self.nbytes = set(), 0
 
     def _count(self, tensors, t: int) -> None:
-        for x in tensors:
-            key = id(x)
-            if key in self._seen:
-                continue
-            self._seen.add(key)
-            self.nbytes += x.numel() * x.element_size()
+        seen = self._seen
+        fresh = [x for x in tensors if id(x) not in seen]  # a state is also a quantity: counted once
+        seen.update(map(id, fresh))
+        self.nbytes += sum(map(_NBYTES, fresh))
         if self.nbytes > self.budget:
             raise MemoryBudgetError(
                 f"{self.name or 'loop'}: expected the values of a recurrence within the memory budget of "
@@ -90,24 +98,44 @@ class LoopTraceBuilder:
 
         Example: ``b.add_step(x_t, (h, c), (h2, c2), [("i", 12, i, True), ("matmul", 12, m, False)])``
         """
+        names = tuple(q[0] for q in quantities)
+        if self.names is None:
+            self.declare(names, tuple(int(q[1]) for q in quantities), tuple(bool(q[3]) for q in quantities))
+        elif names != self.names:
+            fail(f"{self.name or 'loop'}: quantities at step {len(self.states)}",
+                 f"the ones step 0 computed {list(self.names)[:8]}", f"{list(names)[:8]}",
+                 "make every step run the same code (a branch taken on some steps only cannot be stepped as one "
+                 "recurrence)")
+        self.add_values(inputs, state_in, state_out, tuple(q[2] for q in quantities))
+
+    def declare(self, names, lines, assigned) -> None:
+        """Name the quantities once (before :meth:`add_values`): names, source lines, assigned flags.
+
+        Example: ``b.declare(("matmul", "h"), (11, 11), (False, True))``
+        """
+        self.names, self.lines, self.assigned = tuple(names), tuple(lines), tuple(assigned)
+
+    def add_values(self, inputs, state_in, state_out, values) -> None:
+        """One step whose quantities were named by :meth:`declare`: ``values`` in that order.
+
+        Example: ``b.add_values(x_t, h, h2, (m, h2))``
+        """
         t = len(self.states)
         s_in, s_out = _parts(state_in, "state_in", t), _parts(state_out, "state", t)
         if self.initial is None:
             self.initial, self.state_is_tuple = s_in, isinstance(state_out, (tuple, list))
         self._check_state(s_in, t, "state_in")
         self._check_state(s_out, t, "state")
-        x = tuple(i.detach() if isinstance(i, torch.Tensor) else i
-                  for i in (inputs if isinstance(inputs, (tuple, list)) else (inputs,)))
-        names = tuple(q[0] for q in quantities)
-        if self.names is None:
-            self.names, self.lines = names, tuple(int(q[1]) for q in quantities)
-            self.assigned = tuple(bool(q[3]) for q in quantities)
-        elif names != self.names:
-            fail(f"{self.name or 'loop'}: quantities at step {t}", f"the ones step 0 computed {list(self.names)[:8]}",
-                 f"{list(names)[:8]}", "make every step run the same code (a branch taken on some steps only "
-                 "cannot be stepped as one recurrence)")
-        vals = tuple(q[2].detach() if isinstance(q[2], torch.Tensor) else q[2] for q in quantities)
-        self._count([v for v in (*s_in, *s_out, *x, *vals) if isinstance(v, torch.Tensor)], t)
+        x = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+        vals = tuple(values)
+        if len(vals) != len(self.names or ()):
+            fail(f"{self.name or 'loop'}: values at step {t}", f"{len(self.names or ())} (one per declared name)",
+                 f"{len(vals)}", "pass one value per name given to declare()")
+        kept = [v for v in (*s_in, *s_out, *x, *vals) if isinstance(v, torch.Tensor)]
+        if any(map(_REQUIRES_GRAD, kept)):  # keep no autograd graph alive
+            x, vals = _detached(x), _detached(vals)
+            kept = [v for v in (*s_in, *s_out, *x, *vals) if isinstance(v, torch.Tensor)]
+        self._count(kept, t)
         self.states.append(s_out)
         self.inputs.append(x)
         self.values.append(vals)

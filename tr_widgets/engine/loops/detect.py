@@ -23,21 +23,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .builder import LoopTraceBuilder
-from .ops import quantity_names
-from .trace import Source
-
 _BUFFER_OPS = frozenset({"cat", "stack", "hstack", "vstack", "concat", "concatenate"})
 
 
 @dataclass
 class Found:
-    """A recurrence found in a run: its repetitions (lists of ops), the state's (op position, result index)
+    """A recurrence found in a run: its repetitions (bounds in the table), the state's (op position, result index)
     and the argument slot each is read at, and the fresh inputs' slots; ``problem`` says why it cannot be
     traced (one message), or is None."""
 
     loop: object  # source.Loop
-    reps: list
+    table: object  # table.Table: every op of the forward
+    bounds: list  # [(start, end), ...] of each repetition in the table
+    reps: list  # the first two repetitions as lists of Op (what the analysis looked at)
     state: list  # [(pos, j, (reader_pos, arg_k)), ...] in the order step n+1 first reads them
     fresh: list  # [("arg", pos, k) | ("op", pos, None), ...]
     problem: str | None = None
@@ -48,25 +46,24 @@ def _outs(op):
     return op.out if isinstance(op.out, (tuple, list)) else (op.out,)
 
 
-def _runs(ops, body):
-    run = []
-    for op in ops:
-        if op.stmt in body:
-            run.append(op)
-        elif run:
-            yield run
-            run = []
-    if run:
-        yield run
+def _runs(table, body):
+    """(lo, hi) of each stretch of consecutive ops whose statements lie in the loop's body."""
+    lo = None
+    for i, st in enumerate(table.stmt):
+        if st in body:
+            lo = i if lo is None else lo
+        elif lo is not None:
+            yield lo, i
+            lo = None
+    if lo is not None:
+        yield lo, len(table.stmt)
 
 
-def _split(run):
-    s0, reps = run[0].stmt, []
-    for i, op in enumerate(run):
-        if op.stmt == s0 and (i == 0 or run[i - 1].run != op.run):
-            reps.append([])
-        reps[-1].append(op)
-    return reps
+def _split(table, lo, hi) -> list:
+    """(start, end) of each repetition: a new one starts each time the first statement comes round again."""
+    stmt, run, s0 = table.stmt, table.run, table.stmt[lo]
+    starts = [i for i in range(lo, hi) if stmt[i] == s0 and (i == lo or run[i - 1] != run[i])]
+    return list(zip(starts, starts[1:] + [hi]))
 
 
 def _produced(rep) -> dict:
@@ -124,11 +121,12 @@ def _fresh(reps, carried_slots) -> list:
     return []
 
 
-def examine(run, loop) -> Found | None:
+def examine(table, lo, hi, loop) -> Found | None:
     """The recurrence in one run of a loop's body, or None when it is not one (see the module docstring)."""
-    reps = _split(run)
-    if len(reps) < 2:
+    bounds = _split(table, lo, hi)
+    if len(bounds) < 2:
         return None
+    reps = [[table.op_at(i) for i in range(s, e)] for s, e in bounds[:2]]
     carried = _carried(reps[0], reps[1])
     # an output buffer (outputs = torch.cat([outputs, H[None]])) grows by one step's part each step: a tensor
     # read in the next step only by concatenations whose results are carried on again is not a state
@@ -142,12 +140,12 @@ def examine(run, loop) -> Found | None:
     if not fresh:
         return None  # reuse in depth: the state goes round, but nothing new comes in
     state = sorted(((pos, j, min(slots)) for (pos, j), slots in carried.items()), key=lambda s: s[2])
-    found = Found(loop, reps, state, fresh)
     if any(reps[0][pos].via_module for pos, _, _ in state):
         return None  # the state comes out of a submodule's call: that module's recurrence (capture records it)
-    sig = [(op.stmt, op.op) for op in reps[0]]
-    for n in range(1, len(reps)):
-        if [(op.stmt, op.op) for op in reps[n]] != sig:
+    found = Found(loop, table, bounds, reps, state, fresh)
+    sig = table.lasti[bounds[0][0]:bounds[0][1]]  # the same bytecode positions: the same lines and ops
+    for n, (s, e) in enumerate(bounds[1:], 1):
+        if table.lasti[s:e] != sig:
             found.problem = (f"step {n} ran different code than step 0 (a branch taken on some steps only), so "
                              "the steps cannot be shown as one recurrence")
             return found
@@ -158,15 +156,16 @@ def find(recording) -> list[Found]:
     """Every recurrence in what ``recording`` saw, outermost loops first; a run inside a loop already found
     is not examined again."""
     info = recording.info
-    if info is None or not recording.ops:
+    if info is None:
         return []
-    out, taken = [], set()
+    table = recording.table
+    out, taken = [], []
     for loop in info.loops:
-        for run in _runs(recording.ops, loop.body):
-            if id(run[0]) in taken:
+        for lo, hi in _runs(table, loop.body):
+            if any(a <= lo < b for a, b in taken):
                 continue
-            f = examine(run, loop)
+            f = examine(table, lo, hi, loop)
             if f is not None:
                 out.append(f)
-                taken.update(id(op) for op in run)
+                taken.append((lo, hi))
     return out

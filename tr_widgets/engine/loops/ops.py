@@ -28,51 +28,11 @@ from ..capture import patch  # patch.SDPA read at call time: capture rebinds eve
 from ..capture.torchstate import remove_mode
 from ..errors import MemoryBudgetError, get_memory_budget
 from .source import code_info
+from .table import WIDTH, Op, Table, tensors_in  # noqa: F401 - Op, tensors_in: imported from here by others
 
 _MODULE_CALL = frozenset({"_call_impl", "_wrapped_call_impl"})  # nn.Module.__call__'s frames
 _MAX_DEPTH = 48  # frames walked up from an op; deeper calls are not attributed to the watched code
 _CHECK_EVERY = 512  # ops between two counts of the bytes kept
-_LINES: dict = {}  # code -> the line of each code unit (co_positions), to find an op's line from f_lasti
-_NAMES: dict = {}  # torch function -> its short name ('__matmul__' -> 'matmul')
-
-
-class Op:
-    """One recorded torch call: statement index, line, op name, result, arguments; ``name`` once known."""
-
-    __slots__ = ("stmt", "line", "op", "out", "args", "kwargs", "via_module", "name", "run")
-
-    def __init__(self, stmt, line, op, out, args, kwargs, via_module, run):
-        self.stmt, self.line, self.op, self.out = stmt, line, op, out
-        self.args, self.kwargs, self.via_module, self.name = args, kwargs or {}, via_module, None
-        self.run = run  # which execution of its statement (a loop runs one statement many times)
-
-    def tensors_in(self) -> list:
-        """The tensor arguments, through one level of lists and tuples (``torch.cat([a, b])``)."""
-        out = []
-        for a in (*self.args, *self.kwargs.values()):
-            if isinstance(a, torch.Tensor):
-                out.append(a)
-            elif isinstance(a, (list, tuple)):
-                out.extend(x for x in a if isinstance(x, torch.Tensor))
-        return out
-
-    def __repr__(self) -> str:
-        return f"Op({self.name or self.op!r}, line {self.line})"
-
-
-def _short(func) -> str:
-    name = _NAMES.get(func)
-    if name is None:
-        full = getattr(func, "__name__", None) or type(func).__name__
-        name = _NAMES[func] = full.strip("_") or full
-    return name
-
-
-def _line_table(code) -> list:
-    table = _LINES.get(code)
-    if table is None:
-        table = _LINES[code] = [p[0] for p in code.co_positions()]
-    return table
 
 
 def _nbytes(out) -> int:
@@ -91,18 +51,18 @@ class Recording:
 
     def __init__(self, code, budget: int | None = None):
         self.code, self.info = code, code_info(code)
-        self.raw: list = []  # (f_lasti, child frame or None, via_module, func, args, kwargs, out)
-        self._ops = None
+        self.raw: list = []  # flat, WIDTH entries per op: f_lasti, child frame or None, via_module, func, args, kwargs, out
+        self._table = self._ops = None
         self.budget = get_memory_budget() if budget is None else budget
-        self.nbytes, self.over, self.check_at, self._counted = 0, False, _CHECK_EVERY, 0
+        self.nbytes, self.over, self.check_at, self._counted = 0, False, _CHECK_EVERY * WIDTH, 0
 
     def check(self) -> None:
         """Count the bytes kept since the last count; past the budget, drop everything (the user's memory
         comes first) and remember it (:meth:`check_budget` says so after the forward)."""
         raw = self.raw
-        self.nbytes += sum(_nbytes(r[6]) for r in raw[self._counted:])
+        self.nbytes += sum(_nbytes(o) for o in raw[self._counted + WIDTH - 1::WIDTH])
         self._counted = len(raw)
-        self.check_at = len(raw) + _CHECK_EVERY
+        self.check_at = len(raw) + _CHECK_EVERY * WIDTH
         if self.nbytes > self.budget:
             self.over, self.raw, self._counted, self.check_at = True, [], 0, sys.maxsize
 
@@ -118,47 +78,19 @@ class Recording:
                 "tr_widgets.set_memory_budget(nbytes).")
 
     @property
+    def table(self) -> Table:
+        """The recorded ops as parallel lists (:class:`Table`), worked out once."""
+        if self._table is None:
+            self._table, self.raw = Table(self.raw, self.info, self.code), []
+        return self._table
+
+    @property
     def ops(self) -> list:
-        """The recorded ops (``Op``), in call order, named; worked out once from the raw records."""
+        """The recorded ops (``Op``), in call order, named. Example: ``recording.ops[-1].name  # 'h'``"""
         if self._ops is None:
-            self._ops = self._work_out()
-            self.raw = []
+            t = self.table
+            self._ops = [t.op_at(i) for i in range(len(t))]
         return self._ops
-
-    def _work_out(self) -> list:
-        info, lines = self.info, _line_table(self.code)
-        of_line = info.stmt_of_line if info is not None else {}
-        ops, run, open_at, last, last_child = [], 0, 0, -1, None
-        for lasti, child, via, func, args, kwargs, out in self.raw:
-            if not (isinstance(out, torch.Tensor) or (isinstance(out, (tuple, list)) and out
-                                                      and isinstance(out[0], torch.Tensor))):
-                continue
-            line = lines[lasti // 2] if 0 <= lasti // 2 < len(lines) else None
-            stmt = of_line.get(line, -1)
-            # A new execution of a statement starts when the statement changes, when the frame went back in
-            # its bytecode (`h = tanh(h @ W)` run again by the loop), or when one call site was called anew
-            # (another child frame): so a loop whose body is one line still splits into its steps.
-            if ops and (ops[-1].stmt != stmt or lasti < last or (lasti == last and (child is None or child is not last_child))):
-                self._name(ops, open_at)
-                open_at, run = len(ops), run + 1
-            last, last_child = lasti, child
-            ops.append(Op(stmt, line, _short(func), out, args, kwargs, via, run))
-        if ops:
-            self._name(ops, open_at)
-        return ops
-
-    def _name(self, ops, start) -> None:
-        """The ops from ``start`` on were one execution of a statement: give its targets their names."""
-        last = ops[-1]
-        if self.info is None or last.stmt < 0:
-            return
-        st = self.info.stmts[last.stmt]
-        if not st.targets:
-            return
-        if not st.tuple_target:
-            last.name = st.targets[0]
-        elif isinstance(last.out, (tuple, list)) and len(last.out) == len(st.targets):
-            last.name = st.targets  # one op returned the whole tuple (chunk, split, a cell's (h, c))
 
 
 class OpRecorder(TorchFunctionMode):
@@ -219,7 +151,7 @@ class OpRecorder(TorchFunctionMode):
         rec = self.top.get(f.f_code)
         if rec is not None:  # called from the watched code itself: the common case, kept short
             raw = rec.raw
-            raw.append((f.f_lasti, None, False, func, args, kwargs, out))
+            raw.extend((f.f_lasti, None, False, func, args, kwargs, out))  # a list of tuples would outlive the forward
             if len(raw) >= rec.check_at:
                 rec.check()
             return out
@@ -240,7 +172,7 @@ class OpRecorder(TorchFunctionMode):
                 return
             rec = top.get(f.f_code)
             if rec is not None:
-                rec.raw.append((f.f_lasti, child, via, func, args, kwargs, out))
+                rec.raw.extend((f.f_lasti, child, via, func, args, kwargs, out))
                 if len(rec.raw) >= rec.check_at:
                     rec.check()
                 return

@@ -25,7 +25,7 @@ from ..capture.entries import Entry
 from ..errors import fail
 from .builder import LoopTraceBuilder
 from .detect import Found, find
-from .ops import OpRecorder, quantity_names
+from .ops import OpRecorder, quantity_names, tensors_in
 from .source import code_info
 from .trace import Source
 
@@ -40,15 +40,16 @@ def _forward_code(module):
     return getattr(fn, "__code__", None)
 
 
-def _step_quantities(rep, names, lines):
+def _template(rep):
+    """(names, lines, assigned) of one step's quantities, a tuple result split into its parts."""
     out = []
-    for op, (name, assigned), line in zip(rep, names, lines):
-        if isinstance(op.out, (tuple, list)):  # a tuple result: one quantity per part
+    for op, (name, assigned) in zip(rep, quantity_names(rep)):
+        if isinstance(op.out, (tuple, list)):
             parts = op.name if isinstance(op.name, tuple) and len(op.name) == len(op.out) else None
-            out += [(parts[j] if parts else f"{name}[{j}]", line, t, bool(parts)) for j, t in enumerate(op.out)]
+            out += [(parts[j] if parts else f"{name}[{j}]", op.line, bool(parts)) for j in range(len(op.out))]
         else:
-            out.append((name, line, op.out, assigned))
-    return out
+            out.append((name, op.line, assigned))
+    return tuple(zip(*out)) if out else ((), (), ())
 
 
 def _name_of(op, j) -> str:
@@ -57,43 +58,46 @@ def _name_of(op, j) -> str:
     return op.name or "" if j == 0 else ""
 
 
+def _part(out, j):
+    return out[j] if isinstance(out, (tuple, list)) else out
+
+
+def _flat(outs) -> tuple:
+    return tuple(t for o in outs for t in (o if isinstance(o, (tuple, list)) else (o,)))
+
+
 def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None = None):
     """The LoopTrace of a recurrence ``detect.find`` found (``output``: what the forward returned).
 
     Example: ``build_loop_trace(find(recording)[0], y, name="rnn").state(0)``
     """
-    loop, reps = found.loop, found.reps
+    loop, reps, table = found.loop, found.reps, found.table
+    where = f"{name or 'loop'} (the loop at line {loop.first})"
     if found.problem:
-        fail(f"{name or 'loop'} (the loop at line {loop.first})", "a recurrence whose steps run the same code",
-             found.problem, "move the step-dependent branch out of the loop, or trace the steps separately")
-    src = found.source
+        fail(where, "a recurrence whose steps run the same code", found.problem,
+             "move the step-dependent branch out of the loop, or trace the steps separately")
     ins = found.fresh
     input_names = tuple((reps[0][p].name if isinstance(reps[0][p].name, str) else reps[0][p].op) if kind == "op"
                         else (loop.target if len(ins) == 1 and loop.target.isidentifier() else f"x{i}")
                         for i, (kind, p, _) in enumerate(ins))
-    b = LoopTraceBuilder(name, "ops", src, state_names=tuple(_name_of(reps[0][pos], j) for pos, j, _ in found.state),
-                         input_names=input_names, budget=budget)
-    names = quantity_names(reps[0])
-    lines = [op.line for op in reps[0]]
-    first = tuple(reps[0][p].tensors_in()[k] for _, _, (p, k) in found.state)
-    prev = first
-    for n, rep in enumerate(reps):
-        if n and any(rep[p].tensors_in()[k] is not h for (_, _, (p, k)), h in zip(found.state, prev)):
-            fail(f"{name or 'loop'} (the loop at line {loop.first})", f"step {n} to read the state step {n - 1} "
-                 "produced, as every step before", "another tensor in its place",
-                 "carry the state from step to step in one variable (h = f(h, x))")
-        x = tuple(rep[p].out if kind == "op" else rep[p].tensors_in()[k] for kind, p, k in ins)
-        out = tuple(_outs(rep[pos])[j] for pos, j, _ in found.state)
-        b.add_step(x, prev, out, _step_quantities(rep, names, lines))
+    b = LoopTraceBuilder(name, "ops", found.source, input_names=input_names, budget=budget,
+                         state_names=tuple(_name_of(reps[0][pos], j) for pos, j, _ in found.state))
+    b.declare(*_template(reps[0]))
+    split = any(isinstance(op.out, (tuple, list)) for op in reps[0])
+    outs, args, kwargs = table.out, table.args, table.kwargs
+    prev = tuple(reps[0][p].tensors_in()[k] for _, _, (p, k) in found.state)
+    for n, (s, e) in enumerate(found.bounds):
+        if n and any(tensors_in(args[s + p], kwargs[s + p])[k] is not h for (_, _, (p, k)), h in zip(found.state, prev)):
+            fail(where, f"step {n} to read the state step {n - 1} produced, as every step before",
+                 "another tensor in its place", "carry the state from step to step in one variable (h = f(h, x))")
+        x = tuple(outs[s + p] if kind == "op" else tensors_in(args[s + p], kwargs[s + p])[k] for kind, p, k in ins)
+        out = tuple(_part(outs[s + pos], j) for pos, j, _ in found.state)
+        b.add_values(x, prev, out, _flat(outs[s:e]) if split else outs[s:e])
         prev = out
     trace = b.build(output)
     if len(found.state) == 1:
         trace = dataclasses.replace(trace, state_is_tuple=False)
     return trace
-
-
-def _outs(op):
-    return op.out if isinstance(op.out, (tuple, list)) else (op.out,)
 
 
 def _named(trace, *, name=""):
