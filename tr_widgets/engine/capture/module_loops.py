@@ -21,8 +21,9 @@ Which modules: those whose class is defined outside installed packages (the user
 a script, a test), that capture does not record by type, that are no sequence mixer and hold none of
 either (their recurrence is theirs). Library modules (torch, Hugging Face, Keras) are called repeatedly in
 depth or recorded by type; leaving them out keeps the hooks off their calls. ``merge_cells=False`` turns
-this off. Cost at capture: one hook per call of such a module and a few pointer comparisons; the cell's
-intermediates are re-derived when the trace is first built (``module_steps``), not on the forward's clock.
+this off. Cost at capture: a forward hook of its own on such a module (the recorder's hooks stay off it)
+and a few pointer comparisons per call; the cell's intermediates are re-derived when the trace is first
+built (``module_steps``), not on the forward's clock.
 
 Never silent: a loop whose state is not a tensor (a cell returning a list it gets back) and a loop over the
 memory budget are reported in ``rec.skipped`` (so in the capture's warning), each with its Fix.
@@ -30,7 +31,10 @@ memory budget are reported in ``rec.skipped`` (so in the capture's warning), eac
 from __future__ import annotations
 
 import inspect
+import site
+import sys
 import sysconfig
+import threading
 
 import torch
 from torch import nn
@@ -39,7 +43,8 @@ from ..errors import describe, get_memory_budget
 from .entries import Entry, keep
 from .module_steps import arg_name, flat_in, flat_out, forward_code, module_loop_trace
 
-_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")})
+_LIBRARY_DIRS = tuple({*(sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")), *site.getsitepackages(),
+                       site.getusersitepackages()})
 _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 _USER_CLASS: dict = {}  # class -> whether it is defined outside installed packages
 
@@ -66,18 +71,28 @@ def _detached(output):
 
 
 class Call:
-    """One recorded call: its arguments and output (detached, by reference), flattened."""
+    """One recorded call: its arguments and output, by reference. Only the output's versions are read at
+    once; the rest (detached, flattened) when a next call looks like it continues this one (``settle``), so
+    a module called once (a block in depth) costs one tuple."""
 
     __slots__ = ("args", "kwargs", "output", "ins", "outs", "versions", "out_ptrs", "kept")
 
-    def __init__(self, args, kwargs, output):
-        self.kept = kept = []  # (label, tensor, version): an argument changed in place later is reported
-        self.args = tuple(keep(a, f"arg{i}", kept) for i, a in enumerate(args))
-        self.kwargs = {k: keep(v, k, kept) for k, v in kwargs.items()}
-        self.output = _detached(output)
-        self.ins, self.outs = dict(flat_in(self.args, self.kwargs)), flat_out(self.output)
-        self.versions = [t._version for _, t in self.outs]
-        self.out_ptrs = {t.untyped_storage().data_ptr() for _, t in self.outs}
+    def __init__(self, args, kwargs, output, outs):
+        self.args, self.kwargs, self.output, self.outs = args, kwargs, output, outs
+        self.versions = [t._version for _, t in outs]
+        self.ins = self.out_ptrs = None
+        self.kept = []  # (label, tensor, version): an argument changed in place later is reported
+
+    def settle(self) -> "Call":
+        """Detach and flatten what the call kept (once). Example: ``call.settle().ins[(1,)]  # hprev``"""
+        if self.ins is None:
+            kept = self.kept
+            self.args = tuple(keep(a, f"arg{i}", kept) for i, a in enumerate(self.args))
+            self.kwargs = {k: keep(v, k, kept) for k, v in self.kwargs.items()}
+            self.output = _detached(self.output)
+            self.ins, self.outs = dict(flat_in(self.args, self.kwargs)), flat_out(self.output)
+            self.out_ptrs = {t.untyped_storage().data_ptr() for _, t in self.outs}
+        return self
 
     def nbytes(self) -> int:
         return sum(t.nbytes for t in self.ins.values()) + sum(t.nbytes for _, t in self.outs)
@@ -90,6 +105,18 @@ class Loop:
 
     def __init__(self, first: Call):
         self.calls, self.links, self.fresh, self.entry, self.index, self.nbytes = [first], None, None, None, -1, 0
+
+
+def _feeds(prev: Call, args, kwargs) -> bool:
+    """A cheap first look: some tensor argument starts where a tensor ``prev`` returned starts."""
+    ptrs = [t.data_ptr() for _, t in prev.outs]
+    for a in (*args, *kwargs.values()) if kwargs else args:
+        if isinstance(a, torch.Tensor):
+            if a.data_ptr() in ptrs:
+                return True
+        elif type(a) in (tuple, list) and any(isinstance(t, torch.Tensor) and t.data_ptr() in ptrs for t in a):
+            return True
+    return False
 
 
 def _same(t, o, version) -> bool:
@@ -110,6 +137,8 @@ class ModuleLoops:
         self.rec = rec
         self.loops: dict = {}  # id(module) -> Loop (its last calls)
         self._wants: dict = {}  # id(module) -> (module, bool)
+        self._holds: dict = {}  # id(module) -> (module, bool): it is or holds a module recorded otherwise
+        self._by_type: dict = {}  # class -> recorded by type or a sequence mixer
         self._params = None  # storage pointers of the model's parameters and buffers
         self._plain: dict = {}  # id(module) -> (its last output,) when that held no tensor
         self._stopped: set = set()  # id(module) of loops refused during this capture
@@ -118,6 +147,8 @@ class ModuleLoops:
     def clear(self) -> None:
         self.loops.clear()
         self._wants.clear()
+        self._holds.clear()
+        self._by_type.clear()
         self._plain.clear()
         self._stopped.clear()
         self._params = None
@@ -127,12 +158,41 @@ class ModuleLoops:
         hit = self._wants.get(id(module))
         if hit is not None and hit[0] is module:
             return hit[1]
-        from .recorder import recorded_kind
-        from . import mixers
-        ok = (self.rec.merge_cells and user_class(type(module))
-              and not any(recorded_kind(m) is not None or mixers.kind_of(m) is not None for m in module.modules()))
+        ok = self.rec.merge_cells and user_class(type(module)) and not self._holds_recorded(module)
         self._wants[id(module)] = (module, ok)
         return ok
+
+    def _holds_recorded(self, module) -> bool:
+        """``module`` is, or holds, a module recorded by type or a sequence mixer (memoised per capture)."""
+        hit = self._holds.get(id(module))
+        if hit is not None and hit[0] is module:
+            return hit[1]
+        cls = type(module)
+        if cls not in self._by_type:  # what capture records is decided by type
+            from . import mixers
+            from .recorder import recorded_kind
+            self._by_type[cls] = recorded_kind(module) is not None or mixers.kind_of(module) is not None
+        out = self._by_type[cls] or any(self._holds_recorded(c) for c in module.children())
+        self._holds[id(module)] = (module, out)
+        return out
+
+    def hook(self, module):
+        """A forward hook of our own on ``module`` (one the recorder does not hook for other reasons), so its
+        calls pay this check only; returns the handle. Example: ``handles.append(loops.hook(cell))``"""
+        fn = self.on_call
+        if "torch._dynamo" in sys.modules:  # never traced by dynamo, as the recorder's own hooks
+            fn = torch._dynamo.disable(fn)
+        return module.register_forward_hook(fn, with_kwargs=True)
+
+    def on_call(self, module, args, kwargs, output):
+        """The forward hook: record the call; a failure is a note, never the user's forward's error."""
+        if threading.get_ident() != self.rec.thread:
+            return None
+        try:
+            self.record(module, args, kwargs, output)
+        except Exception as e:  # noqa: BLE001 - capture must never break the forward
+            self.rec.skipped.append((module, f"{type(e).__name__}: {e}"))
+        return None
 
     def _param_ptrs(self, module) -> set:
         if self._params is None:
@@ -149,7 +209,8 @@ class ModuleLoops:
         if loop is not None and loop.entry is not None and not (
                 loop.index < len(entries) and entries[loop.index] is loop.entry):
             loop = None  # drained (decode): a new loop
-        if not flat_out(output):
+        outs = flat_out(output)
+        if not outs:
             prev = self._plain.get(id(module))
             if prev is not None and any(a is prev[0] for a in (*args, *kwargs.values())):
                 self._stop(module, None, f"a module called once per step got back what its last call returned, "
@@ -159,8 +220,10 @@ class ModuleLoops:
             self._plain[id(module)] = (output,)
             self.loops.pop(id(module), None)
             return
-        call = Call(args, kwargs, output)
-        links = None if loop is None else self._link(module, loop.calls[-1], call)
+        call = Call(args, kwargs, output, outs)
+        links = None
+        if loop is not None and _feeds(loop.calls[-1], args, kwargs):
+            links = self._link(module, loop.calls[-1].settle(), call.settle())
         if links is None or (loop.links is not None and links != (loop.links, loop.fresh)):
             self.loops[id(module)] = Loop(call)  # a new loop starts here (maybe), nothing recorded yet
             return

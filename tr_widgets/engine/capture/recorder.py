@@ -103,10 +103,11 @@ class Recorder:
                              nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
         else:
             for m in mods:
-                if (recorded_kind(m) is not None or mixers.kind_of(m) is not None or self.loops.wants(m)
-                        or self.repeats.wants(m)):
+                if recorded_kind(m) is not None or mixers.kind_of(m) is not None or self.loops.wants(m):
                     self._handles += [m.register_forward_pre_hook(pre),
                                       m.register_forward_hook(post, with_kwargs=True, always_call=True)]
+                elif self.repeats.wants(m):  # a light hook of its own (module_loops.py)
+                    self._handles.append(self.repeats.hook(m))
         state_pre = self.modules.state_pre
         if "torch._dynamo" in sys.modules:
             state_pre = torch._dynamo.disable(state_pre)
