@@ -7,6 +7,7 @@ The public surface is small and pinned by a test:
 - ``trace_gradients(module, x, loss_fn)``: ∂L/∂h_t at every step, the clock run backwards (BPTT).
 - ``set_memory_budget`` / ``get_memory_budget``: the largest tensor a trace may materialise.
 - ``capture(model)``: record every recurrent module, nn.MultiheadAttention and SDPA call of a forward.
+- ``LoopTrace``: what capture records of a recurrence you wrote (a loop of tensor ops, a cell called per step).
 - ``StateTrace``: what capture records of a state-space / linear-attention mixer (Mamba, RWKV, Gated DeltaNet).
 - ``decode(model, prompt, n)``: token-by-token decoding, one tick per token, with the KV cache visible.
 - ``show(trace)``: the stepper widget for a trace (play, pause, step) in JupyterLab / Notebook 7.
@@ -30,6 +31,7 @@ from .engine import (
 from .engine.capture import capture
 from .engine.decode import DecodeTrace, decode
 from .engine.gradients import GradientTrace, trace_gradients
+from .engine.loops import LoopTrace
 from .engine.state import StateTrace
 from .engine.text import token_labels
 from .i18n import get_language, set_language
@@ -41,7 +43,8 @@ __version__ = "0.1.0"
 def show(trace, **options):
     """The stepper widget for ``trace``: RecurrentTrace → RecurrentStepper, AttentionTrace → AttentionStepper,
     DecodeTrace → DecodeStepper, Capture → CaptureView, GradientTrace → GradientStepper, StateTrace →
-    StateStepper (the table ``tr_widgets.widgets.registry.STEPPERS``; a test checks this list against it).
+    StateStepper, LoopTrace → LoopStepper (the table ``tr_widgets.widgets.registry.STEPPERS``; a test checks this
+    list against it).
 
     Example::
 
@@ -70,6 +73,7 @@ __all__ = [
     "AttentionTrace",
     "DecodeTrace",
     "GradientTrace",
+    "LoopTrace",
     "MemoryBudgetError",
     "RecurrentTrace",
     "StateTrace",

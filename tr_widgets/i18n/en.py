@@ -315,4 +315,18 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "export.size_mib": "about {mib} MiB",
     "export.size_steps": "{steps} steps (more than {most})",
     "export.static_only": "Static picture: this stepper does not step without a kernel. Its frames need {size}, over the frame budget of {budget} MiB. To make it step here, show fewer steps (a shorter sequence, or a smaller window=...), or raise the budget before show(): tr_widgets.widgets.set_frame_budget(16 * 1024**2), or show(..., frames=16 * 1024**2).",
+    # LoopStepper (widgets/steppers/loop.py, views/loop.py)
+    "selector.state": "state",
+    "loop.col_line": "line",
+    "loop.col_code": "code",
+    "loop.col_values": "values at this step",
+    "loop.unnamed": "loop",
+    "loop.where": "batch item {batch}",
+    "loop.source_caption": "step t = {t} of {name} (batch item {batch}): your code, this step's values beside each line",
+    "loop.heatmap_title": "{state}, units × steps (batch item {batch}): every step of the loop (later ones right of the mark); click a step to go there",
+    "loop.bars_initial": "values at this step",
+    "loop.bars_title": "values at t = {t}: inputs, the state carried in, your code's names (a bar per unit; values within 0…1 share one scale, the others another)",
+    "loop.units_note": "units 0–{last} (0–{total_last})",
+    "loop.scale_unit": "0…1",
+    "loop.scale_other": "other values",
 }

@@ -317,4 +317,18 @@ MESSAGES = {
     "export.size_mib": "约 {mib} MiB",
     "export.size_steps": "{steps} 步（超过 {most} 步）",
     "export.static_only": "静态图片：没有内核时，这个步进器不能步进。它的帧需要 {size}，超过了 {budget} MiB 的帧预算。要让它在这里步进，请显示更少的步（更短的序列，或更小的 window=...），或在 show() 之前提高预算：tr_widgets.widgets.set_frame_budget(16 * 1024**2)，或 show(..., frames=16 * 1024**2)。",
+    # LoopStepper（widgets/steppers/loop.py、views/loop.py）
+    "selector.state": "状态",
+    "loop.col_line": "行",
+    "loop.col_code": "代码",
+    "loop.col_values": "这一步的值",
+    "loop.unnamed": "循环",
+    "loop.where": "批次第 {batch} 项",
+    "loop.source_caption": "{name} 的第 t = {t} 步（批次第 {batch} 项）：你的代码，每行旁边是这一步的值",
+    "loop.heatmap_title": "{state}，单元 × 步（批次第 {batch} 项）：循环的每一步（标记右边是后面的步）；点击某一步即可跳到那里",
+    "loop.bars_initial": "这一步的值",
+    "loop.bars_title": "t = {t} 时的值：输入、传入的状态、你的代码里的名字（每个单元一根柱；0…1 之间的值共用一个刻度，其余共用另一个）",
+    "loop.units_note": "单元 0–{last}（0–{total_last}）",
+    "loop.scale_unit": "0…1",
+    "loop.scale_other": "其他值",
 }

@@ -17,6 +17,7 @@ from ..engine.capture import Capture
 from ..engine.decode import DecodeTrace
 from ..engine.errors import describe, fail
 from ..engine.gradients import GradientTrace
+from ..engine.loops import LoopTrace
 from ..engine.state import StateTrace
 
 
@@ -48,6 +49,7 @@ STEPPERS: dict[type, Kind] = {k.trace: k for k in (
     Kind(GradientTrace, "gradients:GradientStepper", "tr_widgets.trace_gradients(module, x, loss_fn)"),
     Kind(StateTrace, "state:StateStepper",
          "tr_widgets.engine.state.trace_state(kind, ...) or trace_mixer_call(...) from a hook"),
+    Kind(LoopTrace, "loop:LoopStepper", "tr_widgets.capture(model)"),
 )}
 
 
@@ -92,7 +94,7 @@ def show(trace, **options):
     """The stepper widget for ``trace`` (the one :data:`STEPPERS` names for its type): play, pause and
     step through it in Jupyter. RecurrentTrace → RecurrentStepper, AttentionTrace → AttentionStepper,
     DecodeTrace → DecodeStepper, Capture → CaptureView, GradientTrace → GradientStepper, StateTrace →
-    StateStepper (a test checks this list against the table).
+    StateStepper, LoopTrace → LoopStepper (a test checks this list against the table).
 
     Options (each checked, errors name the option): ``step`` (first step), ``progress`` (tqdm bar for
     long work, default True), ``interval`` (ms per step when playing), ``window`` (matrix window cells

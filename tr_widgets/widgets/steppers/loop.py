@@ -1,0 +1,166 @@
+"""LoopStepper: a recurrence the user wrote (a :class:`~tr_widgets.LoopTrace`), one step of their own code at a time.
+
+Panels, top to bottom: the step's source lines (the loop body, or the cell's forward) with this step's values
+beside each line under the code's own names, as a debugger shows them; the carried state over time (units ×
+steps heatmap, current step marked; windowed, with an overview for long loops); the step's values as bars
+(bounded ones on shared scales); the unrolled graph up to this step (the recurrent graph's painter). The
+numbers are the trace's (``views.loop``).
+"""
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ...engine.loops import LoopTrace
+from ...i18n import msg
+from ...views import graph_window, make_overview, value_range, window_around
+from ...views.loop import batch_size, loop_axes, quantity_bars, state_matrix, state_name, step_view
+from ...views.looks_text import Cell, TextRow, table_look, text_look
+from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
+from ..layout import fold, matrix_width, scrolling, set_series, show_block, wrap_row
+from ..markup import SCROLL, TABLE, TD, TH, THEME_VARS, escaped, graph_svg, index_of
+from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
+
+CODE = f"{TD};white-space:pre;font:12px monospace"
+VALUE = f"{TD};color:{THEME_VARS.fg}"
+
+
+def source_table(sv, caption: str) -> tuple[str, tuple]:
+    """The step's source as a table (line number, code, the values computed on that line), its HTML and its
+    Looks (what ``save()`` paints).
+
+    Example: ``html, looks = source_table(views.loop.step_view(trace, 2), "step t = 2")``
+    """
+    head = [msg("loop.col_line"), msg("loop.col_code"), msg("loop.col_values")]
+    body = [(str(r.number), r.code, "   ".join(f"{n} = {v}" for n, v in r.shown)) for r in sv.rows]
+    cells = "".join(f"<th style='{TH}'>{escaped(h)}</th>" for h in head)
+    rows = [f"<tr>{cells}</tr>"]
+    for number, code, values in body:
+        rows.append(f"<tr><td style='{TD};text-align:right'>{number}</td><td style='{CODE}'>{escaped(code)}</td>"
+                    f"<td style='{VALUE}'>{escaped(values)}</td></tr>")
+    html = (f"<div class='tr-panel tr-loop-source' data-tr-step='{sv.t}' style='{SCROLL}'>"
+            f"<div style='font-weight:600'>{escaped(caption)}</div>"
+            f"<table style='{TABLE}'>{''.join(rows)}</table></div>")
+    table = table_look([[Cell(h, True) for h in head], *[[Cell(n, align="end"), Cell(c), Cell(v)] for n, c, v in body]])
+    return html, (text_look([TextRow(caption, True)]), table)
+
+
+class SourcePanel(HTMLPanel):
+    """The source panel: its Looks are made when asked (``save()``) for the step and selection now shown, because a
+    step the browser played sets only the panel's HTML from a recorded frame, never a Python attribute.
+
+    Example: ``SourcePanel(lambda: ()).looks == ()``
+    """
+
+    def __init__(self, looks_now, **kwargs):
+        super().__init__(**kwargs)
+        self._looks_now = looks_now
+
+    @property
+    def looks(self) -> tuple:
+        """The Looks of what the panel shows now. Example: ``stepper.source.looks[1].rows[1]``"""
+        return self._looks_now()
+
+
+class LoopStepper(Stepper):
+    """Step through a :class:`~tr_widgets.LoopTrace`: the code with this step's values, state heatmap, bars, graph.
+
+    Example::
+
+        with tr_widgets.capture(model) as rec:     # a d2l-style LSTMScratch: a loop over X in inputs
+            model(X)
+        s = tr_widgets.show(rec.traces[0][1])      # a LoopStepper (or show(rec): the capture's chooser)
+        s.step = 3; s.next()                       # every panel follows
+        s.select(batch=1, state=1)                 # batch item 1; the heatmap shows C
+    """
+
+    OPTIONS = {**COMMON_OPTIONS,
+               "units": (*int_in(1, 16), "units=4 (numbers written beside each line)", 4),
+               "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
+               "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
+               "ops": (is_bool, "True or False", "ops=True (a bar chart for every op, not only the code's names)",
+                       False)}
+
+    def __init__(self, trace: LoopTrace, **options):
+        super().__init__(trace, **options)
+
+    def _axes(self):
+        return loop_axes(self.trace)
+
+    def _n_steps(self) -> int:
+        return len(self.trace)
+
+    def _step_name(self) -> str:
+        return "t"
+
+    def _build(self) -> None:
+        o = self.options
+        self.window = o["window"]
+        self.source = scrolling(SourcePanel(lambda: self._source(self.step)[1]))
+        self.source.add_class("tr-loop-source")
+        rows, cols = self._dims()
+        self.heatmap = MatrixCanvas(title="", cmap="diverging", row_axis=msg("recurrent.axis_unit"),
+                                    col_axis=msg("recurrent.axis_step"),
+                                    layout=w.Layout(max_width=f"{matrix_width(rows, cols)}px"))
+        self.heatmap.click_step = "col"
+        self.bars = BarsCanvas(title=msg("loop.bars_initial"), arrow="")  # side by side, not a flow
+        self.graph = scrolling(HTMLPanel())
+        self.graph.add_class("tr-graph")
+        # one screen: the code beside the state over time, the bars under them; the graph opens on a click
+        self.panels = [wrap_row([self.source, self.heatmap]), self.bars,
+                       fold([self.graph], [msg("recurrent.fold_graph")])]
+        self._M, self._win = None, None
+
+    def _dims(self) -> tuple[int, int]:
+        first = self.trace.initial[0]
+        units = first.numel() // (batch_size(self.trace) or 1)  # units of one batch item
+        return min(units, self.window), min(len(self.trace), self.window)
+
+    def _sel(self) -> tuple[int, int]:
+        s = self.controller.selection
+        return s.get("batch", 0), s.get("state", 0)
+
+    def _load_selection(self) -> None:
+        """The selected carried tensor of the selected batch item over every step, its colour range and overview."""
+        batch, part = self._sel()
+        self._M = state_matrix(self.trace, part, batch)  # [U, T]
+        self._vrange = value_range(self._M, signed=True)
+        big = max(self._M.shape) > self.window
+        ov = (make_overview([(0, self._M, None)], self._M.shape, signed=True, max_px=self.options["overview_px"],
+                            vrange=self._vrange) if big else None)
+        self.heatmap.set_overview(ov)
+        self.heatmap.title = msg("loop.heatmap_title", state=state_name(self.trace, part), batch=batch)
+        self._win = None
+
+    def _update(self, step: int, new_selection: bool) -> None:
+        t, T, o = step, len(self.trace), self.options
+        batch, part = self._sel()
+        if new_selection or self._M is None:
+            self._load_selection()
+        win = window_around(self._M.shape, None, t, self.window, self.window)
+        with self.heatmap.hold_sync():
+            if win != self._win:
+                show_block(self.heatmap, self._M, win, self._vrange)
+                self._win = win
+            self.heatmap.mark_col = t
+            self.heatmap.step = t
+        name = self.trace.name or msg("loop.unnamed")
+        self.source.value = self._source(t)[0]
+        self._set_bars(t, batch)
+        state = state_name(self.trace, part)
+        self.graph.value = graph_svg(graph_window(self._M, t, 0, o["graph_nodes"]), state)
+        self.controller.set_caption(f"t = {index_of(t, T)} · {name} · {msg('loop.where', batch=batch)}", t)
+
+    def _source(self, t: int) -> tuple[str, tuple]:
+        """The source panel of step ``t`` for the selected batch item: its HTML and its Looks."""
+        batch = self._sel()[0]
+        sv = step_view(self.trace, t, batch, units=self.options["units"])
+        name = self.trace.name or msg("loop.unnamed")
+        return source_table(sv, msg("loop.source_caption", t=index_of(t, len(self.trace)), name=name, batch=batch))
+
+    def _set_bars(self, t: int, batch: int) -> None:
+        bars = quantity_bars(self.trace, t, batch, self.options["max_bars"], self.options["ops"])
+        with self.bars.hold_sync():
+            self.bars.title = msg("loop.bars_title", t=t)
+            set_series(self.bars, [(b.name, b.values, None, -1, b.note) for b in bars], [[i] for i in range(len(bars))],
+                       scales=[b.scale for b in bars])
+            self.bars.step = t
