@@ -101,3 +101,17 @@ def test_a_layer_over_the_memory_budget_is_a_note_with_a_fix():
     assert torch.equal(out, ref)
     (_, why), = rec.skipped
     assert why.startswith("MemoryBudgetError") and "(2, 50, 2, 16)" in why and "Fix:" in why
+
+
+@pytest.mark.parametrize("make", [lambda: L.Attention(), lambda: L.Attention(use_scale=True),
+                                  lambda: L.AdditiveAttention()])
+def test_keras_attention_layers_equal_their_own_scores(make):
+    keras.utils.set_random_seed(10)
+    layer, q, v = make(), torch.randn(2, 4, 8), torch.randn(2, 6, 8)
+    ref, w = layer([q, v], return_attention_scores=True)
+    with tr_widgets.capture(layer) as rec:
+        out = layer([q, v])
+    assert torch.equal(out, ref) and len(rec) == 1 and rec.skipped == []
+    tr = rec.traces[0][1]
+    torch.testing.assert_close(tr.weights, w.detach(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(tr.output, ref.detach(), atol=1e-6, rtol=0)
