@@ -215,3 +215,16 @@ def test_merge_cells_false_and_a_single_call_give_nothing():
     with pytest.warns(UserWarning, match="nothing was recorded"), capture(model) as rec:
         model(idx[:, :1])
     assert len(rec) == 0
+
+
+@pytest.mark.parametrize("kw, name", [({"via": "mode"}, "cell"), ({"model": None}, "GRUCell")])
+def test_global_hooks_find_the_same_loop(kw, name):
+    """via='mode' and capture() without a model watch every module through global hooks: the same trace."""
+    torch.manual_seed(4)
+    model = RNN(GRUCell)
+    idx = torch.randint(0, 11, (2, 5))
+    with capture(kw.get("model", model), **{k: v for k, v in kw.items() if k != "model"}) as rec:
+        out = model(idx)
+    assert torch.equal(out, model(idx)) and rec.names == [name]
+    tr = rec[name]
+    assert len(tr) == 5 and all(torch.equal(tr.state(t), model.hiddens[t]) for t in range(5))

@@ -27,6 +27,9 @@ How, and why this way (modules of this package: ``patch``, ``recorder``, ``modul
 * Recurrent modules: the hook has input, hx and output, so nothing runs twice (``trace_recurrent_call``).
   Successive calls of one cell that feed its last state back in (a user's loop over time) form one trace
   over all those steps, equal to ``trace_recurrent(cell, x_seq, h0)`` (``merge_cells=False``: one per call).
+  So do one-step calls of nn.RNN/LSTM/GRU with the state carried (``repeats``), and a PackedSequence input is
+  traced with each sequence at its own length. A module of the user's own called once per step, its output
+  fed back with a fresh input each call, is one LoopTrace of its step (``module_loops``).
 
 Dropout inside attention (``dropout_p > 0``, a module in training mode) is not replayed: a trace shows the
 attention without it. Nothing is changed: hooks return None, the wrapper returns the real result, the attention implementation
@@ -54,7 +57,9 @@ from .entries import Entry, tensors_of, version_of
 from .recorder import Recorder
 
 SDPA_NAME = "scaled_dot_product_attention"  # the name of a call made outside any module
-SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells; nn.MultiheadAttention (also inside "
+SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells (PackedSequence inputs too; called once per step with the "
+             "state carried, as one trace); a module of your own called once per step with its state fed back (as "
+             "a LoopTrace); nn.MultiheadAttention (also inside "
              "nn.TransformerEncoder/Decoder layers); F.scaled_dot_product_attention (e.g. Hugging Face "
              "models with their default sdpa attention); softmax(q·kᵀ)·v written by hand in any module (eager "
              "Hugging Face attention, minGPT, d2l, a user's Head, Bloom's ALiBi, Gemma 2's soft cap, GPT-OSS's "
@@ -238,7 +243,7 @@ class Capture:
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
-        """``[(name, reason), ...]``: calls that could not be traced (e.g. PackedSequence), and the sequence
+        """``[(name, reason), ...]``: calls that could not be traced (e.g. a cell given a PackedSequence), and the sequence
         mixers that ran with nothing recorded inside (e.g. a Mamba mixer, flash attention).
 
         Example: ``rec.skipped  # [('backbone.layers.0.mixer', 'a state-space mixer: ...')]``
