@@ -55,8 +55,8 @@ def check_model(model) -> None:
              "before the first import keras")
     fail("model", "a Keras 3 model on the torch backend (its layers are then torch modules)",
          f"{describe(model)} built on Keras's {backend!r} backend",
-         "set os.environ['KERAS_BACKEND'] = 'torch' before the first import keras (restart the kernel), "
-         "then build the model again")
+         "set os.environ['KERAS_BACKEND'] = 'torch' before the first import keras, and import keras instead of "
+         "tensorflow.keras (restart the kernel), then build the model again")
 
 
 def walk(model) -> list:
