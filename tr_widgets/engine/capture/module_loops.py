@@ -213,9 +213,9 @@ class ModuleLoops:
         if not outs:
             prev = self._plain.get(id(module))
             if prev is not None and any(a is prev[0] for a in (*args, *kwargs.values())):
-                self._stop(module, None, f"a module called once per step got back what its last call returned, "
-                           f"{describe(output)}; expected a tensor (or a tuple of tensors) carried from step to step, "
-                           "so it was not traced. Fix: return the state as a tensor, e.g. `return h` or "
+                self._stop(module, None, "TraceInputError: state: expected a tensor (or a tuple of tensors) "
+                           "carried from step to step by a module called once per step, got what its last call "
+                           f"returned, {describe(output)}. Fix: return the state as a tensor, e.g. `return h` or "
                            "`return out, (h, c)`")
             self._plain[id(module)] = (output,)
             self.loops.pop(id(module), None)
