@@ -76,6 +76,11 @@ def _quantities(ops) -> list:
         parts = op.name if isinstance(op.name, tuple) and len(op.name) == len(op.out) else None
         out += [(parts[j] if parts else f"{name}[{j}]", op.line, t, bool(parts))
                 for j, t in enumerate(op.out) if isinstance(t, torch.Tensor)]
+    seen = {}  # a tuple's parts may repeat a name given elsewhere (`I, F = x.chunk(2)`, then `I = sigmoid(I)`)
+    for i, (n, line, t, assigned) in enumerate(out):
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            out[i] = (f"{n}_{seen[n]}", line, t, assigned)
     return out
 
 
