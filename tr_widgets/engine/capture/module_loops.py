@@ -40,8 +40,9 @@ import torch
 from torch import nn
 
 from ..errors import describe, get_memory_budget
-from .entries import Entry, keep
-from .module_steps import arg_name, flat_in, flat_out, forward_code, module_loop_trace
+from .entries import Entry
+from .module_calls import Call, Loop, feeds, same_memory
+from .module_steps import arg_name, flat_out, forward_code, module_loop_trace
 
 _LIBRARY_DIRS = tuple({*(sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")), *site.getsitepackages(),
                        site.getusersitepackages()})
@@ -62,65 +63,6 @@ def user_class(cls) -> bool:
             path = None  # defined in a notebook cell or exec'd text: the user's
         hit = _USER_CLASS[cls] = path is None or not path.startswith(_LIBRARY_DIRS)
     return hit
-
-
-def _detached(output):
-    if isinstance(output, torch.Tensor):
-        return output.detach()
-    return type(output)(_detached(o) for o in output) if type(output) in (tuple, list) else output
-
-
-class Call:
-    """One recorded call: its arguments and output, by reference. Only the output's versions are read at
-    once; the rest (detached, flattened) when a next call looks like it continues this one (``settle``), so
-    a module called once (a block in depth) costs one tuple."""
-
-    __slots__ = ("args", "kwargs", "output", "ins", "outs", "versions", "out_ptrs", "kept")
-
-    def __init__(self, args, kwargs, output, outs):
-        self.args, self.kwargs, self.output, self.outs = args, kwargs, output, outs
-        self.versions = [t._version for _, t in outs]
-        self.ins = self.out_ptrs = None
-        self.kept = []  # (label, tensor, version): an argument changed in place later is reported
-
-    def settle(self) -> "Call":
-        """Detach and flatten what the call kept (once). Example: ``call.settle().ins[(1,)]  # hprev``"""
-        if self.ins is None:
-            kept = self.kept
-            self.args = tuple(keep(a, f"arg{i}", kept) for i, a in enumerate(self.args))
-            self.kwargs = {k: keep(v, k, kept) for k, v in self.kwargs.items()}
-            self.output = _detached(self.output)
-            self.ins, self.outs = dict(flat_in(self.args, self.kwargs)), flat_out(self.output)
-            self.out_ptrs = {t.untyped_storage().data_ptr() for _, t in self.outs}
-        return self
-
-    def nbytes(self) -> int:
-        return sum(t.nbytes for t in self.ins.values()) + sum(t.nbytes for _, t in self.outs)
-
-
-class Loop:
-    """The calls of one module that form one loop over time (see the module docstring)."""
-
-    __slots__ = ("calls", "links", "fresh", "entry", "index", "nbytes")
-
-    def __init__(self, first: Call):
-        self.calls, self.links, self.fresh, self.entry, self.index, self.nbytes = [first], None, None, None, -1, 0
-
-
-def _feeds(prev: Call, args, kwargs) -> bool:
-    """A cheap first look: some tensor argument starts where a tensor ``prev`` returned starts."""
-    ptrs = [t.data_ptr() for _, t in prev.outs]
-    for a in (*args, *kwargs.values()) if kwargs else args:
-        if isinstance(a, torch.Tensor):
-            if a.data_ptr() in ptrs:
-                return True
-        elif type(a) in (tuple, list) and any(isinstance(t, torch.Tensor) and t.data_ptr() in ptrs for t in a):
-            return True
-    return False
-
-
-def _same(t, o, version) -> bool:
-    return t.numel() > 0 and t.data_ptr() == o.data_ptr() and t.shape == o.shape and t._version == version
 
 
 class ModuleLoops:
@@ -222,17 +164,20 @@ class ModuleLoops:
             return
         call = Call(args, kwargs, output, outs)
         links = None
-        if loop is not None and _feeds(loop.calls[-1], args, kwargs):
+        if loop is not None and feeds(loop.calls[-1], args, kwargs):
             links = self._link(module, loop.calls[-1].settle(), call.settle())
         if links is None or (loop.links is not None and links != (loop.links, loop.fresh)):
             self.loops[id(module)] = Loop(call)  # a new loop starts here (maybe), nothing recorded yet
             return
         loop.links, loop.fresh = links
         loop.calls.append(call)
+        loop.keeps(call)
         if loop.entry is None:  # the second call: now it is a loop
             loop.index = len(entries)
             kept = loop.calls[0].kept + call.kept
-            loop.entry = Entry(module, lambda lp, *, name="": self._build(module, lp, name), kept, [loop])
+            loop.keeps(loop.calls[0])
+            loop.entry = Entry(module, lambda lp, _kept, *, name="": self._build(module, lp, name), kept,
+                               [loop, loop.tensors])
             entries.append(loop.entry)
             self.rec.cover("hand")
             if module.training and any(isinstance(m, _DROPOUT) and m.p > 0 for m in module.modules()):
@@ -247,7 +192,7 @@ class ModuleLoops:
     def _link(self, module, prev: Call, call: Call):
         """``((out_key, in_key), ...), (fresh in_key, ...)`` when ``call`` continues ``prev``, else None."""
         links = tuple((ok, ik) for ik, t in call.ins.items()
-                      for (ok, o), ver in zip(prev.outs, prev.versions) if _same(t, o, ver))
+                      for (ok, o), ver in zip(prev.outs, prev.versions) if same_memory(t, o, ver))
         if not links:
             return None
         state, taken = {ik for _, ik in links}, self._param_ptrs(module) | prev.out_ptrs

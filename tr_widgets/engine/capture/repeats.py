@@ -49,7 +49,10 @@ def _time_dim(module, x) -> int:
 
 
 class FullChain:
-    """The calls of one nn.RNN / nn.LSTM / nn.GRU that form one loop over time (see the module docstring)."""
+    """The calls of one nn.RNN / nn.LSTM / nn.GRU that form one loop over time (see the module docstring).
+
+    Example: ``chain = FullChain(x, hx, layout, params); chain.add(x, (out, (h_n, c_n)))``
+    """
 
     __slots__ = ("xs", "outs", "hx0", "last", "held", "out_ptr", "layout", "params", "entry", "index")
 
@@ -59,6 +62,7 @@ class FullChain:
         self.index = -1
 
     def add(self, x, output) -> None:
+        """One more step: its input and what the module returned. Example: ``chain.add(x_t, lstm(x_t, hx))``"""
         out, hidden = output
         self.xs.append(x)
         self.outs.append(out.detach())
@@ -103,7 +107,8 @@ def record_full_step(chains: dict, entries: list, add, module, x, hx, output, pa
     if not linked:  # a new loop (or the first call): an entry of its own
         chain = chains[id(module)] = FullChain(x, hx, layout, params)
         chain.index = len(entries)
-        chain.entry = add(module, lambda ch, *, name="": chain_trace(module, ch, name=name), kept, [chain])
+        chain.entry = add(module, lambda ch, _xs, _outs, *, name="": chain_trace(module, ch, name=name), kept,
+                          [chain, chain.xs, chain.outs])  # the lists: what rec.nbytes counts
     else:
         chain.entry.trace = None  # grew: rebuilt on next access
         chain.entry.kept.extend(kept)
