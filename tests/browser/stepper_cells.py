@@ -34,3 +34,28 @@ def gradients(hidden: int) -> str:
     """The cell of a gradient stepper (an LSTM run backwards over 12 steps)."""
     return (f"g = tr_widgets.trace_gradients(torch.nn.LSTM(3, {hidden}), torch.randn(12, 1, 3), "
             "lambda out: out[0][-1].pow(2).sum())\ntr_widgets.show(g)")
+
+
+LOOP = """\
+class RNNScratch(torch.nn.Module):  # d2l's RNNScratch: a loop of tensor ops in forward, no cell module
+    def __init__(self, num_inputs, num_hiddens):
+        super().__init__()
+        self.num_hiddens = num_hiddens
+        self.W_xh = torch.nn.Parameter(torch.randn(num_inputs, num_hiddens) * 0.3)
+        self.W_hh = torch.nn.Parameter(torch.randn(num_hiddens, num_hiddens) * 0.3)
+        self.b_h = torch.nn.Parameter(torch.zeros(num_hiddens))
+
+    def forward(self, inputs):
+        state = torch.zeros((inputs.shape[1], self.num_hiddens))
+        outputs = []
+        for X in inputs:
+            state = torch.tanh(torch.matmul(X, self.W_xh) + torch.matmul(state, self.W_hh) + self.b_h)
+            outputs.append(state)
+        return outputs, state
+
+
+scratch = RNNScratch(4, 6)
+with tr_widgets.capture(scratch) as rec:
+    scratch(torch.randn(8, 2, 4))  # T=8, batch 2
+loop = tr_widgets.show(rec.traces[0][1])
+loop"""

@@ -173,12 +173,12 @@ class QuantityBar:
 
 def scale_of(v: np.ndarray) -> str:
     """The shared scale a computed quantity joins (its name, in the active language): every value within [0, 1]
-    (a gate, a probability) joins the 0…1 scale, so gates compare at a glance; the others share one more.
+    (a gate, a probability; not all zeros) joins the 0…1 scale, so gates compare at a glance; the others share one more.
 
     Example: ``scale_of(np.array([0.2, 0.9])) == "0…1"; scale_of(np.array([-0.5])) == "other values"``
     """
     finite = v[np.isfinite(v)]
-    unit = finite.size and finite.min() >= 0 and finite.max() <= 1
+    unit = finite.size and finite.min() >= 0 and 0 < finite.max() <= 1  # all zeros (a zero start state): no gate
     return msg("loop.scale_unit") if unit else msg("loop.scale_other")
 
 

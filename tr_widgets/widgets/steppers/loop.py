@@ -20,8 +20,10 @@ from ..layout import fold, matrix_width, scrolling, set_series, show_block, wrap
 from ..markup import SCROLL, TABLE, TD, TH, THEME_VARS, escaped, graph_svg, index_of
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 
-CODE = f"{TD};white-space:pre;font:12px monospace"
-VALUE = f"{TD};color:{THEME_VARS.fg}"
+# a long line of code wraps inside its column (continuation lines keep their indent), so the values beside it stay
+# in view; the values of a line stand one name a row
+CODE = f"{TD};white-space:pre-wrap;max-width:440px;font:12px monospace;vertical-align:top"
+VALUE = f"{TD};color:{THEME_VARS.fg};vertical-align:top"
 
 
 def source_table(sv, caption: str) -> tuple[str, tuple]:
@@ -31,16 +33,16 @@ def source_table(sv, caption: str) -> tuple[str, tuple]:
     Example: ``html, looks = source_table(views.loop.step_view(trace, 2), "step t = 2")``
     """
     head = [msg("loop.col_line"), msg("loop.col_code"), msg("loop.col_values")]
-    body = [(str(r.number), r.code, "   ".join(f"{n} = {v}" for n, v in r.shown)) for r in sv.rows]
+    body = [(str(r.number), r.code, [f"{n} = {v}" for n, v in r.shown]) for r in sv.rows]
     cells = "".join(f"<th style='{TH}'>{escaped(h)}</th>" for h in head)
     rows = [f"<tr>{cells}</tr>"]
     for number, code, values in body:
         rows.append(f"<tr><td style='{TD};text-align:right'>{number}</td><td style='{CODE}'>{escaped(code)}</td>"
-                    f"<td style='{VALUE}'>{escaped(values)}</td></tr>")
+                    f"<td style='{VALUE}'>{'<br>'.join(escaped(v) for v in values)}</td></tr>")
     html = (f"<div class='tr-panel tr-loop-source' data-tr-step='{sv.t}' style='{SCROLL}'>"
             f"<div style='font-weight:600'>{escaped(caption)}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table></div>")
-    table = table_look([[Cell(h, True) for h in head], *[[Cell(n, align="end"), Cell(c), Cell(v)] for n, c, v in body]])
+    table = table_look([[Cell(h, True) for h in head], *[[Cell(n, align="end"), Cell(c), Cell("   ".join(v))] for n, c, v in body]])
     return html, (text_look([TextRow(caption, True)]), table)
 
 

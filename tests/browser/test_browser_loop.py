@@ -1,0 +1,143 @@
+"""The LoopStepper (issue 22) in a real JupyterLab 4 (Dark theme) and in an nbconvert export opened offline.
+
+Only what a browser alone can show: a d2l-style scratch RNN, defined in the notebook and recorded by capture,
+renders without a widget or script error and loads nothing from outside 127.0.0.1; its canvases draw on the
+Dark theme's background (no white canvas) and every text reaches 4.5:1; the keys step it (the kernel's step
+follows) and the code panel shows the values Python computes for that step; the exported page steps by
+click and by key with every non-file request aborted. The rest is tested through traits and views
+(tests/widgets/test_loop_stepper.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import nbformat
+import pytest
+from nbconvert import HTMLExporter
+
+import stepper_cells as cells
+from browser_harness import (
+    VIEW_STATE_JS, assert_clean, button, cell_output, drawn, kernel_eval, open_notebook, run_all_cells, wait_drawn,
+    write_notebook,
+)
+from test_browser_theme import CONTRAST_JS, WHITE_JS
+
+pytestmark = pytest.mark.browser
+SETUP = "import torch, tr_widgets\nfrom tr_widgets.views.loop import step_view\ntorch.manual_seed(0)"
+LAST = 7  # T = 8
+
+
+def set_theme(server, theme: str) -> None:
+    """JupyterLab's theme through its settings REST API (read when the page next loads)."""
+    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
+    req = urllib.request.Request(server.url("lab/api/settings/@jupyterlab/apputils-extension:themes"), data=body,
+                                 method="PUT", headers={"Content-Type": "application/json",
+                                                        "Authorization": f"token {server.token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status in (200, 204), r.status
+
+
+def clock_step(page, root, s: int, timeout: float = 10_000) -> None:
+    page.wait_for_function("([r, s]) => r.querySelector('.tr-clock').dataset.trStep === String(s)",
+                           arg=[root, s], timeout=timeout)
+
+
+def source_text(root) -> str:
+    return root.eval_on_selector(".tr-loop-source", "e => e.textContent")
+
+
+@pytest.fixture(scope="module")
+def dark_lab(browser_page, jupyter, notebook_dir):
+    set_theme(jupyter, "JupyterLab Dark")
+    try:
+        write_notebook(notebook_dir / "loop_lab.ipynb", [SETUP, cells.LOOP])
+        open_notebook(browser_page, jupyter, "loop_lab.ipynb")
+        run_all_cells(browser_page)
+        out = cell_output(browser_page, 1)
+        out.scroll_into_view_if_needed()
+        wait_drawn(browser_page, out)
+        yield browser_page
+    finally:
+        set_theme(jupyter, "JupyterLab Light")  # the other browser tests open their notebooks in Light
+
+
+def test_loop_stepper_draws_in_dark_and_steps_by_key(dark_lab, artifacts):
+    page, out = dark_lab, cell_output(dark_lab, 1)
+    root = out.element_handle()
+    before = out.evaluate(VIEW_STATE_JS)
+    out.screenshot(path=str(artifacts / "loop_dark.png"))
+    assert_clean(page, "loop")
+    assert drawn(before) and len(before["canvases"]) >= 2, before["canvases"]
+    assert "t = 0 (0–7)" in before["text"] and "state = torch.tanh" in before["text"]
+    assert not [c for c in out.evaluate(WHITE_JS) if c["white"] > 0.3], "a white canvas in JupyterLab Dark"
+    contrast = out.evaluate(CONTRAST_JS)
+    assert contrast["checked"] > 5 and not contrast["low"], contrast["low"]
+    button(out, "next step").click()  # focuses the stepper; then the keys alone
+    clock_step(page, root, 1)
+    page.keyboard.press("ArrowRight")
+    clock_step(page, root, 2)
+    page.keyboard.press("End")
+    clock_step(page, root, LAST)
+    page.keyboard.press("ArrowLeft")
+    clock_step(page, root, LAST - 1)
+    assert kernel_eval(page, "loop.step").strip() == str(LAST - 1)
+    want = kernel_eval(page, f"dict(step_view(loop.trace, {LAST - 1}).rows[-2].shown)['state']").strip().strip("'")
+    assert want.startswith("[") and f"state = {want}" in source_text(root), (want, source_text(root))
+    assert_clean(page, "loop after the keys")
+
+
+@pytest.fixture(scope="module")
+def offline(chromium, tmp_path_factory):
+    """A page that may load file:// only: every other request is aborted (no network, no CDN)."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    blocked: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("file://", "data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+    context.route("**/*", route)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "tr_widgets" in m.text else None)
+    page.trw_errors, page.trw_blocked = errors, blocked
+    yield page, tmp_path_factory.mktemp("loop_export")
+    context.close()
+
+
+def test_an_nbconvert_export_of_a_loop_steps_offline(offline):
+    import torch
+
+    import tr_widgets
+    from tests.loops.test_op_loops import LSTMScratch
+    from tr_widgets.views.loop import step_view
+
+    page, folder = offline
+    torch.manual_seed(0)
+    model = LSTMScratch(3, 4)
+    with tr_widgets.capture(model) as rec:
+        model(torch.randn(6, 1, 3))
+    s = tr_widgets.show(rec.traces[0][1], progress=False)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("loop", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": s.export_html(), "text/plain": repr(s)})])])
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    path = folder / "loop.html"
+    path.write_text(body, encoding="utf-8")
+    page.goto(path.as_uri(), wait_until="domcontentloaded")
+    page.wait_for_selector(".tr-export[data-tr-mounted='1']", timeout=30_000)
+    box = page.locator(".tr-export[data-tr-mounted='1']").first
+    live = box.locator(".tr-export-live").element_handle()
+    before = live.evaluate(VIEW_STATE_JS)
+    box.locator(".tr-next").first.click()
+    clock_step(page, live, 1)
+    page.keyboard.press("ArrowRight")
+    clock_step(page, live, 2)
+    assert live.evaluate(VIEW_STATE_JS) != before and not page.trw_errors, page.trw_errors
+    line = next(r for r in step_view(s.trace, 2).rows if r.number == s.trace.line_of("C"))
+    assert f"C = {dict(line.shown)['C']}" in source_text(live)  # the values Python computes for step 2
+    assert re.search(r"t = 2 \(0–5\)", live.evaluate("e => e.textContent"))
+    assert all(u.startswith(("http", "https")) for u in page.trw_blocked)  # only the template's own CDN tags
