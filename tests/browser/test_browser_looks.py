@@ -57,7 +57,9 @@ body, _, _ = matrix_svg(m)
 w, h = m.window
 window = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' viewBox='{m.x0} {m.y0} {w} {h}'>"
           f"{body}</svg>")
-print(json.dumps({"bars": svgs, "matrix": [window]}))"""
+axes = [list(look.charts[s].axis) for g in look.groups for s in g]
+legend = [i.words for i in look.legend]
+print(json.dumps({"bars": svgs, "matrix": [window], "axes": axes, "legend": legend}))"""
 
 # Render each SVG (theme colours swapped for the page's) and compare it with its canvas, pixel by pixel.
 COMPARE_JS = """async (root, [pictures, swaps, tol]) => {
@@ -90,6 +92,11 @@ COMPARE_JS = """async (root, [pictures, swaps, tol]) => {
 }"""
 
 TOLERANCE, SHARE = 8, 0.005  # levels per channel; share of a canvas's pixels allowed to miss
+# The words beside the canvases: each chart's axis texts (bars.js writes them from the label by the Look's rule)
+# and the legend items, in DOM order.
+WORDS_JS = """root => ({
+  axes: [...root.querySelectorAll('.tr-value-axis')].map(a => [...a.children].map(s => s.textContent)),
+  legend: [...root.querySelectorAll('.tr-legend-item')].map(i => i.textContent)})"""
 
 
 def test_each_panel_paints_its_look_as_the_svg_painter_does(browser_page, jupyter, notebook_dir):
@@ -104,8 +111,11 @@ def test_each_panel_paints_its_look_as_the_svg_painter_does(browser_page, jupyte
     text = kernel_eval(browser_page, PICTURES)
     assert not text.startswith("ERROR"), text
     pictures = json.loads(text)
+    pictures_only = {k: pictures[k] for k in ("bars", "matrix")}
     swaps = [(palette.THEME[name][2], name) for name in ("bg", "fg-muted", "mark", "highlight", "hatch", "fg")]
-    result = out.evaluate(COMPARE_JS, [pictures, swaps, TOLERANCE])
+    result = out.evaluate(COMPARE_JS, [pictures_only, swaps, TOLERANCE])
+    words = out.evaluate(WORDS_JS)
+    assert words == {"axes": pictures["axes"], "legend": pictures["legend"]}  # the Look's texts, as it decided them
     for kind, canvases in result.items():
         assert canvases and len(canvases) == len(pictures[kind]), (kind, canvases)
         for k, c in enumerate(canvases):

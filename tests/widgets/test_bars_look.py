@@ -107,14 +107,15 @@ def test_bars_js_paints_no_colour_of_its_own():
 
 def test_snapshot_svg_has_the_layout_bars_js_draws():
     js = esm.module("bars")  # bars.js with what it imports
-    assert 'g("chart_h")' in js and "const H =" not in js  # the chart height is the Look's, sent (issue 21)
+    assert "layout.chart_h" in js and "const H =" not in js  # the chart height is the Look's, sent (issue 21)
     assert drawn_up([np.r_[1., 2], np.r_[-1.], np.r_[3.], np.r_[2.]], [None, None, None, np.r_[False]],
                     ["", "g", "g", ""]) == [True, False, False, True]
     assert drawn_up([np.r_[-1., 2]], [np.r_[True, False]], [""]) == [True]  # a blocked value does not count
     b = BarsCanvas(title="gates")
     gates = [(n, np.r_[0.2, -0.5, 0.9], None, -1, "") for n in "ifgo"]
     b.set_series(gates, groups=[[0, 1, 2, 3]], scales=["g"] * 4)
-    assert b.chart_h == H and b.columns == [2] and b.axis_px[1] == b.axis_px[3] == 0  # what bars.js lays out by
+    lay = b.chart_layout  # what bars.js lays out by (issue 21)
+    assert lay["chart_h"] == H and lay["columns"] == [2] and lay["axis_px"][1] == lay["axis_px"][3] == 0
     svg, w, h = b.snapshot_svg()
     root = ET.fromstring(f"<svg xmlns='http://www.w3.org/2000/svg'>{svg}</svg>")
     charts = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("height") == str(H + 1)]

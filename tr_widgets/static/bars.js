@@ -15,8 +15,7 @@ import { watchTheme } from "./lib/theme.js";
 import { barColours, barsView, coloursKey, drawBars } from "./bars/view.js";
 
 const BAR_TRAITS = ["values", "blocked", "lengths", "names", "marks", "highlights", "groups", "title", "step", "arrow",
-  "bar_px", "colours", "scale_max", "units", "texts", "theme_light", "chart_h", "ticks", "up", "axis_px", "columns",
-  "chart_notes", "aria", "legend"];
+  "bar_px", "colours", "scale_max", "axis", "units", "texts", "theme_light", "chart_layout", "chart_notes"];
 
 function renderBars({ model, el: root }) {
   const v = barsView(model, root), schedule = batched(() => drawBars(v));

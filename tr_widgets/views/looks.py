@@ -85,7 +85,6 @@ class BarChart:
     note: str
     mark: int  # the current step / query, outlined in "mark" (-1: none)
     highlight: int  # the largest weight / new token, dashed in "highlight" (-1: none)
-    aria: str
     x: float
     y: float
 
@@ -114,6 +113,7 @@ class LegendItem:
     words: str
     x: float = 0.0
     y: float = 0.0
+    key: str = ""  # the words' key in the panel's texts
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,8 +134,8 @@ class BarsLook:
     height: int
 
 
-def _legend_words(charts, texts: dict) -> list[tuple[tuple, str]]:
-    """The legend items that apply to these charts: (palette names, words)."""
+def _legend_words(charts, texts: dict) -> list[tuple[tuple, str, str]]:
+    """The legend items that apply to these charts: (palette names, words, their key in ``texts``)."""
     def shown(i, c):
         return 0 <= i < len(c.values)
     live = [(c.values, c.blocked) for c in charts]
@@ -144,16 +144,15 @@ def _legend_words(charts, texts: dict) -> list[tuple[tuple, str]]:
              (("highlight",), "highlight", any(shown(c.highlight, c) for c in charts)),
              (("blocked",), "blocked", any(b.any() for _, b in live)),
              (("nonfinite",), "nonfinite", any((~b & ~np.isfinite(v)).any() for v, b in live))]
-    return [(colours, texts.get(key, "")) for colours, key, holds in items if holds and texts.get(key)]
+    return [(colours, texts[key], key) for colours, key, holds in items if holds and texts.get(key)]
 
 
 def _chart(name, v, blk, m: float, label: str, up: bool, note: str, mark: int, high: int, repeat: bool) -> BarChart:
     """One chart with its axis decided (``repeat``: its left neighbour's axis, not shown)."""
     axis = axis_labels(label, m, up)
     widest = max(text_px(t, AXIS_PX) for t in axis_labels(label, m, False))  # the signed texts: one width either way
-    aria = f"{name}: {len(v)} values"  # the same at every step (bytes per step); the axis texts are read beside it
     return BarChart(name, v, blk, bar_px(len(v)), m, up and m > 0, axis, 0 if repeat else int(max(AXIS_MIN, widest) + 0.999),
-                    note, mark, high, aria, 0.0, 0.0)
+                    note, mark, high, 0.0, 0.0)
 
 
 def _charts(series, groups, scales, units, texts) -> list[BarChart]:
@@ -220,11 +219,11 @@ def _place(charts, groups, title: str, arrow: str, max_width: float):
 def _place_legend(items, width: float, y: float) -> tuple[list[LegendItem], float, float]:
     """Legend items left to right from (0, y), wrapping at the panel's width (at least LEGEND_MIN)."""
     lx, ly, limit, out = 0.0, y, max(width, LEGEND_MIN), []
-    for colours, words in items:
+    for colours, words, key in items:
         iw = 12 * len(colours) + text_px(words, NAME_PX)
         if lx and lx + iw > limit:
             lx, ly = 0.0, ly + 15
-        out.append(LegendItem(colours, words, lx, ly))
+        out.append(LegendItem(colours, words, lx, ly, key))
         width = max(width, lx + iw)
         lx += iw + 10
     return out, width, ly + 18
@@ -249,7 +248,7 @@ def bars_look(title: str, series, groups, scales, units, texts: dict, arrow: str
     if not placed:
         return BarsLook(title, tuple(charts), tuple(tuple(g) for g in groups),
                         tuple(2 if len(g) >= 3 else 1 for g in groups), arrow, (),
-                        tuple(LegendItem(c, w) for c, w in words), 0, 0)
+                        tuple(LegendItem(c, w, key=k) for c, w, k in words), 0, 0)
     charts, arrows, width, bottom = _place(charts, groups, title, arrow, max_width)
     legend, width, height = _place_legend(words, width, bottom)
     return BarsLook(title, tuple(charts), tuple(tuple(g) for g in groups),

@@ -1,7 +1,7 @@
 // One bar-chart view: the flow of groups (each arrow travels with the group it points into, so a wrap never
 // strands it), each chart's name, value axis, canvas and note, the legend and the hover line, built from the
 // panel's Look as Python decided it (views/looks.py): the charts abreast in each group (`columns`), each axis's
-// width (`axis_px`, 0: its left neighbour's), texts (`ticks`), notes, the legend's items. Every text is DOM text
+// width (`axis_px`, 0: its left neighbour's) and label (`axis`, `up`), notes, the legend's items (`layout`). Every text is DOM text
 // set with textContent, never painted.
 
 import { bytesOf, floatsOf } from "../lib/bytes.js";
@@ -72,28 +72,39 @@ function buildCharts(v, d) {
   });
 }
 
-// The legend's items as the Look lists them: [palette names, words]; a name is a theme colour, else a data colour.
+// The legend's items as the Look lists them: [palette names, key of the words in texts]; a name is a theme
+// colour, else a data colour.
 function drawLegend(v, d) {
-  const items = v.model.get("legend") || [];
+  const items = d.layout.legend || [];
   const key = JSON.stringify([items, d.colours, d.th]);
   if (key === v.legendKey) return;
   v.legendKey = key;
   v.legend.replaceChildren();
-  for (const [names, words] of items) {
+  for (const [names, key] of items) {
+    const words = v.words(key);
     const item = el("span", "tr-legend-item", v.legend);
     for (const name of names) el("span", "tr-swatch", item).style.background = d.th[name] ?? d.colours[name];
     item.appendChild(document.createTextNode(words));
   }
 }
 
+// A chart's axis texts top, middle, bottom, by the Look's rule (views/looks.py axis_labels): all zero, "0" only;
+// drawn from the bottom, "max" over "0"; signed, "+max", "0", "−max".
+function axisTexts(label, max, up) {
+  if (!(max > 0)) return ["", "0", ""];
+  return up ? [label, "", "0"] : [`+${label}`, "0", `\u2212${label}`];
+}
+
 function drawChart(v, chart, d) {
   const s = chart.s, a = d.starts[s], n = d.lengths[s], g = (k) => v.model.get(k);
-  (d.ticks[s] || ["", "", ""]).forEach((t, i) => { if (chart.spans[i].textContent !== t) chart.spans[i].textContent = t; });
+  axisTexts(d.axis[s] ?? "", d.maxima[s] || 0, d.up[s]).forEach((t, i) => {
+    if (chart.spans[i].textContent !== t) chart.spans[i].textContent = t;
+  });
   chart.b = d.blk.length >= a + n ? d.blk.subarray(a, a + n) : new Uint8Array(n);
   chart.v = d.vals.subarray(a, a + n);
   drawSeries(chart.canvas, { vals: chart.v, blocked: chart.b, mark: g("marks")[s] ?? -1, high: (g("highlights") || [])[s] ?? -1,
     bw: d.widths[s] || 1, max: d.maxima[s] || 0, h: d.h, up: !!d.up[s] }, d.colours, d.th);
-  const aria = (g("aria") || [])[s] || "";
+  const aria = `${g("names")[s]}: ${n} values`;
   if (chart.canvas.getAttribute("aria-label") !== aria) chart.canvas.setAttribute("aria-label", aria);
   const note = (g("chart_notes") || [])[s] || "";
   if (chart.note.textContent !== note) chart.note.textContent = note;
@@ -104,8 +115,10 @@ export function drawBars(v) {
   v.themeKey = coloursKey(th);
   if (v.title.textContent !== g("title")) v.title.textContent = g("title");
   const d = { vals: floatsOf(g("values")), blk: bytesOf(g("blocked")), lengths: g("lengths"), groups: g("groups"),
-              widths: g("bar_px"), colours: g("colours"), maxima: g("scale_max") || [], ticks: g("ticks") || [],
-              up: g("up") || [], axisPx: g("axis_px") || [], columns: g("columns") || [], h: g("chart_h"), starts: [], th };
+              widths: g("bar_px"), colours: g("colours"), maxima: g("scale_max") || [], axis: g("axis") || [],
+              layout: g("chart_layout") || {}, starts: [], th };
+  Object.assign(d, { up: d.layout.up || [], axisPx: d.layout.axis_px || [], columns: d.layout.columns || [],
+                     h: d.layout.chart_h || 1 });
   let acc = 0;
   for (const n of d.lengths) { d.starts.push(acc); acc += n; }
   const key = JSON.stringify([d.lengths, g("names"), d.groups, d.columns, d.axisPx, g("arrow")]);

@@ -75,20 +75,18 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     units = t.List(t.Unicode()).tag(sync=True)
     scale_groups = t.List(t.Unicode())  # "" : the series' own scale
     scale_max = t.List(t.Float()).tag(sync=True)  # the axis maximum each series is drawn with
-    axis = t.List(t.Unicode())  # the axis label of each maximum ("1.51", "111 ms")
+    axis = t.List(t.Unicode()).tag(sync=True)  # the axis label of each maximum ("1.51", "111 ms")
     groups = t.List(t.List(t.Int())).tag(sync=True)
     arrow = t.Unicode("→").tag(sync=True)
     step = t.Int(0).tag(sync=True)
     # the Look's decisions (views.looks.bars_look), which bars.js paints as they are
     bar_px = t.List(t.Int()).tag(sync=True)  # pixels per bar, one per series
-    chart_h = t.Int(CHART_H).tag(sync=True)  # px of each chart's plot
-    ticks = t.List().tag(sync=True)  # each chart's axis texts top, middle, bottom
-    up = t.List().tag(sync=True)  # drawn from a zero line at the bottom (else about the middle)
-    axis_px = t.List().tag(sync=True)  # px of each chart's axis (0: its left neighbour's, not shown)
-    columns = t.List().tag(sync=True)  # charts abreast in each group
+    # chart_h: px of each chart's plot; up: each drawn from a zero line at the bottom (else about the middle);
+    # axis_px: px of each chart's axis (0: its left neighbour's, not shown); columns: charts abreast in each group;
+    # legend: [[palette names], key of its words in texts] of each item this data needs. One value: it changes
+    # seldom, and a page holds a large one once (frames.REF_MIN_JSON)
+    chart_layout = t.Dict().tag(sync=True)
     chart_notes = t.List().tag(sync=True)  # the line under each chart
-    aria = t.List().tag(sync=True)  # what a screen reader says of each chart
-    legend = t.List().tag(sync=True)  # [[palette names], words] of each legend item this data needs
     colours = colours_trait()
     theme_light = t.Dict(palette.light_theme()).tag(sync=True)  # where --tr-* is not defined
     texts = t.Dict().tag(sync=True)  # the words bars.js shows: i18n "bars." keys, in the language it was built in
@@ -133,10 +131,13 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     @staticmethod
     def _look_state(look: BarsLook) -> dict:
         """The Look's decisions as the traits bars.js paints from."""
-        return {"bar_px": [c.bar_px for c in look.charts], "ticks": [list(c.axis) for c in look.charts],
-                "up": [c.up for c in look.charts], "axis_px": [c.axis_px for c in look.charts],
-                "columns": list(look.columns), "chart_notes": [c.note for c in look.charts],
-                "aria": [c.aria for c in look.charts], "legend": [[list(i.colours), i.words] for i in look.legend]}
+        # the axis texts travel as their label (``axis``) and ``up``: bars.js writes them by the Look's rule
+        # (views.looks.axis_labels; tests/browser/test_browser_looks.py reads them back), 3 strings fewer a chart
+        # and step; legend words travel as their key in ``texts``, which the page holds once
+        layout = {"chart_h": CHART_H, "up": [c.up for c in look.charts], "axis_px": [c.axis_px for c in look.charts],
+                  "columns": list(look.columns), "legend": [[list(i.colours), i.key] for i in look.legend]}
+        return {"bar_px": [c.bar_px for c in look.charts], "chart_notes": [c.note for c in look.charts],
+                "chart_layout": layout}
 
     def look(self) -> BarsLook:
         """The panel's Look as now (its title, series, scales and words): what ``snapshot_svg`` paints.
