@@ -70,10 +70,11 @@ class AttentionStepper(Stepper):
         fit_cells(self.weights, *dims)
         self.weights.layout = w.Layout(max_width=f"{matrix_width(*dims)}px")
         self.weights.click_step = "row"
-        # one screen, the main view first: the weights beside o_i's table, then the stages; the terms
-        # heatmap when asked for
-        self.panels = [wrap_row([self.weights, self.output]), self.stages,
-                       fold([self.terms], [msg("attention.fold_terms")])]
+        # one screen, the main view first: the weights, then the stages; o_i's table (its terms and
+        # checks) and the terms heatmap when asked for
+        output_title = msg("attention.output_title", i="i", which=msg("attention.top.many", n=self.top_k))
+        self.panels = [self.weights, self.stages,
+                       fold([self.output, self.terms], [output_title, msg("attention.fold_terms")])]
         if at.notes:  # e.g. training-mode dropout, which the numbers below leave out: said first, in view
             self.panels.insert(0, HTMLPanel(value=notes_html(at.notes)))
         self._win = None

@@ -15,7 +15,7 @@ from ...engine.decode import DecodeTrace
 from ...views import quantize, value_range
 from ...views.decode import cache_strip, text_parts, tick_view, timeline
 from ...views.matrix import Window
-from ..layout import fit_cells, fold, scrolling, set_series, short_labels, wrap_row
+from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels, wrap_row
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
@@ -111,8 +111,11 @@ class DecodeStepper(Stepper):
         where = (msg("decode.where_cache", reused=int(tv.reused.sum()), appended=n_new) if self.trace.use_cache
                  else msg("decode.where_no_cache"))
         with self.row.hold_sync():
-            # one cell size for every tick (the widest window): frames replay the steps with it
-            fit_cells(self.row, H, min(self.window, max(tk.keys for tk in self.trace.ticks)))
+            # one cell size for every tick (the widest window): frames replay the steps with it; as wide
+            # as that window, so the selected head's bars sit beside it
+            widest = min(self.window, max(tk.keys for tk in self.trace.ticks))
+            fit_cells(self.row, H, widest)
+            self.row.layout.max_width = f"{matrix_width(H, widest)}px"
             self.row.title = msg("decode.row_title", t=t, position=tv.query_position, keys=counted("count.key", S),
                                  layer=layer, where=where)
             self.row.set_window(quantize(tv.head_weights, vmin, vmax), Window(0, H, win.c0, win.c1), (H, S),

@@ -25,7 +25,7 @@ from ..markup import counted, equations_table, escaped, index_of, text_block
 
 
 AXIS = "log10 ‖∂L/∂h_t‖"
-NORMS_H = 110  # px of the norms chart: beside the heatmap, about one screen in all
+NORMS_W, NORMS_H = 320, 110  # px of the norms chart: beside the heatmap, about one screen in all
 
 
 def norms_panel(s, lo: float, hi: float, title: str, width: int = 400, height: int = 130) -> tuple[str, tuple]:
@@ -83,17 +83,19 @@ class GradientStepper(Stepper):
         self.flow = BarsCanvas(title=msg("gradients.through_h"))
         self.flow_c = BarsCanvas(title=msg("gradients.through_c")) if self.trace.spec.has_cell else None
         self.norms = scrolling(HTMLPanel())
-        self.norms.layout.max_width = "420px"  # its note wraps: the heatmap sits beside it (one screen in all)
+        self.norms.layout.max_width = f"{NORMS_W + 20}px"  # its note wraps: the heatmap sits beside it
         self.gains = BarsCanvas(title=msg("gradients.gains_initial"))
         self.heatmap = MatrixCanvas(title=msg("gradients.heatmap_title"), cmap="diverging",
                                     row_axis=msg("recurrent.axis_unit"), col_axis=msg("recurrent.axis_step"),
                                     layout=w.Layout(max_width=f"{matrix_width(*self._dims())}px"))
         # no click_step on the heatmap: a column is a time t, and the clock counts backward steps k.
-        # One screen: the flows, the norms beside the heatmap; the arithmetic and the gains on a click.
-        self.panels = [wrap_row([self.flow] + ([self.flow_c] if self.flow_c else [])),
-                       wrap_row([self.norms, self.heatmap]),
-                       fold([self.table, self.gains], [msg("gradients.fold_equations"), msg("gradients.fold_gains")],
-                            0 if self.options["equations"] else None)]
+        # One screen: the flow through h, the norms beside the heatmap; the cell path (LSTM), the
+        # arithmetic and the gains on a click.
+        cell = ([self.flow_c], [msg("gradients.through_c")]) if self.flow_c else ([], [])
+        self.panels = [self.flow, wrap_row([self.norms, self.heatmap]),
+                       fold([*cell[0], self.table, self.gains],
+                            [*cell[1], msg("gradients.fold_equations"), msg("gradients.fold_gains")],
+                            len(cell[0]) if self.options["equations"] else None)]
         self._G = self._win = None
 
     def _dims(self) -> tuple[int, int]:
@@ -135,7 +137,7 @@ class GradientStepper(Stepper):
             self._set_flow(self.flow_c, gv.c_path, k, msg("gradients.flow_c", t=t))
         s = norm_series(self.trace, k, layer, direction, o["max_points"])
         self.norms.value, self.norms.looks = norms_panel(s, *self._yrange, msg("gradients.norms_title", axis=AXIS),
-                                        height=NORMS_H)
+                                                         width=NORMS_W, height=NORMS_H)
         with self.gains.hold_sync():
             self.gains.title = msg("gradients.gains_title")
             log_gain = np.nan_to_num(s.log_gain, nan=0.0)

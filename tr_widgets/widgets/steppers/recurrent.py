@@ -76,8 +76,8 @@ class RecurrentStepper(Stepper):
                "units": (*int_in(1, 16), "units=3 (units whose arithmetic the equations show)", 3),
                "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
                "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
-               "equations": (is_bool, "True or False", "equations=False (the equations table folded at first)",
-                             True)}
+               "equations": (is_bool, "True or False", "equations=True (the equations table open from the start)",
+                             False)}
 
     def __init__(self, trace: RecurrentTrace, **options):
         super().__init__(trace, **options)

@@ -18,7 +18,7 @@ from ...views import make_overview, quantize, window_around
 from ...views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
                            state_range, state_series)
 from ..base import COMMON_OPTIONS, Stepper, int_in
-from ..layout import fold, scrolling, set_series, show_block, wrap_row
+from ..layout import fold, matrix_width, scrolling, set_series, show_block, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ..panels.line_chart import Frame, Line, chart_look, live_chart
 from ...views.looks_text import TextRow, text_look
@@ -106,9 +106,9 @@ class StateStepper(Stepper):
         self.memory = scrolling(HTMLPanel())
         self.memory.add_class("tr-state-memory")
         self.memory.layout.max_width = f"{MEMORY_W + 20}px"  # its caption wraps under the chart
-        # one screen: the state beside its bytes, the quantities; the output opens on a click
-        self.panels = [wrap_row([self.state_panel, self.memory]), self.quantities,
-                       fold([self.output], [msg("state.fold_output")])]
+        # one screen: the state beside its bytes; the per-step quantities and the output open on a click
+        self.panels = [wrap_row([self.state_panel, self.memory]),
+                       fold([self.quantities, self.output], [msg("state.title_quantities"), msg("state.fold_output")])]
         self._axis_names = [name for name, _ in state_axes(self.trace)]
         self._vrange = None
 
@@ -143,6 +143,8 @@ class StateStepper(Stepper):
         lo, hi = self._vrange
         shape = "×".join(str(n) for n in M.shape)
         with self.heatmap.hold_sync():
+            # as wide as its window at the one cell size, so the bytes chart sits beside it
+            self.heatmap.layout.max_width = f"{matrix_width(win.r1 - win.r0, win.c1 - win.c0)}px"
             self.heatmap.title = msg("state.heatmap_title", t=t, where=self._where(), shape=shape)
             show_block(self.heatmap, M, win, (lo, hi))
             ov = make_overview([(0, M, None)], M.shape, signed=True, max_px=self.options["overview_px"],
