@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import tr_widgets
 from tr_widgets.engine.capture import capture
 from tr_widgets.engine.loops import LoopTrace
 
@@ -274,3 +275,40 @@ def test_a_tuple_state_in_the_code_order_equals_torchs_lstm_cell():
     # the first I, F, C_tilde are the chunks (pre-activations); the step's C from them, as the code computes it
     C = torch.sigmoid(q["F"]) * states[1][1] + torch.sigmoid(q["I"]) * torch.tanh(q["C_tilde"])
     assert torch.equal(q["C"], C) and torch.equal(q["H"], states[2][0])
+
+
+class TorchGRUCell(nn.Module):
+    """torch's GRU equations written from nn.Linear layers (r multiplies W_hn h + b_hn, as nn.GRU does)."""
+
+    def __init__(self, n_in, n_h):
+        super().__init__()
+        self.x2h, self.h2h = nn.Linear(n_in, 3 * n_h), nn.Linear(n_h, 3 * n_h)
+
+    def forward(self, x, h):
+        xr, xz, xn = self.x2h(x).chunk(3, dim=-1)
+        hr, hz, hn = self.h2h(h).chunk(3, dim=-1)
+        r = torch.sigmoid(xr + hr)
+        z = torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        h = (1 - z) * n + z * h
+        return h
+
+
+def test_gates_under_the_code_names_equal_nn_grus_with_copied_weights():
+    torch.manual_seed(6)
+    cell, gru = TorchGRUCell(3, 5), nn.GRU(3, 5)
+    with torch.no_grad():
+        gru.weight_ih_l0.copy_(cell.x2h.weight), gru.bias_ih_l0.copy_(cell.x2h.bias)
+        gru.weight_hh_l0.copy_(cell.h2h.weight), gru.bias_hh_l0.copy_(cell.h2h.bias)
+    xs = torch.randn(6, 2, 3)
+    with capture(cell) as rec:
+        h = torch.zeros(2, 5)
+        for x in xs:
+            h = cell(x, h)
+    tr = rec["TorchGRUCell"]
+    ref = tr_widgets.trace_recurrent(gru, xs)  # torch's module, every gate replayed
+    for t in range(6):
+        q = tr.quantities(t)
+        for g in ("r", "z", "n"):
+            torch.testing.assert_close(q[g], ref.gates()[g][t], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(tr.state(t), ref.hidden()[t], atol=1e-6, rtol=1e-5)
