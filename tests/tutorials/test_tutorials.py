@@ -45,7 +45,8 @@ NOTEBOOKS_ZH = sorted(TUTORIALS_ZH.glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = NOTEBOOKS_EN + NOTEBOOKS_ZH
 REQUIRED = ["01_the_clock", "02_recurrent_update", "03_lstm_gates", "04_gru", "05_attention",
             "06_decoding_kv_cache", "07_compute_cycles", "08_bring_your_own_model", "09_recurrence_returns",
-            "10_when_time_runs_backwards"]
+            "10_when_time_runs_backwards",
+            "11_your_own_clock"]
 CELL_TIMEOUT = 180  # seconds per cell: a guard against hangs, not a performance test
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
