@@ -44,7 +44,10 @@ def colorize(codes: np.ndarray, cmap: str, scale=1) -> np.ndarray:
 
 
 def mark_rows(rgb: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Outline pixel rows [start, stop) of an RGB image (the current query/row marker)."""
+    """Outline pixel rows [start, stop) of an RGB image (the current query/row marker).
+
+    Example: ``(mark_rows(np.zeros((4, 2, 3), np.uint8), 1, 2)[0] == COLOURS["mark"]).all()``
+    """
     rgb = rgb.copy()
     stop = max(stop, start + 1)
     rgb[max(start - 1, 0), :] = COLOURS["mark"]
@@ -53,7 +56,10 @@ def mark_rows(rgb: np.ndarray, start: int, stop: int) -> np.ndarray:
 
 
 def mark_cols(rgb: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Outline pixel columns [start, stop) of an RGB image (the current step marker)."""
+    """Outline pixel columns [start, stop) of an RGB image (the current step marker).
+
+    Example: ``(mark_cols(np.zeros((2, 4, 3), np.uint8), 1, 2)[:, 0] == COLOURS["mark"]).all()``
+    """
     return mark_rows(rgb.transpose(1, 0, 2), start, stop).transpose(1, 0, 2)
 
 
@@ -77,7 +83,10 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 
 def png_data_uri(rgb: np.ndarray) -> str:
-    """A ``data:image/png;base64,...`` URI for an <img> in a static snapshot."""
+    """A ``data:image/png;base64,...`` URI for an <img> in a static snapshot.
+
+    Example: ``png_data_uri(np.zeros((1, 1, 3), np.uint8)).startswith("data:image/png;base64,")``
+    """
     return "data:image/png;base64," + base64.b64encode(png_bytes(rgb)).decode("ascii")
 
 
@@ -101,7 +110,7 @@ def text_px(s: str, size: float) -> float:
 def wrap_px(s: str, size: float, width: float) -> list[str]:
     """``s`` broken at spaces into lines of at most ``width`` px (a longer word keeps its own line).
 
-    Example: ``wrap_px("a b c", 10, 40) == ["a b", "c"]``
+    Example: ``wrap_px("a b c", 10, 20) == ["a b", "c"]``
     """
     lines: list[str] = []
     for word in s.split(" "):
@@ -113,6 +122,9 @@ def wrap_px(s: str, size: float, width: float) -> list[str]:
 
 
 def bar_png(cmap: str) -> str:
-    """The colour bar's picture: codes LEVELS (top) .. 0 (bottom), one pixel each, BAR_W wide."""
+    """The colour bar's picture: codes LEVELS (top) .. 0 (bottom), one pixel each, BAR_W wide.
+
+    Example: ``bar_png("sequential").startswith("data:image/png;base64,")``
+    """
     codes = np.arange(LEVELS, -1, -1, dtype=np.uint8)[:, None]  # [254, 1]
     return png_data_uri(colorize(codes, cmap, (1, BAR_W)))

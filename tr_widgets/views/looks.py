@@ -71,7 +71,9 @@ class BarChart:
     """One chart of a bar panel: its values and every decision about how it is drawn.
 
     ``axis_px`` 0: the axis repeats its left neighbour's (on one scale) and is not shown. ``x``, ``y``: the
-    chart box's top left corner in the panel's picture. Example: ``look.charts[0].plot_w``
+    chart box's top left corner in the panel's picture.
+
+    Example: ``bars_look("gates", [("i", np.r_[0.5, -1.0], None, 1, ""), ("f", np.r_[0.25, 0.75], None, 1, "")], [[0, 1]], ["g", "g"], ["", ""], {"shared": "one scale: {group}"}).charts[0].plot_w == 2 * bar_px(2)``
     """
 
     name: str
@@ -90,24 +92,27 @@ class BarChart:
 
     @property
     def plot_w(self) -> int:
-        """Width of the plot in px. Example: ``chart.plot_w == max(8, len(chart.values) * chart.bar_px)``"""
+        """Width of the plot in px: ``max(8, len(values) * bar_px)``."""
         return max(8, len(self.values) * self.bar_px)
 
     @property
     def plot_x(self) -> float:
-        """The plot's left edge in the picture (inside its 1 px border). Example: ``chart.plot_x``"""
+        """The plot's left edge in the picture (inside its 1 px border)."""
         return self.x + (self.axis_px + AXIS_GAP if self.axis_px else 0) + 1
 
     @property
     def box(self) -> tuple[float, float]:
-        """(width, height) of the chart box: name, axis and plot, note. Example: ``w, h = chart.box``"""
+        """(width, height) of the chart box: name, axis and plot, note."""
         width = max(text_px(self.name, NAME_PX), self.plot_x - self.x + self.plot_w + 1, text_px(self.note, NAME_PX))
         return width, NAME_H + CHART_H + 2 + (NOTE_H if self.note else 0)
 
 
 @dataclass(frozen=True)
 class LegendItem:
-    """One legend entry: swatches (palette names) and words, at (x, y) in the picture. Example: ``item.words``"""
+    """One legend entry: swatches (palette names) and words, at (x, y) in the picture.
+
+    Example: ``LegendItem(("mark",), "red outline: current step").colours == ("mark",)``
+    """
 
     colours: tuple
     words: str
@@ -120,7 +125,7 @@ class LegendItem:
 class BarsLook:
     """A bar panel as shown: title, charts, the groups of the flow (columns each), arrows, legend, size.
 
-    Example: ``look = bars_look("gates", series, [[0, 1]], ["g", "g"], ["", ""], texts("bars."))``
+    Example: ``bars_look("gates", [("i", np.r_[0.5, -1.0], None, 1, ""), ("f", np.r_[0.25, 0.75], None, 1, "")], [[0, 1]], ["g", "g"], ["", ""], {"shared": "one scale: {group}"}).columns == (1,)``
     """
 
     title: str
@@ -236,11 +241,7 @@ def bars_look(title: str, series, groups, scales, units, texts: dict, arrow: str
     ``texts``: the words (i18n "bars." keys without the prefix). ``placed=False`` leaves out where things sit in
     a picture (every x, y 0; width and height 0): the browser flows the charts itself, and a step is cheaper.
 
-    Example::
-
-        look = bars_look("gates", [("i", i, None, 2, ""), ("f", f, None, 2, "")], [[0, 1]], ["g", "g"],
-                         ["", ""], {"shared": "scale shared by {group}"})
-        look.charts[0].scale_max == look.charts[1].scale_max   # one scale
+    Example: ``[c.scale_max for c in bars_look("gates", [("i", np.r_[0.5, -1.0], None, 1, ""), ("f", np.r_[0.25, 0.75], None, 1, "")], [[0, 1]], ["g", "g"], ["", ""], {"shared": "one scale: {group}"}).charts] == [1.0, 1.0]``  (one scale)
     """
     groups = [[s for s in group if 0 <= s < len(series)] for group in groups]
     charts = _charts(series, groups, list(scales), list(units), texts)

@@ -22,7 +22,7 @@ BAR_MIN, BAR_MAX = 80, 240  # px of the colour bar
 def label_sizes(row_texts, col_texts, rotate: bool, row_axis: str, window_h: int, has_bar: bool) -> tuple[int, int, int]:
     """(row labels' column width, column labels' row height, colour bar height) in px, for every painter.
 
-    Example: ``label_sizes(["the", "cat"], ["0", "1"], False, "query", 48, True) == (53, 16, 80)``
+    Example: ``label_sizes(["the", "cat"], ["0", "1"], False, "query", 48, True)[1:] == (AXIS_H, BAR_MIN)``
     """
     row_w = math.ceil(max([text_px(s, LABEL_PX) for s in row_texts] + [text_px(row_axis + " ↓", LABEL_PX), 8]) + 8)
     col_h = math.ceil(max([text_px(s, LABEL_PX) for s in col_texts] + [8]) + 6) if rotate else AXIS_H
@@ -33,7 +33,9 @@ def label_sizes(row_texts, col_texts, rotate: bool, row_axis: str, window_h: int
 class MatrixLook:
     """Everything a matrix picture shows, in the canvas's own geometry (px per cell), and where it sits.
 
-    Build it with :func:`matrix_look`. Example: ``svg, w, h = views.svg.matrix_svg(look)``
+    Build it with :func:`matrix_look`.
+
+    Example: ``matrix_look("w", "data:,", 2, 2, 24, 24, AxisLabels([0, 1], ["a", "b"]), AxisLabels([], []), "query", "key", (), "sequential", ((0.0, "0"), (1.0, "1")), "").window == (48, 48)``
     """
 
     title: str
@@ -65,7 +67,7 @@ class MatrixLook:
 
     @property
     def window(self) -> tuple[int, int]:
-        """(width, height) of the window's cells in px. Example: ``look.window == (look.cols * look.cell_w, ...)``"""
+        """(width, height) of the window's cells in px: ``(cols * cell_w, rows * cell_h)``."""
         return self.cols * self.cell_w, self.rows * self.cell_h
 
 
@@ -73,10 +75,7 @@ def matrix_look(title: str, png: str, rows: int, cols: int, cell_w: int, cell_h:
                 col_labels: AxisLabels, row_axis: str, col_axis: str, marks, cmap: str, ticks, caption: str) -> MatrixLook:
     """A matrix panel's Look, its layout decided: label column, colour bar, wrapped title and caption, size.
 
-    Example::
-
-        look = matrix_look("weights", png, 4, 4, 24, 24, AxisLabels([0, 1], ["a", "b"]), AxisLabels([], []),
-                           "query", "key", (("row", 1, "mark", False),), "sequential", ((0.0, "0"), (1.0, "1")), "")
+    Example: ``matrix_look("w", "data:,", 2, 2, 24, 24, AxisLabels([0, 1], ["a", "b"]), AxisLabels([], []), "query", "key", (), "sequential", ((0.0, "0"), (1.0, "1")), "").bar_h == BAR_MIN``
     """
     ticks = tuple(tuple(x) for x in ticks)
     row_w, col_h, bar_h = label_sizes(row_labels.texts, col_labels.texts, col_labels.rotate, row_axis,

@@ -21,7 +21,7 @@ class Line:
     """One line of a chart: its points ``(slot, value)`` (non-finite values are left out), its colour (a palette
     name), an SVG dash pattern ("" for solid), a CSS class and whether its last point gets a dot.
 
-    Example: ``Line(np.arange(5), np.log10(norms), "positive", dash="4 3")``
+    Example: ``Line(np.arange(3), np.log10([1.0, 10.0, 100.0]), "positive", dash="4 3").colour == "positive"``
     """
 
     slots: Sequence[int]
@@ -64,7 +64,9 @@ class Frame:
 @dataclass(frozen=True)
 class LineChartLook:
     """A line chart as shown: three gridlines with their values, the lines, the current slot marked, and
-    "t = 0" … "t = last" under the axis. Example: ``views.svg.line_chart_svg(LineChartLook(frame, lines, 3, 9, "norms"))``
+    "t = 0" … "t = last" under the axis.
+
+    Example: ``LineChartLook(Frame(n=4, lo=-3.0, hi=1.0), (), 3, 9, "norms").grid[2][1] == "+1.0"``
     """
 
     frame: Frame
@@ -75,12 +77,12 @@ class LineChartLook:
 
     @property
     def grid(self) -> tuple:
-        """(y, text) of the three gridlines. Example: ``[t for _, t in look.grid] == ["-3.0", "-1.0", "+1.0"]``"""
+        """(y, text) of the three gridlines: ``lo``, the middle, ``hi``."""
         f = self.frame
         return tuple((f.y(v), f.tick(v)) for v in (f.lo, (f.lo + f.hi) / 2, f.hi))
 
     def points(self, line: Line) -> list[tuple[float, float]]:
-        """(x, y) of a line's finite values. Example: ``look.points(look.lines[0])[0]``"""
+        """(x, y) of a line's finite values (a NaN or inf is left out)."""
         f = self.frame
         return [(f.x(int(s)), f.y(float(v))) for s, v in zip(line.slots, line.values) if np.isfinite(v)]
 

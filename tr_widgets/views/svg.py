@@ -13,9 +13,10 @@ import math
 import numpy as np
 
 from .image import MONO, SANS, bar_png
-from .looks import ARROW_PX, AXIS_GAP, AXIS_PX, CHART_H, NAME_H, NAME_PX, TITLE_PX, BarChart, BarsLook
-from .looks_matrix import BAR_GAP, BAR_W, LABEL_PX, MatrixLook
-from .looks_text import CELL_PAD, ROW_PX, TEXT_PX, LineChartLook, TableLook, TextLook
+from .looks import ARROW_PX, AXIS_GAP, AXIS_PX, CHART_H, NAME_H, NAME_PX, TITLE_PX, BarChart, BarsLook, bars_look  # noqa: F401
+from .looks_matrix import BAR_GAP, BAR_W, LABEL_PX, MatrixLook, matrix_look  # noqa: F401  (examples)
+from .matrix import AxisLabels  # noqa: F401  (examples)
+from .looks_text import CELL_PAD, ROW_PX, TEXT_PX, Cell, Frame, Line, LineChartLook, TableLook, TextLook, TextRow  # noqa: F401
 from .palette import COLOURS, THEME
 
 
@@ -44,7 +45,7 @@ def plot_svg(c: BarChart) -> str:
     """The plot of chart ``c`` from the origin (what the browser's canvas holds): background, bars, zero line,
     the highlight's dashed and the mark's solid outline.
 
-    Example: ``plot_svg(look.charts[0]).startswith("<rect")``
+    Example: ``plot_svg(bars_look("t", [("a", np.r_[1.0, -0.5], None, 0, "")], [[0]], [""], [""], {}).charts[0]).startswith("<rect x='0' y='0'")``
     """
     bw, n, h = c.bar_px, len(c.values), CHART_H
     m = c.scale_max or 1.0
@@ -72,7 +73,10 @@ def plot_svg(c: BarChart) -> str:
 
 
 def chart_svg(c: BarChart) -> str:
-    """Chart ``c`` at its place: name, value axis, the bordered plot, note. Example: ``chart_svg(look.charts[0])``"""
+    """Chart ``c`` at its place: name, value axis, the bordered plot, note.
+
+    Example: ``">a</text>" in chart_svg(bars_look("t", [("a", np.r_[1.0, -0.5], None, 0, "")], [[0]], [""], [""], {}).charts[0])``
+    """
     px, py = c.plot_x, c.y + NAME_H + 1  # the plot inside its 1 px border
     out = [f"<text x='{c.x:g}' y='{c.y + 10:g}' font-size='{NAME_PX}' fill='{colour('fg')}'>{esc(c.name)}</text>",
            f"<rect x='{px - 0.5:g}' y='{py - 0.5:g}' width='{c.plot_w + 1}' height='{CHART_H + 1}' fill='none' "
@@ -92,7 +96,7 @@ def chart_svg(c: BarChart) -> str:
 def bars_svg(look: BarsLook) -> tuple[str, int, int]:
     """A bar panel's Look as an SVG fragment (light theme), and its width and height in px.
 
-    Example: ``svg, w, h = bars_svg(look); f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}'>{svg}</svg>"``
+    Example: ``bars_svg(bars_look("t", [("a", np.r_[1.0, -0.5], None, 0, "")], [[0]], [""], [""], {}))[1] >= 240``
     """
     muted = colour("fg-muted")
     out = [f"<g font-family='{MONO}'>"]
@@ -142,7 +146,7 @@ def _matrix_bar(m: MatrixLook) -> list[str]:
 def matrix_svg(m: MatrixLook) -> tuple[str, int, int]:
     """A matrix panel's Look as an SVG fragment (light theme), and its width and height in px.
 
-    Example: ``svg, width, height = matrix_svg(canvas.look())``
+    Example: ``matrix_svg(matrix_look("w", "data:,", 2, 2, 24, 24, AxisLabels([0, 1], ["a", "b"]), AxisLabels([], []), "query", "key", (), "sequential", ((0.0, "0"), (1.0, "1")), ""))[0].startswith("<g font-family")``
     """
     (w, h), muted = m.window, colour("fg-muted")
     out = [f"<g font-family='{SANS}'><rect x='0' y='0' width='{m.width}' height='{m.height}' fill='{colour('bg')}'/>"]
@@ -177,7 +181,7 @@ def _row(x: float, y: float, s: str, fill: str, bold: bool = False, anchor: str 
 
 
 def text_svg(look: TextLook) -> tuple[str, float, int]:
-    """Rows of text as an SVG fragment, and its size. Example: ``text_svg(text_look(["t = 3"]))[2] == 16``"""
+    """Rows of text as an SVG fragment, and its size. Example: ``text_svg(TextLook((TextRow("t = 3"),), 37.2, 16))[2] == 16``"""
     return "".join(_row(0, i * ROW_PX, r.text, colour(r.colour), r.bold) for i, r in enumerate(look.rows)), \
         look.width, look.height
 
@@ -185,7 +189,7 @@ def text_svg(look: TextLook) -> tuple[str, float, int]:
 def table_svg(look: TableLook) -> tuple[str, float, int]:
     """A table as aligned columns on its grid (header cells bold on bg-alt), and its size.
 
-    Example: ``table_svg(table_look([[("w", True)], [("0.25", False)]]))[2] == 32``
+    Example: ``table_svg(TableLook(((Cell("w", True),), (Cell("0.25"),)), (40.0,)))[2] == 32``
     """
     xs = [sum(look.widths[:c]) for c in range(len(look.widths) + 1)]
     out = []
@@ -206,7 +210,7 @@ def line_chart_svg(look: LineChartLook, paint=colour) -> str:
     "t = 0" … "t = last" under the axis. ``paint`` turns a palette name into CSS: the light theme's hex for a
     picture, ``views.palette.theme_var`` for a live panel that follows the notebook's theme.
 
-    Example: ``line_chart_svg(LineChartLook(Frame(n=3, lo=0.0, hi=2.0), (Line([0, 1, 2], [0, 1, 2], "negative"),), 1, 2, "norms"))``
+    Example: ``"<polyline" in line_chart_svg(LineChartLook(Frame(n=3, lo=0.0, hi=2.0), (Line([0, 1, 2], [0, 1, 2], "negative"),), 1, 2, "norms"))``
     """
     f = look.frame
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{f.width}' height='{f.height}' role='img' "
@@ -236,7 +240,7 @@ def line_chart_svg(look: LineChartLook, paint=colour) -> str:
 def paint(look) -> tuple[str, float, float]:
     """Any Look as an SVG fragment drawn from the origin, and its size: the painter is found by the Look's type.
 
-    Example: ``svg, w, h = paint(canvas.look())``
+    Example: ``paint(TextLook((TextRow("o_i"),), 18.6, 16))[1:] == (18.6, 16)``
     """
     for kind, painter in PAINTERS.items():
         if isinstance(look, kind):

@@ -39,7 +39,7 @@ BLOCKS = {"div", "p", "br", "tr", "li", "ul", "ol", "table", "details", "summary
 
 @dataclass
 class Block:
-    """An SVG fragment drawn from the origin, and its size in px."""
+    """An SVG fragment drawn from the origin, and its size in px. Example: ``Block("<rect/>", 10, 5).w == 10``"""
 
     body: str
     w: float
@@ -108,7 +108,10 @@ def svg_block(raw: str) -> Block | None:
 def png_size(data_uri: str) -> tuple[int, int] | None:
     """(width, height) of a ``data:image/png;base64,`` image, from its IHDR chunk (None if it is not one).
 
-    Example: ``png_size(image.png_data_uri(np.zeros((2, 3, 3), np.uint8))) == (3, 2)``
+    Example::
+
+        from tr_widgets.views.image import png_data_uri
+        png_size(png_data_uri(np.zeros((2, 3, 3), np.uint8))) == (3, 2)
     """
     try:
         head = base64.b64decode(data_uri.split(",", 1)[1][:64] + "==", validate=False)[:24]

@@ -56,10 +56,11 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     Example::
 
         b = BarsCanvas(title="gates at t = 3 (0–9)")
+        x, i, f, ms = np.r_[0.5, -2.0], np.r_[0.2, 0.9], np.r_[0.4, -0.3], np.r_[3.0, 111.0, 4.5, 6.0]
         b.set_series([("x_t", x, None, -1, ""), ("i", i, None, -1, ""), ("f", f, None, -1, ""),
                       ("ms per tick", ms, None, 3, "", int(ms.argmax()))],
                      groups=[[0], [1, 2], [3]], scales={1: "gates", 2: "gates"}, units={3: "ms"})
-        b.scale_max   # [max|x|, max(|i|,|f|), max(|i|,|f|), max ms]
+        b.scale_max == [2.0, 0.9, 0.9, 111.0]   # max|x|, max(|i|,|f|) twice, max ms
     """
 
     _esm = esm.module("bars")  # static/bars.js with what it imports (widgets/esm.py)

@@ -35,5 +35,8 @@ def line_chart_svg(frame: Frame, lines: Sequence[Line], current: int, last: int,
 
 
 def live_chart(look: LineChartLook) -> str:
-    """A chart's Look as the live panel's inline SVG, in the theme's colours. Example: ``live_chart(look)``"""
+    """A chart's Look as the live panel's inline SVG, in the theme's colours.
+
+    Example: ``"var(--tr-mark" in live_chart(chart_look(Frame(n=3, lo=0.0, hi=1.0), [], 1, 2, "x"))``
+    """
     return paint_chart(look, paint=live_colour)
