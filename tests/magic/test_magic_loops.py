@@ -129,3 +129,44 @@ def test_keras_layers_on_the_torch_backend(ip):
     assert err is None
     w, err = run(ip, "%tr_step kmodel(xk)")
     assert err is None and type(w) is CaptureView and len(w.traces) == 2
+
+
+SIGMA = """%%tr_step
+h = torch.zeros(H)
+kept = []
+for t in range(T):
+    h = torch.sigmoid(W_h @ torch.cat([h, x[t, 0]]) + b_h)
+    kept.append(h)
+"""
+
+
+def test_a_loop_written_in_the_cell_itself_the_seeds_sigma_rnn(ip):
+    _, err = run(ip, "torch.manual_seed(3)\nH, T = 2, 4\nW_h = torch.randn(H, H + 1)\nb_h = torch.randn(H)\n"
+                     "x = torch.randn(T, 1, 1)")
+    assert err is None
+    w, err = run(ip, SIGMA)
+    assert err is None and type(w) is LoopStepper and len(w.trace) == 4
+    kept = ip.user_ns["kept"]
+    assert states_equal(w.trace, kept) and torch.equal(ip.user_ns["h"], kept[-1]) and ip.user_ns["t"] == 3
+    cell = SIGMA.splitlines()[1:]  # the cell's own lines, numbered from 1 as the notebook numbers them
+    line = next(i + 1 for i, s in enumerate(cell) if s.lstrip().startswith("h = torch.sigmoid"))
+    assert w.trace.line_of("h") == line and w.trace.source.line(line) == cell[line - 1]
+    assert "h = torch.sigmoid" in w.source.value
+
+
+def test_a_cell_loop_reads_and_updates_the_notebooks_names(ip):
+    _, err = run(ip, "h2 = torch.ones(3)\nxs2 = torch.randn(5, 3)")
+    assert err is None
+    before = ip.user_ns["h2"].clone()
+    w, err = run(ip, "%%tr_step\nfor x2 in xs2:\n    h2 = torch.tanh(0.5 * h2 + x2)\n")
+    assert err is None and type(w) is LoopStepper
+    assert torch.equal(w.trace.state_in(0), before) and torch.equal(ip.user_ns["h2"], w.trace.state(4))
+
+
+def test_reuse_in_depth_in_a_cell_records_nothing_and_says_so(ip):
+    # layers' weights are parameters (a list of plain tensors, one a step, is a sequence of inputs by data flow)
+    _, err = run(ip, "Ws = [torch.nn.Parameter(torch.randn(3, 3)) for _ in range(4)]\nh3 = torch.ones(1, 3)")
+    assert err is None
+    _, err = run(ip, "%%tr_step\nfor W in Ws:\n    h3 = torch.tanh(h3 @ W)\n")
+    assert err is not None and "nothing" in str(err) and "Fix:" in str(err)
+    assert ip.user_ns["h3"].shape == (1, 3)  # the cell ran all the same

@@ -38,7 +38,8 @@ Demos ({demo_names}); ``%tr_step NAME --help`` prints one demo's options. Each
 
   %%tr_step
   CODE
-      Runs the cell under capture (its variables stay defined) and shows what it recorded. Stands for:
+      Runs the cell under capture (its variables stay defined) and shows what it recorded. A loop written
+      in the cell itself (h = f(h, x) once per step, no module) is recorded too, as a LoopTrace. Stands for:
         with tr_widgets.capture(scope=globals()) as rec:
             CODE
         tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)

@@ -40,7 +40,8 @@ MESSAGES = {
 
   %%tr_step
   代码
-      在捕获之下运行整个单元格（其中的变量照常保留），并展示记录到的内容。等价于：
+      在捕获之下运行整个单元格（其中的变量照常保留），并展示记录到的内容。直接写在单元格里的循环
+      （每步一次 h = f(h, x)，不用模块）也会被记录，成为一个 LoopTrace。等价于：
         with tr_widgets.capture(scope=globals()) as rec:
             代码
         tr_widgets.show(rec.traces[0][1] if len(rec.traces) == 1 else rec)

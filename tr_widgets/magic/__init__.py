@@ -24,6 +24,7 @@ from ..engine.capture import SUPPORTED, Capture, CaptureWarning, capture
 from ..engine.errors import describe, one_line
 from ..engine.recurrent import CELLS, FULL
 from ..i18n import msg, msg_or, on_language_change
+from .cell_loops import run_watched
 from .demos import DEMOS, GRAD_LOSS, Demo, HelpShown, Parser, register_demo as _register
 
 __all__ = ["DEMOS", "Demo", "TrStepMagics", "load_ipython_extension", "register_demo", "run_demo", "view_of"]
@@ -57,13 +58,17 @@ def recording(scope: dict):
             rec.__exit__(None, None, None)
 
 
-def view_of(rec: Capture, what: str):
-    """The stepper of the one trace ``rec`` holds, or a :class:`CaptureView` of several."""
+def view_of(rec: Capture, what: str, cell_loops=((), ())):
+    """The stepper of the one trace ``rec`` holds, or a :class:`CaptureView` of several; ``cell_loops``: the
+    (traces, skipped) of the loops a ``%%tr_step`` cell ran itself (``cell_loops.run_watched``), after the capture's.
+
+    Example: ``view_of(rec, "the cell")  # a RecurrentStepper when the cell ran one nn.LSTM``
+    """
     from ..widgets import CaptureView, show
 
-    traces = rec.traces
+    traces = [*rec.traces, *cell_loops[0]]
     if not traces:
-        skipped = "; ".join(f"{n}: {why}" for n, why in rec.skipped)
+        skipped = "; ".join(f"{n}: {why}" for n, why in [*rec.skipped, *cell_loops[1]])
         raise UsageError(one_line(
             f"%tr_step: {what}: expected code that runs one of the supported modules ({SUPPORTED}), got nothing "
             f"recorded: {what} ran none of them" + (f" (skipped {skipped})" if skipped else "")
@@ -166,10 +171,11 @@ class TrStepMagics(Magics):
         if line.strip():
             raise UsageError(one_line(f"%%tr_step: options: expected none (the code goes in the cell), got "
                                       f"{line.strip()!r}. Fix: move it into the cell; %tr_step NAME takes options"))
-        code = compile(self.shell.transform_cell(cell), "<%%tr_step>", "exec")
-        with recording(self.shell.user_ns) as rec:
-            exec(code, self.shell.user_global_ns, self.shell.user_ns)  # the cell's variables stay defined
-        return view_of(rec, "the cell")
+        source = self.shell.transform_cell(cell)
+        code = compile(source, "<%%tr_step>", "exec")
+        with recording(self.shell.user_ns) as rec:  # a loop in the cell itself is watched too (cell_loops)
+            found = run_watched(source, code, self.shell.user_global_ns, self.shell.user_ns)
+        return view_of(rec, "the cell", found)
 
 
 def _path(expr: str, name: str) -> str:
