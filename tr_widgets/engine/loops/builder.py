@@ -48,11 +48,15 @@ class LoopTraceBuilder:
 
     Example::
 
-        b = LoopTraceBuilder("rnn", "module", Source("cell.py", 10, ("h = torch.tanh(...)",)),
+        b = LoopTraceBuilder("rnn", "module", Source("cell.py", 10, ("h = torch.tanh(x + h)",)),
                              state_names=("h",), input_names=("x",))
-        for t in range(T):
-            b.add_step(x[t], h_prev, h_new, [("h", 10, h_new, True)])
-        trace = b.build(output=h_new)        # LoopTrace(name='rnn', form='module', T=..., ...)
+        h = torch.zeros(1, 3)
+        for x_t in torch.ones(4, 1, 3):
+            h_new = torch.tanh(x_t + h)
+            b.add_step(x_t, h, h_new, [("h", 10, h_new, True)])
+            h = h_new
+        trace = b.build(output=h)
+        len(trace) == 4
     """
 
     def __init__(self, name: str, form: str, source: Source, *, state_names=(), input_names=("x",),
@@ -140,8 +144,11 @@ class LoopTraceBuilder:
         self.inputs.append(x)
         self.values.append(vals)
 
-    def build(self, output=None) -> LoopTrace:
-        """The frozen trace of the steps added. Example: ``trace = b.build(output=y)``"""
+    def build(self, output=None, derive=None) -> LoopTrace:
+        """The frozen trace of the steps added (``derive``: re-derives values left out, see ``LoopTrace.derive``).
+
+        Example: ``trace = b.build(output=y)``
+        """
         if not self.states:
             fail(f"{self.name or 'loop'}", "at least one step", "none", "call add_step once per step first")
         if isinstance(output, torch.Tensor):
@@ -151,4 +158,5 @@ class LoopTraceBuilder:
             tuple(f"x{j}" for j in range(len(self.inputs[0])))
         return LoopTrace(self.name, self.form, state_names, bool(self.state_is_tuple), self.initial,
                          tuple(self.states), input_names, tuple(self.inputs), self.names or (),
-                         self.lines or (), self.assigned or (), tuple(self.values), output, self.source, self.nbytes)
+                         self.lines or (), self.assigned or (), tuple(self.values), output, self.source, self.nbytes,
+                         derive)

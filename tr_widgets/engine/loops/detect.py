@@ -38,6 +38,7 @@ class Found:
     reps: list  # the first two repetitions as lists of Op (what the analysis looked at)
     state: list  # [(pos, j, (reader_pos, arg_k)), ...] in the order step n+1 first reads them
     fresh: list  # [("arg", pos, k) | ("op", pos, None), ...]
+    reads: dict  # (op pos, arg k) -> which part of the state a step reads there (every slot, not just the first)
     problem: str | None = None
     source: object = None  # trace.Source of the loop, set by whoever builds the trace
 
@@ -46,8 +47,18 @@ def _outs(op):
     return op.out if isinstance(op.out, (tuple, list)) else (op.out,)
 
 
-def _runs(table, body):
-    """(lo, hi) of each stretch of consecutive ops whose statements lie in the loop's body."""
+def body_runs(table, body):
+    """(lo, hi) of each stretch of consecutive ops whose statements lie in the loop's body.
+
+    Example::
+
+        from tr_widgets.engine.loops import OpRecorder
+        seq, rec = nn.Sequential(nn.Linear(3, 3), nn.Tanh()), OpRecorder()
+        r = rec.start(nn.Sequential.forward.__code__)     # its forward: for module in self: input = module(input)
+        seq(torch.ones(1, 3))
+        rec.stop(r)
+        list(body_runs(r.table, r.info.loops[0].body)) == [(0, 2)]
+    """
     lo = None
     for i, st in enumerate(table.stmt):
         if st in body:
@@ -104,8 +115,6 @@ def _fresh(reps, carried_slots) -> list:
         if (p, k) == (p1, k1) and a is not b and a.shape == b.shape and id(a) not in seen:
             seen.add(id(a))  # one input read by several ops (X @ W_xi, X @ W_xf...) is one input
             fresh.append(("arg", p, k))
-    if fresh:
-        return fresh
     # an op that selects this step's slice of an outside tensor (inputs[t]): depends on no state
     state_dep, outside, made = set(), {(q, k) for q, k, _ in ext1}, {}
     for p, op in enumerate(reps[1]):
@@ -117,12 +126,13 @@ def _fresh(reps, carried_slots) -> list:
         if p in state_dep or not any((p, k) in outside for k in range(len(b.tensors_in()))):
             continue
         if _static(a) != _static(b) and isinstance(b.out, torch.Tensor):
-            return [("op", p, None)]
-    return []
+            fresh.append(("op", p, None))
+    return fresh
 
 
-def examine(table, lo, hi, loop) -> Found | None:
-    """The recurrence in one run of a loop's body, or None when it is not one (see the module docstring)."""
+def examine(table, lo, hi, loop, partial: bool = False) -> Found | None:
+    """The recurrence in one run of a loop's body, or None when it is not one (see the module docstring);
+    ``partial``: the loop is still running, its last step need only begin as the others do."""
     bounds = _split(table, lo, hi)
     if len(bounds) < 2:
         return None
@@ -140,12 +150,13 @@ def examine(table, lo, hi, loop) -> Found | None:
     if not fresh:
         return None  # reuse in depth: the state goes round, but nothing new comes in
     state = sorted(((pos, j, min(slots)) for (pos, j), slots in carried.items()), key=lambda s: s[2])
+    reads = {slot: i for i, (pos, j, _) in enumerate(state) for slot in carried[(pos, j)]}
     if any(reps[0][pos].via_module for pos, _, _ in state):
         return None  # the state comes out of a submodule's call: that module's recurrence (capture records it)
-    found = Found(loop, table, bounds, reps, state, fresh)
+    found = Found(loop, table, bounds, reps, state, fresh, reads)
     sig = table.lasti[bounds[0][0]:bounds[0][1]]  # the same bytecode positions: the same lines and ops
     for n, (s, e) in enumerate(bounds[1:], 1):
-        if table.lasti[s:e] != sig:
+        if table.lasti[s:e] != (sig[:e - s] if partial and n == len(bounds) - 1 else sig):
             found.problem = (f"step {n} ran different code than step 0 (a branch taken on some steps only), so "
                              "the steps cannot be shown as one recurrence")
             return found
@@ -161,7 +172,7 @@ def find(recording) -> list[Found]:
     table = recording.table
     out, taken = [], []
     for loop in info.loops:
-        for lo, hi in _runs(table, loop.body):
+        for lo, hi in body_runs(table, loop.body):
             if any(a <= lo < b for a, b in taken):
                 continue
             f = examine(table, lo, hi, loop)

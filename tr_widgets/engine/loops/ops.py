@@ -22,17 +22,20 @@ from __future__ import annotations
 import sys
 
 import torch
+from torch import nn  # noqa: F401 - the examples use it
 from torch.overrides import TorchFunctionMode
 
 from ..capture import patch  # patch.SDPA read at call time: capture rebinds every other name bound to it
 from ..capture.torchstate import remove_mode
 from ..errors import MemoryBudgetError, get_memory_budget
 from .source import code_info
-from .table import WIDTH, Op, Table, tensors_in  # noqa: F401 - Op, tensors_in: imported from here by others
+from .steady import TRIES, learn
+from .table import DROPPED, WIDTH, Op, Table, tensors_in  # noqa: F401 - Op, tensors_in: imported from here by others
 
 _MODULE_CALL = frozenset({"_call_impl", "_wrapped_call_impl"})  # nn.Module.__call__'s frames
 _MAX_DEPTH = 48  # frames walked up from an op; deeper calls are not attributed to the watched code
 _CHECK_EVERY = 512  # ops between two counts of the bytes kept
+_SDPA: dict = {}  # torch function -> whether it is scaled_dot_product_attention (or capture's wrapper of it)
 
 
 def _nbytes(out) -> int:
@@ -49,8 +52,10 @@ class Recording:
     Example: ``[(op.name or op.op, op.line) for op in recording.ops]``
     """
 
-    def __init__(self, code, budget: int | None = None):
+    def __init__(self, code, budget: int | None = None, steady: bool = False):
         self.code, self.info = code, code_info(code)
+        self.steady = None  # steady.Steady while a loop's further steps keep only what the trace reads
+        self._learn = TRIES if steady else 0  # checkpoints left at which to look for a steady loop
         self.raw: list = []  # flat, WIDTH entries per op: f_lasti, child frame or None, via_module, func, args, kwargs, out
         self._table = self._ops = None
         self.budget = get_memory_budget() if budget is None else budget
@@ -65,6 +70,19 @@ class Recording:
         self.check_at = len(raw) + _CHECK_EVERY * WIDTH
         if self.nbytes > self.budget:
             self.over, self.raw, self._counted, self.check_at = True, [], 0, sys.maxsize
+            self.steady, self._learn = None, 0
+        elif self._learn and self.steady is None:
+            self._learn -= 1
+            self.steady = learn(self)
+
+    def add(self, lasti, child, via, func, args, kwargs, out) -> None:
+        """One op (the frame walk's path; the direct path inlines this)."""
+        st = self.steady
+        if st is None or not st.add(self.raw, lasti, child, via, func, args, kwargs, out):
+            self.steady = None  # the loop ended (or went another way): keep everything from here
+            self.raw.extend((lasti, child, via, func, args, kwargs, out))
+        if len(self.raw) >= self.check_at:
+            self.check()
 
     def check_budget(self, what: str) -> None:
         """Raise MemoryBudgetError (with a Fix) if the results this recording would keep ran over the budget."""
@@ -98,23 +116,24 @@ class OpRecorder(TorchFunctionMode):
 
     Example::
 
-        rec = OpRecorder()
-        recording = rec.start(type(cell).forward.__code__)
-        h = cell(x, h)
-        rec.stop(recording)
-        [(op.name or op.op, op.line) for op in recording.ops]   # [('matmul', 12), ..., ('h', 14)]
+        seq, rec = nn.Sequential(nn.Linear(3, 3), nn.Tanh()), OpRecorder()
+        r = rec.start(nn.Sequential.forward.__code__)     # its forward: for module in self: input = module(input)
+        seq(torch.ones(1, 3))
+        rec.stop(r)
+        [(op.op, op.name) for op in r.ops] == [("linear", "input"), ("tanh", "input")]
     """
 
-    def __init__(self, budget: int | None = None):
+    def __init__(self, budget: int | None = None, steady: bool = False):
         super().__init__()
         self.budget = budget  # per recording (None: the memory budget when it starts)
+        self.steady = steady  # recordings may turn steady (``steady.py``): their traces re-derive what they drop
         self.watching: dict = {}  # code -> [Recording, ...] (a stack: the same code may run nested)
         self.top: dict = {}  # code -> its innermost Recording
         self._pushed = False
 
     def start(self, code) -> Recording:
         """Watch ``code`` (a function's ``__code__``) from now until :meth:`stop`; returns its Recording."""
-        r = Recording(code, self.budget)
+        r = Recording(code, self.budget, self.steady)
         self.watching.setdefault(code, []).append(r)
         self.top[code] = r
         if not self._pushed:
@@ -144,14 +163,34 @@ class OpRecorder(TorchFunctionMode):
                 self.stop(r)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if patch.is_sdpa(func) and patch.in_wrapper():  # torch hands modes capture's SDPA wrapper: the outer
-            func = patch.SDPA  # wrapper call records it; calling the wrapper again would record it twice
+        sdpa = _SDPA.get(func)
+        if sdpa is None:
+            sdpa = _SDPA[func] = patch.is_sdpa(func)
+        if sdpa and patch.in_wrapper():  # torch hands modes capture's SDPA wrapper: the outer wrapper call
+            func = patch.SDPA  # records it; calling the wrapper again would record it twice
         out = func(*args, **(kwargs or {}))
         f = sys._getframe(1)
         rec = self.top.get(f.f_code)
         if rec is not None:  # called from the watched code itself: the common case, kept short
-            raw = rec.raw
-            raw.extend((f.f_lasti, None, False, func, args, kwargs, out))  # a list of tuples would outlive the forward
+            raw, st, lasti = rec.raw, rec.steady, f.f_lasti
+            if st is not None:  # a known loop's step (steady.Steady.add, inlined: this runs for every op)
+                k = st.pos
+                if lasti == st.lasti[k]:
+                    e = st.entries[k]
+                    if e is None:
+                        m = st.keep[k]
+                        e = (lasti, None, False, func, args if m & 2 else None, kwargs if m & 2 else None,
+                             out if m & 1 else DROPPED)
+                    raw.extend(e)
+                    if k + 1 < st.size:
+                        st.pos = k + 1
+                    else:  # a step done: count what was kept, once per step
+                        st.pos = 0
+                        if len(raw) >= rec.check_at:
+                            rec.check()
+                    return out
+                rec.steady = None  # the loop ended (or went another way): keep everything from here
+            raw.extend((lasti, None, False, func, args, kwargs, out))  # tuples in a list would outlive the forward
             if len(raw) >= rec.check_at:
                 rec.check()
             return out
@@ -172,9 +211,7 @@ class OpRecorder(TorchFunctionMode):
                 return
             rec = top.get(f.f_code)
             if rec is not None:
-                rec.raw.extend((f.f_lasti, child, via, func, args, kwargs, out))
-                if len(rec.raw) >= rec.check_at:
-                    rec.check()
+                rec.add(f.f_lasti, child, via, func, args, kwargs, out)
                 return
             if f.f_code.co_name in _MODULE_CALL:
                 via = True
@@ -185,7 +222,13 @@ def quantity_names(ops) -> list[tuple[str, bool]]:
     """``(name, assigned)`` per op, unique within ``ops``: the code's variable where it assigned one (a tuple
     result's names joined by ', '), else the op's name; repeats get ``_2``, ``_3``...
 
-    Example: ``quantity_names(recording.ops)  # [('matmul', False), ('matmul_2', False), ('I', True), ...]``
+    Example::
+
+        seq, rec = nn.Sequential(nn.Linear(3, 3), nn.Tanh()), OpRecorder()
+        r = rec.start(nn.Sequential.forward.__code__)
+        seq(torch.ones(1, 3))
+        rec.stop(r)
+        quantity_names(r.ops) == [("input", True), ("input_2", True)]
     """
     seen, out = {}, []
     for op in ops:

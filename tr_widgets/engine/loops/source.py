@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+
+import torch  # noqa: F401 - the examples use it
 from dataclasses import dataclass
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -140,7 +142,7 @@ def code_info(code) -> CodeInfo | None:
 def has_loop(code) -> bool:
     """``code``'s source holds a ``for`` or ``while`` loop (read once per code object).
 
-    Example: ``has_loop(LSTMScratch.forward.__code__)  # True``
+    Example: ``has_loop(torch.nn.Sequential.forward.__code__) == True``
     """
     info = code_info(code)
     return info is not None and bool(info.loops)

@@ -6,6 +6,8 @@ object, for the few places (a step's template, a cell's ops) that want one.
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 WIDTH = 7  # entries per op in a Recording's flat raw list
@@ -13,15 +15,28 @@ _LINES: dict = {}  # code -> the line of each code unit (co_positions), to find 
 _NAMES: dict = {}  # torch function -> its short name ('__matmul__' -> 'matmul')
 
 
+class _Dropped:
+    """Stands for a result not kept (``steady``: a step like the ones before, re-derived when asked for)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DROPPED"
+
+
+DROPPED = _Dropped()
+
+
 class Op:
     """One recorded torch call: statement index, line, op name, result, arguments; ``name`` once known."""
 
-    __slots__ = ("stmt", "line", "op", "out", "args", "kwargs", "via_module", "name", "run")
+    __slots__ = ("stmt", "line", "op", "out", "args", "kwargs", "via_module", "name", "run", "func")
 
-    def __init__(self, stmt, line, op, out, args, kwargs, via_module, run):
+    def __init__(self, stmt, line, op, out, args, kwargs, via_module, run, func=None):
         self.stmt, self.line, self.op, self.out = stmt, line, op, out
-        self.args, self.kwargs, self.via_module, self.name = args, kwargs or {}, via_module, None
+        self.args, self.kwargs, self.via_module, self.name = args or (), kwargs or {}, via_module, None
         self.run = run  # which execution of its statement (a loop runs one statement many times)
+        self.func = func  # the torch function called (to call it again)
 
     def tensors_in(self) -> list:
         """The tensor arguments, through one level of lists and tuples (``torch.cat([a, b])``)."""
@@ -32,7 +47,10 @@ class Op:
 
 
 def tensors_in(args, kwargs) -> list:
-    """An op's tensor arguments, through one level of lists and tuples. Example: ``tensors_in((x, [a, b]), {})``"""
+    """An op's tensor arguments, through one level of lists and tuples.
+
+    Example: ``len(tensors_in((torch.ones(2), [torch.ones(1), 3.0]), {"out": torch.ones(1)})) == 3``
+    """
     out = []
     for a in (*args, *(kwargs or {}).values()):
         if isinstance(a, torch.Tensor):
@@ -65,12 +83,14 @@ class Table:
     the forward cost the garbage collector on every later allocation."""
 
     def __init__(self, raw, info, code):
-        lastis, childs, via, funcs, args, kwargs, outs = (raw[k::WIDTH] for k in range(WIDTH))
-        keep = [i for i, o in enumerate(outs) if isinstance(o, torch.Tensor) or (
-            isinstance(o, (tuple, list)) and o and isinstance(o[0], torch.Tensor))]
-        if len(keep) != len(outs):
-            lastis, childs, via, funcs, args, kwargs, outs = ([c[i] for i in keep] for c in (
-                lastis, childs, via, funcs, args, kwargs, outs))
+        lastis, childs, via, funcs, args, kwargs, outs = cols = [raw[k::WIDTH] for k in range(WIDTH)]
+        dropped = [i for i, o in enumerate(outs) if not (o is DROPPED or isinstance(o, torch.Tensor) or (
+            isinstance(o, (tuple, list)) and o and isinstance(o[0], torch.Tensor)))]  # no tensor: x.shape, iter(x)
+        self.idx = list(range(len(outs)))  # the index in the recording of each op kept here
+        for i in reversed(dropped):  # few: deleting them beats copying every column
+            for c in (*cols, self.idx):
+                del c[i]
+        self.func = funcs
         table = _line_table(code)
         of_line = info.stmt_of_line if info is not None else {}
         self.lasti, self.via, self.args, self.kwargs, self.out = lastis, via, args, kwargs, outs
@@ -79,27 +99,17 @@ class Table:
         stmt_at = {k: of_line.get(ln, -1) for k, ln in at.items()}
         self.stmt = list(map(stmt_at.__getitem__, lastis))
         self.op = [_NAMES.get(f) or _short(f) for f in funcs]
-        self.run, ends = self._runs(childs), []
-        self.name = [None] * len(outs)
-        for i in range(1, len(outs)):
-            if self.run[i] != self.run[i - 1]:
-                ends.append(i - 1)
-        if outs:
-            ends.append(len(outs) - 1)
-        for e in ends:
-            self._name(e, info)
-
-    def _runs(self, childs) -> list:
         # A new execution of a statement starts when the statement changes, when the frame went back in its
         # bytecode (`h = tanh(h @ W)` run again by the loop), or when one call site was called anew (another
         # child frame): so a loop whose body is one line still splits into its steps.
-        lastis, stmts, run, out = self.lasti, self.stmt, 0, [0] * len(self.lasti)
-        for i in range(1, len(lastis)):
-            k, p = lastis[i], lastis[i - 1]
-            if stmts[i] != stmts[i - 1] or k < p or (k == p and (childs[i] is None or childs[i] is not childs[i - 1])):
-                run += 1
-            out[i] = run
-        return out
+        st = self.stmt
+        new = [s != ps or k < pk or (k == pk and (c is None or c is not pc))
+               for s, ps, k, pk, c, pc in zip(st[1:], st, lastis[1:], lastis, childs[1:], childs)]
+        self.run = list(itertools.accumulate(new, initial=0))
+        self.name = [None] * len(outs)
+        ends = [i for i, n in enumerate(new) if n] + ([len(outs) - 1] if outs else [])
+        for e in ends:
+            self._name(e, info)
 
     def _name(self, last: int, info) -> None:
         """Op ``last`` ended an execution of its statement: it gets the assigned name (a tuple target splits a
@@ -118,6 +128,6 @@ class Table:
     def op_at(self, i: int) -> Op:
         """Op ``i`` as an object (named)."""
         op = Op(self.stmt[i], self.line[i], self.op[i], self.out[i], self.args[i], self.kwargs[i], self.via[i],
-                self.run[i])
+                self.run[i], self.func[i])
         op.name = self.name[i]
         return op

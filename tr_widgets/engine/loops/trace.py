@@ -28,9 +28,8 @@ class Source:
 
     Example::
 
-        src = trace.source
-        src.file, src.first_line, src.lines[0]    # ('model.py', 12, '    for X in inputs:')
-        src.line(14)                              # the text of line 14 of that file
+        src = Source("model.py", 12, ("for X in inputs:", "    H = torch.tanh(X @ W + H @ U)"))
+        src.line(13) == "    H = torch.tanh(X @ W + H @ U)"
     """
 
     file: str
@@ -77,6 +76,7 @@ class LoopTrace:
     output: Any  # what the forward (or the last call) returned
     source: Source
     nbytes: int  # bytes of the distinct tensors kept (counted against the memory budget)
+    derive: Any = None  # derive(trace, t, values) -> step t's values with none left out (loops.replay), or None
 
     def __len__(self) -> int:
         return len(self.states)
@@ -119,7 +119,8 @@ class LoopTrace:
 
         Example: ``trace.quantities(0, assigned_only=True).keys()  # I, F, O, C_tilde, C, H``
         """
-        vals = self.values[self._t(t)]
+        t = self._t(t)
+        vals = self.values[t] if self.derive is None else self.derive(self, t, self.values[t])
         return {n: v for n, a, v in zip(self.names, self.assigned, vals) if a or not assigned_only}
 
     def line_of(self, name: str) -> int:

@@ -26,6 +26,8 @@ from ..errors import fail
 from .builder import LoopTraceBuilder
 from .detect import Found, find
 from .ops import OpRecorder, quantity_names, tensors_in
+from .replay import StepReplay
+from .table import DROPPED
 from .source import code_info
 from .trace import Source
 
@@ -94,7 +96,9 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
         out = tuple(_part(outs[s + pos], j) for pos, j, _ in found.state)
         b.add_values(x, prev, out, _flat(outs[s:e]) if split else outs[s:e])
         prev = out
-    trace = b.build(output)
+    dropped = any(v is DROPPED for v in outs[found.bounds[0][0]:found.bounds[-1][1]])  # steady: re-derived on access
+    replay = StepReplay(reps[0], found.state, ins, found.reads, split, where) if dropped else None
+    trace = b.build(output, derive=replay)
     if len(found.state) == 1:
         trace = dataclasses.replace(trace, state_is_tuple=False)
     return trace
@@ -115,7 +119,7 @@ class LoopWatch:
 
     def __init__(self, rec, recorded_kind):
         self.rec, self.recorded_kind = rec, recorded_kind
-        self.ops = OpRecorder()
+        self.ops = OpRecorder(steady=True)  # further steps of a known loop keep only what the trace reads
         self.active: dict = {}  # id(frame) -> Recording
         self._wants: dict = {}  # id(module) -> (module, bool)
 
@@ -161,7 +165,7 @@ class LoopWatch:
             self.rec.skipped.append((module, f"{type(e).__name__}: {e}"))
             return
         for f in found:
-            f.source = _source(r.info, f.loop)
+            f.source = loop_source(r.info, f.loop)
             try:
                 trace = build_loop_trace(f, output, name=type(module).__name__)
             except Exception as e:  # noqa: BLE001
@@ -176,6 +180,13 @@ class LoopWatch:
         self._wants.clear()
 
 
-def _source(info, loop) -> Source:
+def loop_source(info, loop) -> Source:
+    """The lines of ``loop`` (header and body) as a Source.
+
+    Example::
+
+        info = code_info(nn.Sequential.forward.__code__)
+        loop_source(info, info.loops[0]).lines[0].strip() == "for module in self:"
+    """
     lo, hi = loop.first - info.first_line, loop.last - info.first_line + 1
     return Source(info.file, loop.first, info.lines[lo:hi])

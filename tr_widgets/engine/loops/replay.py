@@ -1,0 +1,94 @@
+"""Re-deriving a steady step's dropped values (``steady.py``): the step's ops called again, checked bitwise.
+
+The template is the first step's ops, kept whole: each op's torch function, arguments and result. For step
+t, each op is called again with its tensor arguments replaced: where the template read the state, step t's
+state in; where it read the fresh input, step t's input; where it read a result of an earlier op of the step,
+that op's new result; anything else (parameters, constants) as it was. The state the ops give must equal
+the state step t carried out, which the trace kept, bitwise: then every value is the one the code computed
+(the same kernels on the same inputs); otherwise the step is refused with a Fix, never shown approximately.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import fail
+from .table import DROPPED
+
+_CACHE_STEPS = 32  # steps whose re-derived values are kept (a stepper looks at one step, then the next)
+
+
+def _parts(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+class StepReplay:
+    """Called by ``LoopTrace.quantities``: ``replay(trace, t, values)`` -> step t's values, none dropped.
+
+    Example: ``StepReplay(found.reps[0], found.state, found.fresh, found.reads, split=False)(trace, 5, vals)``
+    """
+
+    def __init__(self, template, state, fresh, reads, split: bool, where: str):
+        self.template, self.state, self.split, self.where = template, state, split, where
+        self.reads = dict(reads)  # (pos, k) -> state part
+        self.fresh_ops, self.fresh_ids = {}, {}
+        for i, (kind, p, k) in enumerate(fresh):
+            if kind == "op":
+                self.fresh_ops[p] = i
+            else:
+                self.fresh_ids[id(template[p].tensors_in()[k])] = i  # read at every slot that reads it
+        self.cache: dict = {}
+
+    def __call__(self, trace, t: int, values: tuple) -> tuple:
+        if not any(v is DROPPED for v in values):
+            return values
+        hit = self.cache.get(t)
+        if hit is None:
+            hit = self._derive(trace, t, values)
+            if len(self.cache) >= _CACHE_STEPS:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[t] = hit
+        return hit
+
+    def _derive(self, trace, t, values) -> tuple:
+        s_in = trace.initial if t == 0 else trace.states[t - 1]
+        x, env, results = trace.step_inputs[t], {}, []
+        with torch.no_grad():
+            for p, op in enumerate(self.template):
+                if p in self.fresh_ops:
+                    r = x[self.fresh_ops[p]]
+                else:
+                    args, kwargs = self._arguments(p, op, env, s_in, x)
+                    r = op.func(*args, **kwargs)
+                for old, new in zip(_parts(op.out), _parts(r)):
+                    env[id(old)] = new
+                results.append(r)
+        for i, (pos, j, _) in enumerate(self.state):
+            got = _parts(results[pos])[j] if isinstance(results[pos], (tuple, list)) else results[pos]
+            want = trace.states[t][i]
+            if got.shape != want.shape or not torch.equal(got, want):
+                fail(f"{self.where}, step {t}", "the state the step carried out when its ops run again on its state "
+                     "and input (the trace re-derives the intermediates it did not keep)",
+                     "another value (the step reads something besides its state and input, e.g. a per-step index)",
+                     "capture a shorter loop (the first steps keep every value), or make the step depend on its "
+                     "state and input only")
+        flat = tuple(v for r in results for v in _parts(r)) if self.split else tuple(results)
+        return tuple(n if v is DROPPED else v for v, n in zip(values, flat))
+
+    def _arguments(self, p, op, env, s_in, x):
+        k = 0
+
+        def sub(a):
+            nonlocal k
+            if not isinstance(a, torch.Tensor):
+                return a
+            slot, k = (p, k), k + 1
+            if slot in self.reads:
+                return s_in[self.reads[slot]]
+            i = self.fresh_ids.get(id(a))
+            return x[i] if i is not None else env.get(id(a), a)
+
+        def walk(a):
+            return type(a)(sub(e) for e in a) if isinstance(a, (list, tuple)) else sub(a)
+        args = tuple(walk(a) for a in op.args)
+        kwargs = {key: walk(v) for key, v in op.kwargs.items()}
+        return args, kwargs
