@@ -107,8 +107,9 @@ class LoopStepper(Stepper):
         self.bars = BarsCanvas(title=msg("loop.bars_initial"), arrow="")  # side by side, not a flow
         self.graph = scrolling(HTMLPanel())
         self.graph.add_class("tr-graph")
-        # one screen: the code beside the state over time, the bars under them; the graph opens on a click
-        self.panels = [wrap_row([self.source, self.heatmap]), self.bars,
+        # one screen: the code with its values leads (the main view), the state over time beside the bars under
+        # it; the graph opens on a click
+        self.panels = [self.source, wrap_row([self.heatmap, self.bars]),
                        fold([self.graph], [msg("recurrent.fold_graph")])]
         self._M, self._win = None, None
 
