@@ -23,6 +23,7 @@ from . import torchstate
 from .entries import Entry, detach_all, keep, version_of
 
 _KERAS_ROOTS = ("keras.", "tf_keras.", "tensorflow.python.keras.", "tensorflow.keras.")
+_BACKENDS: dict = {}  # type -> its Keras backend or None (asked for every module when a capture starts)
 
 
 def keras_backend(obj) -> str | None:
@@ -31,7 +32,14 @@ def keras_backend(obj) -> str | None:
 
     Example: ``keras_backend(keras.layers.LSTM(4))  # 'torch' with KERAS_BACKEND=torch``
     """
-    mods = [c.__module__ + "." for c in type(obj).__mro__]
+    cls = type(obj)
+    if cls not in _BACKENDS:
+        _BACKENDS[cls] = _backend_of(cls)
+    return _BACKENDS[cls]
+
+
+def _backend_of(cls) -> str | None:
+    mods = [c.__module__ + "." for c in cls.__mro__]
     if not any(m.startswith(_KERAS_ROOTS) for m in mods):
         return None
     for m in mods:
@@ -99,7 +107,7 @@ def is_rnn_layer(module) -> bool:
     """
     cls = type(module)
     if cls not in _RNN_TYPES:
-        _RNN_TYPES[cls] = keras_class(module, "RNN") and keras_backend(module) == "torch"
+        _RNN_TYPES[cls] = keras_backend(module) == "torch" and keras_class(module, "RNN")
     return _RNN_TYPES[cls]
 
 
