@@ -155,3 +155,14 @@ def test_zh_words_and_save(lstm, tmp_path):
     assert "你的代码" in s.source.value
     svg = s.save(tmp_path / "loop.svg").read_text(encoding="utf-8")
     assert "C_tilde" in svg and re.search(r"t = 1 \(0–5\)", svg)
+
+
+def test_ops_option_shows_every_op_and_options_are_checked(lstm):
+    _, tr = lstm
+    s = tr_widgets.show(tr, ops=True, step=1)
+    assert s.bars.names[3:] == list(tr.names)  # after the input and the state carried in: every op, in order
+    assert np.array_equal(s.bars.series()["matmul_2"], tr.quantities(1)["matmul_2"][0].numpy())
+    with pytest.raises(tr_widgets.TraceInputError, match=r"ops=\.\.\.\).*Fix"):
+        tr_widgets.show(tr, ops="yes")
+    with pytest.raises(tr_widgets.TraceInputError, match=r"state=\.\.\.\)"):
+        tr_widgets.show(tr, state=2)  # two carried tensors: state 0 or 1
