@@ -244,34 +244,3 @@ def test_function_mode_stack_is_clean_after_capture_and_after_a_raise():
             m(torch.randn(3, 1, 5))  # wrong input width: the forward raises inside the loop
     assert torch._C._len_torch_function_stack() == 0
 
-
-def _full_trace(model, *args):
-    """The same loop recorded keeping every value of every step (no steady state): the code's own values."""
-    from tr_widgets.engine.loops import OpRecorder
-    from tr_widgets.engine.loops.detect import find
-    from tr_widgets.engine.loops.watch import build_loop_trace, loop_source
-    rec = OpRecorder(steady=False)
-    r = rec.start(type(model).forward.__code__)
-    out = model(*args)
-    rec.stop(r)
-    (f,) = find(r)
-    f.source = loop_source(r.info, f.loop)
-    return build_loop_trace(f, out)
-
-
-@pytest.mark.parametrize("make", [lambda: (LSTMScratch(5, 6), torch.randn(90, 3, 5)),
-                                  lambda: (GRUScratch(4, 5), torch.randn(120, 2, 4)),
-                                  lambda: (SigmaRNN(3, 4, 2), torch.randn(2, 150, 3))])
-def test_long_loops_keep_less_and_re_derive_every_value_exactly(make):
-    torch.manual_seed(4)
-    model, x = make()
-    full = _full_trace(model, x)
-    rec, _ = _record(model, x)
-    (_, tr), = _loops(rec)
-    assert tr.derive is not None  # later steps kept only state and input; the rest is re-derived on access
-    assert len(tr) == len(full) and tr.names == full.names
-    for t in range(len(tr)):
-        got, want = tr.quantities(t), full.quantities(t)
-        assert all(torch.equal(got[n], want[n]) for n in want), t
-        s, w = tr.state(t), full.state(t)
-        assert all(torch.equal(a, b) for a, b in zip(s if isinstance(s, tuple) else (s,), w if isinstance(w, tuple) else (w,)))

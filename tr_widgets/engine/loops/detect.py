@@ -39,6 +39,7 @@ class Found:
     state: list  # [(pos, j, (reader_pos, arg_k)), ...] in the order step n+1 first reads them
     fresh: list  # [("arg", pos, k) | ("op", pos, None), ...]
     reads: dict  # (op pos, arg k) -> which part of the state a step reads there (every slot, not just the first)
+    varying: list  # positions of state-free ops whose arguments change each step (kept: a replay takes them)
     problem: str | None = None
     source: object = None  # trace.Source of the loop, set by whoever builds the trace
 
@@ -108,7 +109,10 @@ def _static(op) -> str:
     return repr([a for a in op.args if not isinstance(a, torch.Tensor)]) + repr(sorted(op.kwargs))
 
 
-def _fresh(reps, carried_slots) -> list:
+def _fresh(reps, carried_slots) -> tuple[list, list]:
+    """The fresh inputs (see the module docstring), and the positions of the other state-free ops whose
+    arguments change from step to step (``self.bias[t]``: a parameter is no input, but a step replayed must
+    take its own)."""
     ext0, ext1 = _external(reps[0], carried_slots), _external(reps[1], carried_slots)
     fresh, seen = [], set()
     for (p, k, a), (p1, k1, b) in zip(ext0, ext1):
@@ -122,12 +126,15 @@ def _fresh(reps, carried_slots) -> list:
         if any((p, k) in carried_slots for k in range(len(ins))) or any(made.get(id(a)) in state_dep for a in ins):
             state_dep.add(p)
         made.update((id(t), p) for t in _outs(op))
+    varying = []
     for p, (a, b) in enumerate(zip(reps[0], reps[1])):
-        if p in state_dep or not any((p, k) in outside for k in range(len(b.tensors_in()))):
+        if p in state_dep or not isinstance(b.out, torch.Tensor) or _static(a) == _static(b):
             continue
-        if _static(a) != _static(b) and isinstance(b.out, torch.Tensor):
+        if any((p, k) in outside for k in range(len(b.tensors_in()))):
             fresh.append(("op", p, None))
-    return fresh
+        else:
+            varying.append(p)
+    return fresh, varying
 
 
 def examine(table, lo, hi, loop, partial: bool = False) -> Found | None:
@@ -146,14 +153,14 @@ def examine(table, lo, hi, loop, partial: bool = False) -> Found | None:
     if not carried:
         return None
     slot_set = {slot for slots in carried.values() for slot in slots}
-    fresh = _fresh(reps, slot_set)
+    fresh, varying = _fresh(reps, slot_set)
     if not fresh:
         return None  # reuse in depth: the state goes round, but nothing new comes in
     state = sorted(((pos, j, min(slots)) for (pos, j), slots in carried.items()), key=lambda s: s[2])
     reads = {slot: i for i, (pos, j, _) in enumerate(state) for slot in carried[(pos, j)]}
     if any(reps[0][pos].via_module for pos, _, _ in state):
         return None  # the state comes out of a submodule's call: that module's recurrence (capture records it)
-    found = Found(loop, table, bounds, reps, state, fresh, reads)
+    found = Found(loop, table, bounds, reps, state, fresh, reads, varying)
     sig = table.lasti[bounds[0][0]:bounds[0][1]]  # the same bytecode positions: the same lines and ops
     for n, (s, e) in enumerate(bounds[1:], 1):
         if table.lasti[s:e] != (sig[:e - s] if partial and n == len(bounds) - 1 else sig):

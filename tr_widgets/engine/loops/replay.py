@@ -27,8 +27,9 @@ class StepReplay:
     Example: ``StepReplay(found.reps[0], found.state, found.fresh, found.reads, split=False)(trace, 5, vals)``
     """
 
-    def __init__(self, template, state, fresh, reads, split: bool, where: str):
+    def __init__(self, template, state, fresh, reads, split: bool, where: str, varying=None):
         self.template, self.state, self.split, self.where = template, state, split, where
+        self.varying = varying or {}  # op pos -> [its result at each step] (state-free ops taking per-step args)
         self.reads = dict(reads)  # (pos, k) -> state part
         self.fresh_ops, self.fresh_ids = {}, {}
         for i, (kind, p, k) in enumerate(fresh):
@@ -56,6 +57,8 @@ class StepReplay:
             for p, op in enumerate(self.template):
                 if p in self.fresh_ops:
                     r = x[self.fresh_ops[p]]
+                elif p in self.varying:
+                    r = self.varying[p][t]
                 else:
                     args, kwargs = self._arguments(p, op, env, s_in, x)
                     r = op.func(*args, **kwargs)

@@ -98,6 +98,8 @@ def _steady(raw, table, found) -> Steady | None:
         keep[where[slot[0]]] |= 2
     for kind, p, _ in found.fresh:
         keep[where[p]] |= 1 if kind == "op" else 2
+    for p in found.varying:
+        keep[where[p]] |= 1
     is_tensor = [False] * size
     for q in where:
         is_tensor[q] = True

@@ -97,7 +97,8 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
         b.add_values(x, prev, out, _flat(outs[s:e]) if split else outs[s:e])
         prev = out
     dropped = any(v is DROPPED for v in outs[found.bounds[0][0]:found.bounds[-1][1]])  # steady: re-derived on access
-    replay = StepReplay(reps[0], found.state, ins, found.reads, split, where) if dropped else None
+    varying = {p: [outs[s + p] for s, _ in found.bounds] for p in found.varying}
+    replay = StepReplay(reps[0], found.state, ins, found.reads, split, where, varying) if dropped else None
     trace = b.build(output, derive=replay)
     if len(found.state) == 1:
         trace = dataclasses.replace(trace, state_is_tuple=False)
