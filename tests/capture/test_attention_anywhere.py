@@ -141,3 +141,18 @@ def test_a_sampling_loop_softmax_gives_no_attention_trace():
     assert rec.names == ["rnn", "rnn#2", "rnn#3"]  # the GRU, never a softmax
     products = (torch.Tensor.__matmul__, torch.Tensor.matmul, torch.matmul, torch.Tensor.bmm, torch.bmm, torch.einsum)
     assert products == tuple(ORIGINALS.values())
+
+
+def test_nested_captures_each_record_the_head():
+    torch.manual_seed(0)
+    m, x = MultiHead().eval(), torch.randn(1, 5, 16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.no_grad(), capture(m) as outer:
+            with capture(m) as inner:
+                m(x)
+            m(x)
+    assert [w for w in caught if issubclass(w.category, CaptureWarning)] == []
+    assert inner.names == ["heads.0", "heads.1"]
+    assert outer.names == ["heads.0", "heads.1", "heads.0#2", "heads.1#2"]
+    torch.testing.assert_close(outer["heads.1#2"].weights, m.heads[1].wei, atol=1e-6, rtol=0)

@@ -122,14 +122,14 @@ def _seen(how, args, kwargs, out) -> None:
     else:
         w, v = args[0] if args else None, args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("mat2"))
     me = threading.get_ident()
-    p = next((p for p in _pending if p.ref() is w and p.thread == me), None)
-    if p is None or not isinstance(v, torch.Tensor) or not isinstance(out, torch.Tensor):
+    done = [p for p in _pending if p.ref() is w and p.thread == me]  # one per capture (nested ones too)
+    if not done or not isinstance(v, torch.Tensor) or not isinstance(out, torch.Tensor):
         return
     with _lock:
-        if p in _pending:
-            _pending.remove(p)
+        _pending[:] = [p for p in _pending if p not in done]
     layout = ("einsum", eq.replace(" ", ""), tuple(w.shape)) if how == "einsum" else tuple(w.shape)
-    hand_trace.add_entry(p.rec, p.module, p.chain, v, out, layout)
+    for p in done:
+        hand_trace.add_entry(p.rec, p.module, p.chain, v, out, layout)
 
 
 def _wrap(original, how):
