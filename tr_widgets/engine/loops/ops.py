@@ -65,7 +65,9 @@ class Recording:
         """Count the bytes kept since the last count; past the budget, drop everything (the user's memory
         comes first) and remember it (:meth:`check_budget` says so after the forward)."""
         raw = self.raw
-        self.nbytes += sum(_nbytes(o) for o in raw[self._counted + WIDTH - 1::WIDTH])
+        outs = raw[self._counted + WIDTH - 1::WIDTH]
+        self.nbytes += sum([o.nbytes for o in outs if type(o) is torch.Tensor]) + sum(  # noqa: E721 - exact type: fast
+            [_nbytes(o) for o in outs if type(o) is not torch.Tensor and o is not DROPPED])
         self._counted = len(raw)
         self.check_at = len(raw) + _CHECK_EVERY * WIDTH
         if self.nbytes > self.budget:

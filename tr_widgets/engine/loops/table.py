@@ -84,8 +84,9 @@ class Table:
 
     def __init__(self, raw, info, code):
         lastis, childs, via, funcs, args, kwargs, outs = cols = [raw[k::WIDTH] for k in range(WIDTH)]
-        dropped = [i for i, o in enumerate(outs) if not (o is DROPPED or isinstance(o, torch.Tensor) or (
-            isinstance(o, (tuple, list)) and o and isinstance(o[0], torch.Tensor)))]  # no tensor: x.shape, iter(x)
+        tensor = torch.Tensor
+        dropped = [i for i, o in enumerate(outs) if type(o) is not tensor and o is not DROPPED and not (  # noqa: E721
+            isinstance(o, tensor) or (isinstance(o, (tuple, list)) and o and isinstance(o[0], tensor)))]  # x.shape
         self.idx = list(range(len(outs)))  # the index in the recording of each op kept here
         for i in reversed(dropped):  # few: deleting them beats copying every column
             for c in (*cols, self.idx):
