@@ -11,6 +11,7 @@ import torch
 import tr_widgets
 from tr_widgets.views import palette
 from tr_widgets.views.looks import CHART_H
+from tr_widgets.views.svg import paint
 from tr_widgets.widgets import show
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -72,3 +73,16 @@ def test_a_saved_decode_step_shows_its_timings_with_their_unit():
     for name, unit, values in zip(times.names, times.units, times.series().values()):
         axis, _ = charts[name]
         assert unit and axis[0] == f"{float(abs(values).max()):.3g} {unit}"  # never negative: 0 … max
+
+
+def test_a_step_set_from_its_frame_saves_that_step():
+    """Frames set only the synced traits (the Look's fields); the picture is painted from them, so a step the
+    browser stepped to (and Python followed from its recorded frame) saves as that step, not the last drawn."""
+    torch.manual_seed(4)
+    trace = tr_widgets.trace_gradients(torch.nn.LSTM(2, 3), torch.randn(7, 1, 2), lambda out: out[0][-1].sum())
+    stepped, fresh = show(trace, progress=False), show(trace, step=3, progress=False)
+    stepped.step = 3  # from the recorded frame: no redraw
+    for a, b in ((stepped.flow, fresh.flow), (stepped.gains, fresh.gains)):
+        assert a.snapshot_svg() == b.snapshot_svg()
+    for a, b in ((stepped.norms, fresh.norms), (stepped.controller.caption, fresh.controller.caption)):
+        assert a.looks and [paint(x) for x in a.looks] == [paint(x) for x in b.looks]  # the panels' Looks follow too

@@ -245,13 +245,19 @@ def bars_look(title: str, series, groups, scales, units, texts: dict, arrow: str
     """
     groups = [[s for s in group if 0 <= s < len(series)] for group in groups]
     charts = _charts(series, groups, list(scales), list(units), texts)
-    words = _legend_words(charts, texts)
-    if not placed:
-        return BarsLook(title, tuple(charts), tuple(tuple(g) for g in groups),
-                        tuple(2 if len(g) >= 3 else 1 for g in groups), arrow, (),
-                        tuple(LegendItem(c, w, key=k) for c, w, k in words), 0, 0)
-    charts, arrows, width, bottom = _place(charts, groups, title, arrow, max_width)
-    legend, width, height = _place_legend(words, width, bottom)
-    return BarsLook(title, tuple(charts), tuple(tuple(g) for g in groups),
-                    tuple(2 if len(g) >= 3 else 1 for g in groups), arrow, tuple(arrows), tuple(legend),
+    look = BarsLook(title, tuple(charts), tuple(tuple(g) for g in groups),
+                    tuple(2 if len(g) >= 3 else 1 for g in groups), arrow, (),
+                    tuple(LegendItem(c, w, key=k) for c, w, k in _legend_words(charts, texts)), 0, 0)
+    return place(look, max_width) if placed else look
+
+
+def place(look: BarsLook, max_width: float = PICTURE_W) -> BarsLook:
+    """``look`` with each chart, arrow and legend item placed in a picture, and the picture's size.
+
+    Example: ``place(bars_look("t", [("a", np.r_[1.0], None, -1, "")], [[0]], [""], [""], {}, placed=False)).width >= 240``
+    """
+    groups = [list(g) for g in look.groups]
+    charts, arrows, width, bottom = _place(list(look.charts), groups, look.title, look.arrow, max_width)
+    legend, width, height = _place_legend([(i.colours, i.words, i.key) for i in look.legend], width, bottom)
+    return BarsLook(look.title, tuple(charts), look.groups, look.columns, look.arrow, tuple(arrows), tuple(legend),
                     int(max(width, 240) + 1.999), int(height))

@@ -22,6 +22,7 @@ import traitlets as t
 from ..engine.errors import fail
 from ..engine.text import safe_label
 from ..i18n import msg, msg_or, texts
+from ..views.looks_text import text_look
 from ..views.palette import theme_css
 from .panels import HTMLPanel
 from .panels.common import STATIC
@@ -181,8 +182,9 @@ class StepController(w.VBox):
         """The line under the controls, e.g. "query 5 · 'cat'" (escaped: labels are user text),
         marked as showing ``step`` (default: the current step)."""
         s = self.step if step is None else step
-        self.caption.value = (f"<span class='tr-caption-text' data-tr-step='{s}' data-step='{s}'>"
-                              f"{isolate_quoted(html.escape(safe_label(text)))}</span>")
+        self.caption.show(f"<span class='tr-caption-text' data-tr-step='{s}' data-step='{s}'>"
+                          f"{isolate_quoted(html.escape(safe_label(text)))}</span>",
+                          (text_look([safe_label(text)]),))  # the Look save() paints (views.svg)
 
     def describe(self) -> str:
         """The controller's state as text: the step (0-based, with its range), and the selectors that apply.

@@ -262,7 +262,7 @@ def view_svg(stepper) -> str:
     theme = light_theme()
     c = stepper.controller
     head = lines_block([(f"{type(stepper).__name__} · {c.describe()}", True)])
-    parts = [stack([head, html_block(c.caption.value, theme)], across=False, gap=2)]
+    parts = [stack([head, panel_block(c.caption, theme)], across=False, gap=2)]  # the caption's Look
     parts += [panel_block(p, theme) for p in stepper.children if p is not c]
     body = stack(parts, across=False)
     wd, ht = int(body.w + 2 * PAD + 0.999), int(body.h + 2 * PAD + 0.999)

@@ -15,7 +15,9 @@ import traitlets as t
 
 from ...i18n import texts
 from ...views import palette
-from ...views.looks import CHART_H, BarsLook, axis_text, bars_look, drawn_up, scale_maxima  # noqa: F401  (drawn_up, scale_maxima: this panel's API)
+from ...views.looks import (  # noqa: F401  (drawn_up, scale_maxima: this panel's API)
+    CHART_H, BarChart, BarsLook, LegendItem, axis_labels, axis_text, bars_look, drawn_up, place, scale_maxima,
+)
 from ...views.svg import bars_svg
 from .. import esm
 from .common import STATIC, Quiet, Snapshot, colours_trait, safe_text
@@ -141,13 +143,20 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
                 "chart_layout": layout}
 
     def look(self) -> BarsLook:
-        """The panel's Look as now (its title, series, scales and words): what ``snapshot_svg`` paints.
+        """The panel's Look as the browser has it (from the synced traits only: a frame may have set them), placed
+        in a picture: what ``snapshot_svg`` paints.
 
-        Example: ``b.look().charts[0].scale_max == b.scale_max[0]``
+        Example: ``BarsCanvas().look().charts == ()``
         """
-        series = [(name, v, blk, mark, note, high) for name, (v, blk), mark, note, high
-                  in zip(self.names, self.series_list(), self.marks, self.notes, self.highlights)]
-        return bars_look(self.title, series, self.groups, self.scale_groups, self.units, self.texts, self.arrow)
+        lay, texts = self.chart_layout, self.texts
+        charts = tuple(
+            BarChart(name, v, blk, bw, m, up, axis_labels(label, m, up), aw, note, mark, high, 0.0, 0.0)
+            for name, (v, blk), bw, m, up, label, aw, note, mark, high in zip(
+                self.names, self.series_list(), self.bar_px, self.scale_max, lay.get("up", []), self.axis,
+                lay.get("axis_px", []), self.chart_notes, self.marks, self.highlights))
+        legend = tuple(LegendItem(tuple(names), texts.get(key, ""), key=key) for names, key in lay.get("legend", []))
+        return place(BarsLook(self.title, charts, tuple(tuple(g) for g in self.groups), tuple(lay.get("columns", [])),
+                              self.arrow, (), legend, 0, 0))
 
     def series_list(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(float32 values, bool blocked mask) of each series in order, from the buffers the browser receives."""

@@ -136,8 +136,8 @@ class GradientStepper(Stepper):
         if self.flow_c is not None:
             self._set_flow(self.flow_c, gv.c_path, k, msg("gradients.flow_c", t=t))
         s = norm_series(self.trace, k, layer, direction, o["max_points"])
-        self.norms.value, self.norms.looks = norms_panel(s, *self._yrange, msg("gradients.norms_title", axis=AXIS),
-                                                         width=NORMS_W, height=NORMS_H)
+        self.norms.show(*norms_panel(s, *self._yrange, msg("gradients.norms_title", axis=AXIS),
+                                                         width=NORMS_W, height=NORMS_H))
         with self.gains.hold_sync():
             self.gains.title = msg("gradients.gains_title")
             log_gain = np.nan_to_num(s.log_gain, nan=0.0)

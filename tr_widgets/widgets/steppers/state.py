@@ -131,7 +131,7 @@ class StateStepper(Stepper):
         self._set_bars(self.output, [output_bar(self.trace, t, sel.get("batch", 0), o["max_bars"])], t,
                        msg("state.output_title", t=t, batch=sel.get("batch", 0)))
         view = memory_view(self.trace, t, o["max_points"])
-        self.memory.value, self.memory.looks = memory_panel(view, width=MEMORY_W)
+        self.memory.show(*memory_panel(view, width=MEMORY_W))
         self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} "
                                     f"{self.trace.name or msg('state.mixer')} · {self._where()}", t)
 
