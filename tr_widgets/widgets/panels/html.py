@@ -7,7 +7,7 @@ import ipywidgets as w
 
 from .common import Quiet
 
-LOOKS_KEPT = 4096  # values whose Looks a panel remembers (frames may set any recorded step's value)
+LOOKS_KEPT = 512  # values whose Looks a panel remembers (frames may set any recorded step's value); older: read back
 
 
 class HTMLPanel(Quiet, w.HTML):
