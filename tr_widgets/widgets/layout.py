@@ -28,7 +28,13 @@ def set_series(canvas, series, groups=None, *, scales=None, units=None) -> None:
     """``canvas.set_series`` in one sync: ``series`` as (name, values, blocked, mark, note[, highlight]);
     ``scales``: series index -> scale name (series on one name share one |max|); ``units``: index -> unit.
 
-    Example: ``set_series(bars, series, [[0], [1, 2]], scales={1: "gates", 2: "gates"}, units={0: "ms"})``
+    Example::
+
+        from tr_widgets.widgets.panels import BarsCanvas
+        bars, ones = BarsCanvas(), np.ones(3, np.float32)
+        set_series(bars, [("x", ones, None, -1, ""), ("i", ones, None, -1, ""), ("f", -ones, None, -1, "")],
+                   [[0], [1, 2]], scales={1: "gates", 2: "gates"}, units={0: "ms"})
+        bars.units == ["ms", "", ""]
     """
     with canvas.hold_sync():
         canvas.set_series(series, groups, scales=scales, units=units)
@@ -37,7 +43,7 @@ def set_series(canvas, series, groups=None, *, scales=None, units=None) -> None:
 def wrap_row(children) -> w.HBox:
     """Panels side by side where they fit, wrapping to the next row where they don't (never past the cell).
 
-    Example: ``wrap_row([weights_canvas, output_panel])``
+    Example: ``len(wrap_row([w.HTML("weights"), w.HTML("o_i")]).children) == 2``
     """
     return w.HBox(children, layout=w.Layout(flex_flow="row wrap", grid_gap="12px", align_items="flex-start",
                                             max_width="100%"))
@@ -47,7 +53,7 @@ def fold(children, titles, open_index=None) -> w.Accordion:
     """Panels a reader opens when needed: an Accordion (it keeps its open/closed state while the
     panels inside change every step, which a ``<details>`` in an HTML panel would not).
 
-    Example: ``fold([terms_canvas], ["each term as a heatmap"])  # closed; open_index=0 opens it``
+    Example: ``fold([w.HTML("terms")], ["each term as a heatmap"]).selected_index is None  # closed; open_index=0 opens it``
     """
     acc = w.Accordion(children=list(children), titles=tuple(titles), selected_index=open_index,
                       layout=w.Layout(max_width="100%"))
@@ -58,7 +64,7 @@ def fold(children, titles, open_index=None) -> w.Accordion:
 def scrolling(panel):
     """``panel`` (an HTML panel) scrolls sideways inside its own box when wider than the cell.
 
-    Example: ``self.equations = scrolling(HTMLPanel())``
+    Example: ``scrolling(w.HTML("<table>…</table>")).layout.overflow == "auto"``
     """
     panel.layout = w.Layout(max_width="100%", overflow="auto")
     return panel
@@ -83,7 +89,11 @@ def cell_size(rows: int, cols: int) -> int:
 def fit_cells(canvas, rows: int, cols: int) -> None:
     """Size ``canvas``'s cells for a ``rows`` × ``cols`` window by :func:`cell_size`.
 
-    Example: ``fit_cells(heatmap, 10, 5)  # heatmap.cell_px == 24``
+    Example::
+
+        from tr_widgets.widgets.panels import MatrixCanvas
+        m = MatrixCanvas(); fit_cells(m, 10, 5)
+        m.cell_px == 24
     """
     canvas.cell_px = cell_size(rows, cols)
 
@@ -110,7 +120,13 @@ def show_block(canvas, matrix: np.ndarray, win, vrange: tuple[float, float]) -> 
     """The heatmap-window block every matrix stepper draws: ``matrix[win]`` quantised to ``vrange``, its
     cells sized by :func:`fit_cells`, sent with the window and the full shape (for the axes and overview).
 
-    Example: ``show_block(heatmap, H, window_around(H.shape, None, t, 64, 64), value_range(H, signed=True))``
+    Example::
+
+        from tr_widgets.views import Window
+        from tr_widgets.widgets.panels import MatrixCanvas
+        heatmap, H = MatrixCanvas(), np.arange(12, dtype=np.float32).reshape(3, 4)
+        show_block(heatmap, H, Window(0, 3, 0, 4), (0.0, 11.0))
+        (heatmap.rows, heatmap.cols, heatmap.cell_px) == (3, 4, 48)
     """
     block = matrix[win.r0:win.r1, win.c0:win.c1]  # [rows, cols] of the window
     fit_cells(canvas, *block.shape)

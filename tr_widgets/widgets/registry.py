@@ -59,8 +59,12 @@ def register_stepper(trace_type: type, stepper_cls: type, make: str = "") -> Non
 
     Example::
 
+        class MyTrace: ...
+        class MyStepper:
+            def __init__(self, trace, **options): self.trace = trace
         register_stepper(MyTrace, MyStepper, "my_package.trace_mine(model)")
-        show(my_trace)               # a MyStepper
+        isinstance(show(MyTrace()), MyStepper) == True
+        del STEPPERS[MyTrace]        # (the example leaves the table as it found it)
     """
     if not isinstance(trace_type, type) or not isinstance(stepper_cls, type):
         fail("register_stepper", "two classes: (trace type, stepper class)",

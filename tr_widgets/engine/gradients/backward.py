@@ -29,8 +29,8 @@ class Backward:
 
     Example::
 
-        b = backward_of(kind_of(nn.GRU(3, 4)))
-        b.factor, b.products            # ('z', 'z'), (('leak', 'z_t', 'dh_t'),)
+        b = backward_of(KINDS["gru"])
+        (b.factor, b.products) == (("z", "z"), (("leak", "z_t", "dh_t"),))
     """
 
     factors: Callable  # (fwd, layer, direction, lo, hi) -> {"k": [n, B, G*H], ...}, k fresh (loops overwrite it)
@@ -84,7 +84,7 @@ BACKWARD: dict[CellKind, Backward] = {
 def backward_of(spec: CellKind) -> Backward:
     """The backward spec of a cell kind; a clear error for a kind without one.
 
-    Example: ``backward_of(tr_widgets.trace_recurrent(nn.LSTM(2, 3), x).spec).factor == ("f", "f")``
+    Example: ``backward_of(tr.spec).factor == ("f", "f")  # tr: an LSTM's RecurrentTrace``
     """
     if spec not in BACKWARD:
         fail("module", "a recurrent kind with a gradient spec (" + ", ".join(k.name for k in BACKWARD) + ")",

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 def shifted_state(seq: torch.Tensor, first: torch.Tensor, lo: int, hi: int, reverse: bool) -> torch.Tensor:
     """The state each of the steps lo..hi-1 starts from (position t-1; t+1 in reverse), ``first`` at the edge.
 
-    Example: ``shifted_state(h, h0, 0, T, False)  # [T, B, H]: h_0, h_1, …, h_{T-2}``
+    Example: ``shifted_state(tr.hidden(0, 0), tr.h0[0], 0, 6, False).shape == (6, 1, 4)  # h_0, h_1, …, h_4``
     """
     T = seq.shape[0]
     a, b = (lo + 1, hi + 1) if reverse else (lo - 1, hi - 1)
@@ -30,7 +30,7 @@ def shifted_state(seq: torch.Tensor, first: torch.Tensor, lo: int, hi: int, reve
 def rnn_factors(derivative):
     """The factors of a plain RNN whose φ'(a) is ``derivative(h)`` (tanh: 1 − h², ReLU: torch's h > 0 rule).
 
-    Example: ``rnn_factors(lambda h: 1 - h * h)(fwd, 0, 0)["k"].shape  # [T, B, H]``
+    Example: ``rnn_factors(lambda h: 1 - h * h)(trace_recurrent(nn.RNN(3, 4), x), 0, 0, 0, 6)["k"].shape == (6, 1, 4)``
     """
     def factors(fwd, layer: int, direction: int, lo: int, hi: int) -> dict:
         h = fwd.hidden(layer, direction)[lo:hi]  # [n, B, H]
@@ -39,17 +39,30 @@ def rnn_factors(derivative):
 
 
 def rnn_carry(fac: dict, p, dh: torch.Tensor, dc=None) -> dict:
-    """δh_{t-1} = W_hhᵀ (φ'(a_t) ⊙ δh_t). Example: ``rnn_carry(fac, p, dh)["h"].shape == dh.shape``"""
+    """δh_{t-1} = W_hhᵀ (φ'(a_t) ⊙ δh_t).
+
+    Example::
+
+        fwd = trace_recurrent(nn.RNN(3, 4), x)
+        fac = rnn_factors(lambda h: 1 - h * h)(fwd, 0, 0, 0, 6)
+        rnn_carry(fac, fwd.params[0][0], torch.ones(6, 1, 4))["h"].shape == (6, 1, 4)
+    """
     return {"h": (fac["k"] * dh) @ p.w_hh}
 
 
 def rnn_jacobian(fac: dict, p) -> torch.Tensor:
-    """J_t = diag(φ'(a_t)) W_hh, ``[H, H]``. Example: ``rnn_jacobian({"k": k_t}, p).shape  # [H, H]``"""
+    """J_t = diag(φ'(a_t)) W_hh, ``[H, H]``.
+
+    Example: ``rnn_jacobian({"k": torch.ones(4)}, trace_recurrent(nn.RNN(3, 4), x).params[0][0]).shape == (4, 4)``
+    """
     return fac["k"][:, None] * p.w_hh  # [H, H]
 
 
 def rnn_pre(k: torch.Tensor, p, dh: torch.Tensor, dc=None) -> torch.Tensor:
-    """δa_t = φ'(a_t) ⊙ δh_t, ``[H]``. Example: ``rnn_pre(k_t, p, dh_t).shape == dh_t.shape``"""
+    """δa_t = φ'(a_t) ⊙ δh_t, ``[H]``.
+
+    Example: ``rnn_pre(torch.ones(4), None, torch.ones(4)).tolist() == [1.0] * 4``
+    """
     return k * dh
 
 
@@ -57,7 +70,7 @@ def rnn_pre(k: torch.Tensor, p, dh: torch.Tensor, dc=None) -> torch.Tensor:
 def lstm_factors(fwd, layer: int, direction: int, lo: int, hi: int) -> dict:
     """``k`` [n, B, 4H]; ``A`` = o (1 − tanh² c) (δm → δc); ``f``.
 
-    Example: ``lstm_factors(fwd, 0, 0, 0, fwd.seq_len)["f"].shape  # [T, B, H]``
+    Example: ``lstm_factors(tr, 0, 0, 0, tr.seq_len)["f"].shape == (6, 1, 4)``
     """
     gates = {name: v[lo:hi] for name, v in fwd.gates(layer, direction).items()}  # each [n, B, H]
     i, f, g, o = gates["i"], gates["f"], gates["g"], gates["o"]
@@ -72,7 +85,9 @@ def lstm_factors(fwd, layer: int, direction: int, lo: int, hi: int) -> dict:
 def lstm_carry(fac: dict, p, dh: torch.Tensor, dc: torch.Tensor) -> dict:
     """``h`` [n, B, Hout]; ``c`` = f ⊙ δc; ``c_via_h`` (the part of δc_t that came through h_t).
 
-    Example: ``lstm_carry(fac, p, dh, dc)["c"].shape == dc.shape``
+    Example::
+
+        lstm_carry(lstm_factors(tr, 0, 0, 0, 6), tr.params[0][0], torch.ones(6, 1, 4), torch.ones(6, 1, 4))["c"].shape == (6, 1, 4)
     """
     dm = dh @ p.w_hr if p.w_hr is not None else dh  # [n, B, H]
     da = fac["k"] * torch.cat([dc, dc, dc, dm], -1)  # [n, B, 4H]
@@ -82,7 +97,9 @@ def lstm_carry(fac: dict, p, dh: torch.Tensor, dc: torch.Tensor) -> dict:
 def lstm_jacobian(fac: dict, p) -> torch.Tensor:
     """J_t of (h, c), ``[Hout + H, Hout + H]``: blocks [[∂h/∂h, ∂h/∂c], [∂c/∂h, ∂c/∂c = diag(f_t)]].
 
-    Example: ``lstm_jacobian(fac_t, p).shape  # [Hout + H, Hout + H]``
+    Example::
+
+        lstm_jacobian({n: v[0, 0] for n, v in lstm_factors(tr, 0, 0, 2, 3).items()}, tr.params[0][0]).shape == (8, 8)
     """
     G, Hout = p.w_hh.shape
     H = G // 4
@@ -96,7 +113,10 @@ def lstm_jacobian(fac: dict, p) -> torch.Tensor:
 
 
 def lstm_pre(k: torch.Tensor, p, dh: torch.Tensor, dc: torch.Tensor) -> torch.Tensor:
-    """δa_i, δa_f, δa_g, δa_o of one step, ``[4H]``. Example: ``lstm_pre(k_t, p, dh_t, dc_t).shape  # [4H]``"""
+    """δa_i, δa_f, δa_g, δa_o of one step, ``[4H]``.
+
+    Example: ``lstm_pre(torch.ones(16), tr.params[0][0], torch.ones(4), torch.ones(4)).shape == (16,)``
+    """
     dm = dh @ p.w_hr if p.w_hr is not None else dh  # [H]: δ(o ⊙ tanh c)
     return k * torch.cat([dc] * 3 + [dm])  # [4H]
 
@@ -105,7 +125,7 @@ def lstm_pre(k: torch.Tensor, p, dh: torch.Tensor, dc: torch.Tensor) -> torch.Te
 def gru_factors(fwd, layer: int, direction: int, lo: int, hi: int) -> dict:
     """``k`` [n, B, 3H]; ``z`` (the leak); ``dn`` = (1 − z)(1 − n²) (δh → δa_n).
 
-    Example: ``gru_factors(fwd, 0, 0, 0, fwd.seq_len)["z"].shape  # [T, B, H]``
+    Example: ``gru_factors(trace_recurrent(nn.GRU(3, 4), x), 0, 0, 0, 6)["z"].shape == (6, 1, 4)``
     """
     gates = {name: v[lo:hi] for name, v in fwd.gates(layer, direction).items()}  # each [n, B, H]
     r, z, n = gates["r"], gates["z"], gates["n"]
@@ -119,18 +139,36 @@ def gru_factors(fwd, layer: int, direction: int, lo: int, hi: int) -> dict:
 
 
 def gru_carry(fac: dict, p, dh: torch.Tensor, dc=None) -> dict:
-    """δh_{t-1} = z ⊙ δh_t + W_hhᵀ δ(W_hh h + b_hh). Example: ``gru_carry(fac, p, dh)["h"].shape == dh.shape``"""
+    """δh_{t-1} = z ⊙ δh_t + W_hhᵀ δ(W_hh h + b_hh).
+
+    Example::
+
+        fwd = trace_recurrent(nn.GRU(3, 4), x)
+        gru_carry(gru_factors(fwd, 0, 0, 0, 6), fwd.params[0][0], torch.ones(6, 1, 4))["h"].shape == (6, 1, 4)
+    """
     dgh = fac["k"] * torch.cat([dh, dh, dh], -1)  # [n, B, 3H]
     return {"h": torch.addcmul(dgh @ p.w_hh, dh, fac["z"])}
 
 
 def gru_jacobian(fac: dict, p) -> torch.Tensor:
-    """J_t = diag(z_t) + Σ_g diag(k_g) W_hg, ``[H, H]``. Example: ``gru_jacobian(fac_t, p).shape  # [H, H]``"""
+    """J_t = diag(z_t) + Σ_g diag(k_g) W_hg, ``[H, H]``.
+
+    Example::
+
+        fwd = trace_recurrent(nn.GRU(3, 4), x)
+        fac_t = {n: v[0, 0] for n, v in gru_factors(fwd, 0, 0, 2, 3).items()}
+        gru_jacobian(fac_t, fwd.params[0][0]).shape == (4, 4)
+    """
     G, H = p.w_hh.shape
     rows = fac["k"].view(-1, G // 3, 1) * p.w_hh.view(-1, G // 3, H)  # [3, H, H]: diag(k_g) W_hg
     return torch.diag(fac["z"]) + rows.sum(0)  # [H, H]
 
 
 def gru_pre(k: torch.Tensor, p, dh: torch.Tensor, dc=None) -> torch.Tensor:
-    """δ(W_hh h_{t-1} + b_hh) for r, z, n, ``[3H]``. Example: ``gru_pre(k_t, p, dh_t).shape  # [3H]``"""
+    """δ(W_hh h_{t-1} + b_hh) for r, z, n, ``[3H]``.
+
+    Example::
+
+        gru_pre(torch.ones(12), None, torch.ones(4)).shape == (12,)
+    """
     return k * torch.cat([dh] * 3)  # [3H]

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import torch
 
+from . import factors  # noqa: F401  (the examples build their factors with it)
+
 
 def rnn_loop(fac, p, hb, pos, d_cn, order, off, step):
     """δa_t = φ'(a_t) ⊙ δh_t; δh_{t-1} += W_hhᵀ δa_t.
 
-    Example: ``rnn_loop(fac, p, hb, pos, None, range(T - 1, -1, -1), 1, -1)``
+    Example::
+
+        fwd = trace_recurrent(nn.RNN(3, 4), x)  # T = 6, B = 1, H = 4
+        fac = factors.rnn_factors(lambda h: 1 - h * h)(fwd, 0, 0, 0, 6)
+        hb = torch.zeros(7, 1, 4); hb[-1] = 1.0  # δh_5 = 1 arrives at the last step
+        rnn_loop(fac, fwd.params[0][0], hb, hb[1:], None, range(5, -1, -1), 1, -1) == (None, None)
     """
     k = fac["k"]  # [T, B, H]: φ'(a_t), becomes δa_t
     for t in order:
@@ -26,7 +33,12 @@ def rnn_loop(fac, p, hb, pos, d_cn, order, off, step):
 def gru_loop(fac, p, hb, pos, d_cn, order, off, step):
     """δh_{t-1} += z ⊙ δh + W_hhᵀ δ(W_hh h_{t-1} + b_hh); then the input side's δa_n.
 
-    Example: ``gru_loop(fac, p, hb, pos, None, range(T - 1, -1, -1), 1, -1)``
+    Example::
+
+        fwd = trace_recurrent(nn.GRU(3, 4), x)
+        fac = factors.gru_factors(fwd, 0, 0, 0, 6)
+        hb = torch.zeros(7, 1, 4); hb[-1] = 1.0
+        gru_loop(fac, fwd.params[0][0], hb, hb[1:], None, range(5, -1, -1), 1, -1) == (None, None)
     """
     k, z = fac["k"], fac["z"]  # [T, B, 3H], [T, B, H]
     kv = k.view(k.shape[0], k.shape[1], 3, -1)  # [T, B, 3, H]
@@ -42,7 +54,12 @@ def lstm_loop(fac, p, hb, pos, d_cn, order, off, step):
     """δc_t = f_{t+1} ⊙ δc_{t+1} + δm ⊙ o (1 − tanh² c); δa = k ⊙ [δc, δc, δc, δm];
     δh_{t-1} += W_hhᵀ δa.
 
-    Example: ``dc, dc0 = lstm_loop(fac, p, hb, pos, d_cn, range(T - 1, -1, -1), 1, -1)``
+    Example::
+
+        fac = factors.lstm_factors(tr, 0, 0, 0, 6)
+        hb = torch.zeros(7, 1, 4); hb[-1] = 1.0
+        dc, dc0 = lstm_loop(fac, tr.params[0][0], hb, hb[1:], torch.zeros(1, 4), range(5, -1, -1), 1, -1)
+        dc.shape == (6, 1, 4)
     """
     k, A, f = fac["k"], fac["A"], fac["f"]  # [T, B, 4H], [T, B, H], [T, B, H]
     T, B, H = A.shape

@@ -34,6 +34,8 @@ def lstm_activate_(pre: torch.Tensor) -> dict[str, torch.Tensor]:
     """Gates i, f, g, o from the pre-activations ``[..., 4H]``, activated in place (views of ``pre``).
 
     One sigmoid over the contiguous i|f block beats two over strided views.
+
+    Example: ``float(lstm_activate_(torch.zeros(1, 8))["f"][0, 0]) == 0.5  # σ(0); g = tanh(0) = 0``
     """
     G = pre.shape[-1]
     i_f, g, o = pre[..., :G // 2], pre[..., G // 2:3 * G // 4], pre[..., 3 * G // 4:]
@@ -43,7 +45,10 @@ def lstm_activate_(pre: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def lstm_output(o, c, p: CellParams):
-    """h_t from the output gate and the cell state (projected when proj_size > 0)."""
+    """h_t from the output gate and the cell state (projected when proj_size > 0).
+
+    Example: ``float(lstm_output(torch.ones(1), torch.zeros(1), tr.params[0][0])) == 0.0  # o · tanh(0)``
+    """
     h = o * torch.tanh(c)
     return F.linear(h, p.w_hr) if p.w_hr is not None else h
 
@@ -140,5 +145,8 @@ def kind_of(module: nn.Module) -> CellKind:
 
 
 def equations(kind: CellKind, projected: bool) -> tuple[Equation, ...]:
-    """The kind's equations; a projected LSTM's last one is h_t = W_hr (o_t ⊙ tanh(c_t))."""
+    """The kind's equations; a projected LSTM's last one is h_t = W_hr (o_t ⊙ tanh(c_t)).
+
+    Example: ``"W_{hr}" in equations(KINDS["lstm"], projected=True)[-1].latex  # and not in projected=False's``
+    """
     return kind.equations[:-1] + (LSTM_PROJ_H,) if projected else kind.equations
