@@ -156,3 +156,17 @@ def test_nested_captures_each_record_the_head():
     assert inner.names == ["heads.0", "heads.1"]
     assert outer.names == ["heads.0", "heads.1", "heads.0#2", "heads.1#2"]
     torch.testing.assert_close(outer["heads.1#2"].weights, m.heads[1].wei, atol=1e-6, rtol=0)
+
+
+def test_the_stepper_shows_a_trace_built_from_kept_logits():
+    from tr_widgets import show
+    torch.manual_seed(0)
+    m, x = MultiHead().eval(), torch.randn(1, 6, 16)
+    with torch.no_grad(), capture(m) as rec:
+        m(x)
+    tr = rec["heads.0"]
+    assert tr.E == 0  # no q·k kept: the scores are the softmax's own input
+    s = show(tr, progress=False)
+    s.step = 3
+    assert "query=3" in repr(s)
+    torch.testing.assert_close(tr.row(3, (0,)).weights, m.heads[0].wei[0, 3], atol=1e-6, rtol=0)

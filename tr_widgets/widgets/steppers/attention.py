@@ -143,7 +143,7 @@ class AttentionStepper(Stepper):
         at, i = self.trace, rv.i
         keys = msg("attention.keys_note", first=win.c0, last=win.c1 - 1, total_last=at.S - 1)
         top = int(np.argmax(np.where(rv.blocked, -1.0, rv.weights))) if len(rv.weights) else -1
-        default = abs(at.scale - at.E ** -0.5) < 1e-12
+        default = at.E > 0 and abs(at.scale - at.E ** -0.5) < 1e-12  # E = 0: a chain that kept its logits
         scaled = msg("attention.scaled_default", E=at.E) if default else msg("attention.scaled_by", scale=f"{at.scale:.4g}")
         series = [(msg("attention.raw"), rv.scores, None, top, keys),
                   (scaled, rv.scaled, None, top, keys),
