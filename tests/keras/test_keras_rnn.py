@@ -187,3 +187,11 @@ def test_seed000_predict_under_capture():
     emb = model.layers[0](torch.as_tensor(x))
     _close(rec[rec.names[0]].h_n, model.layers[1](emb))
 
+
+
+def test_the_recurrent_stepper_steps_a_keras_trace():
+    model = _seed004(vocab=10, emb=4, hidden=3, layers=1)
+    rec, _ = _captured(model, torch.randint(0, 10, (1, 5)))
+    s = tr_widgets.show(rec[rec.names[0]], progress=False)
+    s.step = 4
+    assert "keras_lstm" in repr(s) and "t=4" in repr(s)
