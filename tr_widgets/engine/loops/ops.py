@@ -35,6 +35,7 @@ from .table import DROPPED, WIDTH, Op, Table, tensors_in  # noqa: F401 - Op, ten
 _MODULE_CALL = frozenset({"_call_impl", "_wrapped_call_impl"})  # nn.Module.__call__'s frames
 _MAX_DEPTH = 48  # frames walked up from an op; deeper calls are not attributed to the watched code
 _CHECK_EVERY = 512  # ops between two counts of the bytes kept
+_FIRST_LOOK = 160  # ops before a recording first looks for a steady loop (steady.learn)
 _SDPA: dict = {}  # torch function -> whether it is scaled_dot_product_attention (or capture's wrapper of it)
 
 
@@ -59,7 +60,8 @@ class Recording:
         self.raw: list = []  # flat, WIDTH entries per op: f_lasti, child frame or None, via_module, func, args, kwargs, out
         self._table = self._ops = None
         self.budget = get_memory_budget() if budget is None else budget
-        self.nbytes, self.over, self.check_at, self._counted = 0, False, _CHECK_EVERY * WIDTH, 0
+        self.nbytes, self.over, self._counted = 0, False, 0
+        self.check_at = (_FIRST_LOOK if steady else _CHECK_EVERY) * WIDTH  # a loop's step is known early
 
     def check(self) -> None:
         """Count the bytes kept since the last count; past the budget, drop everything (the user's memory

@@ -19,7 +19,7 @@ from .table import DROPPED, WIDTH, Table
 
 _RANDOM = ("rand", "dropout", "bernoulli", "multinomial", "normal", "uniform", "poisson", "exponential", "cauchy",
            "geometric", "log_normal", "random")
-TRIES = 2  # checkpoints at which learning is tried before giving up (each reads everything recorded so far)
+TRIES = 3  # checkpoints at which learning is tried before giving up (each reads everything recorded so far)
 
 
 def _replayable(ops) -> bool:
