@@ -70,9 +70,7 @@ def lines_block(lines: list[tuple[str, bool]]) -> Block:
 
 
 def table_block(rows: list[list[tuple]]) -> Block:
-    """A table, ``(text, header[, colspan[, "start" | "end"]])`` a cell, painted from its Look (columns sized to
-    their content). Example: ``table_block([[("w", True)], [("0.25", False)]]).h == 2 * ROW``
-    """
+    """A table (cells ``(text, header[, colspan[, align]])``) painted from its Look. Example: ``table_block([[("w", True)]]).h == ROW``"""
     return Block(*table_svg(table_look(rows)))
 
 
@@ -123,9 +121,9 @@ def png_size(data_uri: str) -> tuple[int, int] | None:
 class _Rows(HTMLParser):
     """HTML -> blocks: text rows, tables, PNG images; a closed <details> shows only its summary."""
 
-    def __init__(self, theme: dict):
+    def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.theme, self.blocks, self.lines, self.line = theme, [], [], ""
+        self.blocks, self.lines, self.line = [], [], ""
         self.skip = self.hidden = 0
         self.details: list[bool] = []  # open?, innermost last
         self.bolds: list[str] = []  # the tags that made the text bold
@@ -216,7 +214,7 @@ def html_block(value: str, theme: dict) -> Block:
             if b is not None:
                 blocks.append(b)
                 continue
-        p = _Rows(theme)
+        p = _Rows()
         p.feed(part)
         p.close()
         p.flush_lines()
