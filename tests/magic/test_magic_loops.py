@@ -83,7 +83,8 @@ def test_a_scratch_model_called_on_the_line(ip):
 def test_a_cell_called_in_the_cells_own_loop(ip):
     _, err = run(ip, CELL + "torch.manual_seed(1)\ncell = GRUCell(3, 4)\nxs = torch.randn(5, 2, 3)")
     assert err is None
-    w, err = run(ip, "%%tr_step\nh = torch.zeros(2, 4)\nkept = []\nfor x in xs:\n    h = cell(x, h)\n    kept.append(h)\n")
+    w, err = run(ip, "%%tr_step\nh = torch.zeros(2, 4)\nkept = []\n"
+                     "for x in xs:\n    h = cell(x, h)\n    kept.append(h)\n")
     assert err is None and type(w) is LoopStepper
     assert states_equal(w.trace, ip.user_ns["kept"])  # the cell's variables stay defined, as in any cell
     names = set(w.trace.quantities(0, assigned_only=True))
@@ -91,7 +92,8 @@ def test_a_cell_called_in_the_cells_own_loop(ip):
 
 
 def test_a_model_called_in_the_users_loop_char_rnn_style(ip):
-    _, err = run(ip, CHAR_RNN + "torch.manual_seed(2)\nrnn = CharRNN(5, 6, 4)\nline = torch.eye(5)[[0, 3, 1, 4]].unsqueeze(1)")
+    _, err = run(ip, CHAR_RNN + "torch.manual_seed(2)\nrnn = CharRNN(5, 6, 4)\n"
+                                "line = torch.eye(5)[[0, 3, 1, 4]].unsqueeze(1)")
     assert err is None
     code = ("%%tr_step\nhidden = torch.zeros(1, 6)\nkept = []\nfor i in range(line.size(0)):\n"
             "    output, hidden = rnn(line[i], hidden)\n    kept.append(hidden)\n")

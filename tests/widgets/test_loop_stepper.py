@@ -166,3 +166,19 @@ def test_ops_option_shows_every_op_and_options_are_checked(lstm):
         tr_widgets.show(tr, ops="yes")
     with pytest.raises(tr_widgets.TraceInputError, match=r"state=\.\.\.\)"):
         tr_widgets.show(tr, state=2)  # two carried tensors: state 0 or 1
+
+
+def test_a_long_loops_re_derived_steps_show_the_states_the_loop_carried():
+    """A long loop keeps only what its trace reads once its steps settle; the view's values of a late step are
+    re-derived, and must equal the states the loop itself carried (kept, never re-derived)."""
+    torch.manual_seed(4)
+    model, x = LSTMScratch(I, H), torch.randn(64, 2, I)
+    with tr_widgets.capture(model) as rec:
+        model(x)
+    tr = rec.traces[0][1]
+    for t in (40, 63):
+        vals = step_values(tr, t, 1)
+        H_t, C_t = tr.state(t)
+        assert np.array_equal(vals["H"], H_t[1].numpy()) and np.array_equal(vals["C"], C_t[1].numpy())
+    s = tr_widgets.show(tr, step=63, progress=False)
+    assert f"H = {abbreviated(tr.state(63)[0][0].numpy(), 4)}" in s.source.value

@@ -1,5 +1,6 @@
 """A loop of tensor ops written in a ``%%tr_step`` cell itself (no module around it), found as capture finds one in a
-forward: the seed's σ-RNN as a learner types it, ``for t in range(T): h = torch.sigmoid(W @ torch.cat([h, x[t]]) + b)``.
+forward: the seed's σ-RNN as a learner types it,
+``for t in range(T): h = torch.sigmoid(W @ torch.cat([h, x[t]]) + b)``.
 
 Capture watches the forwards of modules; a cell's top-level code is no forward. So the magic runs the cell as the
 body of one function that declares every name the cell binds ``global`` (each assignment lands in the notebook's
@@ -123,7 +124,8 @@ def found_traces(recording) -> tuple[list, list]:
         return [], [("the cell", f"{type(e).__name__}: {e}")]
     for k, f in enumerate(found):
         info, loop = recording.info, f.loop
-        f.source = Source(info.file, loop.first, info.lines[loop.first - info.first_line:loop.last - info.first_line + 1])
+        lo, hi = loop.first - info.first_line, loop.last - info.first_line + 1
+        f.source = Source(info.file, loop.first, info.lines[lo:hi])  # the loop's own lines
         name = "cell" if k == 0 else f"cell#{k + 1}"
         try:
             traces.append((name, _cell_lines(build_loop_trace(f, None, name=name))))

@@ -112,22 +112,24 @@ def step_values(trace, t: int, batch: int = 0) -> dict:
     inputs = trace.step_inputs[t]
     out = {name: unit_row(x, batch, B) for name, x in zip(trace.input_names, inputs)}
     out.update({carried_in(trace, k): unit_row(x, batch, B) for k, x in enumerate(state_in)})
-    out.update({name: unit_row(x, batch, B) for name, x in zip(trace.names, trace.values[t])})
+    # through quantities(): a long loop's steady steps keep only what the trace reads; the rest is re-derived here
+    out.update({name: unit_row(x, batch, B) for name, x in trace.quantities(t).items()})
     return out
 
 
-def step_view(trace, t: int, batch: int = 0, units: int = 4) -> LoopStepView:
+def step_view(trace, t: int, batch: int = 0, units: int = 4, values: dict | None = None) -> LoopStepView:
     """Step ``t``: each source line with the values computed on it beside it. A line shows the names the code
     assigned there; a line with no assigned name (a continuation, ``outputs.append``) shows its ops' values
     under the op's name. The first line (``for X in inputs:`` or ``def forward(self, x, h):``) shows the
-    step's inputs and the state carried in.
+    step's inputs and the state carried in. ``values``: :func:`step_values` of this step and batch item, when the
+    caller has them already (a long loop's steps are re-derived on each read).
 
     Example::
 
         sv = step_view(tr, 2)
         [r.shown for r in sv.rows if r.number == tr.line_of("F")]   # [(("F", "[0.512, …]"),)]
     """
-    vals = step_values(trace, t, batch)
+    vals = step_values(trace, t, batch) if values is None else values
     by_line: dict[int, list[tuple[str, bool]]] = {}
     for name, line, assigned in zip(trace.names, trace.lines, trace.assigned):
         by_line.setdefault(line, []).append((name, assigned))
@@ -173,7 +175,8 @@ class QuantityBar:
 
 def scale_of(v: np.ndarray) -> str:
     """The shared scale a computed quantity joins (its name, in the active language): every value within [0, 1]
-    (a gate, a probability; not all zeros) joins the 0…1 scale, so gates compare at a glance; the others share one more.
+    (a gate, a probability; not all zeros) joins the 0…1 scale, so gates compare at a glance; the others share
+    one more.
 
     Example: ``scale_of(np.array([0.2, 0.9])) == "0…1"; scale_of(np.array([-0.5])) == "other values"``
     """
@@ -182,13 +185,15 @@ def scale_of(v: np.ndarray) -> str:
     return msg("loop.scale_unit") if unit else msg("loop.scale_other")
 
 
-def quantity_bars(trace, t: int, batch: int = 0, max_bars: int = 128, ops: bool = False) -> list[QuantityBar]:
+def quantity_bars(trace, t: int, batch: int = 0, max_bars: int = 128, ops: bool = False,
+                  values: dict | None = None) -> list[QuantityBar]:
     """Step ``t``'s bars: the inputs (each on its own scale), the state carried in, then the quantities the code
-    named (``ops=True``: every op's too), computed ones on the two shared scales of :func:`scale_of`.
+    named (``ops=True``: every op's too), computed ones on the two shared scales of :func:`scale_of`; ``values`` as
+    for :func:`step_view`.
 
     Example: ``[b.name for b in quantity_bars(tr, 0)]  # ['X', 'H[t-1]', 'C[t-1]', 'I', 'F', 'O', 'C_tilde', 'C', 'H']``
     """
-    vals = step_values(trace, t, batch)
+    vals = step_values(trace, t, batch) if values is None else values
     named = [n for n, a in zip(trace.names, trace.assigned) if a or ops]
     carried = [carried_in(trace, k) for k in range(len(trace.initial))]
     bars = []

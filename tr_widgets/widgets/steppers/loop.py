@@ -13,7 +13,7 @@ import ipywidgets as w
 from ...engine.loops import LoopTrace
 from ...i18n import msg
 from ...views import graph_window, make_overview, value_range, window_around
-from ...views.loop import batch_size, loop_axes, quantity_bars, state_matrix, state_name, step_view
+from ...views.loop import batch_size, loop_axes, quantity_bars, state_matrix, state_name, step_values, step_view
 from ...views.looks_text import Cell, TextRow, table_look, text_look
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from ..layout import fold, matrix_width, scrolling, set_series, show_block, wrap_row
@@ -42,7 +42,8 @@ def source_table(sv, caption: str) -> tuple[str, tuple]:
     html = (f"<div class='tr-panel tr-loop-source' data-tr-step='{sv.t}' style='{SCROLL}'>"
             f"<div style='font-weight:600'>{escaped(caption)}</div>"
             f"<table style='{TABLE}'>{''.join(rows)}</table></div>")
-    table = table_look([[Cell(h, True) for h in head], *[[Cell(n, align="end"), Cell(c), Cell("   ".join(v))] for n, c, v in body]])
+    rows_look = [[Cell(n, align="end"), Cell(c), Cell("   ".join(v))] for n, c, v in body]
+    table = table_look([[Cell(h, True) for h in head], *rows_look])
     return html, (text_look([TextRow(caption, True)]), table)
 
 
@@ -147,21 +148,22 @@ class LoopStepper(Stepper):
             self.heatmap.mark_col = t
             self.heatmap.step = t
         name = self.trace.name or msg("loop.unnamed")
-        self.source.value = self._source(t)[0]
-        self._set_bars(t, batch)
+        values = step_values(self.trace, t, batch)  # once a step: the source and the bars read the same values
+        self.source.value = self._source(t, values)[0]
+        self._set_bars(t, batch, values)
         state = state_name(self.trace, part)
         self.graph.value = graph_svg(graph_window(self._M, t, 0, o["graph_nodes"]), state)
         self.controller.set_caption(f"t = {index_of(t, T)} · {name} · {msg('loop.where', batch=batch)}", t)
 
-    def _source(self, t: int) -> tuple[str, tuple]:
+    def _source(self, t: int, values: dict | None = None) -> tuple[str, tuple]:
         """The source panel of step ``t`` for the selected batch item: its HTML and its Looks."""
         batch = self._sel()[0]
-        sv = step_view(self.trace, t, batch, units=self.options["units"])
+        sv = step_view(self.trace, t, batch, units=self.options["units"], values=values)
         name = self.trace.name or msg("loop.unnamed")
         return source_table(sv, msg("loop.source_caption", t=index_of(t, len(self.trace)), name=name, batch=batch))
 
-    def _set_bars(self, t: int, batch: int) -> None:
-        bars = quantity_bars(self.trace, t, batch, self.options["max_bars"], self.options["ops"])
+    def _set_bars(self, t: int, batch: int, values: dict) -> None:
+        bars = quantity_bars(self.trace, t, batch, self.options["max_bars"], self.options["ops"], values)
         with self.bars.hold_sync():
             self.bars.title = msg("loop.bars_title", t=t)
             set_series(self.bars, [(b.name, b.values, None, -1, b.note) for b in bars], [[i] for i in range(len(bars))],
