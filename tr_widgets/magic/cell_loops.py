@@ -115,7 +115,10 @@ def run_watched(source: str, code, user_global_ns: dict, user_ns: dict) -> tuple
 
 
 def found_traces(recording) -> tuple[list, list]:
-    """(name, LoopTrace) of each recurrence ``recording`` holds, and (name, why) of those that cannot be traced."""
+    """(name, LoopTrace) of each recurrence ``recording`` holds, and (name, why) of those that cannot be traced.
+
+    Example: ``traces, skipped = found_traces(recording)  # [('cell', LoopTrace(name='cell', ...))], []``
+    """
     traces, skipped = [], []
     try:
         recording.check_budget("the cell's loop")

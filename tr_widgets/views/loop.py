@@ -88,7 +88,10 @@ class SourceRow:
 
 @dataclass(frozen=True, eq=False)
 class LoopStepView:
-    """One step for one batch item: the source rows, and every value the rows name as a float32 vector."""
+    """One step for one batch item: the source rows, and every value the rows name as a float32 vector.
+
+    Example: ``sv = step_view(trace, 2); sv.values["F"]  # the forget gate of batch item 0, float32``
+    """
 
     t: int
     batch: int
