@@ -30,7 +30,7 @@ def keras_backend(obj) -> str | None:
     """The backend a Keras object was built for (``'torch'``, ``'jax'``, ``'tensorflow'``...), ``'tf.keras'`` for
     Keras 2 / tf.keras layers, or None when ``obj`` is not a Keras object.
 
-    Example: ``keras_backend(keras.layers.LSTM(4))  # 'torch' with KERAS_BACKEND=torch``
+    Example: ``keras_backend(nn.LSTM(1, 2)) == None``  (a Keras LSTM with ``KERAS_BACKEND=torch``: ``'torch'``)
     """
     cls = type(obj)
     if cls not in _BACKENDS:
@@ -51,7 +51,7 @@ def _backend_of(cls) -> str | None:
 def check_model(model) -> None:
     """One clear error for a Keras model that is not a torch module (another backend, or tf.keras).
 
-    Example: ``check_model(jax_keras_model)  # TraceInputError ... Fix: set KERAS_BACKEND=torch ...``
+    Example: ``check_model(nn.LSTM(1, 2))``  (a torch module passes; a Keras model on jax raises, with the Fix)
     """
     backend = keras_backend(model)
     if backend is None or backend == "torch":
@@ -70,7 +70,7 @@ def check_model(model) -> None:
 def walk(model) -> list:
     """The model and every submodule, Keras's tracked sublayers included.
 
-    Example: ``[type(m).__name__ for m in walk(keras_model)]  # ['Sequential', ..., 'LSTM', 'LSTMCell', ...]``
+    Example: ``len(walk(nn.Sequential(nn.Linear(1, 2), nn.ReLU()))) == 3``  (a Keras model: its layers too)
     """
     mods = torchstate.walk(model)
     seen = {id(m) for m in mods}
@@ -86,7 +86,7 @@ def walk(model) -> list:
 def named(model):
     """``(name, module)`` pairs: ``model.named_modules()``, then each Keras sublayer by its path in the model.
 
-    Example: ``dict(named(keras_model))['lstm']  # the model's LSTM layer``
+    Example: ``[n for n, _ in named(nn.Sequential(nn.Linear(1, 2)))] == ['', '0']``  (Keras: ``'lstm'``...)
     """
     yield from model.named_modules()
     if keras_backend(model) != "torch" or not hasattr(model, "_flatten_layers"):
@@ -103,7 +103,7 @@ _RNN_TYPES: dict = {}  # type -> whether it is a Keras RNN layer (asked for ever
 def is_rnn_layer(module) -> bool:
     """Whether a module is a Keras RNN layer (SimpleRNN, LSTM, GRU, RNN) on the torch backend.
 
-    Example: ``is_rnn_layer(keras.layers.GRU(4)), is_rnn_layer(nn.GRU(3, 4))  # True, False``
+    Example: ``is_rnn_layer(nn.GRU(3, 4)) == False``  (``keras.layers.GRU(4)``: True)
     """
     cls = type(module)
     if cls not in _RNN_TYPES:

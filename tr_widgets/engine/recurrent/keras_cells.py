@@ -37,7 +37,7 @@ class KerasParams:
 def keras_class(obj, name: str) -> bool:
     """Whether a class named ``name`` from Keras is on ``obj``'s MRO (keras never imported here).
 
-    Example: ``keras_class(keras.layers.LSTM(4).cell, "LSTMCell")  # True``
+    Example: ``keras_class(nn.LSTMCell(1, 2), "LSTMCell") == False``  (``keras.layers.LSTM(4).cell``: True)
     """
     return any(c.__name__ == name and c.__module__.startswith("keras.") for c in type(obj).__mro__)
 
