@@ -98,14 +98,14 @@ def fit_cells(canvas, rows: int, cols: int) -> None:
     canvas.cell_px = cell_size(rows, cols)
 
 
-FRAME_PX, MATRIX_MIN_W = 120, 300  # px beside a matrix's cells (row labels, colour bar); px a panel takes at least
+FRAME_PX, MATRIX_MIN_W = 160, 340  # px beside a matrix's cells (row labels, colour bar); px a panel takes at least
 
 
 def matrix_width(rows: int, cols: int) -> int:
     """Pixels a matrix panel of ``rows`` × ``cols`` cells takes at :func:`cell_size` (cells, labels, colour
     bar): a panel's ``max_width``, so the panel beside it in a :func:`wrap_row` knows where it may sit.
 
-    Example: ``matrix_width(6, 6) == 360``
+    Example: ``matrix_width(6, 6) == 400``
     """
     return max(cols * cell_size(rows, cols) + FRAME_PX, MATRIX_MIN_W)
 

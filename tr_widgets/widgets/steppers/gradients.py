@@ -25,7 +25,7 @@ from ..markup import counted, equations_table, escaped, index_of, text_block
 
 
 AXIS = "log10 ‖∂L/∂h_t‖"
-NORMS_W, NORMS_H = 320, 110  # px of the norms chart: beside the heatmap, about one screen in all
+NORMS_W, NORMS_H = 260, 110  # px of the norms chart: beside the heatmap, about one screen in all
 
 
 def norms_panel(s, lo: float, hi: float, title: str, width: int = 400, height: int = 130) -> tuple[str, tuple]:
