@@ -230,6 +230,7 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "recurrent.equations_caption": "step t = {t} ({where}): torch's equations, numbers substituted",
     "recurrent.units_note": "units 0–{last} (0–{total_last})",
     "recurrent.scale_gates": "gates",
+    "recurrent.sequence_ended": "sequence {batch} ended at step {last}: its later steps are padding (zeros)",
     "recurrent.order_split": "inputs | gates | gates | new state",
     "recurrent.order": "inputs → gates → state",
     "recurrent.flow_title_gates": "flow at t = {t}: {order} (a bar per unit; red +, blue −; gates on one scale)",

@@ -232,6 +232,7 @@ MESSAGES = {
     "recurrent.equations_caption": "时间步 t = {t}（{where}）：torch 的公式，代入了数值",
     "recurrent.units_note": "单元 0–{last}（0–{total_last}）",
     "recurrent.scale_gates": "各门",
+    "recurrent.sequence_ended": "序列 {batch} 在第 {last} 步结束：之后的各步是填充（零）",
     "recurrent.order_split": "输入 | 门 | 门 | 新状态",
     "recurrent.order": "输入 → 门 → 状态",
     "recurrent.flow_title_gates": "t = {t} 的数据流：{order}（每个单元一个条形；红色为正，蓝色为负；各门共用一个刻度）",

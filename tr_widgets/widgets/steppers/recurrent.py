@@ -154,13 +154,19 @@ class RecurrentStepper(Stepper):
                 self._win = win
             self.heatmap.mark_col = t
             self.heatmap.step = t
-        sv = step_view(self.trace, t, layer, direction, batch, units=self.units)
+        # A packed sequence shorter than the batch's longest has only padding (zeros) past its end: the engine
+        # refuses those steps, so the panels keep its last step and the caption says so.
+        lengths = self.trace.lengths
+        shown = t if lengths is None or t < lengths[batch] else lengths[batch] - 1
+        sv = step_view(self.trace, shown, layer, direction, batch, units=self.units)
         where = where_text(layer, direction, batch)
         T = self.trace.seq_len
-        self.equations.value = equations_table(sv, msg("recurrent.equations_caption", t=index_of(t, T), where=where))
-        self._set_flow(sv, t)
+        self.equations.value = equations_table(sv, msg("recurrent.equations_caption", t=index_of(shown, T),
+                                                       where=where))
+        self._set_flow(sv, shown)
         self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state)
-        self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} · {where}", t)
+        ended = "" if shown == t else " · " + msg("recurrent.sequence_ended", batch=batch, last=shown)
+        self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} · {where}{ended}", t)
 
     def _set_flow(self, sv, t: int) -> None:
         series, groups, scales = [], [], {}
