@@ -14,8 +14,9 @@ a classifier's ``[B, T, V]`` probabilities, a router's mix. Nothing is recorded 
 unless its last two dims are equal (``[.., T, T]``: attention weights whose value product went through steps
 these wrappers do not follow, a cast or a view); that one is reported with :data:`UNFOLLOWED`'s fix.
 
-Cost: nothing until an unwatched score-shaped softmax runs; then one Python call per product until its weights
-are used or freed. Hugging Face models run attention inside Attention modules (HandMode, or the patched SDPA),
+Cost: nothing until an unwatched score-shaped softmax runs; then one Python call per product until the capture
+ends (the wrappers stay on: rebinding a method of ``torch.Tensor`` updates every subclass, which costs more than
+the wrapper's calls), and a check of the pending weights while one waits. Hugging Face models run attention inside Attention modules (HandMode, or the patched SDPA),
 so this never starts there. ``via="mode"`` installs no wrappers: its mode follows every call.
 """
 from __future__ import annotations
@@ -69,7 +70,7 @@ def start(rec, module, x: torch.Tensor, out: torch.Tensor, dtype) -> None:
     """
     chain = hand.Chain(None, None, "logits", x.shape)
     chain.logits, chain.softmax_dtype, chain.wshape = x, dtype, tuple(x.shape)
-    chain.heads, chain.module = _heads(rec, module), module
+    chain.heads, chain.module = (_heads(rec, module) if x.dim() == 3 else None), module  # only [B·H, T, S] unfolds
     chain.notes.append("logits kept: the softmax ran outside any attention module, where its scores are not "
                        "followed from their product")
     with _lock:
@@ -94,8 +95,6 @@ def _died(p) -> None:
             _pending.remove(p)
             if p.rec.active:
                 _report(p)
-        if not _pending:
-            _uninstall()
 
 
 def stop(rec) -> None:
