@@ -60,6 +60,8 @@ class GradientView:
 
     ``h_path``: (label, values) charts of arriving → local factor → leaving through h; ``c_path`` the
     same through the LSTM cell (None otherwise). ``values``: every vector by its GradientStep name.
+
+    Example: ``gradient_view(g, 0).t == len(g) - 1  # backward step 0 visits the last time``
     """
 
     k: int
@@ -162,7 +164,10 @@ def _pool(a: np.ndarray, mask: np.ndarray, f: int, how) -> np.ndarray:
 class NormSeries:
     """log10 of ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) and log10 of each step's gain over time, NaN where not yet
     visited (or zero); at most ``max_points`` bins of ``steps_per_bin`` steps (max per bin for norms,
-    the mean of log10 gain per bin), indexed by time, left to right."""
+    the mean of log10 gain per bin), indexed by time, left to right.
+
+    Example: ``int(norm_series(g, 0).visited.sum()) == 1  # after backward step 0, one time visited``
+    """
 
     log_norm: np.ndarray  # [n] float32
     log_cell_norm: np.ndarray | None  # [n] LSTM only

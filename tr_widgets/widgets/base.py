@@ -23,11 +23,15 @@ from .stream import FrameStreaming
 
 
 def int_in(lo: int, hi: int):
-    """(check, expected) for an option that takes an int in [lo, hi]."""
+    """(check, expected) for an option that takes an int in [lo, hi].
+
+    Example: ``check, expected = int_in(1, 16); (check(3), check(True), expected) == (True, False, "an int in [1, 16]")``
+    """
     return (lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi, f"an int in [{lo}, {hi}]")
 
 
 def is_bool(v) -> bool:
+    """Whether an option's value is a bool (not 0 or 1). Example: ``(is_bool(True), is_bool(1)) == (True, False)``"""
     return isinstance(v, bool)
 
 
@@ -74,7 +78,10 @@ def check_options(owner: str, spec: dict, options: dict, selectors: dict) -> dic
 
 
 def tqdm_progress(enabled: bool):
-    """A ``progress(iterable, total=, desc=)`` wrapper using ``tqdm.auto`` (None when disabled)."""
+    """A ``progress(iterable, total=, desc=)`` wrapper using ``tqdm.auto`` (None when disabled).
+
+    Example: ``tqdm_progress(False) is None``
+    """
     if not enabled:
         return None
     from tqdm.auto import tqdm

@@ -70,12 +70,18 @@ def get_frame_budget() -> int:
 
 
 def player_sources() -> dict[str, str]:
-    """The JavaScript the exported page runs: the same modules the live widgets load (widgets/esm.py)."""
+    """The JavaScript the exported page runs: the same modules the live widgets load (widgets/esm.py).
+
+    Example: ``"export default" in player_sources()["player"]``
+    """
     return esm.sources()
 
 
 def js_bytes() -> int:
-    """Bytes of the player's JavaScript and CSS as an exported page embeds them (base64)."""
+    """Bytes of the player's JavaScript and CSS as an exported page embeds them (base64).
+
+    Example: ``js_bytes() > sum(len(s) for s in player_sources().values())  # base64 adds a third``
+    """
     n = sum(len(s.encode()) for s in player_sources().values()) + len((STATIC / "tr.css").read_bytes())
     return math.ceil(n / 3) * 4
 
@@ -122,7 +128,10 @@ def state_of(targets: list) -> list[dict]:
 # ---- packing ---------------------------------------------------------------------------------------
 
 def blob_key(v: bytes) -> str:
-    """The hash a large value is cached under in the browser (16 hex digits)."""
+    """The hash a large value is cached under in the browser (16 hex digits).
+
+    Example: ``len(blob_key(b"codes")) == 16``
+    """
     return hashlib.blake2b(v, digest_size=8).hexdigest()
 
 
@@ -156,7 +165,10 @@ def _spans(table: list, blobs: bytearray, known: set | None, prefix: bytes = b""
 
 
 def shuffle4(v: bytes) -> bytes:
-    """The bytes of 4-byte items grouped by their position in the item: ``b"ABCDabcd"`` -> ``b"AaBbCcDd"``."""
+    """The bytes of 4-byte items grouped by their position in the item (float32s compress better so).
+
+    Example: ``shuffle4(b"ABCDabcd") == b"AaBbCcDd"``
+    """
     return np.frombuffer(v, np.uint8).reshape(-1, 4).T.tobytes()
 
 
@@ -177,6 +189,8 @@ def pack(frames: list[list[dict]], first: int, gen: int, known: set | None = Non
     the next chunk most likely repeats); values that change from step to step travel in place, so
     they neither weigh a hash nor crowd the page's cache. A shared JSON value (kind ``"J"``) travels
     as UTF-8 JSON text among the blobs, so later chunks name it by hash too.
+
+    Example: ``unpack(pack([[{"step": 0}], [{"step": 1}]], 5, 1))[0] == 5  # the first frame's step``
     """
     count = len(frames)
     blobs = bytearray()
@@ -213,6 +227,8 @@ def unpack(payload: bytes, cache: dict | None = None) -> tuple[int, list[list[di
     """``(first, frames)`` back from :func:`pack` (what ``player.js`` decodes; for tests).
 
     ``cache``: hash -> value of what the page holds; filled with the values this payload carries.
+
+    Example: ``unpack(pack([[{"value": "<b>t = 0</b>"}]], 0, 1)) == (0, [[{"value": "<b>t = 0</b>"}]])``
     """
     raw = zlib.decompress(payload)
     assert raw[:4] == b"TRF1"
@@ -240,7 +256,10 @@ def _blob(entry: list, blobs: bytes, cache: dict) -> bytes:
 
 
 def embedded_size(payload: bytes) -> int:
-    """Bytes an exported page spends on ``payload`` and the player: base64 of both."""
+    """Bytes an exported page spends on ``payload`` and the player: base64 of both.
+
+    Example: ``embedded_size(b"123") == 4 + js_bytes()``
+    """
     return math.ceil(len(payload) / 3) * 4 + js_bytes()
 
 

@@ -72,17 +72,26 @@ HEX_COLOURS = SimpleNamespace(**{name: hex_colour(name) for name in COLOURS})  #
 
 
 def isolate_quoted(escaped: str) -> str:
-    """Each “quoted” label in already escaped text wrapped in a bidi-isolated span."""
+    """Each “quoted” label in already escaped text wrapped in a bidi-isolated span.
+
+    Example: ``"<span class='tr-tok'" in isolate_quoted("query 3 “cat”")``
+    """
     return re.sub("“([^”]*)”", lambda m: f"“<span class='tr-tok' style='{ISO}'>{m.group(1)}</span>”", escaped)
 
 
 def text_block(s: str, style: str = MUTED) -> str:
-    """Escaped text in a div (notices, axis summaries), in the theme's muted text colour."""
+    """Escaped text in a div (notices, axis summaries), in the theme's muted text colour.
+
+    Example: ``text_block("a < b").endswith(">a &lt; b</div>")``
+    """
     return f"<div style='{style}'>{escaped(s)}</div>"
 
 
 def latex_to_html(latex: str) -> str:
-    """torch's LaTeX equations as plain HTML: σ, tanh, ⊙, subscripts (input is our own constants)."""
+    """torch's LaTeX equations as plain HTML: σ, tanh, ⊙, subscripts (input is our own constants).
+
+    Example: ``"σ" in latex_to_html(tr.spec.equations[0].latex)  # i_t = σ(W_ii x_t + …)``
+    """
     s = escaped(latex)
     for a, b in ((r"\sigma", "σ"), (r"\tanh", "tanh"), (r"\odot", "⊙"), (r"\mathrm{ReLU}", "ReLU")):
         s = s.replace(a, b)
@@ -145,7 +154,10 @@ def graph_svg(g, state: str, gap: int = 50) -> str:
 
 
 def check_html(ok: bool, text: str) -> str:
-    """A cross-check line: ✓ in the theme's ok colour or ✗ in its bad colour, then the escaped text."""
+    """A cross-check line: ✓ in the theme's ok colour or ✗ in its bad colour, then the escaped text.
+
+    Example: ``"✓ Σ_j w_ij = 1" in check_html(True, "Σ_j w_ij = 1")``
+    """
     return f"<div style='{OK if ok else BAD}'>{'✓' if ok else '✗'} {escaped(text)}</div>"
 
 
@@ -244,7 +256,10 @@ def decode_strip(tv, use_cache: bool, newest: int) -> str:
 
 
 def notes_html(notes) -> str:
-    """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice."""
+    """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice.
+
+    Example: ``"<li>dropout is not replayed</li>" in notes_html(["dropout is not replayed"])``
+    """
     items = "".join(f"<li>{escaped(n)}</li>" for n in notes)
     return (f"<div class='tr-panel tr-notes' role='note' style='{BAD};font-weight:400;line-height:1.35'>"
             f"<b>{escaped(msg('notes.title'))}</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")
