@@ -47,23 +47,6 @@ def source_table(sv, caption: str) -> tuple[str, tuple]:
     return html, (text_look([TextRow(caption, True)]), table)
 
 
-class SourcePanel(HTMLPanel):
-    """The source panel: its Looks are made when asked (``save()``) for the step and selection now shown, because a
-    step the browser played sets only the panel's HTML from a recorded frame, never a Python attribute.
-
-    Example: ``SourcePanel(lambda: ()).looks == ()``
-    """
-
-    def __init__(self, looks_now, **kwargs):
-        super().__init__(**kwargs)
-        self._looks_now = looks_now
-
-    @property
-    def looks(self) -> tuple:
-        """The Looks of what the panel shows now. Example: ``stepper.source.looks[1].rows[1]``"""
-        return self._looks_now()
-
-
 class LoopStepper(Stepper):
     """Step through a :class:`~tr_widgets.LoopTrace`: the code with this step's values, state heatmap, bars, graph.
 
@@ -98,7 +81,7 @@ class LoopStepper(Stepper):
     def _build(self) -> None:
         o = self.options
         self.window = o["window"]
-        self.source = scrolling(SourcePanel(lambda: self._source(self.step)[1]))
+        self.source = scrolling(HTMLPanel())
         self.source.add_class("tr-loop-source")
         rows, cols = self._dims()
         self.heatmap = MatrixCanvas(title="", cmap="diverging", row_axis=msg("recurrent.axis_unit"),
@@ -149,13 +132,13 @@ class LoopStepper(Stepper):
             self.heatmap.step = t
         name = self.trace.name or msg("loop.unnamed")
         values = step_values(self.trace, t, batch)  # once a step: the source and the bars read the same values
-        self.source.value = self._source(t, values)[0]
+        self.source.show(*self._source(t, values))  # its Looks kept with its HTML: save() paints them
         self._set_bars(t, batch, values)
         state = state_name(self.trace, part)
         self.graph.value = graph_svg(graph_window(self._M, t, 0, o["graph_nodes"]), state)
         self.controller.set_caption(f"t = {index_of(t, T)} · {name} · {msg('loop.where', batch=batch)}", t)
 
-    def _source(self, t: int, values: dict | None = None) -> tuple[str, tuple]:
+    def _source(self, t: int, values: dict) -> tuple[str, tuple]:
         """The source panel of step ``t`` for the selected batch item: its HTML and its Looks."""
         batch = self._sel()[0]
         sv = step_view(self.trace, t, batch, units=self.options["units"], values=values)
