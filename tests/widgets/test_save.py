@@ -34,6 +34,8 @@ def _text(svg: str) -> str:
 def test_svg_parses_and_shows_the_step_the_selection_and_the_numbers(att, tmp_path):
     att.step = 2
     att.select(head=1)
+    fold = next(c for c in att.children if isinstance(c, ipywidgets.Accordion))
+    fold.selected_index = 0  # o_i's table open, as a reader opens it
     path = att.save(tmp_path / "view.svg")
     assert path == tmp_path / "view.svg"
     root = ET.parse(path).getroot()
@@ -48,6 +50,7 @@ def test_svg_parses_and_shows_the_step_the_selection_and_the_numbers(att, tmp_pa
     later = _text(view_svg(att))
     assert "query=3 (0–4), head=1" in later and "sat" in later and later != text
     att.select(head=0)
+    fold.selected_index = None
 
 
 def test_png_has_the_signature_and_the_svg_size(att, tmp_path):
@@ -83,7 +86,8 @@ def test_without_vl_convert_png_names_the_fix(att, tmp_path, monkeypatch):
 
 def test_the_recurrent_stepper_saves_its_equations_table_and_graph(tmp_path):
     torch.manual_seed(0)
-    rec = show(tr_widgets.trace_recurrent(torch.nn.LSTM(4, 6), torch.randn(5, 1, 4)), progress=False)
+    rec = show(tr_widgets.trace_recurrent(torch.nn.LSTM(4, 6), torch.randn(5, 1, 4)), progress=False,
+               equations=True)  # the equations table open (folded by default)
     rec.step = 3
     text = _text(view_svg(rec))
     assert "t=3 (0–4)" in text and "unit 0" in text and "h3" not in text  # state line, table; the graph is closed
