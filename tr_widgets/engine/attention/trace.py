@@ -22,43 +22,9 @@ import torch.nn.functional as F
 
 from ..batch import int_like, is_index
 from ..errors import check_budget, describe, fail
+from .stages import RowRecord, apply_mask, blocked_where, check_labels, safe_softmax
 
-
-@dataclass(frozen=True, eq=False)
-class RowRecord:
-    """One query's step: q_i, its scores over the keys, each stage, each term w_ij·v_j, and o_i."""
-
-    i: int
-    index: tuple
-    q: torch.Tensor  # [E]
-    scores: torch.Tensor  # [S]
-    scaled: torch.Tensor  # [S]
-    masked: torch.Tensor  # [S]
-    blocked: torch.Tensor  # [S] bool, True where the mask removed the key
-    weights: torch.Tensor  # [S]
-    terms: torch.Tensor  # [S, Ev]  w_ij * v_j
-    output: torch.Tensor  # [Ev]     sum_j w_ij v_j
-
-
-def _safe_softmax(x: torch.Tensor) -> torch.Tensor:
-    """softmax over the last dim; rows that are entirely -inf give zeros (as SDPA does).
-
-    A row is entirely -inf exactly when its max is: one reduction finds them, and only those rows are
-    rewritten (no full-size where/zeros, which cost more than the softmax itself on long rows)."""
-    w = torch.softmax(x, dim=-1)
-    dead = torch.isneginf(x.amax(dim=-1)) if x.shape[-1] else None
-    if dead is not None and bool(dead.any()):
-        w = w.masked_fill(dead[..., None], 0.0)
-    return w
-
-
-def check_labels(arg: str, labels, n: int) -> None:
-    """None, or one label per position (``tokens``: per key; ``query_tokens``: per query)."""
-    if labels is not None and (not isinstance(labels, (list, tuple)) or len(labels) != n):
-        fix = (f"pass {arg}=None or a list of {n} strings" if isinstance(labels, (list, tuple, str, bytes)) or labels is None
-               else f"pass a list: {arg}=list(...) ({n} strings)")
-        fail(arg, f"a list of {n} labels (one per {'key' if arg == 'tokens' else 'query'} position)",
-             describe(labels), fix)
+__all__ = ["AttentionTrace", "RowRecord", "check_labels"]  # RowRecord, check_labels: re-exported, imported from here
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,15 +116,7 @@ class AttentionTrace:
         check_budget("AttentionTrace.blocked", self.batch_shape + (self.L, self.S), torch.bool,
                      "row(i, index).blocked or weights_rows")
         m = self.mask
-        return self._blocked(m, m)
-
-    @staticmethod
-    def _apply_mask(scaled: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        if mask is None:
-            return scaled
-        if mask.dtype == torch.bool:
-            return scaled.masked_fill(~mask, float("-inf"))
-        return scaled + mask
+        return blocked_where(m, m)
 
     # -- the stages --------------------------------------------------------------------------
     @property
@@ -174,12 +132,12 @@ class AttentionTrace:
     @property
     def masked(self) -> torch.Tensor:
         """Scaled scores with the mask applied: -inf where blocked, float masks added."""
-        return self._stage("masked", lambda: self._apply_mask(self.scaled, self.mask))
+        return self._stage("masked", lambda: apply_mask(self.scaled, self.mask))
 
     @property
     def weights(self) -> torch.Tensor:
         """softmax over keys; each row sums to 1 (fully masked rows: all 0, as SDPA)."""
-        return self._stage("weights", lambda: _safe_softmax(self.masked))
+        return self._stage("weights", lambda: safe_softmax(self.masked))
 
     @property
     def output(self) -> torch.Tensor:
@@ -242,12 +200,6 @@ class AttentionTrace:
             return None
         return self.attn_mask.expand(*self.batch_shape, self.L, self.S)[idx][r0:r1]  # a view: no copy
 
-    @staticmethod
-    def _blocked(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-        if mask is None:
-            return torch.zeros_like(like, dtype=torch.bool)
-        return ~mask if mask.dtype == torch.bool else torch.isneginf(mask)
-
     def open_keys(self, r0: int, r1: int) -> int:
         """How many leading keys queries [r0, r1) may see: every later key is masked (causal: r1; else S).
 
@@ -268,7 +220,7 @@ class AttentionTrace:
         keys = self.S if keys is None else keys
         masked = self._masked_rows(r0, r1, index, keys)  # [n, keys]
         with torch.no_grad():
-            return _safe_softmax(masked), self._blocked_rows(self._index(index), r0, r1, keys, masked)
+            return safe_softmax(masked), self._blocked_rows(self._index(index), r0, r1, keys, masked)
 
     def _masked_rows(self, r0: int, r1: int, index=(), keys: int | None = None) -> torch.Tensor:
         """The masked stage of queries [r0, r1) over the first ``keys`` keys, ``[r1 - r0, keys]``: equals
@@ -293,12 +245,12 @@ class AttentionTrace:
                                                     .triu_(), float("-inf"))
                 return scaled
             mask = self._mask_rows(idx, r0, r1)  # [n, S] view or None
-            return self._apply_mask(scaled, None if mask is None else mask[:, :keys])
+            return apply_mask(scaled, None if mask is None else mask[:, :keys])
 
     def _blocked_rows(self, idx: tuple, r0: int, r1: int, keys: int, like: torch.Tensor) -> torch.Tensor:
         """Bool [n, keys]: True where the mask removed a key from queries [r0, r1)."""
         mask = self._mask_rows(idx, r0, r1)  # [n, S] or None
-        return self._blocked(None if mask is None else mask[:, :keys], like)
+        return blocked_where(None if mask is None else mask[:, :keys], like)
 
     def row(self, i: int, index=()) -> RowRecord:
         """One query's step, derived in O(S·E): no T×T matrix is built.
@@ -321,8 +273,8 @@ class AttentionTrace:
             mask_row = None if mask_row is None else mask_row[0]  # [S]
             scores = k @ q  # [S]
             scaled = scores * self.scale
-            masked = self._apply_mask(scaled, mask_row)
-            weights = _safe_softmax(masked)
+            masked = apply_mask(scaled, mask_row)
+            weights = safe_softmax(masked)
             terms = weights[:, None] * v  # [S, Ev]
-            blocked = self._blocked(mask_row, scores)
+            blocked = blocked_where(mask_row, scores)
         return RowRecord(i, idx, q, scores, scaled, masked, blocked, weights, terms, terms.sum(0))
