@@ -16,12 +16,18 @@ def batch_names(n: int) -> tuple[str, ...]:
 
 
 def is_index(value, n: int) -> bool:
-    """A Python int (not a bool, not a numpy or tensor integer) in [0, n)."""
+    """A Python int (not a bool, not a numpy or tensor integer) in [0, n).
+
+    Example: ``is_index(2, 3) == True; is_index(3, 3) == False; is_index(True, 3) == False``
+    """
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n
 
 
 def int_like(value) -> bool:
-    """A whole number that is not a Python int: a numpy integer or a one-element integer tensor."""
+    """A whole number that is not a Python int: a numpy integer or a one-element integer tensor.
+
+    Example: ``int_like(np.int64(2)) == True; int_like(torch.tensor([2])) == True; int_like(2) == False``
+    """
     if isinstance(value, torch.Tensor):
         return value.numel() == 1 and not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
     return not isinstance(value, (int, bool)) and hasattr(value, "__index__")

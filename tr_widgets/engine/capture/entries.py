@@ -12,7 +12,14 @@ from torch.nn.utils.rnn import PackedSequence
 
 
 class Entry:
-    """One recorded call (or one chain of cell calls): how to build its trace, and what it keeps."""
+    """One recorded call (or one chain of cell calls): how to build its trace, and what it keeps.
+
+    Example::
+
+        e = Entry(lstm, build=None, kept=[], held=[x])
+        e.trace is None
+        e.held[0] is x
+    """
 
     __slots__ = ("module", "build", "kept", "held", "trace")
 
@@ -22,7 +29,15 @@ class Entry:
 
 
 def version_of(t):
-    """A tensor's version counter, or None (inference and nested tensors have none)."""
+    """A tensor's version counter, or None (inference and nested tensors have none).
+
+    Example::
+
+        t = torch.zeros(3)
+        before = version_of(t)
+        t.add_(1)
+        version_of(t) == before + 1
+    """
     try:
         return t._version
     except (RuntimeError, AttributeError):
@@ -30,7 +45,16 @@ def version_of(t):
 
 
 def keep(t, label: str, kept: list, cache: bool = False):
-    """``t`` detached; a cache tensor (k/v) written in place before is cloned; others are watched."""
+    """``t`` detached; a cache tensor (k/v) written in place before is cloned; others are watched.
+
+    Example::
+
+        kept = []
+        w = torch.ones(2, requires_grad=True)
+        t = keep(w, "w", kept)
+        t.requires_grad == False
+        [label for label, _, _ in kept] == ["w"]
+    """
     if not isinstance(t, torch.Tensor):
         return t
     if t.requires_grad:
@@ -44,7 +68,13 @@ def keep(t, label: str, kept: list, cache: bool = False):
 
 
 def detach_all(obj):
-    """Tensors detached, through tuples and lists (a recurrent module's (output, (h, c)))."""
+    """Tensors detached, through tuples and lists (a recurrent module's (output, (h, c))).
+
+    Example::
+
+        out = detach_all(lstm(x))  # (output, (h, c))
+        [t.requires_grad for t in (out[0], *out[1])] == [False, False, False]
+    """
     if isinstance(obj, torch.Tensor):
         return obj.detach()
     if isinstance(obj, PackedSequence):  # a tuple too, whose type must stay
@@ -53,7 +83,13 @@ def detach_all(obj):
 
 
 def tensors_of(obj, depth=0):
-    """Every tensor reachable from a trace or record (dataclass fields, lists, dicts), for ``nbytes``."""
+    """Every tensor reachable from a trace or record (dataclass fields, lists, dicts), for ``nbytes``.
+
+    Example::
+
+        found = list(tensors_of({"a": x, "b": [x, (x, 1)]}))
+        len(found) == 3
+    """
     if isinstance(obj, torch.Tensor):
         yield obj
     elif depth < 6 and isinstance(obj, (list, tuple)):
@@ -73,6 +109,13 @@ def compact_queries(entries) -> None:
     Hugging Face GPT-2's q is a view of the fused [B, T, 3E] projection whose k and v parts the KV cache
     has already copied: keeping q alone would keep all three. Done once, at exit, as one stacked copy
     per shape (one call for all layers: this is on the forward's clock).
+
+    Example::
+
+        qkv = torch.randn(1, 4, 3 * 8)
+        e = Entry(None, None, kept=[("q", qkv, 0)], held=[qkv[..., :8], torch.randn(1, 4, 8), torch.randn(1, 4, 8)])
+        compact_queries([e])
+        e.held[0].untyped_storage().nbytes() == e.held[0].nbytes
     """
     groups = {}
     for e in entries:
