@@ -23,6 +23,7 @@ from torch import nn
 
 from ..capture.entries import Entry
 from ..errors import fail
+from .aside import Aside
 from .builder import LoopTraceBuilder
 from .detect import Found, find
 from .ops import OpRecorder, quantity_names, tensors_in
@@ -123,6 +124,8 @@ class LoopWatch:
         self.ops = OpRecorder(steady=True)  # further steps of a known loop keep only what the trace reads
         self.active: dict = {}  # id(frame) -> Recording
         self._wants: dict = {}  # id(module) -> (module, bool)
+        self.aside = Aside(self.ops, self.wants)  # a cell's call in a loop left to module recording: no op callbacks
+        self.hooks: dict = {}  # id(frame) -> the Aside hooks of its recording
 
     def wants(self, module) -> bool:
         """Whether ``module``'s forward gets the op recorder (see the module docstring)."""
@@ -149,13 +152,15 @@ class LoopWatch:
         for f in self.rec.stack[:-1]:  # inside a module recorded by type or a mixer: its insides are its own
             if f.kind is not None or self.recorded_kind(f.module) is not None:
                 return
-        self.active[id(frame)] = self.ops.start(_forward_code(module))
+        r = self.active[id(frame)] = self.ops.start(_forward_code(module))
+        self.hooks[id(frame)] = self.aside.attach(module, r)
 
     def post(self, module, frame, output, returned: bool = True) -> None:
         """``module``'s forward ended (``returned``: normally, with ``output``): look for its recurrences."""
         r = self.active.pop(id(frame), None)
         if r is None:
             return
+        self.aside.detach(r, self.hooks.pop(id(frame), ()))
         self.ops.stop(r)
         if not returned:
             return
@@ -176,6 +181,10 @@ class LoopWatch:
 
     def close(self) -> None:
         """The capture ends (or a forward raised past the hooks): the recorder leaves torch's stack."""
+        for key, r in self.active.items():
+            self.aside.detach(r, self.hooks.get(key, ()))
+        self.hooks.clear()
+        self.aside.clear()
         self.ops.close()
         self.active.clear()
         self._wants.clear()
