@@ -13,7 +13,13 @@ SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "sc
 
 
 def dropout_note(p) -> tuple:
-    """The note of a call that ran with dropout: the trace shows the attention without it."""
+    """The note of a call that ran with dropout: the trace shows the attention without it.
+
+    Example::
+
+        len(dropout_note(0.1)) == 1
+        dropout_note(0.0) == ()
+    """
     return (f"dropout (p={p:g}) is not replayed: these are the weights without it, and two training-mode "
             "forwards differ",) if isinstance(p, (int, float)) and p > 0 else ()
 
@@ -22,7 +28,14 @@ def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, dropout=0.0, *
     """The AttentionTrace of one scaled_dot_product_attention call, from the arguments it was given.
 
     ``packed``: the query shape ``[B, Hq, 1, E]`` Hugging Face had before it packed a decode step's grouped
-    query heads into ``[B, Hkv, n_rep, E]`` (``pack_gqa``): unpacked here, so heads stay heads."""
+    query heads into ``[B, Hkv, n_rep, E]`` (``pack_gqa``): unpacked here, so heads stay heads.
+
+    Example::
+
+        t = sdpa_trace(q, k, v, None, True, None, False)
+        t.is_causal == True
+        t.scale == 1 / 8 ** 0.5  # the default 1/sqrt(E), E = 8
+    """
     if packed is not None:
         B, Hq, one, E = packed
         Hkv, n_rep = q.shape[1], q.shape[2]
@@ -34,7 +47,14 @@ def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, dropout=0.0, *
 
 
 def sdpa_entry(module, args, kwargs, packed) -> Entry:
-    """The entry of a call that needs detached or copied tensors (grad, a k/v written in place before)."""
+    """The entry of a call that needs detached or copied tensors (grad, a k/v written in place before).
+
+    Example::
+
+        e = sdpa_entry(None, (q, k, v), {"is_causal": True}, None)
+        e.build is sdpa_trace
+        e.build(*e.held).q.shape == q.shape
+    """
     a = dict(zip(SDPA_ARGS, args))
     a.update(kwargs)
     if a["query"].is_nested:
@@ -49,7 +69,13 @@ def sdpa_entry(module, args, kwargs, packed) -> Entry:
 
 
 def fast_entry(record: tuple) -> Entry:
-    """The entry of a fast-path tuple (module, q, k, v, mask, causal, scale, gqa, q version, mask version, packed)."""
+    """The entry of a fast-path tuple (module, q, k, v, mask, causal, scale, gqa, q version, mask version, packed).
+
+    Example::
+
+        e = fast_entry((None, q, k, v, None, True, None, False, 0, None, None))
+        [label for label, _, _ in e.kept] == ["q", "k", "v"]
+    """
     module, q, k, v, mask, causal, scale, gqa, qver, mver, packed = record
     kept = [("q", q, qver), ("k", k, 0), ("v", v, 0)]
     if mask is not None:

@@ -13,7 +13,13 @@ GLOBAL_TABLES = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_
 
 
 def walk(root: nn.Module) -> list:
-    """root and every submodule (``modules()`` without the names, several times faster)."""
+    """root and every submodule (``modules()`` without the names, several times faster).
+
+    Example::
+
+        net = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.ReLU()))
+        walk(net) == list(net.modules())
+    """
     out, i = [root], 0
     while i < len(out):
         out.extend(m for m in out[i]._modules.values() if m is not None)
@@ -22,14 +28,31 @@ def walk(root: nn.Module) -> list:
 
 
 def remove_global_hook(handle) -> None:
-    """Remove a global module hook, and the with_kwargs entry torch's ``handle.remove()`` leaves behind."""
+    """Remove a global module hook, and the with_kwargs entry torch's ``handle.remove()`` leaves behind.
+
+    Example::
+
+        handle = nn.modules.module.register_module_forward_hook(lambda m, i, o: None)
+        remove_global_hook(handle)
+        [handle.id in getattr(nn.modules.module, t) for t in GLOBAL_TABLES] == [False] * 4
+    """
     handle.remove()
     for n in GLOBAL_TABLES:
         getattr(nn_module, n).pop(handle.id, None)
 
 
 def remove_mode(mode) -> None:
-    """Take ``mode`` off torch's function-mode stack wherever it is (others stay in their order)."""
+    """Take ``mode`` off torch's function-mode stack wherever it is (others stay in their order).
+
+    Example::
+
+        from torch.overrides import TorchFunctionMode
+        mode = TorchFunctionMode()
+        depth = torch._C._len_torch_function_stack()
+        torch._C._push_on_torch_function_stack(mode)
+        remove_mode(mode)
+        torch._C._len_torch_function_stack() == depth
+    """
     above = []
     for _ in range(torch._C._len_torch_function_stack()):
         top = torch._C._pop_torch_function_stack()
@@ -42,7 +65,14 @@ def remove_mode(mode) -> None:
 
 def force_eager():
     """Entered: compiled code runs as plain Python while the capture is active (nothing else sees inside
-    it). None when nothing was ever compiled in this process, or the torch is too old for stances."""
+    it). None when nothing was ever compiled in this process, or the torch is too old for stances.
+
+    Example::
+
+        stance = force_eager()  # None when torch._dynamo was never imported
+        if stance is not None:
+            stance.__exit__(None, None, None)
+    """
     if "torch._dynamo" not in sys.modules:
         return None
     try:
@@ -55,7 +85,12 @@ def force_eager():
 
 def compiled_backends(mods) -> list:
     """``(module, backend name)`` for each ``torch.compile``-d module of ``mods`` whose backend is not
-    ``"eager"``: recording one would run it eagerly, which can change the last bits of its outputs."""
+    ``"eager"``: recording one would run it eagerly, which can change the last bits of its outputs.
+
+    Example::
+
+        compiled_backends([lstm]) == []  # nothing compiled
+    """
     out = []
     for m in mods:
         ctx = getattr(m, "dynamo_ctx", None) if type(m).__name__ == "OptimizedModule" else None
