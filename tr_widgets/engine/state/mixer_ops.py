@@ -27,7 +27,8 @@ def call_input(args: tuple, kwargs: dict, name: str) -> torch.Tensor:
 
     Example::
 
-        hidden = call_input(args, kwargs, "hidden_states")
+        hidden = torch.randn(1, 3, 8)
+        assert call_input((), {"hidden_states": hidden}, "hidden_states") is hidden    # a keyword call
     """
     hidden = args[0] if args else kwargs.get(name)
     check_tensor(name, hidden, ranks=(3,))
@@ -39,7 +40,7 @@ def mask_tokens(hidden: torch.Tensor, mask) -> torch.Tensor:
 
     Example::
 
-        mask_tokens(hidden, torch.tensor([[0, 1, 1]]))    # hidden [1, 3, C]: position 0 becomes zeros
+        mask_tokens(torch.ones(1, 3, 2), torch.tensor([[0, 1, 1]])).tolist() == [[[0, 0], [1, 1], [1, 1]]]    # 0: padding
     """
     if mask is None:
         return hidden
@@ -53,7 +54,8 @@ def causal_conv(xp: torch.Tensor, weight, bias, act, context=None) -> torch.Tens
 
     Example::
 
-        x = causal_conv(xp, mixer.conv1d.weight.squeeze(1), mixer.conv1d.bias, F.silu)
+        xp = torch.tensor([[[1., 2., 3.]]])        # [B=1, C=1, T=3]
+        causal_conv(xp, torch.ones(1, 2), None, lambda y: y).tolist() == [[[1., 3., 5.]]]   # x_t + x_{t-1}, never x_{t+1}
     """
     T = xp.shape[-1]
     full = xp if context is None else torch.cat([context, xp], dim=-1)  # [B, C, K + T]
@@ -68,7 +70,9 @@ def gated_rmsnorm(y, gate, weight, eps: float, group: int, gate_first: bool) -> 
 
     Example::
 
-        out = gated_rmsnorm(y, z, mixer.norm.weight, mixer.norm.variance_epsilon, y.shape[-1], gate_first=True)
+        y, z = torch.randn(1, 3, 4), torch.randn(1, 3, 4)
+        out = gated_rmsnorm(y, z, torch.ones(4), 1e-6, 4, gate_first=False)     # Qwen3-Next: normalise, then gate
+        assert torch.allclose(out, F.rms_norm(y, (4,), eps=1e-6) * F.silu(z), atol=1e-6)
     """
     dtype = y.dtype
     y = y.to(torch.float32)
@@ -102,7 +106,10 @@ def cache_layer(cache, layer_idx: int):
 
     Example::
 
-        cache_layer(out.cache_params, 0).recurrent_states[0].shape    # Mamba: [B, d_inner, d_state]
+        from types import SimpleNamespace as NS
+        layer = NS(conv_states=[], recurrent_states=[torch.zeros(1, 4, 2)])
+        assert cache_layer(NS(layers=[layer]), 0) is layer
+        assert cache_layer(NS(layers=[layer]), 1) is None     # past the last layer: None, not an IndexError
     """
     layers = getattr(cache, "layers", None)
     if layers is None or layer_idx >= len(layers) or not hasattr(layers[layer_idx], "recurrent_states"):

@@ -58,7 +58,9 @@ def selective_coeffs(x, delta, A, B):
 
     Example::
 
-        A_bar, Bx = selective_coeffs(x, delta, -torch.ones(4, 2), B)    # x, delta [1, 6, 4]; B [1, 6, 2]
+        x, delta, B = torch.randn(1, 6, 4), torch.rand(1, 6, 4), torch.randn(1, 6, 2)
+        A_bar, Bx = selective_coeffs(x, delta, -torch.ones(4, 2), B)
+        A_bar[0, 0, 0, 0].item() == torch.exp(-delta[0, 0, 0]).item()    # A = -1: Ā = e^{-Δ}
     """
     A_bar = torch.exp(delta[..., None] * A)  # [b, T, D, N]
     Bx = delta[..., None] * B[:, :, None, :].float() * x[..., None].float()  # [b, T, D, N]
@@ -70,7 +72,9 @@ def selective_readout(h, x, C, D=None, z=None):
 
     Example::
 
-        y = selective_readout(hs, x, C, D=torch.ones(4))
+        x, C = torch.randn(1, 6, 4), torch.randn(1, 6, 2)
+        y = selective_readout(torch.zeros(1, 6, 4, 2), x, C, D=torch.ones(4))
+        y.tolist() == x.tolist()    # an empty state reads out nothing: only the skip D x is left
     """
     y = torch.matmul(h.to(x.dtype), C[..., None]).squeeze(-1)  # [b, T, D, N] @ [b, T, N, 1] -> [b, T, D]
     if D is not None:
@@ -85,8 +89,9 @@ def selective_step(h, x, delta, A, B, C, D=None, z=None):
 
     Example::
 
-        h, y, parts = selective_step(torch.zeros(1, 4, 2), x[:, 0], delta[:, 0], A, B[:, 0], C[:, 0])
-        parts["A_bar"].shape    # [1, 4, 2]
+        x, delta, B, C = torch.randn(1, 4), torch.rand(1, 4), torch.randn(1, 2), torch.randn(1, 2)
+        h, y, parts = selective_step(torch.zeros(1, 4, 2), x, delta, -torch.ones(4, 2), B, C)
+        parts["A_bar"].shape == h.shape == (1, 4, 2)     # [b, D, N]: how much of each state entry survives
     """
     A_bar, Bx = selective_coeffs(x[:, None], delta[:, None], A, B[:, None])
     h, _ = linear_scan(h, A_bar, Bx, keep=False)
@@ -100,7 +105,10 @@ def selective_scan(x, delta, A, B, C, D=None, z=None, h0=None):
 
     Example::
 
-        y, hs = selective_scan(x, F.softplus(dt), -torch.exp(A_log), B, C, D, z)
+        x, delta = torch.randn(1, 6, 4), F.softplus(torch.randn(1, 6, 4))
+        B, C, A = torch.randn(1, 6, 2), torch.randn(1, 6, 2), -torch.ones(4, 2)
+        y, hs = selective_scan(x, delta, A, B, C)
+        y[:, 0].tolist() == selective_step(None, x[:, 0], delta[:, 0], A, B[:, 0], C[:, 0])[1].tolist()
     """
     A_bar, Bx = selective_coeffs(x, delta, A, B)
     _, hs = linear_scan(h0, A_bar, Bx)
@@ -114,7 +122,8 @@ def heads_of(B, num_heads: int):
 
     Example::
 
-        heads_of(B, 8).shape     # B [1, 5, 2, 16] -> [1, 5, 8, 16]
+        B = torch.randn(1, 5, 2, 16)                  # 2 groups
+        heads_of(B, 8)[:, :, 5].tolist() == B[:, :, 1].tolist()    # head 5 reads group 5 // 4
     """
     return B.repeat_interleave(num_heads // B.shape[2], dim=2)
 
@@ -124,7 +133,9 @@ def ssd_coeffs(x, dt, A, B):
 
     Example::
 
+        x, dt, B = torch.randn(1, 5, 2, 3), torch.rand(1, 5, 2), torch.randn(1, 5, 1, 4)
         dA, Bx = ssd_coeffs(x, dt, -torch.ones(2), heads_of(B, 2))
+        (dA.shape, Bx.shape) == ((1, 5, 2), (1, 5, 2, 3, 4))    # one decay per head; Δ x Bᵀ per head
     """
     dA = torch.exp(dt.float() * A.float())  # [b, T, H]
     Bx = (dt[..., None, None] * B[:, :, :, None, :]) * x[..., None]  # [b, T, H, 1, 1]*[b, T, H, 1, N]*[b, T, H, P, 1]
@@ -136,7 +147,9 @@ def ssd_readout(h, x, C, D=None):
 
     Example::
 
-        y = ssd_readout(hs, x, heads_of(C, 8), D)
+        x, C = torch.randn(1, 5, 2, 3), torch.randn(1, 5, 1, 4)
+        y = ssd_readout(torch.zeros(1, 5, 2, 3, 4), x, heads_of(C, 2), D=torch.ones(2))
+        y.tolist() == x.tolist()    # an empty state reads out only the skip D x
     """
     y = torch.matmul(h.to(C.dtype), C[..., None]).squeeze(-1)  # [b, T, H, P, N] @ [b, T, H, N, 1] -> [b, T, H, P]
     if D is not None:
@@ -149,8 +162,9 @@ def ssd_step(h, x, dt, A, B, C, D=None):
 
     Example::
 
-        h, y, parts = ssd_step(None, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0])
-        parts["dA"].shape   # [b, H]: how much of each head's state survives this step
+        x, dt, B, C = torch.randn(1, 2, 3), torch.rand(1, 2), torch.randn(1, 2, 4), torch.randn(1, 2, 4)
+        h, y, parts = ssd_step(None, x, dt, -torch.ones(2), B, C)
+        (h.shape, y.shape, parts["dA"].shape) == ((1, 2, 3, 4), (1, 2, 3), (1, 2))   # dA: what each head keeps
     """
     dA, Bx = ssd_coeffs(x[:, None], dt[:, None], A, B[:, None])
     h, _ = linear_scan(h, dA[..., None, None], Bx, keep=False)
@@ -164,7 +178,10 @@ def ssd_scan(x, dt, A, B, C, D=None, h0=None):
 
     Example::
 
-        y, hs = ssd_scan(x, F.softplus(dt + dt_bias), -torch.exp(A_log), B, C, D)
+        x, dt = torch.randn(1, 5, 2, 3), F.softplus(torch.randn(1, 5, 2))
+        B, C = torch.randn(1, 5, 1, 4), torch.randn(1, 5, 1, 4)      # one group shared by both heads
+        y, hs = ssd_scan(x, dt, -torch.ones(2), B, C, D=torch.ones(2))
+        (y.shape, hs.shape) == ((1, 5, 2, 3), (1, 5, 2, 3, 4))
     """
     B, C = heads_of(B, x.shape[2]).float(), heads_of(C, x.shape[2]).float()
     dA, Bx = ssd_coeffs(x.float(), dt, A, B)
@@ -180,7 +197,10 @@ def ssd_segment_states(dA_log, x, dt, B):
 
     Example::
 
-        local = ssd_segment_states(dt * A, x, dt, B)     # then h_{s+1} = exp(Σ dA_log) h_s + local_s
+        x, dt, B = torch.randn(1, 1, 5, 2, 3), torch.rand(1, 1, 5, 2), torch.randn(1, 1, 5, 2, 4)
+        local = ssd_segment_states(-dt, x, dt, B)     # A = -1 per head; one segment of 5 steps
+        _, hs = ssd_scan(x[:, 0], dt[:, 0], -torch.ones(2), B[:, 0], B[:, 0])
+        assert torch.allclose(local[:, 0], hs[:, -1], atol=1e-5)    # the state at the segment's end, from zeros
     """
     suffix = dA_log.flip(2).cumsum(2).flip(2) - dA_log  # [b, S, K, H]: Σ_{i>j} within the segment
     w = torch.exp(suffix) * dt  # [b, S, K, H]
@@ -197,7 +217,9 @@ def wkv_step(state, k, v, w, u):
 
     Example::
 
-        state, wkv, parts = wkv_step(None, k[:, 0], v[:, 0], -torch.exp(time_decay), time_first)
+        k, v = torch.randn(1, 4), torch.randn(1, 4)
+        state, wkv, parts = wkv_step(None, k, v, -torch.ones(4), torch.zeros(4))
+        wkv.tolist() == v.tolist()    # the first token has only itself to attend to
     """
     num, den, mx = state if state is not None else wkv_zero(k)
     k = k.float()
@@ -229,7 +251,9 @@ def wkv_run(state, k, v, w, u, keep: bool = True):
 
     Example::
 
-        last, (num, den, mx) = wkv_run(None, k, v, -torch.exp(time_decay), time_first)
+        k, v = torch.randn(1, 6, 4), torch.randn(1, 6, 4)
+        last, (num, den, mx) = wkv_run(None, k, v, -torch.ones(4), torch.zeros(4))
+        last[0].tolist() == num[:, -1].tolist()
     """
     num, den, mx = state if state is not None else wkv_zero(k)
     dtype = torch.promote_types(num.dtype, v.dtype)  # float32 unless v is float64
@@ -249,7 +273,9 @@ def wkv_readout(prev, k, v, u):
 
     Example::
 
-        wkv = wkv_readout((num_prev, den_prev, mx_prev), k, v, time_first)
+        k, v = torch.randn(2, 1, 1, 4)              # one token: [b, T, A] each
+        wkv = wkv_readout(tuple(s[:, None] for s in wkv_zero(k)), k, v, torch.zeros(4))
+        wkv.tolist() == v.tolist()       # from the empty state before it, the first output is v_0
     """
     num, den, mx = prev
     k = k.float()
@@ -263,7 +289,9 @@ def wkv_scan(k, v, time_decay, time_first, state=None):
 
     Example::
 
-        wkv, (num, den, mx) = wkv_scan(k, v, module.time_decay, module.time_first)
+        k, v = torch.randn(1, 6, 4), torch.randn(1, 6, 4)
+        wkv, (num, den, mx) = wkv_scan(k, v, torch.zeros(4), torch.zeros(4))    # time_decay 0: w = -1
+        wkv[:, 0].tolist() == v[:, 0].tolist()
     """
     w = -torch.exp(time_decay)
     first = state if state is not None else wkv_zero(k)

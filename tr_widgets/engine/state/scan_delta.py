@@ -29,8 +29,10 @@ def delta_step(S, q, k, v, g, beta):
 
     Example::
 
-        S, o, parts = delta_step(None, q[:, 0], k[:, 0], v[:, 0], g[:, 0], beta[:, 0])
-        parts["delta"]    # what this token writes: β (v − what the memory already predicted)
+        q, k = l2norm(torch.randn(1, 2, 4)), l2norm(torch.randn(1, 2, 4))
+        v, g, beta = torch.randn(1, 2, 3), torch.zeros(1, 2), torch.ones(1, 2)
+        S, o, parts = delta_step(None, q, k, v, g, beta)
+        parts["delta"].tolist() == v.tolist()    # an empty memory predicts 0: the token writes all of β v
     """
     if S is None:
         S = torch.zeros(*k.shape, v.shape[-1], dtype=torch.promote_types(torch.float32, v.dtype), device=k.device)
@@ -51,7 +53,11 @@ def delta_run(S, q, k, v, g, beta, keep: bool = True):
 
     Example::
 
-        S, states = delta_run(None, q, k, v, g, beta)      # states: [b, K, H, dk, dv]
+        k, v = l2norm(torch.randn(1, 5, 2, 4)), torch.randn(1, 5, 2, 3)
+        g, beta = -torch.rand(1, 5, 2), torch.rand(1, 5, 2)
+        S, states = delta_run(None, k, k, v, g, beta)
+        states.shape == (1, 5, 2, 4, 3)     # [b, K, H, dk, dv]
+        S.tolist() == states[:, -1].tolist()
     """
     dtype = torch.promote_types(torch.float32, v.dtype)  # the model runs the rule in float32
     S = torch.zeros(k.shape[0], *k.shape[2:], v.shape[-1], dtype=dtype, device=k.device) if S is None else S.to(dtype)
@@ -71,7 +77,10 @@ def delta_readout(states, q):
 
     Example::
 
+        states, q = torch.randn(1, 5, 2, 4, 3), torch.randn(1, 5, 2, 4)
         o = delta_readout(states, q)
+        o.shape == (1, 5, 2, 3)
+        assert torch.allclose(o[0, 1, 0], states[0, 1, 0].T @ q[0, 1, 0], atol=1e-6)    # o_t = S_tᵀ q_t
     """
     return (states * q[..., None]).sum(dim=-2)
 
@@ -81,7 +90,11 @@ def delta_scan(q, k, v, g, beta, S0=None):
 
     Example::
 
-        o, states = delta_scan(l2norm(q) / dk ** 0.5, l2norm(k), v, g, torch.sigmoid(b))
+        q, k = l2norm(torch.randn(1, 5, 2, 4)) / 4 ** 0.5, l2norm(torch.randn(1, 5, 2, 4))
+        v, g, beta = torch.randn(1, 5, 2, 3), -torch.rand(1, 5, 2), torch.sigmoid(torch.randn(1, 5, 2))
+        o, states = delta_scan(q, k, v, g, beta)
+        S, o0, _ = delta_step(None, q[:, 0], k[:, 0], v[:, 0], g[:, 0], beta[:, 0])
+        assert torch.allclose(o[:, 0], o0, atol=1e-6) and torch.allclose(states[:, 0], S, atol=1e-6)
     """
     _, states = delta_run(S0, q, k, v, g, beta)
     return delta_readout(states, q), states
@@ -95,7 +108,11 @@ def delta_segment_ends(S0, k, v, g, beta, every: int):
 
     Example::
 
-        ends = delta_segment_ends(torch.zeros(1, 2, 4, 4), k, v, g, beta, every=8)
+        k, v = l2norm(torch.randn(1, 16, 2, 4)), torch.randn(1, 16, 2, 4)
+        g, beta = -torch.rand(1, 16, 2), torch.rand(1, 16, 2)
+        ends = delta_segment_ends(torch.zeros(1, 2, 4, 4), k, v, g, beta, every=8)    # [3, b, H, dk, dv]
+        _, states = delta_run(None, k, k, v, g, beta)
+        assert torch.allclose(ends[2], states[:, 15], atol=1e-4)    # after 16 steps, as the step-by-step loop gives it
     """
     b, T, H, dk = k.shape
     S_n, K = T // every, every
