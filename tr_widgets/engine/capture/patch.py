@@ -39,7 +39,14 @@ SDPA = F.scaled_dot_product_attention  # the real function, taken at import
 
 @dataclass(eq=False)
 class Patch:
-    """One watched function: the real one, and the recorder method that receives each call's arguments."""
+    """One watched function: the real one, and the recorder method that receives each call's arguments.
+
+    Example::
+
+        p = Patch(torch.add, "on_add")  # a capture's recorder would receive on_add(args, kwargs)
+        p.wrapper(torch.tensor(2), 3).item() == 5
+        p.wrapper.__wrapped__ is torch.add
+    """
 
     original: Callable
     handler: str
@@ -88,33 +95,67 @@ def _hf_sdpa(module, *args, **kwargs):
 
 
 def hf_query_shape():
-    """The query shape the running Hugging Face sdpa function was given ([B, Hq, L, E]), or None."""
+    """The query shape the running Hugging Face sdpa function was given ([B, Hq, L, E]), or None.
+
+    Example::
+
+        hf_query_shape() == None  # no Hugging Face attention call is running here
+    """
     return getattr(_current, "query_shape", None)
 
 
 def is_sdpa(func) -> bool:
     """Whether a function a TorchFunctionMode was handed is scaled_dot_product_attention (torch hands the
-    name currently bound in torch.nn.functional: our wrapper while a capture patches it)."""
+    name currently bound in torch.nn.functional: our wrapper while a capture patches it).
+
+    Example::
+
+        is_sdpa(F.scaled_dot_product_attention) == True
+        is_sdpa(PATCHES[0].wrapper) == True
+        is_sdpa(F.softmax) == False
+    """
     return func is SDPA or func in _WRAPPERS
 
 
 def in_wrapper() -> bool:
-    """Whether this thread is inside a wrapper's call (its recorders get the call from the wrapper)."""
+    """Whether this thread is inside a wrapper's call (its recorders get the call from the wrapper).
+
+    Example::
+
+        in_wrapper() == False
+        Patch(lambda: in_wrapper(), "on_probe").wrapper() == True
+    """
     return getattr(_depth, "n", 0) > 0
 
 
 def active() -> list:
-    """The captures the wrappers currently report to."""
+    """The captures the wrappers currently report to.
+
+    Example::
+
+        active() == []  # no capture is running
+    """
     return _active
 
 
 def hf_module():
-    """The Hugging Face attention module whose sdpa function is running on this thread, or None."""
+    """The Hugging Face attention module whose sdpa function is running on this thread, or None.
+
+    Example::
+
+        hf_module() == None  # no Hugging Face attention call is running here
+    """
     return getattr(_current, "module", None)
 
 
 def hf_mapping():
-    """transformers' global attention-function mapping, if transformers is already imported."""
+    """transformers' global attention-function mapping, if transformers is already imported.
+
+    Example::
+
+        mapping = hf_mapping()  # None until transformers.modeling_utils is imported
+        assert mapping is None or callable(mapping["sdpa"])
+    """
     mu = sys.modules.get("transformers.modeling_utils")
     mapping = getattr(getattr(mu, "AttentionInterface", None), "_global_mapping", None)
     return mapping if isinstance(mapping, dict) and callable(mapping.get("sdpa")) else None
@@ -191,7 +232,18 @@ def _rebind(owner, k, p) -> None:
 
 def start(rec, modules=()) -> None:
     """Route this thread's watched calls to ``rec``'s handlers until :func:`stop` (``modules``: the model's,
-    whose own references are rebound too)."""
+    whose own references are rebound too).
+
+    Example::
+
+        import threading, types
+        seen = []
+        fake = types.SimpleNamespace(thread=threading.get_ident(), model=None, on_sdpa=lambda a, kw: seen.append(a))
+        start(fake)
+        out = F.scaled_dot_product_attention(q, k, v)
+        stop(fake)
+        len(seen) == 1
+    """
     if not _active:
         _find_aliases()
         for mod, k, p in _aliases:
@@ -211,7 +263,16 @@ def start(rec, modules=()) -> None:
 
 
 def stop(rec) -> None:
-    """Stop routing to ``rec``; the last capture to stop restores every rebound name."""
+    """Stop routing to ``rec``; the last capture to stop restores every rebound name.
+
+    Example::
+
+        import threading, types
+        fake = types.SimpleNamespace(thread=threading.get_ident(), model=None, on_sdpa=lambda a, kw: None)
+        start(fake)
+        stop(fake)
+        assert F.scaled_dot_product_attention is SDPA  # the real function is back
+    """
     softmax_net.stop(rec)
     if rec in _active:
         _active.remove(rec)

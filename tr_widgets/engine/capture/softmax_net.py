@@ -52,7 +52,16 @@ def _watched(rec) -> bool:
 def innermost_module(ids, skip=2):
     """The innermost ``nn.Module`` of the model (``ids``: their ids, or None for any) whose code is running.
 
-    Only frames whose first argument is ``self`` have their locals read (building ``f_locals`` is the cost)."""
+    Only frames whose first argument is ``self`` have their locals read (building ``f_locals`` is the cost).
+
+    Example::
+
+        class Probe(nn.Module):
+            def forward(self):
+                return innermost_module(None, skip=1)  # skip=1: the caller's frame
+        probe = Probe()
+        assert probe() is probe
+    """
     f = sys._getframe(skip)
     while f is not None:
         code = f.f_code
@@ -104,7 +113,16 @@ WRAPPERS = {"Tensor.softmax": _wrap(ORIGINALS["Tensor.softmax"]), "torch.softmax
 
 
 def start(rec, modules=()) -> None:
-    """Watch softmaxes for ``rec`` (``modules``: the model's, or empty for any module) until :func:`stop`."""
+    """Watch softmaxes for ``rec`` (``modules``: the model's, or empty for any module) until :func:`stop`.
+
+    Example::
+
+        import threading, types
+        fake = types.SimpleNamespace(thread=threading.get_ident(), model=None, active=True, stack=[])
+        start(fake)
+        assert torch.Tensor.softmax is WRAPPERS["Tensor.softmax"]
+        stop(fake)
+    """
     if not _active:
         if torch.Tensor.softmax is ORIGINALS["Tensor.softmax"]:
             torch.Tensor.softmax = WRAPPERS["Tensor.softmax"]
@@ -114,7 +132,16 @@ def start(rec, modules=()) -> None:
 
 
 def stop(rec) -> None:
-    """Stop watching for ``rec``; the last capture to stop puts the original functions back."""
+    """Stop watching for ``rec``; the last capture to stop puts the original functions back.
+
+    Example::
+
+        import threading, types
+        fake = types.SimpleNamespace(thread=threading.get_ident(), model=None, active=True, stack=[])
+        start(fake)
+        stop(fake)
+        assert torch.Tensor.softmax is ORIGINALS["Tensor.softmax"]
+    """
     _active[:] = [(r, ids) for r, ids in _active if r is not rec]
     hand_anywhere.stop(rec)
     if not _active:
