@@ -72,8 +72,8 @@ def labels_text(labels) -> str:
 
     Example::
 
-        labels_text(["␣the", "↵", "注⋯", "意", "∅"])   # ' the\\n注意'
-        labels_text(token_labels(tok, ids)) == tok.decode(ids)   # when ids end on a whole character
+        labels_text(["␣the", "↵", "注⋯", "意", "∅"]) == " the\\n注意"
+        labels_text(token_labels(None, [5, 9])) == "#5#9"   # labels without marks are joined as they are
     """
     parts = []
     for label in labels:

@@ -28,7 +28,10 @@ _drawing: contextvars.ContextVar[str | None] = contextvars.ContextVar("tr_widget
 
 
 def check_language(lang, argument: str = "lang") -> str:
-    """``lang`` if it is a known language code, else one clear error naming ``argument``."""
+    """``lang`` if it is a known language code, else one clear error naming ``argument``.
+
+    Example: ``check_language("ZH") == "zh"``
+    """
     if isinstance(lang, str) and lang.lower() in CATALOGUES:
         return lang.lower()
     from ..engine.errors import describe, fail

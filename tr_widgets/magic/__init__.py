@@ -44,7 +44,14 @@ def register_demo(name: str, demo: Demo) -> None:
 @contextlib.contextmanager
 def recording(scope: dict):
     """``capture(scope=scope)`` around the user's code, without its "nothing was recorded" warning: the magic
-    then shows an earlier trace, or raises its own one-line UsageError that says so."""
+    then shows an earlier trace, or raises its own one-line UsageError that says so.
+
+    Example::
+
+        with recording({"lstm": lstm}) as rec:
+            lstm(x)
+        rec.traces[0][0] == "lstm"   # named as the scope names it
+    """
     rec = capture(scope=scope)
     rec.__enter__()
     try:
@@ -77,7 +84,13 @@ def view_of(rec: Capture, what: str, cell_loops=((), ())):
 
 
 def run_demo(name: str, rest: str):
-    """``%tr_step NAME REST``: parse the options, run the demo's code, return the widget it shows."""
+    """``%tr_step NAME REST``: parse the options, run the demo's code, return the widget it shows.
+
+    Example::
+
+        w = run_demo("lstm", "--hidden 3 --input '1 2'")
+        w.trace.hidden_size == 3
+    """
     demo = DEMOS[name]
     try:
         argv = shlex.split(rest)
@@ -95,7 +108,13 @@ def run_demo(name: str, rest: str):
 
 @magics_class
 class TrStepMagics(Magics):
-    """Holds ``%tr_step`` / ``%%tr_step`` (registered by ``%load_ext tr_widgets``)."""
+    """Holds ``%tr_step`` / ``%%tr_step`` (registered by ``%load_ext tr_widgets``).
+
+    Example::
+
+        magics = TrStepMagics()   # IPython makes it with its shell: get_ipython().register_magics(TrStepMagics)
+        ("tr_step" in magics.magics["line"] and "tr_step" in magics.magics["cell"]) == True
+    """
 
     @line_cell_magic
     def tr_step(self, line: str, cell: str | None = None):
@@ -184,7 +203,13 @@ def _path(expr: str, name: str) -> str:
 
 
 def forgot_the_call(expr: str, value) -> str:
-    """The message for ``%tr_step model``: a module or function named, not called, so nothing ran."""
+    """The message for ``%tr_step model``: a module or function named, not called, so nothing ran.
+
+    Example::
+
+        text = forgot_the_call("lstm", lstm)
+        ("did you mean `%tr_step lstm(x)`?" in text) == True
+    """
     if isinstance(value, nn.Module):
         held = [f"{_path(expr, name)} (nn.{type(m).__name__})" for name, m in value.named_modules()
                 if isinstance(m, FULL + CELLS + (nn.MultiheadAttention,))]
@@ -229,5 +254,12 @@ on_language_change(_follow_language)  # %tr_step? speaks the chosen language
 
 
 def load_ipython_extension(ip) -> None:
-    """``%load_ext tr_widgets`` (through ``tr_widgets.load_ipython_extension``) registers the magics."""
+    """``%load_ext tr_widgets`` (through ``tr_widgets.load_ipython_extension``) registers the magics.
+
+    Example::
+
+        from unittest import mock
+        ip = mock.Mock()   # in a notebook: get_ipython()
+        load_ipython_extension(ip); ip.register_magics.assert_called_once_with(TrStepMagics)
+    """
     ip.register_magics(TrStepMagics)

@@ -39,7 +39,10 @@ def bound_names(source: str) -> list[str]:
 def has_loop(tree) -> bool:
     """The cell's own code (not a function or class it defines) holds a ``for`` or ``while`` loop.
 
-    Example: ``has_loop(ast.parse("with torch.no_grad():\n    for x in xs: pass"))  # True``
+    Example::
+
+        has_loop(ast.parse("with torch.no_grad():\\n    for x in xs: pass")) == True
+        has_loop(ast.parse("def f(xs):\\n    for x in xs: pass")) == False   # a function's own loop
     """
     todo = list(tree.body)
     while todo:
@@ -94,7 +97,13 @@ def run_watched(source: str, code, user_global_ns: dict, user_ns: dict) -> tuple
     """Run the cell (``code``, compiled from ``source``); returns the (name, LoopTrace) of each recurrence its own
     top-level loops ran, and (name, why) of each found but not traceable. Without a loop, it runs ``code`` as is.
 
-    Example: ``traces, skipped = run_watched(cell, compile(cell, "<cell>", "exec"), ns, ns)``
+    Example::
+
+        cell = "h = torch.zeros(2)\\nfor t in range(4):\\n    h = torch.tanh(W @ h + xs[t])"
+        ns = {"torch": torch, "W": torch.eye(2), "xs": torch.randn(4, 2)}
+        traces, skipped = run_watched(cell, compile(cell, "<cell>", "exec"), ns, ns)
+        [name for name, _ in traces] == ["cell"]
+        ns["t"] == 3   # the cell's names land in the namespace, as a cell's would
     """
     text = wrapped(source)
     if text is None or user_global_ns is not user_ns:

@@ -17,10 +17,28 @@ from ..engine.errors import TraceInputError, one_line
 
 
 class HelpShown(Exception):
-    """argparse printed ``--help``; nothing to run."""
+    """argparse printed ``--help``; nothing to run.
+
+    Example::
+
+        import contextlib, io
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            try: DEMOS["lstm"].parser("lstm").parse_args(["--help"])
+            except HelpShown: pass
+        ("--hidden" in out.getvalue()) == True   # the options were printed; the shell goes on
+    """
 
 
 class Parser(argparse.ArgumentParser):
+    """An ArgumentParser for the shell: an error is one-line UsageError, ``--help`` raises :class:`HelpShown`
+    (argparse itself would exit the process).
+
+    Example::
+
+        p = Parser(prog="%tr_step demo"); p.add_argument("--n", type=int_in(1, 3))
+        p.parse_args(["--n", "2"]).n == 2
+    """
+
     def error(self, message):  # argparse would print and exit; the shell must keep working
         raise UsageError(option_message(self, message)) from None
 
@@ -78,7 +96,10 @@ DEMOS: dict[str, Demo] = {}
 
 
 def register_demo(name: str, demo: Demo) -> None:
-    """Add a demo under ``name`` (a Python identifier)."""
+    """Add a demo under ``name`` (a Python identifier).
+
+    Example: ``register_demo("ones", Demo("ones", [], lambda a: "torch.ones(2)")); DEMOS.pop("ones").summary == "ones"``
+    """
     if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
         raise ValueError(f"name: expected a Python identifier, got {name!r}. Fix: pass e.g. 'decode'")
     if not isinstance(demo, Demo):
@@ -101,7 +122,13 @@ def _example(parser: argparse.ArgumentParser, opt: str) -> str:
 
 
 def option_message(parser: argparse.ArgumentParser, message: str) -> str:
-    """argparse's complaint as one line: ``%tr_step lstm: --hidden: expected ..., got .... Fix: ...``."""
+    """argparse's complaint as one line: ``%tr_step lstm: --hidden: expected ..., got .... Fix: ...``.
+
+    Example::
+
+        text = option_message(DEMOS["lstm"].parser("lstm"), "argument --hidden: expected one argument")
+        text.startswith("%tr_step lstm: --hidden: expected one value after --hidden, got none") == True
+    """
     prog, see = parser.prog, f"see {parser.prog} --help for the options"
     m = re.fullmatch(r"unrecognized arguments: (.*)", message)
     if m:
@@ -126,7 +153,10 @@ def option_message(parser: argparse.ArgumentParser, message: str) -> str:
 
 # -- option types: one clear line when a value is wrong --------------------------------------
 def int_in(lo: int, hi: int):
-    """An argparse type: an int in [lo, hi]."""
+    """An argparse type: an int in [lo, hi].
+
+    Example: ``int_in(1, 4)("3") == 3``
+    """
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -147,7 +177,10 @@ def _is_float(p: str) -> bool:
 
 
 def numbers(text: str) -> list[float]:
-    """An argparse type: 1 to 512 numbers separated by spaces or commas."""
+    """An argparse type: 1 to 512 numbers separated by spaces or commas.
+
+    Example: ``numbers("1, 2  -3.5") == [1.0, 2.0, -3.5]``
+    """
     parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
     bad = next((p for p in parts if not _is_float(p)), None)
     if bad is not None:
@@ -158,7 +191,10 @@ def numbers(text: str) -> list[float]:
 
 
 def words(text: str) -> list[str]:
-    """An argparse type: 1 to 64 words."""
+    """An argparse type: 1 to 64 words.
+
+    Example: ``words(" the cat  sat ") == ["the", "cat", "sat"]``
+    """
     toks = text.split()
     if not 1 <= len(toks) <= 64:
         raise argparse.ArgumentTypeError(f"expected 1 to 64 words, got {len(toks)}")
@@ -178,12 +214,21 @@ SEQ_ARGS = [
 
 
 def number_code(v: float) -> str:
-    """``v`` as Python source: ``1.5``; ``float('nan')`` and ``float('-inf')`` where repr is not source."""
+    """``v`` as Python source: ``1.5``; ``float('nan')`` and ``float('-inf')`` where repr is not source.
+
+    Example: ``eval(number_code(float("-inf"))) == float("-inf")``
+    """
     return repr(float(v)) if math.isfinite(v) else f"float({str(float(v))!r})"
 
 
 def recurrent_code(cls: str):
-    """The template of the LSTM / GRU / RNN demos."""
+    """The template of the LSTM / GRU / RNN demos.
+
+    Example::
+
+        code = recurrent_code("GRU")(DEMOS["gru"].parser("gru").parse_args(["--hidden", "3"]))
+        ("torch.nn.GRU(input_size=1, hidden_size=3" in code) == True
+    """
     def python(a) -> str:
         extra = f", nonlinearity={a.nonlinearity!r}" if cls == "RNN" else ""
         nums = ", ".join(number_code(v) for v in a.input)
@@ -203,7 +248,13 @@ GRAD_LOSS_WHAT = "L = ‖output at the last step‖²: the gradient flows back f
 
 
 def attention_code(a) -> str:
-    """The template of the attention demo."""
+    """The template of the attention demo.
+
+    Example::
+
+        code = attention_code(DEMOS["attention"].parser("attention").parse_args(["--tokens", "a b"]))
+        ("tokens = 'a b'.split()" in code) == True
+    """
     return (f"torch.manual_seed({a.seed})\n"
             f"tokens = {' '.join(a.tokens)!r}.split()\n"
             f"q, k, v = torch.randn(3, 1, {a.heads}, len(tokens), {a.dim}).unbind(0)   # [batch=1, heads, T, dim]\n"
@@ -212,7 +263,10 @@ def attention_code(a) -> str:
 
 
 def decode_code(a) -> str:
-    """The template of the decode demo."""
+    """The template of the decode demo.
+
+    Example: ``("use_cache=False" in decode_code(DEMOS["decode"].parser("decode").parse_args(["--no-cache"]))) == True``
+    """
     extra = ("" if not a.no_cache else ", use_cache=False") + (f", sample=True, seed={a.seed}" if a.sample else "")
     return ("model, tok = tr_widgets.load_tiny()\n"
             f"trace = tr_widgets.decode(model, {a.prompt!r}, {a.new_tokens}, tokenizer=tok{extra})\n"

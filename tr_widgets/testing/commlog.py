@@ -17,7 +17,10 @@ from comm.base_comm import BaseComm
 
 @dataclass
 class Message:
-    """One recorded message: type (comm_open / comm_msg / comm_close), sizes and updated keys."""
+    """One recorded message: type (comm_open / comm_msg / comm_close), sizes and updated keys.
+
+    Example: ``Message("comm_msg", "c1", json_bytes=120, buffer_bytes=80, keys=("step",)).nbytes == 200``
+    """
 
     msg_type: str
     comm_id: str
@@ -32,7 +35,14 @@ class Message:
 
 @dataclass
 class CommLog:
-    """Every message sent by the comms created inside :func:`record_comms`."""
+    """Every message sent by the comms created inside :func:`record_comms`.
+
+    Example::
+
+        log = CommLog([Message("comm_msg", "c1", 120, 80, ("step",)), Message("comm_msg", "c1", 30, 0, ("value",))])
+        log.total() == 230
+        log.keys() == ["step", "value"]
+    """
 
     messages: list[Message] = field(default_factory=list)
 
@@ -56,7 +66,15 @@ class CommLog:
 
 
 class RecordingComm(BaseComm):
-    """A comm that sends nothing and records the size of everything it would send."""
+    """A comm that sends nothing and records the size of everything it would send.
+
+    Example::
+
+        log = CommLog()
+        c = RecordingComm(target_name="demo", data={"state": {"value": 1}}, log=log)   # records its comm_open
+        c.send({"state": {"value": 2}}, buffers=[b"1234"])
+        [(m.msg_type, m.buffer_bytes, m.keys) for m in log.messages][1] == ("comm_msg", 4, ("value",))
+    """
 
     def __init__(self, *args, log: CommLog, **kwargs):
         self._log = log
