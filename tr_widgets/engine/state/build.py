@@ -33,7 +33,12 @@ def make_checkpoints(kind: StateKind, inputs: dict, consts: dict, every: int, st
 
     Example::
 
-        ckpts = make_checkpoints(kind_of("mamba"), inputs, consts, 4, kind.zero(inputs, consts))
+        kind = kind_of("mamba")
+        inputs, consts = kind.standalone(dict(x=torch.randn(1, 6, 4), delta=torch.rand(1, 6, 4), A=-torch.ones(4, 2),
+                                              B=torch.randn(1, 6, 2), C=torch.randn(1, 6, 2)))
+        (h,) = make_checkpoints(kind, inputs, consts, 2, kind.zero(inputs, consts))
+        h.shape == (4, 1, 4, 2)      # the state after 0, 2, 4 and 6 steps: [T // every + 1, B, D, N]
+        h[0].abs().sum().item() == 0     # before any token
     """
     if kind.checkpoints is not None:
         return tuple(kind.checkpoints(inputs, consts, every, start))
@@ -67,12 +72,13 @@ def trace_mixer_call(module, args, kwargs, output, name: str = "", initial: dict
 
     Example::
 
-        traces = []
-        def hook(mod, args, kwargs, out):
-            traces.append(trace_mixer_call(mod, args, kwargs, out, name="layers.0.mixer"))
-        model.backbone.layers[0].mixer.register_forward_hook(hook, with_kwargs=True)
-        model(input_ids)
-        traces[0].state(-1)
+        from transformers import MambaConfig
+        from transformers.models.mamba.modeling_mamba import MambaMixer
+        mixer, traces = MambaMixer(MambaConfig(hidden_size=8, state_size=4, expand=2), layer_idx=0), []
+        hook = lambda m, a, k, out: traces.append(trace_mixer_call(m, a, k, out))
+        mixer.register_forward_hook(hook, with_kwargs=True)
+        y = mixer(torch.randn(1, 5, 8))
+        (len(traces[0]), traces[0].state(-1).shape) == (5, (1, 16, 4))    # [B, d_inner = 2·8, d_state] after token 4
     """
     kind = kind_of(module)
     args, kwargs = tuple(args), dict(kwargs or {})
@@ -116,8 +122,12 @@ def state_before(module, args, kwargs) -> dict | None:
 
     Example::
 
-        snaps = {}
+        from transformers import MambaConfig
+        from transformers.models.mamba.modeling_mamba import MambaMixer
+        mixer, snaps = MambaMixer(MambaConfig(hidden_size=8, state_size=4), layer_idx=0), {}
         mixer.register_forward_pre_hook(lambda m, a, k: snaps.update(s=state_before(m, a, k)), with_kwargs=True)
+        y = mixer(torch.randn(1, 5, 8))
+        assert snaps["s"] is None      # no cache passed: the call starts from zeros, nothing to snapshot
     """
     snap = kind_of(module).from_cache(module, tuple(args), dict(kwargs or {}))
     if snap is None:
@@ -159,9 +169,10 @@ def trace_state(kind_or_module, *args, every: int | None = None, initial: dict |
 
     Example::
 
-        t = trace_state("mamba", x=x, delta=F.softplus(dt), A=-torch.exp(A_log), B=B, C=C, D=D, gate=z)
-        t.output                     # y [B, T, D], the scan's output
-        t.quantities(0)["A_bar"]     # exp(Δ_0 A)
+        x, delta = torch.randn(1, 6, 4), F.softplus(torch.randn(1, 6, 4))
+        t = trace_state("mamba", x=x, delta=delta, A=-torch.ones(4, 2), B=torch.randn(1, 6, 2), C=torch.randn(1, 6, 2))
+        t.output.shape == x.shape                   # y [B, T, D], the scan's output
+        t.quantities(0)["A_bar"][0, :, 0].tolist() == torch.exp(-delta[0, 0]).tolist()    # exp(Δ_0 A) with A = -1
     """
     if isinstance(kind_or_module, torch.nn.Module):
         if not args:
@@ -189,6 +200,8 @@ def state_bytes(trace: StateTrace) -> int:
 
     Example::
 
-        state_bytes(t)    # Mamba, B=1, d_inner=1536, d_state=16: 1536·16·4 + 1536·4·4 = 122880
+        t = trace_state("mamba", x=torch.randn(2, 6, 4), delta=torch.rand(2, 6, 4), A=-torch.ones(4, 3),
+                        B=torch.randn(2, 6, 3), C=torch.randn(2, 6, 3))
+        state_bytes(t) == 2 * 4 * 3 * 4    # B · d_inner · d_state float32 values (no conv buffer on bare tensors)
     """
     return trace.state_bytes

@@ -105,10 +105,12 @@ class EffectiveAttention(AttentionTrace):
 
     Example::
 
-        ea = st.effective_attention()          # st: a Mamba-2 StateTrace
-        ea.batch_names, ea.normalized          # ('batch', 'head'), False
-        r = ea.row(7, (0, 2))                  # r.terms.sum(0) ≈ ea.sdpa_row(7, (0, 2)): the scan's y_7 − D x_7
-        tr_widgets.show(ea)                    # an AttentionStepper
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("mamba2", x=torch.randn(1, 8, 2, 3), dt=torch.rand(1, 8, 2), A=-torch.ones(2),
+                         B=torch.randn(1, 8, 1, 4), C=torch.randn(1, 8, 1, 4))
+        ea = st.effective_attention()
+        (ea.batch_names, ea.normalized) == (("batch", "head"), False)    # SSM rows are no softmax
+        assert torch.allclose(ea.row(7, (0, 1)).terms.sum(0), ea.sdpa_row(7, (0, 1)), atol=1e-5)   # the scan's y_7
     """
 
     state: Any = None  # the StateTrace the rows come from
@@ -208,7 +210,11 @@ def effective_attention(st) -> EffectiveAttention:
 
     Example::
 
-        ea = effective_attention(st)     # st: Mamba-2 -> batch axes (batch, head), causal, T × T rows on request
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("rwkv", k=torch.randn(1, 5, 4), v=torch.randn(1, 5, 4), time_decay=torch.zeros(4),
+                         time_first=torch.zeros(4))
+        ea = effective_attention(st)
+        (ea.batch_names, ea.normalized) == (("batch", "channel"), True)    # RWKV's WKV is a softmax over past tokens
     """
     form = FORMS.get(st.kind)
     if form is None:

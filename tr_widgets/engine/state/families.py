@@ -150,7 +150,8 @@ def register(kind: StateKind) -> StateKind:
 
     Example::
 
-        register(MyMixerKind())     # trace_mixer_call now accepts modules of MyMixerKind.classes
+        kind = kind_of("mamba")
+        assert register(kind) is kind     # registering again is harmless; a new family: register(MyMixerKind())
     """
     _BY_NAME[kind.name] = kind
     for cls in kind.classes:
@@ -188,7 +189,10 @@ def kind_of(obj) -> StateKind:
 
     Example::
 
-        kind_of(model.backbone.layers[0].mixer).name    # 'mamba'
+        from transformers import MambaConfig
+        from transformers.models.mamba.modeling_mamba import MambaMixer
+        kind_of(MambaMixer(MambaConfig(hidden_size=8, state_size=4), layer_idx=0)).name == "mamba"   # found by type
+        kind_of("mamba2").state_names == ("ssm",)
     """
     if isinstance(obj, StateKind):
         return obj

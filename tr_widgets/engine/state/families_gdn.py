@@ -29,8 +29,12 @@ class GatedDeltaNetKind(ConvKind):
 
     Example::
 
-        t = trace_mixer_call(layer.linear_attn, args, kwargs, out)    # Qwen3NextGatedDeltaNet
-        t.state(-1).shape, t.quantities(0)["delta"].shape             # [B, Hv, dk, dv], [B, Hv, dv]
+        from tr_widgets.engine.state import trace_state
+        q, k = (F.normalize(torch.randn(1, 6, 2, 4), dim=-1) for _ in range(2))
+        t = trace_state("gated_deltanet", q=q / 2, k=k, v=torch.randn(1, 6, 2, 3), g=-torch.rand(1, 6, 2),
+                        beta=torch.rand(1, 6, 2))      # or trace_mixer_call on a Qwen3NextGatedDeltaNet
+        # state [B, Hv, dk, dv]; delta [B, Hv, dv]: what token 0 writes
+        (t.state(-1).shape, t.quantities(0)["delta"].shape) == ((1, 2, 4, 3), (1, 2, 3))
     """
 
     name, title = "gated_deltanet", "Gated DeltaNet (gated delta rule)"

@@ -31,8 +31,11 @@ class MambaKind(ConvKind):
 
     Example::
 
-        t = trace_mixer_call(mixer, args, kwargs, out)     # mixer: MambaMixer
-        t.state(3).shape, t.names                          # [B, d_inner, d_state], ('x', 'delta', 'A_bar', ...)
+        from tr_widgets.engine.state import trace_state
+        t = trace_state("mamba", x=torch.randn(1, 6, 4), delta=torch.rand(1, 6, 4), A=-torch.ones(4, 2),
+                        B=torch.randn(1, 6, 2), C=torch.randn(1, 6, 2))       # or trace_mixer_call on a MambaMixer
+        assert isinstance(t.spec, MambaKind)
+        (t.state(3).shape, t.names[:3]) == ((1, 4, 2), ("x", "delta", "A_bar"))     # [B, d_inner, d_state]
     """
 
     name, title = "mamba", "Mamba selective scan"
@@ -115,9 +118,12 @@ class Mamba2Kind(ConvKind):
 
     Example::
 
-        t = trace_mixer_call(mixer, args, kwargs, out)     # mixer: Mamba2Mixer
-        t.quantities(2)["dA"].shape                        # [B, heads]
-        t.attention_row(5, head=0).shape                   # [B, 6]
+        from tr_widgets.engine.state import trace_state
+        t = trace_state("mamba2", x=torch.randn(1, 6, 2, 3), dt=torch.rand(1, 6, 2), A=-torch.ones(2),
+                        B=torch.randn(1, 6, 1, 4), C=torch.randn(1, 6, 1, 4))    # or trace_mixer_call on a Mamba2Mixer
+        assert isinstance(t.spec, Mamba2Kind)
+        t.quantities(2)["dA"].shape == (1, 2)        # [B, heads]: one decay per head
+        t.attention_row(5, head=0).shape == (1, 6)   # [B, i + 1]: row 5 of the SSD matrix
     """
 
     name, title = "mamba2", "Mamba-2 SSD"

@@ -34,9 +34,11 @@ class RwkvKind(StateKind):
 
     Example::
 
-        t = trace_mixer_call(block.attention, args, kwargs, out)    # RwkvSelfAttention
-        shift, num, den, mx = t.state(-1)
-        t.quantities(0)["denominator"].shape                        # [B, attention_hidden]
+        from tr_widgets.engine.state import trace_state
+        t = trace_state("rwkv", k=torch.randn(1, 6, 4), v=torch.randn(1, 6, 4), time_decay=torch.zeros(4),
+                        time_first=torch.zeros(4))     # or trace_mixer_call on a RwkvSelfAttention
+        num, den, mx = t.state(-1)             # a hooked call adds the token shift in front
+        t.quantities(0)["denominator"].shape == (1, 4)     # [B, attention_hidden]
     """
 
     name, title = "rwkv", "RWKV-4 WKV linear attention"

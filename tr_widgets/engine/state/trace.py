@@ -32,10 +32,11 @@ class StateTrace:
 
     Example::
 
-        t = trace_mixer_call(mixer, args, kwargs, out)
-        len(t), t.names            # 12, ('x', 'delta', 'A_bar', 'B', 'Bx', 'C', 'D', 'gate', 'y')
-        t.state(-1).shape          # [B, d_inner, d_state], as cache.layers[i].recurrent_states[0]
-        t.quantities(3)["A_bar"]   # how much of each state entry survives step 3
+        from tr_widgets.engine.state import trace_state
+        t = trace_state("mamba", x=torch.randn(1, 6, 4), delta=torch.rand(1, 6, 4), A=-torch.ones(4, 2),
+                        B=torch.randn(1, 6, 2), C=torch.randn(1, 6, 2))     # or trace_mixer_call in a forward hook
+        (len(t), t.state(-1).shape) == (6, (1, 4, 2))     # steps; [B, d_inner, d_state] as the cache keeps it
+        t.quantities(3)["A_bar"].shape == (1, 4, 2)       # how much of each state entry survives step 3
     """
 
     spec: StateKind  # the family's spec (what the state is, how to run and present it); .kind is its name
