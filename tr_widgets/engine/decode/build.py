@@ -35,7 +35,12 @@ from .trace import DecodeTrace
 
 
 def sync(device) -> None:
-    """Wait for the device, so a wall-clock reading covers its work (a no-op off CUDA)."""
+    """Wait for the device, so a wall-clock reading covers its work (a no-op off CUDA).
+
+    Example::
+
+        sync("cpu")  # a no-op off CUDA; on a GPU it waits for queued kernels before a timer is read
+    """
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
 

@@ -25,13 +25,30 @@ def module_params(module, layer: int, direction: int) -> CellParams:
 
 
 def all_params(module) -> list[list[CellParams]]:
-    """``[layer][direction]`` snapshots of every weight of a recurrent module or cell."""
+    """``[layer][direction]`` snapshots of every weight of a recurrent module or cell.
+
+    Example::
+
+        p = all_params(nn.LSTM(3, 4, num_layers=2, bidirectional=True))
+        (len(p), len(p[0])) == (2, 2)  # [layer][direction]
+        p[1][0].w_ih.shape == (16, 8)  # 4 gates x 4 units; layer 1 reads both directions' 4 units
+    """
     D = 2 if getattr(module, "bidirectional", False) else 1
     return [[module_params(module, l, d) for d in range(D)] for l in range(getattr(module, "num_layers", 1))]
 
 
 def check_module(module) -> None:
-    """A recurrent module that can be replayed exactly, or one clear TraceInputError."""
+    """A recurrent module that can be replayed exactly, or one clear TraceInputError.
+
+    Example::
+
+        check_module(lstm)  # fine: returns None
+        try:
+            check_module(nn.Linear(3, 4)); raised = None
+        except TraceInputError as err:
+            raised = err
+        assert raised is not None and "module" in str(raised)  # names the argument to fix
+    """
     if not isinstance(module, FULL + CELLS):
         fail("module", f"one of {SUPPORTED}", describe(module),
              "trace the recurrent submodule itself, or use tr_widgets.capture(model) to find them")

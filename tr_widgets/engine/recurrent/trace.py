@@ -28,7 +28,14 @@ from .scan import linear_scan
 
 @dataclass(frozen=True, eq=False)
 class StepRecord:
-    """One step of one layer/direction/batch item: operands, intermediates, results and equations."""
+    """One step of one layer/direction/batch item: operands, intermediates, results and equations.
+
+    Example::
+
+        st = tr.step(2)  # an LSTM(3, 4): step 2 of layer 0, batch item 0
+        (st.kind, st.t, st["x_t"].shape) == ("lstm", 2, (3,))
+        assert torch.allclose(st["h_t"], lstm(x)[0][2, 0])  # the module's own output at t = 2
+    """
 
     kind: str
     t: int
