@@ -10,7 +10,8 @@ crosses to the browser"). A matrix larger than the view is shown twice:
   4096×4096 matrix stays visible; a visible notice says what was reduced.
 
 Cells are sent as uint8 codes: 0..253 map linearly onto [vmin, vmax], ``NONFINITE`` marks NaN/inf and
-``BLOCKED`` marks cells a mask removed (drawn hatched, never blank).
+``BLOCKED`` marks cells a mask removed (drawn hatched, never blank). Axis labels and the colour bar's
+ticks live in :mod:`.axes` (re-exported here).
 """
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..i18n import msg
+from .axes import (CHAR_PX, LABEL_CHARS, LABEL_PX, AxisLabels, axis_labels, colour_ticks, elide, label_ticks,
+                   range_note, tick_text)
+
+__all__ = ["BLOCKED", "CHAR_PX", "LABEL_CHARS", "LABEL_PX", "LEVELS", "NONFINITE", "OVERVIEW", "ROBUST_MIN", "WINDOW",
+           "AxisLabels", "Codes", "Overview", "Window", "all_pool", "axis_labels", "colour_ticks", "dequantize",
+           "elide", "label_ticks", "make_overview", "maxabs_pool", "overview_notice", "pool_factors", "quantize",
+           "range_note", "tick_text", "to_numpy", "value_range", "window_around"]  # axes' names re-exported
 
 LEVELS = 253  # codes 0..253 carry values
 NONFINITE = 254
@@ -223,93 +231,3 @@ def make_overview(blocks, shape: tuple[int, int], *, signed: bool, max_px: int =
     vmin, vmax = vrange if vrange is not None else value_range(shown, signed, robust)
     codes = quantize(img, vmin, vmax, blocked)
     return Overview(codes, vmin, vmax, factors, tuple(shape), overview_notice(shape, codes.shape, factors))
-
-
-# ---- axis labels, the colour bar's ticks, the range line: computed here, placed as sent by matrix.js ----
-
-LABEL_PX = 14  # the least pixels between the centres of two shown labels (11 px text on 13 px lines)
-CHAR_PX = 7  # about how wide one character of 11 px text is (elision and horizontal spacing)
-LABEL_CHARS = 12  # a shown label's most characters; longer ones are elided (full text on hover)
-
-
-def elide(s: str, n: int = LABEL_CHARS) -> str:
-    """``s`` cut to at most ``n`` characters, the last one "…" when cut.
-
-    Example: ``elide("transformers", 6) == "trans…"``
-    """
-    return s if len(s) <= n else s[:max(n - 1, 0)] + "…"
-
-
-def label_ticks(n: int, cell_px: int, min_px: int = LABEL_PX, start: int = 0) -> list[int]:
-    """Which of ``n`` cells (window-relative) get a label, so that shown labels are ``min_px`` apart.
-
-    Every cell when cells are at least ``min_px``; else the first cell, the last one whenever it fits,
-    and between them the cells whose absolute index (``start + i``) is a multiple of a round step
-    (1, 2, 5, 10, 20, 50, …) at least ``min_px / cell_px``. Neighbouring ticks are never closer.
-
-    Example::
-
-        label_ticks(64, 2, 14)        # [0, 10, 20, 30, 40, 50, 63]
-    """
-    if n <= 0:
-        return []
-    k = max(1, math.ceil(min_px / max(cell_px, 1)))  # the least cells between two labels
-    if k == 1:
-        return list(range(n))
-    step = next(m * 10 ** e for e in range(12) for m in (1, 2, 5) if m * 10 ** e >= k)
-    inner = [i for i in range(k, n - 1 - k + 1) if (start + i) % step == 0]
-    return [0] + inner + ([n - 1] if n - 1 >= k else [])
-
-
-@dataclass(frozen=True)
-class AxisLabels:
-    """The labels shown along one matrix axis: window-relative cells, their (elided) text, rotation."""
-
-    ticks: list[int]
-    texts: list[str]
-    rotate: bool = False  # column labels drawn vertically (reading upwards)
-
-
-def axis_labels(labels, start: int, n: int, cell_px: int, column: bool = False) -> AxisLabels:
-    """The labels of ``n`` cells from absolute index ``start``: ``labels`` (tokens) where given, else indices.
-
-    Rows are labelled horizontally, ``LABEL_PX`` apart. Columns are labelled horizontally when that shows
-    every label the vertical ones would (short labels, wide cells), else vertically.
-
-    Example::
-
-        axis_labels(["<s>", "the", "cat"], 0, 3, 24, column=True).texts   # ['<s>', 'the', 'cat']
-    """
-    full = [str(s) for s in labels] if labels else [str(start + i) for i in range(n)]
-    full = (full + [str(start + i) for i in range(len(full), n)])[:n]
-    texts = [elide(s) for s in full]
-    ticks = label_ticks(n, cell_px, LABEL_PX, start)
-    rotate = False
-    if column and ticks:
-        wide = max(len(texts[i]) for i in ticks) * CHAR_PX + 6  # px a horizontal label needs
-        flat = label_ticks(n, cell_px, wide, start)
-        rotate = flat != ticks
-    return AxisLabels(ticks, [texts[i] for i in ticks], rotate)
-
-
-def tick_text(v: float) -> str:
-    """A colour-bar number: 3 significant digits, a real minus sign. Example: ``tick_text(-0.07692) == "−0.0769"``"""
-    return f"{v:.3g}".replace("-", "−")
-
-
-def colour_ticks(vmin: float, vmax: float) -> list[tuple[float, str]]:
-    """The colour bar's ticks: (position from 0 = vmin to 1 = vmax, text) for min, 0 when inside, max.
-
-    Example::
-
-        colour_ticks(-2.0, 2.0)       # [(0.0, '−2'), (0.5, '0'), (1.0, '2')]
-    """
-    ticks = [(0.0, tick_text(vmin))]
-    if vmin < 0 < vmax:
-        ticks.append(((0 - vmin) / (vmax - vmin), "0"))
-    return ticks + [(1.0, tick_text(vmax))]
-
-
-def range_note(axis: str, a: int, n: int, full: int) -> str:
-    """"key 0–63 of 0–4095" when a window shows part of a longer axis, else "" (the labels say it all)."""
-    return msg("view.range_note", axis=axis, first=a, last=a + n - 1, full_last=full - 1) if 0 < n < full else ""
