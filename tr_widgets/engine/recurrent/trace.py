@@ -33,7 +33,7 @@ class StepRecord:
     Example::
 
         st = tr.step(2)  # an LSTM(3, 4): step 2 of layer 0, batch item 0
-        (st.kind, st.t, st["x_t"].shape) == ("lstm", 2, (3,))
+        (st.kind, st.t, st["x_t"].shape) == (tr.kind, 2, (3,))
         assert torch.allclose(st["h_t"], lstm(x)[0][2, 0])  # the module's own output at t = 2
     """
 
