@@ -58,7 +58,15 @@ def _row(t, L):
 
 
 class Recording:
-    """What the loop collects; token ids and probabilities stay on the device until ``finish``."""
+    """What the loop collects; token ids and probabilities stay on the device until ``finish``.
+
+    Example::
+
+        r = Recording()
+        r.add(0, [(None, at)], [], 0, 6, use_cache=False)  # tick 0: one attention call, no cache, 6 keys
+        r.q[0][0].shape == (1, 2, 1, 8)  # of at's [1, 2, 6, 8] queries only the newest row is kept
+        r.layer_keys == [(6,)]
+    """
 
     def __init__(self):
         self.seconds, self.chosen, self.top_p, self.top_i = [], [], [], []

@@ -24,7 +24,8 @@ def split_traces(traces: list) -> tuple[list, list]:
 
     Example::
 
-        attn, states = split_traces(cap.drain())     # a Mamba model: ([], [(mixer, StateTrace), ...])
+        attn, states = split_traces([(None, at)])  # a Mamba model's drained tick: ([], [(mixer, StateTrace), ...])
+        (attn, states) == ([(None, at)], [])
     """
     attn = [(m, t) for m, t in traces if not isinstance(t, StateTrace)]
     return attn, [(m, t) for m, t in traces if isinstance(t, StateTrace)]
@@ -48,7 +49,10 @@ def cache_layer_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
     Example::
 
-        kv, st = cache_layer_bytes(out.past_key_values)    # GPT-2, 2 layers, 7 positions: (2·7·32·4·... , ...), ()
+        import types
+        layer = types.SimpleNamespace(keys=torch.zeros(1, 4, 7, 8), values=torch.zeros(1, 4, 7, 8))
+        cache_layer_bytes(types.SimpleNamespace(layers=[layer] * 2)) == ((2 * 4 * 7 * 8 * 4,) * 2, ())
+        cache_layer_bytes([torch.zeros(1, 16, 3)] * 5) == ((), (5 * 16 * 4,) * 3)  # RWKV: [B, hidden, layers]
     """
     if cache is None:
         return (), ()
