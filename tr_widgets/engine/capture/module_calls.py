@@ -23,7 +23,12 @@ class Call:
     once; the rest (detached, flattened) when a next call looks like it continues this one (``settle``), so
     a module called once (a block in depth) costs one tuple.
 
-    Example: ``call = Call((x_t, h), {}, out, flat_out(out)); call.settle().ins[(1,)] is h``
+    Example::
+
+        cell, h = nn.RNNCell(3, 4), torch.zeros(1, 4)
+        out = cell(x[0], h)
+        call = Call((x[0], h), {}, out, flat_out(out)).settle()
+        (sorted(call.ins), call.outs[0][0]) == ([(0,), (1,)], ())  # input, hx -> the new h
     """
 
     __slots__ = ("args", "kwargs", "output", "ins", "outs", "versions", "out_ptrs", "kept")
@@ -52,7 +57,12 @@ class Call:
 class Loop:
     """The calls of one module that form one loop over time (``module_loops``' docstring says when).
 
-    Example: ``loop = Loop(first_call); loop.calls.append(call); loop.links  # ((out_key, in_key), ...)``
+    Example::
+
+        cell, h = nn.RNNCell(3, 4), torch.zeros(1, 4)
+        out = cell(x[0], h)
+        loop = Loop(Call((x[0], h), {}, out, flat_out(out)))
+        (len(loop.calls), loop.links) == (1, None)  # links ((out_key, in_key), ...) are set by module_loops
     """
 
     __slots__ = ("calls", "links", "fresh", "entry", "index", "nbytes", "tensors")
@@ -69,7 +79,13 @@ class Loop:
 def feeds(prev: Call, args, kwargs) -> bool:
     """A cheap first look: some tensor argument starts where a tensor ``prev`` returned starts.
 
-    Example: ``feeds(prev_call, (x_t, h), {})  # True when h is what prev_call returned``
+    Example::
+
+        cell, h = nn.RNNCell(3, 4), torch.zeros(1, 4)
+        h1 = cell(x[0], h)
+        prev = Call((x[0], h), {}, h1, flat_out(h1))
+        feeds(prev, (x[1], h1), {}) == True  # the next step reads what prev returned
+        feeds(prev, (x[1], h), {}) == False
     """
     ptrs = [t.data_ptr() for _, t in prev.outs]
     for a in (*args, *kwargs.values()) if kwargs else args:
@@ -82,5 +98,14 @@ def feeds(prev: Call, args, kwargs) -> bool:
 
 
 def same_memory(t, o, version) -> bool:
-    """``t`` is ``o``'s memory at ``version`` (same start, shape, no write since). Example: ``same_memory(h, out, 0)``"""
+    """``t`` is ``o``'s memory at ``version`` (same start, shape, no write since).
+
+    Example::
+
+        h = torch.zeros(2)
+        v = h._version
+        same_memory(h[:], h, v) == True
+        h.add_(1)
+        same_memory(h, h, v) == False  # written since
+    """
     return t.numel() > 0 and t.data_ptr() == o.data_ptr() and t.shape == o.shape and t._version == version

@@ -21,7 +21,10 @@ from ..loops import LoopTraceBuilder, OpRecorder, Source, code_info, quantity_na
 def flat_in(args, kwargs) -> list:
     """``[(key, tensor), ...]`` of a call's tensor arguments, through one level of tuples and lists.
 
-    Example: ``flat_in((x, (h, c)), {})  # [((0,), x), ((1, 0), h), ((1, 1), c)]``
+    Example::
+
+        h, c = torch.zeros(1, 4), torch.zeros(1, 4)
+        [key for key, _ in flat_in((x, (h, c)), {"mask": None})] == [(0,), (1, 0), (1, 1)]
     """
     out = []
     for key, a in [((i,), a) for i, a in enumerate(args)] + [((k,), v) for k, v in kwargs.items()]:
@@ -35,7 +38,10 @@ def flat_in(args, kwargs) -> list:
 def flat_out(output) -> list:
     """``[(key, tensor), ...]`` of what a call returned: a tensor, or a tuple (of tuples) of tensors.
 
-    Example: ``flat_out((y, (h, c)))  # [((0,), y), ((1, 0), h), ((1, 1), c)]``; ``flat_out([1.0])  # []``
+    Example::
+
+        [key for key, _ in flat_out(lstm(x))] == [(0,), (1, 0), (1, 1)]  # (output, (h, c))
+        flat_out([1.0]) == []
     """
     if isinstance(output, torch.Tensor):
         return [((), output)]
@@ -50,14 +56,20 @@ def flat_out(output) -> list:
 
 
 def forward_code(module):
-    """The code object of ``type(module).forward`` (None if it has none). Example: ``forward_code(cell).co_name``"""
+    """The code object of ``type(module).forward`` (None if it has none).
+
+    Example: ``forward_code(nn.RNNCell(3, 4)) is nn.RNNCell.forward.__code__; forward_code(object()) == None``
+    """
     return getattr(getattr(type(module), "forward", None), "__code__", None)
 
 
 def arg_name(code, key) -> str:
     """The forward's own name for an argument key ``(i,)``, ``(i, j)`` or ``(kwarg,)``.
 
-    Example: ``arg_name(RNNCell.forward.__code__, (1,)), arg_name(code, (1, 0))  # 'hprev', 'hx[0]'``
+    Example::
+
+        code = nn.LSTMCell.forward.__code__  # forward(self, input, hx=None)
+        (arg_name(code, (1,)), arg_name(code, (1, 0)), arg_name(code, ("mask",))) == ("hx", "hx[0]", "mask")
     """
     head = key[0]
     if isinstance(head, int):
