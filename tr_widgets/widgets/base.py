@@ -50,13 +50,29 @@ COMMON_OPTIONS = {
 }
 
 
+def bars_options(units: str, default_units: int = 3, bars: str = "units per bar chart") -> dict:
+    """The options of a stepper that writes some units' numbers and draws bar charts (each one's definition).
+
+    Example: ``bars_options("units the table shows")["units"][3] == 3``
+    """
+    return {"units": (*int_in(1, 16), f"units={default_units} ({units})", default_units),
+            "max_bars": (*int_in(4, 512), f"max_bars=128 ({bars})", 128)}
+
+
+def open_option(name: str, what: str) -> tuple:
+    """An option that opens a folded panel from the start. Example: ``open_option("equations", "the table")[3] is False``"""
+    return (is_bool, "True or False", f"{name}=True ({what} open from the start)", False)
+
+
 def check_options(owner: str, spec: dict, options: dict, selectors: dict) -> dict:
     """Validate keyword options once, at the public boundary; selector names take an index.
 
     Example::
 
-        check_options("show", COMMON_OPTIONS, {"progress": "no"}, {})
-        # TraceInputError: show(progress=...): expected True or False, got str 'no'. Fix: pass progress=False
+        check_options("show", COMMON_OPTIONS, {"progress": False, "head": 1}, {"head": ["h0", "h1"]}) == {
+            "progress": False, "head": 1}
+        # check_options("show", COMMON_OPTIONS, {"progress": "no"}, {}) raises TraceInputError:
+        # show(progress=...): expected True or False, got str 'no'. Fix: pass progress=False
     """
     out = {}
     for name, value in options.items():
@@ -97,6 +113,11 @@ class Stepper(FrameStreaming, w.VBox):
     Subclasses set ``OPTIONS``, build ``self.panels`` in ``_build()`` (reading ``self.options``, every
     option with its default filled in) and redraw in ``_update(new_selection)``. The step lives in the
     controller alone; ``step`` reads and sets it.
+
+    Example::
+
+        s = tr_widgets.show(tr)            # a RecurrentStepper, one of the Stepper subclasses
+        s.step = 3; s.controller.step == 3   # the step lives in the controller
     """
 
     OPTIONS: dict = COMMON_OPTIONS
@@ -149,10 +170,10 @@ class Stepper(FrameStreaming, w.VBox):
         return []
 
     def _n_steps(self) -> int:
-        raise NotImplementedError
+        return len(self.trace)
 
     def _step_name(self) -> str:
-        return "step"
+        return "t"
 
     def _build(self) -> None:
         raise NotImplementedError

@@ -8,7 +8,7 @@ import ipywidgets as w
 import numpy as np
 
 from ..i18n import msg
-from ..views import quantize
+from ..views import quantize, window_around
 
 LABEL_CHARS = 80  # a label's most characters sent to a canvas: bounds the bytes of a window of labels
 
@@ -131,3 +131,23 @@ def show_block(canvas, matrix: np.ndarray, win, vrange: tuple[float, float]) -> 
     block = matrix[win.r0:win.r1, win.c0:win.c1]  # [rows, cols] of the window
     fit_cells(canvas, *block.shape)
     canvas.set_window(quantize(block, *vrange), win, matrix.shape, *vrange)
+
+
+def follow_column(canvas, matrix: np.ndarray, col: int, window: int, shown, vrange, step: int):
+    """Move a units × steps heatmap to column ``col`` (marked), marked as showing ``step``: a new window block
+    only when the window moves. Returns the window now shown, which the caller passes back as ``shown``.
+
+    Example::
+
+        from tr_widgets.widgets.panels import MatrixCanvas
+        heatmap, H = MatrixCanvas(), np.arange(12, dtype=np.float32).reshape(3, 4)
+        win = follow_column(heatmap, H, 2, 64, None, (0.0, 11.0), 2)
+        (win.c0, win.c1, heatmap.mark_col) == (0, 4, 2)
+    """
+    win = window_around(matrix.shape, None, col, window, window)
+    with canvas.hold_sync():
+        if win != shown:
+            show_block(canvas, matrix, win, vrange)
+        canvas.mark_col = col
+        canvas.step = step
+    return win

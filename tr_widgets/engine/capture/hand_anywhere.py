@@ -21,6 +21,7 @@ so this never starts there. ``via="mode"`` installs no wrappers: its mode follow
 """
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 
@@ -132,6 +133,7 @@ def _seen(how, args, kwargs, out) -> None:
 
 
 def _wrap(original, how):
+    @functools.wraps(original)  # name, doc and __wrapped__ of torch's own
     def product(*args, **kwargs):
         out = original(*args, **kwargs)
         if _pending:
@@ -140,8 +142,6 @@ def _wrap(original, how):
             except Exception:  # noqa: BLE001 - following attention must never break the forward
                 pass
         return out
-    product.__name__ = product.__qualname__ = original.__name__
-    product.__doc__, product.__wrapped__ = original.__doc__, original
     return product
 
 

@@ -15,6 +15,7 @@ call). The last capture to stop puts the original functions back.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 
@@ -84,6 +85,7 @@ def _notice(x, out, dtype) -> None:
 
 
 def _wrap(original):
+    @functools.wraps(original)  # name, doc and __wrapped__ of torch's own
     def softmax(*args, **kwargs):
         n, x = getattr(_depth, "n", 0), None
         if n == 0 and _active:
@@ -104,8 +106,6 @@ def _wrap(original):
             except Exception:  # noqa: BLE001 - the net must never break the forward
                 pass
         return out
-    softmax.__name__ = softmax.__qualname__ = original.__name__
-    softmax.__doc__, softmax.__wrapped__ = original.__doc__, original
     return softmax
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ...engine import AttentionTrace
 from ...views import (Window, batch_axes, labels, quantize, row_view, value_range, weights_overview,
                      weights_window, window_around)
 from ...views.attention import heads_range
 from ..base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg, msg_or
-from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels, wrap_row
+from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels
 from ..markup import attention_output, index_of, notes_html
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
@@ -30,9 +29,10 @@ class AttentionStepper(Stepper):
 
     Example::
 
-        at = tr_widgets.trace_attention(q, k, v, is_causal=True, tokens=toks)   # q [1, 4, T, E]
+        at = tr_widgets.trace_attention(q, k, v, is_causal=True)   # q [1, 2, 6, 8]: 2 heads, 6 queries
         s = AttentionStepper(at, head=1)
-        s.step = 5; s.select(head=2)     # query 5 of head 2: every panel follows
+        s.step = 5; s.select(head=0)     # query 5 of head 0: every panel follows
+        s.step == 5
     """
 
     OPTIONS = {**COMMON_OPTIONS,
@@ -41,9 +41,6 @@ class AttentionStepper(Stepper):
                "scale": (lambda v: v in ("shared", "head"),
                          '"shared" (one weights colour range for every head) or "head" (each head its own)',
                          'scale="head"', "shared")}
-
-    def __init__(self, trace: AttentionTrace, **options):
-        super().__init__(trace, **options)
 
     def _axes(self):
         return [(name, [str(i) for i in range(n)]) for name, n in batch_axes(self.trace)]

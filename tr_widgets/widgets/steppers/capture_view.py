@@ -20,10 +20,11 @@ class CaptureView(w.VBox):
 
     Example::
 
-        with tr_widgets.capture(model) as rec:
-            model(x)
-        view = tr_widgets.show(rec)            # or CaptureView(rec.traces)
-        view.choose("transformer.h.1.attn"); view.stepper.step = 3
+        with tr_widgets.capture(lstm) as rec:
+            lstm(x)
+        view = CaptureView(rec.traces)         # what tr_widgets.show(rec) gives when rec holds several
+        view.choose(rec.traces[0][0]); view.stepper.step = 3
+        view.stepper.step == 3
     """
 
     def __init__(self, traces, **options):

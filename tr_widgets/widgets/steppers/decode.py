@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ...engine.decode import DecodeTrace
 from ...views import quantize, value_range
 from ...views.decode import cache_strip, text_parts, tick_view, timeline
 from ...views.matrix import Window
@@ -44,15 +43,9 @@ class DecodeStepper(Stepper):
                "timeline": (is_bool, "True or False",
                             "timeline=False (hide the measured tick times, e.g. for reproducible snapshots)", True)}
 
-    def __init__(self, trace: DecodeTrace, **options):
-        super().__init__(trace, **options)
-
     def _axes(self):
         return [("layer", [str(i) for i in range(max(self.trace.num_layers, 1))]),
                 ("head", [str(i) for i in range(max(self.trace.num_heads, 1))])]
-
-    def _n_steps(self) -> int:
-        return len(self.trace)
 
     def _step_name(self) -> str:
         return msg("decode.step_name")

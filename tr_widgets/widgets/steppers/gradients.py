@@ -12,11 +12,10 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ...engine.gradients import GradientTrace
-from ...views import make_overview, quantize, recurrent_axes, value_range, window_around
+from ...views import make_overview, recurrent_axes, value_range
 from ...views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
-from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
-from ..layout import fold, matrix_width, scrolling, set_series, show_block, where_text, wrap_row
+from ..base import COMMON_OPTIONS, Stepper, bars_options, int_in, open_option
+from ..layout import fold, follow_column, matrix_width, scrolling, set_series, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ..panels.line_chart import Frame, Line, chart_look, live_chart
 from ...views.looks_text import TextRow, text_look
@@ -59,20 +58,12 @@ class GradientStepper(Stepper):
     """
 
     OPTIONS = {**COMMON_OPTIONS,
-               "units": (*int_in(1, 16), "units=3 (units whose arithmetic the table shows)", 3),
-               "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
+               **bars_options("units whose arithmetic the table shows"),
                "max_points": (*int_in(16, 1024), "max_points=256 (points of the series over time)", 256),
-               "equations": (is_bool, "True or False", "equations=True (the equations table open from the start)",
-                             False)}
-
-    def __init__(self, trace: GradientTrace, **options):
-        super().__init__(trace, **options)
+               "equations": open_option("equations", "the equations table")}
 
     def _axes(self):
         return recurrent_axes(self.trace)
-
-    def _n_steps(self) -> int:
-        return len(self.trace)
 
     def _step_name(self) -> str:
         return "k"
@@ -144,13 +135,7 @@ class GradientStepper(Stepper):
             note = msg("gradients.bins_note", n=s.steps_per_bin) if s.steps_per_bin > 1 else ""
             self.gains.set_series([(msg("gradients.log_gain"), log_gain, ~s.visited, s.current, note)])
             self.gains.step = k
-        win = window_around(self._G.shape, None, t, o["window"], o["window"])
-        with self.heatmap.hold_sync():
-            if win != self._win:
-                show_block(self.heatmap, self._G, win, self._vrange)
-                self._win = win
-            self.heatmap.mark_col = t
-            self.heatmap.step = k
+        self._win = follow_column(self.heatmap, self._G, t, o["window"], self._win, self._vrange, k)
         self.controller.set_caption(msg("gradients.caption", k=index_of(k, T), t=index_of(t, T), kind=self.trace.kind,
                                         where=where, norm=f"{gv.norm:.3e}", gain=f"{gv.gain:.3f}"), k)
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ...engine.loops import LoopTrace
 from ...i18n import msg
-from ...views import graph_window, make_overview, value_range, window_around
+from ...views import graph_window, make_overview, value_range
 from ...views.loop import batch_size, loop_axes, quantity_bars, state_matrix, state_name, step_values, step_view
 from ...views.looks_text import Cell, TextRow, table_look, text_look
-from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
-from ..layout import fold, matrix_width, scrolling, set_series, show_block, wrap_row
+from ..base import COMMON_OPTIONS, Stepper, bars_options, int_in, is_bool
+from ..layout import fold, follow_column, matrix_width, scrolling, set_series, wrap_row
 from ..markup import SCROLL, TABLE, TD, TH, THEME_VARS, escaped, graph_svg, index_of
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 
@@ -30,7 +29,13 @@ def source_table(sv, caption: str) -> tuple[str, tuple]:
     """The step's source as a table (line number, code, the values computed on that line), its HTML and its
     Looks (what ``save()`` paints).
 
-    Example: ``html, looks = source_table(views.loop.step_view(trace, 2), "step t = 2")``
+    Example::
+
+        from tr_widgets.magic.cell_loops import run_watched    # a loop found in a %%tr_step cell
+        cell, ns = "for t in range(4):\\n    h = torch.tanh(h + xs[t])", {"torch": torch, "h": 0, "xs": torch.randn(4, 2)}
+        loop = run_watched(cell, compile(cell, "<cell>", "exec"), ns, ns)[0][0][1]
+        html, looks = source_table(views.loop.step_view(loop, 2), "step t = 2")
+        ("h = torch.tanh(h + xs[t])" in html) == True
     """
     head = [msg("loop.col_line"), msg("loop.col_code"), msg("loop.col_values")]
     body = [(str(r.number), r.code, [f"{n} = {v}" for n, v in r.shown]) for r in sv.rows]
@@ -52,31 +57,21 @@ class LoopStepper(Stepper):
 
     Example::
 
-        with tr_widgets.capture(model) as rec:     # a d2l-style LSTMScratch: a loop over X in inputs
-            model(X)
-        s = tr_widgets.show(rec.traces[0][1])      # a LoopStepper (or show(rec): the capture's chooser)
-        s.step = 3; s.next()                       # every panel follows
-        s.select(batch=1, state=1)                 # batch item 1; the heatmap shows C
+        from tr_widgets.magic.cell_loops import run_watched    # or capture(model): a loop in its forward
+        cell, ns = "for t in range(4):\\n    h = torch.tanh(h + xs[t])", {"torch": torch, "h": 0, "xs": torch.randn(4, 2)}
+        loop = run_watched(cell, compile(cell, "<cell>", "exec"), ns, ns)[0][0][1]
+        s = LoopStepper(loop)                      # or tr_widgets.show(loop)
+        s.step = 2; s.next(); s.step == 3          # every panel follows
     """
 
     OPTIONS = {**COMMON_OPTIONS,
-               "units": (*int_in(1, 16), "units=4 (numbers written beside each line)", 4),
-               "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
+               **bars_options("numbers written beside each line", 4),
                "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
                "ops": (is_bool, "True or False", "ops=True (a bar chart for every op, not only the code's names)",
                        False)}
 
-    def __init__(self, trace: LoopTrace, **options):
-        super().__init__(trace, **options)
-
     def _axes(self):
         return loop_axes(self.trace)
-
-    def _n_steps(self) -> int:
-        return len(self.trace)
-
-    def _step_name(self) -> str:
-        return "t"
 
     def _build(self) -> None:
         o = self.options
@@ -123,13 +118,7 @@ class LoopStepper(Stepper):
         batch, part = self._sel()
         if new_selection or self._M is None:
             self._load_selection()
-        win = window_around(self._M.shape, None, t, self.window, self.window)
-        with self.heatmap.hold_sync():
-            if win != self._win:
-                show_block(self.heatmap, self._M, win, self._vrange)
-                self._win = win
-            self.heatmap.mark_col = t
-            self.heatmap.step = t
+        self._win = follow_column(self.heatmap, self._M, t, self.window, self._win, self._vrange, t)
         name = self.trace.name or msg("loop.unnamed")
         values = step_values(self.trace, t, batch)  # once a step: the source and the bars read the same values
         self.source.show(*self._source(t, values))  # its Looks kept with its HTML: save() paints them

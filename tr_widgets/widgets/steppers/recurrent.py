@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ...engine import RecurrentTrace
-from ...views import (graph_window, hidden_matrix, make_overview, quantize, recurrent_axes, step_view,
-                     value_range, window_around)
-from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool, tqdm_progress
-from ..layout import fold, matrix_width, scrolling, set_series, show_block, where_text, wrap_row
+from ...views import (graph_window, hidden_matrix, make_overview, recurrent_axes, step_view,
+                     value_range)
+from ..base import COMMON_OPTIONS, Stepper, bars_options, int_in, open_option, tqdm_progress
+from ..layout import fold, follow_column, matrix_width, scrolling, set_series, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
 from ..markup import equations_table, graph_svg, index_of
@@ -37,7 +36,7 @@ LONG = 1024  # steps from which building the view shows a progress bar
 def trace_dims(s) -> tuple[int, int]:
     """Rows and columns of a recurrent stepper's heatmap window (units × steps).
 
-    Example: ``trace_dims(stepper)  # (10, 5) for an LSTM of hidden size 10 over 5 steps``
+    Example: ``trace_dims(tr_widgets.show(tr)) == (tr.hidden_size, tr.seq_len)  # (4, 6): nn.LSTM(3, 4), 6 steps``
     """
     tr = s.trace
     return min(tr.proj_size or tr.hidden_size, s.window), min(tr.seq_len, s.window)  # per direction: [Hout, T]
@@ -73,23 +72,15 @@ class RecurrentStepper(Stepper):
     """
 
     OPTIONS = {**COMMON_OPTIONS,
-               "units": (*int_in(1, 16), "units=3 (units whose arithmetic the equations show)", 3),
-               "max_bars": (*int_in(4, 512), "max_bars=128 (units per bar chart)", 128),
+               **bars_options("units whose arithmetic the equations show"),
                "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
-               "equations": (is_bool, "True or False", "equations=True (the equations table open from the start)",
-                             False)}
-
-    def __init__(self, trace: RecurrentTrace, **options):
-        super().__init__(trace, **options)
+               "equations": open_option("equations", "the equations table")}
 
     def _axes(self):
         return recurrent_axes(self.trace)
 
     def _n_steps(self) -> int:
         return self.trace.seq_len
-
-    def _step_name(self) -> str:
-        return "t"
 
     def _build(self) -> None:
         o = self.options
@@ -147,13 +138,7 @@ class RecurrentStepper(Stepper):
         if new_selection or self._H is None:
             self._load_selection()
         H = self._H
-        win = window_around(H.shape, None, t, self.window, self.window)
-        with self.heatmap.hold_sync():
-            if win != self._win:
-                show_block(self.heatmap, H, win, self._vrange)
-                self._win = win
-            self.heatmap.mark_col = t
-            self.heatmap.step = t
+        self._win = follow_column(self.heatmap, H, t, self.window, self._win, self._vrange, t)
         # A packed sequence shorter than the batch's longest has only padding (zeros) past its end: the engine
         # refuses those steps, so the panels keep its last step and the caption says so.
         lengths = self.trace.lengths

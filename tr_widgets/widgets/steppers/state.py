@@ -10,11 +10,9 @@ lines over time up to t. The numbers are the trace's (``views.state``).
 """
 from __future__ import annotations
 
-import ipywidgets as w
 import numpy as np
 
-from ...engine.state import StateTrace
-from ...views import make_overview, quantize, window_around
+from ...views import make_overview, window_around
 from ...views.state import (human_bytes, layout, memory_view, output_bar, quantity_bars, state_axes, state_matrix,
                            state_range, state_series)
 from ..base import COMMON_OPTIONS, Stepper, int_in
@@ -31,7 +29,12 @@ def memory_panel(m, width: int = 400, height: int = 130) -> tuple[str, tuple]:
     0 … T−1, the state's line flat, the KV cache's growing by one position per tick, drawn up to t; its HTML
     and its Looks (for save()).
 
-    Example: ``html, looks = memory_panel(memory_view(trace, 5))``
+    Example::
+
+        t = tr_widgets.engine.state.trace_state("mamba", x=torch.randn(1, 6, 4), delta=torch.rand(1, 6, 4),
+                                                A=-torch.ones(4, 2), B=torch.randn(1, 6, 2), C=torch.randn(1, 6, 2))
+        html, looks = memory_panel(views.state.memory_view(t, 5))
+        ("data-tr-step='5'" in html) == True
     """
     frame = Frame(n=m.T, lo=0.0, hi=float(max(m.state_bytes, m.kv_at(m.T - 1), 1)), width=width, height=height,
                   left=64, top=8, right=8, tick=human_bytes)
@@ -60,7 +63,7 @@ MEMORY_W = 340  # px of the bytes chart: beside the state heatmap within a 900 p
 def family_title(kind) -> str:
     """The family's title in the active language ("state.family.<name>"; the engine's own title otherwise).
 
-    Example: ``family_title(trace.spec) == "Mamba selective scan"`` in English.
+    Example: ``family_title(tr_widgets.engine.state.kind_of("mamba")) == "Mamba selective scan"  # in English``
     """
     return msg_or(f"state.family.{kind.name}", kind.title)
 
@@ -70,27 +73,19 @@ class StateStepper(Stepper):
 
     Example::
 
-        t = trace_mixer_call(mixer, args, kwargs, out)     # from a forward hook on a MambaMixer
-        s = StateStepper(t, step=2)                        # or tr_widgets.show(t)
-        s.step = 3; s.next()                               # every panel follows
-        s.select(batch=1, channel=5)                       # Mamba-2 / Gated DeltaNet: head=...
+        t = tr_widgets.engine.state.trace_state("mamba", x=torch.randn(1, 6, 4), delta=torch.rand(1, 6, 4),
+                                                A=-torch.ones(4, 2), B=torch.randn(1, 6, 2), C=torch.randn(1, 6, 2))
+        s = StateStepper(t, step=2)      # or tr_widgets.show(t); a model's: trace_mixer_call in a forward hook
+        s.next(); s.select(channel=1)    # every panel follows
+        s.step == 3
     """
 
     OPTIONS = {**COMMON_OPTIONS,
                "max_bars": (*int_in(4, 512), "max_bars=128 (entries per bar chart)", 128),
                "max_points": (*int_in(16, 1024), "max_points=256 (points of the bytes-over-time lines)", 256)}
 
-    def __init__(self, trace: StateTrace, **options):
-        super().__init__(trace, **options)
-
     def _axes(self):
         return state_axes(self.trace)
-
-    def _n_steps(self) -> int:
-        return len(self.trace)
-
-    def _step_name(self) -> str:
-        return "t"
 
     def _build(self) -> None:
         lay = layout(self.trace)
