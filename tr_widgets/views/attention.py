@@ -53,6 +53,12 @@ def labels(trace) -> tuple[list[str] | None, list[str] | None]:
     """(query labels, key labels) as plain strings, or None; ``tokens`` label queries too if L == S.
 
     The strings are user text: widgets escape them (html.escape / textContent), never trust them.
+
+    Example::
+
+        tokens = ["The", "cat", "sat", "on", "the", "mat"]
+        labels(trace_attention(q, k, v, tokens=tokens)) == (tokens, tokens)    # L == S: tokens label queries too
+        labels(at) == (None, None)                                    # no tokens given
     """
     keys = _labels("tokens", trace.tokens, trace.S)
     if trace.query_tokens is not None:
@@ -68,7 +74,10 @@ def weights_rows(trace, index: tuple, r0: int, r1: int, keys: int | None = None)
 
     Example::
 
-        w, blocked = weights_rows(at, (0, 1), 0, 8)     # equals at.weights[0, 1, :8]
+        causal = torch.ones(6, 6, dtype=torch.bool).triu(1)     # key j > query i is blocked
+        ref = torch.softmax((q[0, 1] @ k[0, 1].T / 8 ** 0.5).masked_fill(causal, float("-inf")), -1)
+        w, blocked = weights_rows(at, (0, 1), 0, 6)             # at: causal; batch 0, head 1, rows 0-5
+        assert np.allclose(w, ref.numpy(), atol=1e-6) and (blocked == causal.numpy()).all()
     """
     w, blocked = trace.weights_rows(r0, r1, index, keys=keys)  # the engine's own masking and softmax, [n, S]
     return to_numpy(w), (blocked.cpu().numpy() if trace.has_mask else None)
@@ -124,7 +133,13 @@ def heads_range(trace, index: tuple, axis: int | None, max_cells: int = RANGE_CE
 
 @dataclass(eq=False)
 class WeightsWindow:
-    """A window of the weights matrix as uint8 codes (blocked cells coded BLOCKED)."""
+    """A window of the weights matrix as uint8 codes (blocked cells coded BLOCKED).
+
+    Example::
+
+        ww = weights_window(at, (0, 0), Window(0, 3, 0, 6))     # queries 0-2 over all 6 keys
+        (ww.codes.shape, ww.codes.dtype) == ((3, 6), np.uint8)  # one code per cell
+    """
 
     window: Window
     codes: np.ndarray  # [r1-r0, c1-c0] uint8
@@ -134,7 +149,13 @@ class WeightsWindow:
 
 def weights_window(trace, index: tuple, win: Window, vrange: tuple[float, float] | None = None) -> WeightsWindow:
     """Codes of ``win`` (rows = queries, cols = keys); ``vrange`` defaults to the window's own
-    robust range (see ``value_range``)."""
+    robust range (see ``value_range``).
+
+    Example::
+
+        ww = weights_window(at, (0, 0), Window(0, 3, 0, 6), vrange=(0.0, 1.0))    # a fixed colour range
+        (ww.vmin, ww.vmax, ww.codes.shape) == (0.0, 1.0, (3, 6))
+    """
     keys = min(trace.S, max(win.c1, trace.open_keys(win.r0, win.r1)))  # a causal window's later keys weigh 0
     w, blocked = weights_rows(trace, index, win.r0, win.r1, keys)
     w, blocked = w[:, win.c0:win.c1], None if blocked is None else blocked[:, win.c0:win.c1]
@@ -145,7 +166,14 @@ def weights_window(trace, index: tuple, win: Window, vrange: tuple[float, float]
 
 @dataclass(eq=False)
 class RowView:
-    """One query's stages over keys [c0, c1) and its output, float32, plus the cross-checks."""
+    """One query's stages over keys [c0, c1) and its output, float32, plus the cross-checks.
+
+    Example::
+
+        rv = row_view(at, 5, (0, 0), (0, 6))      # query 5 of batch 0, head 0, over keys [0, 6)
+        assert rv.sum_ok and rv.output_ok         # Σ_j w_5j = 1 and o_5 = torch's own SDPA row
+        rv.weights.shape == (6,)
+    """
 
     i: int
     keys: tuple[int, int]  # the key window [c0, c1)

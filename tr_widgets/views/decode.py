@@ -22,7 +22,14 @@ REUSED, APPENDED = 0.5, 1.0  # cache strip values (0 = not in the cache yet)
 
 @dataclass(eq=False)
 class TickView:
-    """One tick for one layer/head: weights over a key window, reused vs appended, the token."""
+    """One tick for one layer/head: weights over a key window, reused vs appended, the token.
+
+    Example::
+
+        tv = tick_view(trace, 1, layer=0, head=1)    # trace: decode(model, "The cat sat on the", 3, tokenizer=tok)
+        (tv.keys, tv.query_position, tv.reused.tolist()) == (6, 5, [True] * 5 + [False])   # 5 cached keys, 1 new
+        assert abs(tv.weights.sum() - 1) < 1e-5      # the whole window: one softmax row of head 1
+    """
 
     tick: int
     layer: int
@@ -83,7 +90,9 @@ def cache_strip(trace, tick: int, max_px: int = OVERVIEW) -> tuple[np.ndarray, t
 
     Example::
 
-        strip, _ = cache_strip(trace, 3)      # [2, 9]: [.5 .5 .5 .5 .5 .5 .5 1 0] per layer
+        strip, _ = cache_strip(trace, 1)     # trace: decode(model, "The cat sat on the", 3, tokenizer=tok)
+        strip.shape == (trace.num_layers, 7)     # every position fed: 5 prompt tokens, 2 generated ones fed back
+        strip[0].tolist() == [0.5] * 5 + [1.0, 0.0]     # reused from the cache, appended at tick 1, not yet there
     """
     n_layers = max(trace.num_layers, 1)
     last = trace.ticks[-1].query_position + 1

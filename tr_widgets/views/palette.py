@@ -63,7 +63,7 @@ def bar_px(n: int) -> int:
 
 
 def css(rgb) -> str:
-    """``rgb(r,g,b)`` for a colour tuple."""
+    """``rgb(r,g,b)`` for a colour tuple. Example: ``css((255, 40, 40)) == "rgb(255,40,40)"``"""
     return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
 
 

@@ -43,7 +43,13 @@ def hidden_matrix(trace, layer: int = 0, direction: int = 0, batch: int = 0) -> 
 
 
 def fmt(x: float) -> str:
-    """A number as the view prints it: 3 decimals, scientific when tiny or huge (deterministic)."""
+    """A number as the view prints it: 3 decimals, scientific when tiny or huge (deterministic).
+
+    Example::
+
+        fmt(0.5) == "0.500"
+        fmt(-2e-5) == "-2.00e-05"     # tiny or huge: scientific
+    """
     x = float(x)
     if not np.isfinite(x):
         return str(x)
@@ -60,7 +66,13 @@ def _p(x: float) -> str:
 
 @dataclass(eq=False)
 class EquationRow:
-    """One equation: its LaTeX (torch's), and the substituted arithmetic for each shown unit."""
+    """One equation: its LaTeX (torch's), and the substituted arithmetic for each shown unit.
+
+    Example::
+
+        row = step_view(trace_recurrent(nn.LSTM(3, 4), torch.randn(5, 1, 3)), 2).equations[0]    # the input gate
+        (row.lhs, len(row.cells)) == ("i_t", 4)     # one substituted equation per shown unit (hidden size 4)
+    """
 
     latex: str
     lhs: str  # e.g. "i_t"
@@ -69,7 +81,13 @@ class EquationRow:
 
 @dataclass(eq=False)
 class StepView:
-    """One step of one layer/direction/batch item: full float32 vectors and the substituted equations."""
+    """One step of one layer/direction/batch item: full float32 vectors and the substituted equations.
+
+    Example::
+
+        sv = step_view(trace_recurrent(nn.GRU(3, 4), torch.randn(5, 1, 3)), 2)
+        (sv.t, sv.kind, sv.values["h_t"].shape, sv.units) == (2, "gru", (4,), [0, 1, 2, 3])
+    """
 
     t: int
     kind: str
@@ -121,7 +139,13 @@ def step_view(trace, t: int, layer: int = 0, direction: int = 0, batch: int = 0,
 
 @dataclass(eq=False)
 class GraphWindow:
-    """The unrolled graph up to the current step, windowed: the positions drawn, and those elided."""
+    """The unrolled graph up to the current step, windowed: the positions drawn, and those elided.
+
+    Example::
+
+        gw = graph_window(np.zeros((4, 100)), 50)      # step 50 of 100, at most 12 nodes
+        (gw.steps[0], gw.steps[-1], gw.elided) == (39, 50, 39)    # steps 39..50 drawn, 0..38 elided
+    """
 
     steps: list[int]  # input positions drawn, left to right
     current: int
