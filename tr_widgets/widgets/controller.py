@@ -46,6 +46,11 @@ class StepClock(anywidget.AnyWidget):
 
     ``frames`` holds the frames the browser steps through (``frames.py``); ``targets`` the model ids
     of the panels each frame sets; ``frames_mode`` says whether steps are applied in the browser.
+
+    Example::
+
+        clock = StepClock(n_steps=5, description="t"); clock.step = 2
+        repr(clock) == "StepClock(t=2 (0–4))"
     """
 
     _esm = esm.module("player")  # static/player.js with what it imports (widgets/esm.py)

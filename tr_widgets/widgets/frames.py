@@ -89,14 +89,16 @@ def js_bytes() -> int:
 # ---- which widgets a frame sets ------------------------------------------------------------------
 
 def frame_keys(widget) -> list[str]:
-    """The synced names a frame carries for ``widget``: an HTML panel's value, a canvas's state."""
+    """The synced names a frame carries for ``widget``: an HTML panel's value, a canvas's state.
+    Example: ``frame_keys(w.HTML("hi")) == ["value"]; ("codes" in frame_keys(MatrixCanvas())) == True``"""
     if isinstance(widget, (MatrixCanvas, BarsCanvas)):
         return sorted(k for k in widget.keys if not k.startswith("_") and k not in EXCLUDED)
     return ["value"]
 
 
 def collect(root, controller) -> tuple[list, dict]:
-    """(targets, layout) of a stepper's widget tree: the widgets frames set, and how they nest."""
+    """(targets, layout) of a stepper's widget tree: the widgets frames set, and how they nest.
+    Example: ``s = tr_widgets.show(tr); (collect(s, s.controller)[0][0] is s.controller.caption) == True``"""
     targets: list = []
 
     def add(widget) -> int:
@@ -121,7 +123,8 @@ def collect(root, controller) -> tuple[list, dict]:
 
 
 def state_of(targets: list) -> list[dict]:
-    """The current values of every frame key of every target."""
+    """The current values of every frame key of every target.
+    Example: ``state_of([w.HTML("hi")]) == [{"value": "hi"}]``"""
     return [{k: getattr(tw, k) for k in frame_keys(tw)} for tw in targets]
 
 
@@ -279,7 +282,7 @@ def export_html(snapshot: str, spec: dict | None, payload: bytes | None, notice:
     The player is ``static/player.js`` with ``export.js``, ``matrix.js`` and ``bars.js``, embedded in the page and
     imported from ``data:`` URLs: no CDN, no kernel. Where scripts do not run (GitHub, an untrusted
     notebook in JupyterLab), the snapshot stays.
-    """
+    Example: ``("<p>t</p>" in export_html("<p>t</p>", None, None, notice="too many frames")) == True``"""
     if payload is None:
         note = (f"<div class='tr-frames-notice' role='note' style='margin:4px 0;padding:3px 6px;"
                 f"border-left:3px solid #e08a00;background:#fff6e5;color:#5a3b00;font:12px sans-serif'>"

@@ -17,6 +17,11 @@ def widget_frontend() -> bool:
     front ends open ipywidgets' control comm or say hello through a stepper's clock; nbconvert, nbval
     and papermill do none of these. Without one, a stepper's output is its self-contained page
     (``frames.py``), so exported notebooks step without a widget manager or a CDN.
+
+    Example::
+
+        set_widget_view(False); widget_frontend() == False   # forced off, whatever the kernel
+        set_widget_view(None)                                # back to detecting it
     """
     if _view["force"] is not None:
         return _view["force"]
@@ -25,7 +30,14 @@ def widget_frontend() -> bool:
 
 
 def frontend_seen() -> None:
-    """A stepper's clock said hello from a live page: later outputs carry the widget view."""
+    """A stepper's clock said hello from a live page: later outputs carry the widget view.
+
+    Example::
+
+        before = dict(_view)
+        frontend_seen(); widget_frontend() == True
+        _view.update(before)   # (put back: this example is not a live page)
+    """
     _view["seen"] = True
 
 

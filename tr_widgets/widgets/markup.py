@@ -100,7 +100,13 @@ def latex_to_html(latex: str) -> str:
 
 
 def equations_table(sv, caption: str) -> str:
-    """One row per equation: the equation, then its arithmetic for each shown unit (scrolls when wide)."""
+    """One row per equation: the equation, then its arithmetic for each shown unit (scrolls when wide).
+
+    Example::
+
+        sv = views.recurrent.step_view(tr, 2)
+        equations_table(sv, "t = 2").count("<tr>") == 1 + len(sv.equations)   # a header, a row per equation
+    """
     head = "".join(f"<th style='{TH}'>{escaped(msg('equations.unit', j=j))}</th>" for j in sv.units)
     rows = [f"<tr><th style='{TH};text-align:left'>{escaped(msg('equations.equation'))}</th>{head}</tr>"]
     for eq in sv.equations:
@@ -111,7 +117,13 @@ def equations_table(sv, caption: str) -> str:
 
 
 def graph_svg(g, state: str, gap: int = 50) -> str:
-    """The unrolled computation graph: ``state`` nodes in a row, x_τ below each, arrows h→h and x→h."""
+    """The unrolled computation graph: ``state`` nodes in a row, x_τ below each, arrows h→h and x→h.
+
+    Example::
+
+        g = views.graph_window(views.hidden_matrix(tr), 3)     # steps 0..3 computed so far
+        graph_svg(g, "h").count("<rect") == len(g.steps)       # one box per h_τ
+    """
     nodes = list(g.steps)
     pad = 56 if g.elided else 8
     w = 40
@@ -162,7 +174,13 @@ def check_html(ok: bool, text: str) -> str:
 
 
 def attention_output(rv, klabels, S: int) -> str:
-    """The o_i table: the largest weights' terms, the rest summed, o_i beside torch's SDPA row, checks."""
+    """The o_i table: the largest weights' terms, the rest summed, o_i beside torch's SDPA row, checks.
+
+    Example::
+
+        rv = views.row_view(at, 3, (0, 0), (0, at.S))          # query 3, batch 0, head 0, every key
+        attention_output(rv, None, at.S).count("✓") == 2       # weights sum to 1; o_3 matches torch's SDPA
+    """
     d = min(4, len(rv.output))
     vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
     toks = klabels is not None  # a token column only when the trace has tokens
@@ -207,7 +225,14 @@ PROMPT = f"color:{THEME_VARS.fg_muted};{ISO}"
 
 
 def decode_text(t: int, parts, tick, mode: str, n_ticks: int | None = None) -> str:
-    """The text so far with the new token highlighted, and the model's candidates with their p."""
+    """The text so far with the new token highlighted, and the model's candidates with their p.
+
+    Example::
+
+        tick = dt.ticks[1]                                     # dt: decode(model, "The cat sat on the", 3)
+        html = decode_text(1, (["The", "cat"], ["sat"], tick.token, 0), tick, "greedy")
+        (html.count("tr-new-token"), html.count("<tr>")) == (1, 1 + len(tick.topk_tokens))
+    """
     prompt, made, new, cut = parts
     words = ([f"<span style='{PROMPT}'>{escaped(s)}</span>" for s in prompt]
              + [f"<span style='{MADE}'>{escaped(s)}</span>" for s in made]
@@ -232,7 +257,13 @@ KEY_KINDS = {"appended": "decode.kind_appended", "reused": "decode.kind_reused",
 
 def decode_strip(tv, use_cache: bool, newest: int) -> str:
     """The newest ``newest`` positions as boxes: token, weight (a translucent wash of the sequential
-    map's blue over the theme's background, so the theme's text stays readable), reused or appended."""
+    map's blue over the theme's background, so the theme's text stays readable), reused or appended.
+
+    Example::
+
+        tv = views.decode.tick_view(dt, 1)                     # tick 1, layer 0, head 0
+        decode_strip(tv, dt.use_cache, newest=4).count("class='tr-key ") == min(4, len(tv.labels))
+    """
     n = len(tv.labels)
     a = max(0, n - newest)
     top = float(tv.weights.max()) if n else 1.0

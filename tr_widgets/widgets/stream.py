@@ -27,6 +27,11 @@ class FrameStreaming:
 
     Needs ``self.controller``, ``self.lang``, ``self._targets``, ``self._layout``, ``self._budget``, ``self.step``
     and ``self._draw(step, new_selection)``, a pure function of the step and the selection.
+
+    Example::
+
+        s = tr_widgets.show(tr)                  # every Stepper is a FrameStreaming
+        ("tr-export" in s.export_html()) == True   # the page that steps without a kernel
     """
 
     _recorded: OrderedDict

@@ -22,7 +22,13 @@ class Quiet:
     With the frames in the browser (``frames.py``), the browser sets the panels itself; Python then
     follows the step with the same values without sending them back (which would race a playing clock).
 
-    Example: ``canvas.quiet_sync = True; canvas.step = 3  # nothing sent to the browser``
+    Example::
+
+        from tr_widgets.testing.commlog import record_comms
+        with record_comms() as log:
+            canvas = tr_widgets.widgets.panels.matrix.MatrixCanvas(title="w")   # a Quiet widget
+        canvas.quiet_sync = True; log.clear(); canvas.step = 3
+        log.total() == 0   # nothing sent to the browser
     """
 
     quiet_sync = False
@@ -50,7 +56,11 @@ def safe_text(trait_names):
 class Snapshot:
     """Deterministic repr and a mimebundle with the widget view, text/plain and a text/html snapshot.
 
-    Example: ``class MyCanvas(Quiet, Snapshot, anywidget.AnyWidget): ...  # defines snapshot_html()``
+    Example::
+
+        canvas = tr_widgets.widgets.panels.matrix.MatrixCanvas(title="w")   # a Snapshot: it defines snapshot_html()
+        ("text/html" in canvas._repr_mimebundle_()) == True
+        repr(canvas) == repr(tr_widgets.widgets.panels.matrix.MatrixCanvas(title="w"))   # no ids in the repr
     """
 
     def snapshot_html(self) -> str:  # pragma: no cover - every subclass overrides it

@@ -38,9 +38,10 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
 
     Example::
 
-        m = MatrixCanvas(title="attention weights", click_step="row")
-        m.set_window(codes, Window(0, 8, 0, 8), (8, 8), 0.0, 1.0, tokens, tokens)
-        m.mark_row, m.highlight_col = 3, 1
+        m = MatrixCanvas(title="identity", click_step="row")
+        m.set_window(views.quantize(np.eye(3), 0, 1), Window(0, 3, 0, 3), (3, 3), 0.0, 1.0, list("abc"), list("abc"))
+        m.mark_row, m.highlight_col = 2, 1
+        (m.rows, m.cols) == (3, 3)
     """
 
     _esm = esm.module("matrix")  # static/matrix.js with what it imports (widgets/esm.py)
