@@ -23,7 +23,13 @@ from torch import nn
 
 @dataclass(eq=False)
 class MHAParams:
-    """A snapshot of what an nn.MultiheadAttention projects with (so later training cannot change a trace)."""
+    """A snapshot of what an nn.MultiheadAttention projects with (so later training cannot change a trace).
+
+    Example::
+
+        p = snapshot(nn.MultiheadAttention(8, 2))
+        (p.num_heads, p.w_q.shape, p.norm) == (2, (8, 8), None)
+    """
 
     num_heads: int
     batch_first: bool
@@ -48,7 +54,14 @@ class MHAParams:
 def snapshot(mha: nn.MultiheadAttention, norm: nn.LayerNorm | None = None) -> MHAParams:
     """Copy the projection weights of ``mha`` (and of a pre-norm ``norm``, if given).
 
-    Example: ``p = snapshot(layer.self_attn, layer.norm1 if layer.norm_first else None)``
+    Example::
+
+        mha = nn.MultiheadAttention(8, 2)
+        p = snapshot(mha)
+        torch.equal(p.w_k, mha.in_proj_weight[8:16]) == True  # [q; k; v] stacked in torch's in_proj_weight
+        with torch.no_grad():
+            mha.in_proj_weight.zero_()
+        bool(p.w_k.any()) == True  # the snapshot kept the values it had
     """
     clone = lambda t: None if t is None else t.detach().clone()
     with torch.no_grad():
@@ -102,8 +115,11 @@ def project(p: MHAParams, query, key, value, key_padding_mask=None, attn_mask=No
 
     Example::
 
-        q, k, v, mask = project(snapshot(mha), x, x, x)
-        F.scaled_dot_product_attention(q, k, v, attn_mask=mask)    # the heads' outputs, before out_proj
+        mha, x8 = nn.MultiheadAttention(8, 2).eval(), torch.randn(5, 1, 8)  # [L, B, E]
+        q, k, v, mask = project(snapshot(mha), x8, x8, x8)  # q: [B, H, L, hd] = [1, 2, 5, 4]
+        heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [1, 2, 5, 4]
+        y = mha.out_proj(heads.permute(2, 0, 1, 3).reshape(5, 1, 8))  # [L, B, H, hd] -> [L, B, E]
+        assert torch.allclose(y, mha(x8, x8, x8)[0], atol=1e-6)  # torch's own module agrees
     """
     with torch.no_grad():
         if query.dim() == 2:  # unbatched: [L, E] -> [L, 1, E]

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class MixerKind:
     """One kind of sequence mixer: which class names, whether attention is looked for inside, and the words
-    a user gets when one ran unrecorded."""
+    a user gets when one ran unrecorded.
+
+    Example::
+
+        [k.label for k in MIXERS if k.attention] == ["attention"]  # only attention is looked into
+    """
 
     label: str
     pattern: str  # regular expression searched in the class name
@@ -60,7 +65,13 @@ _BY_CLASS: dict = {}
 def kind_of(module) -> MixerKind | None:
     """The mixer kind of a module (by its class name), or None.
 
-    Example: ``kind_of(transformers.models.gpt2.modeling_gpt2.GPT2Attention(cfg)).label == 'attention'``
+    Example::
+
+        class GPT2Attention(nn.Module): pass
+        class MambaMixer(nn.Module): pass
+        kind_of(GPT2Attention()).label == "attention"
+        kind_of(MambaMixer()).label == "state-space mixer"
+        kind_of(nn.LayerNorm(4)) == None
     """
     cls = type(module)
     if cls not in _BY_CLASS:
