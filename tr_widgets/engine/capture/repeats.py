@@ -51,7 +51,11 @@ def _time_dim(module, x) -> int:
 class FullChain:
     """The calls of one nn.RNN / nn.LSTM / nn.GRU that form one loop over time (see the module docstring).
 
-    Example: ``chain = FullChain(x, hx, layout, params); chain.add(x, (out, (h_n, c_n)))``
+    Example::
+
+        chain = FullChain(x[:1], None, None, None)  # x[:1]: one step [1, B, I]; no hx: zeros
+        chain.add(x[:1], lstm(x[:1]))  # (out, (h_n, c_n))
+        (len(chain.xs), chain.last[0].shape) == (1, (1, 1, 4))
     """
 
     __slots__ = ("xs", "outs", "hx0", "last", "held", "out_ptr", "layout", "params", "entry", "index")
@@ -76,7 +80,12 @@ def chain_trace(module, chain: FullChain, *, name: str = ""):
 
     Example::
 
-        tr = chain_trace(lstm, chain, name="lstm")     # == trace_recurrent(lstm, x_whole, hx_first)
+        chain, hx = FullChain(x[:1], None, None, None), None
+        for t in range(6):
+            out, hx = lstm(x[t:t + 1], hx)  # one step: [1, B, I]
+            chain.add(x[t:t + 1], (out, hx))
+        one = chain_trace(lstm, chain, name="lstm")  # as if lstm had run once on all of x
+        assert one.seq_len == 6 and torch.allclose(one.step(5)["h_t"], tr.step(5)["h_t"])
     """
     dim = _time_dim(module, chain.xs[0])
     x = torch.cat(chain.xs, dim=dim)  # [T, B, I] (batch_first: [B, T, I]; unbatched: [T, I])
@@ -93,8 +102,13 @@ def record_full_step(chains: dict, entries: list, add, module, x, hx, output, pa
 
     Example::
 
-        if not record_full_step(self.chains, self.rec.entries, self.add, m, x, hx, output, params, kept):
-            ...   # a call of its own
+        from tr_widgets.engine.capture.entries import Entry
+        chains, entries, hx = {}, [], None
+        add = lambda m, build, kept, held: entries.append(Entry(m, build, kept, held)) or entries[-1]
+        for t in range(6):
+            x_t, prev = x[t:t + 1], hx  # [1, B, I]: one step, taking back the state the last call returned
+            out, hx = lstm(x_t, prev); record_full_step(chains, entries, add, lstm, x_t, prev, (out, hx), None, [])
+        len(entries) == 1  # six one-step calls, one chain
     """
     if module.bidirectional or x.shape[_time_dim(module, x)] != 1:
         chains.pop(id(module), None)
