@@ -60,7 +60,15 @@ def make_trace(q, k, v, attn_mask, is_causal: bool, scale, *, tokens=None, query
 
 def check_inputs(q, k, v) -> None:
     """q [*b, L, E], k [*b, S, E], v [*b, S, Ev]: dense floating-point tensors with data, one dtype and
-    device, no empty dimension; or one clear TraceInputError."""
+    device, no empty dimension; or one clear TraceInputError.
+
+    Example::
+
+        check_inputs(q, k, v)                        # [1, 2, 6, 8] each: passes
+        try: check_inputs(q, k[..., :4], v)          # keys of size 4, queries of size 8
+        except TraceInputError as e: err = str(e)
+        err.startswith("k: expected last dimension 8 (the size E of q), got shape (1, 2, 6, 4)") == True
+    """
     for arg, t in (("q", q), ("k", k), ("v", v)):
         check_tensor(arg, t, min_rank=2)
     check_same_device([("q", q.device), ("k", k.device), ("v", v.device)])
@@ -89,7 +97,15 @@ def check_inputs(q, k, v) -> None:
 
 
 def check_options(is_causal, scale, enable_gqa, dropout_p) -> None:
-    """The options as SDPA takes them (``dropout_p`` must be 0), or one clear TraceInputError."""
+    """The options as SDPA takes them (``dropout_p`` must be 0), or one clear TraceInputError.
+
+    Example::
+
+        check_options(True, None, False, 0.0)       # is_causal, scale, enable_gqa, dropout_p: passes
+        try: check_options(True, None, False, 0.1)
+        except TraceInputError as e: err = str(e)
+        err.startswith("dropout_p: expected 0.0") == True   # dropout is random: a trace cannot replay it
+    """
     if not isinstance(is_causal, bool):
         fix = "pass is_causal=True or False"
         if isinstance(is_causal, float):  # SDPA's fifth positional argument is dropout_p, not is_causal
@@ -105,7 +121,15 @@ def check_options(is_causal, scale, enable_gqa, dropout_p) -> None:
 
 
 def check_batch(q, k, v) -> None:
-    """Leading (batch, head) dimensions that broadcast (after any GQA expansion), or a clear error."""
+    """Leading (batch, head) dimensions that broadcast (after any GQA expansion), or a clear error.
+
+    Example::
+
+        check_batch(q, k[:1, :1], v)                 # q [1, 2, ...], k [1, 1, ...]: broadcasts, passes
+        try: check_batch(q, torch.randn(1, 3, 6, 8), torch.randn(1, 3, 6, 8))
+        except TraceInputError as e: err = str(e)
+        err.startswith("k: expected batch dimensions that broadcast with q's (1, 2)") == True
+    """
     try:
         torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         ok = True
@@ -117,7 +141,13 @@ def check_batch(q, k, v) -> None:
 
 
 def expand_gqa(q, k, v):
-    """k and v with each kv head repeated for its group of query heads (``enable_gqa=True``)."""
+    """k and v with each kv head repeated for its group of query heads (``enable_gqa=True``).
+
+    Example::
+
+        k2, v2 = expand_gqa(q, k[:, :1], v[:, :1])   # one kv head for q's 2 heads
+        (k2.shape == q.shape, torch.equal(k2[:, 1], k[:, 0])) == (True, True)
+    """
     if q.dim() < 3 or k.dim() < 3 or q.shape[-3] % k.shape[-3] or q.shape[-3] % v.shape[-3]:
         fail("k", f"a head count (dim -3) that divides q's ({q.shape[-3] if q.dim() >= 3 else 'none'}) "
              "for enable_gqa=True", f"shape {tuple(k.shape)}", "use as many query heads as a multiple of kv heads")
@@ -127,7 +157,15 @@ def expand_gqa(q, k, v):
 
 
 def check_mask(mask, q, k) -> None:
-    """A bool or float mask that broadcasts to the scores' shape, or one clear TraceInputError."""
+    """A bool or float mask that broadcasts to the scores' shape, or one clear TraceInputError.
+
+    Example::
+
+        check_mask(torch.ones(6, 6, dtype=torch.bool).tril(), q, k)     # L = S = 6: passes
+        try: check_mask(torch.ones(5, 6, dtype=torch.bool), q, k)
+        except TraceInputError as e: err = str(e)
+        err.startswith("attn_mask: expected a shape that broadcasts to the scores' shape (1, 2, 6, 6)") == True
+    """
     L, S = q.shape[-2], k.shape[-2]
     if not isinstance(mask, torch.Tensor):
         fail("attn_mask", "a bool or float tensor", describe(mask),

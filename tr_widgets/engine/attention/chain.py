@@ -33,7 +33,10 @@ SCALING = ("mul", "div", "tanh", "cast")  # the steps that make the "scaled" sta
 
 
 def mask_like(t: torch.Tensor) -> torch.Tensor:
-    """Where an additive term removes a key: -inf, or a value as low as finfo.min / 2 (and below -1e8)."""
+    """Where an additive term removes a key: -inf, or a value as low as finfo.min / 2 (and below -1e8).
+
+    Example: ``mask_like(torch.tensor([0.0, -float("inf"), -1e9, -5.0])).tolist() == [False, True, True, False]``
+    """
     if t.dtype == torch.bool or not t.is_floating_point():
         return torch.zeros_like(t, dtype=torch.bool)
     return t <= max(torch.finfo(t.dtype).min / 2, -1e8)
@@ -45,11 +48,12 @@ class ChainTrace(AttentionTrace):
 
     Example::
 
-        with tr_widgets.capture(model) as rec:          # minGPT-style CausalSelfAttention
-            model(idx)
-        at = rec["transformer.h.0.attn"]                # ChainTrace
-        at.steps[0], at.softcap, at.sinks               # ('mul', 0.125), None, None
-        at.weights                                      # == the module's own F.softmax output
+        class SelfAttention(nn.Module):                 # attention written by hand
+            def forward(self, q, k, v): return F.softmax(q @ k.transpose(-2, -1) * 0.125, dim=-1) @ v
+        with tr_widgets.capture(m := SelfAttention()) as rec:
+            m(q, k, v)
+        at = rec.traces[0][1]; at.steps == (("mul", 0.125),)     # a ChainTrace: the module's one step
+        torch.allclose(at.weights, F.softmax(q @ k.transpose(-2, -1) * 0.125, dim=-1)) == True
     """
 
     steps: tuple = ()
