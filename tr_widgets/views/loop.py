@@ -24,7 +24,14 @@ from .recurrent import fmt
 def batch_size(trace) -> int | None:
     """The state's batch size (its first dimension when it has two or more), or None for an unbatched state.
 
-    Example: ``batch_size(trace)  # 8 for d2l's LSTMScratch on inputs [T, 8, I]``
+    Example::
+
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        batch_size(rec["Cell"]) == 3     # h [3, 2]: the state's first dimension
     """
     first = trace.initial[0]
     return int(first.shape[0]) if first.ndim >= 2 else None
@@ -34,7 +41,14 @@ def loop_axes(trace) -> list[tuple[str, list[str]]]:
     """(name, option labels) of each selector: the batch item (a batched state), and which carried tensor the
     heatmap shows when the state is a tuple (its names in the code's order).
 
-    Example: ``loop_axes(lstm_scratch_trace)  # [('batch', ['0', '1']), ('state', ['H', 'C'])]``
+    Example::
+
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        loop_axes(rec["Cell"]) == [("batch", ["0", "1", "2"])]     # one carried tensor: no "state" selector
     """
     axes = []
     B = batch_size(trace)
@@ -90,7 +104,15 @@ class SourceRow:
 class LoopStepView:
     """One step for one batch item: the source rows, and every value the rows name as a float32 vector.
 
-    Example: ``sv = step_view(trace, 2); sv.values["F"]  # the forget gate of batch item 0, float32``
+    Example::
+
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        sv = step_view(rec["Cell"], 2)
+        (sv.t, sv.batch, sv.values["h[t-1]"].tolist()) == (2, 0, rec["Cell"].state(1)[0].tolist())
     """
 
     t: int
@@ -100,7 +122,17 @@ class LoopStepView:
 
 
 def carried_in(trace, k: int) -> str:
-    """How the view names carried tensor ``k`` on its way into the step. Example: ``carried_in(tr, 0) == "H[t-1]"``"""
+    """How the view names carried tensor ``k`` on its way into the step.
+
+    Example::
+
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        carried_in(rec["Cell"], 0) == "h[t-1]"     # the code's own name for it, h
+    """
     return f"{state_name(trace, k)}[t-1]"
 
 
@@ -108,7 +140,16 @@ def step_values(trace, t: int, batch: int = 0) -> dict:
     """Step ``t``'s values for batch item ``batch``, each a float32 vector: the inputs (their code names), the
     state carried in (``H[t-1]``), then every quantity in the order the step computed it.
 
-    Example: ``step_values(tr, 3)["F"]  # the forget gate of batch item 0 at step 3``
+    Example::
+
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        vals = step_values(rec["Cell"], 3, batch=1)       # inputs, the state carried in, each op, in order
+        list(vals) == ["x", "h[t-1]", "cat", "linear", "tanh"]
+        vals["h[t-1]"].tolist() == rec["Cell"].state(2)[1].tolist()     # carried in: the state after step 2
     """
     B = batch_size(trace)
     state_in = trace.initial if t == 0 else trace.states[t - 1]
@@ -129,8 +170,13 @@ def step_view(trace, t: int, batch: int = 0, units: int = 4, values: dict | None
 
     Example::
 
-        sv = step_view(tr, 2)
-        [r.shown for r in sv.rows if r.number == tr.line_of("F")]   # [(("F", "[0.512, …]"),)]
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        sv = step_view(rec["Cell"], 2, batch=1)     # sv.rows: the forward's lines, values beside them
+        sv.values["tanh"].tolist() == rec["Cell"].state(2)[1].tolist()     # the state step 2 carries out
     """
     vals = step_values(trace, t, batch) if values is None else values
     by_line: dict[int, list[tuple[str, bool]]] = {}
@@ -155,7 +201,14 @@ def state_matrix(trace, part: int = 0, batch: int = 0) -> np.ndarray:
     """Carried tensor ``part`` of batch item ``batch`` over every step, as a units × steps float32 matrix
     ``[U, T]`` (time runs left to right; the state after step t is column t).
 
-    Example: ``state_matrix(tr, 0, 1)[:, 3]  # equals tr.state(3)[0][1] flattened``
+    Example::
+
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        state_matrix(rec["Cell"], 0, 1)[:, 3].tolist() == rec["Cell"].state(3)[1].tolist()    # column t: after step t
     """
     import torch
 
@@ -194,7 +247,14 @@ def quantity_bars(trace, t: int, batch: int = 0, max_bars: int = 128, ops: bool 
     named (``ops=True``: every op's too), computed ones on the two shared scales of :func:`scale_of`; ``values`` as
     for :func:`step_view`.
 
-    Example: ``[b.name for b in quantity_bars(tr, 0)]  # ['X', 'H[t-1]', 'C[t-1]', 'I', 'F', 'O', 'C_tilde', 'C', 'H']``
+    Example::
+
+        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
+            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
+        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
+        with tr_widgets.capture(cell) as rec:
+            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
+        [b.name for b in quantity_bars(rec["Cell"], 0, ops=True)] == ["x", "h[t-1]", "cat", "linear", "tanh"]
     """
     vals = step_values(trace, t, batch) if values is None else values
     named = [n for n, a in zip(trace.names, trace.assigned) if a or ops]
