@@ -126,7 +126,14 @@ def run_watched(source: str, code, user_global_ns: dict, user_ns: dict) -> tuple
 def found_traces(recording) -> tuple[list, list]:
     """(name, LoopTrace) of each recurrence ``recording`` holds, and (name, why) of those that cannot be traced.
 
-    Example: ``traces, skipped = found_traces(recording)  # [('cell', LoopTrace(name='cell', ...))], []``
+    Example::
+
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")   # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"), ns := {"torch": torch})
+        ops = OpRecorder(steady=True); rec = ops.start(ns["scan"].__code__)
+        ns["scan"](torch.zeros(2), torch.randn(4, 2)); ops.stop(rec)
+        [(name, len(loop)) for name, loop in found_traces(rec)[0]] == [("cell", 4)]
     """
     traces, skipped = [], []
     try:
