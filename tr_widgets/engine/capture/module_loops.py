@@ -53,7 +53,10 @@ _USER_CLASS: dict = {}  # class -> whether it is defined outside installed packa
 def user_class(cls) -> bool:
     """Whether ``cls`` is defined in the user's code, not in an installed package (cached per class).
 
-    Example: ``user_class(nn.Linear), user_class(MyCell)  # False, True``
+    Example::
+
+        class MyCell(nn.Module): pass
+        (user_class(nn.Linear), user_class(MyCell)) == (False, True)
     """
     hit = _USER_CLASS.get(cls)
     if hit is None:
@@ -68,11 +71,12 @@ def user_class(cls) -> bool:
 class ModuleLoops:
     """The recorder's half that finds modules called repeatedly and keeps one Loop per module.
 
-    Example (what ``Recorder`` and ``ModuleRecorder`` do)::
+    Example::
 
-        loops = ModuleLoops(recorder)
-        hooked = [m for m in modules if loops.wants(m)]
-        loops.record(module, args, kwargs, output)        # from the forward hook
+        from tr_widgets.engine.capture.recorder import Recorder
+        loops = ModuleLoops(Recorder(None, True, "patch"))  # merge_cells=True: loops of module calls wanted
+        class MyCell(nn.Module): pass
+        (loops.wants(MyCell()), loops.wants(nn.Linear(3, 3))) == (True, False)  # the user's classes only
     """
 
     def __init__(self, rec):

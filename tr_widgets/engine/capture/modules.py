@@ -33,7 +33,15 @@ def _arg(args, kwargs, i, name, default=None):
 
 
 def mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None, dropout=0.0, *, name=""):
-    """The AttentionTrace of one nn.MultiheadAttention call, rebuilt from its inputs and weights."""
+    """The AttentionTrace of one nn.MultiheadAttention call, rebuilt from its inputs and weights.
+
+    Example::
+
+        attn, x8 = nn.MultiheadAttention(8, 2).eval(), torch.randn(5, 1, 8)  # [L, B, E]
+        at8 = mha_trace(mha.snapshot(attn), x8, x8, x8, None, None)
+        at8.q.shape == (1, 2, 5, 4)  # [B, H, L, E / H]
+        assert torch.allclose(at8.weights.mean(1), attn(x8, x8, x8)[1], atol=1e-6)  # torch averages the heads
+    """
     if query.is_nested:  # the encoder's nested tensor: pad back to [B, T, E], padding -> key padding mask
         lengths = [t.shape[0] for t in query.unbind()]
         T = src_shape[1] if src_shape else max(lengths)
@@ -46,7 +54,16 @@ def mha_trace(p, query, key, value, key_padding_mask, attn_mask, src_shape=None,
 
 class ModuleRecorder:
     """The module half of a :class:`~tr_widgets.engine.capture.recorder.Recorder`: it owns the weight
-    snapshots and the chains of cell calls, and appends its entries to the recorder's."""
+    snapshots and the chains of cell calls, and appends its entries to the recorder's.
+
+    Example::
+
+        from tr_widgets.engine.capture.recorder import Recorder
+        r = Recorder(lstm, True, "patch")  # a capture's recorder; r.modules is its ModuleRecorder
+        r.modules.record_recurrent(lstm, (x,), {}, lstm(x))  # what the forward hook does
+        e = r.entries[-1]
+        assert torch.allclose(e.build(*e.held, name="lstm").step(2)["h_t"], tr.step(2)["h_t"])
+    """
 
     def __init__(self, rec):
         self.rec = rec
@@ -192,7 +209,9 @@ def is_state_mixer(module) -> bool:
 
     Example::
 
-        is_state_mixer(mamba_model.backbone.layers[0].mixer)    # True
+        MambaMixer = type("MambaMixer", (nn.Module,), {"__module__": "transformers.models.mamba.modeling_mamba"})
+        is_state_mixer(MambaMixer()) == True  # transformers' class, by its qualified name
+        is_state_mixer(lstm) == False  # a recurrent module, traced by engine.recurrent instead
     """
     return mixer_kind(module) is not None
 
