@@ -20,7 +20,13 @@ from .trace import RecurrentTrace
 def keras_kind(cell):
     """The spec of a Keras cell (matched along its MRO), or None.
 
-    Example: ``keras_kind(keras.layers.LSTM(4).cell).gates  # ('i', 'f', 'c', 'o')``
+    Keras is not needed to run the example: a stand-in of its class (``keras.layers.LSTM(4).cell``).
+
+    Example::
+
+        LSTMCell = type("LSTMCell", (), {"__module__": "keras.src.layers.rnn.lstm"})
+        keras_kind(LSTMCell()).gates == ("i", "f", "c", "o")
+        keras_kind(nn.LSTMCell(3, 4)) == None  # torch's cell: engine.recurrent's own kinds
     """
     return next((k for k in KINDS.values() if k.name.startswith("keras_") and k.match(cell)), None)
 
@@ -55,9 +61,12 @@ def trace_keras_layer(kinds, params, x, initial, output, *, go_backwards=False, 
 
     Example::
 
-        layer = keras.layers.LSTM(8, return_sequences=True); y = layer(x)
-        tr, = trace_keras_layer([keras_kind(layer.cell)], [keras_params(layer.cell)], x, [None], y)
-        torch.testing.assert_close(tr.hidden().transpose(0, 1), y)
+        rnn, xb = nn.RNN(3, 4, batch_first=True), torch.randn(2, 5, 3)  # Keras SimpleRNN = torch's RNN, transposed
+        p = KerasParams(rnn.weight_ih_l0.detach().T, rnn.weight_hh_l0.detach().T,
+                        (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach(), torch.tanh, torch.tanh)
+        cell = type("SimpleRNNCell", (), {"__module__": "keras.src.layers.rnn.simple_rnn"})()
+        one, = trace_keras_layer([keras_kind(cell)], [p], xb, [None], rnn(xb)[0], return_sequences=True)
+        assert torch.allclose(one.step(4, batch=1)["h_t"], rnn(xb)[0][1, 4], atol=1e-6)
     """
     xs = x.detach().transpose(0, 1)  # [B, T, I] -> [T, B, I]
     if go_backwards:

@@ -23,7 +23,10 @@ from .spec import CellKind, Equation, shifted
 class KerasParams:
     """A Keras cell's weights (detached copies) and its activations, as Keras keeps them.
 
-    Example: ``KerasParams(cell.kernel.value.detach().clone(), ...).kernel.shape  # [I, 4H] for an LSTMCell``
+    Example::
+
+        p = KerasParams(torch.zeros(3, 16), torch.zeros(4, 16), torch.zeros(16), torch.tanh, torch.sigmoid)
+        (p.kernel.shape, p.reset_after) == ((3, 16), True)  # an LSTMCell's [I, 4H]; reset_after: GRU only
     """
 
     kernel: torch.Tensor  # [I, G*H]
@@ -168,7 +171,15 @@ KERAS_KINDS: tuple[CellKind, ...] = (
 def keras_params(cell) -> KerasParams:
     """A snapshot of a Keras cell's weights (detached copies) and activations.
 
-    Example: ``keras_params(keras.layers.GRU(4).cell)`` (after the layer was built)
+    Call it as ``keras_params(keras.layers.GRU(4).cell)`` once the layer is built; here with a stand-in cell.
+
+    Example::
+
+        import types
+        cell = types.SimpleNamespace(kernel=torch.ones(3, 4), recurrent_kernel=torch.ones(4, 4), activation=None)
+        p = keras_params(cell)
+        (p.kernel.shape, p.bias, p.activation(2.0)) == ((3, 4), None, 2.0)  # activation=None: linear
+        assert p.kernel is not cell.kernel  # a copy: later training leaves it as it was
     """
     def get(v):
         return None if v is None else getattr(v, "value", v).detach().clone()
