@@ -121,6 +121,8 @@ class Stepper(FrameStreaming, w.VBox):
     """
 
     OPTIONS: dict = COMMON_OPTIONS
+    # the view's selectors of a trace: trace -> [(name, labels)], e.g. staticmethod(views.recurrent_axes)
+    AXES = None
 
     def __init__(self, trace, **options):
         self.trace = trace
@@ -167,7 +169,7 @@ class Stepper(FrameStreaming, w.VBox):
 
     # -- what subclasses provide -------------------------------------------------------------
     def _axes(self) -> list[tuple[str, list[str]]]:
-        return []
+        return self.AXES(self.trace) if self.AXES else []
 
     def _n_steps(self) -> int:
         return len(self.trace)

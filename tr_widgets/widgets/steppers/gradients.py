@@ -57,13 +57,11 @@ class GradientStepper(Stepper):
         s.select(layer=0)
     """
 
+    AXES = staticmethod(recurrent_axes)
     OPTIONS = {**COMMON_OPTIONS,
                **bars_options("units whose arithmetic the table shows"),
                "max_points": (*int_in(16, 1024), "max_points=256 (points of the series over time)", 256),
                "equations": open_option("equations", "the equations table")}
-
-    def _axes(self):
-        return recurrent_axes(self.trace)
 
     def _step_name(self) -> str:
         return "k"

@@ -64,14 +64,12 @@ class LoopStepper(Stepper):
         s.step = 2; s.next(); s.step == 3          # every panel follows
     """
 
+    AXES = staticmethod(loop_axes)
     OPTIONS = {**COMMON_OPTIONS,
                **bars_options("numbers written beside each line", 4),
                "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
                "ops": (is_bool, "True or False", "ops=True (a bar chart for every op, not only the code's names)",
                        False)}
-
-    def _axes(self):
-        return loop_axes(self.trace)
 
     def _build(self) -> None:
         o = self.options

@@ -71,13 +71,11 @@ class RecurrentStepper(Stepper):
         s.select(batch=0)
     """
 
+    AXES = staticmethod(recurrent_axes)
     OPTIONS = {**COMMON_OPTIONS,
                **bars_options("units whose arithmetic the equations show"),
                "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
                "equations": open_option("equations", "the equations table")}
-
-    def _axes(self):
-        return recurrent_axes(self.trace)
 
     def _n_steps(self) -> int:
         return self.trace.seq_len

@@ -80,12 +80,10 @@ class StateStepper(Stepper):
         s.step == 3
     """
 
+    AXES = staticmethod(state_axes)
     OPTIONS = {**COMMON_OPTIONS,
                "max_bars": (*int_in(4, 512), "max_bars=128 (entries per bar chart)", 128),
                "max_points": (*int_in(16, 1024), "max_points=256 (points of the bytes-over-time lines)", 256)}
-
-    def _axes(self):
-        return state_axes(self.trace)
 
     def _build(self) -> None:
         lay = layout(self.trace)
