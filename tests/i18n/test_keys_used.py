@@ -24,8 +24,11 @@ from tr_widgets import i18n
 from tr_widgets.magic import DEMOS
 
 PACKAGE = pathlib.Path(i18n.__file__).resolve().parent.parent
-# the catalogues themselves, and i18n/__init__.py, whose docstrings name keys only as examples
-CATALOGUE_FILES = {PACKAGE / "i18n" / f"{lang}.py" for lang in i18n.LANGUAGES} | {PACKAGE / "i18n" / "__init__.py"}
+# the catalogues themselves (each language's module and the parts it merges, ``<lang>_*.py``), and
+# i18n/__init__.py, whose docstrings name keys only as examples
+CATALOGUE_FILES = ({p for lang in i18n.LANGUAGES for p in (PACKAGE / "i18n").glob(f"{lang}.py")}
+                   | {p for lang in i18n.LANGUAGES for p in (PACKAGE / "i18n").glob(f"{lang}_*.py")}
+                   | {PACKAGE / "i18n" / "__init__.py"})
 SOURCES = {p: p.read_text(encoding="utf-8") for p in sorted(PACKAGE.rglob("*.py")) + sorted(PACKAGE.rglob("*.js"))
            if p not in CATALOGUE_FILES}
 ALL = "\n".join(SOURCES.values())
