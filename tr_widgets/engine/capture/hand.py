@@ -33,7 +33,17 @@ HEAD_ATTRS = ("num_heads", "n_head", "num_attention_heads", "n_heads", "heads", 
 
 
 class Chain:
-    """One product's way to a softmax: operands, steps (each with the layout it was applied in), sinks."""
+    """One product's way to a softmax: operands, steps (each with the layout it was applied in), sinks.
+
+    Example::
+
+        class Attention(nn.Module):  # hand-written attention, in a module whose class name says Attention
+            def forward(self, q, k, v): return (q @ k.transpose(-2, -1) / 8 ** 0.5).softmax(-1) @ v
+        with tr_widgets.capture(Attention()) as cap:
+            out = cap.model(q, k, v)
+        chain = cap.recorder.entries[0].held[0]  # the Chain HandMode followed from q @ kᵀ to the softmax
+        (chain.a is q, chain.how, chain.wshape, len(chain.steps)) == (True, "matmul", (1, 2, 6, 6), 1)  # / √E
+    """
 
     __slots__ = ("a", "b", "how", "pshape", "steps", "sinks", "opaque", "heads", "softmax_dtype", "wshape",
                  "notes", "logits", "module")
@@ -60,7 +70,18 @@ def _softmax_dim(args, kwargs):
 
 
 class HandMode(TorchFunctionMode):
-    """Passes every call through unchanged; follows products to softmax to value products for ``rec``."""
+    """Passes every call through unchanged; follows products to softmax to value products for ``rec``.
+
+    Example::
+
+        class Attention(nn.Module):  # hand-written attention, in a module whose class name says Attention
+            def forward(self, q, k, v): return (q @ k.transpose(-2, -1) / 8 ** 0.5).softmax(-1) @ v
+        with tr_widgets.capture(Attention()) as cap:
+            out = cap.model(q, k, v)
+        assert isinstance(cap.recorder.hand, HandMode)  # on torch's mode stack while Attention ran
+        name, trace = cap.traces[0]
+        assert torch.allclose(trace.weights, F.softmax(q @ k.transpose(-2, -1) / 8 ** 0.5, -1))
+    """
 
     def __init__(self, rec):
         super().__init__()

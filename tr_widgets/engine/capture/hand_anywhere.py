@@ -44,7 +44,12 @@ _lock = threading.RLock()  # re-entrant: a weights tensor freed under the lock r
 class Pending:
     """One unwatched softmax waiting for its value product (made by :func:`start`).
 
-    Example: ``_pending[0].ref() is weights  # until weights @ v completes it``
+    Example::
+
+        from tr_widgets.engine.capture.hand import Chain
+        weights = torch.randn(1, 6, 6).softmax(-1)
+        p = Pending(rec.recorder, weights, Chain(None, None, "logits", weights.shape), None)
+        assert p.ref() is weights  # a weak reference: the weights dying unmultiplied settle it
     """
 
     __slots__ = ("rec", "ref", "chain", "module", "thread", "__weakref__")
@@ -67,7 +72,14 @@ def _heads(rec, module):
 def start(rec, module, x: torch.Tensor, out: torch.Tensor, dtype) -> None:
     """An unwatched softmax ``out = softmax(x)`` ran in ``module``: wait for ``out @ v``.
 
-    Example: ``start(rec, head, scores, weights, None)`` (from ``softmax_net``'s wrapper)
+    Example::
+
+        from tr_widgets.engine.capture.recorder import Recorder
+        r, scores = Recorder(None, True, "patch"), torch.randn(1, 6, 6)  # scores [B, T, S]
+        weights = scores.softmax(-1)
+        start(r, nn.Module(), scores, weights, None)  # what softmax_net's wrapper does
+        out = weights @ torch.randn(1, 6, 8)  # the value product completes the pending record
+        stop(r); len(r.entries) == 1
     """
     chain = hand.Chain(None, None, "logits", x.shape)
     chain.logits, chain.softmax_dtype, chain.wshape = x, dtype, tuple(x.shape)

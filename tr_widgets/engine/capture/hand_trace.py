@@ -91,7 +91,18 @@ def _canonical_step(step, frame, F, device):
 
 
 def chain_trace(chain, v, vo, layout, *, name=""):
-    """The ChainTrace of one recorded chain (q, k, steps in the softmax's layout), checked on a few rows."""
+    """The ChainTrace of one recorded chain (q, k, steps in the softmax's layout), checked on a few rows.
+
+    Example::
+
+        class Attention(nn.Module):  # hand-written attention, in a module whose class name says Attention
+            def forward(self, q, k, v): return (q @ k.transpose(-2, -1) / 8 ** 0.5).softmax(-1) @ v
+        with tr_widgets.capture(Attention()) as cap:
+            out = cap.model(q, k, v)
+        chain, v_kept, output, layout = cap.recorder.entries[0].held
+        trace = chain_trace(chain, v_kept, output, layout, name="attn")  # what the entry builds on first access
+        assert torch.allclose(trace.weights, F.softmax(q @ k.transpose(-2, -1) / 8 ** 0.5, -1))
+    """
     Fs = tuple(chain.wshape)  # the layout the softmax saw (one more column with sinks)
     if chain.sinks is not None:
         Fs = Fs[:-1] + (Fs[-1] - 1,)
@@ -150,7 +161,17 @@ def _verify(at, dropout):
 
 
 def logits_budget(rec, chain) -> None:
-    """Count kept logits against the memory budget (all of a capture's together)."""
+    """Count kept logits against the memory budget (all of a capture's together).
+
+    Example::
+
+        import types
+        from tr_widgets.engine.capture.hand import Chain
+        chain, rec = Chain(None, None, "logits", (1, 6, 6)), types.SimpleNamespace(logits_numel=0)
+        chain.logits = torch.zeros(1, 6, 6)  # additive attention keeps its scores
+        logits_budget(rec, chain)  # raises MemoryBudgetError past the budget
+        rec.logits_numel == 36
+    """
     x = chain.logits
     if x is None:
         return
@@ -162,7 +183,15 @@ def logits_budget(rec, chain) -> None:
 def add_entry(rec, module, chain, v, vo, layout) -> None:
     """Record a completed chain (softmax weights times ``v`` gave ``vo``) as ``module``'s entry in ``rec``.
 
-    Example: ``add_entry(rec, head, chain, v, out, tuple(weights.shape))`` (from ``hand.HandMode`` or the net)
+    Example::
+
+        class Attention(nn.Module):  # hand-written attention, in a module whose class name says Attention
+            def forward(self, q, k, v): return (q @ k.transpose(-2, -1) / 8 ** 0.5).softmax(-1) @ v
+        with tr_widgets.capture(Attention()) as cap:
+            out = cap.model(q, k, v)
+        chain, v_kept, output, layout = cap.recorder.entries[0].held
+        add_entry(cap.recorder, cap.model, chain, v_kept, output, layout)  # what HandMode did at the product
+        cap.recorder.entries[-1].build is chain_trace
     """
     try:
         logits_budget(rec, chain)
