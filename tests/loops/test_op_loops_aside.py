@@ -92,6 +92,35 @@ def test_a_loop_of_ops_around_a_submodule_keeps_its_ops(monkeypatch):
     assert walked_on == walked_off
 
 
+class CellThenOps(nn.Module):
+    """Two loops in one forward: a cell module per step (aside once known), then a loop of ops (traced)."""
+
+    def __init__(self, n=4):
+        super().__init__()
+        self.cell, self.W = GRUCell(n, n), nn.Parameter(torch.randn(n, n) * 0.3)
+
+    def forward(self, xs):
+        h = torch.zeros(xs.shape[1], xs.shape[2])
+        for x in xs:
+            h = self.cell(x, h)
+        g = h
+        for x in xs:
+            g = torch.tanh(x + g @ self.W)
+        return g
+
+
+def test_a_second_loop_of_ops_is_still_traced(monkeypatch):
+    torch.manual_seed(3)
+    model, xs = CellThenOps(), torch.randn(8, 2, 4)
+    out_on, on, walked_on = _run(model, xs, monkeypatch, aside=True)
+    out_off, off, walked_off = _run(model, xs, monkeypatch, aside=False)
+    assert torch.equal(out_on, model(xs)) and torch.equal(out_off, out_on)
+    assert list(on) == list(off) and "CellThenOps" in on and len(on["CellThenOps"]) == 8
+    for name in on:
+        _same(on[name], off[name])
+    assert walked_on < walked_off
+
+
 class Failing(GRUCell):
     """Raises at its sixth call: after the aside has begun."""
 

@@ -39,10 +39,10 @@ _LOOKS = 3  # looks per call site before giving up
 class _Site:
     """Per recording: calls counted per call site (f_lasti), and the loop run found to give no trace."""
 
-    __slots__ = ("calls", "loop", "seen")
+    __slots__ = ("calls", "loop", "seen", "ended", "only")
 
     def __init__(self):
-        self.calls, self.loop, self.seen = {}, None, 0
+        self.calls, self.loop, self.seen, self.ended, self.only = {}, None, 0, False, False
 
 
 class Aside:
@@ -81,11 +81,15 @@ class Aside:
         self.sites[id(recording)] = _Site()
         return handles
 
-    def detach(self, recording, handles) -> None:
-        """Remove ``recording``'s hooks (its forward ended)."""
+    def detach(self, recording, handles) -> bool:
+        """Remove ``recording``'s hooks (its forward ended); returns whether the forward is known to give no trace
+        of ops: its code has one loop, whose run was found to give none and lasted to the end (a loop not
+        nested in another runs once per call, so no other run of it can hold a recurrence)."""
         for h in handles:
             h.remove()
-        self.sites.pop(id(recording), None)
+        st = self.sites.pop(id(recording), None)
+        return bool(st is not None and st.loop is not None and st.only and not st.ended and not recording.over
+                    and len(recording.info.loops) == 1 and self._still_in(st, recording))
 
     def clear(self) -> None:
         """The capture ended."""
@@ -102,8 +106,7 @@ class Aside:
     def _enter(self, recording, child, args):
         pop = False
         try:
-            with torch._C.DisableTorchFunction():  # looking (x.shape...) must not record ops of its own
-                pop = self._aside(recording)
+            pop = self._aside(recording)
         except Exception:  # noqa: BLE001 - deciding must never break the user's forward: record as before
             pop = False
         if pop:
@@ -132,12 +135,13 @@ class Aside:
         if f is None or f.f_code is not rec.code:
             return False  # called from elsewhere (a helper function): recorded as before
         if st.loop is not None and not self._still_in(st, rec):
-            st.loop = None  # the run ended: record everything again
+            st.loop, st.ended = None, True  # the run ended: record everything again
         if st.loop is None:
             n = st.calls[f.f_lasti] = st.calls.get(f.f_lasti, 0) + 1
             if not _FIRST <= n < _FIRST + _LOOKS:
                 return False
-            st.loop = _no_trace_loop(rec, f.f_lasti)
+            with torch._C.DisableTorchFunction():  # looking (x.shape...) must not record ops of its own
+                st.loop, st.only = _no_trace_loop(rec, f.f_lasti)
             if st.loop is None:
                 return False
             st.seen = len(rec.raw)
@@ -155,24 +159,24 @@ class Aside:
 
 
 def _no_trace_loop(rec, lasti):
-    """The loop running the call site at ``lasti``, when its current run is final with no trace of ops (see
-    the module docstring), else None."""
+    """(the loop running the call site at ``lasti``, when its current run is final with no trace of ops (see
+    the module docstring), else None; whether that run is the loop's first)."""
     info = rec.info
     if info is None or not rec.raw:
-        return None
+        return None, False
     ln = _line_table(rec.code)[lasti >> 1]
     stmt = info.stmt_of_line.get(ln, -1)
     loops = [lp for lp in info.loops if stmt in lp.body]
     if len(loops) != 1:
-        return None
+        return None, False
     loop = loops[0]
     if any(o is not loop and o.first <= loop.last and loop.first <= o.last for o in info.loops):
-        return None  # nested loops: an outer run would see this one's ops
+        return None, False  # nested loops: an outer run would see this one's ops
     table = Table(rec.raw, info, rec.code)
     runs = list(body_runs(table, loop.body))
     if not runs or runs[-1][1] != len(table):
-        return None
+        return None, False
     lo, hi = runs[-1]
     if len(_split(table, lo, hi)) < 3 or examine(table, lo, hi, loop, partial=True) is not None:
-        return None
-    return loop
+        return None, False
+    return loop, len(runs) == 1

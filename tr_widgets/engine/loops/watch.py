@@ -160,13 +160,13 @@ class LoopWatch:
         r = self.active.pop(id(frame), None)
         if r is None:
             return
-        self.aside.detach(r, self.hooks.pop(id(frame), ()))
+        settled = self.aside.detach(r, self.hooks.pop(id(frame), ()))
         self.ops.stop(r)
         if not returned:
             return
         try:
             r.check_budget(f"{type(module).__name__}.forward")
-            found = find(r)
+            found = [] if settled else find(r)  # settled: its one loop's run was already found to give no trace
         except Exception as e:  # noqa: BLE001 - a note in rec.skipped, reported by capture's warning
             self.rec.skipped.append((module, f"{type(e).__name__}: {e}"))
             return
