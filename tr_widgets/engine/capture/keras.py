@@ -148,7 +148,21 @@ def _check(layer, cells, x, kwargs) -> None:
 def record_rnn(mr, layer, args, kwargs, output) -> None:
     """One Keras RNN layer call (a ``modules.RECORDED`` handler): one entry per cell, traced when first read.
 
-    Example: ``record_rnn(rec.modules, lstm_layer, (x,), {"training": False}, y)`` (from the forward hook)
+    From the forward hook: ``record_rnn(rec.modules, lstm_layer, (x,), {"training": False}, y)``. Here a stand-in
+    of ``keras.layers.SimpleRNN(4, return_sequences=True)`` holds an nn.RNN's weights (Keras's are transposed).
+
+    Example::
+
+        import types
+        from tr_widgets.engine.capture.recorder import Recorder
+        rnn, xb, r = nn.RNN(3, 4, batch_first=True), torch.randn(2, 5, 3), Recorder(None, True, "patch")
+        cell = type("SimpleRNNCell", (), {"__module__": "keras.src.layers.rnn.simple_rnn", "activation": torch.tanh,
+                    "kernel": rnn.weight_ih_l0.detach().T, "recurrent_kernel": rnn.weight_hh_l0.detach().T,
+                    "bias": (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach()})()
+        layer = types.SimpleNamespace(cell=cell, return_sequences=True, parameters=lambda: [], name="rnn")
+        record_rnn(r.modules, layer, (xb,), {"training": False}, rnn(xb)[0])
+        e = r.entries[0]
+        assert torch.allclose(e.build(*e.held).step(4, batch=1)["h_t"], rnn(xb)[0][1, 4], atol=1e-6)
     """
     x = args[0] if args else kwargs.get("sequences")
     cells = _cells(layer)
