@@ -28,12 +28,27 @@ import sys
 import torch
 from torch import nn  # noqa: F401 - the example uses it
 
-from .detect import _split, body_runs, examine
-from .table import Table, _line_table
+from .detect import body_runs, examine
+from .table import Table
 
 _MODULE_CALL = frozenset({"_call_impl", "_wrapped_call_impl"})
 _FIRST = 3  # the call from one site at which its loop is first looked at (two steps done, a third begun)
 _LOOKS = 3  # looks per call site before giving up
+_LINES: dict = {}  # code -> the line of each code unit, to find an op's line from its f_lasti
+
+
+def _line_table(code) -> list:
+    table = _LINES.get(code)
+    if table is None:
+        table = _LINES[code] = [p[0] for p in code.co_positions()]
+    return table
+
+
+def _steps(table, lo, hi) -> int:
+    """How many steps a body run has begun (as ``detect`` splits them: each time its first statement comes
+    round again)."""
+    stmt, run, s0 = table.stmt, table.run, table.stmt[lo]
+    return sum(1 for i in range(lo, hi) if stmt[i] == s0 and (i == lo or run[i - 1] != run[i]))
 
 
 class _Site:
@@ -177,6 +192,6 @@ def _no_trace_loop(rec, lasti):
     if not runs or runs[-1][1] != len(table):
         return None, False
     lo, hi = runs[-1]
-    if len(_split(table, lo, hi)) < 3 or examine(table, lo, hi, loop, partial=True) is not None:
+    if _steps(table, lo, hi) < 3 or examine(table, lo, hi, loop, partial=True) is not None:
         return None, False
     return loop, len(runs) == 1
