@@ -135,8 +135,13 @@ def module_loop_trace(module, loop, *, name: str = ""):
 
     Example::
 
-        tr = module_loop_trace(cell, loop, name="cell")
-        len(tr), tr.state(3), tr.quantities(3)["hbar"]
+        from tr_widgets.engine.capture.module_calls import Call, Loop
+        cell, h, calls = nn.RNNCell(3, 4), torch.zeros(1, 4), []
+        for x_t in x:  # six calls, each taking back the h the last one returned
+            out = cell(x_t, h); calls.append(Call((x_t, h), {}, out, flat_out(out)).settle()); h = out
+        loop = Loop(calls[0]); loop.calls, loop.links, loop.fresh = calls, [((), (1,))], [(0,)]  # out -> hx
+        one = module_loop_trace(cell, loop, name="cell")  # each step re-derived, checked bitwise
+        (len(one), torch.equal(one.state(5), h)) == (6, True)
     """
     code = forward_code(module)
     label = f"{name or type(module).__name__} (a module called once per step)"
