@@ -6,7 +6,8 @@ call of a forward as it runs, keeping only what exact recomputation needs.
     rec.traces                      # [(qualified module name, trace), ...] in call order
     rec["transformer.h.0.attn"]     # one AttentionTrace / RecurrentTrace
 
-How, and why this way (modules of this package: ``patch``, ``recorder``, ``modules``, ``mha``):
+How, and why this way (modules of this package: ``patch``, ``recorder``, ``modules``, ``mha``; what a
+capture is called and says in ``naming`` and ``report``):
 
 * ``F.scaled_dot_product_attention`` (Hugging Face's default sdpa attention, nanoGPT-style code, a user's
   own call): while the block runs, every module-level name bound to it is rebound to a wrapper that calls
@@ -53,23 +54,12 @@ from torch import nn
 
 from ..errors import TraceInputError, describe, fail
 from . import keras
-from .entries import Entry, tensors_of, version_of
+from .entries import tensors_of, version_of
+from .naming import SDPA_NAME, base_names, call_names
 from .recorder import Recorder
+from .report import SUPPORTED, CaptureWarning, report
 
-SDPA_NAME = "scaled_dot_product_attention"  # the name of a call made outside any module
-SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells (PackedSequence inputs too; called once per step with the "
-             "state carried, as one trace); a module of your own called once per step with its state fed back (as "
-             "a LoopTrace); nn.MultiheadAttention (also inside "
-             "nn.TransformerEncoder/Decoder layers); F.scaled_dot_product_attention (e.g. Hugging Face "
-             "models with their default sdpa attention); softmax(q·kᵀ)·v written by hand in any module (eager "
-             "Hugging Face attention, minGPT, d2l, a user's Head, Bloom's ALiBi, Gemma 2's soft cap, GPT-OSS's "
-             "sinks); the state-space and linear-attention mixers MambaMixer, Mamba2Mixer, RwkvSelfAttention and "
-             "Qwen3NextGatedDeltaNet (as StateTraces); Keras 3 RNN layers and MultiHeadAttention (torch backend)")
-
-
-class CaptureWarning(UserWarning):
-    """A capture ended with something it did not record: which modules ran unrecorded, why, and the fix."""
-
+__all__ = ["SDPA_NAME", "SUPPORTED", "Capture", "CaptureWarning", "TraceNameError", "capture"]  # re-exported
 
 class TraceNameError(TraceInputError, KeyError):
     """``rec[name]`` for a name that was not recorded; the message lists the names that were."""
@@ -108,39 +98,8 @@ class Capture:
         self._check_stale()
         self.recorder.compact()
         if exc[0] is None and not self._quiet:
-            self._report()
+            report(self.recorder, self._base_names, self._drained)
         return False
-
-    def _report(self) -> None:
-        """Never silent: one warning naming what ran unrecorded (and why), or saying nothing was recorded."""
-        rec, base = self.recorder, None
-        missed = list(rec.unrecorded.values())
-        if rec.stepped_aside:
-            base = self._base_names()
-            shown = ", ".join(f"{base.get(id(m), type(m).__name__)!r} (backend {b!r})" for m, b in rec.stepped_aside)
-            warnings.warn(f"capture: nothing was recorded: {shown} is compiled, and recording would run it eagerly, "
-                          "changing the last bits of its outputs, so the capture stepped aside. Fix: capture the "
-                          "module before torch.compile (model._orig_mod), or compile it with backend='eager'",
-                          CaptureWarning, stacklevel=3)
-        elif missed:
-            base = self._base_names()
-            shown = "; ".join(f"{base.get(id(m), type(m).__name__)!r} ({type(m).__name__}: {why})"
-                              for m, _, why in missed[:8]) + (f"; ... ({len(missed) - 8} more)" if len(missed) > 8 else "")
-            fixes = " ".join(dict.fromkeys(k.fix.rstrip(".") + "." for _, k, _ in missed))
-            warnings.warn(f"capture: {len(missed)} sequence-mixing module{'s' if len(missed) != 1 else ''} ran "
-                          f"but {'were' if len(missed) != 1 else 'was'} not recorded: {shown}. Recorded "
-                          f"{len(rec.entries)} call{'s' if len(rec.entries) != 1 else ''}; rec.skipped lists what "
-                          f"was not. Fix: {fixes}", CaptureWarning, stacklevel=3)
-        elif not rec.entries and not rec.skipped and not self._drained:
-            warnings.warn(f"capture: nothing was recorded; the block ran none of the supported modules "
-                          f"({SUPPORTED}). Fix: call the model inside the with-block (e.g. model(x)), or capture "
-                          "a model that holds one of these", CaptureWarning, stacklevel=3)
-        elif rec.skipped:
-            base = self._base_names()
-            shown = "; ".join(f"{SDPA_NAME if m is None else base.get(id(m), type(m).__name__)!r}: {why}"
-                              for m, why in rec.skipped[:5])
-            warnings.warn(f"capture: {len(rec.skipped)} call(s) could not be recorded: {shown}. "
-                          "Fix: see rec.skipped for each reason", CaptureWarning, stacklevel=3)
 
     # -- for decode: take what was recorded so far ---------------------------------------------
     def drain(self) -> list:
@@ -163,27 +122,12 @@ class Capture:
 
     # -- what was recorded -----------------------------------------------------------------
     def _base_names(self) -> dict:
-        """id(module) -> name: the shortest dotted path from the scope's variables or from the model."""
-        names = {}
+        """id(module) -> name (see :func:`.naming.base_names`)."""
+        return base_names(self.model, self.scope, self.recorder)
 
-        def offer(m, name):
-            if id(m) not in names or len(name) < len(names[id(m)]):
-                names[id(m)] = name
-        for var, obj in list((self.scope or {}).items()):
-            if isinstance(obj, nn.Module) and isinstance(var, str) and not var.startswith("_"):
-                for qn, m in obj.named_modules():
-                    offer(m, f"{var}.{qn}" if qn else var)
-        if self.model is not None and id(self.model) not in names:
-            for qn, m in keras.named(self.model):
-                offer(m, qn or type(self.model).__name__)
-        per_class = {}
-        extra = [m for m, _ in self.recorder.skipped] + [m for m, _, _ in self.recorder.unrecorded.values()]
-        for e in self.recorder.normalize() + [Entry(m, None, [], []) for m in extra]:
-            if e.module is not None and id(e.module) not in names:  # made on the fly: class name, _2, _3...
-                cls = type(e.module).__name__
-                per_class[cls] = per_class.get(cls, 0) + 1
-                names[id(e.module)] = cls if per_class[cls] == 1 else f"{cls}_{per_class[cls]}"
-        return names
+    def _call_names(self) -> dict:
+        """id(entry) -> its name, ``#2``, ``#3``... for repeated calls (see :func:`.naming.call_names`)."""
+        return call_names(self.recorder.entries, self._base_names())
 
     def _check_stale(self, entries=None) -> None:
         for e in entries if entries is not None else self.recorder.normalize():
@@ -224,17 +168,6 @@ class Capture:
             if e.trace is not None and e.trace.name != names[id(e)]:
                 e.trace = dataclasses.replace(e.trace, name=names[id(e)])
         return [(e.trace.name, e.trace) for e in rec.entries if e.trace is not None]
-
-    def _call_names(self) -> dict:
-        """id(entry) -> its name: the module's name, ``#2``, ``#3``... for its repeated calls."""
-        base, counts, names = self._base_names(), {}, {}
-        for e in self.recorder.entries:
-            if e.trace is None and e.build is None:
-                continue
-            b = base[id(e.module)] if e.module is not None else SDPA_NAME
-            counts[b] = counts.get(b, 0) + 1
-            names[id(e)] = b if counts[b] == 1 else f"{b}#{counts[b]}"
-        return names
 
     @property
     def names(self) -> list[str]:
