@@ -50,7 +50,13 @@ def _nbytes(out) -> int:
 class Recording:
     """The ops one run of a watched code object made, in call order (``ops``: worked out on first read).
 
-    Example: ``[(op.name or op.op, op.line) for op in recording.ops]``
+    Example::
+
+        from tr_widgets.engine.loops import OpRecorder
+        seq, rec = nn.Sequential(nn.Linear(3, 3), nn.Tanh()), OpRecorder()
+        r = rec.start(nn.Sequential.forward.__code__)  # its forward: for module in self: input = module(input)
+        seq(torch.ones(1, 3)); rec.stop(r)
+        [(op.name, op.op) for op in r.ops] == [("input", "linear"), ("input", "tanh")]
     """
 
     def __init__(self, code, budget: int | None = None, steady: bool = False):
