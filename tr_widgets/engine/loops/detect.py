@@ -30,7 +30,19 @@ _BUFFER_OPS = frozenset({"cat", "stack", "hstack", "vstack", "concat", "concaten
 class Found:
     """A recurrence found in a run: its repetitions (bounds in the table), the state's (op position, result index)
     and the argument slot each is read at, and the fresh inputs' slots; ``problem`` says why it cannot be
-    traced (one message), or is None."""
+    traced (one message), or is None.
+
+    Example::
+
+        import linecache; from tr_widgets.engine.loops import OpRecorder
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
+        ops = OpRecorder(); r = ops.start(scan.__code__)
+        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
+        found = find(r)[0]
+        (len(found.bounds), found.problem, found.loop.target) == (5, None, "x")  # 5 steps, traceable
+    """
 
     loop: object  # source.Loop
     table: object  # table.Table: every op of the forward
@@ -139,7 +151,20 @@ def _fresh(reps, carried_slots) -> tuple[list, list]:
 
 def examine(table, lo, hi, loop, partial: bool = False) -> Found | None:
     """The recurrence in one run of a loop's body, or None when it is not one (see the module docstring);
-    ``partial``: the loop is still running, its last step need only begin as the others do."""
+    ``partial``: the loop is still running, its last step need only begin as the others do.
+
+    Example::
+
+        import linecache; from tr_widgets.engine.loops import OpRecorder
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
+        ops = OpRecorder(); r = ops.start(scan.__code__)
+        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
+        loop = r.info.loops[0]
+        lo, hi = next(body_runs(r.table, loop.body))  # the ops of the loop's body, in one stretch
+        len(examine(r.table, lo, hi, loop).bounds) == 5
+    """
     bounds = _split(table, lo, hi)
     if len(bounds) < 2:
         return None
@@ -172,7 +197,18 @@ def examine(table, lo, hi, loop, partial: bool = False) -> Found | None:
 
 def find(recording) -> list[Found]:
     """Every recurrence in what ``recording`` saw, outermost loops first; a run inside a loop already found
-    is not examined again."""
+    is not examined again.
+
+    Example::
+
+        import linecache; from tr_widgets.engine.loops import OpRecorder
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
+        ops = OpRecorder(); r = ops.start(scan.__code__)
+        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
+        [len(f.bounds) for f in find(r)] == [5]  # one recurrence, 5 steps
+    """
     info = recording.info
     if info is None:
         return []

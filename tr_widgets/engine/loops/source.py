@@ -22,7 +22,14 @@ _INFO: dict = {}  # code object -> CodeInfo, or None when its source cannot be r
 @dataclass(frozen=True)
 class Stmt:
     """One statement: its lines, the names it assigns (``("H",)``, ``("h", "c")`` for ``h, c = ...``, or ``()``),
-    whether the target is a tuple, and the index of the innermost loop whose body holds it (-1: none)."""
+    whether the target is a tuple, and the index of the innermost loop whose body holds it (-1: none).
+
+    Example::
+
+        info = code_info(nn.Sequential.forward.__code__)  # for module in self: input = module(input)
+        s = info.stmts[info.loops[0].header + 1]
+        (s.targets, s.tuple_target, s.loop) == (("input",), False, 0)  # in loop 0's body
+    """
 
     first: int
     last: int
@@ -35,7 +42,14 @@ class Stmt:
 class Loop:
     """A ``for``/``while`` loop: its header statement, the statements of its body (indices), its lines, the
     ``for`` target's text (``"X"``; '' for ``while``), and the ``self`` attributes its iterable reads
-    (``for block in self.h`` -> ``("h",)``: over a ModuleList, a loop in depth)."""
+    (``for block in self.h`` -> ``("h",)``: over a ModuleList, a loop in depth).
+
+    Example::
+
+        loop = code_info(nn.Sequential.forward.__code__).loops[0]
+        (loop.target, loop.over) == ("module", ())
+        code_info(nn.TransformerEncoder.forward.__code__).loops[0].over == ("layers",)  # for mod in self.layers
+    """
 
     header: int
     body: frozenset
@@ -47,7 +61,14 @@ class Loop:
 
 @dataclass(frozen=True)
 class CodeInfo:
-    """What the source of one code object says (line numbers are the file's)."""
+    """What the source of one code object says (line numbers are the file's).
+
+    Example::
+
+        info = code_info(nn.Sequential.forward.__code__)
+        info.lines[0].strip() == "def forward(self, input):"
+        info.stmt_of_line[info.loops[0].first] == info.loops[0].header  # the for line is the loop's header
+    """
 
     file: str
     first_line: int

@@ -28,7 +28,13 @@ DROPPED = _Dropped()
 
 
 class Op:
-    """One recorded torch call: statement index, line, op name, result, arguments; ``name`` once known."""
+    """One recorded torch call: statement index, line, op name, result, arguments; ``name`` once known.
+
+    Example::
+
+        op = Op(0, 12, "tanh", torch.zeros(2), (torch.ones(2),), {}, False, 0, torch.tanh)
+        (repr(op), len(op.tensors_in())) == ("Op('tanh', line 12)", 1)
+    """
 
     __slots__ = ("stmt", "line", "op", "out", "args", "kwargs", "via_module", "name", "run", "func")
 
@@ -80,7 +86,17 @@ class Table:
     (``lasti``, ``line``, ``stmt``, ``run``: which execution of its statement, ``op``: its short name,
     ``args``, ``kwargs``, ``out``, ``via``: ran inside a submodule's call, ``name``: the assigned name or None).
     Lists rather than one object per op: a loop of T steps makes T times its ops, and objects that outlive
-    the forward cost the garbage collector on every later allocation."""
+    the forward cost the garbage collector on every later allocation.
+
+    Example::
+
+        from tr_widgets.engine.loops import OpRecorder
+        seq, rec = nn.Sequential(nn.Linear(3, 3), nn.Tanh()), OpRecorder()
+        r = rec.start(nn.Sequential.forward.__code__)  # its forward: for module in self: input = module(input)
+        seq(torch.ones(1, 3)); rec.stop(r)
+        t = r.table
+        (len(t), t.op, t.name, t.run) == (2, ["linear", "tanh"], ["input", "input"], [0, 1])
+    """
 
     def __init__(self, raw, info, code):
         lastis, childs, via, funcs, args, kwargs, outs = cols = [raw[k::WIDTH] for k in range(WIDTH)]

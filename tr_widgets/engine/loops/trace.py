@@ -52,13 +52,16 @@ class LoopTrace:
 
     Example::
 
-        with tr_widgets.capture(model) as rec:       # d2l-style LSTMScratch: a loop over X in inputs
-            model(X)
-        tr = rec[""]                                 # LoopTrace(name='', form='ops', T=..., state=('H', 'C'), ...)
-        len(tr)                                      # T
-        H, C = tr.state(3)                           # the state carried out of step 3, in the code's order
-        tr.quantities(3)["F"]                        # the forget gate at step 3, under the code's own name
-        tr.line_of("F"), tr.source.line(tr.line_of("F"))
+        import linecache
+        src = ("class Scan(nn.Module):\\n    def forward(self, h, xs):\\n"
+               "        for x in xs:\\n            h = torch.tanh(h + x)\\n        return h\\n")
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # defines Scan: a forward whose loop carries h
+        with tr_widgets.capture(scan := Scan()) as cap:
+            out = scan(torch.zeros(2), xs := torch.randn(5, 2))
+        name, tr = cap.traces[0]  # d2l's LSTMScratch gives state ('H', 'C') and gates under the code's names
+        (len(tr), tr.state_names, tr.source.line(tr.line_of("h")).strip()) == (5, ("h",), "h = torch.tanh(h + x)")
+        assert torch.equal(tr.state(4), out) and torch.equal(tr.inputs(2), xs[2])
     """
 
     name: str

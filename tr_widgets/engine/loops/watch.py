@@ -72,7 +72,16 @@ def _flat(outs) -> tuple:
 def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None = None):
     """The LoopTrace of a recurrence ``detect.find`` found (``output``: what the forward returned).
 
-    Example: ``build_loop_trace(find(recording)[0], y, name="rnn").state(0)``
+    Example::
+
+        import linecache; from tr_widgets.engine.loops import OpRecorder
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
+        ops = OpRecorder(); r = ops.start(scan.__code__)
+        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
+        one = build_loop_trace(find(r)[0], h, name="scan")
+        assert len(one) == 5 and torch.equal(one.state(4), h) and torch.equal(one.inputs(2), xs[2])
     """
     loop, reps, table = found.loop, found.reps, found.table
     where = f"{name or 'loop'} (the loop at line {loop.first})"
@@ -113,10 +122,19 @@ def _named(trace, *, name=""):
 class LoopWatch:
     """Switches the op recorder on for the forwards that may hold a recurrence, and records what it finds.
 
-    Example (what ``Recorder`` does)::
+    A capture's recorder holds one (``cap.recorder.loops``); its hooks call ``pre`` and ``post``.
 
-        watch = LoopWatch(recorder, recorded_kind)
-        watch.pre(module, frame); ...forward runs...; watch.post(module, frame, output)
+    Example::
+
+        import linecache
+        src = ("class Scan(nn.Module):\\n    def forward(self, h, xs):\\n"
+               "        for x in xs:\\n            h = torch.tanh(h + x)\\n        return h\\n")
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # defines Scan: a forward whose loop carries h
+        with tr_widgets.capture(scan := Scan()) as cap:
+            out = scan(torch.zeros(2), xs := torch.randn(5, 2))
+        assert isinstance(cap.recorder.loops, LoopWatch)
+        [(name, len(t)) for name, t in cap.traces] == [("Scan", 5)]
     """
 
     def __init__(self, rec, recorded_kind):
