@@ -24,7 +24,18 @@ def _parts(x) -> tuple:
 class StepReplay:
     """Called by ``LoopTrace.quantities``: ``replay(trace, t, values)`` -> step t's values, none dropped.
 
-    Example: ``StepReplay(found.reps[0], found.state, found.fresh, found.reads, split=False)(trace, 5, vals)``
+    Example::
+
+        import linecache; from tr_widgets.engine.loops import OpRecorder
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(2 * torch.tanh(h + x))\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # a loop of 4 ops a step: add, tanh, mul, tanh -> h
+        from tr_widgets.engine.loops.detect import find; from tr_widgets.engine.loops.watch import build_loop_trace
+        ops = OpRecorder(steady=True); r = ops.start(scan.__code__)
+        h = scan(torch.zeros(2), xs := torch.randn(300, 2)); ops.stop(r)  # steady: step 250's tanh was not kept
+        one = build_loop_trace(find(r)[0], h)
+        (type(one.derive), one.values[250][1] is DROPPED) == (StepReplay, True)
+        assert torch.equal(one.quantities(250)["tanh"], torch.tanh(one.state_in(250) + xs[250]))  # re-derived
     """
 
     def __init__(self, template, state, fresh, reads, split: bool, where: str, varying=None):

@@ -35,7 +35,18 @@ class Steady:
     """The template of one step: the bytecode position of each op (``lasti``) and, for each position, the entry
     recorded in place of the op (``entries[k]``: its result DROPPED, arguments not kept), or None where some
     of it is kept: ``keep[k]`` 1 the result (a state out, a fresh input selected), 2 the arguments (a state or
-    fresh input read), 3 both. ``pos``: where the running step is."""
+    fresh input read), 3 both. ``pos``: where the running step is.
+
+    Example::
+
+        import linecache; from tr_widgets.engine.loops import OpRecorder
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(2 * torch.tanh(h + x))\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # a loop of 4 ops a step: add, tanh, mul, tanh -> h
+        ops = OpRecorder(steady=True); r = ops.start(scan.__code__)
+        h = scan(torch.zeros(2), torch.randn(300, 2)); ops.stop(r)  # learned 160 ops in, kept since
+        (type(r.steady), r.steady.keep) == (Steady, [2, 0, 0, 1])  # add: its arguments h, x; h: its result
+    """
 
     __slots__ = ("lasti", "entries", "keep", "size", "pos")
 
@@ -58,7 +69,19 @@ class Steady:
 
 def learn(rec) -> Steady | None:
     """The steady state of the loop running now in ``rec`` (a Recording), or None (no recurrence yet, steps that
-    differ, ops that cannot be called again)."""
+    differ, ops that cannot be called again).
+
+    Example::
+
+        import linecache; from tr_widgets.engine.loops import OpRecorder
+        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(2 * torch.tanh(h + x))\\n    return h\\n"
+        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
+        exec(compile(src, "<scan>", "exec"))  # a loop of 4 ops a step: add, tanh, mul, tanh -> h
+        ops = OpRecorder(); r = ops.start(scan.__code__)
+        scan(torch.zeros(2), torch.randn(4, 2)); ops.stop(r)
+        r.raw = r.raw[:-WIDTH]  # as Recording.check sees it mid-loop: step 3's last op not run yet
+        (learn(r).size, learn(r).pos) == (4, 3)  # 4 ops a step; the running step is at its 4th
+    """
     info, raw = rec.info, rec.raw
     if info is None or not raw:
         return None
