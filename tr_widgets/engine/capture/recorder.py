@@ -9,7 +9,7 @@ Hooks go on the modules recorded by type (``modules.RECORDED``) and on the seque
 ``mixers.MIXERS``; inside an attention mixer ``hand.HandMode`` is on torch's function-mode stack until
 the module returns, unless that module was seen before to call the patched SDPA and nothing else
 (``_LEARNED``: the cheap path, so decoding pays the mode once). A mixer that ran with nothing recorded
-inside is noted in ``unrecorded``, with the reason.
+inside is noted in ``unrecorded``, with the reason. Each module on the stack is a ``frame.Frame``.
 
 Compiled code (``torch.compile``) runs eagerly while a capture is active (``torch.compiler.set_stance(
 "force_eager")``), so every call is seen and nothing of the recorder is traced by dynamo; the hooks are
@@ -27,35 +27,15 @@ from torch.nn.modules import module as nn_module
 
 from . import hand, hand_trace, keras, mixers, patch, torchstate
 from .entries import compact_queries
+from .frame import FAST_PATHS, Frame, attn_impl, recorded_kind
 from .module_loops import ModuleLoops
-from .modules import RECORDED, ModuleRecorder, is_state_mixer, matches
+from .modules import ModuleRecorder, is_state_mixer
 from .sdpa import fast_entry, sdpa_entry, sdpa_trace
 from ..loops.watch import LoopWatch
 
-_FAST = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)  # fast paths to protect
+__all__ = ["Recorder", "recorded_kind"]  # recorded_kind: re-exported from .frame
+
 _LEARNED = weakref.WeakKeyDictionary()  # module -> its attention implementation when it called the patched SDPA
-
-
-def _impl(module):
-    return getattr(getattr(module, "config", None), "_attn_implementation", None)
-
-
-def recorded_kind(module):
-    for test, method in RECORDED:
-        if matches(test, module):
-            return method
-    return None
-
-
-class _Frame:
-    __slots__ = ("module", "suspended", "saw_mha", "src_shape", "kind", "pushed", "covered", "child_missing",
-                 "sdpa", "raw", "hand", "note")
-
-    def __init__(self, module, kind=None):
-        self.module, self.suspended, self.saw_mha, self.src_shape = module, False, False, None
-        self.kind, self.pushed, self.covered, self.child_missing = kind, False, False, False
-        self.sdpa = self.raw = self.hand = 0
-        self.note = None
 
 
 class Recorder:
@@ -162,13 +142,13 @@ class Recorder:
         if self._ids is not None and id(module) not in self._ids:
             return None
         kind = mixers.kind_of(module) if recorded_kind(module) is None else None
-        frame = _Frame(module, kind)
-        if isinstance(module, _FAST) and self._on_top():
+        frame = Frame(module, kind)
+        if isinstance(module, FAST_PATHS) and self._on_top():
             torch._C._pop_torch_function_stack()  # keep has_torch_function false: the fast path stays on
             frame.suspended = True
         elif kind is not None and kind.attention and not self._on_stack():
             learned = _LEARNED.get(module, False)
-            if learned is False or learned != _impl(module):
+            if learned is False or learned != attn_impl(module):
                 torch._C._push_on_torch_function_stack(self.hand)
                 frame.pushed = True
         if isinstance(module, nn.TransformerEncoder) and args and isinstance(args[0], torch.Tensor):
@@ -202,7 +182,7 @@ class Recorder:
         module = frame.module
         if frame.covered:
             if frame.pushed and frame.sdpa and not frame.raw and not frame.hand:
-                _LEARNED[module] = _impl(module)
+                _LEARNED[module] = attn_impl(module)
             return
         if not frame.pushed:
             _LEARNED.pop(module, None)  # it called the patched SDPA before, not this time
