@@ -121,6 +121,45 @@ def test_a_second_loop_of_ops_is_still_traced(monkeypatch):
     assert walked_on < walked_off
 
 
+class OpsLoop(nn.Module):
+    """A loop of ops in its own forward (watched for loops itself)."""
+
+    def __init__(self, n=4):
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(n, n) * 0.3)
+
+    def forward(self, xs, h):
+        for x in xs:
+            h = torch.tanh(x + h @ self.W)
+        return h
+
+
+class CellThenModule(nn.Module):
+    """One loop over a cell (settled: the recorder leaves torch's stack), then a watched module's own loop."""
+
+    def __init__(self, n=4):
+        super().__init__()
+        self.cell, self.ops = GRUCell(n, n), OpsLoop(n)
+
+    def forward(self, xs):
+        h = torch.zeros(xs.shape[1], xs.shape[2])
+        for x in xs:
+            h = self.cell(x, h)
+        return self.ops(xs, h)
+
+
+def test_a_watched_module_after_a_settled_loop_is_still_traced(monkeypatch):
+    torch.manual_seed(4)
+    model, xs = CellThenModule(), torch.randn(8, 2, 4)
+    out_on, on, _ = _run(model, xs, monkeypatch, aside=True)
+    out_off, off, _ = _run(model, xs, monkeypatch, aside=False)
+    assert torch.equal(out_on, model(xs)) and torch.equal(out_off, out_on)
+    assert list(on) == list(off) and "ops" in on and len(on["ops"]) == 8
+    for name in on:
+        _same(on[name], off[name])
+    assert torch._C._len_torch_function_stack() == 0
+
+
 class Failing(GRUCell):
     """Raises at its sixth call: after the aside has begun."""
 

@@ -19,6 +19,13 @@ run's end is seen: an op outside the loop's body ends the verdict and everything
 Traces are what they were: the run gave no trace of ops before and gives none now; what is recorded
 before the verdict, and everything outside the run, is unchanged. A child whose own forward (or one of its
 submodules') is watched for loops keeps the recorder on: its recording needs it.
+
+Settled: when the forward's code has that one loop only, the run is the loop's first, no op outside its body
+came since, and this is the only forward watched, nothing more this forward runs can give a trace of ops
+(find looks only at runs of loops; a loop not nested runs once per call). The recorder then leaves torch's
+stack for the rest of the forward (``OpRecorder.step_off``) and ``detect.find`` is not run at its end. The
+one case this could differ, by construction only: a generator in the ``for`` header whose own torch ops on
+some later steps would split the run, followed by body code that changes its data flow on those steps.
 """
 from __future__ import annotations
 
@@ -54,10 +61,10 @@ def _steps(table, lo, hi) -> int:
 class _Site:
     """Per recording: calls counted per call site (f_lasti), and the loop run found to give no trace."""
 
-    __slots__ = ("calls", "loop", "seen", "ended", "only")
+    __slots__ = ("calls", "loop", "seen", "ended", "only", "off")
 
     def __init__(self):
-        self.calls, self.loop, self.seen, self.ended, self.only = {}, None, 0, False, False
+        self.calls, self.loop, self.seen, self.ended, self.only, self.off = {}, None, 0, False, False, False
 
 
 class Aside:
@@ -103,8 +110,11 @@ class Aside:
         for h in handles:
             h.remove()
         st = self.sites.pop(id(recording), None)
-        return bool(st is not None and st.loop is not None and st.only and not st.ended and not recording.over
-                    and len(recording.info.loops) == 1 and self._still_in(st, recording))
+        return st is not None and (st.off or self._settled(st, recording))
+
+    def _settled(self, st, rec) -> bool:
+        return bool(st.loop is not None and st.only and not st.ended and not rec.over and len(rec.info.loops) == 1
+                    and self._still_in(st, rec))
 
     def clear(self) -> None:
         """The capture ended."""
@@ -129,18 +139,25 @@ class Aside:
             pop = n > 0 and torch._C._get_function_stack_at(n - 1) is self.ops
             if pop:
                 torch._C._pop_torch_function_stack()
-        self.popped.append(pop)
+        self.popped.append((pop, recording))
         return None
 
     def _leave(self, child, args, output):
-        if self.popped and self.popped.pop():
-            torch._C._push_on_torch_function_stack(self.ops)
+        pop, rec = self.popped.pop() if self.popped else (False, None)
+        if pop:
+            st = self.sites.get(id(rec))
+            if st is not None and len(self.ops.watching) == 1 and len(self.ops.watching.get(rec.code, ())) == 1 \
+                    and output is not None and self._settled(st, rec):
+                st.off = True  # the one forward watched is settled: no op of it matters any more
+                self.ops.step_off()
+            else:
+                torch._C._push_on_torch_function_stack(self.ops)
         return None
 
     def _aside(self, rec) -> bool:
         """Whether this call (of a hooked child) runs with the recorder popped."""
         st = self.sites.get(id(rec))
-        if st is None or rec.over or self.ops.top.get(rec.code) is not rec:
+        if st is None or st.off or rec.over or self.ops.top.get(rec.code) is not rec:
             return False
         f = sys._getframe(2)  # _enter <- (dynamo's wrapper) <- _call_impl <- _wrapped_call_impl <- the forward
         for _ in range(6):

@@ -166,6 +166,13 @@ class OpRecorder(TorchFunctionMode):
             self._pushed = False
         return recording
 
+    def step_off(self) -> None:
+        """Leave torch's stack until the next :meth:`start` (``aside.py``: the one forward watched needs no more
+        ops); :meth:`stop` then has nothing to take off."""
+        if self._pushed:
+            remove_mode(self)
+            self._pushed = False
+
     def close(self) -> None:
         """Stop everything (a forward that raised): the mode leaves torch's stack."""
         for stack in list(self.watching.values()):
