@@ -39,7 +39,13 @@ OVERVIEW = 256  # cells per side of an overview (the widgets' default ``overview
 
 @dataclass(frozen=True)
 class Window:
-    """Half-open cell ranges ``[r0, r1) × [c0, c1)`` of a larger matrix."""
+    """Half-open cell ranges ``[r0, r1) × [c0, c1)`` of a larger matrix.
+
+    Example::
+
+        w = Window(0, 4, 10, 16)       # rows 0-3, columns 10-15 of a larger matrix
+        w.shape == (4, 6)
+    """
 
     r0: int
     r1: int
@@ -52,7 +58,13 @@ class Window:
 
 
 def to_numpy(t) -> np.ndarray:
-    """A torch tensor as a float32 numpy array on the host: the one place a view leaves the device."""
+    """A torch tensor as a float32 numpy array on the host: the one place a view leaves the device.
+
+    Example::
+
+        a = to_numpy(torch.ones(2, 3, dtype=torch.float16, requires_grad=True))
+        (a.dtype, a.shape) == (np.float32, (2, 3))
+    """
     return t.detach().float().cpu().numpy()
 
 
@@ -116,7 +128,12 @@ def maxabs_pool(a: np.ndarray, factors: tuple[int, int]) -> np.ndarray:
 
 
 def all_pool(mask: np.ndarray, factors: tuple[int, int]) -> np.ndarray:
-    """Pool a bool mask: a pooled cell is True only if every cell of its block is True (padding is)."""
+    """Pool a bool mask: a pooled cell is True only if every cell of its block is True (padding is).
+
+    Example::
+
+        all_pool(np.array([[True, True, False, True]]), (1, 2)).tolist() == [[True, False]]    # all, or not
+    """
     fr, fc = factors
     rows, cols = mask.shape
     out_r, out_c = math.ceil(rows / fr), math.ceil(cols / fc)
@@ -131,6 +148,12 @@ class Codes(np.ndarray):
     Only the array :func:`quantize` returns carries ``exact``; a slice or copy is plain codes
     (``getattr(codes, "exact", None)`` is None), so a value can never be paired with the wrong cell.
     A canvas given codes sends ``exact`` too, so hovering a cell shows its value, not its colour bin.
+
+    Example::
+
+        codes = quantize(np.array([0.0, 0.5, 1.0]), 0.0, 1.0)
+        assert isinstance(codes, Codes) and codes.exact.tolist() == [0.0, 0.5, 1.0]    # the values behind the colours
+        assert getattr(codes[1:], "exact", None) is None                             # a slice is plain codes
     """
 
     exact: np.ndarray | None = None
@@ -158,7 +181,13 @@ def quantize(a: np.ndarray, vmin: float, vmax: float, blocked: np.ndarray | None
 
 
 def dequantize(codes: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-    """uint8 codes -> float32 (NaN for NONFINITE and BLOCKED); the inverse of :func:`quantize`."""
+    """uint8 codes -> float32 (NaN for NONFINITE and BLOCKED); the inverse of :func:`quantize`.
+
+    Example::
+
+        dequantize(quantize(np.array([0.0, 1.0]), 0.0, 1.0), 0.0, 1.0).tolist() == [0.0, 1.0]    # the ends, exactly
+        assert np.isnan(dequantize(np.array([BLOCKED], np.uint8), 0.0, 1.0)[0])    # a masked cell has no value
+    """
     codes = np.asarray(codes)
     vals = vmin + codes.astype(np.float32) / LEVELS * (vmax - vmin)
     return np.where(codes > LEVELS, np.nan, vals).astype(np.float32)
@@ -185,7 +214,13 @@ def value_range(a: np.ndarray, signed: bool, robust: bool = False) -> tuple[floa
 
 
 def overview_notice(shape: tuple[int, int], out_shape: tuple[int, int], factors: tuple[int, int]) -> str:
-    """The visible sentence under an overview, e.g. "overview: 4096×4096 reduced to 256×256 ..."."""
+    """The visible sentence under an overview, e.g. "overview: 4096×4096 reduced to 256×256 ...".
+
+    Example::
+
+        notice = overview_notice((4096, 4096), (256, 256), (16, 16))  # 'overview: 4096×4096 reduced to ...'
+        assert "256×256" in notice and "16×16" in notice      # what was reduced, and how (in the active language)
+    """
     if tuple(factors) == (1, 1):
         return msg("view.overview_whole", rows=shape[0], cols=shape[1])
     return msg("view.overview_reduced", rows=shape[0], cols=shape[1], out_rows=out_shape[0], out_cols=out_shape[1],
@@ -194,7 +229,14 @@ def overview_notice(shape: tuple[int, int], out_shape: tuple[int, int], factors:
 
 @dataclass(eq=False)
 class Overview:
-    """A reduced image of a whole matrix: uint8 codes, its range, the pooling and the notice."""
+    """A reduced image of a whole matrix: uint8 codes, its range, the pooling and the notice.
+
+    Example::
+
+        ov = make_overview([(0, np.eye(512, dtype=np.float32), None)], (512, 512), signed=False)
+        (ov.codes.shape, ov.factors, ov.shape) == ((256, 256), (2, 2), (512, 512))    # 2 × 2 blocks max-pooled
+        ov.codes.diagonal().tolist() == [LEVELS] * 256      # each block keeps its 1: the diagonal survives pooling
+    """
 
     codes: np.ndarray  # [out_r, out_c] uint8
     vmin: float

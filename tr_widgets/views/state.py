@@ -76,7 +76,10 @@ def layout(trace) -> Layout:
 
     Example::
 
-        layout(t).axes      # Mamba-2: ('head', 'channel')
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("mamba2", x=torch.randn(1, 6, 2, 3), dt=torch.rand(1, 6, 2), A=-torch.ones(2),
+                         B=torch.randn(1, 6, 1, 4), C=torch.randn(1, 6, 1, 4))
+        (layout(st).axes, layout(st).state) == (("head", "channel"), "bhcn")    # selectors; the state's dims
     """
     if trace.kind not in LAYOUTS:
         fail("trace", f"a state trace of a family with a view layout ({', '.join(LAYOUTS)})",
@@ -97,7 +100,11 @@ def state_axes(trace) -> list[tuple[str, list[str]]]:
 
     Example::
 
-        state_axes(t)     # Mamba, B=2, d_inner=64: [('batch', ['0', '1']), ('channel', ['0', ..., '63'])]
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("mamba", x=torch.randn(2, 6, 4), delta=torch.rand(2, 6, 4), A=-torch.ones(4, 3),
+                         B=torch.randn(2, 6, 3), C=torch.randn(2, 6, 3))     # B = 2, d_inner = 4, d_state = 3
+
+        state_axes(st) == [("batch", ["0", "1"]), ("channel", ["0", "1", "2", "3"])]
     """
     out = [("batch", [str(b) for b in range(trace.batch_size)])]
     for name in layout(trace).axes:
@@ -136,7 +143,10 @@ def reduce(x: torch.Tensor, dims: str, sel: dict) -> tuple[np.ndarray, int, str]
 
     Example::
 
-        reduce(q["A_bar"], "bcn", {"batch": 1, "channel": 5})   # (A_bar[1, 5, :], -1, 'channel 5, over n')
+        A_bar = torch.rand(2, 4, 3)                      # [batch, channel, n]
+        v, mark, what = reduce(A_bar, "bcn", {"batch": 1, "channel": 2})
+        (v.tolist(), mark) == (A_bar[1, 2].tolist(), -1)     # batch 1, channel 2, over n: nothing left to mark
+        reduce(torch.rand(2, 4), "bc", {"channel": 2})[1] == 2     # over channels: the selected one is marked
     """
     b, h, c = sel.get("batch", 0), sel.get("head", 0), sel.get("channel", 0)
     a = to_numpy(x)
@@ -162,8 +172,12 @@ def quantity_bars(trace, t: int, sel: dict, max_bars: int = 128) -> list[Bar]:
 
     Example::
 
-        bars = quantity_bars(t, 3, {"batch": 0, "channel": 5})
-        bars[2].name, bars[2].values     # 'A_bar', t.quantities(3)["A_bar"][0, 5] (how much of each n survives)
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("mamba", x=torch.randn(2, 6, 4), delta=torch.rand(2, 6, 4), A=-torch.ones(4, 3),
+                         B=torch.randn(2, 6, 3), C=torch.randn(2, 6, 3))     # B = 2, d_inner = 4, d_state = 3
+
+        bar = next(b for b in quantity_bars(st, 3, {"batch": 0, "channel": 1}) if b.name == "A_bar")
+        bar.values.tolist() == st.quantities(3)["A_bar"][0, 1].tolist()    # what survives of each n, channel 1
     """
     q = trace.quantities(t)
     dims = layout(trace).dims
@@ -184,7 +198,11 @@ def state_matrix(trace, t: int, sel: dict) -> np.ndarray:
 
     Example::
 
-        state_matrix(t, 3, {"batch": 1})    # Mamba: == t.state(3)[1], [d_inner, d_state]
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("mamba", x=torch.randn(2, 6, 4), delta=torch.rand(2, 6, 4), A=-torch.ones(4, 3),
+                         B=torch.randn(2, 6, 3), C=torch.randn(2, 6, 3))     # B = 2, d_inner = 4, d_state = 3
+
+        state_matrix(st, 3, {"batch": 1}).tolist() == st.state(3)[1].tolist()    # [d_inner, d_state] after position 3
     """
     s = trace.state(t)
     s = s[sel.get("batch", 0)]
@@ -198,7 +216,10 @@ def state_series(trace, t: int, sel: dict, max_bars: int = 128) -> list[Bar]:
 
     Example::
 
-        [b.name for b in state_series(t, 3, {"batch": 0})]    # ['att_shift', 'num', 'den', 'max']
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("rwkv", k=torch.randn(1, 6, 4), v=torch.randn(1, 6, 4), time_decay=torch.zeros(4),
+                         time_first=torch.zeros(4))
+        [b.name for b in state_series(st, 3, {"batch": 0})] == list(st.state_names)    # a hooked call: shift too
     """
     parts = trace.state(t)
     parts = parts if isinstance(parts, tuple) else (parts,)
@@ -213,7 +234,12 @@ def state_range(trace, sel: dict) -> tuple[float, float]:
 
     Example::
 
-        state_range(t, {"batch": 0})    # (-0.8, 0.8)
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("mamba", x=torch.randn(2, 6, 4), delta=torch.rand(2, 6, 4), A=-torch.ones(4, 3),
+                         B=torch.randn(2, 6, 3), C=torch.randn(2, 6, 3))     # B = 2, d_inner = 4, d_state = 3
+
+        lo, hi = state_range(st, {"batch": 0})       # one symmetric range for every step's heatmap
+        assert lo == -hi and np.abs(state_matrix(st, 5, {"batch": 0})).max() <= hi
     """
     T = len(trace)
     steps = sorted({min(s * trace.every, T) - 1 for s in range(1, T // trace.every + 1)} | {T - 1})
@@ -225,7 +251,11 @@ def output_bar(trace, t: int, batch: int, max_bars: int = 128) -> Bar:
 
     Example::
 
-        output_bar(t, 3, 0).values      # == t.output[0, 3] (first max_bars entries)
+        from tr_widgets.engine.state import trace_state
+        st = trace_state("mamba", x=torch.randn(2, 6, 4), delta=torch.rand(2, 6, 4), A=-torch.ones(4, 3),
+                         B=torch.randn(2, 6, 3), C=torch.randn(2, 6, 3))     # B = 2, d_inner = 4, d_state = 3
+
+        output_bar(st, 3, 0).values.tolist() == st.output[0, 3].tolist()    # y at position 3 (4 < max_bars: all of it)
     """
     out = trace.output[0] if isinstance(trace.output, tuple) else trace.output
     v = to_numpy(out[batch, t]).ravel()
