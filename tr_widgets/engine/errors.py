@@ -29,9 +29,9 @@ class TraceInputError(ValueError):
 
     Example::
 
-        tr_widgets.trace_recurrent(nn.LSTM(3, 4), torch.ones(5, 1, 3, dtype=torch.long))
-        # TraceInputError: x: expected a real floating-point tensor (...), got dtype torch.int64.
-        #                  Fix: convert it with x.float()
+        try: tr_widgets.trace_recurrent(nn.LSTM(3, 4), torch.ones(5, 1, 3, dtype=torch.long))
+        except TraceInputError as e: err = str(e)   # x: expected a real floating-point tensor (...), got ...
+        err.endswith("got dtype torch.int64. Fix: convert it with x.float()") == True
     """
 
 
@@ -48,11 +48,27 @@ class MemoryBudgetError(TraceInputError):
 
 
 class NonFiniteInputWarning(UserWarning):
-    """The input holds NaN or inf; the trace is still made, the warning names the first step."""
+    """The input holds NaN or inf; the trace is still made, the warning names the first step.
+
+    Example::
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tr_widgets.trace_recurrent(lstm, x.index_fill(0, torch.tensor([2]), float("nan")))   # x[2]: NaN
+        found = [str(w.message) for w in caught if w.category is NonFiniteInputWarning]
+        found[0].startswith("x holds NaN or inf, first at step 2") == True
+    """
 
 
 def fail(arg: str, expected: str, got: str, fix: str) -> None:
-    """Raise one clear :class:`TraceInputError`: ``arg: expected ..., got .... Fix: ...`` (one line)."""
+    """Raise one clear :class:`TraceInputError`: ``arg: expected ..., got .... Fix: ...`` (one line).
+
+    Example::
+
+        try: fail("hidden", "an int ≥ 1", "0", "pass e.g. hidden=10")
+        except TraceInputError as e: err = str(e)
+        err == "hidden: expected an int ≥ 1, got 0. Fix: pass e.g. hidden=10"
+    """
     raise TraceInputError(one_line(f"{arg}: expected {expected}, got {got}. Fix: {fix}"))
 
 
@@ -88,7 +104,15 @@ def _fmt_bytes(n: float) -> str:
 
 
 def check_budget(what: str, shape, dtype: torch.dtype, alternative: str) -> None:
-    """Refuse to materialise ``what`` of ``shape`` if it exceeds the budget; name the alternative."""
+    """Refuse to materialise ``what`` of ``shape`` if it exceeds the budget; name the alternative.
+
+    Example::
+
+        check_budget("weights", (2, 6, 6), torch.float32, "row(i, index)")              # 288 bytes: passes
+        try: check_budget("weights", (1, 100_000, 100_000), torch.float32, "row(i, index)")   # 37.3 GiB
+        except MemoryBudgetError as e: err = str(e)
+        err.startswith("weights: expected a tensor within the memory budget of") == True
+    """
     nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
     if nbytes > _budget["bytes"]:
         raise MemoryBudgetError(
@@ -100,7 +124,15 @@ def check_budget(what: str, shape, dtype: torch.dtype, alternative: str) -> None
 
 # -- tensors ---------------------------------------------------------------------------------
 def check_dense(arg: str, x: torch.Tensor) -> None:
-    """A dense tensor that holds values (not nested, sparse or on the meta device), or a clear error."""
+    """A dense tensor that holds values (not nested, sparse or on the meta device), or a clear error.
+
+    Example::
+
+        check_dense("x", x)                          # passes
+        try: check_dense("x", x.to_sparse())
+        except TraceInputError as e: err = str(e)
+        err.endswith("Fix: convert it with x.to_dense()") == True
+    """
     if x.is_nested:
         fail(arg, "a dense tensor", describe(x), f"pad it with {arg}.to_padded_tensor(0.0)")
     if x.layout != torch.strided:
@@ -115,7 +147,15 @@ def check_dense(arg: str, x: torch.Tensor) -> None:
 def check_tensor(arg: str, x, *, ranks: tuple[int, ...] | None = None, min_rank: int | None = None,
                  batch_first: bool = False) -> None:
     """A dense floating-point tensor (float16, bfloat16, float32 or float64) of an accepted rank, or a clear
-    error whose fix suits what came (``batch_first``: how to pad a PackedSequence)."""
+    error whose fix suits what came (``batch_first``: how to pad a PackedSequence).
+
+    Example::
+
+        check_tensor("x", x, ranks=(2, 3))           # x [6, 1, 3]: passes
+        try: check_tensor("x", x[0, 0], ranks=(2, 3))
+        except TraceInputError as e: err = str(e)
+        err.startswith("x: expected a tensor of rank 2 or 3, got rank 1 (shape (3,))") == True
+    """
     if not isinstance(x, torch.Tensor):
         fail(arg, "a torch.Tensor", describe(x), tensor_fix(arg, x, batch_first=batch_first))
     check_dense(arg, x)
@@ -131,7 +171,15 @@ def check_tensor(arg: str, x, *, ranks: tuple[int, ...] | None = None, min_rank:
 
 
 def check_same_device(pairs: list[tuple[str, torch.device]]) -> None:
-    """All named devices equal, or an error naming the first that differs."""
+    """All named devices equal, or an error naming the first that differs.
+
+    Example::
+
+        check_same_device([("q", q.device), ("k", k.device)])                  # both on cpu: passes
+        try: check_same_device([("q", q.device), ("k", torch.device("meta"))])
+        except TraceInputError as e: err = str(e)
+        err.startswith("k: expected a tensor on cpu (the device of q), got a tensor on meta") == True
+    """
     first_name, first = pairs[0]
     for name, dev in pairs[1:]:
         if dev != first:
@@ -140,13 +188,29 @@ def check_same_device(pairs: list[tuple[str, torch.device]]) -> None:
 
 
 def check_name(name) -> None:
-    """A trace's ``name``: a str (it labels the stepper), or a clear error."""
+    """A trace's ``name``: a str (it labels the stepper), or a clear error.
+
+    Example::
+
+        check_name("encoder")                        # passes
+        try: check_name(3)
+        except TraceInputError as e: err = str(e)
+        err.startswith("name: expected a str") == True
+    """
     if not isinstance(name, str):
         fail("name", "a str (the label shown above the stepper)", describe(name), "pass e.g. name='encoder'")
 
 
 def warn_nonfinite(arg: str, x: torch.Tensor, step_dim: int, what: str = "step") -> None:
-    """Warn (not fail) if ``x`` holds NaN/inf, naming the first index along ``step_dim``."""
+    """Warn (not fail) if ``x`` holds NaN/inf, naming the first index along ``step_dim``.
+
+    Example::
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_nonfinite("x", torch.tensor([[1.0], [float("inf")]]), step_dim=0)
+        str(caught[0].message).startswith("x holds NaN or inf, first at step 1") == True
+    """
     if x.device.type == "meta" or x.numel() == 0:  # nothing to look at (the checks refuse both first)
         return
     if bool(torch.isfinite(x.sum())):  # one cheap reduction: NaN/inf anywhere make the sum non-finite
@@ -165,7 +229,10 @@ _PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 def user_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning point at the caller's code, the first frame outside tr_widgets."""
+    """The ``stacklevel`` that makes a warning point at the caller's code, the first frame outside tr_widgets.
+
+    Example: ``user_stacklevel() == 1  # called from your own code: the warning points at the line that called``
+    """
     level, f = 1, sys._getframe(1)
     while f is not None and str(Path(f.f_code.co_filename).resolve()).startswith(_PACKAGE):
         level, f = level + 1, f.f_back
