@@ -62,14 +62,31 @@ from .report import SUPPORTED, CaptureWarning, report
 __all__ = ["SDPA_NAME", "SUPPORTED", "Capture", "CaptureWarning", "TraceNameError", "capture"]  # re-exported
 
 class TraceNameError(TraceInputError, KeyError):
-    """``rec[name]`` for a name that was not recorded; the message lists the names that were."""
+    """``rec[name]`` for a name that was not recorded; the message lists the names that were.
+
+    Example::
+
+        try:
+            rec["nope"]; raised = None  # rec: a capture of an LSTM
+        except TraceNameError as err:
+            raised = err
+        assert isinstance(raised, KeyError) and "LSTM" in str(raised)  # the message lists the recorded names
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
 
 
 class Capture:
-    """What :func:`capture` returns: a context manager, then the record of what ran inside it."""
+    """What :func:`capture` returns: a context manager, then the record of what ran inside it.
+
+    Example::
+
+        with capture(lstm) as cap:  # capture(...) returns a Capture; the with-block records
+            out = lstm(x)
+        (type(cap), cap.names) == (Capture, ["LSTM"])  # no scope: named by the module's class
+        assert torch.allclose(cap["LSTM"].step(5)["h_t"], out[0][5, 0])  # the module's own output at t = 5
+    """
 
     def __init__(self, model=None, *, scope=None, merge_cells=True, via="patch"):
         if model is not None and not isinstance(model, nn.Module):
@@ -249,9 +266,11 @@ def capture(model: nn.Module | None = None, *, scope: dict | None = None, merge_
 
     Example::
 
-        with tr_widgets.capture(model) as rec:       # e.g. a Hugging Face GPT-2, default sdpa attention
-            model(ids)
-        at = rec["transformer.h.0.attn"]             # AttentionTrace, batch_names ("batch", "head")
-        at.row(3, index=(0, 1)).weights              # query 3 of head 1, derived on demand
+        model, tok = tr_widgets.load_tiny()  # the bundled tiny GPT; a Hugging Face GPT-2 is captured the same way
+        with tr_widgets.capture(model) as rec:
+            out = model(torch.tensor([tok.encode("The cat sat on the")]))  # ids [1, 5]
+        at = rec["h.0.attn"]  # rec.names: ['h.0.attn', 'h.1.attn'], paths in the model
+        (at.weights.shape, at.batch_names) == ((1, 4, 5, 5), ("batch", "head"))  # [B, H, L, S]
+        at.weights[0, 0, 0, 1:].sum().item() == 0.0  # causal: query 0 sees key 0 only
     """
     return Capture(model, scope=scope, merge_cells=merge_cells, via=via)

@@ -39,7 +39,10 @@ _LEARNED = weakref.WeakKeyDictionary()  # module -> its attention implementation
 
 
 class Recorder:
-    """Hooks and records; :class:`~tr_widgets.engine.capture.Capture` holds one and adds the public side."""
+    """Hooks and records; :class:`~tr_widgets.engine.capture.Capture` holds one and adds the public side.
+
+    Example: ``r = Recorder(lstm, True, "patch"); r.start(); out = lstm(x); r.stop((None,) * 3); len(r.entries) == 1``
+    """
 
     def __init__(self, model, merge_cells, via):
         self.model, self.merge_cells, self.via = model, merge_cells, via
