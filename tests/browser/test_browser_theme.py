@@ -11,7 +11,7 @@ A bar flow wrapped in a narrow box keeps every arrow beside the group it points 
 axis as text, and names the hovered bar's index and value.
 
 Screenshots go to $TR_SCREENSHOTS (default: pytest's tmp_path), named <kind>_<light|dark>.png;
-``TR_SCREENSHOTS=docs/screenshots`` refreshes the README's (attention, recurrent, decode only).
+``TR_SCREENSHOTS=docs/screenshots`` refreshes the README's (attention, recurrent, decode, loop only).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
-README_KINDS = ("attention", "recurrent", "decode")
+README_KINDS = ("attention", "recurrent", "decode", "loop")
 SETUP = """\
 import torch, numpy as np, ipywidgets as w, tr_widgets
 from tr_widgets.widgets import BarsCanvas
@@ -43,6 +43,7 @@ CELLS = {
     "decode": cells.DECODE,
     "gradients": cells.gradients(6),
     "state": cells.STATE,
+    "loop": cells.LOOP,
     "flow": """\
 # GPT-2-sized o_i panels (16 values per head) in a narrow box: the flow must wrap
 b = BarsCanvas(title="stages")
