@@ -50,7 +50,7 @@ def recording(scope: dict):
 
         with recording({"lstm": lstm}) as rec:
             lstm(x)
-        rec.traces[0][0] == "lstm"   # named as the scope names it
+        rec.names == ["lstm"]   # named as the scope names it
     """
     rec = capture(scope=scope)
     rec.__enter__()

@@ -191,7 +191,7 @@ def kind_of(obj) -> StateKind:
 
         from transformers import MambaConfig
         from transformers.models.mamba.modeling_mamba import MambaMixer
-        kind_of(MambaMixer(MambaConfig(hidden_size=8, state_size=4), layer_idx=0)).name == "mamba"   # found by type
+        kind_of(MambaMixer(MambaConfig(hidden_size=8, state_size=4), layer_idx=0)) is kind_of("mamba")  # by type
         kind_of("mamba2").state_names == ("ssm",)
     """
     if isinstance(obj, StateKind):
