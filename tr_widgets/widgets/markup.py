@@ -201,13 +201,8 @@ def attention_output(rv, klabels, S: int) -> str:
     rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
     ref = msg("attention.ref_sdpa", i=rv.i) if rv.normalized else msg("attention.ref_scan", i=rv.i)
     rows.append(f"<tr><td style='{TD}' colspan='{span}'>{escaped(ref)}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
-    if not rv.normalized:  # an SSM's effective attention: no softmax, so no sum to check
-        sum_text = msg("attention.sum_no_softmax", sum=f"{rv.row_sum:.6f}", later=f"{rv.blocked_weight:.1e}")
-    elif rv.fully_masked:
-        sum_text = msg("attention.sum_all_masked", sum=f"{rv.row_sum:.6f}")
-    else:
-        sum_text = msg("attention.sum", sum=f"{rv.row_sum:.6f}", gap=f"{abs(1 - rv.row_sum):.1e}")
-    checks = (check_html(rv.sum_ok, sum_text) + check_html(
+    from .panel_looks import sum_text  # the one wording of the sum line (panel_looks reads this module)
+    checks = (check_html(rv.sum_ok, sum_text(rv)) + check_html(
         rv.output_ok, msg("attention.check_sdpa", diff=f"{rv.max_abs_diff:.2e}", tol=f"{rv.tolerance:.1e}")))
     n = len(rv.top)
     which = msg("attention.top_none") if not n else counted("attention.top", n)

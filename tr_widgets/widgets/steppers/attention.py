@@ -18,6 +18,7 @@ from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg, msg_or
 from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels
 from ..markup import attention_output, index_of, notes_html
+from ..panel_looks import output_looks
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
 def _tok(lbls, i: int) -> str:
@@ -110,7 +111,7 @@ class AttentionStepper(Stepper):
         rv = row_view(at, i, index, (win.c0, win.c1), dims=self.dims, top_k=self.top_k)
         self._set_stages(rv, win)
         self._set_terms(rv, win)
-        self.output.value = attention_output(rv, self.klabels, at.S)
+        self.output.show(attention_output(rv, self.klabels, at.S), output_looks(rv, self.klabels, at.S))
         where = ", ".join(f"{msg_or(f'selector.{n}', n)} {v}" for (n, _), v in zip(batch_axes(at), index))
         self.controller.set_caption(msg("attention.caption", query=index_of(i, at.L), token=_tok(self.qlabels, i))
                                     + (f" · {where}" if where else ""), i)

@@ -21,6 +21,7 @@ from ..panels.line_chart import Frame, Line, chart_look, live_chart
 from ...views.looks_text import TextRow, text_look
 from ...i18n import msg
 from ..markup import counted, equations_table, escaped, index_of, text_block
+from ..panel_looks import equations_looks
 
 
 AXIS = "log10 ‖∂L/∂h_t‖"
@@ -120,7 +121,8 @@ class GradientStepper(Stepper):
         gv = gradient_view(self.trace, k, layer, direction, batch, o["units"], o["max_bars"])
         where = where_text(layer, direction, batch)
         head = msg("gradients.head", k=index_of(k, T), rule="k" if direction else "T − 1 − k", t=t, last=T - 1, where=where)
-        self.table.value = equations_table(gv, msg("gradients.equations_caption", head=head))
+        caption = msg("gradients.equations_caption", head=head)
+        self.table.show(equations_table(gv, caption), equations_looks(gv, caption))  # save() paints the Looks
         self._set_flow(self.flow, gv.h_path, k, msg("gradients.flow_h", t=t))
         if self.flow_c is not None:
             self._set_flow(self.flow_c, gv.c_path, k, msg("gradients.flow_c", t=t))

@@ -16,6 +16,7 @@ from ..layout import fold, follow_column, matrix_width, scrolling, set_series, w
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
 from ..markup import equations_table, graph_svg, index_of
+from ..panel_looks import equations_looks
 
 # each flow quantity's name on screen: a symbol, or the i18n key of a name in words
 NAMES = {"x_t": "recurrent.name_x", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "i": "recurrent.name_i",
@@ -144,8 +145,8 @@ class RecurrentStepper(Stepper):
         sv = step_view(self.trace, shown, layer, direction, batch, units=self.units)
         where = where_text(layer, direction, batch)
         T = self.trace.seq_len
-        self.equations.value = equations_table(sv, msg("recurrent.equations_caption", t=index_of(shown, T),
-                                                       where=where))
+        caption = msg("recurrent.equations_caption", t=index_of(shown, T), where=where)
+        self.equations.show(equations_table(sv, caption), equations_looks(sv, caption))  # save() paints the Looks
         self._set_flow(sv, shown)
         self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state)
         ended = "" if shown == t else " · " + msg("recurrent.sequence_ended", batch=batch, last=shown)

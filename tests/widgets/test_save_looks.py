@@ -1,0 +1,83 @@
+"""Issue 21: the equations and o_i tables carry their Looks, so ``save()`` paints them and reads no HTML back."""
+import html
+import re
+import xml.etree.ElementTree as ET
+
+import ipywidgets
+import pytest
+import torch
+
+import tr_widgets
+from tr_widgets.widgets import save, show
+from tr_widgets.widgets.save import view_svg
+
+TOKENS = ["<s>", "the", "cat", "sat", "on"]
+
+
+def _cells(markup: str) -> list[str]:
+    """The text of every table cell of our HTML, subscripts written ``_x`` (the test's own reading of the HTML)."""
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", markup, flags=re.S)
+    cells = [re.sub(r"<sub>(.*?)</sub>", r"_\1", c) for c in cells]
+    return [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells]
+
+
+@pytest.fixture
+def no_reader(monkeypatch):
+    """The HTML reader raises if save() calls it for a panel whose HTML holds a table (those carry Looks now)."""
+    real = save.html_block
+
+    def refuse(value, theme):
+        if "<table" in (value or ""):
+            raise AssertionError(f"save() read a table back from HTML: {value[:80]}")
+        return real(value, theme)
+
+    monkeypatch.setattr(save, "html_block", refuse)
+
+
+def _svg_text(stepper) -> str:
+    return " ".join(" ".join(ET.fromstring(view_svg(stepper)).itertext()).split())
+
+
+def test_a_saved_recurrent_step_paints_its_equations_from_their_look(no_reader):
+    torch.manual_seed(0)
+    cell = torch.nn.LSTM(4, 6)
+    rec = show(tr_widgets.trace_recurrent(cell, torch.randn(5, 1, 4)), progress=False, equations=True)
+    rec.step = 3
+    assert rec.equations.looks  # shown from Looks, so save() paints them
+    text = _svg_text(rec)
+    cells = [c for c in _cells(rec.equations.value) if c]
+    assert len(cells) > 4 * 6  # four LSTM gate equations (and c, h) with six units' arithmetic each
+    for c in cells:
+        assert " ".join(c.split()) in text, c
+    rec.step = 1  # the Looks follow the step shown
+    assert _svg_text(rec) != text and all(" ".join(c.split()) in _svg_text(rec)
+                                          for c in _cells(rec.equations.value) if c)
+
+
+def test_a_saved_gradient_step_paints_its_equations_from_their_look(no_reader):
+    torch.manual_seed(0)
+    g = show(tr_widgets.trace_gradients(torch.nn.GRU(3, 4), torch.randn(6, 1, 3),
+                                       lambda out: out[0][-1].sum()), progress=False)
+    fold = next(c for c in g.children if isinstance(c, ipywidgets.Accordion))
+    fold.selected_index = next(i for i, c in enumerate(fold.children) if c is g.table)
+    g.step = 2
+    assert g.table.looks
+    text = _svg_text(g)
+    for c in _cells(g.table.value):
+        assert " ".join(c.split()) in text, c
+
+
+def test_a_saved_attention_row_paints_the_o_i_table_from_its_look(no_reader):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 1, 2, len(TOKENS), 8).unbind(0)  # each [B=1, heads=2, T=5, E=8]
+    at = show(tr_widgets.trace_attention(q, k, v, is_causal=True, tokens=TOKENS), progress=False)
+    fold = next(c for c in at.children if isinstance(c, ipywidgets.Accordion))
+    fold.selected_index = 0  # o_i's table open
+    at.step = 3
+    assert at.output.looks
+    text = _svg_text(at)
+    for c in _cells(at.output.value):
+        assert " ".join(c.split()) in text, c
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)[0, 0, 3]  # torch's own o_3
+    assert " ".join(f"{x:+.4f}" for x in ref[:4].tolist()) in text
+    assert text.count("✓") == 2  # the weights sum to 1; o_i matches torch's SDPA
