@@ -4,15 +4,27 @@ The runner finds each module-level public function and class of ``tr_widgets`` (
 takes its example (an ``Example::`` block, the code in ````…```` after ``Example:``, or ``>>>`` lines) and
 runs it in a small shared namespace: torch, nn, F, np, tr_widgets, the module's own names, and a few
 objects examples name (``x``, ``q, k, v``, ``loss_fn``, ``lstm``, a recurrent ``tr``, an attention ``at``,
-a gradient trace ``g``). A line ``a == b`` at the top level of an example is checked, so an example
-that says what a call returns says it truly. Examples of IPython syntax (``%tr_step``) are left to the
-magic's tests.
+a gradient trace ``g``), and the setups that several examples share, built once:
+
+- ``Cell``: a cell of one's own, ``h_t = tanh(W [x_t, h_{t-1}] + b)`` (an ``nn.Linear(5, 2)`` on ``[x_t, h]``),
+  and ``loop_tr``: the LoopTrace a capture records of it called once per step, 4 steps of ``x_t [3, 3]`` from
+  ``h = zeros(3, 2)`` (batch 3, state 2);
+- ``scan`` (a function) and ``Scan`` (a module), each a loop ``for x in xs: h = torch.tanh(h + x)``, compiled
+  from a source registered in linecache under ``"<scan cell>"`` as IPython registers a cell's (a name of its
+  own: some examples register a ``"<scan>"`` of theirs); ``xs``, the ``[5, 2]`` inputs, and ``scan_rec``: an
+  OpRecorder's recording of ``scan_h = scan(torch.zeros(2), xs)``;
+- ``Attention``: a hand-written attention module (``softmax(q kᵀ / √8) v``), and ``attn_cap``: a capture of
+  ``Attention()`` called on ``q, k, v``.
+
+A line ``a == b`` at the top level of an example is checked, so an example that says what a call returns says
+it truly. Examples of IPython syntax (``%tr_step``) are left to the magic's tests.
 """
 from __future__ import annotations
 
 import ast
 import importlib
 import inspect
+import linecache
 import pathlib
 import pkgutil
 import re
@@ -83,7 +95,64 @@ def shared_namespace() -> dict:
             "x": x, "lstm": lstm, "q": q, "k": k, "v": v, "loss_fn": loss_fn, "model": model, "tok": tok,
             "rec": rec, "tr": tr, "fwd": tr, "at": tr_widgets.trace_attention(q, k, v, is_causal=True),
             "g": tr_widgets.trace_gradients(lstm, x, loss_fn),
-            "dt": tr_widgets.decode(model, "The cat sat on the", 3, tokenizer=tok), "t": 2}
+            "dt": tr_widgets.decode(model, "The cat sat on the", 3, tokenizer=tok), "t": 2,
+            **loop_setups(), **attention_setup(q, k, v)}
+
+
+class Cell(nn.Linear):
+    """A cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)."""
+
+    def forward(self, x, h):
+        return torch.tanh(super().forward(torch.cat([x, h], -1)))
+
+
+class Attention(nn.Module):
+    """Hand-written attention, in a module whose class name says Attention (head size 8)."""
+
+    def forward(self, q, k, v):
+        return (q @ k.transpose(-2, -1) / 8 ** 0.5).softmax(-1) @ v
+
+
+# registered in linecache as IPython registers a cell's: the loop tracer reads a notebook's loops from there
+SCAN_SOURCE = """\
+def scan(h, xs):
+    for x in xs:
+        h = torch.tanh(h + x)
+    return h
+
+
+class Scan(nn.Module):
+    def forward(self, h, xs):
+        for x in xs:
+            h = torch.tanh(h + x)
+        return h
+"""
+
+
+def loop_setups() -> dict:
+    """``Cell`` and its ``loop_tr``; ``scan``, ``Scan``, ``xs`` and ``scan_rec`` / ``scan_h`` (module docstring)."""
+    from tr_widgets.engine.loops import OpRecorder
+
+    cell, h = Cell(5, 2), torch.zeros(3, 2)  # batch 3, state 2
+    with tr_widgets.capture(cell) as cap:
+        for x_t in torch.randn(4, 3, 3):  # 4 steps of x_t [3, 3]
+            h = cell(x_t, h)
+    linecache.cache["<scan cell>"] = (len(SCAN_SOURCE), None, SCAN_SOURCE.splitlines(True), "<scan cell>")
+    defined = {"torch": torch, "nn": nn}
+    exec(compile(SCAN_SOURCE, "<scan cell>", "exec"), defined)  # defines scan and Scan
+    scan, xs, ops = defined["scan"], torch.randn(5, 2), OpRecorder()
+    recording = ops.start(scan.__code__)
+    scan_h = scan(torch.zeros(2), xs)
+    ops.stop(recording)
+    return {"Cell": Cell, "loop_tr": cap["Cell"], "scan": scan, "Scan": defined["Scan"], "xs": xs,
+            "scan_rec": recording, "scan_h": scan_h}
+
+
+def attention_setup(q, k, v) -> dict:
+    """``Attention`` and ``attn_cap``, its capture on ``q, k, v`` (module docstring)."""
+    with tr_widgets.capture(Attention()) as cap:
+        cap.model(q, k, v)
+    return {"Attention": Attention, "attn_cap": cap}
 
 
 # the trace an example calls ``trace``: the one of its module's kind

@@ -26,12 +26,8 @@ def batch_size(trace) -> int | None:
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        batch_size(rec["Cell"]) == 3     # h [3, 2]: the state's first dimension
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        batch_size(loop_tr) == 3     # h [3, 2]: the state's first dimension
     """
     first = trace.initial[0]
     return int(first.shape[0]) if first.ndim >= 2 else None
@@ -43,12 +39,8 @@ def loop_axes(trace) -> list[tuple[str, list[str]]]:
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        loop_axes(rec["Cell"]) == [("batch", ["0", "1", "2"])]     # one carried tensor: no "state" selector
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        loop_axes(loop_tr) == [("batch", ["0", "1", "2"])]     # one carried tensor: no "state" selector
     """
     axes = []
     B = batch_size(trace)
@@ -106,13 +98,9 @@ class LoopStepView:
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        sv = step_view(rec["Cell"], 2)
-        (sv.t, sv.batch, sv.values["h[t-1]"].tolist()) == (2, 0, rec["Cell"].state(1)[0].tolist())
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        sv = step_view(loop_tr, 2)
+        (sv.t, sv.batch, sv.values["h[t-1]"].tolist()) == (2, 0, loop_tr.state(1)[0].tolist())
     """
 
     t: int
@@ -126,12 +114,8 @@ def carried_in(trace, k: int) -> str:
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        carried_in(rec["Cell"], 0) == "h[t-1]"     # the code's own name for it, h
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        carried_in(loop_tr, 0) == "h[t-1]"     # the code's own name for it, h
     """
     return f"{state_name(trace, k)}[t-1]"
 
@@ -142,14 +126,10 @@ def step_values(trace, t: int, batch: int = 0) -> dict:
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        vals = step_values(rec["Cell"], 3, batch=1)       # inputs, the state carried in, each op, in order
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        vals = step_values(loop_tr, 3, batch=1)       # inputs, the state carried in, each op, in order
         list(vals) == ["x", "h[t-1]", "cat", "linear", "tanh"]
-        vals["h[t-1]"].tolist() == rec["Cell"].state(2)[1].tolist()     # carried in: the state after step 2
+        vals["h[t-1]"].tolist() == loop_tr.state(2)[1].tolist()     # carried in: the state after step 2
     """
     B = batch_size(trace)
     state_in = trace.initial if t == 0 else trace.states[t - 1]
@@ -170,13 +150,9 @@ def step_view(trace, t: int, batch: int = 0, units: int = 4, values: dict | None
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        sv = step_view(rec["Cell"], 2, batch=1)     # sv.rows: the forward's lines, values beside them
-        sv.values["tanh"].tolist() == rec["Cell"].state(2)[1].tolist()     # the state step 2 carries out
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        sv = step_view(loop_tr, 2, batch=1)     # sv.rows: the forward's lines, values beside them
+        sv.values["tanh"].tolist() == loop_tr.state(2)[1].tolist()     # the state step 2 carries out
     """
     vals = step_values(trace, t, batch) if values is None else values
     by_line: dict[int, list[tuple[str, bool]]] = {}
@@ -203,12 +179,8 @@ def state_matrix(trace, part: int = 0, batch: int = 0) -> np.ndarray:
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        state_matrix(rec["Cell"], 0, 1)[:, 3].tolist() == rec["Cell"].state(3)[1].tolist()    # column t: after step t
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        state_matrix(loop_tr, 0, 1)[:, 3].tolist() == loop_tr.state(3)[1].tolist()    # column t: after step t
     """
     import torch
 
@@ -249,12 +221,8 @@ def quantity_bars(trace, t: int, batch: int = 0, max_bars: int = 128, ops: bool 
 
     Example::
 
-        class Cell(nn.Linear):      # a cell of one's own, called once per step: h_t = tanh(W [x_t, h_{t-1}] + b)
-            def forward(self, x, h): return torch.tanh(super().forward(torch.cat([x, h], -1)))
-        cell, h = Cell(5, 2), torch.zeros(3, 2)            # batch 3, state 2
-        with tr_widgets.capture(cell) as rec:
-            for x_t in torch.randn(4, 3, 3): h = cell(x_t, h)
-        [b.name for b in quantity_bars(rec["Cell"], 0, ops=True)] == ["x", "h[t-1]", "cat", "linear", "tanh"]
+        # loop_tr: a LoopTrace of a Cell called once per step, batch 3, state 2 (the docstring runner's)
+        [b.name for b in quantity_bars(loop_tr, 0, ops=True)] == ["x", "h[t-1]", "cat", "linear", "tanh"]
     """
     vals = step_values(trace, t, batch) if values is None else values
     named = [n for n, a in zip(trace.names, trace.assigned) if a or ops]

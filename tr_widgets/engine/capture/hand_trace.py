@@ -95,11 +95,8 @@ def chain_trace(chain, v, vo, layout, *, name=""):
 
     Example::
 
-        class Attention(nn.Module):  # hand-written attention, in a module whose class name says Attention
-            def forward(self, q, k, v): return (q @ k.transpose(-2, -1) / 8 ** 0.5).softmax(-1) @ v
-        with tr_widgets.capture(Attention()) as cap:
-            out = cap.model(q, k, v)
-        chain, v_kept, output, layout = cap.recorder.entries[0].held
+        # attn_cap: a capture of a hand-written Attention module on q, k, v (the docstring runner's)
+        chain, v_kept, output, layout = attn_cap.recorder.entries[0].held
         trace = chain_trace(chain, v_kept, output, layout, name="attn")  # what the entry builds on first access
         assert torch.allclose(trace.weights, F.softmax(q @ k.transpose(-2, -1) / 8 ** 0.5, -1))
     """
@@ -185,9 +182,7 @@ def add_entry(rec, module, chain, v, vo, layout) -> None:
 
     Example::
 
-        class Attention(nn.Module):  # hand-written attention, in a module whose class name says Attention
-            def forward(self, q, k, v): return (q @ k.transpose(-2, -1) / 8 ** 0.5).softmax(-1) @ v
-        with tr_widgets.capture(Attention()) as cap:
+        with tr_widgets.capture(Attention()) as cap:  # Attention: a hand-written one (the docstring runner's)
             out = cap.model(q, k, v)
         chain, v_kept, output, layout = cap.recorder.entries[0].held
         add_entry(cap.recorder, cap.model, chain, v_kept, output, layout)  # what HandMode did at the product

@@ -34,13 +34,8 @@ class Found:
 
     Example::
 
-        import linecache; from tr_widgets.engine.loops import OpRecorder
-        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
-        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
-        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
-        ops = OpRecorder(); r = ops.start(scan.__code__)
-        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
-        found = find(r)[0]
+        # scan_rec: an OpRecorder's recording of scan_h = scan(torch.zeros(2), xs) (the docstring runner's)
+        found = find(scan_rec)[0]
         (len(found.bounds), found.problem, found.loop.target) == (5, None, "x")  # 5 steps, traceable
     """
 
@@ -155,15 +150,10 @@ def examine(table, lo, hi, loop, partial: bool = False) -> Found | None:
 
     Example::
 
-        import linecache; from tr_widgets.engine.loops import OpRecorder
-        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
-        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
-        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
-        ops = OpRecorder(); r = ops.start(scan.__code__)
-        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
-        loop = r.info.loops[0]
-        lo, hi = next(body_runs(r.table, loop.body))  # the ops of the loop's body, in one stretch
-        len(examine(r.table, lo, hi, loop).bounds) == 5
+        # scan_rec: an OpRecorder's recording of scan_h = scan(torch.zeros(2), xs) (the docstring runner's)
+        loop = scan_rec.info.loops[0]
+        lo, hi = next(body_runs(scan_rec.table, loop.body))  # the ops of the loop's body, in one stretch
+        len(examine(scan_rec.table, lo, hi, loop).bounds) == 5
     """
     bounds = _split(table, lo, hi)
     if len(bounds) < 2:
@@ -201,13 +191,8 @@ def find(recording) -> list[Found]:
 
     Example::
 
-        import linecache; from tr_widgets.engine.loops import OpRecorder
-        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
-        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
-        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
-        ops = OpRecorder(); r = ops.start(scan.__code__)
-        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
-        [len(f.bounds) for f in find(r)] == [5]  # one recurrence, 5 steps
+        # scan_rec: an OpRecorder's recording of scan_h = scan(torch.zeros(2), xs) (the docstring runner's)
+        [len(f.bounds) for f in find(scan_rec)] == [5]  # one recurrence, 5 steps
     """
     info = recording.info
     if info is None:

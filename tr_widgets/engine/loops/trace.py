@@ -52,11 +52,7 @@ class LoopTrace:
 
     Example::
 
-        import linecache
-        src = ("class Scan(nn.Module):\\n    def forward(self, h, xs):\\n"
-               "        for x in xs:\\n            h = torch.tanh(h + x)\\n        return h\\n")
-        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
-        exec(compile(src, "<scan>", "exec"))  # defines Scan: a forward whose loop carries h
+        # Scan: a module whose forward's loop carries h, from a source in linecache (the docstring runner's)
         with tr_widgets.capture(scan := Scan()) as cap:
             out = scan(torch.zeros(2), xs := torch.randn(5, 2))
         name, tr = cap.traces[0]  # d2l's LSTMScratch gives state ('H', 'C') and gates under the code's names

@@ -74,14 +74,9 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
 
     Example::
 
-        import linecache; from tr_widgets.engine.loops import OpRecorder
-        src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(h + x)\\n    return h\\n"
-        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
-        exec(compile(src, "<scan>", "exec"))  # defines scan: a loop carrying h, reading a fresh x each step
-        ops = OpRecorder(); r = ops.start(scan.__code__)
-        h = scan(torch.zeros(2), xs := torch.randn(5, 2)); ops.stop(r)
-        one = build_loop_trace(find(r)[0], h, name="scan")
-        assert len(one) == 5 and torch.equal(one.state(4), h) and torch.equal(one.inputs(2), xs[2])
+        # scan_rec: an OpRecorder's recording of scan_h = scan(torch.zeros(2), xs) (the docstring runner's)
+        one = build_loop_trace(find(scan_rec)[0], scan_h, name="scan")
+        assert len(one) == 5 and torch.equal(one.state(4), scan_h) and torch.equal(one.inputs(2), xs[2])
     """
     loop, reps, table = found.loop, found.reps, found.table
     where = f"{name or 'loop'} (the loop at line {loop.first})"
@@ -126,11 +121,7 @@ class LoopWatch:
 
     Example::
 
-        import linecache
-        src = ("class Scan(nn.Module):\\n    def forward(self, h, xs):\\n"
-               "        for x in xs:\\n            h = torch.tanh(h + x)\\n        return h\\n")
-        linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
-        exec(compile(src, "<scan>", "exec"))  # defines Scan: a forward whose loop carries h
+        # Scan: a module whose forward's loop carries h, from a source in linecache (the docstring runner's)
         with tr_widgets.capture(scan := Scan()) as cap:
             out = scan(torch.zeros(2), xs := torch.randn(5, 2))
         assert isinstance(cap.recorder.loops, LoopWatch)
