@@ -173,7 +173,8 @@ def test_every_public_function_and_class_has_an_example():
 
 
 @pytest.mark.parametrize("name, obj", OBJECTS, ids=[n for n, _ in OBJECTS])
-def test_the_example_runs(name, obj, namespace):
+def test_the_example_runs(name, obj, namespace, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples that write a file (w.save("attention.png")) write it here, not in the repo
     code = example_of(obj.__doc__ or "")
     if code is not None and (code.lstrip().startswith("%") or "\n%" in code):
         pytest.skip("IPython syntax: the magic's tests run those")
