@@ -81,3 +81,29 @@ def test_a_saved_attention_row_paints_the_o_i_table_from_its_look(no_reader):
     ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)[0, 0, 3]  # torch's own o_3
     assert " ".join(f"{x:+.4f}" for x in ref[:4].tolist()) in text
     assert text.count("✓") == 2  # the weights sum to 1; o_i matches torch's SDPA
+
+
+def test_a_saved_decode_tick_paints_its_text_strip_and_candidates_from_their_looks(no_reader):
+    model, tok = tr_widgets.load_tiny()
+    dt = tr_widgets.decode(model, "the cat", 4, tokenizer=tok)
+    d = show(dt, progress=False)
+    fold = next(c for c in d.children if isinstance(c, ipywidgets.Accordion))
+    fold.selected_index = 0  # the strip open
+    d.step = 2
+    assert d.text.looks and d.strip.looks
+    text = _svg_text(d)
+    tick = dt.ticks[2]
+    for token, p in zip(tick.topk_tokens, tick.topk_probs):  # the candidates, each with its p
+        assert f"{p:.3f}" in text and " ".join(token.split()) in text
+    box_text = re.findall(r"<div style='font:10px monospace'>(.*?)</div>", d.strip.value)  # "position · weight"
+    assert box_text and all(html.unescape(s) in text for s in box_text)
+
+
+def test_the_notes_panel_paints_its_look(no_reader):
+    from tr_widgets.engine.attention.build import make_trace
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 1, 1, 3, 4).unbind(0)  # each [B=1, heads=1, T=3, E=4]
+    note = "dropout (p=0.1) is not replayed <here>"
+    at = show(make_trace(q, k, v, None, False, None, notes=(note,)), progress=False)
+    assert any(getattr(p, "looks", ()) and "tr-notes" in p.value for p in at.panels)
+    assert "• " + note in _svg_text(at)

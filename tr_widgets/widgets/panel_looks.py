@@ -1,7 +1,7 @@
 """The Looks of the HTML panels built in ``markup``: the same rows, as ``views.looks_text`` Looks.
 
-A stepper shows a panel with ``HTMLPanel.show(html, looks)``; ``save()`` paints these Looks with ``views.svg``
-instead of reading the HTML back. Each builder reads the same view and messages as its ``markup`` twin, so the
+The equations table, the o_i table, the decode text and strip, the notes. A stepper shows a panel with
+``HTMLPanel.show(html, looks)``; ``save()`` paints these Looks with ``views.svg`` instead of reading the HTML back. Each builder reads the same view and messages as its ``markup`` twin, so the
 saved picture and the screen say the same words and numbers.
 """
 from __future__ import annotations
@@ -10,8 +10,9 @@ import re
 
 from ..engine.text import safe_label
 from ..i18n import msg
-from ..views.looks_text import Cell, TextRow, table_look, text_look
-from .markup import counted
+from ..views.image import text_px
+from ..views.looks_text import TEXT_PX, Cell, TextRow, table_look, text_look
+from .markup import counted, index_of
 
 
 def latex_text(latex: str) -> str:
@@ -87,3 +88,72 @@ def output_looks(rv, klabels, S: int) -> tuple:
     which = msg("attention.top_none") if not n else counted("attention.top", n)
     title = text_look([TextRow(msg("attention.output_title", i=rv.i, which=which), True)])
     return title, table_look(rows), text_look(checks)
+
+
+TEXT_WIDTH = 520  # px: the decode text wraps here, as its HTML box does (max-width:520px)
+
+
+def wrapped(words, width: float = TEXT_WIDTH) -> list[str]:
+    """Words joined by spaces into rows no wider than ``width`` px (a word wider than that has a row of its own).
+
+    Example: ``wrapped(["ab", "cd"], width=20) == ["ab", "cd"]``
+    """
+    rows, line = [], ""
+    for word in words:
+        joined = f"{line} {word}" if line else word
+        if line and text_px(joined, TEXT_PX) > width:
+            rows.append(line)
+            joined = word
+        line = joined
+    return rows + ([line] if line else [])
+
+
+def decode_looks(t: int, parts, tick, mode: str, n_ticks: int | None = None) -> tuple:
+    """The decode text's Looks (``markup.decode_text``'s words): title, the text so far (wrapped), the
+    decoding mode, then the candidates with their p (the chosen one marked ◀).
+
+    Example::
+
+        tick = dt.ticks[1]                                     # dt: decode(model, "The cat sat on the", 3)
+        looks = decode_looks(1, (["The", "cat"], ["sat"], tick.token, 0), tick, "greedy")
+        len(looks[-1].rows) == 1 + len(tick.topk_tokens)
+    """
+    prompt, made, new, cut = parts
+    lead = [counted("decode.earlier_tokens", cut)] if cut else []
+    words = [safe_label(s) for s in (*lead, *prompt, *made, new)]
+    tick_no = index_of(t, n_ticks) if n_ticks else str(t)
+    title = TextRow(msg("decode.text_title", tick=tick_no, last=tick.query_position), True)
+    text = text_look([title, *wrapped(words), TextRow(mode, colour="fg-muted")])
+    head = [Cell(msg("decode.candidate"), True), Cell("p", True), Cell("", True)]
+    rows = [[Cell(safe_label(tok)), Cell(f"{p:.3f}"), Cell("◀" if tok == tick.token else "")]
+            for tok, p in zip(tick.topk_tokens, tick.topk_probs)]
+    return text, table_look([head, *rows])
+
+
+def strip_looks(tv, use_cache: bool, newest: int) -> tuple:
+    """The decode strip's Looks (``markup.decode_strip``'s boxes): its legend, then the newest ``newest``
+    positions as columns, token over "position · weight".
+
+    Example::
+
+        tv = views.decode.tick_view(dt, 1)                     # tick 1, layer 0, head 0
+        len(strip_looks(tv, dt.use_cache, newest=4)[-1].rows[0]) == min(4, len(tv.labels))
+    """
+    n = len(tv.labels)
+    a = max(0, n - newest)
+    legend = msg("decode.strip_legend" if use_cache else "decode.strip_legend_no_cache", head=tv.head)
+    earlier = tv.window.c0 + a
+    rows = [TextRow(legend, colour="fg-muted")] + (
+        [TextRow(msg("decode.strip_earlier", n=earlier), colour="fg-muted")] if earlier else [])
+    tokens = [Cell(safe_label(tv.labels[j]), align="end") for j in range(a, n)]
+    numbers = [Cell(f"{tv.window.c0 + j} · {float(tv.weights[j]):.2f}", align="end") for j in range(a, n)]
+    return text_look(rows), table_look([tokens, numbers])
+
+
+def notes_looks(notes) -> tuple:
+    """The notes' Look (``markup.notes_html``): the title, then one "• note" row each, in the bad colour.
+
+    Example: ``notes_looks(["dropout is not replayed"])[0].rows[1].text == "• dropout is not replayed"``
+    """
+    rows = [TextRow(msg("notes.title"), True, "bad")] + [TextRow(f"• {safe_label(n)}", colour="bad") for n in notes]
+    return (text_look(rows),)

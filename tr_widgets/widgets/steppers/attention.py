@@ -18,7 +18,7 @@ from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg, msg_or
 from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels
 from ..markup import attention_output, index_of, notes_html
-from ..panel_looks import output_looks
+from ..panel_looks import notes_looks, output_looks
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
 def _tok(lbls, i: int) -> str:
@@ -74,7 +74,9 @@ class AttentionStepper(Stepper):
         self.panels = [self.weights, self.stages,
                        fold([self.output, self.terms], [output_title, msg("attention.fold_terms")])]
         if at.notes:  # e.g. training-mode dropout, which the numbers below leave out: said first, in view
-            self.panels.insert(0, HTMLPanel(value=notes_html(at.notes)))
+            notes = HTMLPanel()
+            notes.show(notes_html(at.notes), notes_looks(at.notes))  # save() paints its Look
+            self.panels.insert(0, notes)
         self._win = None
         self._window_codes: tuple = (None, None)  # ((index, window), its WeightsWindow)
         self._overviews: dict[tuple, object] = {}

@@ -19,6 +19,7 @@ from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
 from ..markup import BAD, counted, decode_strip, decode_text, index_of, text_block
+from ..panel_looks import decode_looks, strip_looks
 
 STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)
 
@@ -77,7 +78,7 @@ class DecodeStepper(Stepper):
         tr, t = self.trace, step
         layer, head = self.controller.selection.get("layer", 0), self.controller.selection.get("head", 0)
         tk = tr.ticks[t]
-        self.text.value = self._text_html(t)
+        self.text.show(*self._text(t))  # its Looks kept with its HTML: save() paints them
         if tr.layer_names:
             self._set_attention(t, layer, head)
         self._set_cache(t)
@@ -89,11 +90,12 @@ class DecodeStepper(Stepper):
             "decode.caption", tick=index_of(t, len(tr)), position=tk.query_position, token=tr.tokens[tk.query_position],
             new=tk.token, p=f"{tk.topk_probs[0]:.3f}", layer=layer, head=head, how=how), t)
 
-    def _text_html(self, t: int) -> str:
+    def _text(self, t: int) -> tuple[str, tuple]:
         tr = self.trace
         mode = (msg("decode.mode_sampled", seed=tr.seed, temperature=f"{tr.temperature:g}") if tr.sample
                 else msg("decode.mode_greedy"))
-        return decode_text(t, text_parts(tr, t, self.text_tokens), tr.ticks[t], mode, len(tr))
+        parts = text_parts(tr, t, self.text_tokens)
+        return decode_text(t, parts, tr.ticks[t], mode, len(tr)), decode_looks(t, parts, tr.ticks[t], mode, len(tr))
 
     def _set_attention(self, t: int, layer: int, head: int) -> None:
         tv = tick_view(self.trace, t, layer, head, window=self.window)
@@ -116,7 +118,7 @@ class DecodeStepper(Stepper):
             self.row.mark_row = head
             self.row.highlight_col, self.row.mark_col = win.c0 + first_new, -1  # the appended position: "new"
             self.row.step = t
-        self.strip.value = decode_strip(tv, self.trace.use_cache, STRIP)
+        self.strip.show(decode_strip(tv, self.trace.use_cache, STRIP), strip_looks(tv, self.trace.use_cache, STRIP))
         kinds = msg("decode.kinds_before_cache") if self.trace.use_cache else msg("decode.kind_recomputed")
         note = msg("decode.bars_note", first=win.c0, last=win.c1 - 1, total_last=S - 1, kinds=kinds)
         top = ", ".join(f"{p} “{lbl}” {wt:.2f}" for p, lbl, wt in tv.top[:3])
