@@ -3,9 +3,9 @@
 The picture is composed the way the screen lays the stepper out: the controls' state line on top, then
 each panel, the children of a VBox stacked, those of an HBox side by side. Every panel is painted by the one
 SVG painter (``views.svg``) from its Look: a canvas's (``snapshot_svg()``), or the ``looks`` an HTML panel keeps
-(text, tables, line charts). HTML panels that keep no Looks yet (tables, equations, the graph, the decode text)
-are still read back from their HTML: tags stripped, tables as the table Look, an inline SVG (the graph)
-embedded as it is. Everything comes from the widgets' traits, so the file
+(text, tables, line charts: the equations, o_i, decode text and strip, notes; ``widgets.panel_looks``). What keeps
+no Looks yet (the graph, plain notices, a value a frame set whose Looks are no longer kept) is still read back
+from its HTML: tags stripped, tables as the table Look, an inline SVG (the graph) embedded as it is. Everything comes from the widgets' traits, so the file
 shows the same step, selection and numbers as the screen, and no network or browser is needed.
 The PNG is ``vl_convert.svg_to_png`` of the SVG (``pip install vl-convert-python``; optional: about
 80 MB installed, needed only for PNG from Python: ``.svg`` and the browser's "save picture" need nothing).
