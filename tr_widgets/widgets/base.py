@@ -59,6 +59,15 @@ def bars_options(units: str, default_units: int = 3, bars: str = "units per bar 
             "max_bars": (*int_in(4, 512), f"max_bars=128 ({bars})", 128)}
 
 
+def equations_options(units: str, **more) -> dict:
+    """The options of a stepper over a recurrent trace's units with an equations table: the common ones, units and
+    bars, ``more``, and ``equations`` (the table open from the start).
+
+    Example: ``list(equations_options("units shown", graph_nodes=None))[-2:] == ["graph_nodes", "equations"]``
+    """
+    return {**COMMON_OPTIONS, **bars_options(units), **more, "equations": open_option("equations", "the equations table")}
+
+
 def open_option(name: str, what: str) -> tuple:
     """An option that opens a folded panel from the start. Example: ``open_option("equations", "the table")[3] is False``"""
     return (is_bool, "True or False", f"{name}=True ({what} open from the start)", False)

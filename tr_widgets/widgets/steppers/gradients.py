@@ -14,7 +14,7 @@ import numpy as np
 
 from ...views import make_overview, recurrent_axes, value_range
 from ...views.gradients import backward_time, gradient_matrix, gradient_view, norm_series
-from ..base import COMMON_OPTIONS, Stepper, bars_options, int_in, open_option
+from ..base import Stepper, equations_options, int_in
 from ..layout import fold, follow_column, matrix_width, scrolling, set_series, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ..panels.line_chart import Frame, Line, chart_look, live_chart
@@ -59,10 +59,8 @@ class GradientStepper(Stepper):
     """
 
     AXES = staticmethod(recurrent_axes)
-    OPTIONS = {**COMMON_OPTIONS,
-               **bars_options("units whose arithmetic the table shows"),
-               "max_points": (*int_in(16, 1024), "max_points=256 (points of the series over time)", 256),
-               "equations": open_option("equations", "the equations table")}
+    OPTIONS = equations_options("units whose arithmetic the table shows",
+                                max_points=(*int_in(16, 1024), "max_points=256 (points of the series over time)", 256))
 
     def _step_name(self) -> str:
         return "k"

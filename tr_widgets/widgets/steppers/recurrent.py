@@ -11,7 +11,7 @@ import ipywidgets as w
 
 from ...views import (graph_window, hidden_matrix, make_overview, recurrent_axes, step_view,
                      value_range)
-from ..base import COMMON_OPTIONS, Stepper, bars_options, int_in, open_option, tqdm_progress
+from ..base import Stepper, equations_options, int_in, tqdm_progress
 from ..layout import fold, follow_column, matrix_width, scrolling, set_series, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
@@ -73,10 +73,8 @@ class RecurrentStepper(Stepper):
     """
 
     AXES = staticmethod(recurrent_axes)
-    OPTIONS = {**COMMON_OPTIONS,
-               **bars_options("units whose arithmetic the equations show"),
-               "graph_nodes": (*int_in(2, 64), "graph_nodes=12", 12),
-               "equations": open_option("equations", "the equations table")}
+    OPTIONS = equations_options("units whose arithmetic the equations show",
+                                graph_nodes=(*int_in(2, 64), "graph_nodes=12", 12))
 
     def _n_steps(self) -> int:
         return self.trace.seq_len
