@@ -162,6 +162,15 @@ TRACE_OF = (("recurrent", "tr"), ("attention", "at"), ("gradients", "g"), ("deco
 OBJECTS = sorted(public_objects(), key=lambda p: p[0])
 
 
+@pytest.fixture
+def settings_kept():
+    """The package's settings as they were before an example (one that sets a budget must not change later tests)."""
+    from tr_widgets.widgets import get_frame_budget, set_frame_budget
+    kept = get_frame_budget(), tr_widgets.get_memory_budget(), tr_widgets.get_language()
+    yield
+    set_frame_budget(kept[0]), tr_widgets.set_memory_budget(kept[1]), tr_widgets.set_language(kept[2])
+
+
 @pytest.fixture(scope="module")
 def namespace():
     return shared_namespace()
@@ -173,7 +182,7 @@ def test_every_public_function_and_class_has_an_example():
 
 
 @pytest.mark.parametrize("name, obj", OBJECTS, ids=[n for n, _ in OBJECTS])
-def test_the_example_runs(name, obj, namespace, tmp_path, monkeypatch):
+def test_the_example_runs(name, obj, namespace, tmp_path, monkeypatch, settings_kept):
     monkeypatch.chdir(tmp_path)  # examples that write a file (w.save("attention.png")) write it here, not in the repo
     code = example_of(obj.__doc__ or "")
     if code is not None and (code.lstrip().startswith("%") or "\n%" in code):

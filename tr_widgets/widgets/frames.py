@@ -57,6 +57,7 @@ def set_frame_budget(nbytes: int) -> int:
     Example::
 
         old = tr_widgets.widgets.set_frame_budget(8 * 1024**2)   # 8 MiB per stepper
+        tr_widgets.widgets.set_frame_budget(old) == 8 * 1024**2   # back as it was; returns the one it replaces
     """
     if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
         fail("nbytes", "an int ≥ 0 (bytes per stepper)", repr(nbytes), "pass e.g. 4 * 1024**2 for 4 MiB")
