@@ -12,6 +12,7 @@ import ipywidgets as w
 from ...engine.capture import SUPPORTED, Capture
 from ...engine.errors import fail
 from ...i18n import language, msg
+from ..frontend import widget_frontend
 from ..registry import show
 
 
@@ -62,16 +63,24 @@ class CaptureView(w.VBox):
     def __repr__(self) -> str:
         return f"CaptureView({len(self.traces)} traces, showing {self.chooser.value!r}: {self.stepper!r})"
 
-    def snapshot_html(self) -> str:
-        """The recorded names (the chosen one in bold) above the chosen stepper's static view."""
+    def _recorded(self) -> str:
         names = " · ".join(f"<b>{html.escape(n)}</b>" if n == self.chooser.value else html.escape(n)
                            for n in self.chooser.options)
         with language(getattr(self.stepper, "lang", None)):
-            recorded = msg("capture.recorded", names=names)
-        return (f"<div class='tr-snapshot tr-capture-view'><div>{recorded}</div>"
-                f"{self.stepper.snapshot_html()}</div>")
+            return f"<div>{msg('capture.recorded', names=names)}</div>"
+
+    def snapshot_html(self) -> str:
+        """The recorded names (the chosen one in bold) above the chosen stepper's static view."""
+        return f"<div class='tr-snapshot tr-capture-view'>{self._recorded()}{self.stepper.snapshot_html()}</div>"
+
+    def export_html(self) -> str:
+        """The recorded names above the chosen stepper's page: it steps without a kernel (saved and exported
+        notebooks), as a stepper shown alone does."""
+        return f"<div class='tr-capture-view'>{self._recorded()}{self.stepper.export_html()}</div>"
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs) or {}
-        return {**data, "text/plain": repr(self), "text/html": self.snapshot_html()}
+        if not widget_frontend():  # as a stepper shown alone: no widget view where no front end draws it
+            data.pop("application/vnd.jupyter.widget-view+json", None)
+        return {**data, "text/plain": repr(self), "text/html": self.export_html()}
 
