@@ -426,3 +426,13 @@ def wait_drawn(page, output, canvas: str = "canvas", timeout: float = 30_000, st
 def drawn(state) -> bool:
     """Some canvas of a VIEW_STATE_JS state has drawn pixels."""
     return any(c["nonBackground"] > 50 or c["nonBackground"] == -1 for c in state["canvases"])
+
+
+def set_theme(server, theme: str) -> None:
+    """Set JupyterLab's theme through its settings REST API (read when the page next loads)."""
+    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
+    req = urllib.request.Request(server.url("lab/api/settings/@jupyterlab/apputils-extension:themes"), data=body,
+                                 method="PUT", headers={"Content-Type": "application/json",
+                                                        "Authorization": f"token {server.token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status in (200, 204), r.status

@@ -9,9 +9,7 @@ click and by key with every non-file request aborted. The rest is tested through
 """
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import nbformat
 import pytest
@@ -19,24 +17,14 @@ from nbconvert import HTMLExporter
 
 import stepper_cells as cells
 from browser_harness import (
-    VIEW_STATE_JS, assert_clean, button, cell_output, drawn, kernel_eval, open_notebook, run_all_cells, wait_drawn,
-    write_notebook,
+    VIEW_STATE_JS, assert_clean, button, cell_output, drawn, kernel_eval, open_notebook, run_all_cells, set_theme,
+    wait_drawn, write_notebook,
 )
 from test_browser_theme import CONTRAST_JS, WHITE_JS
 
 pytestmark = pytest.mark.browser
 SETUP = "import torch, tr_widgets\nfrom tr_widgets.views.loop import step_view\ntorch.manual_seed(0)"
 LAST = 7  # T = 8
-
-
-def set_theme(server, theme: str) -> None:
-    """JupyterLab's theme through its settings REST API (read when the page next loads)."""
-    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
-    req = urllib.request.Request(server.url("lab/api/settings/@jupyterlab/apputils-extension:themes"), data=body,
-                                 method="PUT", headers={"Content-Type": "application/json",
-                                                        "Authorization": f"token {server.token}"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        assert r.status in (200, 204), r.status
 
 
 def clock_step(page, root, s: int, timeout: float = 10_000) -> None:

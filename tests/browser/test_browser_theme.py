@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import stepper_cells as cells
 from browser_harness import (
-    assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, wait_drawn, write_notebook,
+    assert_clean, cell_output, kernel_eval, open_notebook, run_all_cells, set_theme, wait_drawn, write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -107,16 +106,6 @@ def _screens(tmp_path) -> Path:
     return folder
 
 
-def _set_theme(server, theme: str) -> None:
-    """Set JupyterLab's theme through its settings REST API (read when the page next loads)."""
-    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
-    req = urllib.request.Request(server.url("lab/api/settings/@jupyterlab/apputils-extension:themes"), data=body,
-                                 method="PUT", headers={"Content-Type": "application/json",
-                                                        "Authorization": f"token {server.token}"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        assert r.status in (200, 204), r.status
-
-
 def _open_and_run(page, server, name: str, ui: str = "lab") -> None:
     open_notebook(page, server, name, ui=ui)
     if ui == "lab":
@@ -162,11 +151,11 @@ def _check_one(page, kind: str, folder: Path | None, theme: str, low: dict, whit
 def theme_notebook(notebook_dir, jupyter):
     write_notebook(notebook_dir / "theme.ipynb", [SETUP, *CELLS.values()])
     yield "theme.ipynb"
-    _set_theme(jupyter, THEMES["light"])  # the other browser tests expect the default theme
+    set_theme(jupyter, THEMES["light"])  # the other browser tests expect the default theme
 
 
 def test_light_theme_text_contrast_and_screenshots(browser_page, jupyter, theme_notebook, tmp_path):
-    _set_theme(jupyter, THEMES["light"])
+    set_theme(jupyter, THEMES["light"])
     _open_and_run(browser_page, jupyter, theme_notebook)
     assert browser_page.evaluate("() => document.body.dataset.jpThemeLight") == "true"
     low, _ = _check(browser_page, KINDS, _screens(tmp_path), "light")
@@ -211,7 +200,7 @@ def test_theme_switch_from_the_settings_menu_redraws_without_rerun(browser_page,
     page = browser_page
     if page.evaluate("() => document.body.dataset.jpThemeLight") != "true" or \
             not page.evaluate("() => !!document.querySelector('.tr-bars')"):
-        _set_theme(jupyter, THEMES["light"])
+        set_theme(jupyter, THEMES["light"])
         _open_and_run(page, jupyter, theme_notebook)
     for kind in CELLS:  # every output rendered once (JupyterLab skips drawing cells never scrolled to)
         cell_output(page, INDEX[kind]).scroll_into_view_if_needed()
@@ -246,11 +235,11 @@ def test_theme_switch_from_the_settings_menu_redraws_without_rerun(browser_page,
 
 
 def test_dark_theme_text_contrast_canvases_and_screenshots(browser_page, jupyter, theme_notebook, tmp_path):
-    _set_theme(jupyter, THEMES["dark"])
+    set_theme(jupyter, THEMES["dark"])
     _open_and_run(browser_page, jupyter, theme_notebook)
     assert browser_page.evaluate("() => document.body.dataset.jpThemeLight") == "false"
     low, white = _check(browser_page, KINDS, _screens(tmp_path), "dark")
-    _set_theme(jupyter, THEMES["light"])
+    set_theme(jupyter, THEMES["light"])
     assert_clean(browser_page, "dark theme")
     assert not white, f"canvases with a white background in JupyterLab Dark: {white}"
     assert not low, f"texts below 4.5:1 in JupyterLab Dark: {json.dumps(low, ensure_ascii=False, indent=1)}"
@@ -260,7 +249,7 @@ def test_dark_theme_text_contrast_canvases_and_screenshots(browser_page, jupyter
 def test_notebook7_text_contrast(browser_page, notebook7, theme_notebook, theme, artifacts):
     """Notebook 7 reads the same setting (@jupyterlab/apputils-extension:themes) from its own server.
     Screenshots: test-artifacts/browser/notebook7/<kind>_<theme>.png."""
-    _set_theme(notebook7, THEMES[theme])
+    set_theme(notebook7, THEMES[theme])
     try:
         _open_and_run(browser_page, notebook7, theme_notebook, ui="notebook")
         assert browser_page.evaluate("() => document.body.dataset.jpThemeLight") == str(theme == "light").lower()
@@ -269,7 +258,7 @@ def test_notebook7_text_contrast(browser_page, notebook7, theme_notebook, theme,
         low, white = _check(browser_page, KINDS, folder, theme)
     finally:
         if theme != "light":
-            _set_theme(notebook7, THEMES["light"])  # the other Notebook 7 tests expect the default theme
+            set_theme(notebook7, THEMES["light"])  # the other Notebook 7 tests expect the default theme
     assert_clean(browser_page, f"Notebook 7 {theme}")
     assert not white, f"canvases with a white background in Notebook 7 Dark: {white}"
     assert not low, f"texts below 4.5:1 in Notebook 7 {theme}: {json.dumps(low, ensure_ascii=False, indent=1)}"
