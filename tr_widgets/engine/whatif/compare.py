@@ -1,0 +1,279 @@
+"""Comparison: two runs of the same thing side by side, step by step (what :func:`compare` and ``what_if`` return).
+
+A run is a :class:`~tr_widgets.engine.capture.Capture` (each recorded name compared with the same name in the
+other) or one trace. Each trace type says what a step *outputs* (one table, :data:`OUTPUTS`, looked up along the
+type's MRO, never by a kind's name):
+
+* RecurrentTrace: h_t of the top layer (every direction), ``top[t]``;
+* LoopTrace: the state carried out of step t, every carried tensor (``(H, C)`` for d2l's LSTMScratch);
+* StateTrace: the mixer's y_t (the module's output when it is a ``[B, T, ...]`` tensor, else the scan output);
+* AttentionTrace: o_i, the output row of query i;
+* DecodeTrace: at tick t, every attention layer's o for the new query and every state mixer's y for it.
+
+``diverges_at[name]`` is the first step whose output differs (more than ``atol``; NaN where both are NaN counts
+as equal), or None. Outputs are derived on first use and kept, so building a Comparison costs nothing: its
+shapes are checked from what the traces already hold, and again (exactly) when the outputs are first derived.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..attention import AttentionTrace
+from ..capture import Capture
+from ..decode import DecodeTrace
+from ..errors import describe, fail
+from ..loops import LoopTrace
+from ..recurrent import RecurrentTrace
+from ..state import StateTrace
+
+
+def _state_y(tr: StateTrace) -> torch.Tensor:
+    out = tr.output
+    ok = isinstance(out, torch.Tensor) and out.dim() >= 2 and tuple(out.shape[:2]) == (tr.batch_size, len(tr))
+    return out if ok else tr.scan_output()  # [B, T, ...]
+
+
+def _decode_tick(tr: DecodeTrace, t: int) -> torch.Tensor:
+    """Tick ``t``'s outputs: each attention layer's o of the new query, each state mixer's y of its last position."""
+    parts = [tr.attention(t, layer).output.reshape(-1) for layer in range(tr.num_layers)]  # [*b, 1, Ev] -> [N]
+    for layer in range(tr.num_state_layers):
+        y = _state_y(tr.state_trace(t, layer))  # [B, T_call, ...]
+        parts.append(y[:, -1].reshape(-1))  # the position this tick added
+    return torch.cat(parts) if parts else torch.zeros(0)
+
+
+def _loop_sig(tr: LoopTrace) -> dict:
+    return {"steps": len(tr), "state shapes": [tuple(x.shape) for x in tr.initial]}
+
+
+def _decode_sig(tr: DecodeTrace) -> dict:
+    return {"ticks": len(tr), "layers": tr.num_layers, "heads": tr.num_heads, "state layers": tr.num_state_layers,
+            "prompt tokens": len(tr.prompt_ids)}
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """How one trace type gives its per-step outputs: a cheap signature two comparable traces share (a dict of
+    length and shapes, read without deriving anything), the steps' outputs as ``[T, N]``, and the word for a step.
+
+    Example: ``OUTPUTS[RecurrentTrace].word == "t"``
+    """
+
+    signature: Callable
+    outputs: Callable
+    word: str
+
+
+OUTPUTS: dict[type, Outputs] = {
+    RecurrentTrace: Outputs(lambda tr: {"h shape [T, B, D*H]": tuple(tr.top.shape)},
+                            lambda tr: tr.top.reshape(tr.top.shape[0], -1), "t"),  # [T, B, D*H] -> [T, N]
+    LoopTrace: Outputs(_loop_sig, lambda tr: torch.stack(
+        [torch.cat([x.reshape(-1) for x in s]) for s in tr.states]), "t"),  # [T, N]
+    StateTrace: Outputs(lambda tr: {"steps": len(tr), "batch": tr.batch_size,
+                                    "output shape": tuple(getattr(tr.output, "shape", ()))},
+                        lambda tr: _state_y(tr).movedim(1, 0).reshape(len(tr), -1), "t"),  # [B, T, ..] -> [T, N]
+    AttentionTrace: Outputs(lambda tr: {"o shape": (*tr.q.shape[:-1], tr.v.shape[-1])},
+                            lambda tr: tr.output.movedim(-2, 0).reshape(tr.q.shape[-2], -1), "i"),  # [L, N]
+    DecodeTrace: Outputs(_decode_sig, lambda tr: torch.stack([_decode_tick(tr, t) for t in range(len(tr))]), "tick"),
+}
+
+
+def outputs_of(trace) -> Outputs | None:
+    """The :class:`Outputs` entry of ``trace``'s type (or its nearest base class), or None.
+
+    Example: ``outputs_of(tr_widgets.trace_recurrent(nn.GRU(2, 3), torch.randn(4, 1, 2))).word == "t"``
+    """
+    return next((OUTPUTS[c] for c in type(trace).__mro__ if c in OUTPUTS), None)
+
+
+def _pairs(before, after) -> dict:
+    """name -> (before trace, after trace), or one TraceInputError saying what cannot be compared."""
+    if isinstance(before, Capture) or isinstance(after, Capture):
+        if not (isinstance(before, Capture) and isinstance(after, Capture)):
+            fail("b", "the same kind of thing as a (two Captures, or two traces)",
+                 f"{describe(before)} and {describe(after)}", "compare rec_a with rec_b, or rec_a[name] with trace_b")
+        a, b = dict(before.traces), dict(after.traces)
+        if list(a) != list(b):
+            fail("b", f"a Capture with the same recorded names as a ({list(a)[:8]})", f"names {list(b)[:8]}",
+                 "compare one pair of traces instead: compare(rec_a[name_a], rec_b[name_b])")
+        pairs = {n: (a[n], b[n]) for n in a}
+    else:
+        # a trace's name, else its kind's (a RecurrentTrace's "lstm"), else its type's
+        name = (getattr(before, "name", "") or str(getattr(before, "kind", "") or "")
+                or getattr(before, "model_name", "") or type(before).__name__)
+        pairs = {name: (before, after)}
+    for name, (x, y) in pairs.items():
+        _check_pair(name, x, y)
+    return pairs
+
+
+def _check_pair(name: str, x, y) -> None:
+    spec = outputs_of(x)
+    if spec is None:
+        fail("a", f"a Capture or a trace ({', '.join(t.__name__ for t in OUTPUTS)})", describe(x),
+             "pass what tr_widgets.capture(model) or a trace_* function returned")
+    if type(x) is not type(y):
+        fail("b", f"a {type(x).__name__} to compare with {name!r}", describe(y),
+             "compare two traces of the same type (two captures of the same model, or two trace_* calls alike)")
+    sx, sy = spec.signature(x), spec.signature(y)
+    if sx != sy:
+        said = [", ".join(f"{k} {v}" for k, v in s.items()) for s in (sx, sy)]
+        fail("b", f"{name!r} with the steps and shapes of a ({said[0]})", said[1],
+             "compare runs of equal length and width (the same sequence length, hidden size and batch)")
+
+
+class Comparison:
+    """Two runs step by step: ``before`` and ``after`` (two Captures, or two traces of one type), what each run
+    returned, the edits that made ``after`` (none for :func:`compare`), and per recorded name the step where the
+    outputs part (:attr:`diverges_at`), the outputs, their difference and ‖Δ‖ per step.
+
+    Example::
+
+        rnn = torch.nn.RNN(2, 3); x = torch.randn(6, 1, 2)
+        x2 = x.clone(); x2[3] += 1.0                               # the input changed at step 3
+        cmp = Comparison(tr_widgets.trace_recurrent(rnn, x), tr_widgets.trace_recurrent(rnn, x2))
+        cmp.diverges_at == {"rnn_tanh": 3}                   # steps 0-2 are equal, step 3 differs
+        bool((cmp.delta_norm()[:3] == 0).all()) == True
+    """
+
+    def __init__(self, before, after, before_output=None, after_output=None, edits=(), *, atol: float = 0.0):
+        if not isinstance(atol, (int, float)) or isinstance(atol, bool) or not math.isfinite(atol) or atol < 0:
+            fail("atol", "a number ≥ 0 (how far two outputs may be apart and still count as equal)", describe(atol),
+                 "leave it out (exact), or pass e.g. atol=1e-6")
+        self.before, self.after = before, after
+        self.before_output, self.after_output = before_output, after_output
+        self.edits, self.atol = tuple(edits), float(atol)
+        self.pairs = _pairs(before, after)
+        self.derived: dict = {}  # name -> (before [T, N], after [T, N]), derived on first use
+
+    @property
+    def names(self) -> list[str]:
+        """The compared names (a Capture's recorded names; a trace's name). Example: ``cmp.names  # ['lstm']``"""
+        return list(self.pairs)
+
+    def _name(self, name: str | None) -> str:
+        if name is None:
+            return self.names[0]
+        if name not in self.pairs:
+            fail("name", f"one of the compared names {self.names[:12]}", repr(name) if isinstance(name, str)
+                 else describe(name), "use a name from comparison.names")
+        return name
+
+    def traces(self, name: str | None = None) -> tuple:
+        """(before trace, after trace) of ``name`` (default: the first). Example: ``b, a = cmp.traces("lstm")``"""
+        return self.pairs[self._name(name)]
+
+    def word(self, name: str | None = None) -> str:
+        """What a step of ``name`` is called: "t", "i" (a query of attention) or "tick" (a decode).
+
+        Example: ``cmp.word()  # 't'``
+        """
+        return outputs_of(self.traces(name)[0]).word
+
+    def steps(self, name: str | None = None) -> int:
+        """The number of steps of ``name``. Example: ``cmp.steps()  # 6``"""
+        return int(self.outputs(name)[0].shape[0])
+
+    def outputs(self, name: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-step outputs of ``name`` in both runs, each ``[T, N]`` (a step's output flattened), detached.
+
+        Example::
+
+            b, a = cmp.outputs()      # an LSTM: b[t] is h_t of the baseline, a[t] of the edited run
+        """
+        name = self._name(name)
+        if name not in self.derived:
+            x, y = self.pairs[name]
+            spec = outputs_of(x)
+            with torch.no_grad():
+                ob, oa = spec.outputs(x).detach(), spec.outputs(y).detach()
+            if ob.shape != oa.shape:
+                fail("b", f"{name!r} with per-step outputs of shape {tuple(ob.shape)}", f"{tuple(oa.shape)}",
+                     "compare runs of equal length and width")
+            self.derived[name] = (ob, oa)
+        return self.derived[name]
+
+    def delta(self, name: str | None = None) -> torch.Tensor:
+        """after − before of every step's output, ``[T, N]`` (float; the after run's dtype promoted with before's).
+
+        Example: ``cmp.delta()[3]  # how step 3's output moved``
+        """
+        b, a = self.outputs(name)
+        dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)
+        return a.to(dtype) - b.to(dtype)
+
+    def delta_norm(self, name: str | None = None) -> torch.Tensor:
+        """‖after − before‖ (L2) of each step's output, ``[T]``: the change growing, fading or carried.
+
+        Example: ``cmp.delta_norm().argmax()  # the step it moved most``
+        """
+        d = self.delta(name)
+        return torch.linalg.vector_norm(d.nan_to_num(nan=0.0), dim=1) if d.shape[1] else torch.zeros(d.shape[0])
+
+    def differs(self, name: str | None = None) -> torch.Tensor:
+        """Per step, whether the outputs differ (more than ``atol``; NaN in both runs at one place is equal), ``[T]``.
+
+        Example: ``cmp.differs().nonzero()  # the steps where the runs are apart``
+        """
+        b, a = self.outputs(name)
+        both_nan = a.isnan() & b.isnan() if a.is_floating_point() else torch.zeros_like(a, dtype=torch.bool)
+        apart = ~(both_nan | ((a - b).abs() <= self.atol))  # NaN on one side only: apart
+        return apart.any(dim=1) if apart.shape[1] else torch.zeros(apart.shape[0], dtype=torch.bool)
+
+    def first_difference(self, name: str | None = None) -> int | None:
+        """The first step of ``name`` whose output differs, or None. Example: ``cmp.first_difference("lstm")  # 3``"""
+        where = self.differs(name).nonzero()
+        return int(where[0, 0]) if len(where) else None
+
+    @property
+    def diverges_at(self) -> dict:
+        """Per compared name, the first step whose output differs (h_t, o_i, the mixer's y_t), or None.
+
+        Example: ``cmp.diverges_at  # {'lstm': 3}``
+        """
+        return {n: self.first_difference(n) for n in self.names}
+
+    def tokens(self, name: str | None = None) -> tuple[list, list] | None:
+        """A decode's tokens in both runs (prompt then generated labels), or None for a trace without tokens.
+
+        Example: ``before, after = cmp.tokens()  # side by side``
+        """
+        x, y = self.traces(name)
+        if not isinstance(x, DecodeTrace):
+            return None
+        return list(x.tokens), list(y.tokens)
+
+    def tokens_part_at(self, name: str | None = None) -> int | None:
+        """The first tick whose chosen token differs between the runs (a decode), or None.
+
+        Example: ``cmp.tokens_part_at()  # 2: the third generated token is another one``
+        """
+        x, y = self.traces(name)
+        if not isinstance(x, DecodeTrace):
+            return None
+        return next((i for i, (p, q) in enumerate(zip(x.new_ids, y.new_ids)) if p != q), None)
+
+    def __repr__(self) -> str:
+        head = f"Comparison({len(self.pairs)} name{'s' if len(self.pairs) != 1 else ''}, {len(self.edits)} edit"
+        head += "s)" if len(self.edits) != 1 else ")"
+        lines = [head] + [f"  {n}: {type(x).__name__}" for n, (x, _) in self.pairs.items()]
+        return "\n".join(lines)
+
+
+def compare(a, b, *, atol: float = 0.0) -> Comparison:
+    """Compare two runs you already have: two Captures (each name with the same name), or two traces of one type
+    (two inputs, an RNN and an LSTM on the same sequence, a model before and after training).
+
+    Example::
+
+        x = torch.randn(8, 1, 3)
+        rnn, lstm = torch.nn.RNN(3, 4), torch.nn.LSTM(3, 4)
+        cmp = compare(tr_widgets.trace_recurrent(rnn, x), tr_widgets.trace_recurrent(lstm, x))
+        cmp.delta().shape == (8, 4)             # after − before of h_t, per step
+        cmp.diverges_at == {"rnn_tanh": 0}      # two models part at once (named after a)
+    """
+    return Comparison(a, b, atol=atol)
