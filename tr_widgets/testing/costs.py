@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.decode import sync
+from ..engine.decode import cache_arg, returned_cache, sync
 from ..engine.errors import describe, fail
 
 
@@ -72,6 +72,7 @@ def measure_tick_costs(model, positions, use_cache: bool = True, repeats: int = 
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, vocab, (1, max(positions) + 1), generator=g).to(device)  # [1, P_max + 1]
     out = {"position": [], "seconds": [], "fed_tokens": [], "use_cache": use_cache}
+    arg = cache_arg(model)  # the name the forward takes its cache under (``cache`` on transformers 5.25)
     was_training = model.training
     model.eval()
     try:
@@ -79,12 +80,12 @@ def measure_tick_costs(model, positions, use_cache: bool = True, repeats: int = 
             for p in positions:
                 past, feed = None, ids[:, :p + 1]  # uncached: the tick feeds every position again
                 if use_cache and p > 0:
-                    past = model(ids[:, :p], use_cache=True).past_key_values  # untimed: the cache of p positions
+                    past = returned_cache(model(ids[:, :p], use_cache=True), arg)  # untimed: the cache of p positions
                     feed = ids[:, p:p + 1]
                 times = []
                 for r in range(repeats + 1):  # the first run warms up
                     cache = _fresh(past)  # untimed copy: the step below grows it
-                    secs = _clock(lambda: model(feed, past_key_values=cache, use_cache=use_cache), device)
+                    secs = _clock(lambda: model(feed, use_cache=use_cache, **{arg: cache}), device)
                     if r:
                         times.append(secs)
                 secs = statistics.median(times)

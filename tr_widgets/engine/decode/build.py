@@ -9,9 +9,9 @@ Attention is seen through one :func:`~tr_widgets.engine.capture.capture` around 
 same machinery as ``capture(model)``), drained after each tick: any model whose attention calls
 ``F.scaled_dot_product_attention`` or writes softmax(q·kᵀ)·v by hand works (the shipped tiny model,
 Hugging Face causal LMs with sdpa or eager attention; dense, sliding-window and grouped-query caches).
-The cache goes back in under the name the model's forward takes (``past_key_values`` in transformers
-5.23, ``cache_params`` for Mamba / Mamba-2, ``state`` for RWKV; a newer ``cache=`` where the forward has
-it). State-space and linear-attention mixers are recorded by the same capture as StateTraces, one per
+The cache goes back in under the name the model's forward takes (``cache`` in transformers 5.25, which
+deprecates ``past_key_values`` / ``cache_params``; those older names where a forward still has them,
+``state`` for RWKV), and is read back from the output under the same name (:func:`returned_cache`). State-space and linear-attention mixers are recorded by the same capture as StateTraces, one per
 layer per tick, each continuing the state the cache carried from the tick before (``states.py``). Nothing is synchronised with the device inside a tick
 except the clock on CUDA; token ids and probabilities are read back once, after the last tick.
 """
@@ -108,8 +108,16 @@ def _check_ids(ids: torch.Tensor, vocab: int | None) -> None:
              "encode the prompt with the model's own tokenizer, or clamp the ids into range")
 
 
-def _cache_arg(model) -> str:
-    """The name under which the model's forward takes its cache (``cache`` where it has it)."""
+def cache_arg(model) -> str:
+    """The name under which the model's forward takes its cache: the first of ``cache`` (transformers ≥ 5.25),
+    ``past_key_values``, ``cache_params``, ``state`` in its signature.
+
+    Example::
+
+        class LM(nn.Module):
+            def forward(self, input_ids, cache=None, use_cache=False): ...
+        cache_arg(LM()) == "cache"      # a transformers 5.25 model's forward also says "cache"
+    """
     try:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
@@ -118,6 +126,26 @@ def _cache_arg(model) -> str:
         if name in params:
             return name
     return "past_key_values"
+
+
+def returned_cache(out, passed_as: str):
+    """The cache a forward returned: read under the name it was passed (then the other known names), and only
+    from real fields, so transformers 5.25's deprecated aliases (``out.past_key_values`` logs "Use `cache`
+    instead") are never touched.
+
+    Example::
+
+        model = tr_widgets.load_tiny()[0]
+        out = model(torch.tensor([[1, 2]]), use_cache=True)
+        returned_cache(out, cache_arg(model)) is out.past_key_values   # the tiny model's own name for it
+    """
+    fields = getattr(out, "__dataclass_fields__", None)  # ModelOutput / our outputs: read real fields only
+    for name in (passed_as, *CACHE_ARGS):
+        if fields is None or name in fields:
+            value = getattr(out, name, None)
+            if value is not None:
+                return value
+    return None
 
 
 def _logits(model, out) -> torch.Tensor:
@@ -144,7 +172,7 @@ def _check_args(model, max_new_tokens, sample, seed, temperature, top_k, use_cac
         params = {}
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if params and not takes_any and not ("use_cache" in params and any(n in params for n in CACHE_ARGS)):
-        fail("model", "a causal language model whose forward takes (input_ids, past_key_values=, use_cache=) "
+        fail("model", "a causal language model whose forward takes (input_ids, cache= or past_key_values=, use_cache=) "
              "and returns .logits", f"{type(model).__name__}.forward{inspect.signature(model.forward)}",
              "pass the tiny model (tr_widgets.load_tiny()) or a Hugging Face *ForCausalLM / *LMHeadModel")
     if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
@@ -206,7 +234,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
         gen = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    rec, extra, cache_arg = Recording(), _forward_options(model), _cache_arg(model)
+    rec, extra, arg = Recording(), _forward_options(model), cache_arg(model)
     seq, past, feed = ids, None, ids
     try:
         with torch.no_grad(), capture(model) as cap:
@@ -214,7 +242,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
                 sync(device)
                 t0 = time.perf_counter()
-                out = model(feed, use_cache=use_cache, **{cache_arg: past}, **extra)
+                out = model(feed, use_cache=use_cache, **{arg: past}, **extra)
                 logits = _logits(model, out)[:, -1, :].float()  # [1, V]
                 probs = torch.softmax(logits / temperature, dim=-1)  # [1, V]
                 top_p, top_i = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [1, k]
@@ -226,8 +254,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 rec.chosen.append(nxt[0, 0])
                 rec.top_p.append(top_p[0])
                 rec.top_i.append(top_i[0])
-                past = (getattr(out, "past_key_values", None) if cache_arg == "past_key_values"
-                        else getattr(out, cache_arg, getattr(out, "past_key_values", None))) if use_cache else None
+                past = returned_cache(out, arg) if use_cache else None
                 rec.cache_bytes.append(cache_layer_bytes(past))  # measured on the cache the model keeps
                 seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
                 feed = nxt if use_cache else seq
