@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from common import side_by_side, table  # noqa: E402
 
-from tr_widgets.engine.decode import decode  # noqa: E402
+from tr_widgets.engine.decode import cache_arg, decode, returned_cache  # noqa: E402
 
 
 def gpt2(n_layer: int, device: str):
@@ -59,10 +59,10 @@ def main(argv=None) -> float:
 
     def plain_loop():
         with torch.no_grad():
-            past, feed = None, ids
+            past, feed, arg = None, ids, cache_arg(model)  # ``cache`` on transformers 5.25
             for _ in range(N):
-                out = model(feed, past_key_values=past, use_cache=True, logits_to_keep=1)
-                past, feed = out.past_key_values, out.logits[:, -1:].argmax(-1)
+                out = model(feed, use_cache=True, logits_to_keep=1, **{arg: past})
+                past, feed = returned_cache(out, arg), out.logits[:, -1:].argmax(-1)
 
     ref, tr = hf_generate()[0, a.prompt:].tolist(), traced()
     same = ref == tr.new_ids

@@ -25,7 +25,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from common import table  # noqa: E402
 
-from tr_widgets.engine.decode import decode  # noqa: E402
+from tr_widgets.engine.decode import cache_arg, decode, returned_cache  # noqa: E402
 
 PROMPT = 16
 POSITIONS = (16, 32, 64, 128, 256, 512, 1024)
@@ -46,7 +46,7 @@ def models(width: int, layers: int, last: int, mamba_layers: int):
 
 def plain_ticks(model, ids, n: int) -> list[float]:
     """The model's own cached loop, no capture: seconds per tick."""
-    arg = "cache_params" if "Mamba" in type(model).__name__ else "past_key_values"
+    arg = cache_arg(model)  # the forward's own name for its cache (``cache`` on transformers 5.25)
     out, feed, past, secs = None, ids, None, []
     with torch.no_grad():
         for _ in range(n):
@@ -54,7 +54,7 @@ def plain_ticks(model, ids, n: int) -> list[float]:
             out = model(feed, use_cache=True, logits_to_keep=1, **{arg: past})
             feed = out.logits[:, -1:].argmax(-1)
             secs.append(time.perf_counter() - t0)
-            past = getattr(out, arg)
+            past = returned_cache(out, arg)
     return secs
 
 
