@@ -13,7 +13,6 @@ import torch
 
 from tr_widgets.engine.errors import check_tensor, describe, fail
 
-from . import families_gdn, families_mamba, families_rwkv  # noqa: F401  (registers the specs in the table)
 from .families import StateKind, kind_of
 from .trace import StateTrace
 

@@ -5,16 +5,26 @@ the components of its state as the model's cache keeps them, how to read the mod
 the family's math (delegated to the pure functions of ``scan.py`` and ``scan_delta.py``). The trace and its builder are
 generic: a new family is a new spec registered here, not a new branch elsewhere.
 
-Modules are matched by the full name (``module.qualname``) of a class in their MRO, so the engine
-never imports transformers and a subclass of a supported mixer is found too.
+Modules are found by what they compute, never by exact class: a spec names a class-name family
+(``pattern``, searched in the names along the module's MRO, e.g. ``MambaMixer$`` finds FalconMambaMixer and
+JambaMambaMixer) and the parts it reads (``needs``: the projections and parameters its math uses). The engine
+never imports transformers. Each trace is then checked against the module's own output when it is built
+(``build.py``); a look-alike that computes something else fails that check and is named in capture's warning.
+
+The table is :data:`SPEC_MODULES`: one line per spec module (each registers its specs when imported), tried
+in that order; within a module, specs registered first are tried first. A new family: one spec module
+``families_<name>.py`` plus one line there.
 """
 from __future__ import annotations
+
+import importlib
+import re
 
 import torch
 
 from tr_widgets.engine.errors import describe, fail
 
-from .mixer_ops import cache_layer, conv_buffer, mask_tokens
+from .mixer_ops import cache_layer, call_cache, conv_buffer, mask_tokens
 
 
 class StateKind:
@@ -34,7 +44,9 @@ class StateKind:
 
     name = ""
     title = ""
-    classes: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()  # full names of classes known to be this family (docs; also matched)
+    pattern = ""  # regular expression searched in the class names along the module's MRO
+    needs: tuple[str, ...] = ()  # attributes (projections, parameters) the module must hold
     inputs: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ()
@@ -49,6 +61,14 @@ class StateKind:
 
     def __repr__(self) -> str:
         return f"<StateKind {self.name}: {self.title}>"
+
+    def matches(self, module) -> bool:
+        """Whether the module looks like this family: a class name along its MRO fits ``pattern`` (or is one
+        of ``classes``) and it holds every attribute in ``needs``."""
+        names = [c.__name__ for c in type(module).__mro__]
+        full = {f"{c.__module__}.{c.__qualname__}" for c in type(module).__mro__}
+        named = bool(full & set(self.classes)) or bool(self.pattern and any(re.search(self.pattern, n) for n in names))
+        return named and all(hasattr(module, a) for a in self.needs)
 
     # ---- reading a hooked call; each family overrides these
     def read(self, module, args: tuple, kwargs: dict):
@@ -130,7 +150,7 @@ class ConvKind(StateKind):
         raise NotImplementedError
 
     def from_cache(self, module, args, kwargs):
-        cache = args[1] if len(args) > 1 else kwargs.get("cache_params")
+        cache = call_cache(args, kwargs)
         layer = cache_layer(cache, module.layer_idx)
         if layer is None or not layer.has_previous_state[0] or layer.recurrent_states[0] is None:
             return None
@@ -141,12 +161,32 @@ class ConvKind(StateKind):
         return conv_buffer(xp, consts["conv_width"], None if initial is None else initial.get("conv"))
 
 
+# The table of spec modules, one line each, tried in this order (a more specific family before a general one).
+SPEC_MODULES = (
+    "families_mamba",
+    "families_gdn",
+    "families_rwkv",
+    "families_shortconv",  # LFM2 / LFM2-MoE / LFM3 gated short convolution
+    "families_rglru",  # RecurrentGemma's RG-LRU
+    "families_kda",  # Kimi Delta Attention (KimiLinear, BailingHybrid)
+    "families_lightning",  # MiniMax lightning attention
+)
+
 _BY_NAME: dict[str, StateKind] = {}
-_BY_CLASS: dict[str, StateKind] = {}
+_BY_TYPE: dict[type, StateKind | None] = {}
+_LOADED: list[str] = []
+
+
+def _load() -> None:
+    """Import the spec modules of the table (once): importing one registers its specs."""
+    for mod in SPEC_MODULES:
+        if mod not in _LOADED:
+            _LOADED.append(mod)
+            importlib.import_module(f"{__package__}.{mod}")
 
 
 def register(kind: StateKind) -> StateKind:
-    """Add a spec to the table (by its name and by every class name it traces); returns it.
+    """Add a spec to the table (by its name; found for a module by ``kind.matches``); returns it.
 
     Example::
 
@@ -154,34 +194,43 @@ def register(kind: StateKind) -> StateKind:
         assert register(kind) is kind     # registering again is harmless; a new family: register(MyMixerKind())
     """
     _BY_NAME[kind.name] = kind
-    for cls in kind.classes:
-        _BY_CLASS[cls] = kind
+    _BY_TYPE.clear()
     return kind
 
 
-def supported() -> str:
-    """The traced kinds and module classes, for error messages and docs.
+def specs() -> tuple[StateKind, ...]:
+    """Every registered spec, in the order they are tried.
 
     Example::
 
-        supported()   # 'gated_deltanet (Qwen3NextGatedDeltaNet), mamba (MambaMixer), mamba2 (Mamba2Mixer), ...'
+        [k.name for k in specs()][:2]    # ['mamba', 'mamba2']
     """
-    return ", ".join(f"{k.name} ({', '.join(c.rsplit('.', 1)[-1] for c in k.classes)})" for k in _BY_NAME.values())
+    _load()
+    return tuple(_BY_NAME.values())
+
+
+def supported() -> str:
+    """The traced kinds and the class-name families they match, for error messages and docs.
+
+    Example::
+
+        supported()   # 'mamba (MambaMixer$), mamba2 (Mamba2Mixer$|...), ...'
+    """
+    return ", ".join(f"{k.name} ({k.pattern})" for k in specs())
 
 
 def mixer_kind(module) -> StateKind | None:
-    """The spec of a module's type (the first class along its MRO that has one), or None: what a capture
-    asks of every module to decide whether to hook it.
+    """The spec whose structure the module has (the first that ``matches`` it), or None: what a capture asks
+    of every module to decide whether to hook it. Cached per type.
 
     Example::
 
         [name for name, m in model.named_modules() if mixer_kind(m)]    # ['backbone.layers.0.mixer', ...]
     """
-    for cls in type(module).__mro__:
-        kind = _BY_CLASS.get(f"{cls.__module__}.{cls.__qualname__}")
-        if kind is not None:
-            return kind
-    return None
+    cls = type(module)
+    if cls not in _BY_TYPE:
+        _BY_TYPE[cls] = next((k for k in specs() if k.matches(module)), None)
+    return _BY_TYPE[cls]
 
 
 def kind_of(obj) -> StateKind:
@@ -197,6 +246,7 @@ def kind_of(obj) -> StateKind:
     if isinstance(obj, StateKind):
         return obj
     if isinstance(obj, str):
+        _load()
         if obj not in _BY_NAME:
             fail("kind", f"one of {sorted(_BY_NAME)}", repr(obj), "pass a supported kind name or a mixer module")
         return _BY_NAME[obj]

@@ -39,6 +39,8 @@ class GatedDeltaNetKind(ConvKind):
 
     name, title = "gated_deltanet", "Gated DeltaNet (gated delta rule)"
     classes = ("transformers.models.qwen3_next.modeling_qwen3_next.Qwen3NextGatedDeltaNet",)
+    pattern = r"GatedDeltaNet$"
+    needs = ("in_proj_qkvz", "in_proj_ba", "conv1d", "A_log", "dt_bias", "norm", "out_proj")
     inputs, optional = ("q", "k", "v", "g", "beta", "gate"), ("gate",)
     state_names = ("ssm",)
     names = ("q", "k", "v", "g", "decay", "beta", "kv_mem", "delta", "o")

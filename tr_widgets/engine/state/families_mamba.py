@@ -40,6 +40,8 @@ class MambaKind(ConvKind):
 
     name, title = "mamba", "Mamba selective scan"
     classes = ("transformers.models.mamba.modeling_mamba.MambaMixer",)
+    pattern = r"MambaMixer$"  # MambaMixer, FalconMambaMixer, JambaMambaMixer (ZambaMambaMixer has no x_proj)
+    needs = ("in_proj", "conv1d", "x_proj", "dt_proj", "A_log", "D", "out_proj")
     inputs, optional = ("x", "delta", "B", "C", "gate"), ("gate", "D")
     state_names = ("ssm",)
     names = ("x", "delta", "A_bar", "B", "Bx", "C", "D", "gate", "y")
@@ -128,6 +130,9 @@ class Mamba2Kind(ConvKind):
 
     name, title = "mamba2", "Mamba-2 SSD"
     classes = ("transformers.models.mamba2.modeling_mamba2.Mamba2Mixer",)
+    # Mamba2Mixer, BambaMixer, NemotronHMamba2Mixer, Zamba2MambaMixer, GraniteMoeHybridMambaLayer, FalconH1Mixer
+    pattern = r"Mixer$|MambaLayer$"
+    needs = ("in_proj", "conv1d", "dt_bias", "A_log", "D", "norm", "out_proj", "n_groups", "head_dim")
     inputs, optional = ("x", "dt", "B", "C", "gate"), ("gate", "D")
     state_names = ("ssm",)
     names = ("x", "dt", "dA", "B", "Bx", "C", "D", "y")

@@ -43,6 +43,8 @@ class RwkvKind(StateKind):
 
     name, title = "rwkv", "RWKV-4 WKV linear attention"
     classes = ("transformers.models.rwkv.modeling_rwkv.RwkvSelfAttention",)
+    pattern = r"Rwkv\w*SelfAttention$"
+    needs = ("time_decay", "time_first", "time_mix_key", "key", "value", "receptance", "output")
     inputs, optional = ("k", "v", "r"), ("r",)
     state_names = ("att_shift", "num", "den", "max")
     names = ("k", "v", "r", "numerator", "denominator", "max", "wkv", "num", "den", "running_max", "y")

@@ -35,6 +35,19 @@ def call_input(args: tuple, kwargs: dict, name: str) -> torch.Tensor:
     return hidden
 
 
+def call_cache(args: tuple, kwargs: dict):
+    """The cache a hooked mixer call got: second positional argument, or ``cache`` (transformers ≥ 5.25),
+    ``cache_params`` or ``past_key_values`` (older releases) by keyword; None without one.
+
+    Example::
+
+        assert call_cache((), {"cache": "c"}) == "c" and call_cache((1, "c"), {}) == "c"
+    """
+    if len(args) > 1:
+        return args[1]
+    return next((kwargs[k] for k in ("cache", "cache_params", "past_key_values") if kwargs.get(k) is not None), None)
+
+
 def mask_tokens(hidden: torch.Tensor, mask) -> torch.Tensor:
     """Zero padded positions, as the model does before and after its convolution (mask [B, T], 1 = token).
 
