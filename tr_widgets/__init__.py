@@ -43,8 +43,8 @@ __version__ = "0.1.0"
 def show(trace, **options):
     """The stepper widget for ``trace``: RecurrentTrace → RecurrentStepper, AttentionTrace → AttentionStepper,
     DecodeTrace → DecodeStepper, Capture → CaptureView, GradientTrace → GradientStepper, StateTrace →
-    StateStepper, LoopTrace → LoopStepper (the table ``tr_widgets.widgets.registry.STEPPERS``; a test checks this
-    list against it).
+    StateStepper, LoopTrace → LoopStepper, Comparison → CompareStepper (the table
+    ``tr_widgets.widgets.registry.STEPPERS``; a test checks this list against it).
 
     Example::
 

@@ -152,5 +152,5 @@ def test_repr_is_deterministic_and_edits_are_kept():
     lstm, x = torch.nn.LSTM(I, H), torch.randn(T, 1, I)
     a = tr_widgets.trace_recurrent(lstm, x)
     cmp = Comparison(a, a, before_output=1, after_output=2, edits=["e"])
-    assert repr(cmp) == "Comparison(1 name, 1 edit)\n  lstm: RecurrentTrace" == repr(Comparison(a, a, edits=["f"]))
+    assert repr(cmp) == "Comparison(RecurrentTrace: lstm; 1 edit)" == repr(Comparison(a, a, edits=["f"]))
     assert (cmp.before, cmp.after, cmp.before_output, cmp.after_output, cmp.edits) == (a, a, 1, 2, ("e",))

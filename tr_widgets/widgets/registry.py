@@ -19,6 +19,7 @@ from ..engine.errors import describe, fail
 from ..engine.gradients import GradientTrace
 from ..engine.loops import LoopTrace
 from ..engine.state import StateTrace
+from ..engine.whatif.compare import Comparison
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ STEPPERS: dict[type, Kind] = {k.trace: k for k in (
     Kind(StateTrace, "state:StateStepper",
          "tr_widgets.engine.state.trace_state(kind, ...) or trace_mixer_call(...) from a hook"),
     Kind(LoopTrace, "loop:LoopStepper", "tr_widgets.capture(model)"),
+    Kind(Comparison, "compare:CompareStepper", "tr_widgets.what_if(model, run, *edits) or tr_widgets.compare(a, b)"),
 )}
 
 
@@ -98,7 +100,7 @@ def show(trace, **options):
     """The stepper widget for ``trace`` (the one :data:`STEPPERS` names for its type): play, pause and
     step through it in Jupyter. RecurrentTrace → RecurrentStepper, AttentionTrace → AttentionStepper,
     DecodeTrace → DecodeStepper, Capture → CaptureView, GradientTrace → GradientStepper, StateTrace →
-    StateStepper, LoopTrace → LoopStepper (a test checks this list against the table).
+    StateStepper, LoopTrace → LoopStepper, Comparison → CompareStepper (a test checks this list against the table).
 
     Options (each checked, errors name the option): ``step`` (first step), ``progress`` (tqdm bar for
     long work, default True), ``interval`` (ms per step when playing), ``window`` (matrix window cells

@@ -258,10 +258,11 @@ class Comparison:
         return next((i for i, (p, q) in enumerate(zip(x.new_ids, y.new_ids)) if p != q), None)
 
     def __repr__(self) -> str:
-        head = f"Comparison({len(self.pairs)} name{'s' if len(self.pairs) != 1 else ''}, {len(self.edits)} edit"
-        head += "s)" if len(self.edits) != 1 else ")"
-        lines = [head] + [f"  {n}: {type(x).__name__}" for n, (x, _) in self.pairs.items()]
-        return "\n".join(lines)
+        names = self.names
+        kinds = sorted({type(x).__name__ for x, _ in self.pairs.values()})
+        shown = ", ".join(names[:4]) + (f", … {len(names)}" if len(names) > 4 else "")
+        n = len(self.edits)
+        return f"Comparison({'/'.join(kinds)}: {shown}; {n} edit{'s' if n != 1 else ''})"
 
 
 def compare(a, b, *, atol: float = 0.0) -> Comparison:
