@@ -18,6 +18,7 @@ recurrence, not this loop's.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import torch
@@ -49,6 +50,7 @@ class Found:
     varying: list  # positions of state-free ops whose arguments change each step (kept: a replay takes them)
     problem: str | None = None
     source: object = None  # trace.Source of the loop, set by whoever builds the trace
+    tail: object = None  # fast.Tail: the steps after ``bounds``, read from the frame's variables (see fast.py)
 
 
 def _outs(op):
@@ -199,11 +201,17 @@ def find(recording) -> list[Found]:
         return []
     table = recording.table
     out, taken = [], []
+    tail = recording.tail if recording.tail is not None and recording.tail.at is not None else None
+    at = bisect.bisect_left(table.idx, tail.at) if tail is not None else -1  # the table's ops before the tail
     for loop in info.loops:
         for lo, hi in body_runs(table, loop.body):
             if any(a <= lo < b for a, b in taken):
                 continue
             f = examine(table, lo, hi, loop)
+            if f is not None and tail is not None and lo < at <= hi:
+                f.tail = tail
+                if tail.problem and f.problem is None:
+                    f.problem = f"step {len(f.bounds) + len(tail.states)} {tail.problem}"
             if f is not None:
                 out.append(f)
                 taken.append((lo, hi))

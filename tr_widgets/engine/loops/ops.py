@@ -29,6 +29,7 @@ from ..capture import patch  # patch.SDPA read at call time: capture rebinds eve
 from ..capture.torchstate import remove_mode
 from ..errors import MemoryBudgetError, get_memory_budget
 from .source import code_info
+from .fast import Tail
 from .steady import TRIES, learn
 from .table import DROPPED, WIDTH, Op, Table, tensors_in  # noqa: F401 - Op, tensors_in: imported from here by others
 
@@ -62,6 +63,7 @@ class Recording:
     def __init__(self, code, budget: int | None = None, steady: bool = False):
         self.code, self.info = code, code_info(code)
         self.steady = None  # steady.Steady while a loop's further steps keep only what the trace reads
+        self.tail = None  # fast.Tail once a line tracer reads the loop's later steps (the recorder off)
         self._learn = TRIES if steady else 0  # checkpoints left at which to look for a steady loop
         self.raw: list = []  # flat, WIDTH entries per op: f_lasti, child frame or None, via_module, func, args, kwargs, out
         self._table = self._ops = None
@@ -153,6 +155,8 @@ class OpRecorder(TorchFunctionMode):
 
     def stop(self, recording: Recording) -> Recording:
         """Stop watching ``recording``'s code (the mode leaves torch's stack when nothing is watched)."""
+        if recording.tail is not None and recording.tail.frame is not None:
+            recording.tail.stop()  # its frame is done
         stack = self.watching.get(recording.code, [])
         if recording in stack:
             stack.remove(recording)
@@ -173,10 +177,18 @@ class OpRecorder(TorchFunctionMode):
             remove_mode(self)
             self._pushed = False
 
+    def step_on(self) -> None:
+        """Back on torch's stack after :meth:`step_off` (``fast.Tail``: the loop ended, the forward goes on)."""
+        if not self._pushed and self.watching:
+            torch._C._push_on_torch_function_stack(self)
+            self._pushed = True
+
     def close(self) -> None:
-        """Stop everything (a forward that raised): the mode leaves torch's stack."""
+        """Stop everything (a forward that raised): the mode leaves torch's stack, line tracers stop."""
         for stack in list(self.watching.values()):
             for r in list(stack):
+                if r.tail is not None:
+                    r.tail.stop()
                 self.stop(r)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -210,6 +222,8 @@ class OpRecorder(TorchFunctionMode):
             raw.extend((lasti, None, False, func, args, kwargs, out))  # tuples in a list would outlive the forward
             if len(raw) >= rec.check_at:
                 rec.check()
+                if rec.steady is not None and rec.steady.fast is not None and rec.tail is None:
+                    Tail.arm(self, rec, f)  # the loop's later steps: read by a line tracer, the mode off
             return out
         try:
             self._walk(f, func, args, kwargs, out)

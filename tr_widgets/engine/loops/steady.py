@@ -15,6 +15,7 @@ step with in-place or random ops is never made steady (calling it again would ch
 from __future__ import annotations
 
 from .detect import body_runs, examine
+from .fast import eligible
 from .table import DROPPED, WIDTH, Table
 
 _RANDOM = ("rand", "dropout", "bernoulli", "multinomial", "normal", "uniform", "poisson", "exponential", "cauchy",
@@ -43,15 +44,17 @@ class Steady:
         src = "def scan(h, xs):\\n    for x in xs:\\n        h = torch.tanh(2 * torch.tanh(h + x))\\n    return h\\n"
         linecache.cache["<scan>"] = (len(src), None, src.splitlines(True), "<scan>")  # as IPython does a cell's
         exec(compile(src, "<scan>", "exec"))  # a loop of 4 ops a step: add, tanh, mul, tanh -> h
-        ops = OpRecorder(steady=True); r = ops.start(scan.__code__)
-        h = scan(torch.zeros(2), torch.randn(300, 2)); ops.stop(r)  # learned 160 ops in, kept since
-        (type(r.steady), r.steady.keep) == (Steady, [2, 0, 0, 1])  # add: its arguments h, x; h: its result
+        ops = OpRecorder(); r = ops.start(scan.__code__)
+        h = scan(torch.zeros(2), torch.randn(4, 2)); ops.stop(r)
+        r.raw = r.raw[:-WIDTH]  # as Recording.check sees it mid-loop (160 ops in, for a long loop)
+        (type(learn(r)), learn(r).keep) == (Steady, [2, 0, 0, 1])  # add: its arguments h, x; h: its result
     """
 
-    __slots__ = ("lasti", "entries", "keep", "size", "pos")
+    __slots__ = ("lasti", "entries", "keep", "size", "pos", "fast")
 
-    def __init__(self, lasti, entries, keep, pos):
+    def __init__(self, lasti, entries, keep, pos, fast=None):
         self.lasti, self.entries, self.keep, self.size, self.pos = lasti, entries, keep, len(lasti), pos
+        self.fast = fast  # (loop, state's (position, part), fresh inputs' (position, arg)): ``fast.Tail`` may go on
 
     def add(self, raw, lasti, child, via, func, args, kwargs, out) -> bool:
         """Record one op as the template says; False when it is not where the template expects it."""
@@ -93,11 +96,11 @@ def learn(rec) -> Steady | None:
                 continue  # a loop that ended: nothing more to save
             found = examine(table, lo, hi, loop, partial=True)  # the last step is still running
             if found is not None and found.problem is None and len(found.bounds) >= 3:
-                return _steady(raw, table, found)
+                return _steady(raw, table, found, info)
     return None
 
 
-def _steady(raw, table, found) -> Steady | None:
+def _steady(raw, table, found, info) -> Steady | None:
     if not _replayable(found.reps[0]):
         return None
     idx, bounds = table.idx, found.bounds
@@ -111,8 +114,9 @@ def _steady(raw, table, found) -> Steady | None:
     if last is None:
         return None
     pos = len(lastis) - last
-    if not 0 <= pos < size or lastis[last:] != tmpl[:pos]:
+    if not 0 <= pos <= size or lastis[last:] != tmpl[:pos]:
         return None
+    pos %= size  # a step just done: the next op begins one
     keep = [0] * size
     where = [idx[bounds[0][0] + p] - r0 for p in range(len(found.reps[0]))]  # op p of a step -> its raw position
     for p, _, (rp, _) in found.state:
@@ -126,8 +130,11 @@ def _steady(raw, table, found) -> Steady | None:
     is_tensor = [False] * size
     for q in where:
         is_tensor[q] = True
+    fast = None
+    if not found.varying and all(kind == "arg" for kind, _, _ in found.fresh) and eligible(info, found.loop):
+        fast = (found.loop, [(where[p], j) for p, j, _ in found.state], [(where[p], k) for _, p, k in found.fresh])
     entries = []
     for q in range(size):  # the first step's own entry, its result and arguments left out
         lasti, child, via, func, _, _, out = raw[(r0 + q) * WIDTH:(r0 + q + 1) * WIDTH]
         entries.append(None if keep[q] else (lasti, child, via, func, None, None, DROPPED if is_tensor[q] else out))
-    return Steady(tmpl, entries, keep, pos)
+    return Steady(tmpl, entries, keep, pos, fast)

@@ -101,10 +101,19 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
         out = tuple(_part(outs[s + pos], j) for pos, j, _ in found.state)
         b.add_values(x, prev, out, _flat(outs[s:e]) if split else outs[s:e])
         prev = out
-    dropped = any(v is DROPPED for v in outs[found.bounds[0][0]:found.bounds[-1][1]])  # steady: re-derived on access
+    tail, first = found.tail, len(b.states)
+    if tail is not None:  # fast.Tail: the later steps' state and input, as the code's variables held them
+        blank = (DROPPED,) * len(b.names)
+        for out, x in zip(tail.states, tail.inputs):
+            b.add_values(x, prev, out, blank)
+            prev = out
+    dropped = tail is not None or any(v is DROPPED for v in outs[found.bounds[0][0]:found.bounds[-1][1]])
     varying = {p: [outs[s + p] for s, _ in found.bounds] for p in found.varying}
     replay = StepReplay(reps[0], found.state, ins, found.reads, split, where, varying) if dropped else None
     trace = b.build(output, derive=replay)
+    if tail is not None and len(trace) > first:  # proved now, not when looked at: re-derived, they must give
+        for t in (first, len(trace) - 1):  # the state the code carried out, bitwise (else StepReplay refuses)
+            trace.quantities(t)
     if len(found.state) == 1:
         trace = dataclasses.replace(trace, state_is_tuple=False)
     return trace
@@ -179,6 +188,9 @@ class LoopWatch:
         except Exception as e:  # noqa: BLE001 - a note in rec.skipped, reported by capture's warning
             self.rec.skipped.append((module, f"{type(e).__name__}: {e}"))
             return
+        if r.tail is not None and r.tail.at is not None and not any(f.tail is r.tail for f in found):
+            self.rec.skipped.append((module, f"{type(module).__name__}.forward: its loop's later steps were read "
+                                     "but the steps before them gave no recurrence, so no trace was made"))
         for f in found:
             f.source = loop_source(r.info, f.loop)
             try:

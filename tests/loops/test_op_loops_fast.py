@@ -1,0 +1,160 @@
+"""The fast tail (issue 22's cost): once a loop's step is known, the op recorder leaves torch's stack and a line
+tracer reads each later step's state and input from the forward's variables. The oracle is the same loop
+recorded keeping every value (no steady state, no tail): every state and quantity must equal it bitwise, and
+a step that is not what the first steps were is refused with a Fix, never shown."""
+import sys
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from tr_widgets.engine.capture import capture
+from tr_widgets.engine.capture.record import CaptureWarning
+from tr_widgets.engine.loops import OpRecorder
+
+from .test_op_loops import GRUScratch, LSTMScratch, _loops, _p
+from .test_op_loops_steady import _full_trace, _same
+
+
+def _tail(model, x):
+    """The recording the capture's recorder makes of ``model``'s forward (its fast tail, or None)."""
+    ops = OpRecorder(steady=True)
+    r = ops.start(type(model).forward.__code__)
+    out = model(x)
+    ops.stop(r)
+    return r.tail, out
+
+
+@pytest.mark.parametrize("make", [lambda: (LSTMScratch(4, 5), torch.randn(100, 2, 4)),
+                                  lambda: (GRUScratch(3, 4), torch.randn(100, 2, 3))])
+def test_later_steps_read_from_the_variables_equal_the_full_recording(make):
+    torch.manual_seed(1)
+    model, x = make()
+    tail, _ = _tail(model, x)
+    assert tail is not None and tail.at is not None and len(tail.states) > 80  # the mode left early on
+    depth = torch._C._len_torch_function_stack()
+    full = _full_trace(model, x)
+    plain = model(x)
+    with capture(model) as rec:
+        out = model(x)
+    assert _same(plain, out) and sys.gettrace() is None and torch._C._len_torch_function_stack() == depth
+    (_, tr), = _loops(rec)
+    assert len(tr) == len(full) == 100 and tr.names == full.names and tr.state_names == full.state_names
+    for t in range(len(tr)):
+        assert _same(tr.state(t), full.state(t)) and torch.equal(tr.inputs(t), x[t]), t
+        got, want = tr.quantities(t), full.quantities(t)
+        assert all(torch.equal(got[n], want[n]) for n in want), t
+    assert torch.equal(tr.state(99)[0] if isinstance(tr.state(99), tuple) else tr.state(99), out[1][0]
+                       if isinstance(out[1], tuple) else out[1])
+
+
+class Branchy(nn.Module):
+    """A loop whose step 70 runs a line the others do not (with ops, or without)."""
+
+    def __init__(self, ops_in_branch=True, leave=False):
+        super().__init__()
+        self.W, self.ops_in_branch, self.leave = _p(3, 3), ops_in_branch, leave
+
+    def forward(self, inputs):
+        h, n = torch.zeros(inputs.shape[1], 3), 0
+        for X in inputs:
+            h = torch.tanh(X + h @ self.W)
+            n += 1
+            if n == 70:
+                if self.leave:
+                    break
+                h = h * 0.5 if self.ops_in_branch else h
+            h = torch.sigmoid(h)
+        return h
+
+
+@pytest.mark.parametrize("kw", [{}, {"ops_in_branch": False}, {"leave": True}])
+def test_a_step_that_runs_other_lines_is_refused_with_a_fix(kw):
+    torch.manual_seed(2)
+    m, x = Branchy(**kw), torch.randn(100, 2, 3)
+    plain = m(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)
+        with capture(m) as rec:
+            out = m(x)
+    assert torch.equal(plain, out) and sys.gettrace() is None
+    assert not _loops(rec)
+    (_, msg), = rec.skipped
+    assert "step 69" in msg and "Fix:" in msg
+
+
+class TwoLoops(nn.Module):
+    """Two recurrences one after the other in one forward: the second is recorded after the first's tail."""
+
+    def __init__(self):
+        super().__init__()
+        self.W, self.U = _p(3, 3), _p(3, 3)
+
+    def forward(self, inputs):
+        h = torch.zeros(inputs.shape[1], 3)
+        for X in inputs:
+            h = torch.tanh(X + h @ self.W)
+        g = h
+        for Y in inputs.flip(0):
+            g = torch.sigmoid(Y + g @ self.U)
+        return h, g
+
+
+def test_a_second_loop_after_the_tail_is_still_recorded_exactly():
+    torch.manual_seed(3)
+    m, x = TwoLoops(), torch.randn(120, 2, 3)
+    plain = m(x)
+    with capture(m) as rec:
+        h, g = m(x)
+    assert torch.equal(plain[0], h) and torch.equal(plain[1], g)
+    (_, a), (_, b) = _loops(rec)
+    assert len(a) == len(b) == 120 and torch.equal(a.state(119), h) and torch.equal(b.state(119), g)
+    assert torch.equal(b.state_in(0), h) and torch.equal(b.inputs(5), x[114])
+
+
+def test_a_tracer_already_set_keeps_the_recorder_on_and_is_left_in_place():
+    torch.manual_seed(4)
+    m, x = LSTMScratch(3, 4), torch.randn(100, 2, 3)
+    calls = []
+
+    def tracer(frame, event, arg):  # as a debugger or coverage would be
+        calls.append(event)
+        return None
+    sys.settrace(tracer)
+    try:
+        tail, out = _tail(m, x)
+        with capture(m) as rec:
+            m(x)
+    finally:
+        assert sys.gettrace() is tracer
+        sys.settrace(None)
+    assert tail is None and calls
+    (_, tr), = _loops(rec)
+    assert len(tr) == 100 and torch.equal(tr.state(99)[0], out[1][0])
+
+
+class Raises(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.W = _p(3, 3)
+
+    def forward(self, inputs):
+        h = torch.zeros(inputs.shape[1], 3)
+        for X in inputs:
+            h = torch.tanh(X + h @ self.W)
+            if not torch.isfinite(h).all() or h.abs().max() > 1.5:
+                raise ValueError("diverged")  # never on these inputs ...
+            if X[0, 0].item() == 123.0:
+                raise ValueError("the user's own error")  # ... this one on step 80
+        return h
+
+
+def test_an_error_raised_in_the_tail_reaches_the_user_and_leaves_no_tracer():
+    m, x = Raises(), torch.randn(100, 2, 3)
+    x[80, 0, 0] = 123.0
+    depth = torch._C._len_torch_function_stack()
+    with pytest.raises(ValueError, match="the user's own error"):
+        with capture(m):
+            m(x)
+    assert sys.gettrace() is None and torch._C._len_torch_function_stack() == depth
