@@ -70,7 +70,7 @@ class Tail:
 
     def __init__(self, ops, rec, frame, spec):
         self.ops, self.rec, self.frame = ops, rec, frame
-        self.loop, self.state_at, self.fresh_at = spec
+        self.loop, self.state_at, self.fresh_at, self.state_names = spec
         self.header, self.last = self.loop.first, self.loop.last
         self.phase, self.seq, self.template = 0, [], None
         self.names = self.xnames = None
@@ -149,7 +149,9 @@ class Tail:
             o = rec.raw[base + q * WIDTH + 6]
             outs.append(o[j] if isinstance(o, (tuple, list)) else o)
         ins = [tensors_in(rec.raw[base + q * WIDTH + 4], rec.raw[base + q * WIDTH + 5])[k] for q, k in self.fresh_at]
-        names = [next((n for n, v in loc.items() if v is t), None) for t in (*outs, *ins)]
+        want = [self.loop.target] * len(ins)  # the loop's own target first (``X``), then any variable holding it
+        names = [next((n for n in (w, *loc) if n in loc and loc[n] is t), None)
+                 for t, w in zip((*outs, *ins), (*self.state_names, *want))]
         if any(n is None for n in names):
             return False
         self.names, self.xnames = tuple(names[:len(outs)]), tuple(names[len(outs):])

@@ -54,7 +54,8 @@ class Steady:
 
     def __init__(self, lasti, entries, keep, pos, fast=None):
         self.lasti, self.entries, self.keep, self.size, self.pos = lasti, entries, keep, len(lasti), pos
-        self.fast = fast  # (loop, state's (position, part), fresh inputs' (position, arg)): ``fast.Tail`` may go on
+        self.fast = fast  # (loop, state's (position, part), fresh inputs' (position, arg), the state's variable
+        # names): ``fast.Tail`` may read the later steps
 
     def add(self, raw, lasti, child, via, func, args, kwargs, out) -> bool:
         """Record one op as the template says; False when it is not where the template expects it."""
@@ -100,6 +101,13 @@ def learn(rec) -> Steady | None:
     return None
 
 
+def _name_of(op, j) -> str:
+    """The variable the code assigned part ``j`` of ``op``'s result to ('' if none)."""
+    if isinstance(op.name, tuple):
+        return op.name[j] if j < len(op.name) else ""
+    return (op.name or "") if j == 0 else ""
+
+
 def _steady(raw, table, found, info) -> Steady | None:
     if not _replayable(found.reps[0]):
         return None
@@ -132,7 +140,8 @@ def _steady(raw, table, found, info) -> Steady | None:
         is_tensor[q] = True
     fast = None
     if not found.varying and all(kind == "arg" for kind, _, _ in found.fresh) and eligible(info, found.loop):
-        fast = (found.loop, [(where[p], j) for p, j, _ in found.state], [(where[p], k) for _, p, k in found.fresh])
+        fast = (found.loop, [(where[p], j) for p, j, _ in found.state], [(where[p], k) for _, p, k in found.fresh],
+                [_name_of(found.reps[0][p], j) for p, j, _ in found.state])
     entries = []
     for q in range(size):  # the first step's own entry, its result and arguments left out
         lasti, child, via, func, _, _, out = raw[(r0 + q) * WIDTH:(r0 + q + 1) * WIDTH]

@@ -28,6 +28,7 @@ from .builder import LoopTraceBuilder
 from .detect import Found, find
 from .ops import OpRecorder, quantity_names, tensors_in
 from .replay import StepReplay
+from .steady import _name_of
 from .table import DROPPED
 from .source import code_info
 from .trace import Source
@@ -53,12 +54,6 @@ def _template(rep):
         else:
             out.append((name, op.line, assigned))
     return tuple(zip(*out)) if out else ((), (), ())
-
-
-def _name_of(op, j) -> str:
-    if isinstance(op.name, tuple):
-        return op.name[j] if j < len(op.name) else ""
-    return op.name or "" if j == 0 else ""
 
 
 def _part(out, j):
