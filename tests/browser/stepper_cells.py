@@ -59,3 +59,12 @@ with tr_widgets.capture(scratch) as rec:
     scratch(torch.randn(8, 2, 4))  # T=8, batch 2
 loop = tr_widgets.show(rec.traces[0][1])
 loop"""
+
+
+COMPARE = """\
+from tr_widgets.engine.whatif.compare import compare
+lstm = torch.nn.LSTM(4, 6)
+x = torch.randn(8, 1, 4)  # T=8
+x2 = x.clone(); x2[3] += 1.0  # the input changed at step 3: the runs part there
+cmp = tr_widgets.show(compare(tr_widgets.trace_recurrent(lstm, x), tr_widgets.trace_recurrent(lstm, x2)))
+cmp"""

@@ -43,6 +43,7 @@ CELLS = {
     "gradients": cells.gradients(6),
     "state": cells.STATE,
     "loop": cells.LOOP,
+    "compare": cells.COMPARE,
     "flow": """\
 # GPT-2-sized o_i panels (16 values per head) in a narrow box: the flow must wrap
 b = BarsCanvas(title="stages")

@@ -105,11 +105,12 @@ class CompareStepper(Stepper):
         self._win = follow_column(self.heatmap, self._M, t, self.window, self._win, self._vrange, step)
         self.heatmap.highlight_col = -1 if sv.parts is None else sv.parts
         lines = summary(sv, self.trace.edits)
-        self.summary.show("".join(text_block(s, "") if i == 0 else text_block(s) for i, s in enumerate(lines)),
+        body = "".join(text_block(s, "font-weight:600") if i == 0 else text_block(s) for i, s in enumerate(lines))
+        self.summary.show(f"<div class='tr-panel tr-compare-summary' data-tr-step='{t}'>{body}</div>",
                           (text_look([TextRow(lines[0], True), *(TextRow(s, colour="fg-muted") for s in lines[1:])]),))
         title = msg("compare.norms_title", name=name)
         look = norm_chart(self._norms, t, sv.parts, NORMS_W, NORMS_H)
-        self.norms.show(f"<div class='tr-panel' data-tr-step='{t}'><div style='font-weight:600'>{escaped(title)}</div>"
+        self.norms.show(f"<div class='tr-panel tr-compare-norms' data-tr-step='{t}' style='line-height:1.35'><div style='font-weight:600'>{escaped(title)}</div>"
                         f"{live_chart(look)}</div>", (text_look([TextRow(title, True)]), look))
         self._set_bars(sv, step)
         rows = token_rows(self.trace, name, t)

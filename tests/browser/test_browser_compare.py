@@ -1,0 +1,137 @@
+"""The CompareStepper (issue 24) in a real JupyterLab 4 (Dark theme) and in an nbconvert export opened offline.
+
+Only what a browser alone can show: two LSTM runs whose inputs part at step 3, compared, render without a widget
+or script error and load nothing from outside 127.0.0.1; the difference map and the bars draw on the Dark theme's
+background (no white canvas) and every text reaches 4.5:1; the keys step both runs on one clock (the kernel's step
+follows) and the summary shows the ‖Δ‖ Python computes for that step; the exported page steps by click and by key
+with every non-file request aborted. The rest is tested through traits and views
+(tests/widgets/test_compare_stepper.py).
+"""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+from nbconvert import HTMLExporter
+
+import stepper_cells as cells
+from browser_harness import (
+    VIEW_STATE_JS, assert_clean, button, cell_output, drawn, kernel_eval, open_notebook, run_all_cells, set_theme,
+    wait_drawn, write_notebook,
+)
+from test_browser_theme import CONTRAST_JS, WHITE_JS
+
+pytestmark = pytest.mark.browser
+SETUP = "import torch, tr_widgets\nfrom tr_widgets.views.compare import step_view\nfrom tr_widgets.views.recurrent import fmt\ntorch.manual_seed(0)"
+LAST = 7  # T = 8
+
+
+def clock_step(page, root, s: int, timeout: float = 10_000) -> None:
+    page.wait_for_function("([r, s]) => r.querySelector('.tr-clock').dataset.trStep === String(s)",
+                           arg=[root, s], timeout=timeout)
+
+
+def summary_text(root) -> str:
+    return root.eval_on_selector(".tr-compare-summary", "e => e.textContent")
+
+
+@pytest.fixture(scope="module")
+def dark_lab(browser_page, jupyter, notebook_dir):
+    set_theme(jupyter, "JupyterLab Dark")
+    try:
+        write_notebook(notebook_dir / "compare_lab.ipynb", [SETUP, cells.COMPARE])
+        open_notebook(browser_page, jupyter, "compare_lab.ipynb")
+        run_all_cells(browser_page)
+        out = cell_output(browser_page, 1)
+        out.scroll_into_view_if_needed()
+        wait_drawn(browser_page, out)
+        yield browser_page
+    finally:
+        set_theme(jupyter, "JupyterLab Light")  # the other browser tests open their notebooks in Light
+
+
+def test_compare_stepper_draws_in_dark_and_steps_both_runs_by_key(dark_lab, artifacts):
+    page, out = dark_lab, cell_output(dark_lab, 1)
+    root = out.element_handle()
+    before = out.evaluate(VIEW_STATE_JS)
+    out.screenshot(path=str(artifacts / "compare_dark.png"))
+    assert_clean(page, "compare")
+    assert drawn(before) and len(before["canvases"]) >= 2, before["canvases"]
+    assert "t = 0 (0–7)" in before["text"] and "the runs part at t = 3" in before["text"]
+    assert "<polyline" in root.eval_on_selector(".tr-compare-norms", "e => e.innerHTML")  # ‖Δ‖ over time
+    assert not [c for c in out.evaluate(WHITE_JS) if c["white"] > 0.3], "a white canvas in JupyterLab Dark"
+    contrast = out.evaluate(CONTRAST_JS)
+    assert contrast["checked"] > 5 and not contrast["low"], contrast["low"]
+    button(out, "next step").click()  # focuses the stepper; then the keys alone
+    clock_step(page, root, 1)
+    page.keyboard.press("ArrowRight")
+    clock_step(page, root, 2)
+    page.keyboard.press("End")
+    clock_step(page, root, LAST)
+    page.keyboard.press("ArrowLeft")
+    clock_step(page, root, LAST - 1)
+    for _ in range(40):  # the kernel follows the browser's step by a message: allow a slow machine 4 s
+        if kernel_eval(page, "cmp.step").strip() == str(LAST - 1):
+            break
+        page.wait_for_timeout(100)
+    assert kernel_eval(page, "cmp.step").strip() == str(LAST - 1), "Python's step did not follow the browser"
+    want = kernel_eval(page, f"fmt(step_view(cmp.trace, None, {LAST - 1}).norm)").strip().strip("'")
+    assert f"‖Δ‖ = {want}" in summary_text(root), (want, summary_text(root))
+    assert_clean(page, "compare after the keys")
+
+
+@pytest.fixture(scope="module")
+def offline(chromium, tmp_path_factory):
+    """A page that may load file:// only: every other request is aborted (no network, no CDN)."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    blocked: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("file://", "data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+    context.route("**/*", route)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "tr_widgets" in m.text else None)
+    page.trw_errors, page.trw_blocked = errors, blocked
+    yield page, tmp_path_factory.mktemp("compare_export")
+    context.close()
+
+
+def test_an_nbconvert_export_of_a_comparison_steps_offline(offline):
+    import torch
+
+    import tr_widgets
+    from tr_widgets.engine.whatif.compare import compare
+    from tr_widgets.views.compare import step_view
+    from tr_widgets.views.recurrent import fmt
+
+    page, folder = offline
+    torch.manual_seed(0)
+    model, tok = tr_widgets.load_tiny()
+    cmp = compare(tr_widgets.decode(model, "The cat", 5, tokenizer=tok), tr_widgets.decode(model, "The dog", 5, tokenizer=tok))
+    s = tr_widgets.show(cmp, progress=False)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("cmp", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/html": s.export_html(), "text/plain": repr(s)})])])
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    path = folder / "compare.html"
+    path.write_text(body, encoding="utf-8")
+    page.goto(path.as_uri(), wait_until="domcontentloaded")
+    page.wait_for_selector(".tr-export[data-tr-mounted='1']", timeout=30_000)
+    box = page.locator(".tr-export[data-tr-mounted='1']").first
+    live = box.locator(".tr-export-live").element_handle()
+    before = live.evaluate(VIEW_STATE_JS)
+    box.locator(".tr-next").first.click()
+    clock_step(page, live, 1)
+    page.keyboard.press("ArrowRight")
+    clock_step(page, live, 2)
+    assert live.evaluate(VIEW_STATE_JS) != before and not page.trw_errors, page.trw_errors
+    assert f"‖Δ‖ = {fmt(step_view(cmp, None, 2).norm)}" in summary_text(live)  # what Python computes for tick 2
+    tokens = live.eval_on_selector(".tr-compare-tokens", "e => e.textContent")
+    assert "dog" in tokens and "cat" in tokens  # the two runs' tokens side by side
+    assert re.search(r"tick = 2 \(0–4\)", live.evaluate("e => e.textContent"))
+    assert all(u.startswith(("http", "https")) for u in page.trw_blocked)  # only the template's own CDN tags
