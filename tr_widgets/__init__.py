@@ -14,6 +14,8 @@ The public surface is small and pinned by a test:
 - ``load_tiny(lang="en")``: the tiny GPT shipped in the package with its tokenizer ("en" word-level, "zh" character-level Chinese).
 - ``token_labels(tokenizer, ids)``: one readable label per token id (byte-level pieces decoded, '␣' for spaces).
 - ``set_language("zh")`` / ``get_language()``: the language of the steppers' captions and controls (en, zh).
+- ``what_if(model, run, *edits)``: the run recorded without and with ``Edit``s (a state, a gate, a head changed
+  at step t), compared step by step; ``compare(a, b)`` compares two captures or traces already made.
 
 Widgets are imported on first use, so ``import tr_widgets`` (and the engine) stays pure torch.
 """
@@ -34,6 +36,7 @@ from .engine.gradients import GradientTrace, trace_gradients
 from .engine.loops import LoopTrace
 from .engine.state import StateTrace
 from .engine.text import token_labels
+from .engine.whatif import Edit, compare, what_if
 from .i18n import get_language, set_language
 from .models import load_tiny
 
@@ -71,6 +74,7 @@ def load_ipython_extension(ipython) -> None:
 
 __all__ = [
     "AttentionTrace",
+    "Edit",
     "DecodeTrace",
     "GradientTrace",
     "LoopTrace",
@@ -80,6 +84,7 @@ __all__ = [
     "TraceInputError",
     "__version__",
     "capture",
+    "compare",
     "decode",
     "get_language",
     "get_memory_budget",
@@ -91,4 +96,5 @@ __all__ = [
     "trace_gradients",
     "trace_attention",
     "trace_recurrent",
+    "what_if",
 ]

@@ -1,0 +1,188 @@
+"""Head edits: one head's attention weights replaced at some query steps, then ``weights @ v`` as usual.
+
+* An ``F.scaled_dot_product_attention`` call (Hugging Face's sdpa attention, nanoGPT-style code): while the
+  recorded module runs, :class:`SdpaEdit` (a ``TorchFunctionMode``) sees its SDPA calls; the recorded one is
+  computed as the trace computes it (``make_trace``: the same scale, mask, causal rule and GQA expansion),
+  its weights edited, then multiplied by v. The capture's wrapper still records the call's q, k, v.
+* nn.MultiheadAttention: its forward is replaced for the run by the same computation from its own weights
+  (``capture.mha.project``, the in-projection torch's ``multi_head_attention_forward`` does), then its own
+  out-projection.
+
+:func:`edited_trace` gives the trace the edited call really computed: the recorded stages up to the masked
+scores, then the edited weights and their output.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from ..attention import make_trace
+from ..capture import patch
+from ..capture.mha import project, snapshot
+from ..capture.softmax_net import ORIGINALS
+from ..errors import fail
+from .edits import new_value
+
+
+def head_axis(trace) -> int:
+    """The batch axis of ``trace`` that holds the heads, or one TraceInputError.
+
+    Example: ``head_axis(rec["h.0.attn"]) == 1  # [batch, head, L, S]``
+    """
+    if "head" not in trace.batch_names:
+        fail("name", f"an attention with heads (a 'head' batch axis) to edit a head of", f"{trace.name!r} with batch "
+             f"axes {list(trace.batch_names)}", "edit a multi-head attention (4-D q: [batch, head, L, E])")
+    return list(trace.batch_names).index("head")
+
+
+def check(edits, trace) -> None:
+    """Every head edit fits ``trace``: the head exists, the query steps are in range, the value's shape.
+
+    Example: ``check([Edit.head("h.0.attn", 1)], rec["h.0.attn"])  # None; head=9 of 4 heads is refused``
+    """
+    axis = head_axis(trace)
+    heads, L = trace.batch_shape[axis], trace.L
+    for e in edits:
+        if e.head >= heads:
+            fail("head", f"a head of {trace.name!r} in [0, {heads - 1}]", repr(e.head), "pick an existing head")
+        for s in e.steps or ():
+            if not -L <= s < L:
+                fail("steps", f"query steps in [0, {L - 1}] of {trace.name!r}", repr(s), "pick recorded queries")
+        edit_weights(trace.weights, axis, [e])
+
+
+def edit_weights(weights: torch.Tensor, axis: int, edits) -> torch.Tensor:
+    """A copy of ``weights`` ``[*batch, L, S]`` with each edit's head and query rows replaced.
+
+    Example::
+
+        w = edit_weights(torch.full((1, 2, 3, 3), 1 / 3), 1, [Edit.head("a", 1, 0.0, steps=[2])])
+        (float(w[0, 1, 2].sum()), float(w[0, 0, 2].sum())) == (0.0, 1.0)
+    """
+    w = weights.clone()
+    for e in edits:
+        rows = w.select(axis, e.head)  # [*other batch, L, S]
+        index = slice(None) if e.steps is None else [s % w.shape[-2] for s in e.steps]
+        old = rows[..., index, :]  # [*other batch, len(steps), S]
+        rows[..., index, :] = new_value(e.value, old, "value")
+    return w
+
+
+def splice(out: torch.Tensor, edited: torch.Tensor, axis: int, edits) -> torch.Tensor:
+    """``out`` with the rows each edit changed (its head, its query steps) taken from ``edited``.
+
+    Example: ``splice(torch.zeros(1, 2, 3, 4), torch.ones(1, 2, 3, 4), 1, [Edit.head("a", 1, steps=[0])]).sum() == 4``
+    """
+    out = out.clone()
+    for e in edits:
+        rows = slice(None) if e.steps is None else [s % out.shape[-2] for s in e.steps]
+        out.select(axis, e.head)[..., rows, :] = edited.select(axis, e.head)[..., rows, :]  # [*b, rows, Ev]
+    return out
+
+
+def weights_unseen(trace) -> torch.Tensor:
+    """``trace.weights`` computed with torch's own softmax, not the one a running capture rebinds (which would
+    take this computation, made inside the model's module, for a hand-written attention of the model).
+
+    Example: ``torch.equal(weights_unseen(at), at.weights)``
+    """
+    x = trace.masked  # [*b, L, S]
+    w = ORIGINALS["torch.softmax"](x, dim=-1)
+    return w.masked_fill(torch.isneginf(x.amax(dim=-1, keepdim=True)), 0.0) if x.shape[-1] else w  # dead rows: 0
+
+
+def edited_trace(trace, edits, weights=None):
+    """The trace an edited call computed: the recorded stages, then the edited weights and ``weights @ v``.
+
+    Example: ``edited_trace(at, [Edit.head("a", 0)]).output[0, 0].abs().sum() == 0  # head 0 cut everywhere``
+    """
+    w = edit_weights(trace.weights if weights is None else weights, head_axis(trace), edits)
+    new = dataclasses.replace(trace, derived={})
+    # The stages are derived lazily into `derived`; the edit replaces the weights stage (and so its output).
+    new.derived.update(weights=w, output=w @ trace.v)  # [*b, L, Ev]
+    return new
+
+
+def _sdpa_args(args, kwargs):
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+    a = dict(zip(names, args))
+    a.update(kwargs)
+    return a
+
+
+class SdpaEdit(TorchFunctionMode):
+    """Computes SDPA call number ``call`` (counted while the mode is on) with ``edits``; others run as they are.
+
+    Example::
+
+        q = k = v = torch.randn(1, 2, 4, 8)
+        with SdpaEdit(0, [Edit.head("sdpa", 1)]):
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        float(out[0, 1].abs().sum()) == 0.0  # head 1 cut
+    """
+
+    def __init__(self, call: int, edits):
+        super().__init__()
+        self.call, self.edits, self.n = call, edits, 0
+
+    applied = property(lambda self: self.n > self.call, doc="whether the edited call ran")
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if not patch.is_sdpa(func):
+            return func(*args, **kwargs)
+        n, self.n = self.n, self.n + 1
+        if n != self.call:
+            return func(*args, **kwargs)
+        # ``func`` may be a capture's wrapper: it called the real function that brought us here, and records
+        # the call's q, k, v when we return, so it is not called again
+        a = _sdpa_args(args, kwargs)
+        self.args, self.kwargs = args, kwargs
+        with torch._C.DisableTorchFunction(), torch.no_grad():  # a mode below (the capture's) must not see these ops
+            return self._edited(a)
+
+    def _edited(self, a):
+        tr = make_trace(a["query"], a["key"], a["value"], a.get("attn_mask"), bool(a.get("is_causal", False)),
+                        a.get("scale"), gqa=bool(a.get("enable_gqa", False)))
+        edited = edited_trace(tr, self.edits, weights_unseen(tr)).output  # [*b, L, Ev]
+        out = patch.SDPA(*self.args, **self.kwargs)  # the model's own result, kept where no edit reaches
+        return splice(out, edited.to(out.dtype), head_axis(tr), self.edits)
+
+
+class MhaForward:
+    """The edited forward of an nn.MultiheadAttention (its own weights, the edited heads, its out-projection).
+
+    Example::
+
+        mha = nn.MultiheadAttention(8, 2).eval(); x8 = torch.randn(5, 1, 8)
+        y, w = MhaForward(mha, [Edit.head("mha", 0)])(x8, x8, x8)
+        y.shape, w.shape  # [5, 1, 8], [1, 5, 5]
+    """
+
+    def __init__(self, module, edits, call: int = 0):
+        self.m, self.edits, self.call, self.n = module, edits, call, 0
+        self.own = type(module).forward
+
+    applied = property(lambda self: self.n > self.call, doc="whether the edited call ran")
+
+    def __call__(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                 average_attn_weights=True, is_causal=False):
+        n, self.n = self.n, self.n + 1
+        if n != self.call:
+            return self.own(self.m, query, key, value, key_padding_mask, need_weights, attn_mask,
+                            average_attn_weights, is_causal)
+        m, batched = self.m, query.dim() == 3
+        with torch.no_grad():
+            q, k, v, mask = project(snapshot(m), query, key, value, key_padding_mask, attn_mask)
+            w = edit_weights(weights_unseen(make_trace(q, k, v, mask, False, None)), 1, self.edits)  # [B, H, L, S]
+            B, H, L, hd = q.shape
+            heads = (w @ v).permute(2, 0, 1, 3).reshape(L, B, H * hd)  # [B, H, L, hd] -> [L, B, E]
+            y = F.linear(heads, m.out_proj.weight, m.out_proj.bias)  # [L, B, E]
+        y = (y.transpose(0, 1) if m.batch_first else y) if batched else y[:, 0]
+        if not need_weights:
+            return y, None
+        w = w.mean(1) if average_attn_weights else w  # [B, L, S] or [B, H, L, S]
+        return y, w if batched else w[0]

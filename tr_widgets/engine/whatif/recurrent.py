@@ -1,0 +1,272 @@
+"""State and gate edits on nn.RNN / nn.LSTM / nn.GRU and their cells, run by the module's own forward.
+
+A module called once over the sequence (``whole``): its forward is replaced for the run by one that
+
+1. reuses the recorded run up to the first edited step when the call's input and initial state are the
+   recorded ones (the outputs and the state there come from the baseline trace: "a recurrence restarts
+   from the recorded state"), else runs the module's own forward over those steps;
+2. runs each step whose gate is edited with the kind's own step (``spec.step``: torch's equations on the
+   module's weights), the edited gate written into the step's own tensor right after the op that made it
+   (:class:`GateForce`), so everything computed from it sees the new value;
+3. replaces the state carried out of an edited step (h_t is also what the module outputs at step t, so a
+   trace of the run replays step t + 1 from the state it really received);
+4. runs the module's own (fused) forward over the rest, from the state reached.
+
+A cell called once per step: the call at step t runs ``spec.step`` with the gate forced, and its output
+(the state the loop carries) is replaced. Multi-layer, bidirectional, projected and packed modules are
+refused (one TraceInputError: an edit on a kind that cannot take it).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from ..errors import fail
+from ..recurrent.cells import CELLS
+from ..recurrent.scan import linear_scan
+from .edits import new_state, new_value
+
+
+class GateForce(TorchFunctionMode):
+    """Counts the torch calls of one step; ``force`` {call index: [(part, new)]} writes ``new`` into that
+    call's result (``part``: which element of a tuple result, None for the result itself) before any later
+    call reads it. Without ``force`` it keeps every result (a first pass finds which call made a gate).
+
+    Example::
+
+        with GateForce({0: [(None, torch.ones(2))]}):
+            y = torch.sigmoid(torch.zeros(2)) * 3  # the sigmoid's result is forced to 1 before the product
+        y.tolist() == [3.0, 3.0]
+    """
+
+    def __init__(self, force=None):
+        super().__init__()
+        self.force, self.results, self.n = force, [], 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        r = func(*args, **(kwargs or {}))
+        if self.force is None:
+            self.results.append(r)
+        else:
+            for part, new in self.force.get(self.n, ()):
+                (r if part is None else r[part]).copy_(new)
+        self.n += 1
+        return r
+
+
+def _made_by(results: list, obj) -> tuple:
+    """(index, part) of the last call whose result is ``obj`` (or holds it)."""
+    for j in range(len(results) - 1, -1, -1):
+        r = results[j]
+        if r is obj:
+            return j, None
+        if isinstance(r, (tuple, list)):
+            for i, e in enumerate(r):
+                if e is obj:
+                    return j, i
+    raise RuntimeError("the gate was not made by a torch call of the step")  # pragma: no cover
+
+
+def forced_step(spec, params, x, parts: tuple, gates: dict) -> tuple:
+    """One step of ``spec`` from state ``parts`` with ``gates`` {name: value} forced: the new state parts.
+
+    Example::
+
+        spec = tr.spec  # an LSTM(2, 3)'s trace
+        h, c = forced_step(spec, tr.params[0][0], x[0], (h0, c0), {"f": 1.0, "i": 0.0})
+        torch.equal(c, c0)  # f = 1, i = 0: the cell state is kept exactly
+    """
+    h, c = parts[0], parts[1] if len(parts) > 1 else None
+    with torch.no_grad():
+        if not gates:
+            out = spec.step(x, h, c, params)
+        else:
+            first = GateForce()
+            with first:
+                out = spec.step(x, h, c, params)
+            force = {}
+            for name, value in gates.items():
+                j, part = _made_by(first.results, out[name])
+                force.setdefault(j, []).append((part, new_value(value, out[name].clone(), "value")))
+            with GateForce(force):
+                out = spec.step(x, h, c, params)
+    return (out["h_t"], out["c_t"]) if spec.has_cell else (out["h_t"],)
+
+
+def check(edits, trace) -> None:
+    """Every edit fits this recurrent trace (gate names from ``trace.spec``, steps, value shapes).
+
+    Example: ``check([Edit.gate("gru", "z", 2, 1.0)], gru_trace)  # None; a gate 'f' would be refused``
+    """
+    if trace.num_layers * trace.num_directions != 1 or trace.proj_size or trace.lengths is not None:
+        fail("name", "a one-layer, one-direction recurrent module (no proj_size, no PackedSequence) to edit",
+             f"{trace.name!r}: {trace!r}", "edit a one-layer module, or split the layers into modules of their own")
+    T = trace.seq_len
+    for e in edits:
+        for s in e.steps:
+            if not -T <= s < T:
+                fail("step" if e.kind == "state" else "steps", f"a step in [0, {T - 1}] of {trace.name!r}",
+                     repr(s), f"pick a step of the recorded sequence (T = {T})")
+        if e.kind == "gate":
+            if e.gate not in trace.spec.gates:
+                fail("gate", f"one of the gates of {trace.name!r} {list(trace.spec.gates)}", repr(e.gate),
+                     "pick a gate from trace.spec.gates" + ("" if trace.spec.gates else
+                                                            " (this kind has none: edit its state instead)"))
+            new_value(e.value, trace.gates()[e.gate][e.steps[0]], "value")
+        else:
+            new_state(e.value, state_at(trace, e.steps[0]), "value")
+
+
+def state_at(trace, t: int) -> tuple:
+    """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``)."""
+    t = t % trace.seq_len
+    h = trace.hidden()[t]
+    return (h, trace.cell()[t]) if trace.spec.has_cell else (h,)
+
+
+def _events(edits, T):
+    norm = lambda s: s % T  # noqa: E731 - steps may count from the end, as everywhere
+    gates, states = {}, {}
+    for e in edits:
+        for s in e.steps:
+            if e.kind == "gate":
+                gates.setdefault(norm(s), {})[e.gate] = e.value
+            else:
+                states[norm(s)] = e.value
+    return gates, states
+
+
+def install(iv, module, trace, edits) -> None:
+    """Put the edited forward on ``module`` for the run (``iv``: the run's Interventions).
+
+    Example: ``with Interventions(lstm) as iv: install(iv, lstm, tr, [Edit.state("lstm", 3, 0.0)]); lstm(x)``
+    """
+    gates, states = _events(edits, trace.seq_len)
+    step = _CellForward if isinstance(module, CELLS) else _WholeForward
+    forward = step(module, trace, gates, states)
+    iv.override(module, forward)
+    return forward
+
+
+def finish(after, forward):
+    """The after-run's trace of an edited LSTM called once over the sequence, with the cell states the run
+    really carried (a trace replays c_t from its gates, which cannot know a gate or a c that was edited).
+
+    Example: ``finish(after_rec["lstm"], forward).cell()[t]  # the c_t the edited run carried``
+    """
+    fixed = getattr(forward, "cells", None)
+    if not fixed or not after.spec.has_cell:
+        return after
+    g, c, cs, a = after.gates(), after.c0[0], [], 0
+    for t in sorted(fixed) + [after.seq_len]:
+        if t > a:  # steps a..t-1 ran as recorded: c_t = f_t c_{t-1} + i_t g_t from the replayed gates
+            cs.append(linear_scan(g["f"][a:t], g["i"][a:t] * g["g"][a:t], c))  # [t - a, B, H]
+            c = cs[-1][-1]
+        if t < after.seq_len:
+            c = fixed[t]
+            cs.append(c[None])
+        a = t + 1
+    return dataclasses.replace(after, cell_states=torch.cat(cs), derived={})
+
+
+class _WholeForward:
+    """The edited forward of a module called once over the whole sequence."""
+
+    def __init__(self, module, trace, gates, states):
+        self.m, self.tr, self.gates, self.states = module, trace, gates, states
+        self.own = type(module).forward
+        self.bf = bool(getattr(module, "batch_first", False))
+        self.cells = {}  # step -> the c_t the run carried out of an edited step (for ``finish``)
+        self.applied = False
+
+    def _run(self, xs, parts):
+        """The module's own forward over ``xs`` [T', B, I] from state ``parts``: (out [T', B, H], parts)."""
+        hx = tuple(p[None] for p in parts) if len(parts) > 1 else parts[0][None]  # [1, B, H] each
+        out, hn = self.own(self.m, xs.transpose(0, 1) if self.bf else xs, hx)
+        out = out.transpose(0, 1) if self.bf else out  # [T', B, H]
+        return out, tuple(p[0] for p in hn) if isinstance(hn, tuple) else (hn[0],)
+
+    def __call__(self, input, hx=None):
+        tr, unbatched = self.tr, input.dim() == 2
+        self.applied = True
+        xs = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.bf else input)  # [T, B, I]
+        if xs.shape[0] != tr.seq_len:
+            fail("name", f"a call of {tr.name!r} over the recorded {tr.seq_len} steps", f"{xs.shape[0]} steps",
+                 "edit a run whose calls are the recorded ones")
+        h0 = rec0 = (tr.h0[0], tr.c0[0]) if tr.spec.has_cell else (tr.h0[0],)
+        if hx is not None:
+            hx = hx if isinstance(hx, tuple) else (hx,)
+            h0 = tuple((h.unsqueeze(1) if unbatched else h)[0] for h in hx)  # [B, H] each
+        T, k = xs.shape[0], min([*self.gates, *(s + 1 for s in self.states)])
+        same = torch.equal(xs, tr.x) and all(map(torch.equal, h0, rec0))
+        if k == 0:
+            outs, parts = [], h0
+        elif same:  # the recorded run up to step k - 1: nothing before the edit runs again
+            outs, parts = [tr.top[:k]], state_at(tr, k - 1)
+        else:
+            out, parts = self._run(xs[:k], h0)
+            outs = [out]
+        outs, parts = self._edit_state(k - 1, outs, parts)
+        t = k
+        while t < T:
+            if t in self.gates:
+                parts = forced_step(tr.spec, tr.params[0][0], xs[t], parts, self.gates[t])
+                outs.append(parts[0][None])
+                self._keep(t, parts)
+                t += 1
+            else:
+                stop = min([g for g in self.gates if g > t] + [s + 1 for s in self.states if s >= t] + [T])
+                out, parts = self._run(xs[t:stop], parts)
+                outs.append(out)
+                t = stop
+            outs, parts = self._edit_state(t - 1, outs, parts)
+        out = torch.cat(outs)  # [T, B, H]
+        out = out[:, 0] if unbatched else (out.transpose(0, 1) if self.bf else out)
+        hn = tuple(p[0] if unbatched else p[None] for p in parts)
+        return out, hn if len(hn) > 1 else hn[0]
+
+    def _keep(self, t, parts):
+        if len(parts) > 1:
+            self.cells[t] = parts[1]
+
+    def _edit_state(self, t, outs, parts):
+        if t not in self.states:
+            return outs, parts
+        parts = new_state(self.states[t], parts, "value")
+        self._keep(t, parts)
+        last = outs[-1]
+        outs[-1] = torch.cat([last[:-1], parts[0][None].to(last.dtype)])  # h_t out = the state carried on
+        return outs, parts
+
+
+class _CellForward:
+    """The edited forward of a cell called once per step (its output is the state the loop carries)."""
+
+    def __init__(self, module, trace, gates, states):
+        self.m, self.tr, self.gates, self.states, self.calls = module, trace, gates, states, 0
+        self.own = type(module).forward
+
+    applied = property(lambda self: self.calls > max([*self.gates, *self.states]),
+                       doc="whether the run reached every edited step")
+
+    def __call__(self, input, hx=None):
+        t, tr = self.calls, self.tr
+        self.calls += 1
+        if t in self.gates:
+            one = input.dim() == 1
+            x = input[None] if one else input  # [B, I]
+            B, H = x.shape[0], tr.hidden_size
+            prev = hx if isinstance(hx, tuple) else ((hx,) if hx is not None else None)
+            parts = tuple(torch.zeros(B, H, dtype=x.dtype, device=x.device) for _ in range(1 + tr.spec.has_cell))
+            if prev is not None:
+                parts = tuple(p[None] if one else p for p in prev)
+            parts = forced_step(tr.spec, tr.params[0][0], x, parts, self.gates[t])
+            out = tuple(p[0] if one else p for p in parts)
+        else:
+            out = self.own(self.m, input, hx)
+            out = out if isinstance(out, tuple) else (out,)
+        if t in self.states:
+            out = new_state(self.states[t], out, "value")
+        return out if len(out) > 1 else out[0]

@@ -1,0 +1,104 @@
+"""what_if(model, run, *edits): the run recorded twice, without and with the edits, compared step by step.
+
+1. ``run`` runs under ``capture(model)``: the baseline (``before``) and what the edits are checked against;
+2. every edit is checked against its recorded trace (``targets``): a bad one raises one TraceInputError before
+   anything is installed, so the model is untouched;
+3. the edits are installed on the recorded modules (``apply.Interventions``) and ``run`` runs again under a
+   second capture (``after``): the model's own forward with the edits applied. A recurrent module restarts
+   from the recorded state at the first edited step, so only steps from there on run again;
+4. everything installed is removed, whatever happened (the model's hook tables, forwards and weights are
+   checked against what they were), and the after-run's trace of each edited call is the one that call really
+   computed (``Target.finish``).
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from ..capture import capture
+from ..errors import describe, fail
+from .apply import Interventions
+from .compare import Comparison
+from .edits import Edit
+from .targets import target_of
+
+
+def _check_args(model, run, edits) -> None:
+    if not isinstance(model, nn.Module):
+        fail("model", "the nn.Module that run() calls", describe(model), "pass the model, e.g. what_if(model, run, edit)")
+    if not callable(run):
+        fail("run", "a function of no arguments that runs the model (like the body of a capture block)",
+             describe(run), "pass e.g. lambda: model(x)")
+    if not edits:
+        fail("edits", "one or more tr_widgets.Edit", "none", "pass e.g. tr_widgets.Edit.state('lstm', 3, 0.0)")
+    for i, e in enumerate(edits):
+        if not isinstance(e, Edit):
+            fail(f"edits[{i}]", "a tr_widgets.Edit (Edit.state, Edit.gate or Edit.head)", describe(e),
+                 "make it with tr_widgets.Edit.state(name, step, value)")
+
+
+def _sites(rec, edits) -> list:
+    """[(entry, trace, target, edits on it, call)] for every edited name, each edit checked."""
+    rec.traces  # noqa: B018 - builds every trace (and names them)
+    by_name = {}
+    for e in edits:
+        by_name.setdefault(e.name, []).append(e)
+    sites = []
+    for name, group in by_name.items():
+        trace = rec[name]  # a name not recorded: TraceNameError, listing the names that were
+        for e in group:
+            target = target_of(trace, e)
+        entry = next(x for x in rec.recorder.entries if x.trace is trace)
+        same = [x for x in rec.recorder.entries if x.trace is not None and x.module is entry.module]
+        if target.once and len(same) > 1:
+            fail("name", f"a module recorded once in the run ({name!r}'s module was recorded {len(same)} times: "
+                 f"{[x.trace.name for x in same]})", repr(name), "edit a run that calls the module once")
+        target.check(group, trace)
+        sites.append((entry, trace, target, group, same.index(entry)))
+    return sites
+
+
+def what_if(model: nn.Module, run, *edits: Edit) -> Comparison:
+    """Run ``run`` twice under ``capture(model)``, without and with ``edits``, and compare the two runs.
+
+    ``run``: a no-argument function that runs the model (what a capture block's body does); what it returns
+    is kept as ``before_output`` / ``after_output``. The result is a Comparison: ``before`` and ``after``
+    (Captures), ``diverges_at`` (per recorded name, the first step whose output differs, or None).
+
+    Example::
+
+        lstm = torch.nn.LSTM(2, 4); x = torch.randn(6, 1, 2)
+        wi = tr_widgets.what_if(lstm, lambda: lstm(x)[0], tr_widgets.Edit.gate("LSTM", "f", [2, 3], 1.0))
+        wi.diverges_at == {"LSTM": 2}                          # steps 0-1 as before, step 2 on differ
+        torch.equal(wi.after_output[:2], wi.before_output[:2])  # the edited run reused them
+    """
+    _check_args(model, run, edits)
+    with capture(model) as before:
+        before_output = run()
+    sites = _sites(before, edits)
+    installed = []
+    with Interventions(model) as iv:
+        for entry, trace, target, group, call in sites:
+            installed.append(target.install(iv, entry.module, trace, group, call))
+        with capture(model) as after:
+            after_output = run()
+        _finish(after, sites, installed)  # traces built while the edits are on: a replayed step is edited too
+    for (entry, trace, target, group, call), done in zip(sites, installed):
+        if not done.applied:
+            fail("edits", f"edits on calls the run makes again ({trace.name!r} is recorded in the first run)",
+                 f"{group[0]!r}: the edited run did not make that call (or not as far as the edited step)",
+                 "make run() call the model the same way each time")
+    return Comparison(before, after, before_output, after_output, edits)
+
+
+def _finish(after, sites, installed) -> None:
+    """Each edited call's after-trace becomes the trace of what it computed (``Target.finish``)."""
+    traces = dict(after.traces)
+    for (entry, trace, target, group, call), done in zip(sites, installed):
+        old = traces.get(trace.name)
+        if old is None:
+            continue  # the edited run did not call it the same way: the Comparison says so
+        new = target.finish(old, done, group)
+        if new is not old:
+            for e in after.recorder.entries:
+                if e.trace is old:
+                    e.trace = new  # the record's trace of this call: the one it really computed
