@@ -145,6 +145,8 @@ class Recorder:
         if self._ids is not None and id(module) not in self._ids:
             return None
         kind = mixers.kind_of(module) if recorded_kind(module) is None else None
+        if kind is not None and any(recorded_kind(f.module) is not None for f in self.stack):
+            kind = None  # part of a module recorded whole (RG-LRU inside its recurrent block): that record covers it
         frame = Frame(module, kind)
         if isinstance(module, FAST_PATHS) and self._on_top():
             torch._C._pop_torch_function_stack()  # keep has_torch_function false: the fast path stays on
