@@ -3,7 +3,7 @@ import tr_widgets
 
 EXPECTED = {
     "AttentionTrace", "DecodeTrace", "Edit", "compare", "what_if", "GradientTrace", "LoopTrace", "MemoryBudgetError", "capture", "decode", "RecurrentTrace", "StateTrace", "TraceInputError", "__version__",
-    "get_language", "get_memory_budget", "load_tiny", "set_language", "set_memory_budget", "show", "token_labels", "trace_attention", "trace_gradients", "trace_recurrent",
+    "get_language", "get_memory_budget", "load", "load_tiny", "set_language", "set_memory_budget", "show", "token_labels", "trace_attention", "trace_gradients", "trace_recurrent",
 }
 
 

@@ -14,6 +14,7 @@ The public surface is small and pinned by a test:
 - ``load_tiny(lang="en")``: the tiny GPT shipped in the package with its tokenizer ("en" word-level, "zh" character-level Chinese).
 - ``token_labels(tokenizer, ids)``: one readable label per token id (byte-level pieces decoded, '␣' for spaces).
 - ``set_language("zh")`` / ``get_language()``: the language of the steppers' captions and controls (en, zh).
+- ``load(path)``: a trace saved with ``trace.save(path)`` (safetensors + JSON, no pickle), without the model.
 - ``what_if(model, run, *edits)``: the run recorded without and with ``Edit``s (a state, a gate, a head changed
   at step t), compared step by step; ``compare(a, b)`` compares two captures or traces already made.
 
@@ -32,6 +33,7 @@ from .engine import (
 
 from .engine.capture import capture
 from .engine.decode import DecodeTrace, decode
+from .engine.files import load_trace as load
 from .engine.gradients import GradientTrace, trace_gradients
 from .engine.loops import LoopTrace
 from .engine.state import StateTrace
@@ -88,6 +90,7 @@ __all__ = [
     "decode",
     "get_language",
     "get_memory_budget",
+    "load",
     "load_tiny",
     "set_language",
     "set_memory_budget",

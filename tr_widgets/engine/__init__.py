@@ -11,6 +11,7 @@ that records it), and a test checks that this list names every subpackage:
 - ``loops``: recurrences written by hand, a loop of tensor operations or a module called once per step.
 - ``capture``: records all of these from a model's forward (module hooks, SDPA, hand-written attention).
 - ``whatif``: what if a state, gate or head were changed at step t: two runs compared step by step (``compare``).
+- ``files``: traces as files (``trace.save(path)``, ``tr_widgets.load(path)``): safetensors + JSON, no pickle.
 """
 from .attention import AttentionTrace, RowRecord, trace_attention
 from .errors import MemoryBudgetError, TraceInputError, get_memory_budget, set_memory_budget

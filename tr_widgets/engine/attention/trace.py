@@ -22,13 +22,14 @@ import torch.nn.functional as F
 
 from ..batch import int_like, is_index
 from ..errors import check_budget, describe, fail
+from ..files.saving import Saveable
 from .stages import RowRecord, apply_mask, blocked_where, check_labels, safe_softmax
 
 __all__ = ["AttentionTrace", "RowRecord", "check_labels"]  # RowRecord, check_labels: re-exported, imported from here
 
 
 @dataclass(frozen=True, eq=False)
-class AttentionTrace:
+class AttentionTrace(Saveable):
     """What :func:`trace_attention` returns. Stages are lazy, cached and stay on q's device.
 
     Example::

@@ -53,6 +53,7 @@ from collections.abc import Mapping
 from torch import nn
 
 from ..errors import TraceInputError, describe, fail
+from ..files.saving import Saveable
 from . import keras
 from .entries import tensors_of, version_of
 from .naming import SDPA_NAME, base_names, call_names
@@ -77,7 +78,7 @@ class TraceNameError(TraceInputError, KeyError):
         return str(self.args[0])
 
 
-class Capture:
+class Capture(Saveable):
     """What :func:`capture` returns: a context manager, then the record of what ran inside it.
 
     Example::

@@ -24,6 +24,7 @@ import torch
 from ..attention import AttentionTrace, ChainTrace, trace_attention
 from ..batch import batch_names, check_index
 from ..errors import fail
+from ..files.saving import Saveable
 from ..state import StateTrace
 
 
@@ -54,7 +55,7 @@ class Tick:
 
 
 @dataclass(frozen=True, eq=False)
-class DecodeTrace:
+class DecodeTrace(Saveable):
     """What :func:`decode` returns: ticks, tokens and the lazily derived per-tick attention.
 
     Example::

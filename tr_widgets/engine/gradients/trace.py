@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from ..errors import check_budget, fail
+from ..files.saving import Saveable
 from .backward import PROJ_EQUATION, Backward, backward_of, gate_blocks
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class GradientStep:
 
 
 @dataclass(eq=False, frozen=True)
-class GradientTrace:
+class GradientTrace(Saveable):
     """What :func:`trace_gradients` returns: total ∂L/∂h_t at every step, as data. Steps are indexed
     by time position in both directions, as in the module's output.
 

@@ -17,6 +17,7 @@ import torch
 
 from ..batch import check_index
 from ..errors import fail
+from ..files.saving import Saveable
 
 FORMS = ("ops", "module")  # a loop of tensor operations in a forward; a module called once per step
 
@@ -46,7 +47,7 @@ class Source:
 
 
 @dataclass(frozen=True, eq=False)
-class LoopTrace:
+class LoopTrace(Saveable):
     """A hand-written recurrence, step by step: what :func:`~tr_widgets.capture` records for a loop of tensor
     operations in a forward (``form="ops"``) or a module called once per step (``form="module"``).
 

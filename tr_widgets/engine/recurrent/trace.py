@@ -22,6 +22,7 @@ import torch
 
 from ..batch import check_index
 from ..errors import check_budget, fail
+from ..files.saving import Saveable
 from .cells import KINDS, CellKind, CellParams, equations, shifted
 from .scan import linear_scan
 
@@ -50,7 +51,7 @@ class StepRecord:
 
 
 @dataclass(frozen=True, eq=False)
-class RecurrentTrace:
+class RecurrentTrace(Saveable):
     """What :func:`trace_recurrent` returns. A trace is data: widgets only read it.
 
     Example::

@@ -15,6 +15,7 @@ import torch
 
 from tr_widgets.engine.errors import check_budget, fail
 
+from ..files.saving import Saveable
 from .effective import EffectiveAttention, effective_attention
 from .families import StateKind
 
@@ -22,7 +23,7 @@ RECENT_STEPS = 8  # quantities(step) keeps this many steps: a stepper moves back
 
 
 @dataclass(eq=False, frozen=True)
-class StateTrace:
+class StateTrace(Saveable):
     """What :func:`trace_mixer_call` and :func:`trace_state` return. A trace is data; widgets only read it.
 
     ``inputs``: the scan's per-step inputs [B, T, ...]; ``consts``: the module's parameters it reads
