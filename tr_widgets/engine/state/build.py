@@ -65,7 +65,9 @@ def trace_mixer_call(module, args, kwargs, output, name: str = "", initial: dict
 
     Accepts ``MambaMixer``, ``Mamba2Mixer``, ``RwkvSelfAttention`` and ``Qwen3NextGatedDeltaNet`` (and
     their subclasses), found by type (``kind_of``); anything else raises TraceInputError naming them.
-    ``output`` is kept as is (``trace.output``). ``initial``: the layer's cache state before the call,
+    ``trace.output`` is the mixer's output tensor (RWKV's ``(output, state)`` gives its first element). The trace
+    is checked against that output on its first ⌈√T⌉ steps: a module that computes something else than its
+    spec (a look-alike found by structure) raises TraceInputError naming it. ``initial``: the layer's cache state before the call,
     from :func:`state_before` in a forward pre-hook; needed only when the call continues a cache that
     already holds a state (a decode step or chunked prefill); without it such a call fails loudly.
 
@@ -90,29 +92,39 @@ def trace_mixer_call(module, args, kwargs, output, name: str = "", initial: dict
         inputs = {k: v.contiguous() for k, v in kind.prepare(hidden, mask, consts, initial).items()}
         every = _check_every(every, T)
         start = kind.recurrent_initial(initial, T) or kind.zero(inputs, consts)
+        output = output[0] if isinstance(output, (tuple, list)) else output  # RWKV returns (output, state)
         trace = StateTrace(kind, output, inputs, consts, make_checkpoints(kind, inputs, consts, every, start),
                            every, hidden, mask, initial, name)
-        if initial is None and kind.from_cache(module, args, kwargs) is not None:
-            _check_fresh(trace)
+        if not _agrees(trace):
+            _refuse(trace, module, initial is None and kind.from_cache(module, args, kwargs) is not None)
     return trace
 
 
-def _check_fresh(trace: StateTrace) -> None:
-    """The call had a cache but no snapshot came: the first segment's outputs, replayed from a fresh start,
-    must be the module's. A state or conv buffer the call continued from changes them at once (its
-    effect on the last state may have decayed away, so the first steps are the place to look)."""
+def _agrees(trace: StateTrace) -> bool:
+    """Whether the first segment's outputs, replayed from the trace's start, are the module's. A state or conv
+    buffer the call continued from without a snapshot changes them at once (its effect on the last state may
+    have decayed away, so the first steps are the place to look); so does a module that is not its spec."""
     n = min(trace.every, len(trace))
     inputs = {k: v[:, :n] for k, v in trace.inputs.items()}
     start = tuple(c[0] for c in trace.checkpoints)
     _, states = trace.spec.run(start, inputs, trace.consts, keep=True)
     ours = trace.spec.finish(trace.spec.readout(start, states, inputs, trace.consts), inputs, trace.consts)
-    out = trace.output[0] if isinstance(trace.output, (tuple, list)) else trace.output
-    theirs = out[:, :n].to(ours.dtype) if isinstance(out, torch.Tensor) else None
-    if theirs is None or theirs.shape != ours.shape or \
-            float((ours - theirs).abs().max()) > 1e-2 * (1e-6 + float(theirs.abs().max())):
+    theirs = trace.output[:, :n].to(ours.dtype) if isinstance(trace.output, torch.Tensor) else None
+    if theirs is None or theirs.shape != ours.shape:
+        return False
+    tol = 1e-4 if trace.output.dtype in (torch.float32, torch.float64) else 3e-2  # half precision: rounding
+    return float((ours - theirs).abs().max()) <= tol * (1e-6 + float(theirs.abs().max()))
+
+
+def _refuse(trace: StateTrace, module, continued: bool) -> None:
+    if continued:
         fail("initial", "the layer's cache state from before this call (the call continued a cached state)",
              "no snapshot", "register a forward pre-hook that keeps state_before(module, args, kwargs) and "
              "pass it as trace_mixer_call(..., initial=snapshot)")
+    fail("module", f"a mixer that computes the {trace.spec.title} its structure suggests (the trace must equal "
+         "its output)", f"{type(module).__name__}, whose output differs from the {trace.kind} spec's",
+         "its layer is not traced; trace its recurrence on its own tensors with trace_state, or add a spec "
+         "for it (a StateKind subclass in engine/state, one line in families.SPEC_MODULES)")
 
 
 def state_before(module, args, kwargs) -> dict | None:

@@ -1,4 +1,8 @@
-"""Spec of Gated DeltaNet linear attention (``Qwen3NextGatedDeltaNet``): the delta rule of ``scan_delta.py``.
+"""Specs of Gated DeltaNet linear attention: the delta rule of ``scan_delta.py``, under three projection layouts
+found by structure (a ``*GatedDeltaNet`` class holding these projections), each checked against its output:
+``in_proj_qkvz`` + ``in_proj_ba`` (Qwen3-Next), ``in_proj_qkv`` / ``in_proj_z`` / ``in_proj_b`` / ``in_proj_a``
+(Qwen3.5, Qwen3.5-MoE, Qwen4-Exp, LaraMini) and ``q_proj`` ... ``g_proj`` with ``o_norm`` / ``o_proj`` (OLMo-Hybrid,
+whose β may be doubled: ``allow_neg_eigval``).
 
 ``prepare`` is the module's torch path up to its recurrence (padding mask, in_proj_qkvz/in_proj_ba and
 their per-key-head ordering, depthwise causal conv over q, k, v, then β = σ(b), g = −exp(A_log)·softplus(a
@@ -13,7 +17,7 @@ import torch.nn.functional as F
 
 from . import scan_delta
 from .families import ConvKind, register
-from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
+from .mixer_ops import activation, call_input, causal_conv, mask_tokens
 
 
 def _heads(x, H):  # key heads to value heads: each key head serves H / Hk consecutive value heads
@@ -52,8 +56,7 @@ class GatedDeltaNetKind(ConvKind):
         consts = {"qkvz_w": module.in_proj_qkvz.weight, "ba_w": module.in_proj_ba.weight,
                   "conv_w": module.conv1d.weight.squeeze(1), "conv_b": module.conv1d.bias,
                   "act": activation(module.activation),
-                  "A_log": module.A_log, "dt_bias": module.dt_bias, "norm_w": module.norm.weight,
-                  "norm_eps": module.norm.variance_epsilon,
+                  "A_log": module.A_log, "dt_bias": module.dt_bias, "norm": module.norm.forward,
                   "out_w": module.out_proj.weight, "out_b": module.out_proj.bias, "conv_width": module.conv_kernel_size,
                   "sizes": (module.num_k_heads, module.num_v_heads, module.head_k_dim, module.head_v_dim),
                   "dtype": hidden.dtype}
@@ -76,7 +79,7 @@ class GatedDeltaNetKind(ConvKind):
 
     def prepare(self, hidden, mask, c, initial):
         Hk, Hv, dk, dv = c["sizes"]
-        q, k, v, z, b, a = self._split(mask_tokens(hidden, mask), c)
+        q, k, v, z, b, a = self._split(mask_tokens(hidden, mask), c)  # q, k [B, T, Hk, dk]; v, z [B, T, Hv, dv]
         mixed = torch.cat([x.flatten(2) for x in (q, k, v)], dim=-1).transpose(1, 2)  # [B, 2·Hk·dk + Hv·dv, T]
         mixed = causal_conv(mixed, c["conv_w"], c["conv_b"], c["act"], None if initial is None else initial.get("conv"))
         q, k, v = torch.split(mixed.transpose(1, 2), [Hk * dk, Hk * dk, Hv * dv], dim=-1)
@@ -84,11 +87,13 @@ class GatedDeltaNetKind(ConvKind):
         q = scan_delta.l2norm(q.reshape(Bt, T, Hk, dk).float()) * dk ** -0.5  # [B, T, Hk, dk]
         k = scan_delta.l2norm(k.reshape(Bt, T, Hk, dk).float())
         g = -c["A_log"].float().exp() * F.softplus(a.float() + c["dt_bias"])  # [B, T, Hv], ≤ 0
-        return {"q": q, "k": k, "v": v.reshape(Bt, T, Hv, dv).float(), "g": g, "beta": b.sigmoid().float(), "gate": z}
+        beta = b.sigmoid() * c.get("beta_scale", 1.0)  # OLMo-Hybrid may double β (negative eigenvalues)
+        return {"q": q, "k": k, "v": v.reshape(Bt, T, Hv, dv).float(), "g": g, "beta": beta.float(), "gate": z}
 
     def finish(self, y, inputs, c):
         Bt, T, Hv, dv = y.shape
-        o = gated_rmsnorm(y.to(c["dtype"]), inputs["gate"], c["norm_w"], c["norm_eps"], dv, gate_first=False)
+        # the module's own gated norm, over rows of one head: [B·T·Hv, dv]
+        o = c["norm"](y.to(c["dtype"]).reshape(-1, dv), inputs["gate"].reshape(-1, dv))
         return F.linear(o.reshape(Bt, T, Hv * dv), c["out_w"], c["out_b"])
 
     def zero(self, inputs, c):
@@ -131,4 +136,74 @@ class GatedDeltaNetKind(ConvKind):
         return w
 
 
+class SplitGatedDeltaNetKind(GatedDeltaNetKind):
+    """Gated DeltaNet with one projection per part (Qwen3.5, Qwen3.5-MoE, Qwen4-Exp, LaraMini): ``in_proj_qkv``
+    ([q | k | v], no per-head grouping), ``in_proj_z``, ``in_proj_b``, ``in_proj_a``. The rest is Qwen3-Next's.
+
+    Example::
+
+        kind_of("gated_deltanet_split").state_names    # ('ssm',): S [B, value_heads, d_k, d_v]
+    """
+
+    name, title = "gated_deltanet_split", "Gated DeltaNet (gated delta rule; split projections)"
+    classes = ()
+    needs = ("in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a", "conv1d", "A_log", "dt_bias", "norm", "out_proj")
+    weights = {"qkv_w": "in_proj_qkv", "z_w": "in_proj_z", "b_w": "in_proj_b", "a_w": "in_proj_a"}
+
+    def read(self, module, args, kwargs):
+        hidden = call_input(args, kwargs, "hidden_states")
+        mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
+        consts = {k: getattr(module, m).weight for k, m in self.weights.items()}
+        consts.update(conv_w=module.conv1d.weight.squeeze(1), conv_b=module.conv1d.bias,
+                      act=activation(module.activation), A_log=module.A_log, dt_bias=module.dt_bias,
+                      norm=self.out_norm(module).forward, out_w=self.out(module).weight, out_b=self.out(module).bias,
+                      conv_width=module.conv_kernel_size, dtype=hidden.dtype,
+                      beta_scale=2.0 if getattr(module, "allow_neg_eigval", False) else 1.0,
+                      sizes=(module.num_k_heads, module.num_v_heads, module.head_k_dim, module.head_v_dim))
+        return hidden, mask, consts
+
+    def out_norm(self, module):
+        return module.norm
+
+    def out(self, module):
+        return module.out_proj
+
+    def _split(self, hidden, c):
+        Hk, Hv, dk, dv = c["sizes"]
+        Bt, T = hidden.shape[:2]
+        q, k, v = torch.split(self.qkv(hidden, c), [Hk * dk, Hk * dk, Hv * dv], dim=-1)  # [B, T, ...] each
+        z = F.linear(hidden, c["z_w"]).reshape(Bt, T, Hv, dv)  # [B, T, Hv, dv]
+        b, a = F.linear(hidden, c["b_w"]), F.linear(hidden, c["a_w"])  # [B, T, Hv] each
+        return q.reshape(Bt, T, Hk, dk), k.reshape(Bt, T, Hk, dk), v.reshape(Bt, T, Hv, dv), z, b, a
+
+    def qkv(self, hidden, c):
+        return F.linear(hidden, c["qkv_w"])  # [B, T, 2·Hk·dk + Hv·dv]
+
+
+class ProjGatedDeltaNetKind(SplitGatedDeltaNetKind):
+    """Gated DeltaNet with q/k/v/a/b/g projections and ``o_norm`` / ``o_proj`` (OLMo-Hybrid); β doubled when the
+    module allows negative eigenvalues (``allow_neg_eigval``).
+
+    Example::
+
+        kind_of("gated_deltanet_proj").names[:3]    # ('q', 'k', 'v')
+    """
+
+    name, title = "gated_deltanet_proj", "Gated DeltaNet (gated delta rule; q/k/v/g projections)"
+    needs = ("q_proj", "k_proj", "v_proj", "a_proj", "b_proj", "g_proj", "o_norm", "o_proj", "conv1d", "A_log",
+             "dt_bias")
+    weights = {"q_w": "q_proj", "k_w": "k_proj", "v_w": "v_proj", "z_w": "g_proj", "b_w": "b_proj", "a_w": "a_proj"}
+
+    def out_norm(self, module):
+        return module.o_norm
+
+    def out(self, module):
+        return module.o_proj
+
+    def qkv(self, hidden, c):
+        return torch.cat([F.linear(hidden, c[w]) for w in ("q_w", "k_w", "v_w")], dim=-1)  # [B, T, 2·Hk·dk + Hv·dv]
+
+
 GATED_DELTANET = register(GatedDeltaNetKind())
+SPLIT_GATED_DELTANET = register(SplitGatedDeltaNetKind())
+PROJ_GATED_DELTANET = register(ProjGatedDeltaNetKind())

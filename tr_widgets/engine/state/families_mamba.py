@@ -1,4 +1,8 @@
-"""Specs of the selective state-space mixers: Mamba (``MambaMixer``) and Mamba-2 (``Mamba2Mixer``).
+"""Specs of the selective state-space mixers: Mamba (``MambaMixer``) and Mamba-2 (``Mamba2Mixer``), and the
+variants that compute the same scan under other names (found by structure, checked against their output):
+Mamba: FalconMamba (weightless RMS norms on Δ, B, C before dt_proj) and Jamba (the same norms with weights);
+Mamba-2 / SSD: Bamba, GraniteMoeHybrid, NemotronH, Zamba2 (the same forward) and FalconH1 (the input times
+``ssm_in_multiplier``, the projection times ``mup_vector``, a plain SiLU gate when ``mamba_rms_norm`` is off).
 
 ``prepare`` is the module's torch path up to its scan (in_proj, padding mask, depthwise causal conv,
 x_proj/dt_proj, softplus), read from the module's own weights; ``finish`` is what follows it.
@@ -14,7 +18,15 @@ from tr_widgets.engine.errors import check_budget
 
 from . import scan
 from .families import ConvKind, register
-from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
+from .mixer_ops import activation, call_input, causal_conv, mask_tokens
+
+
+_NORMS = ("dt_layernorm", "b_layernorm", "c_layernorm")
+
+
+def _forward_of(module):
+    """A submodule's forward, called without its hooks (a capture must not record the trace's own math)."""
+    return None if module is None else module.forward
 
 
 def _call_parts(args, kwargs):
@@ -54,7 +66,9 @@ class MambaKind(ConvKind):
                   "conv_b": conv.bias, "act": activation(module.activation, module.act), "x_w": module.x_proj.weight,
                   "dt_w": module.dt_proj.weight, "dt_b": module.dt_proj.bias, "A": -torch.exp(module.A_log.float()),
                   "D": module.D.float(), "out_w": module.out_proj.weight, "out_b": module.out_proj.bias,
-                  "rank": module.time_step_rank, "conv_width": module.conv_kernel_size, "dtype": hidden.dtype}
+                  "rank": module.time_step_rank, "conv_width": module.conv_kernel_size, "dtype": hidden.dtype,
+                  # FalconMamba / Jamba normalise Δ (before dt_proj), B and C: the module's own norms
+                  "norms": tuple(_forward_of(getattr(module, n, None)) for n in _NORMS)}
         return hidden, mask, consts
 
     def recurrent_initial(self, initial, T):
@@ -71,6 +85,8 @@ class MambaKind(ConvKind):
         x = mask_tokens(x.transpose(1, 2), mask)  # [B, T, d_inner]
         N = c["A"].shape[-1]
         dt_low, B, C = torch.split(F.linear(x, c["x_w"]), [c["rank"], N, N], dim=-1)  # [B, T, R], [B, T, N] × 2
+        dt_low, B, C = (v if norm is None else norm(v) for norm, v in zip(c.get("norms", ()) or (None,) * 3,
+                                                                           (dt_low, B, C)))
         dt = c["dt_w"] @ dt_low.transpose(1, 2)  # [B, d_inner, T]
         if c["dt_b"] is not None:
             dt = dt + c["dt_b"].float().to(dt.dtype)[..., None]
@@ -143,22 +159,29 @@ class Mamba2Kind(ConvKind):
         conv = module.conv1d
         consts = {"in_w": module.in_proj.weight, "in_b": module.in_proj.bias, "conv_w": conv.weight.squeeze(1),
                   "conv_b": conv.bias, "act": activation(module.activation, module.act), "dt_bias": module.dt_bias,
-                  "A": -torch.exp(module.A_log.float()), "D": module.D, "norm_w": module.norm.weight,
-                  "norm_eps": module.norm.variance_epsilon, "norm_group": module.norm.group_size,
+                  "A": -torch.exp(module.A_log.float()), "D": module.D,
+                  # the module's own gated norm (group size, gate before or after: each variant's own)
+                  "norm": _forward_of(module.norm) if getattr(module, "mamba_rms_norm", True) else None,
                   "out_w": module.out_proj.weight, "out_b": module.out_proj.bias,
                   "dt_limit": tuple(module.time_step_limit), "conv_width": module.conv_kernel_size,
                   "sizes": (module.intermediate_size, module.conv_dim, module.num_heads, module.head_dim,
-                            module.n_groups, module.ssm_state_size), "dtype": hidden.dtype}
+                            module.n_groups, module.ssm_state_size), "dtype": hidden.dtype,
+                  # FalconH1's multipliers (absent elsewhere: 1) and its optional gated norm
+                  "in_mult": getattr(module, "ssm_in_multiplier", 1.0), "mup": getattr(module, "mup_vector", None)}
         return hidden, mask, consts
+
+    def _project(self, hidden, c):
+        proj = F.linear(hidden * c.get("in_mult", 1.0), c["in_w"], c["in_b"])  # [B, T, d_in_proj]
+        return proj if c.get("mup") is None else proj * c["mup"]
 
     def conv_input(self, hidden, c):
         inner, conv_dim, _, _, _, _ = c["sizes"]
-        return F.linear(hidden, c["in_w"], c["in_b"])[..., inner:inner + conv_dim].transpose(1, 2)  # [B, conv_dim, T]
+        return self._project(hidden, c)[..., inner:inner + conv_dim].transpose(1, 2)  # [B, conv_dim, T]
 
     def prepare(self, hidden, mask, c, initial):
         inner, conv_dim, H, P, G, N = c["sizes"]
         Bt, T, _ = hidden.shape
-        gate, xBC, dt = F.linear(mask_tokens(hidden, mask), c["in_w"], c["in_b"]).split([inner, conv_dim, H], dim=-1)
+        gate, xBC, dt = self._project(mask_tokens(hidden, mask), c).split([inner, conv_dim, H], dim=-1)
         xBC = causal_conv(xBC.transpose(1, 2), c["conv_w"], c["conv_b"], c["act"],
                           None if initial is None else initial.get("conv"))  # [B, conv_dim, T]
         x, B, C = torch.split(mask_tokens(xBC.transpose(1, 2), mask), [inner, G * N, G * N], dim=-1)
@@ -167,8 +190,10 @@ class Mamba2Kind(ConvKind):
 
     def finish(self, y, inputs, c):
         y = y.reshape(*y.shape[:2], -1)  # [B, T, H, P] -> [B, T, d_inner]
-        if "gate" in inputs:
-            y = gated_rmsnorm(y, inputs["gate"], c["norm_w"], c["norm_eps"], c["norm_group"], gate_first=True)
+        if "gate" in inputs and c.get("norm") is not None:
+            y = c["norm"](y, inputs["gate"])
+        elif "gate" in inputs:  # FalconH1 without mamba_rms_norm: the SiLU gate alone
+            y = y * F.silu(inputs["gate"])
         return F.linear(y.to(c["dtype"]), c["out_w"], c["out_b"])
 
     def zero(self, inputs, c):
