@@ -136,7 +136,8 @@ def test_each_assembled_module_parses_and_loads(name, tmp_path):
                          timeout=60)
     assert out.returncode == 0, out.stderr
     want = {"player": ({"decodeFrames", "default", "valueAt"}, {"initialize", "render"}),
-            "export": ({"mountAll"}, set()), "matrix": ({"default"}, {"render"}), "bars": ({"default"}, {"render"})}
+            "export": ({"mountAll"}, set()), "matrix": ({"default"}, {"render"}), "bars": ({"default"}, {"render"}),
+            "caption": ({"default"}, {"render"})}
     import json
     got = json.loads(out.stdout)
     assert (set(got["named"]), set(got["entry"])) == want[name]

@@ -75,8 +75,8 @@ def test_save_paints_the_looks_a_panel_keeps():
     torch.manual_seed(0)
     g = tr_widgets.trace_gradients(torch.nn.LSTM(2, 3), torch.randn(6, 1, 2), lambda out: out[0][-1].sum())
     s = show(g, step=2, progress=False)
+    svg = view_svg(s)  # the step drawn again first: each panel holds the Looks of what it shows
     title, chart, note = s.norms.looks
-    assert isinstance(chart, LineChartLook) and chart.current == s.norms.looks[1].current
-    svg = view_svg(s)
+    assert isinstance(chart, LineChartLook) and chart.current == 6 - 1 - 2  # the time t of backward step k = 2
     assert paint(chart)[0] in svg and paint(note)[0] in svg  # painted from the Looks, not parsed from the HTML
     assert chart.aria in s.norms.value  # the live HTML is the same Look, in theme colours

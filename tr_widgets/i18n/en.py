@@ -116,7 +116,7 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "recurrent.graph_aria": "unrolled computation graph up to step {t}",
     "recurrent.graph_earlier": "earlier",
     "recurrent.graph_later": "later",
-    "recurrent.graph_caption": "unrolled computation graph: one node {state} per step, edges h<sub>t-1</sub>→h<sub>t</sub> and x<sub>t</sub>→h<sub>t</sub>; {steps} computed so far ({first}–{last} of 0–{total_last}), ‖h‖ under each node",
+    "recurrent.graph_caption": "unrolled computation graph: one node {state} per step, edges hₜ₋₁→hₜ and xₜ→hₜ; {steps} computed so far ({first}–{last} of 0–{total_last}), ‖h‖ under each node",
     # attention: the o_i table and its cross-checks
     "attention.col_key": "key j",
     "attention.col_token": "token",

@@ -116,7 +116,7 @@ MESSAGES = {
     "recurrent.graph_aria": "展开的计算图，到第 {t} 步为止",
     "recurrent.graph_earlier": "更早",
     "recurrent.graph_later": "更晚",
-    "recurrent.graph_caption": "展开的计算图：每个时间步一个节点 {state}，边为 h<sub>t-1</sub>→h<sub>t</sub> 和 x<sub>t</sub>→h<sub>t</sub>；目前已算出 {steps}（{first}–{last}，共 0–{total_last}），节点下方是 ‖h‖",
+    "recurrent.graph_caption": "展开的计算图：每个时间步一个节点 {state}，边为 hₜ₋₁→hₜ 和 xₜ→hₜ；目前已算出 {steps}（{first}–{last}，共 0–{total_last}），节点下方是 ‖h‖",
     # 注意力：o_i 表及其核对
     "attention.col_key": "键 j",
     "attention.col_token": "词元",

@@ -4,6 +4,7 @@
 // by tr_widgets/widgets/esm.py, that anywidget loads live.
 
 import { el } from "./lib/dom.js";
+import { renderCaption } from "./player/caption.js";
 
 class StandIn {
   constructor(state, manager) { this.state = { ...state }; this.handlers = {}; this.widget_manager = manager; }
@@ -54,7 +55,7 @@ async function mountOne(box, mods) {
       player.default.render({ model: clock, el: el("div", "", d) });
       const r2 = el("div", "tr-export-row", d);
       if (node.selectors) el("span", "tr-export-selectors", r2, node.selectors);
-      if (node.caption !== undefined) build({ html: node.caption }, r2);
+      if (node.caption !== undefined) renderCaption({ model: stand[node.caption], el: el("div", "tr-export-html", r2) });
     } else if (node.html !== undefined) {
       const d = el("div", "tr-export-html", parent), m = stand[node.html];
       const paint = () => { d.innerHTML = m.get("value"); };  // our own markup: user text escaped in Python

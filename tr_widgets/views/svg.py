@@ -17,6 +17,7 @@ from .looks import ARROW_PX, AXIS_GAP, AXIS_PX, CHART_H, NAME_H, NAME_PX, TITLE_
 from .looks_matrix import BAR_GAP, BAR_W, LABEL_PX, MatrixLook, matrix_look  # noqa: F401  (examples)
 from .matrix import AxisLabels  # noqa: F401  (examples)
 from .looks_text import CELL_PAD, ROW_PX, TEXT_PX, Cell, Frame, Line, LineChartLook, TableLook, TextLook, TextRow  # noqa: F401
+from .looks_graph import GraphLook, graph_look  # noqa: F401  (examples)
 from .palette import COLOURS, THEME
 
 
@@ -237,6 +238,31 @@ def line_chart_svg(look: LineChartLook, paint=colour) -> str:
     return "".join(out)
 
 
+def graph_svg(look: GraphLook, paint=colour) -> str:
+    """The unrolled graph's Look as an inline SVG: the boxes and circles, the current box marked, the arrows (one
+    arrowhead marker), the labels. ``paint`` turns a palette name into CSS, as for :func:`line_chart_svg`.
+
+    Example: ``graph_svg(graph_look(views.graph_window(np.zeros((2, 5)), 2), "h")[1]).count("<rect") == 3``
+    """
+    muted = f"fill:{paint('fg-muted')}"
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{look.width}' height='{look.height}' role='img' "
+           f"aria-label='{esc(look.aria)}' style='font:11px monospace;fill:{paint('fg')}'>"
+           "<defs><marker id='tr-arr' viewBox='0 0 6 6' refX='6' refY='3' markerWidth='6' markerHeight='6' "
+           f"orient='auto'><path d='M0,0 L6,3 L0,6 z' style='{muted}'/></marker></defs>"]
+    rect = lambda b: f"<rect x='{b[0]:g}' y='{b[1]:g}' width='{b[2]:g}' height='{b[3]:g}' rx='5'/>"  # noqa: E731
+    shapes = "".join((rect(b) if k != look.current else "") + f"<circle cx='{c[0]:g}' cy='{c[1]:g}' r='{c[2]:g}'/>"
+                     for k, (b, c) in enumerate(zip(look.boxes, look.circles)))
+    out.append(f"<g style='fill:{paint('bg-alt')};stroke:{paint('border')}'>{shapes}</g>")
+    if 0 <= look.current < len(look.boxes):
+        out.append(f"<g style='fill:{paint('bg')};stroke:{paint('mark')};stroke-width:2'>{rect(look.boxes[look.current])}</g>")
+    lines = "".join(f"<line x1='{a:g}' y1='{b:g}' x2='{c:g}' y2='{d:g}'/>" for a, b, c, d in look.arrows)
+    out.append(f"<g style='stroke:{paint('fg-muted')};marker-end:url(#tr-arr)'>{lines}</g>")
+    for name in dict.fromkeys(lb.colour for lb in look.labels):  # one group per colour, in order of first use
+        words = "".join(f"<text x='{lb.x:g}' y='{lb.y:g}'>{esc(lb.text)}</text>" for lb in look.labels if lb.colour == name)
+        out.append(f"<g style='fill:{paint(name)}'>{words}</g>")
+    return "".join(out) + "</svg>"
+
+
 def paint(look) -> tuple[str, float, float]:
     """Any Look as an SVG fragment drawn from the origin, and its size: the painter is found by the Look's type.
 
@@ -252,4 +278,5 @@ def _chart(look: LineChartLook) -> tuple[str, int, int]:
     return line_chart_svg(look), look.frame.width + 2, look.frame.height + 2  # with its 1 px border
 
 
-PAINTERS = {BarsLook: bars_svg, MatrixLook: matrix_svg, TableLook: table_svg, TextLook: text_svg, LineChartLook: _chart}
+PAINTERS = {BarsLook: bars_svg, MatrixLook: matrix_svg, TableLook: table_svg, TextLook: text_svg, LineChartLook: _chart,
+            GraphLook: lambda look: (graph_svg(look), look.width, look.height)}

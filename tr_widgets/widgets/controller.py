@@ -22,12 +22,10 @@ import traitlets as t
 from ..engine.errors import fail
 from ..engine.text import safe_label
 from ..i18n import msg, msg_or, texts
-from ..views.looks_text import text_look
 from ..views.palette import theme_css
-from .panels import HTMLPanel
+from .panels import CaptionPanel
 from .panels.common import STATIC
 from . import esm
-from .markup import isolate_quoted
 
 MUTED_CSS = theme_css("fg-muted")  # the snapshot's text colour, as the theme has it
 SPEEDS = [1000, 500, 200, 100, 50, 33]  # ms between steps while playing: 1 to 30 steps/s
@@ -101,7 +99,7 @@ class StepController(w.VBox):
                                speeds=[[msg("control.steps_per_s", n=f"{1000 / ms:.3g}"), ms] for ms in speeds],
                                texts=texts("control."))
         self.clock.add_class("tr-step-clock")
-        self.caption = HTMLPanel()
+        self.caption = CaptionPanel()
         self.caption.add_class("tr-caption")
         self.selectors: dict[str, w.Dropdown] = {}
         shown = []
@@ -186,10 +184,7 @@ class StepController(w.VBox):
     def set_caption(self, text: str, step: int | None = None) -> None:
         """The line under the controls, e.g. "query 5 · 'cat'" (escaped: labels are user text),
         marked as showing ``step`` (default: the current step)."""
-        s = self.step if step is None else step
-        self.caption.show(f"<span class='tr-caption-text' data-tr-step='{s}' data-step='{s}'>"
-                          f"{isolate_quoted(html.escape(safe_label(text)))}</span>",
-                          (text_look([safe_label(text)]),))  # the Look save() paints (views.svg)
+        self.caption.show(text, self.step if step is None else step)  # plain data: the page writes it as text
 
     def describe(self) -> str:
         """The controller's state as text: the step (0-based, with its range), and the selectors that apply.

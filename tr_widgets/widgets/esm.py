@@ -27,7 +27,8 @@ from pathlib import Path
 from ..engine.errors import fail
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ENTRIES = ("player", "export", "matrix", "bars")  # the modules a page loads: StepClock, exports, MatrixCanvas, BarsCanvas
+PAGE = ("player", "export", "matrix", "bars")  # the modules an exported page loads: StepClock, exports, MatrixCanvas, BarsCanvas
+ENTRIES = (*PAGE, "caption")  # and CaptionPanel's (a page draws the caption with export.js)
 
 _IMPORT = re.compile(r'^import\s*\{([^}]*)\}\s*from\s*"([^"]+)";[ \t]*\n?', re.M)
 _ANY_IMPORT = re.compile(r"^import\b", re.M)
@@ -231,8 +232,8 @@ def reload() -> None:
 
 
 def sources() -> dict[str, str]:
-    """Every module a page loads, by name (what an exported page embeds).
+    """Every module an exported page loads, by name (what it embeds).
 
     Example: ``set(sources()) == {"player", "export", "matrix", "bars"}``
     """
-    return {name: module(name) for name in ENTRIES}
+    return {name: module(name) for name in PAGE}

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..engine.errors import fail
 from . import esm
-from .panels import BarsCanvas, MatrixCanvas
+from .panels import BarsCanvas, CaptionPanel, MatrixCanvas
 from .panels.common import STATIC
 
 MiB = 1024 * 1024
@@ -90,9 +90,9 @@ def js_bytes() -> int:
 # ---- which widgets a frame sets ------------------------------------------------------------------
 
 def frame_keys(widget) -> list[str]:
-    """The synced names a frame carries for ``widget``: an HTML panel's value, a canvas's state.
+    """The synced names a frame carries for ``widget``: an HTML panel's value, a canvas's (or the caption's) state.
     Example: ``frame_keys(w.HTML("hi")) == ["value"]; ("codes" in frame_keys(MatrixCanvas())) == True``"""
-    if isinstance(widget, (MatrixCanvas, BarsCanvas)):
+    if isinstance(widget, (MatrixCanvas, BarsCanvas, CaptionPanel)):
         return sorted(k for k in widget.keys if not k.startswith("_") and k not in EXCLUDED)
     return ["value"]
 

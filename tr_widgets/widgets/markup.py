@@ -15,8 +15,10 @@ from types import SimpleNamespace
 
 from ..engine.text import safe_label
 from ..i18n import msg
+from ..views.looks_graph import graph_look
 from ..views.palette import COLOURS, THEME, theme_var
 from ..views.recurrent import fmt
+from ..views.svg import graph_svg
 
 
 def escaped(s) -> str:
@@ -71,14 +73,6 @@ def hex_colour(name: str) -> str:
 HEX_COLOURS = SimpleNamespace(**{name: hex_colour(name) for name in COLOURS})  # HEX_COLOURS.mark == "#ff2828"
 
 
-def isolate_quoted(escaped: str) -> str:
-    """Each “quoted” label in already escaped text wrapped in a bidi-isolated span.
-
-    Example: ``"<span class='tr-tok'" in isolate_quoted("query 3 “cat”")``
-    """
-    return re.sub("“([^”]*)”", lambda m: f"“<span class='tr-tok' style='{ISO}'>{m.group(1)}</span>”", escaped)
-
-
 def text_block(s: str, style: str = MUTED) -> str:
     """Escaped text in a div (notices, axis summaries), in the theme's muted text colour.
 
@@ -116,53 +110,19 @@ def equations_table(sv, caption: str) -> str:
             f"<div style='font-weight:600'>{escaped(caption)}</div><table style='{TABLE}'>{''.join(rows)}</table></div>")
 
 
-def graph_svg(g, state: str, gap: int = 50) -> str:
-    """The unrolled computation graph: ``state`` nodes in a row, x_τ below each, arrows h→h and x→h.
+def graph_panel(g, state: str) -> tuple[str, tuple]:
+    """The unrolled computation graph panel of graph window ``g``: its HTML (the caption, then the graph's inline SVG
+    in the theme's colours) and its Looks (``views.looks_graph``), both from the one Look and painter.
 
     Example::
 
         g = views.graph_window(views.hidden_matrix(tr), 3)     # steps 0..3 computed so far
-        graph_svg(g, "h").count("<rect") == len(g.steps)       # one box per h_τ
+        html, (caption, look) = graph_panel(g, "h")
+        html.count("<rect") == len(g.steps)                    # one box per h_τ
     """
-    nodes = list(g.steps)
-    pad = 56 if g.elided else 8
-    w = 40
-    width = pad + len(nodes) * gap + 8
-    muted = f"fill:{THEME_VARS.fg_muted}"
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='96' role='img' "
-           f"aria-label='{escaped(msg('recurrent.graph_aria', t=g.current))}' style='font:11px monospace;fill:{THEME_VARS.fg}'>",
-           "<defs><marker id='tr-arr' viewBox='0 0 6 6' refX='6' refY='3' markerWidth='6' markerHeight='6' "
-           f"orient='auto'><path d='M0,0 L6,3 L0,6 z' style='{muted}'/></marker></defs>"]
-    # one group per look (its style said once: this panel is redrawn every step), painted shapes, arrows, text
-    shapes, current, arrows, names, notes = [], "", [], [], []
-    if g.elided:
-        side = escaped(msg("recurrent.graph_earlier") if g.direction == 0 else msg("recurrent.graph_later"))
-        x = 4 if g.direction == 0 else width - 40
-        notes.append(f"<text x='{x}' y='30'>⋯{g.elided}</text><text x='{x}' y='44'>{side}</text>")
-    for k, s in enumerate(nodes):
-        x = pad + k * gap
-        rect = f"<rect x='{x}' y='14' width='{w}' height='30' rx='5'/>"
-        if s == g.current:
-            current = f"<g style='fill:{THEME_VARS.bg};stroke:{THEME_VARS.mark};stroke-width:2'>{rect}</g>"
-        else:
-            shapes.append(rect)
-        shapes.append(f"<circle cx='{x + w / 2:g}' cy='78' r='11'/>")
-        names.append(f"<text x='{x + 4}' y='27'>h{s}</text><text x='{x + w / 2 - 8:g}' y='82'>x{s}</text>")
-        notes.append(f"<text x='{x + 4}' y='39'>{g.norms[k]:.2f}</text>")
-        arrows.append(f"<line x1='{x + w / 2:g}' y1='67' x2='{x + w / 2:g}' y2='45'/>")
-        if k:  # h_{t-1} -> h_t (for the reverse direction: h_{t+1} -> h_t, drawn right to left)
-            x1, x2 = (x - gap + w, x) if g.direction == 0 else (x, x - gap + w)
-            arrows.append(f"<line x1='{x1}' y1='29' x2='{x2 + (-1 if g.direction == 0 else 1)}' y2='29'/>")
-    out += [f"<g style='fill:{THEME_VARS.bg_alt};stroke:{THEME_VARS.border}'>{''.join(shapes)}</g>", current,
-            f"<g style='stroke:{THEME_VARS.fg_muted};marker-end:url(#tr-arr)'>{''.join(arrows)}</g>",
-            f"<g>{''.join(names)}</g>", f"<g style='{muted}'>{''.join(notes)}</g>"]
-    out.append("</svg>")
-    done = len(nodes) + g.elided
-    first, last = (0, g.current) if g.direction == 0 else (g.current, g.total - 1)
-    caption = msg("recurrent.graph_caption", state=escaped(state), steps=counted("count.step", done), first=first, last=last,
-                  total_last=g.total - 1)
-    return (f"<div class='tr-panel tr-graph' style='{SCROLL}'><div style='{MUTED}'>{caption}</div>"
-            f"{''.join(out)}</div>")
+    caption, look = graph_look(g, safe_label(state))
+    return (f"<div class='tr-panel tr-graph' style='{SCROLL}'><div style='{MUTED}'>{escaped(caption.rows[0].text)}</div>"
+            f"{graph_svg(look, paint=theme_var)}</div>"), (caption, look)
 
 
 def check_html(ok: bool, text: str) -> str:

@@ -1,40 +1,35 @@
 """Keep it: a stepper's current view as one SVG, or a PNG rasterised from that SVG (``Stepper.save``).
 
 The picture is composed the way the screen lays the stepper out: the controls' state line on top, then
-each panel, the children of a VBox stacked, those of an HBox side by side. Every panel is painted by the one
-SVG painter (``views.svg``) from its Look: a canvas's (``snapshot_svg()``), or the ``looks`` an HTML panel keeps
-(text, tables, line charts: the equations, o_i, decode text and strip, notes; ``widgets.panel_looks``). What keeps
-no Looks yet (the graph, plain notices, a value a frame set whose Looks are no longer kept) is still read back
-from its HTML: tags stripped, tables as the table Look, an inline SVG (the graph) embedded as it is. Everything comes from the widgets' traits, so the file
-shows the same step, selection and numbers as the screen, and no network or browser is needed.
+each panel, the children of a VBox stacked, those of an HBox side by side, of a fold its headers and the open
+section. Every panel is painted by the one SVG painter (``views.svg``) from its Look: a canvas's
+(``snapshot_svg()``), or the ``looks`` an HTML panel keeps (text, tables, line charts, the graph, notices: the
+equations, o_i, decode text and strip, notes; ``widgets.panel_looks``), the caption's too. Nothing is read back
+from HTML: the stepper draws its current step again first (``redraw``), so each panel holds the Looks of what it
+shows, whichever frame set it. Everything comes from the widgets' traits and the trace, so the file shows the
+same step, selection and numbers as the screen, and no network or browser is needed.
 The PNG is ``vl_convert.svg_to_png`` of the SVG (``pip install vl-convert-python``; optional: about
 80 MB installed, needed only for PNG from Python: ``.svg`` and the browser's "save picture" need nothing).
 """
 from __future__ import annotations
 
-import base64
-import html
 import pathlib
-import re
-import struct
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
 import ipywidgets as w
 
 from ..engine.errors import describe, fail
 from ..views.image import MONO
-from ..views.looks_text import ROW_PX, TEXT_PX, TextRow, table_look, text_look
+from ..views.looks_text import ROW_PX, TEXT_PX, TextRow, text_look
 from ..views.palette import light_theme
-from ..views.svg import paint, table_svg, text_svg
+from ..views.svg import paint, text_svg
+from .page import save_page
+from .panels import HTMLPanel  # noqa: F401  (examples)
 
 FONT = MONO  # with CJK glyphs: the PNG rasteriser finds them in WenQuanYi Micro Hei
 SIZE, ROW = TEXT_PX, ROW_PX  # font px, text row px (the text Looks')
 GAP, PAD = 12, 8  # between panels; around the picture
 SUFFIXES = (".svg", ".png")
-BLOCKS = {"div", "p", "br", "tr", "li", "ul", "ol", "table", "details", "summary", "section", "h1", "h2", "h3",
-          "h4", "figure", "figcaption", "caption"}
 
 
 @dataclass
@@ -69,163 +64,11 @@ def lines_block(lines: list[tuple[str, bool]]) -> Block:
     return Block(*text_svg(text_look([TextRow(s, b) for s, b in lines])))
 
 
-def table_block(rows: list[list[tuple]]) -> Block:
-    """A table (cells ``(text, header[, colspan[, align]])``) painted from its Look. Example: ``table_block([[("w", True)]]).h == ROW``"""
-    return Block(*table_svg(table_look(rows)))
-
-
-def resolve_vars(s: str) -> str:
-    """CSS ``var(--a, var(--b, #hex))`` -> ``#hex``: a picture is drawn in the light theme.
-
-    Example: ``resolve_vars("fill:var(--jp-x, var(--vscode-y, #123456))") == "fill:#123456"``
-    """
-    pattern = re.compile(r"var\(--[\w-]+\s*,\s*([^()]*)\)")
-    while True:
-        new = pattern.sub(lambda m: m.group(1).strip(), s)
-        if new == s:
-            return re.sub(r"var\(--[\w-]+\)", "currentColor", s)
-        s = new
-
-
-def svg_block(raw: str) -> Block | None:
-    """An inline SVG (the graph) embedded as it is, its theme variables resolved; None if it does not parse.
-
-    Example: ``svg_block("<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'/>").w == 40``
-    """
-    raw = resolve_vars(raw)
-    try:
-        root = ET.fromstring(raw)
-    except ET.ParseError:
-        return None
-    def px(name, default):
-        m = re.match(r"[\d.]+", root.get(name, "") or "")
-        return float(m.group()) if m else default
-    return Block(raw, px("width", 300), px("height", 150))
-
-
-def png_size(data_uri: str) -> tuple[int, int] | None:
-    """(width, height) of a ``data:image/png;base64,`` image, from its IHDR chunk (None if it is not one).
-
-    Example::
-
-        from tr_widgets.views.image import png_data_uri
-        png_size(png_data_uri(np.zeros((2, 3, 3), np.uint8))) == (3, 2)
-    """
-    try:
-        head = base64.b64decode(data_uri.split(",", 1)[1][:64] + "==", validate=False)[:24]
-        return struct.unpack(">II", head[16:24]) if head[:8] == b"\x89PNG\r\n\x1a\n" else None
-    except (ValueError, IndexError, struct.error):
-        return None
-
-
-class _Rows(HTMLParser):
-    """HTML -> blocks: text rows, tables, PNG images; a closed <details> shows only its summary."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.blocks, self.lines, self.line = [], [], ""
-        self.skip = self.hidden = 0
-        self.details: list[bool] = []  # open?, innermost last
-        self.bolds: list[str] = []  # the tags that made the text bold
-        self.table: list | None = None
-        self.cell: list | None = None
-
-    def flush(self):
-        if self.line.strip():
-            self.lines.append((" ".join(self.line.split()), bool(self.bolds)))
-        self.line = ""
-
-    def flush_lines(self):
-        self.flush()
-        if self.lines:
-            self.blocks.append(lines_block(self.lines))
-            self.lines = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag in BLOCKS and self.table is None:
-            self.flush()
-        if tag in ("style", "script"):
-            self.skip += 1
-        elif tag == "details":
-            self.details.append("open" in a)
-            self.hidden += not self.details[-1]
-        elif tag == "summary" and self.details and not self.details[-1]:
-            self.hidden -= 1  # a closed <details> shows its summary
-        elif tag == "table" and not self.hidden:
-            self.flush_lines()
-            self.table = []
-        elif tag == "tr" and self.table is not None:
-            self.table.append([])
-        elif tag in ("td", "th") and self.table is not None:
-            span = a.get("colspan") or "1"
-            aligns = re.findall(r"text-align:\s*(\w+)", a.get("style") or "")
-            self.cell = ["", tag == "th", int(span) if span.isdigit() and int(span) > 0 else 1,
-                         "end" if aligns and aligns[-1] == "right" else "start"]
-        elif tag == "img" and not self.hidden and (a.get("src") or "").startswith("data:image/png"):
-            size = png_size(a["src"])
-            if size:
-                self.flush_lines()
-                src = html.escape(a["src"], quote=True)
-                self.blocks.append(Block(f"<image width='{size[0]}' height='{size[1]}' href='{src}' "
-                                         f"style='image-rendering:pixelated'/>", *size))
-        if tag in ("b", "strong") or "font-weight:600" in (a.get("style") or "").replace(" ", ""):
-            self.bolds.append(tag)
-
-    def handle_endtag(self, tag):
-        if tag in ("style", "script"):
-            self.skip = max(0, self.skip - 1)
-        elif tag == "summary" and self.details and not self.details[-1]:
-            self.flush()
-            self.hidden += 1
-        elif tag == "details" and self.details:
-            self.hidden -= not self.details.pop()
-        elif tag in ("td", "th") and self.cell is not None:
-            if self.table:
-                self.table[-1].append((" ".join(self.cell[0].split()), *self.cell[1:]))
-            self.cell = None
-        elif tag == "table" and self.table is not None:
-            self.blocks.append(table_block(self.table))
-            self.table = None
-        if self.bolds and self.bolds[-1] == tag:
-            self.flush()
-            self.bolds.pop()
-        if tag in BLOCKS and self.table is None:
-            self.flush()
-
-    def handle_data(self, data):
-        if self.skip or self.hidden > 0:
-            return
-        if self.cell is not None:
-            self.cell[0] += data
-        elif self.table is None:
-            self.line += data
-
-
-def html_block(value: str, theme: dict) -> Block:
-    """Our own panel markup (escaped user text) as SVG: text rows, aligned tables, embedded SVG and PNGs.
-
-    Example: ``html_block("<table><tr><th>a</th></tr><tr><td>1</td></tr></table>", light_theme()).h == 2 * ROW``
-    """
-    blocks = []
-    for i, part in enumerate(re.split(r"(<svg\b.*?</svg>)", value or "", flags=re.S | re.I)):
-        if i % 2:
-            b = svg_block(part)
-            if b is not None:
-                blocks.append(b)
-                continue
-        p = _Rows()
-        p.feed(part)
-        p.close()
-        p.flush_lines()
-        blocks += p.blocks
-    return stack(blocks, across=False, gap=4)
-
-
 def panel_block(widget, theme: dict) -> Block:
-    """One widget of the stepper's tree as a Block: a canvas's own SVG, HTML as text rows, boxes stacked.
+    """One widget of the stepper's tree as a Block: a canvas's own SVG, a panel's Looks, boxes stacked (a
+    widget with no Look, e.g. a selector, takes no room).
 
-    Example: ``panel_block(w.HBox([w.HTML("a"), w.HTML("b")]), light_theme()).h == ROW``
+    Example: ``panel_block(w.HBox([HTMLPanel.notice("a", ""), HTMLPanel.notice("b", "")]), light_theme()).h == ROW``
     """
     layout = getattr(widget, "layout", None)
     if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):
@@ -241,12 +84,8 @@ def panel_block(widget, theme: dict) -> Block:
         return stack(parts, across=False, gap=4)
     if hasattr(widget, "snapshot_svg"):
         return Block(*widget.snapshot_svg())
-    if getattr(widget, "looks", ()):  # a panel that keeps its Looks: painted, not read back from its HTML
+    if getattr(widget, "looks", ()):  # a panel that keeps its Looks: painted, never read back from its HTML
         return stack([Block(*paint(look)) for look in widget.looks], across=False, gap=4)
-    if hasattr(widget, "snapshot_html") and not isinstance(widget, w.Box):
-        return html_block(widget.snapshot_html(), theme)  # until the panel draws its own SVG
-    if isinstance(widget, w.HTML):
-        return html_block(widget.value, theme)
     if isinstance(widget, w.Box):
         return stack([panel_block(c, theme) for c in widget.children], across=isinstance(widget, w.HBox))
     return Block("", 0, 0)
@@ -255,9 +94,10 @@ def panel_block(widget, theme: dict) -> Block:
 def view_svg(stepper) -> str:
     """The stepper's current view as one SVG document (light theme; what ``save("x.svg")`` writes).
 
-    Example: ``ET.fromstring(view_svg(show(trace)))``  # parses as XML
+    Example: ``view_svg(show(trace)).startswith("<svg xmlns=")``  # one SVG document
     """
     theme = light_theme()
+    stepper.redraw()  # each panel's Looks are those of what it shows, whichever frame set its value
     c = stepper.controller
     head = lines_block([(f"{type(stepper).__name__} · {c.describe()}", True)])
     parts = [stack([head, panel_block(c.caption, theme)], across=False, gap=2)]  # the caption's Look
@@ -281,6 +121,8 @@ def save_view(stepper, path, scale: float = 1.0) -> pathlib.Path:
         fail("save(path)", 'a file name ending in ".svg" or ".png"', describe(path), 'pass e.g. w.save("view.png")')
     p = pathlib.Path(path)
     suffix = p.suffix.lower()
+    if suffix == ".html":  # the stepper itself, stepping offline (widgets/page.py)
+        return save_page(stepper, p)
     if suffix not in SUFFIXES:
         fail("save(path)", 'a file name ending in ".svg" or ".png"', f"{str(path)!r} (suffix {p.suffix or 'none'!r})",
              f'pass e.g. w.save("{p.stem or "view"}.png") or w.save("{p.stem or "view"}.svg")')

@@ -81,6 +81,15 @@ class FrameStreaming:
         finally:
             self._quiet(False)
 
+    def redraw(self) -> None:
+        """Draw the current step again, quietly: the same values (a function of the step and the selection), and
+        every panel holds the Looks of what it shows again (a frame sets values alone). ``save()`` calls it."""
+        self._quiet(True)
+        try:
+            self._draw(self.step, new_selection=False)
+        finally:
+            self._quiet(False)
+
     def _fits(self, n: int) -> tuple[bytes | None, int]:
         """(every frame packed, or None over the budget; the size an export would need, -1 if unknown)."""
         here = frames.state_of(self._targets)

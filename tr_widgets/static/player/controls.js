@@ -2,6 +2,7 @@
 // and what a screen reader says after each step. Every word shown comes from words.js.
 
 import { attr, el, text } from "../lib/dom.js";
+import { captionTokens } from "./caption.js";
 import { clockOf, go, setPlaying } from "./clock.js";
 import { bindStepper } from "./keys.js";
 import { savePicture } from "./picture.js";
@@ -23,19 +24,11 @@ function controlsIn(root) {
   return parts;
 }
 
-// The caption's tokens, quoted: “a” “b”. Parsed once per caption, inert (nothing runs or loads).
+// The caption's tokens, quoted: “a” “b”, from the caption's data (its parts), as the frame set them.
 function captionReader(model, c) {
-  let captioned = null, tokens = "";
   return () => {
     const m = c.targets && c.targets[model.get("caption_target") ?? -1];
-    const value = m && m.get("value");
-    if (typeof value !== "string") return "";
-    if (value !== captioned) {
-      const doc = new DOMParser().parseFromString(value, "text/html");
-      captioned = value;
-      tokens = [...doc.querySelectorAll(".tr-tok")].map((e) => `“${e.textContent}”`).join(" ");
-    }
-    return tokens;
+    return m ? captionTokens(m.get("parts")) : "";
   };
 }
 

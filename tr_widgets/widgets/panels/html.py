@@ -1,21 +1,25 @@
-"""The HTML panel: our own escaped markup (tables, inline SVG charts) that frames can drive."""
+"""The HTML panel: our own escaped markup (tables, inline SVG charts, the graph) that frames can drive, and the
+Looks it was drawn from (what ``save()`` paints)."""
 from __future__ import annotations
 
 from collections import OrderedDict
 
 import ipywidgets as w
 
+from ...views.looks_text import TextRow, text_look
+from ..markup import text_block
 from .common import Quiet
 
-LOOKS_KEPT = 512  # values whose Looks a panel remembers (frames may set any recorded step's value); older: read back
+LOOKS_KEPT = 512  # values whose Looks a panel remembers (frames may set any recorded step's value)
 
 
 class HTMLPanel(Quiet, w.HTML):
     """An ipywidgets HTML panel that frames can drive (its ``value`` is our own escaped markup).
 
-    A stepper that has the panel's Looks (``views.looks_text``: text, tables, line charts) shows them with
-    :meth:`show`; ``save()`` then paints the Looks of the value on screen (``looks``) with ``views.svg`` instead
-    of reading the HTML back. Frames set ``value`` alone (a recorded step), so the Looks are kept per value.
+    A stepper shows the panel's Looks (``views.looks_text``: text, tables, line charts; ``views.looks_graph``) with
+    :meth:`show`; ``save()`` paints the Looks of the value on screen (``looks``) with ``views.svg``, never reading
+    the HTML back. Frames set ``value`` alone (a recorded step), so the Looks are kept per value (the last
+    ``LOOKS_KEPT``); ``save()`` draws the current step again first, so it never depends on what is kept.
 
     Example: ``p = HTMLPanel(value="<b>o_i</b>"); p.looks == ()``
     """
@@ -33,3 +37,13 @@ class HTMLPanel(Quiet, w.HTML):
     def looks(self) -> tuple:
         """The Looks of the value on screen, or () when it was not shown from Looks."""
         return self.__dict__.get("_looks_of", {}).get(self.value, ())
+
+    @classmethod
+    def notice(cls, words: str, style: str, colour: str = "fg-muted", bold: bool = False) -> "HTMLPanel":
+        """A panel of one line of text (a notice), escaped, in ``style``; its Look a row in ``colour``.
+
+        Example: ``HTMLPanel.notice("no SDPA ran", "color:red", "bad", True).looks[0].rows[0].colour == "bad"``
+        """
+        panel = cls()
+        panel.show(text_block(words, style), (text_look([TextRow(words, bold, colour)]),))
+        return panel

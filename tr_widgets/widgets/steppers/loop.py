@@ -16,7 +16,7 @@ from ...views.loop import batch_size, loop_axes, quantity_bars, state_matrix, st
 from ...views.looks_text import Cell, TextRow, table_look, text_look
 from ..base import COMMON_OPTIONS, Stepper, bars_options, int_in, is_bool
 from ..layout import fold, follow_column, matrix_width, scrolling, set_series, wrap_row
-from ..markup import SCROLL, TABLE, TD, TH, THEME_VARS, escaped, graph_svg, index_of
+from ..markup import SCROLL, TABLE, TD, TH, THEME_VARS, escaped, graph_panel, index_of
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 
 # a long line of code wraps inside its column (continuation lines keep their indent), so the values beside it stay
@@ -122,7 +122,7 @@ class LoopStepper(Stepper):
         self.source.show(*self._source(t, values))  # its Looks kept with its HTML: save() paints them
         self._set_bars(t, batch, values)
         state = state_name(self.trace, part)
-        self.graph.value = graph_svg(graph_window(self._M, t, 0, o["graph_nodes"]), state)
+        self.graph.show(*graph_panel(graph_window(self._M, t, 0, o["graph_nodes"]), state))  # save() paints its Looks
         self.controller.set_caption(f"t = {index_of(t, T)} · {name} · {msg('loop.where', batch=batch)}", t)
 
     def _source(self, t: int, values: dict) -> tuple[str, tuple]:

@@ -15,7 +15,7 @@ from ..base import Stepper, equations_options, int_in, tqdm_progress
 from ..layout import fold, follow_column, matrix_width, scrolling, set_series, where_text, wrap_row
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
-from ..markup import equations_table, graph_svg, index_of
+from ..markup import equations_table, graph_panel, index_of
 from ..panel_looks import equations_looks
 
 # each flow quantity's name on screen: a symbol, or the i18n key of a name in words
@@ -146,7 +146,7 @@ class RecurrentStepper(Stepper):
         caption = msg("recurrent.equations_caption", t=index_of(shown, T), where=where)
         self.equations.show(equations_table(sv, caption), equations_looks(sv, caption))  # save() paints the Looks
         self._set_flow(sv, shown)
-        self.graph.value = graph_svg(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state)
+        self.graph.show(*graph_panel(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state))
         ended = "" if shown == t else " · " + msg("recurrent.sequence_ended", batch=batch, last=shown)
         self.controller.set_caption(f"t = {index_of(t, T)} · {self.trace.kind} · {where}{ended}", t)
 
