@@ -23,14 +23,14 @@ from ..attention import make_trace
 from ..capture import patch
 from ..capture.mha import project, snapshot
 from ..capture.softmax_net import ORIGINALS
-from ..errors import fail
+from ..errors import TraceInputError, fail  # noqa: F401  (TraceInputError: named by an example)
 from .edits import new_value
 
 
 def head_axis(trace) -> int:
     """The batch axis of ``trace`` that holds the heads, or one TraceInputError.
 
-    Example: ``head_axis(rec["h.0.attn"]) == 1  # [batch, head, L, S]``
+    Example: ``head_axis(at) == 1  # q [batch, head, L, E]: batch axes ('batch', 'head')``
     """
     if "head" not in trace.batch_names:
         fail("name", f"an attention with heads (a 'head' batch axis) to edit a head of", f"{trace.name!r} with batch "
@@ -41,7 +41,14 @@ def head_axis(trace) -> int:
 def check(edits, trace) -> None:
     """Every head edit fits ``trace``: the head exists, the query steps are in range, the value's shape.
 
-    Example: ``check([Edit.head("h.0.attn", 1)], rec["h.0.attn"])  # None; head=9 of 4 heads is refused``
+    Example::
+
+        check([Edit.head("sdpa", 1)], at) is None  # at: 2 heads, 6 queries
+        try:
+            check([Edit.head("sdpa", 9)], at); said = ""
+        except TraceInputError as e:
+            said = str(e)
+        said.startswith("head: expected a head of")
     """
     axis = head_axis(trace)
     heads, L = trace.batch_shape[axis], trace.L

@@ -19,7 +19,7 @@ EDITABLE = {"module": True, "ops": False}  # per form of LoopTrace: can its carr
 def check(edits, trace) -> None:
     """Every edit fits the LoopTrace: its form carries the state through a call, the step, the value's shape.
 
-    Example: ``check([Edit.state("Cell", 2, 0.0)], loop_tr)  # None for a cell called once per step``
+    Example: ``check([Edit.state("Cell", 2, 0.0)], loop_tr) is None  # a cell called once per step``
     """
     if not EDITABLE.get(trace.form, False):
         fail("name", "a recurrence whose step is a module called once per step (its state is that call's "
@@ -36,7 +36,16 @@ def check(edits, trace) -> None:
 def install(iv, module, trace, edits) -> None:
     """Put the edited forward on the step's module for the run (``iv``: the run's Interventions).
 
-    Example: ``with Interventions(cell) as iv: install(iv, cell, loop_tr, [Edit.state("Cell", 2, 0.0)])``
+    Example::
+
+        from tr_widgets.engine.whatif.apply import Interventions
+        cell, h = Cell(5, 2), torch.zeros(3, 2)
+        with tr_widgets.capture(cell) as cap:
+            h = cell(torch.ones(3, 3), cell(torch.ones(3, 3), h))  # two steps
+        with Interventions(cell) as iv:
+            install(iv, cell, cap["Cell"], [Edit.state("Cell", 0, 0.0)])
+            h0 = cell(torch.ones(3, 3), torch.zeros(3, 2))  # call 0: its output, the state carried, is edited
+        float(h0.abs().sum()) == 0.0
     """
     forward = _LoopForward(module, trace, {e.steps[0] % len(trace): e.value for e in edits})
     iv.override(module, forward)

@@ -23,7 +23,7 @@ import dataclasses
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ..errors import fail
+from ..errors import TraceInputError, fail  # noqa: F401  (TraceInputError: named by an example)
 from ..recurrent.cells import CELLS
 from ..recurrent.scan import linear_scan
 from .edits import new_state, new_value
@@ -36,8 +36,9 @@ class GateForce(TorchFunctionMode):
 
     Example::
 
-        with GateForce({0: [(None, torch.ones(2))]}):
-            y = torch.sigmoid(torch.zeros(2)) * 3  # the sigmoid's result is forced to 1 before the product
+        z = torch.zeros(2)
+        with GateForce({0: [(None, torch.ones(2))]}):  # call 0, the sigmoid: its result forced to 1
+            y = torch.sigmoid(z) * 3  # before the product reads it
         y.tolist() == [3.0, 3.0]
     """
 
@@ -74,8 +75,8 @@ def forced_step(spec, params, x, parts: tuple, gates: dict) -> tuple:
 
     Example::
 
-        spec = tr.spec  # an LSTM(2, 3)'s trace
-        h, c = forced_step(spec, tr.params[0][0], x[0], (h0, c0), {"f": 1.0, "i": 0.0})
+        h0, c0 = torch.randn(1, 4), torch.randn(1, 4)  # tr: an LSTM(3, 4)'s trace
+        h, c = forced_step(tr.spec, tr.params[0][0], x[0], (h0, c0), {"f": 1.0, "i": 0.0})
         torch.equal(c, c0)  # f = 1, i = 0: the cell state is kept exactly
     """
     h, c = parts[0], parts[1] if len(parts) > 1 else None
@@ -98,7 +99,14 @@ def forced_step(spec, params, x, parts: tuple, gates: dict) -> tuple:
 def check(edits, trace) -> None:
     """Every edit fits this recurrent trace (gate names from ``trace.spec``, steps, value shapes).
 
-    Example: ``check([Edit.gate("gru", "z", 2, 1.0)], gru_trace)  # None; a gate 'f' would be refused``
+    Example::
+
+        check([Edit.gate("LSTM", "f", 2, 1.0)], tr) is None  # tr: an LSTM's trace
+        try:
+            check([Edit.gate("LSTM", "z", 2, 1.0)], tr); said = ""
+        except TraceInputError as e:
+            said = str(e)
+        said.startswith("gate: expected one of the gates")
     """
     if trace.num_layers * trace.num_directions != 1 or trace.proj_size or trace.lengths is not None:
         fail("name", "a one-layer, one-direction recurrent module (no proj_size, no PackedSequence) to edit",
@@ -120,7 +128,10 @@ def check(edits, trace) -> None:
 
 
 def state_at(trace, t: int) -> tuple:
-    """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``)."""
+    """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``).
+
+    Example: ``torch.equal(state_at(tr, 2)[1], tr.cell()[2])  # an LSTM's (h_2, c_2)``
+    """
     t = t % trace.seq_len
     h = trace.hidden()[t]
     return (h, trace.cell()[t]) if trace.spec.has_cell else (h,)
@@ -141,7 +152,13 @@ def _events(edits, T):
 def install(iv, module, trace, edits) -> None:
     """Put the edited forward on ``module`` for the run (``iv``: the run's Interventions).
 
-    Example: ``with Interventions(lstm) as iv: install(iv, lstm, tr, [Edit.state("lstm", 3, 0.0)]); lstm(x)``
+    Example::
+
+        from tr_widgets.engine.whatif.apply import Interventions
+        with Interventions(lstm) as iv:  # tr: lstm's trace on x
+            install(iv, lstm, tr, [Edit.state("LSTM", 3, 0.0)])
+            out, _ = lstm(x)
+        float(out[3].abs().sum()) == 0.0 and torch.equal(out[:3], tr.output[:3])
     """
     gates, states = _events(edits, trace.seq_len)
     step = _CellForward if isinstance(module, CELLS) else _WholeForward
@@ -154,7 +171,10 @@ def finish(after, forward):
     """The after-run's trace of an edited LSTM called once over the sequence, with the cell states the run
     really carried (a trace replays c_t from its gates, which cannot know a gate or a c that was edited).
 
-    Example: ``finish(after_rec["lstm"], forward).cell()[t]  # the c_t the edited run carried``
+    Example::
+
+        wi = tr_widgets.what_if(lstm, lambda: lstm(x), Edit.state("LSTM", 2, (None, 0.0)))  # c_2 zeroed
+        float(wi.after["LSTM"].cell()[2].abs().sum()) == 0.0  # what_if finished the trace with finish()
     """
     fixed = getattr(forward, "cells", None)
     if not fixed or not after.spec.has_cell:

@@ -45,7 +45,7 @@ class Target:
     ``finish(after_trace, installed, edits)``. What ``install`` returns says ``applied`` once the run made the
     edited call (a run that never reaches it is refused, never shown as "no difference").
 
-    Example: ``target_of(rec["lstm"]).kinds == ("state", "gate")``
+    Example: ``target_of(rec["LSTM"]).kinds == ("state", "gate")``
     """
 
     kinds: tuple
@@ -70,7 +70,7 @@ WHAT = {"state": "a state", "gate": "a gate", "head": "an attention head"}
 def target_of(trace, edit=None) -> Target:
     """The Target of ``trace``'s type (its MRO), or one TraceInputError saying what can be edited.
 
-    Example: ``target_of(rec["h.0.attn"]).kinds == ("head",)``
+    Example: ``(target_of(at).kinds, target_of(loop_tr).kinds) == (("head",), ("state",))``
     """
     found = next((TARGETS[t] for t in type(trace).__mro__ if t in TARGETS), None)
     kinds = [] if found is None else list(found.kinds)
