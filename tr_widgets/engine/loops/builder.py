@@ -77,6 +77,9 @@ class LoopTraceBuilder:
         fresh = [x for x in tensors if id(x) not in seen]  # a state is also a quantity: counted once
         seen.update(map(id, fresh))
         self.nbytes += sum(map(_NBYTES, fresh))
+        self._budget(t)
+
+    def _budget(self, t: int) -> None:
         if self.nbytes > self.budget:
             raise MemoryBudgetError(
                 f"{self.name or 'loop'}: expected the values of a recurrence within the memory budget of "
@@ -143,6 +146,27 @@ class LoopTraceBuilder:
         self.states.append(s_out)
         self.inputs.append(x)
         self.values.append(vals)
+
+    def add_steps(self, inputs, states, blank) -> None:
+        """Steps whose quantities were all left out (``blank``: one placeholder per name, re-derived on access by
+        ``derive``): their fresh inputs and the states they carried out, each a tuple of tensors. The same checks
+        as :meth:`add_values`, in bulk (a long loop's later steps).
+
+        Example: ``b.add_steps([(x3,), (x4,)], [(h3,), (h4,)], (DROPPED,) * len(b.names))``
+        """
+        shapes, blank = [r.shape for r in self.initial], tuple(blank)
+        for x, s in zip(inputs, states):
+            t = len(self.states)
+            if len(s) != len(shapes) or any(type(p) is not torch.Tensor or p.shape != sh  # noqa: E721 - fast
+                                            for p, sh in zip(s, shapes)):
+                self._check_state(_parts(s, "state", t), t, "state")  # the one message, naming the step
+            if any(map(_REQUIRES_GRAD, s)) or any(map(_REQUIRES_GRAD, x)):
+                s, x = _detached(s), _detached(x)
+            self.nbytes += sum(map(_NBYTES, s)) + sum(map(_NBYTES, x))
+            self._budget(t)
+            self.states.append(s)
+            self.inputs.append(x)
+            self.values.append(blank)
 
     def build(self, output=None, derive=None) -> LoopTrace:
         """The frozen trace of the steps added (``derive``: re-derives values left out, see ``LoopTrace.derive``).

@@ -9,7 +9,9 @@ submodule's call). Innermost watched frame wins.
 Cost: on the forward's clock each op only appends one tuple (where the frame was in its bytecode, the op,
 its arguments and result, all by reference; nothing is copied), and every 512 ops the bytes kept are
 counted against the memory budget. Everything else (the line of each op, which statement execution it
-belongs to, the names) is worked out once, when the recording is first read (``Recording.ops``).
+belongs to, the names) is worked out once, when the recording is first read (``Recording.ops``). Once a
+loop's step is known (``steady.py``), the recorder leaves torch's stack for the loop's later steps where it
+can (``fast.py``: a line tracer on the forward's frame reads each step's state and input instead).
 
 Names come from the source, read once with ``ast`` (``source.code_info``): when a statement's ops are done,
 its last op gets the assigned variable's name (``I = torch.sigmoid(...)`` names the sigmoid's result ``I``);

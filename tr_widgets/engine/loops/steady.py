@@ -11,6 +11,8 @@ the results and arguments the trace reads (the state out, the state read, the fr
 What was dropped is re-derived exactly when a step is looked at (``replay.StepReplay``): the step's ops are
 called again on that step's state and input, and the state they give must equal the one kept, bitwise. A
 step with in-place or random ops is never made steady (calling it again would change something or differ).
+Where the loop allows it (``fast.eligible``), the steady recorder then hands the later steps to
+``fast.Tail``, which leaves torch's stack altogether.
 """
 from __future__ import annotations
 

@@ -98,10 +98,7 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
         prev = out
     tail, first = found.tail, len(b.states)
     if tail is not None:  # fast.Tail: the later steps' state and input, as the code's variables held them
-        blank = (DROPPED,) * len(b.names)
-        for out, x in zip(tail.states, tail.inputs):
-            b.add_values(x, prev, out, blank)
-            prev = out
+        b.add_steps(tail.inputs, tail.states, (DROPPED,) * len(b.names))
     dropped = tail is not None or any(v is DROPPED for v in outs[found.bounds[0][0]:found.bounds[-1][1]])
     varying = {p: [outs[s + p] for s, _ in found.bounds] for p in found.varying}
     replay = StepReplay(reps[0], found.state, ins, found.reads, split, where, varying) if dropped else None
