@@ -23,6 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from ..engine.capture import SUPPORTED, Capture, CaptureWarning, capture
 from ..engine.errors import describe, one_line
 from ..engine.recurrent import CELLS, FULL
+from ..engine.whatif.compare import Comparison
 from ..i18n import msg, msg_or, on_language_change
 from .cell_loops import run_watched
 from .demos import DEMOS, GRAD_LOSS, Demo, HelpShown, Parser, register_demo as _register
@@ -178,6 +179,8 @@ class TrStepMagics(Magics):
             value = eval(code, self.shell.user_global_ns, self.shell.user_ns)  # errors are the user's own
         from ..widgets import show, stepper_class
 
+        if isinstance(value, Comparison):  # what_if(...) / compare(...): the two runs it made, not what rec saw
+            return show(value)
         if not len(rec) and isinstance(value, Capture):
             return view_of(value, expr)  # %tr_step rec: a capture made earlier
         if not len(rec) and stepper_class(value) is not None:
