@@ -158,3 +158,44 @@ def test_an_error_raised_in_the_tail_reaches_the_user_and_leaves_no_tracer():
         with capture(m):
             m(x)
     assert sys.gettrace() is None and torch._C._len_torch_function_stack() == depth
+
+
+class Shrinks(nn.Module):
+    """The same ops every step, but the batch of the inputs (a list) shrinks at step 90, and the state with it."""
+
+    def __init__(self):
+        super().__init__()
+        self.W = _p(3, 3)
+
+    def forward(self, inputs):
+        h = torch.zeros(inputs[0].shape[0], 3)
+        for X in inputs:
+            h = torch.tanh(X + h[:X.shape[0]] @ self.W)
+        return h
+
+
+def test_a_state_that_changes_shape_in_the_tail_is_refused_naming_the_step():
+    torch.manual_seed(5)
+    m, xs = Shrinks(), [torch.randn(2, 3) for _ in range(90)] + [torch.randn(1, 3) for _ in range(10)]
+    tail, _ = _tail(m, xs)
+    assert tail is not None and tail.at is not None  # the shapes changed after the recorder left
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptureWarning)
+        with capture(m) as rec:
+            m(xs)
+    assert not _loops(rec)
+    (_, msg), = rec.skipped
+    assert "step 90" in msg and "shape" in msg and "Fix:" in msg
+
+
+def test_over_the_memory_budget_in_the_tail_drops_what_it_kept():
+    from tr_widgets.engine.loops.ops import Recording
+    torch.manual_seed(6)
+    m, x = LSTMScratch(4, 8), torch.randn(400, 2, 4)
+    ops = OpRecorder(steady=True, budget=40_000)
+    r = ops.start(LSTMScratch.forward.__code__)
+    m(x)
+    ops.stop(r)
+    assert isinstance(r, Recording) and r.tail.at is not None and r.over and not r.tail.states and not r.raw
+    with pytest.raises(Exception, match="memory budget.*Fix:"):
+        r.check_budget("LSTMScratch.forward")

@@ -139,16 +139,18 @@ class Tail:
     def _name(self, loc) -> bool:
         """Name the state and the fresh inputs of the step just recorded by the frame's variables holding them."""
         rec, st = self.rec, self.rec.steady
-        if st is None or st.pos != 0 or not self.seq:
+        if st is None or not self.seq:
             return False
-        base = len(rec.raw) - st.size * WIDTH
-        if base < 0:
+        # the template may start mid-step (an op whose result holds no tensor, ``X.shape``, opens the step): the
+        # latest op at template position q began the current cycle (q < pos) or ended the last one
+        cur, raw = len(rec.raw) // WIDTH - st.pos, rec.raw
+
+        def at(q: int) -> int:
+            return (cur + q if q < st.pos else cur - st.size + q) * WIDTH
+        if cur - st.size < 0:
             return False
-        outs = []
-        for q, j in self.state_at:
-            o = rec.raw[base + q * WIDTH + 6]
-            outs.append(o[j] if isinstance(o, (tuple, list)) else o)
-        ins = [tensors_in(rec.raw[base + q * WIDTH + 4], rec.raw[base + q * WIDTH + 5])[k] for q, k in self.fresh_at]
+        outs = [o[j] if isinstance(o := raw[at(q) + 6], (tuple, list)) else o for q, j in self.state_at]
+        ins = [tensors_in(raw[at(q) + 4], raw[at(q) + 5])[k] for q, k in self.fresh_at]
         want = [self.loop.target] * len(ins)  # the loop's own target first (``X``), then any variable holding it
         names = [next((n for n in (w, *loc) if n in loc and loc[n] is t), None)
                  for t, w in zip((*outs, *ins), (*self.state_names, *want))]
