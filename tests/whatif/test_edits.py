@@ -13,7 +13,7 @@ from tr_widgets.engine.whatif.run import what_if
 
 def test_edits_are_data_with_a_deterministic_repr():
     e = Edit.gate("lstm", "f", range(2, 4), 1.0)
-    assert (e.kind, e.name, e.gate, e.steps, e.first_step) == ("gate", "lstm", "f", (2, 3), 2)
+    assert (e.kind, e.name, e.gate_name, e.steps, e.first_step) == ("gate", "lstm", "f", (2, 3), 2)
     assert repr(e) == "Edit.gate('lstm', 'f', steps=[2, 3], value=1.0)"
     assert repr(Edit.state("gru", 5, torch.zeros(1, 4))) == "Edit.state('gru', step=5, value=tensor[1, 4])"
 

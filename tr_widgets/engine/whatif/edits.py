@@ -47,7 +47,7 @@ class Edit:
     Example::
 
         e = tr_widgets.Edit.gate("lstm", "f", steps=[3, 4], value=1.0)  # clamp the forget gate at steps 3, 4
-        (e.kind, e.name, e.steps, e.gate) == ("gate", "lstm", (3, 4), "f")
+        (e.kind, e.name, e.steps, e.gate_name) == ("gate", "lstm", (3, 4), "f")
         repr(tr_widgets.Edit.state("gru", 5, 0.0))  # "Edit.state('gru', step=5, value=0.0)"
     """
 
@@ -55,8 +55,8 @@ class Edit:
     name: str  # a recorded name
     steps: tuple | None  # state: (step,); gate: the steps; head: the query steps, None for all
     value: Any
-    gate: str | None = None
-    head: int | None = None
+    gate_name: str | None = None  # a gate edit's gate (the field is not named gate: Edit.gate makes one)
+    head_index: int | None = None  # a head edit's head
 
     @classmethod
     def state(cls, name: str, step: int, value) -> "Edit":
@@ -82,7 +82,7 @@ class Edit:
         if not isinstance(gate, str) or not gate:
             fail("gate", "a gate's name (a str, e.g. 'f')", describe(gate), "pass a name from trace.spec.gates")
         _check_value(value)
-        return cls("gate", name, _steps("steps", steps), value, gate=gate)
+        return cls("gate", name, _steps("steps", steps), value, gate_name=gate)
 
     @classmethod
     def head(cls, name: str, head: int, value=0.0, steps=None) -> "Edit":
@@ -95,7 +95,7 @@ class Edit:
         if not isinstance(head, numbers.Integral) or isinstance(head, bool) or head < 0:
             fail("head", "a head index (an int ≥ 0)", describe(head), "pass e.g. head=0")
         _check_value(value)
-        return cls("head", name, None if steps is None else _steps("steps", steps), value, head=int(head))
+        return cls("head", name, None if steps is None else _steps("steps", steps), value, head_index=int(head))
 
     @property
     def first_step(self) -> int:
@@ -110,9 +110,9 @@ class Edit:
         if self.kind == "state":
             return f"Edit.state({self.name!r}, step={self.steps[0]}, value={value})"
         if self.kind == "gate":
-            return f"Edit.gate({self.name!r}, {self.gate!r}, steps={list(self.steps)}, value={value})"
+            return f"Edit.gate({self.name!r}, {self.gate_name!r}, steps={list(self.steps)}, value={value})"
         steps = "None" if self.steps is None else list(self.steps)
-        return f"Edit.head({self.name!r}, head={self.head}, value={value}, steps={steps})"
+        return f"Edit.head({self.name!r}, head={self.head_index}, value={value}, steps={steps})"
 
 
 def _name(name) -> None:

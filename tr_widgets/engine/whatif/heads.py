@@ -33,7 +33,7 @@ def head_axis(trace) -> int:
     Example: ``head_axis(at) == 1  # q [batch, head, L, E]: batch axes ('batch', 'head')``
     """
     if "head" not in trace.batch_names:
-        fail("name", f"an attention with heads (a 'head' batch axis) to edit a head of", f"{trace.name!r} with batch "
+        fail("name", "an attention with heads (a 'head' batch axis) to edit a head of", f"{trace.name!r} with batch "
              f"axes {list(trace.batch_names)}", "edit a multi-head attention (4-D q: [batch, head, L, E])")
     return list(trace.batch_names).index("head")
 
@@ -53,8 +53,8 @@ def check(edits, trace) -> None:
     axis = head_axis(trace)
     heads, L = trace.batch_shape[axis], trace.L
     for e in edits:
-        if e.head >= heads:
-            fail("head", f"a head of {trace.name!r} in [0, {heads - 1}]", repr(e.head), "pick an existing head")
+        if e.head_index >= heads:
+            fail("head", f"a head of {trace.name!r} in [0, {heads - 1}]", repr(e.head_index), "pick an existing head")
         for s in e.steps or ():
             if not -L <= s < L:
                 fail("steps", f"query steps in [0, {L - 1}] of {trace.name!r}", repr(s), "pick recorded queries")
@@ -71,7 +71,7 @@ def edit_weights(weights: torch.Tensor, axis: int, edits) -> torch.Tensor:
     """
     w = weights.clone()
     for e in edits:
-        rows = w.select(axis, e.head)  # [*other batch, L, S]
+        rows = w.select(axis, e.head_index)  # [*other batch, L, S]
         index = slice(None) if e.steps is None else [s % w.shape[-2] for s in e.steps]
         old = rows[..., index, :]  # [*other batch, len(steps), S]
         rows[..., index, :] = new_value(e.value, old, "value")
@@ -86,7 +86,7 @@ def splice(out: torch.Tensor, edited: torch.Tensor, axis: int, edits) -> torch.T
     out = out.clone()
     for e in edits:
         rows = slice(None) if e.steps is None else [s % out.shape[-2] for s in e.steps]
-        out.select(axis, e.head)[..., rows, :] = edited.select(axis, e.head)[..., rows, :]  # [*b, rows, Ev]
+        out.select(axis, e.head_index)[..., rows, :] = edited.select(axis, e.head_index)[..., rows, :]  # [*b, rows, Ev]
     return out
 
 

@@ -7,7 +7,7 @@ A module called once over the sequence (``whole``): its forward is replaced for 
    from the recorded state"), else runs the module's own forward over those steps;
 2. runs each step whose gate is edited with the kind's own step (``spec.step``: torch's equations on the
    module's weights), the edited gate written into the step's own tensor right after the op that made it
-   (:class:`GateForce`), so everything computed from it sees the new value;
+   (``forced.GateForce``), so everything computed from it sees the new value;
 3. replaces the state carried out of an edited step (h_t is also what the module outputs at step t, so a
    trace of the run replays step t + 1 from the state it really received);
 4. runs the module's own (fused) forward over the rest, from the state reached.
@@ -21,79 +21,12 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from ..errors import TraceInputError, fail  # noqa: F401  (TraceInputError: named by an example)
 from ..recurrent.cells import CELLS
 from ..recurrent.scan import linear_scan
 from .edits import new_state, new_value
-
-
-class GateForce(TorchFunctionMode):
-    """Counts the torch calls of one step; ``force`` {call index: [(part, new)]} writes ``new`` into that
-    call's result (``part``: which element of a tuple result, None for the result itself) before any later
-    call reads it. Without ``force`` it keeps every result (a first pass finds which call made a gate).
-
-    Example::
-
-        z = torch.zeros(2)
-        with GateForce({0: [(None, torch.ones(2))]}):  # call 0, the sigmoid: its result forced to 1
-            y = torch.sigmoid(z) * 3  # before the product reads it
-        y.tolist() == [3.0, 3.0]
-    """
-
-    def __init__(self, force=None):
-        super().__init__()
-        self.force, self.results, self.n = force, [], 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        r = func(*args, **(kwargs or {}))
-        if self.force is None:
-            self.results.append(r)
-        else:
-            for part, new in self.force.get(self.n, ()):
-                (r if part is None else r[part]).copy_(new)
-        self.n += 1
-        return r
-
-
-def _made_by(results: list, obj) -> tuple:
-    """(index, part) of the last call whose result is ``obj`` (or holds it)."""
-    for j in range(len(results) - 1, -1, -1):
-        r = results[j]
-        if r is obj:
-            return j, None
-        if isinstance(r, (tuple, list)):
-            for i, e in enumerate(r):
-                if e is obj:
-                    return j, i
-    raise RuntimeError("the gate was not made by a torch call of the step")  # pragma: no cover
-
-
-def forced_step(spec, params, x, parts: tuple, gates: dict) -> tuple:
-    """One step of ``spec`` from state ``parts`` with ``gates`` {name: value} forced: the new state parts.
-
-    Example::
-
-        h0, c0 = torch.randn(1, 4), torch.randn(1, 4)  # tr: an LSTM(3, 4)'s trace
-        h, c = forced_step(tr.spec, tr.params[0][0], x[0], (h0, c0), {"f": 1.0, "i": 0.0})
-        torch.equal(c, c0)  # f = 1, i = 0: the cell state is kept exactly
-    """
-    h, c = parts[0], parts[1] if len(parts) > 1 else None
-    with torch.no_grad():
-        if not gates:
-            out = spec.step(x, h, c, params)
-        else:
-            first = GateForce()
-            with first:
-                out = spec.step(x, h, c, params)
-            force = {}
-            for name, value in gates.items():
-                j, part = _made_by(first.results, out[name])
-                force.setdefault(j, []).append((part, new_value(value, out[name].clone(), "value")))
-            with GateForce(force):
-                out = spec.step(x, h, c, params)
-    return (out["h_t"], out["c_t"]) if spec.has_cell else (out["h_t"],)
+from .forced import forced_step
 
 
 def check(edits, trace) -> None:
@@ -118,23 +51,29 @@ def check(edits, trace) -> None:
                 fail("step" if e.kind == "state" else "steps", f"a step in [0, {T - 1}] of {trace.name!r}",
                      repr(s), f"pick a step of the recorded sequence (T = {T})")
         if e.kind == "gate":
-            if e.gate not in trace.spec.gates:
-                fail("gate", f"one of the gates of {trace.name!r} {list(trace.spec.gates)}", repr(e.gate),
+            if e.gate_name not in trace.spec.gates:
+                fail("gate", f"one of the gates of {trace.name!r} {list(trace.spec.gates)}", repr(e.gate_name),
                      "pick a gate from trace.spec.gates" + ("" if trace.spec.gates else
                                                             " (this kind has none: edit its state instead)"))
-            new_value(e.value, trace.gates()[e.gate][e.steps[0]], "value")
+            new_value(e.value, trace.gates()[e.gate_name][e.steps[0]], "value")
         else:
             new_state(e.value, state_at(trace, e.steps[0]), "value")
 
 
 def state_at(trace, t: int) -> tuple:
-    """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``).
+    """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``). An LSTM's c_t
+    comes from replaying steps 0..t only (two batched products and a scan): cheap next to running them again.
 
-    Example: ``torch.equal(state_at(tr, 2)[1], tr.cell()[2])  # an LSTM's (h_2, c_2)``
+    Example: ``torch.allclose(state_at(tr, 2)[1], tr.cell()[2])  # an LSTM's (h_2, c_2)``
     """
     t = t % trace.seq_len
     h = trace.hidden()[t]
-    return (h, trace.cell()[t]) if trace.spec.has_cell else (h,)
+    if not trace.spec.has_cell:
+        return (h,)
+    with torch.no_grad():
+        g = trace.spec.replay(trace.x[:t + 1], trace.hidden()[:t + 1], trace.h0[0], trace.params[0][0], False)
+        c = linear_scan(g["f"], g["i"] * g["g"], trace.c0[0])  # [t + 1, B, H]
+    return h, c[-1]
 
 
 def _events(edits, T):
@@ -143,7 +82,7 @@ def _events(edits, T):
     for e in edits:
         for s in e.steps:
             if e.kind == "gate":
-                gates.setdefault(norm(s), {})[e.gate] = e.value
+                gates.setdefault(norm(s), {})[e.gate_name] = e.value
             else:
                 states[norm(s)] = e.value
     return gates, states
@@ -254,8 +193,9 @@ class _WholeForward:
     def _edit_state(self, t, outs, parts):
         if t not in self.states:
             return outs, parts
-        parts = new_state(self.states[t], parts, "value")
-        self._keep(t, parts)
+        old, parts = parts, new_state(self.states[t], parts, "value")
+        if len(parts) > 1 and not torch.equal(parts[1], old[1]):  # else a replay of the trace gives the same c
+            self._keep(t, parts)
         last = outs[-1]
         outs[-1] = torch.cat([last[:-1], parts[0][None].to(last.dtype)])  # h_t out = the state carried on
         return outs, parts

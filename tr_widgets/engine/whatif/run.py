@@ -74,6 +74,21 @@ def what_if(model: nn.Module, run, *edits: Edit) -> Comparison:
     _check_args(model, run, edits)
     with capture(model) as before:
         before_output = run()
+    after, after_output = run_edited(model, run, before, edits)
+    return Comparison(before, after, before_output, after_output, edits)
+
+
+def run_edited(model: nn.Module, run, before, edits) -> tuple:
+    """``(after, after_output)``: ``run`` under a capture with ``edits`` installed, checked against ``before``
+    (a capture of the same run). This is the what-if's own cost (``benchmarks/bench_what_if.py`` times it).
+
+    Example::
+
+        with tr_widgets.capture(lstm) as before:
+            lstm(x)
+        after, (out, _) = run_edited(lstm, lambda: lstm(x), before, [Edit.state("LSTM", 4, 0.0)])
+        float(out[4].abs().sum()) == 0.0 and after.names == ["LSTM"]
+    """
     sites = _sites(before, edits)
     installed = []
     with Interventions(model) as iv:
@@ -87,7 +102,7 @@ def what_if(model: nn.Module, run, *edits: Edit) -> Comparison:
             fail("edits", f"edits on calls the run makes again ({trace.name!r} is recorded in the first run)",
                  f"{group[0]!r}: the edited run did not make that call (or not as far as the edited step)",
                  "make run() call the model the same way each time")
-    return Comparison(before, after, before_output, after_output, edits)
+    return after, after_output
 
 
 def _finish(after, sites, installed) -> None:
