@@ -100,6 +100,7 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     # views: overviews and windows of long axes
     "view.overview_whole": "overview: the whole {rows}×{cols} matrix, not reduced",
     "view.overview_reduced": "overview: {rows}×{cols} reduced to {out_rows}×{out_cols} by max-pooling {fr}×{fc} blocks (largest |value| kept)",
+    "view.overview_filling": "computing the overview: {pct}% done (the first {rows} of {total} rows); steps work meanwhile · {notice}",
     "view.range_note": "{axis} {first}–{last} of 0–{full_last}",
     "notes.title": "Note",
     # counted nouns: "<key>.one" for n == 1, "<key>.many" otherwise (markup.counted)

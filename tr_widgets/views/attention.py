@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..engine.attention import pooled_weights
+from ..engine.attention import AttentionTrace, pooled_weights
+from ..engine.attention.row_window import row_window
 from ..engine.batch import batch_names
 from ..engine.errors import fail
-from .matrix import (OVERVIEW, Overview, Window, overview_notice, pool_factors, quantize, to_numpy,
+from ..i18n import msg
+from .matrix import (NONFINITE, OVERVIEW, Overview, Window, overview_notice, pool_factors, quantize, to_numpy,
                      value_range)
 
 # How close o_i must be to torch's own SDPA row for the view to show ✓ (relative to the row's size).
@@ -86,8 +88,8 @@ def weights_rows(trace, index: tuple, r0: int, r1: int, keys: int | None = None)
 def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None) -> Overview:
     """The whole weights matrix of one batch/head entry, max-pooled to ≤ ``max_px`` per side.
 
-    Streamed by the engine (``engine.attention.pooled_weights``): one block of query rows at a time,
-    a causal block only over the keys it may see, so memory stays bounded and causal costs half.
+    Streamed by the engine (``engine.attention.pooled_weights``): one chunk of query rows × keys at a
+    time, a causal band only over the keys it may see, so memory stays bounded and causal costs half.
     ``progress`` (optional) wraps an iterable: ``progress(iterable, total=n, desc=...)`` (tqdm).
 
     Example::
@@ -96,13 +98,35 @@ def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None)
     """
     factors = pool_factors((trace.L, trace.S), max_px)
     pooled, blocked = pooled_weights(trace, index, factors, progress=progress)
+    return overview_image(trace, pooled, blocked, factors)
+
+
+def overview_image(trace, pooled, blocked, factors: tuple[int, int], rows_done: int | None = None,
+                   progress: float = 1.0) -> Overview:
+    """The :class:`Overview` of pooled weights (``engine.attention.pooled_weights``), of which only the
+    first ``rows_done`` rows may be computed yet (None: all): later rows are coded NONFINITE (drawn
+    plain, "not yet"), the colour range is the computed rows' own, and the notice says how far it is.
+    Once every row is in, it is exactly :func:`weights_overview`'s.
+
+    Example::
+
+        from tr_widgets.engine.attention.overview import empty_overview
+        pooled, blocked = empty_overview(at, (1, 1))           # nothing computed yet
+        ov = overview_image(at, pooled, blocked, (1, 1), rows_done=0, progress=0.0)
+        assert "0%" in ov.notice and (ov.codes == NONFINITE).all()   # every row drawn "not yet"
+    """
     img = to_numpy(pooled)  # [out_r, out_c]
     blk = None if blocked is None else blocked.cpu().numpy()
-    shown = img if blk is None else np.where(blk, np.nan, img)
+    done = img.shape[0] if rows_done is None else int(rows_done)
+    shown = img[:done] if blk is None else np.where(blk[:done], np.nan, img[:done])
     vmin, vmax = value_range(shown, signed=False, robust=True)
     codes = quantize(img, vmin, vmax, blk)
-    return Overview(codes, vmin, vmax, factors, (trace.L, trace.S), overview_notice((trace.L, trace.S), codes.shape,
-                                                                                  factors))
+    codes[done:] = NONFINITE
+    notice = overview_notice((trace.L, trace.S), codes.shape, factors)
+    if done < img.shape[0]:
+        notice = msg("view.overview_filling", pct=int(progress * 100), rows=done * factors[0], total=trace.L,
+                     notice=notice)
+    return Overview(codes, vmin, vmax, factors, (trace.L, trace.S), notice)
 
 
 RANGE_CELLS = 1 << 18  # weights read to fix the colour range over every head (larger: evenly spaced rows)
@@ -211,6 +235,16 @@ class RowView:
         return self.max_abs_diff <= self.tolerance
 
 
+def _row(trace, i: int, index: tuple, c0: int, c1: int):
+    """(the row's record, its terms of keys [c0, c1) [n, Ev], the term of any key j [Ev], keys scored)."""
+    if type(trace).row is AttentionTrace.row:  # a plain softmax: only the window's terms, the open keys scored
+        r = row_window(trace, i, index, c0, c1)
+        v = trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index]  # [S, Ev]
+        return r, r.terms, lambda j: r.weights[j] * v[j], r.keys
+    r = trace.row(i, index)  # a trace's own row (a module's chain, a state-space model): every term
+    return r, r.terms[c0:c1], lambda j: r.terms[j], trace.S
+
+
 def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 32, top_k: int = 6) -> RowView:
     """Query ``i`` of batch/head ``index``: stages over the key window ``keys``, top terms, checks.
 
@@ -219,18 +253,16 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
         rv = row_view(at, 5, (0, 0), (0, at.S))
         rv.row_sum, rv.max_abs_diff              # 1.0, ~1e-7
     """
-    r = trace.row(i, index)  # O(S·E): no T×T matrix, the causal row built directly
     c0, c1 = keys
+    r, window_terms, term, scored = _row(trace, i, index, c0, c1)  # no T×T matrix; the causal row directly
     d = min(dims, trace.Ev)
-    w = r.weights.double()
     sdpa = trace.sdpa_row(i, index)  # [Ev]: torch's own output for this one row
     open_keys = int((~r.blocked).sum())
     k = min(top_k, open_keys)  # masked keys (weight 0) never make the list
     rank = r.weights if trace.normalized else r.weights.abs()  # an SSM's weights may be negative: by size
     top_idx = torch.topk(rank.masked_fill(r.blocked, -float("inf")), k).indices.tolist() if k else []
-    terms = to_numpy(r.terms)  # [S, Ev]
-    v = trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index]  # [S, Ev]
-    top = [(j, float(r.weights[j]), to_numpy(v[j])[:d], terms[j, :d]) for j in top_idx]
+    v = trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][:scored]  # [scored, Ev]
+    top = [(j, float(r.weights[j]), to_numpy(v[j])[:d], to_numpy(term(j))[:d]) for j in top_idx]
     # the other terms, summed as one product with the listed keys' weights zeroed: no float64 copy of all S
     # terms, and no cancellation (o_i less the large terms would flip the sign of a rest near 0)
     others = r.weights.masked_fill(torch.zeros_like(r.blocked).index_fill_(0, torch.tensor(top_idx, dtype=torch.long,
@@ -239,9 +271,9 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
     return RowView(
         i=i, keys=(c0, c1), scores=to_numpy(r.scores[c0:c1]), scaled=to_numpy(r.scaled[c0:c1]),
         masked=to_numpy(r.masked[c0:c1]), weights=to_numpy(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),
-        terms=np.ascontiguousarray(terms[c0:c1, :d]), output=to_numpy(r.output)[:d], sdpa=to_numpy(sdpa)[:d],
-        top=top, rest=rest.astype(np.float32), row_sum=float(w.sum()),
+        terms=np.ascontiguousarray(to_numpy(window_terms)[:, :d]), output=to_numpy(r.output)[:d],
+        sdpa=to_numpy(sdpa)[:d], top=top, rest=rest.astype(np.float32), row_sum=float(r.weights.double().sum()),
         max_abs_diff=float((r.output.double() - sdpa.double()).abs().max()),
-        fully_masked=bool(r.blocked.all()), blocked_total=int(r.blocked.sum()),
+        fully_masked=bool(r.blocked.all()), blocked_total=int(r.blocked.sum()) + trace.S - scored,
         normalized=trace.normalized, blocked_weight=float(r.weights.double()[r.blocked].abs().sum()),
         tolerance=TOLERANCE.get(trace.q.dtype, 1e-5) * (1 + float(np.abs(to_numpy(sdpa)[:d]).max(initial=0))))

@@ -128,13 +128,40 @@ class FrameStreaming:
                 self._have.update(range(a, b))
             clock.frames_mode = True
 
+    def _refresh_frames(self, target, keys) -> None:
+        """``target``'s ``keys`` changed between steps (an overview filling in): every recorded frame takes
+        the new values (nothing is redrawn), and in chunks mode the page gets the frames around the step
+        again as a new generation (it drops the older chunks, which hold the old values). In browser mode
+        every frame is recorded again."""
+        if self._mode != "chunks":
+            self._make_frames()
+            return
+        t, new = self._targets.index(target), {k: getattr(target, k) for k in keys}
+        for state in self._recorded.values():
+            state[t] = {**state[t], **new}
+        n, self._have, self._base = self.controller.n_steps, set(), set()
+        self._gen += 1
+        a, b = max(0, self.step - 1), min(n, self.step + 2)
+        self.controller.clock.frames = frames.pack(self._frames_of(range(a, b)), a, self._gen, known=self._base)
+        self._known = set(self._base)
+        self._have.update(range(a, b))
+
+    def _frames_of(self, steps) -> list:
+        """The frames of ``steps``: the recorded ones as they are, else all drawn again."""
+        if all(s in self._recorded for s in steps):
+            return [self._recorded[s] for s in steps]
+        return self._record(steps)
+
     def _send_chunk(self, a: int, b: int, keep_end: bool = False) -> None:
         """Send frames ``a .. b-1`` as one message of at most ``frames.MSG_MAX`` bytes: halved until it
         fits, keeping the half nearest the step (the start; the end when ``keep_end``)."""
         a, b = max(0, a), min(self.controller.n_steps, b)
-        t0 = time.perf_counter()
-        chunk = self._record(range(a, b))
-        self._frame_s = (time.perf_counter() - t0) / (b - a + 1)  # one drawing per frame, and the step's
+        if all(s in self._recorded for s in range(a, b)):  # sent before to a page that dropped them
+            chunk = self._frames_of(range(a, b))
+        else:
+            t0 = time.perf_counter()
+            chunk = self._record(range(a, b))
+            self._frame_s = (time.perf_counter() - t0) / (b - a + 1)  # one drawing per frame, and the step's
         while True:
             known = set(self._known)
             payload = frames.pack(chunk, a, self._gen, known=known)
@@ -151,8 +178,9 @@ class FrameStreaming:
 
     def _size_chunks(self, most: int, by_bytes: int) -> None:
         """Frames per chunk: about CHUNK_BYTES (``by_bytes`` frames) and drawn within about CHUNK_SECONDS
-        (``self._frame_s`` a frame), from 2 to ``most``."""
-        self._chunk = max(2, min(most, by_bytes, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
+        (``self._frame_s`` a frame), from 1 (frames that slow: at 128k tokens a frame scores a whole row) to
+        ``most``."""
+        self._chunk = max(1, min(most, by_bytes, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
 
     def _prefetch(self, s: int) -> None:
         """Chunks mode: after a jump, the frame of ``s`` first, then its neighbours (next and previous are

@@ -1,31 +1,69 @@
-"""The overview of a long attention trace: its softmax weights max-pooled to a small image, streamed.
+"""The overview of a long attention trace: its softmax weights max-pooled to a small image, in bands.
 
-One block of query rows at a time (about ``block_cells`` scores held, never L×S), each block scoring only
-the keys its rows may see (``AttentionTrace.open_keys``: a causal block ends at its last row), so memory
-stays bounded and causal costs about half.
+The work is cut into chunks of about ``block_cells`` scores (a band of query rows × a run of keys), each
+scoring only keys its rows may see (``AttentionTrace.open_keys``: a causal band ends at its last row), so
+memory stays bounded, causal costs about half, and a caller can stop between any two chunks
+(``overview_bands`` is a generator: widgets run a few chunks at a time between the user's steps).
 
-The softmax is never written out. exp is increasing, so the largest weight of query i within a block of
-keys B is exp(max_{j∈B} s_ij − lse_i), with lse_i = log Σ_j exp(s_ij) the row's log-normaliser: per block
-the code takes the masked scores' max over each pooling block of keys, then overwrites the scores with
-exp(s − max) in place to sum them. That is the same value the softmax gives, to rounding (a few ulps,
-far below the image's 253 colour levels), at one matmul and three passes over the block.
+The softmax is never written out. exp is increasing, so the largest weight of query i within a pooling
+block of keys B is exp(m_iB − lse_i), with m_iB = max_{j∈B} s_ij and lse_i = log Σ_j exp(s_ij) the row's
+log-normaliser. Each chunk keeps, per pooling block, m_iB and Σ_{j∈B} exp(s_ij − m_iB); when a band's last
+chunk is done, lse_i = M_i + log Σ_B exp(m_iB − M_i) Σ_{j∈B} exp(s_ij − m_iB) (M_i = max_B m_iB). Every sum
+runs over one pooling block or over the band's fixed [n, blocks] table, never across chunks, and the chunks
+are fixed by ``plan`` alone: an overview filled in a few chunks at a time between steps is the same bits as
+the one computed at once. (Another ``block_cells`` changes the matmuls' shapes, and with them torch's own
+rounding of QKᵀ: a few ulps.) It equals the softmax to rounding (far below the image's 253 colour levels), at
+one matmul and four passes over each chunk while it is in cache.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import check_budget
+from .stages import apply_mask
 from .trace import AttentionTrace
 
 NEG_INF = float("-inf")
+BLOCK_CELLS = 1 << 19  # scores one chunk holds (2 MiB in float32: it stays in cache for its four passes)
+BAND_ROWS = 512  # query rows per band (rounded to the row pooling factor): long rows reuse each key chunk
+
+
+@dataclass(frozen=True)
+class Band:
+    """Rows ``[a, b)`` of the pooled image, finished, and how much of the work is done.
+
+    ``pooled [b - a, nc]`` float32 and ``blocked [b - a, nc]`` bool (or None without a mask) cover the
+    first ``nc`` pooled columns (later ones are masked for these rows: weight 0, blocked). ``band`` is None
+    while a band is still being scored; ``done`` and ``total`` count scores.
+
+    Example::
+
+        pooled, blocked = empty_overview(at, (2, 2))
+        for step in overview_bands(at, (0, 0), (2, 2)):
+            if step.band is not None: pooled[step.a:step.b, :step.pooled.shape[1]] = step.pooled
+    """
+
+    done: int
+    total: int
+    a: int = 0
+    b: int = 0
+    pooled: torch.Tensor | None = None
+    blocked: torch.Tensor | None = None
+
+    @property
+    def band(self):
+        """The finished rows, ``(a, b)``, or None between chunks of a band."""
+        return None if self.pooled is None else (self.a, self.b)
 
 
 def _block_max(s: torch.Tensor, fc: int) -> torch.Tensor:
     """Max of ``s [n, c]`` over each run of ``fc`` columns (the last run may be short), ``[n, ceil(c/fc)]``."""
     n, c = s.shape
     whole = c // fc * fc
-    out = s[:, :whole].reshape(n, -1, fc).amax(-1)
+    out = s[:, :whole].reshape(n, -1, fc).amax(-1)  # [n, c // fc]
     if whole < c:
         out = torch.cat([out, s[:, whole:].amax(-1, keepdim=True)], 1)
     return out
@@ -35,10 +73,122 @@ def _row_pool(x: torch.Tensor, fr: int, fill, op) -> torch.Tensor:
     """``op`` over each run of ``fr`` rows of ``x [n, m]`` (short runs padded with ``fill``)."""
     pad = -x.shape[0] % fr
     x = F.pad(x, (0, 0, 0, pad), value=fill) if pad else x
-    return op(x.reshape(-1, fr, x.shape[1]), 1)
+    return op(x.reshape(-1, fr, x.shape[1]), 1)  # [ceil(n / fr), m]
 
 
-def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int = 1 << 22, progress=None):
+def plan(trace, factors, block_cells: int | None = None) -> tuple[int, int]:
+    """(query rows per band, keys per chunk): bands a multiple of the row pooling factor, chunks of the
+    column one, about ``block_cells`` scores a chunk (never fewer than one pooling block of each).
+
+    Example: ``plan(at, (512, 512))   # T=131072: (512, 1024)``
+    """
+    fr, fc = int(factors[0]), int(factors[1])
+    block_cells = BLOCK_CELLS if block_cells is None else block_cells  # read now: a test may shrink it
+    rows = min(max(1, BAND_ROWS // fr) * fr, -(-trace.L // fr) * fr)
+    if type(trace).weights_rows is not AttentionTrace.weights_rows:  # a trace's own weights: whole rows
+        rows = min(max(1, block_cells // max(trace.S, 1) // fr) * fr, -(-trace.L // fr) * fr)
+        return rows, trace.S
+    keys = max(1, block_cells // rows // fc) * fc
+    return rows, min(keys, -(-trace.S // fc) * fc)
+
+
+def overview_bands(trace, index=(), factors=(1, 1), block_cells: int | None = None):
+    """Yield a :class:`Band` after each chunk of the pooled weights of one batch/head entry.
+
+    Stop iterating at any time: nothing is left behind. ``pooled_weights`` is this run to the end.
+
+    Example::
+
+        steps = overview_bands(at, (0, 0), (64, 64), block_cells=1 << 16)
+        first = next(steps)        # one chunk scored: first.done of first.total scores
+    """
+    fr, fc = int(factors[0]), int(factors[1])
+    rows, keys = plan(trace, factors, block_cells)
+    check_budget("pooled_weights", (rows, keys), torch.float32, "a smaller block_cells")
+    bands = _bands(trace, rows, fc)
+    total = sum((r1 - r0) * c1 for r0, r1, c1 in bands)
+    plain = type(trace).weights_rows is AttentionTrace.weights_rows  # softmax(masked): else the trace's own
+    done = 0
+    for r0, r1, c1 in bands:
+        if plain:
+            band = _Band(trace, index, r0, r1, fc)
+            for c0 in range(0, c1, keys):
+                band.add(c0, min(c0 + keys, c1))
+                done += (r1 - r0) * (min(c0 + keys, c1) - c0)
+                if c0 + keys < c1:
+                    yield Band(done, total)
+            w, out = band.finish()
+        else:
+            with torch.no_grad():
+                wr, blk = trace.weights_rows(r0, r1, index, keys=c1)  # [n, c1]
+            w, out = _block_max(wr.float(), fc), _block_all(blk, fc)
+            done += (r1 - r0) * c1
+        yield Band(done, total, r0 // fr, r0 // fr + -(-(r1 - r0) // fr), _row_pool(w, fr, NEG_INF, torch.amax),
+                   _row_pool(out, fr, True, torch.all) if trace.has_mask else None)
+
+
+def _bands(trace, rows: int, fc: int) -> list[tuple[int, int, int]]:
+    """(r0, r1, keys scored) of each band: a causal band's keys end at its last row (whole pooling blocks)."""
+    L, S = trace.L, trace.S
+    return [(r0, min(r0 + rows, L), min(S, -(-trace.open_keys(r0, min(r0 + rows, L)) // fc) * fc))
+            for r0 in range(0, L, rows)]
+
+
+def count_steps(trace, factors, block_cells: int | None = None) -> int:
+    """How many items :func:`overview_bands` yields (a progress bar's total).
+
+    Example: ``count_steps(at, (1, 1)) == len(list(overview_bands(at, (0, 0), (1, 1))))``
+    """
+    rows, keys = plan(trace, factors, block_cells)
+    return sum(-(-c1 // keys) for _, _, c1 in _bands(trace, rows, int(factors[1])))
+
+
+class _Band:
+    """Queries [r0, r1) of a softmax trace: per pooling block of keys, the largest score and the sum of
+    exp(score − that largest), filled chunk by chunk (see the module docstring)."""
+
+    def __init__(self, trace, index, r0: int, r1: int, fc: int):
+        self.t, self.r0, self.r1, self.fc = trace, r0, r1, fc
+        self.idx = trace._index(index)
+        b = trace.batch_shape
+        self.q = trace.q.expand(*b, trace.L, trace.E)[self.idx][r0:r1]  # [n, E]
+        self.k = trace.k.expand(*b, trace.S, trace.E)[self.idx]  # [S, E]
+        self.peaks, self.sums = [], []
+
+    def add(self, c0: int, c1: int) -> None:
+        """Score keys [c0, c1) (c0 a multiple of fc) and keep their blocks' maxima and sums."""
+        t, fc = self.t, self.fc
+        with torch.no_grad():
+            s = (self.q @ self.k[c0:c1].T).mul_(t.scale)  # [n, c]: the rounding of scores * scale
+            if t.is_causal and c1 - 1 > self.r0:  # top-left: query i sees keys 0..i
+                rows = torch.arange(self.r0, self.r1, device=s.device)[:, None]  # [n, 1]
+                s.masked_fill_(torch.arange(c0, c1, device=s.device)[None, :] > rows, NEG_INF)
+            elif not t.is_causal and t.attn_mask is not None:
+                s = apply_mask(s, t._mask_rows(self.idx, self.r0, self.r1)[:, c0:c1])
+            s = s.float()
+            peak = _block_max(s, fc)  # [n, g]
+            safe = peak.masked_fill(torch.isneginf(peak), 0.0)  # a fully masked block sums exp(-inf) = 0
+            n, c = s.shape
+            whole = c // fc * fc
+            sums = s[:, :whole].reshape(n, -1, fc).sub_(safe[:, :whole // fc, None]).exp_().sum(-1)  # [n, c // fc]
+            if whole < c:
+                tail = s[:, whole:].sub_(safe[:, -1:]).exp_().sum(-1, keepdim=True)  # [n, 1]
+                sums = torch.cat([sums, tail], 1)
+        self.peaks.append(peak)
+        self.sums.append(sums)
+
+    def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(each key block's largest weight [n, nc], whether all its keys are masked [n, nc])."""
+        with torch.no_grad():
+            peak, sums = torch.cat(self.peaks, 1), torch.cat(self.sums, 1)  # [n, nc]
+            top = peak.amax(-1, keepdim=True)  # [n, 1]
+            dead = torch.isneginf(top)  # fully masked queries: all-zero weights, as SDPA
+            top = top.masked_fill(dead, 0.0)
+            lse = top + (sums * (peak - top).exp()).sum(-1, keepdim=True).log_()  # [n, 1]
+            return (peak - lse).exp_().masked_fill_(dead, 0.0), torch.isneginf(peak)
+
+
+def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int | None = None, progress=None):
     """The weights of one batch/head entry max-pooled in ``fr × fc`` blocks.
 
     Returns ``(pooled [ceil(L/fr), ceil(S/fc)] float32, blocked [same] bool or None)``: a pooled cell is
@@ -48,47 +198,40 @@ def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int = 1 << 22, 
 
         pooled, blocked = pooled_weights(at, (0, 0), (64, 64))    # T=16384: [256, 256]
     """
-    fr, fc = int(factors[0]), int(factors[1])
-    L, S = trace.L, trace.S
-    out_r, out_c = -(-L // fr), -(-S // fc)
-    rows = min(max(1, block_cells // max(S, 1) // fr) * fr, -(-L // fr) * fr)
-    check_budget("pooled_weights", (rows, S), torch.float32, "a smaller block_cells")
-    dev = trace.q.device
-    pooled = torch.zeros(out_r, out_c, dtype=torch.float32, device=dev)
-    blocked = torch.ones(out_r, out_c, dtype=torch.bool, device=dev) if trace.has_mask else None
-    starts = range(0, L, rows)
+    pooled, blocked = empty_overview(trace, factors)
+    steps = overview_bands(trace, index, factors, block_cells)
     if progress is not None:
-        starts = progress(starts, total=len(starts), desc="attention overview")
-    plain = type(trace).weights_rows is AttentionTrace.weights_rows  # softmax(masked): else the trace's own weights
-    with torch.no_grad():
-        for r0 in starts:
-            r1 = min(r0 + rows, L)
-            c1 = min(S, -(-trace.open_keys(r0, r1) // fc) * fc)  # whole pooling blocks
-            w, out = _block_plain(trace, r0, r1, index, c1, fc) if plain else _block_any(trace, r0, r1, index, c1, fc)
-            a, nc = r0 // fr, w.shape[1]
-            pooled[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(w, fr, NEG_INF, torch.amax)  # a pad row never wins
-            if blocked is not None:
-                blocked[a:a + -(-(r1 - r0) // fr), :nc] = _row_pool(out, fr, True, torch.all)
+        steps = progress(steps, total=count_steps(trace, factors, block_cells), desc="attention overview")
+    for step in steps:
+        put_band(pooled, blocked, step)
     return pooled, blocked
 
 
-def _block_plain(trace, r0, r1, index, c1, fc):
-    """(each key block's largest weight [n, nc], whether all its keys are masked [n, nc]) of queries [r0, r1)
-    of a softmax trace, from the masked scores alone (exp(block max − lse), see the module docstring)."""
-    s = trace._masked_rows(r0, r1, index, keys=c1).float()  # [n, c1]: exact, every open key is in [0, c1)
-    peak = _block_max(s, fc)  # [n, nc]
-    top = peak.amax(-1, keepdim=True)  # [n, 1]
-    dead = torch.isneginf(top)  # fully masked queries: all-zero weights, as SDPA
-    top = top.masked_fill(dead, 0.0)
-    lse = top + s.sub_(top).exp_().sum(-1, keepdim=True).log_()  # [n, 1]
-    return (peak - lse).exp_().masked_fill_(dead, 0.0), torch.isneginf(peak)
+def empty_overview(trace, factors) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(pooled zeros, blocked all True or None) to fill with :func:`put_band`.
+
+    Example: ``pooled, blocked = empty_overview(at, (64, 64))   # T=16384: [256, 256] each``
+    """
+    shape = (-(-trace.L // int(factors[0])), -(-trace.S // int(factors[1])))
+    dev = trace.q.device
+    return (torch.zeros(shape, dtype=torch.float32, device=dev),
+            torch.ones(shape, dtype=torch.bool, device=dev) if trace.has_mask else None)
 
 
-def _block_any(trace, r0, r1, index, c1, fc):
-    """The same for a trace with weights of its own (a module's replayed chain, a state-space model's
-    effective weights, which may be negative: pooled by their largest value, as drawn)."""
-    w, blk = trace.weights_rows(r0, r1, index, keys=c1)  # [n, c1]
-    return _block_max(w.float(), fc), _block_all(blk, fc)
+def put_band(pooled: torch.Tensor, blocked: torch.Tensor | None, step: Band) -> None:
+    """Write a finished band into the image (a step between chunks writes nothing).
+
+    Example::
+
+        pooled, blocked = empty_overview(at, (2, 2))
+        for step in overview_bands(at, (0, 0), (2, 2)): put_band(pooled, blocked, step)
+    """
+    if step.band is None:
+        return
+    nc = step.pooled.shape[1]
+    pooled[step.a:step.b, :nc] = step.pooled
+    if blocked is not None:
+        blocked[step.a:step.b, :nc] = step.blocked
 
 
 def _block_all(b: torch.Tensor, fc: int) -> torch.Tensor:

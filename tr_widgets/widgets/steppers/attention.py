@@ -13,14 +13,18 @@ import numpy as np
 from ...views import (Window, batch_axes, labels, quantize, row_view, value_range, weights_overview,
                      weights_window, window_around)
 from ...views.attention import heads_range
+from ...views.matrix import pool_factors
+from .. import frames
 from ..base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
+from ..filling import OverviewFilling, running_loop
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
-from ...i18n import msg, msg_or
+from ...i18n import language, msg, msg_or
 from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels
 from ..markup import attention_output, index_of, notes_html
 from ..panel_looks import notes_looks, output_looks
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
+OVERVIEW_KEYS = ("ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "ov_cell", "notice")  # what set_overview sets
 def _tok(lbls, i: int) -> str:
     return "" if lbls is None else f" “{lbls[i]}”"
 
@@ -80,6 +84,7 @@ class AttentionStepper(Stepper):
         self._win = None
         self._window_codes: tuple = (None, None)  # ((index, window), its WeightsWindow)
         self._overviews: dict[tuple, object] = {}
+        self._fills: dict[tuple, OverviewFilling] = {}  # overviews filling in on the kernel's loop
         self._ranges: dict[tuple, tuple[float, float]] = {}
 
     def _index(self) -> tuple:
@@ -96,10 +101,10 @@ class AttentionStepper(Stepper):
             self._win = None
             big = at.L > self.window or at.S > self.window
             if big and index not in self._overviews:
-                self._overviews[index] = weights_overview(
-                    at, index, self.overview_px, progress=tqdm_progress(self.progress and at.L * at.S >= LONG))
-            ov = self._overviews.get(index) if big else None
-            self.weights.set_overview(ov)
+                self._start_overview(index)
+            for key, fill in self._fills.items():  # only the shown entry's overview goes on filling in
+                fill.resume() if key == index else fill.pause()
+            self.weights.set_overview(self._overviews.get(index) if big else None)
         win = window_around((at.L, at.S), i, self._key_center(i), self.window, self.window)
         with self.weights.hold_sync():
             if win != self._win:
@@ -117,6 +122,44 @@ class AttentionStepper(Stepper):
         where = ", ".join(f"{msg_or(f'selector.{n}', n)} {v}" for (n, _), v in zip(batch_axes(at), index))
         self.controller.set_caption(msg("attention.caption", query=index_of(i, at.L), token=_tok(self.qlabels, i))
                                     + (f" · {where}" if where else ""), i)
+
+    def _start_overview(self, index: tuple) -> None:
+        """The overview of ``index``: at once when it is cheap or nothing runs an event loop (a script);
+        else filled in band by band on the kernel's loop while the user steps (widgets/filling.py)."""
+        at, loop = self.trace, running_loop()
+        if loop is None or at.L <= frames.MAX_FULL:
+            self._overviews[index] = weights_overview(
+                at, index, self.overview_px, progress=tqdm_progress(self.progress and at.L * at.S >= LONG))
+            return
+        factors = pool_factors((at.L, at.S), self.overview_px)
+        fill = OverviewFilling(at, index, factors, lambda f: self._overview_grew(index, f), loop)
+        self._fills[index], self._overviews[index] = fill, fill.image()
+
+    def _overview_grew(self, index: tuple, fill: OverviewFilling) -> None:
+        """A filling overview's new image: shown at once when its entry is shown, frames sent again."""
+        with language(self.lang):  # a loop callback: outside _draw, which sets the stepper's language
+            self._overviews[index] = ov = fill.image()
+        if index == self._index():
+            self.weights.set_overview(ov)
+            self._refresh_frames(self.weights, OVERVIEW_KEYS)
+
+    @property
+    def overview_progress(self) -> float:
+        """How much of the shown overview is computed, 0.0 to 1.0 (1.0 when there is none to fill).
+
+        Example: ``tr_widgets.show(at).overview_progress == 1.0   # a short trace's overview comes at once``
+        """
+        fill = self._fills.get(self._index())
+        return 1.0 if fill is None else fill.progress
+
+    def finish_overview(self) -> None:
+        """Compute the rest of the shown overview now (a filling one; else nothing to do).
+
+        Example: ``s = tr_widgets.show(at); s.finish_overview(); s.overview_progress == 1.0``
+        """
+        fill = self._fills.get(self._index())
+        if fill is not None and not fill.done:
+            fill.finish()
 
     def _weights_window(self, index: tuple, win: Window):
         """The codes of the weights window, kept for the last window: recording a chunk of frames
