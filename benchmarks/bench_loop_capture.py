@@ -3,11 +3,19 @@ forward, side by side on d2l's LSTMScratch shape (T=256, batch 8, 256 hidden uni
 
 The model is ``tests/loops/test_op_loops.py``'s LSTMScratch (parameters on the module, ``for X in inputs``,
 eight matmuls per step). Under capture ``engine/loops`` watches its forward with a TorchFunctionMode that
-attributes every op to its line; once the step is known (``steady.py``, ~500 ops in) each further step keeps
-only its state and input, the rest re-derived when looked at; the recurrence is found and the LoopTrace
-built when the forward returns, so the figure includes it. ``--inputs`` is the width of each step's input
-(28: d2l's one-hot characters). The mode alone (a TorchFunctionMode that only calls through) costs about
-0.25× of this forward on CPU: the floor of any per-op recording.
+attributes every op to its line. Once the step is known (``steady.py``, ~160 ops in: six steps) the mode
+leaves torch's stack (``fast.py``): a line tracer on the forward's own frame reads, at the loop's header,
+the state and the input the step left in the code's variables (``H``, ``C``, ``X``) and checks that each
+step ran the lines the first ones did; the rest is re-derived when looked at (``replay.py``), and the first
+and last steps so kept are re-derived when the trace is built, bitwise against the code's own state. The
+recurrence is found and the LoopTrace built when the forward returns, so the figure includes it.
+``--inputs`` is the width of each step's input (28: d2l's one-hot characters). The mode alone (a
+TorchFunctionMode that only calls through) costs about 0.25× of this forward on CPU: the floor of any
+per-op recording, which is why the later steps are not recorded op by op.
+
+Figures (``--cpu-time --threads 1 --repeats 9``, 2026-12-07, a machine shared with seven other engineers,
+load average 10–13 on 2 cores): LSTMScratch 1.70–1.85× before the fast tail (every step through the mode),
+1.21–1.32× with it; makemore's GRU cell 1.68–1.77× and seed 001 1.56–1.63× (module loops: unchanged).
 
 ``--model makemore`` (makemore's RNN with its GRU cell called once per step in forward; B=32, T=64, 64 units)
 and ``--model seed001`` (seed 001's nn.LSTM called once per step, T=256) time the module loops: their forward
