@@ -170,6 +170,7 @@ SPEC_MODULES = (
     "families_rglru",  # RecurrentGemma's RG-LRU
     "families_kda",  # Kimi Delta Attention (KimiLinear, BailingHybrid)
     "families_lightning",  # MiniMax lightning attention
+    "families_mlstm",  # xLSTM mLSTM
 )
 
 _BY_NAME: dict[str, StateKind] = {}
