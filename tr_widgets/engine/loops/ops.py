@@ -162,8 +162,10 @@ class OpRecorder(TorchFunctionMode):
         stack = self.watching.get(recording.code, [])
         if recording in stack:
             stack.remove(recording)
-        if stack:
+        if stack and (stack[-1].tail is None or stack[-1].tail.at is None or stack[-1].tail.frame is None):
             self.top[recording.code] = stack[-1]
+        elif stack:  # the outer run's loop is read by its line tracer (fast.Tail): its ops are not recorded
+            self.top.pop(recording.code, None)
         else:
             self.watching.pop(recording.code, None)
             self.top.pop(recording.code, None)
