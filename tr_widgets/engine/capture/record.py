@@ -171,12 +171,17 @@ class Capture(Saveable):
         todo = [e for e in rec.normalize() if e.trace is None and e.build is not None]
         self._check_stale(todo)
         names = self._call_names()
+        failed = []
         for e in todo:
             try:
                 e.trace = e.build(*e.held, name=names[id(e)])
             except Exception as err:  # noqa: BLE001 - a record that cannot be traced is a note, not a crash
                 e.build = None
                 rec.skipped.append((e.module, f"{type(err).__name__}: {err}"))
+                failed.append(f"{names[id(e)]!r} ({type(e.module).__name__}): {err}")
+        if failed and not self._quiet:  # never silent: a record whose trace failed its build (e.g. its output check)
+            warnings.warn(f"capture: {len(failed)} recorded call(s) could not be traced: {'; '.join(failed[:3])}. "
+                          "Fix: see rec.skipped for each reason", CaptureWarning, stacklevel=3)
         if not rec.active:  # the record is final: drop the raw inputs a trace was built from
             for e in rec.entries:
                 if e.trace is not None:

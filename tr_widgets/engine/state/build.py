@@ -116,11 +116,16 @@ def _agrees(trace: StateTrace) -> bool:
     return float((ours - theirs).abs().max()) <= tol * (1e-6 + float(theirs.abs().max()))
 
 
-def _refuse(trace: StateTrace, module, continued: bool) -> None:
-    if continued:
-        fail("initial", "the layer's cache state from before this call (the call continued a cached state)",
-             "no snapshot", "register a forward pre-hook that keeps state_before(module, args, kwargs) and "
-             "pass it as trace_mixer_call(..., initial=snapshot)")
+def _refuse(trace: StateTrace, module, cached: bool) -> None:
+    """The output check failed: a call with a cache and no snapshot may have continued a cached state (the
+    usual cause); otherwise the module is a look-alike of its spec."""
+    if cached:
+        fail("initial", "the layer's cache state from before this call (the call continued a cached state), or a "
+             f"mixer that computes the {trace.spec.title} its structure suggests",
+             f"no snapshot, and {type(module).__name__}'s output differs from the {trace.kind} spec's",
+             "register a forward pre-hook that keeps state_before(module, args, kwargs) and pass it as "
+             "trace_mixer_call(..., initial=snapshot); if you did, this module is not traced: trace its recurrence "
+             "with trace_state or add a spec for it")
     fail("module", f"a mixer that computes the {trace.spec.title} its structure suggests (the trace must equal "
          "its output)", f"{type(module).__name__}, whose output differs from the {trace.kind} spec's",
          "its layer is not traced; trace its recurrence on its own tensors with trace_state, or add a spec "
