@@ -187,7 +187,7 @@ def _rewrite(path, change) -> None:
     save_file(tensors, str(path), metadata={fmt.KEY: json.dumps(meta)})
 
 
-@pytest.mark.parametrize("bad", ["not ours", "other safetensors", "truncated", "newer", "missing"])
+@pytest.mark.parametrize("bad", ["not ours", "other safetensors", "truncated", "truncated header", "newer", "missing"])
 def test_bad_files_get_one_clear_message_naming_the_path(bad, tmp_path):
     path = _attention().save(tmp_path / "a.trace")
     if bad == "not ours":
@@ -196,6 +196,8 @@ def test_bad_files_get_one_clear_message_naming_the_path(bad, tmp_path):
         save_file({"w": torch.ones(2)}, str(path))
     elif bad == "truncated":
         path.write_bytes(path.read_bytes()[:-7])
+    elif bad == "truncated header":
+        path.write_bytes(path.read_bytes()[:40])
     elif bad == "newer":
         _rewrite(path, lambda meta: meta.update(version=fmt.VERSION + 1))
     else:
@@ -218,3 +220,16 @@ def test_what_a_file_cannot_hold_is_refused_clearly(tmp_path):
     with pytest.raises(TraceInputError, match="can be written"):
         _attention().save(tmp_path / "no" / "such" / "dir" / "a.trace")
     assert not pathlib.Path(tmp_path / "x.trace").exists()
+
+
+@pytest.mark.gpu
+def test_a_trace_made_on_the_gpu_steps_on_a_laptop(tmp_path):
+    """A teacher traces on CUDA; the file loads on the CPU (the default) or back on a GPU, with the same values."""
+    torch.manual_seed(7)
+    lstm, x = nn.LSTM(3, 4).cuda(), torch.randn(6, 1, 3, device="cuda")
+    tr = tr_widgets.trace_recurrent(lstm, x)
+    path = tr.save(tmp_path / "gpu.trace")
+    cpu, gpu = tr_widgets.load(path), tr_widgets.load(path, device="cuda")
+    assert cpu.x.device.type == "cpu" and gpu.x.device.type == "cuda"
+    assert torch.equal(cpu.top, tr.top.cpu()) and torch.equal(gpu.top, tr.top)
+    assert torch.equal(gpu.hidden(), tr.hidden())
