@@ -219,6 +219,12 @@ def test_what_a_file_cannot_hold_is_refused_clearly(tmp_path):
         _attention().save(42)
     with pytest.raises(TraceInputError, match="can be written"):
         _attention().save(tmp_path / "no" / "such" / "dir" / "a.trace")
+    path = _attention().save(tmp_path / "a.trace")
+    with pytest.raises(TraceInputError, match="torch device"):
+        tr_widgets.load(path, device="gpu please")
+    if not torch.cuda.is_available():
+        with pytest.raises(TraceInputError, match="CUDA is not available"):
+            tr_widgets.load(path, device="cuda")
     assert not pathlib.Path(tmp_path / "x.trace").exists()
 
 

@@ -51,12 +51,12 @@ def load_trace(path, device: str = "cpu"):
         (repr(back) == repr(tr), torch.equal(back.gates()["f"], tr.gates()["f"])) == (True, True)
     """
     from .codec import decode
-    from .format import file_path, not_ours, read_header, read_tensors
+    from .format import device_name, file_path, not_ours, read_header, read_tensors
     from .kinds import BY_NAME
 
     p = file_path(path, "load(path)")
     meta = read_header(p)
-    tensors = read_tensors(p, device)
+    tensors = read_tensors(p, device_name(device))
     try:
         return decode(meta["body"], tensors, BY_NAME)
     except (KeyError, TypeError, IndexError, AttributeError, json.JSONDecodeError) as err:

@@ -142,10 +142,17 @@ def decode(v, tensors: dict, table: dict):
     simple = {"$tuple": lambda: tuple(decode(x, tensors, table) for x in body),
               "$dict": lambda: {_key(decode(k, tensors, table)): decode(x, tensors, table) for k, x in body},
               "$packed": lambda: PackedSequence(*(decode(x, tensors, table) for x in body)),
-              "$dtype": lambda: getattr(torch, body),
+              "$dtype": lambda: _dtype(body),
               "$range": lambda: range(*body),
               "$ref": lambda: REF_BY_TAG[body[0]].find(body[1])}
     return simple[tag]()
+
+
+def _dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise KeyError(f"dtype {name!r}")  # load() reports it as a damaged header
+    return dtype
 
 
 def _key(k):

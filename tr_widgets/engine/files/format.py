@@ -95,6 +95,21 @@ def read_header(path: pathlib.Path) -> dict:
     return meta
 
 
+def device_name(device) -> str:
+    """``device`` as safetensors takes it ("cpu", "cuda:0"), or one clear error (also for a GPU that is absent).
+
+    Example: ``device_name(torch.device("cpu")) == "cpu"``
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        fail("device", 'a torch device ("cpu", "cuda", "cuda:1")', describe(device), 'pass device="cpu"')
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        fail("device", "a device this machine has", f"{device!r}, but CUDA is not available here",
+             'load on the CPU: tr_widgets.load(path) (device="cpu" is the default)')
+    return str(dev) if dev.type != "cuda" or dev.index is not None else "cuda:0"
+
+
 def read_tensors(path: pathlib.Path, device: str = "cpu") -> dict:
     """Every tensor of the file, on ``device``. Example: ``read_tensors(at.save("at.trace"))["t0"].device.type == "cpu"``"""
     try:
