@@ -199,3 +199,28 @@ def test_over_the_memory_budget_in_the_tail_drops_what_it_kept():
     assert isinstance(r, Recording) and r.tail.at is not None and r.over and not r.tail.states and not r.raw
     with pytest.raises(Exception, match="memory budget.*Fix:"):
         r.check_budget("LSTMScratch.forward")
+
+
+def test_a_cells_loop_under_the_magic_reads_its_global_names():
+    from tr_widgets.engine.loops import fast
+    from tr_widgets.magic.cell_loops import run_watched
+    torch.manual_seed(7)
+    cell = "h = torch.zeros(2)\nfor x in xs:\n    a = W @ h + x\n    h = torch.tanh(a)\n"
+    ns = {"torch": torch, "W": torch.randn(2, 2) * 0.5, "xs": torch.randn(150, 2)}
+    tails, arm = [], fast.Tail.arm.__func__
+
+    def spy(cls, *args):
+        tails.append(arm(cls, *args))
+        return tails[-1]
+    fast.Tail.arm = classmethod(spy)
+    try:
+        (name, tr), = run_watched(cell, compile(cell, "<cell>", "exec"), ns, ns)[0]
+    finally:
+        fast.Tail.arm = classmethod(arm)
+    assert tails[0].names == (("h", True),) and len(tails[0].states) > 80  # the wrapper's names are global
+    h = torch.zeros(2)
+    for t in range(150):
+        a = ns["W"] @ h + ns["xs"][t]
+        h = torch.tanh(a)
+        assert torch.equal(tr.state(t), h) and torch.equal(tr.quantities(t)["a"], a), t
+    assert torch.equal(ns["h"], h) and sys.gettrace() is None

@@ -50,6 +50,17 @@ def eligible(info, loop) -> bool:
     return not any(info.stmts[i].first <= loop.first <= info.stmts[i].last for i in loop.body)
 
 
+def _holder(t, want: str, loc, glob):
+    """(name, is global) of a variable holding ``t`` (``want`` first), or None."""
+    for n in (want, *loc):
+        if n in loc and loc[n] is t:
+            return n, False
+    for n in (want, *glob):
+        if n in glob and glob[n] is t:
+            return n, True
+    return None
+
+
 class Tail:
     """The later steps of one recording's loop, read from the frame's variables (see the module docstring).
 
@@ -65,7 +76,7 @@ class Tail:
         exec(compile(src, "<scan>", "exec"))  # a loop of 4 ops a step: add, tanh, mul, tanh -> h
         ops = OpRecorder(steady=True); r = ops.start(scan.__code__)
         h = scan(torch.zeros(2), torch.randn(300, 2)); ops.stop(r)  # learned 160 ops in, traced since
-        (type(r.tail), r.tail.names, len(r.tail.states) > 250) == (Tail, ("h",), True)
+        (type(r.tail), r.tail.names, len(r.tail.states) > 250) == (Tail, (("h", False),), True)  # h: a local
     """
 
     def __init__(self, ops, rec, frame, spec):
@@ -111,7 +122,7 @@ class Tail:
         if self.phase == 0:  # a step begins: its lines are the template
             self.phase, self.seq = 1, []
         elif self.phase == 1:
-            if not self._name(frame.f_locals):
+            if not self._name(frame.f_locals, frame.f_globals):
                 self.stop()  # the recorder stays on, steady, as before
                 return
             self.template, self.seq, self.phase = self.seq, [], 2
@@ -125,8 +136,9 @@ class Tail:
             self.end(push=False)  # what follows is not recorded: this forward's traces are refused anyway
         else:
             self.seq = []
-            loc = frame.f_locals
-            s, x = tuple(loc[n] for n in self.names), tuple(loc[n] for n in self.xnames)
+            loc, glob = frame.f_locals, frame.f_globals
+            s = tuple((glob if g else loc)[n] for n, g in self.names)
+            x = tuple((glob if g else loc)[n] for n, g in self.xnames)
             self.states.append(s)
             self.inputs.append(x)
             self.nbytes += sum(t.nbytes for t in s) + sum(t.nbytes for t in x)
@@ -136,8 +148,9 @@ class Tail:
                 rec.over, rec.raw, self.states, self.inputs = True, [], [], []
                 self.end(push=False)
 
-    def _name(self, loc) -> bool:
-        """Name the state and the fresh inputs of the step just recorded by the frame's variables holding them."""
+    def _name(self, loc, glob) -> bool:
+        """Name the state and the fresh inputs of the step just recorded by the frame's variables holding them
+        (local, else global: ``%%tr_step`` runs a cell as a function whose names are global)."""
         rec, st = self.rec, self.rec.steady
         if st is None or not self.seq:
             return False
@@ -152,8 +165,7 @@ class Tail:
         outs = [o[j] if isinstance(o := raw[at(q) + 6], (tuple, list)) else o for q, j in self.state_at]
         ins = [tensors_in(raw[at(q) + 4], raw[at(q) + 5])[k] for q, k in self.fresh_at]
         want = [self.loop.target] * len(ins)  # the loop's own target first (``X``), then any variable holding it
-        names = [next((n for n in (w, *loc) if n in loc and loc[n] is t), None)
-                 for t, w in zip((*outs, *ins), (*self.state_names, *want))]
+        names = [_holder(t, w, loc, glob) for t, w in zip((*outs, *ins), (*self.state_names, *want))]
         if any(n is None for n in names):
             return False
         self.names, self.xnames = tuple(names[:len(outs)]), tuple(names[len(outs):])
