@@ -68,6 +68,18 @@ def not_ours(path, why: str) -> None:
          f"{str(path)!r}, {why}", "pass a file written by trace.save(...) (save it again if it was cut short)")
 
 
+def _sniff(path: pathlib.Path) -> None:
+    """Say plainly what a file that cannot be ours is (safetensors' own words: "header too large" for a text file)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(9)
+    n = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
+    if len(head) < 9 or head[8:9] != b"{" or n > size:
+        if 0 < n <= 100_000_000 and head[8:9] == b"{":  # a safetensors header, the file stops inside it
+            not_ours(path, f"which is cut short: its header announces {n} bytes, the file has {size - 8}")
+        not_ours(path, f"which is {size} bytes with no safetensors header (it starts {head[:8]!r})")
+
+
 def read_header(path: pathlib.Path) -> dict:
     """Our JSON header of the file at ``path``, checked: ours, whole, and of a version this code reads.
 
@@ -76,6 +88,7 @@ def read_header(path: pathlib.Path) -> dict:
     if not path.is_file():
         fail("load(path)", "an existing trace file", f"{str(path)!r}, which does not exist",
              "check the path, or save the trace first: trace.save(path)")
+    _sniff(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(KEY)
