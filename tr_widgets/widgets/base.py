@@ -235,12 +235,14 @@ class Stepper(FrameStreaming, w.VBox):
 
         ".svg": one vector file (the controls' state line, then the panels as laid out on screen);
         ".png": that SVG rasterised at ``scale`` (needs ``pip install vl-convert-python``). Works offline.
+        ".html": the stepper itself, one page that steps, plays and scrubs offline in any browser (widgets/page.py).
 
         Example::
 
             w = tr_widgets.show(trace); w.step = 3
             w.save("attention.png")          # PathLike of the file written
             w.save("attention.svg")
+            w.save("attention.html")         # share the stepper: slides, a course page, an email
         """
         with language(self.lang):  # the words of the picture in the stepper's own language
             return save_view(self, path, scale=scale)
