@@ -104,6 +104,21 @@ class LightningKind(StateKind):
         parts.update(kv=inputs_t["k"][:, 0, :, :, None] * inputs_t["v"][:, 0, :, None, :], decay=c["decay"], o=o)
         return (S,), o, parts
 
+    def checkpoints(self, inputs, c, every, initial):
+        """Each segment's write in one einsum, S_end = λ^e S_start + Σ_j λ^(e−1−j) k_jᵀ v_j; then a loop over the
+        ⌊T / every⌋ segments only (the module's own forward is blockwise too)."""
+        S, k, v = initial[0], inputs["k"], inputs["v"]
+        n = k.shape[1] // every
+        lam = self._decay(c, S)[:, 0, 0]  # [H]
+        w = lam[None, :] ** torch.arange(every - 1, -1, -1, device=S.device, dtype=S.dtype)[:, None]  # [e, H]
+        seg = lambda x: x[:, : n * every].unflatten(1, (n, every))  # noqa: E731  [B, T, H, d] -> [B, n, e, H, d]
+        writes = torch.einsum("bnjhd,jh,bnjhe->bnhde", seg(k), w, seg(v))  # [B, n, H, d, e]
+        kept, lam_e = [S], (lam ** every)[:, None, None]
+        for s in range(n):
+            S = lam_e * S + writes[:, s]
+            kept.append(S)
+        return [torch.stack(kept)]  # [n + 1, B, H, d, e]
+
     def attention_row(self, trace, i, head):
         """w[b, j] = (q_i · k_j) λ_h^{i−j}: the decayed linear-attention score of v_j in o_i (this call's tokens)."""
         head = 0 if head is None else head

@@ -53,6 +53,26 @@ def _readout(C, n, m, q, eps):
     return num / denom
 
 
+def _unrolled(state, inputs):
+    """The states after every step of a short run, [B, K, ...] each, without a loop: with F_j = Σ_{l≤j} logσ(f_l),
+    m_j = max(F_j + m_0, max_{l≤j} i_l + F_j − F_l) and C_j = e^(F_j + m_0 − m_j) C_0 + Σ_{l≤j} e^(i_l + F_j − F_l − m_j)
+    k_l v_lᵀ (n alike): the stepwise rule, unrolled (K² weights per head: for segments of ⌈√T⌉ steps)."""
+    C0, n0, m0 = state
+    k, v, i = (inputs[n].float() for n in ("k", "v", "i"))
+    cum = F.logsigmoid(inputs["f"].float()).cumsum(1)  # [B, K, H]
+    K = cum.shape[1]
+    later = torch.ones(K, K, dtype=torch.bool, device=cum.device).triu(1)[None, :, :, None]  # l > j
+    g = (i[:, None] + cum[:, :, None] - cum[:, None]).masked_fill(later, float("-inf"))  # [B, j, l, H]
+    start = cum + m0[:, None, :, 0]  # [B, K, H]
+    m = torch.maximum(start, g.amax(2))
+    w = torch.cat([torch.exp(start - m)[:, :, None], torch.exp(g - m[:, :, None])], 2)  # [B, j, 1 + l, H]
+    # the start state is one more "write" (weight e^(F_j + m_0 − m_j)): C and n in one product each
+    kv = torch.cat([C0.flatten(-2)[:, None], (k[..., :, None] * v[..., None, :]).flatten(-2)], 1)  # [B, 1+K, H, x]
+    C = torch.einsum("bjlh,blhx->bjhx", w, kv).unflatten(-1, C0.shape[-2:])
+    n = torch.einsum("bjlh,blhk->bjhk", w, torch.cat([n0[:, None], k], 1))
+    return C, n, m[..., None]  # [B, K, H, dk, dv], [B, K, H, dk], [B, K, H, 1]
+
+
 class MlstmKind(StateKind):
     """mLSTM: state (C [B, H, d_qk, d_v], n [B, H, d_qk], m [B, H, 1]), as ``xLSTMCache.rnn_state[layer]``.
 
@@ -125,12 +145,31 @@ class MlstmKind(StateKind):
                 torch.zeros(Bt, H, 1, **kw))
 
     def run(self, state, inputs, c, keep):
-        kept = []
+        if keep:  # every state at once (states() runs ⌈√T⌉-step segments): the rule unrolled, one einsum
+            states = _unrolled(state, inputs)
+            return tuple(s[:, -1] for s in states), states
         for t in range(inputs["k"].shape[1]):
             state, _, _ = mlstm_step(state, *(inputs[n][:, t].float() for n in ("q", "k", "v", "i", "f")), c["eps"])
-            if keep:
-                kept.append(state)
-        return state, (tuple(torch.stack(s, 1) for s in zip(*kept)) if keep else None)  # [B, T, ...] each
+        return state, None
+
+    def checkpoints(self, inputs, c, every, initial):
+        """Each segment in closed form, then a loop over the ⌊T / every⌋ segments: with F_j the segment's summed
+        logσ(f) up to j, token j weighs g_j = i_j + F_e − F_j at the end, m_e = max(F_e + m_0, max_j g_j), and
+        C_e = e^(F_e + m_0 − m_e) C_0 + Σ_j e^(g_j − m_e) k_j v_jᵀ (n alike): the stepwise rule unrolled."""
+        C, nv, m = initial
+        n = inputs["k"].shape[1] // every
+        seg = lambda x: x[:, : n * every].float().unflatten(1, (n, every))  # noqa: E731  [B, n, e, ...]
+        k, v, logf = seg(inputs["k"]), seg(inputs["v"]), F.logsigmoid(seg(inputs["f"]))  # logf [B, n, e, H]
+        cum = logf.cumsum(2)
+        g = seg(inputs["i"]) + cum[:, :, -1:] - cum  # [B, n, e, H]
+        kept = [(C, nv, m)]
+        for s in range(n):
+            m_new = torch.maximum(cum[:, s, -1, :, None] + m, g[:, s].amax(1)[..., None])  # [B, H, 1]
+            decay, w = torch.exp(cum[:, s, -1, :, None] + m - m_new), torch.exp(g[:, s] - m_new[..., 0][:, None])
+            C = decay[..., None] * C + torch.einsum("bjh,bjhk,bjhv->bhkv", w, k[:, s], v[:, s])
+            nv, m = decay * nv + torch.einsum("bjh,bjhk->bhk", w, k[:, s]), m_new
+            kept.append((C, nv, m))
+        return [torch.stack(parts) for parts in zip(*kept)]  # per component [n + 1, B, ...]
 
     def readout(self, start, states, inputs, c):
         C, n, m = states
