@@ -124,7 +124,10 @@ def device_name(device) -> str:
 
 
 def read_tensors(path: pathlib.Path, device: str = "cpu") -> dict:
-    """Every tensor of the file, on ``device``. Example: ``read_tensors(at.save("at.trace"))["t0"].device.type == "cpu"``"""
+    """Every tensor of the file, on ``device``.
+
+    Example: ``read_tensors(at.save("at.trace"))["t0"].device.type == "cpu"``
+    """
     try:
         with safe_open(str(path), framework="pt", device=device) as f:
             # cloned: fresh, aligned storage (a view into the read buffer can take another matmul kernel, and
