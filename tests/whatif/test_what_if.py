@@ -59,6 +59,16 @@ def test_state_edit_equals_the_module_run_in_two_pieces(cls, t):
     assert_untouched(m, found, w0)
 
 
+def test_lstm_state_edit_keeping_c_restarts_from_the_recorded_cell_state():
+    torch.manual_seed(5)
+    m, x = nn.LSTM(I, H), torch.randn(T, B, I)
+    wi = what_if(m, lambda: m(x)[0], Edit.state("LSTM", 4, (lambda h: -h, None)))  # h_4 negated, c_4 kept
+    ref, _ = by_hand_state(m, x, 4, lambda hn: (-hn[0], hn[1]))
+    torch.testing.assert_close(wi.after_output, ref, atol=1e-6, rtol=0)
+    torch.testing.assert_close(wi.after["LSTM"].cell()[4], wi.before["LSTM"].cell()[4], atol=1e-6, rtol=0)
+    assert wi.diverges_at["LSTM"] == 4
+
+
 def lstm_by_hand(m, x, gate, steps, value, bf=False):
     """A plain loop of torch's LSTM equations on the module's weights, gate replaced at `steps`."""
     xs = x.transpose(0, 1) if bf else x

@@ -41,11 +41,13 @@ def footprint(model: nn.Module | None) -> tuple:
     glob = tuple(tuple(getattr(nn_module, t).keys()) for t in GLOBAL_TABLES)
     if model is None:
         return (glob,)
-    mods = tuple((name, id(m), tuple(tuple(getattr(m, t, {}).keys()) for t in _HOOK_TABLES),
-                  id(m.__dict__.get("forward"))) for name, m in model.named_modules())
-    tensors = tuple((name, id(p), p.data_ptr(), p._version, tuple(p.shape))
-                    for name, p in (*model.named_parameters(), *model.named_buffers()))
-    return glob, mods, tensors
+    mods, tensors = [], []
+    for m in model.modules():  # one walk; a module's own dicts read directly (this runs twice per what-if)
+        d = m.__dict__
+        mods.append((id(m), id(d.get("forward")), *(tuple(d[t]) for t in _HOOK_TABLES if d.get(t))))
+        tensors += [(id(p), p.data_ptr(), p._version) for p in (*d["_parameters"].values(), *d["_buffers"].values())
+                    if p is not None]
+    return glob, tuple(mods), tuple(tensors)
 
 
 class Interventions:

@@ -58,7 +58,8 @@ def check(edits, trace) -> None:
         for s in e.steps or ():
             if not -L <= s < L:
                 fail("steps", f"query steps in [0, {L - 1}] of {trace.name!r}", repr(s), "pick recorded queries")
-        edit_weights(trace.weights, axis, [e])
+    shape = trace.batch_shape + (L, trace.S)  # the value is checked on zeros of the weights' shape (nothing derived)
+    edit_weights(torch.zeros((), dtype=trace.q.dtype).expand(shape), axis, edits)
 
 
 def edit_weights(weights: torch.Tensor, axis: int, edits) -> torch.Tensor:
@@ -98,7 +99,8 @@ def weights_unseen(trace) -> torch.Tensor:
     """
     x = trace.masked  # [*b, L, S]
     w = ORIGINALS["torch.softmax"](x, dim=-1)
-    return w.masked_fill(torch.isneginf(x.amax(dim=-1, keepdim=True)), 0.0) if x.shape[-1] else w  # dead rows: 0
+    dead = torch.isneginf(x.amax(dim=-1, keepdim=True)) if x.shape[-1] else None  # [*b, L, 1]: every key masked
+    return w.masked_fill(dead, 0.0) if dead is not None and bool(dead.any()) else w
 
 
 def edited_trace(trace, edits, weights=None):
@@ -136,6 +138,7 @@ class SdpaEdit(TorchFunctionMode):
         self.call, self.edits, self.n = call, edits, 0
 
     applied = property(lambda self: self.n > self.call, doc="whether the edited call ran")
+    finishes = True  # the after trace's weights stage becomes the edited one
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -174,6 +177,7 @@ class MhaForward:
         self.own = type(module).forward
 
     applied = property(lambda self: self.n > self.call, doc="whether the edited call ran")
+    finishes = True  # the after trace's weights stage becomes the edited one
 
     def __call__(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                  average_attn_weights=True, is_causal=False):

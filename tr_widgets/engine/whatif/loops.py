@@ -63,6 +63,7 @@ class _LoopForward:
         self.own = type(module).forward
 
     applied = property(lambda self: self.calls > max(self.states), doc="whether the run reached every edited step")
+    finishes = True  # the loop's trace is built (its steps run again) while this forward is on
 
     def _step(self, args) -> int:
         key = tuple((a.data_ptr(), tuple(a.shape), a.stride()) if isinstance(a, torch.Tensor) else id(a)

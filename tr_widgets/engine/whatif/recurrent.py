@@ -55,14 +55,23 @@ def check(edits, trace) -> None:
                 fail("gate", f"one of the gates of {trace.name!r} {list(trace.spec.gates)}", repr(e.gate_name),
                      "pick a gate from trace.spec.gates" + ("" if trace.spec.gates else
                                                             " (this kind has none: edit its state instead)"))
-            new_value(e.value, trace.gates()[e.gate_name][e.steps[0]], "value")
+            new_value(e.value, trace.hidden()[e.steps[0]], "value")  # a gate is [B, H], as h is
         else:
-            new_state(e.value, state_at(trace, e.steps[0]), "value")
+            new_state(e.value, state_at(trace, e.steps[0], needs_old(e.value)), "value")
 
 
-def state_at(trace, t: int) -> tuple:
+def needs_old(value) -> bool:
+    """Whether an edit's value reads the old cell state (a function, or a pair keeping c with None).
+
+    Example: ``(needs_old(0.0), needs_old((0.0, None)), needs_old(lambda s: s)) == (False, True, True)``
+    """
+    return callable(value) or (isinstance(value, tuple) and len(value) > 1 and (value[1] is None or callable(value[1])))
+
+
+def state_at(trace, t: int, cell: bool = True) -> tuple:
     """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``). An LSTM's c_t
-    comes from replaying steps 0..t only (two batched products and a scan): cheap next to running them again.
+    comes from replaying steps 0..t only (two batched products and a scan; on a GPU far cheaper than running
+    them again, on one CPU thread about as costly); ``cell=False`` gives zeros in its place (shape only).
 
     Example: ``torch.allclose(state_at(tr, 2)[1], tr.cell()[2])  # an LSTM's (h_2, c_2)``
     """
@@ -70,6 +79,8 @@ def state_at(trace, t: int) -> tuple:
     h = trace.hidden()[t]
     if not trace.spec.has_cell:
         return (h,)
+    if not cell:
+        return h, torch.zeros_like(h)
     with torch.no_grad():
         g = trace.spec.replay(trace.x[:t + 1], trace.hidden()[:t + 1], trace.h0[0], trace.params[0][0], False)
         c = linear_scan(g["f"], g["i"] * g["g"], trace.c0[0])  # [t + 1, B, H]
@@ -96,7 +107,7 @@ def install(iv, module, trace, edits) -> None:
         from tr_widgets.engine.whatif.apply import Interventions
         with Interventions(lstm) as iv:  # tr: lstm's trace on x
             install(iv, lstm, tr, [Edit.state("LSTM", 3, 0.0)])
-            out, _ = lstm(x)
+            out = lstm(x)[0].detach()
         float(out[3].abs().sum()) == 0.0 and torch.equal(out[:3], tr.output[:3])
     """
     gates, states = _events(edits, trace.seq_len)
@@ -140,6 +151,8 @@ class _WholeForward:
         self.cells = {}  # step -> the c_t the run carried out of an edited step (for ``finish``)
         self.applied = False
 
+    finishes = property(lambda self: bool(self.cells), doc="whether ``finish`` has a cell state to put in")
+
     def _run(self, xs, parts):
         """The module's own forward over ``xs`` [T', B, I] from state ``parts``: (out [T', B, H], parts)."""
         hx = tuple(p[None] for p in parts) if len(parts) > 1 else parts[0][None]  # [1, B, H] each
@@ -163,7 +176,7 @@ class _WholeForward:
         if k == 0:
             outs, parts = [], h0
         elif same:  # the recorded run up to step k - 1: nothing before the edit runs again
-            outs, parts = [tr.top[:k]], state_at(tr, k - 1)
+            outs, parts = [tr.top[:k]], state_at(tr, k - 1, k in self.gates or needs_old(self.states.get(k - 1)))
         else:
             out, parts = self._run(xs[:k], h0)
             outs = [out]
@@ -193,8 +206,9 @@ class _WholeForward:
     def _edit_state(self, t, outs, parts):
         if t not in self.states:
             return outs, parts
-        old, parts = parts, new_state(self.states[t], parts, "value")
-        if len(parts) > 1 and not torch.equal(parts[1], old[1]):  # else a replay of the trace gives the same c
+        value = self.states[t]
+        parts = new_state(value, parts, "value")
+        if not (isinstance(value, tuple) and value[-1] is None):  # c kept as it was: a replay gives it anyway
             self._keep(t, parts)
         last = outs[-1]
         outs[-1] = torch.cat([last[:-1], parts[0][None].to(last.dtype)])  # h_t out = the state carried on
@@ -210,6 +224,7 @@ class _CellForward:
 
     applied = property(lambda self: self.calls > max([*self.gates, *self.states]),
                        doc="whether the run reached every edited step")
+    finishes = False  # a cell loop's trace holds the states the loop carried
 
     def __call__(self, input, hx=None):
         t, tr = self.calls, self.tr

@@ -86,7 +86,7 @@ def run_edited(model: nn.Module, run, before, edits) -> tuple:
 
         with tr_widgets.capture(lstm) as before:
             lstm(x)
-        after, (out, _) = run_edited(lstm, lambda: lstm(x), before, [Edit.state("LSTM", 4, 0.0)])
+        after, out = run_edited(lstm, lambda: lstm(x)[0].detach(), before, [Edit.state("LSTM", 4, 0.0)])
         float(out[4].abs().sum()) == 0.0 and after.names == ["LSTM"]
     """
     sites = _sites(before, edits)
@@ -107,6 +107,8 @@ def run_edited(model: nn.Module, run, before, edits) -> tuple:
 
 def _finish(after, sites, installed) -> None:
     """Each edited call's after-trace becomes the trace of what it computed (``Target.finish``)."""
+    if not any(done.finishes for done in installed):
+        return  # nothing to put in: the traces are built when first read, as any capture's
     traces = dict(after.traces)
     for (entry, trace, target, group, call), done in zip(sites, installed):
         old = traces.get(trace.name)

@@ -1,0 +1,110 @@
+"""What a what-if costs (issue 24): the edited run (``run_edited``: the edits installed, the run under a capture,
+the edited calls' traces finished) against one capture of the same run (``with capture(model): run()``).
+
+* Recurrent net: an embedding, ``nn.LSTM(64, 256)`` (or ``nn.GRU``) and a linear head, batch 8, T steps;
+  ``Edit.state`` at step t (t = T/4, T/2, 3T/4) setting the whole state, or h only (an LSTM's c kept), and
+  ``Edit.gate`` of f at step t. Goal: about (T − t)/T of a capture, the edited module restarting from the
+  recorded state at t (the embedding and head run whole, as the model does).
+* Attention: Hugging Face ``GPT2Model`` (n_layer=4, n_head=8, n_embd=256, sdpa), T tokens; ``Edit.head`` cutting
+  one head of layer 1 at every query. Goal: ≤ 1.2× one capture.
+
+Both are timed side by side in one run (``common.side_by_side``, medians, CPU time with one torch thread so a
+busy machine disturbs it less). ``what_if`` itself is one capture plus ``run_edited``; its ratio is printed too.
+Usage: ``python benchmarks/bench_what_if.py [--quick] [--repeats N]``; the load (``uptime``) is printed beside.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import side_by_side, table  # noqa: E402
+from tr_widgets.engine.capture import capture  # noqa: E402
+from tr_widgets.engine.whatif import Edit, what_if  # noqa: E402
+from tr_widgets.engine.whatif.run import run_edited  # noqa: E402
+
+
+class CharLSTM(nn.Module):
+    """Embedding, one recurrent layer (named ``lstm`` whatever its kind), a linear head."""
+
+    def __init__(self, vocab=100, emb=64, hidden=256, rnn=nn.LSTM):
+        super().__init__()
+        self.emb, self.lstm, self.head = nn.Embedding(vocab, emb), rnn(emb, hidden), nn.Linear(hidden, vocab)
+
+    def forward(self, ids):  # ids [T, B]
+        return self.head(self.lstm(self.emb(ids))[0])
+
+
+def timed(model, run, edits, repeats):
+    with capture(model) as before:
+        run()
+
+    def one_capture():
+        with capture(model):
+            run()
+    s = side_by_side({"capture": one_capture, "edited": lambda: run_edited(model, run, before, edits),
+                      "what_if": lambda: what_if(model, run, *edits)},
+                     repeats=repeats, warmup=1, clock=time.process_time)
+    return s["edited"] / s["capture"], s["what_if"] / s["capture"], s["capture"]
+
+
+def recurrent_rows(T, repeats):
+    torch.manual_seed(0)
+    rows = []
+    for rnn in (nn.LSTM, nn.GRU):
+        model = CharLSTM(rnn=rnn).eval()
+        ids = torch.randint(0, 100, (T, 8))
+        run = lambda: model(ids)  # noqa: E731
+        name = rnn.__name__
+        with torch.no_grad():
+            for frac in (0.25, 0.5, 0.75):
+                t = int(T * frac)
+                edits = [Edit.state("lstm", t, 0.0)]
+                if rnn is nn.LSTM:  # c kept: c_t comes from a replay of steps 0..t; a gate: the same, plus one step
+                    edits += [Edit.state("lstm", t, (0.0, None)), Edit.gate("lstm", "f", t, 1.0)]
+                for edit in edits:
+                    edited, whole, cap = timed(model, run, [edit], repeats)
+                    rows.append((f"{name} T={T}", repr(edit), f"{(T - t - 1) / T:.2f}", f"{edited:.2f}",
+                                 f"{whole:.2f}", f"{cap * 1e3:.0f}"))
+    return rows
+
+
+def attention_rows(T, repeats):
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    cfg = transformers.GPT2Config(n_layer=4, n_head=8, n_embd=256, vocab_size=1000, n_positions=1024,
+                                  bos_token_id=0, eos_token_id=0)
+    torch.manual_seed(0)
+    model = transformers.GPT2Model(cfg).eval()
+    ids = torch.randint(0, 1000, (1, T))
+    with torch.no_grad():
+        edited, whole, cap = timed(model, lambda: model(ids).last_hidden_state, [Edit.head("h.1.attn", 3)], repeats)
+    return [(f"GPT-2 (4×256) T={T}", "Edit.head('h.1.attn', 3)", "≤ 1.2", f"{edited:.2f}", f"{whole:.2f}",
+             f"{cap * 1e3:.0f}")]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="short sequences, few repeats (a busy machine)")
+    p.add_argument("--repeats", type=int, default=None)
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    repeats = a.repeats or (3 if a.quick else 7)
+    T_rnn, T_att = (256, 128) if a.quick else (1024, 512)
+    print("uptime:", os.popen("uptime").read().strip(), flush=True)
+    rows = recurrent_rows(T_rnn, repeats) + attention_rows(T_att, repeats)
+    print(table(rows, ("model", "edit", "goal (× capture)", "edited run (× capture)", "what_if (× capture)",
+                       "capture (ms CPU)")))
+    print("uptime:", os.popen("uptime").read().strip(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
