@@ -182,3 +182,24 @@ def test_effective_attention_rows_sum_to_the_recurrences_output(family):
         row = ea.row(i, (1, 1))
         assert bool(row.blocked[i + 1:].all()) and not row.weights[i + 1:].any()
         torch.testing.assert_close(row.output, ea.sdpa_row(i, (1, 1)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["lfm2", "kimi_linear", "minimax"])
+def test_left_padding_leaves_the_state_of_the_real_tokens(family):
+    """Row 0 is left-padded by 2: after the pads, its state is what the model's own cache keeps for its real
+    tokens alone (the mixer zeroes padded positions, so they write nothing)."""
+    model, ids = build(family), ids_for(13)
+    mask = torch.ones_like(ids)
+    mask[0, :2] = 0
+    mixer, got = the_mixer(model), {}
+    h = mixer.register_forward_hook(lambda m, a, k, o: got.update(t=trace_mixer_call(m, a, k, o)), with_kwargs=True)
+    try:
+        with torch.no_grad():
+            model(ids, attention_mask=mask, use_cache=True)
+    finally:
+        h.remove()
+    with torch.no_grad():
+        alone = model(ids[:1, 2:], use_cache=True).past_key_values
+    t = got["t"]
+    torch.testing.assert_close(t.state(-1)[:1], kept_state(mixer, alone), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(t.replay(), main(t.output), rtol=1e-5, atol=1e-5)
