@@ -15,7 +15,7 @@ per-op recording, which is why the later steps are not recorded op by op.
 
 Figures (``--cpu-time --threads 1 --repeats 9``, 2026-12-07, a machine shared with seven other engineers,
 load average 10–13 on 2 cores): LSTMScratch 1.70–1.85× before the fast tail (every step through the mode),
-1.21–1.32× with it; makemore's GRU cell 1.68–1.77× and seed 001 1.56–1.63× (module loops: unchanged).
+1.21–1.32× with it; makemore's GRU cell 1.68–1.77× and seed 001 1.52–1.63× (module loops: unchanged).
 
 ``--model makemore`` (makemore's RNN with its GRU cell called once per step in forward; B=32, T=64, 64 units)
 and ``--model seed001`` (seed 001's nn.LSTM called once per step, T=256) time the module loops: their forward
