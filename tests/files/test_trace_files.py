@@ -102,9 +102,20 @@ def _mamba_capture():
     return rec
 
 
+def _mamba_decode():
+    """Decoding a state-space model: each tick keeps one StateTrace per mixer (the cache's state carried over)."""
+    import transformers as tf
+
+    torch.manual_seed(8)
+    cfg = tf.MambaConfig(vocab_size=64, hidden_size=32, state_size=8, num_hidden_layers=2, conv_kernel=4,
+                         expand=2, time_step_rank=4)
+    return tr_widgets.decode(tf.MambaForCausalLM(cfg).eval(), torch.tensor([[1, 2, 3]]), 3)
+
+
 MAKERS = {"recurrent": _recurrent, "packed": _packed_gru, "attention": _attention, "chain": _chain,
           "gradients": _gradients, "decode": _decode, "state": _state, "effective": _effective,
-          "loop": _loop, "capture": _capture, "mamba capture": _mamba_capture}
+          "loop": _loop, "capture": _capture, "mamba capture": _mamba_capture,
+          "mamba decode": _mamba_decode}
 
 
 def _body(trace):
