@@ -4,7 +4,8 @@ A module whose class name says it mixes positions (attention of any kind, state-
 linear-attention mixers) is watched while a capture runs. When one runs and nothing is recorded inside it,
 the capture names it, says why and what to do (``rec.skipped``, one warning at exit, ``rec[name]``): a
 capture is never silent about what it missed. The kinds a capture *records* by module type are a separate
-table (``modules.RECORDED``); a module matched there is recorded, not listed here.
+table (``modules.RECORDED``; state mixers are found there by ``engine.state``'s specs, by structure: a class-name
+family plus the projections the math reads); a module matched there is recorded, not listed here.
 
 A new kind is one entry of :data:`MIXERS`, first match wins (``RwkvSelfAttention`` is a recurrent mixer, not
 attention). ``attention=True`` entries get ``hand.HandMode`` inside, which records softmax(q·kᵀ)·v written
@@ -35,15 +36,18 @@ class MixerKind:
 
 MIXERS = (
     MixerKind("state-space mixer", r"Mamba|SSM|S4D?(?![a-z])|Hyena|ShortConv|Mixer$|MixerLayer", False,
-              "a state-space mixer of a family the state tracer does not cover (it records MambaMixer, "
-              "Mamba2Mixer, RwkvSelfAttention and Qwen3NextGatedDeltaNet by type, not look-alikes)",
+              "a state-space mixer whose structure matches none of the state tracer's specs (it records the "
+              "Mamba and Mamba-2/SSD families by what they hold and checks each trace against the module's "
+              "output: tr_widgets.engine.state.supported() lists them)",
               "the model's other layers are recorded; for this layer, trace its recurrence on its own tensors "
               "with tr_widgets.engine.state.trace_state('mamba' or 'mamba2', x=..., delta=..., A=..., B=..., C=...), "
               "or add a spec for its class (a StateKind subclass, tr_widgets.engine.state.register)"),
     MixerKind("recurrent mixer", r"Rwkv|RWKV|xLSTM|[mMsS]LSTM(?![a-z])|DeltaNet|GatedDelta|RecurrentBlock|"
               r"RecurrentLayer|Rglru|RGLRU|Retention|LinearAttention|LightningAttention", False,
-              "a recurrent or linear-attention mixer of a family the state tracer does not cover (it records "
-              "RwkvSelfAttention and Qwen3NextGatedDeltaNet, and torch's nn.RNN/LSTM/GRU)",
+              "a recurrent or linear-attention mixer whose structure matches none of the state tracer's specs "
+              "(it records RWKV-4 and the delta-rule, short-conv, RG-LRU, lightning and mLSTM families by what "
+              "they hold, checked against the module's output, and torch's nn.RNN/LSTM/GRU: "
+              "tr_widgets.engine.state.supported() lists them)",
               "the model's other layers are recorded; for this layer, trace its recurrence on its own tensors "
               "with tr_widgets.engine.state.trace_state('rwkv' or 'gated_deltanet', ...), or add a spec for its "
               "class (a StateKind subclass, tr_widgets.engine.state.register)"),

@@ -204,13 +204,15 @@ class ModuleRecorder:
 
 
 def is_state_mixer(module) -> bool:
-    """Whether ``engine.state`` has a spec for the module's type (MambaMixer, Mamba2Mixer, RwkvSelfAttention,
-    Qwen3NextGatedDeltaNet and their subclasses).
+    """Whether ``engine.state`` has a spec whose structure the module has (``mixer_kind``: a class-name family
+    such as ``*MambaMixer`` or ``*GatedDeltaNet`` holding the parts the spec reads).
 
     Example::
 
-        MambaMixer = type("MambaMixer", (nn.Module,), {"__module__": "transformers.models.mamba.modeling_mamba"})
-        is_state_mixer(MambaMixer()) == True  # transformers' class, by its qualified name
+        from transformers import MambaConfig
+        from transformers.models.mamba.modeling_mamba import MambaMixer
+        is_state_mixer(MambaMixer(MambaConfig(hidden_size=8, state_size=4), layer_idx=0)) == True  # by structure
+        is_state_mixer(type("MambaMixer", (nn.Module,), {"__module__": "mine"})()) == False  # the name alone is not enough
         is_state_mixer(lstm) == False  # a recurrent module, traced by engine.recurrent instead
     """
     return mixer_kind(module) is not None

@@ -17,8 +17,8 @@ SUPPORTED = ("nn.RNN, nn.LSTM, nn.GRU and their cells (PackedSequence inputs too
              "nn.TransformerEncoder/Decoder layers); F.scaled_dot_product_attention (e.g. Hugging Face "
              "models with their default sdpa attention); softmax(q·kᵀ)·v written by hand in any module (eager "
              "Hugging Face attention, minGPT, d2l, a user's Head, Bloom's ALiBi, Gemma 2's soft cap, GPT-OSS's "
-             "sinks); the state-space and linear-attention mixers MambaMixer, Mamba2Mixer, RwkvSelfAttention and "
-             "Qwen3NextGatedDeltaNet (as StateTraces); Keras 3 RNN layers and MultiHeadAttention (torch backend)")
+             "sinks); state-space, linear-attention and short-conv mixers found by structure (Mamba, Mamba-2/SSD, "
+             "RWKV-4, Gated DeltaNet and more: tr_widgets.engine.state.supported(); as StateTraces); Keras 3 RNN layers and MultiHeadAttention (torch backend)")
 
 
 class CaptureWarning(UserWarning):

@@ -63,8 +63,8 @@ def trace_mixer_call(module, args, kwargs, output, name: str = "", initial: dict
                      every: int | None = None) -> StateTrace:
     """Trace one call of a mixer module from a forward hook (``register_forward_hook(..., with_kwargs=True)``).
 
-    Accepts ``MambaMixer``, ``Mamba2Mixer``, ``RwkvSelfAttention`` and ``Qwen3NextGatedDeltaNet`` (and
-    their subclasses), found by type (``kind_of``); anything else raises TraceInputError naming them.
+    Accepts every mixer a spec finds by structure (``kind_of``; ``supported()`` lists them: Mamba and its
+    variants, Mamba-2/SSD, RWKV-4, Gated DeltaNet...); anything else raises TraceInputError naming them.
     ``trace.output`` is the mixer's output tensor (RWKV's ``(output, state)`` gives its first element). The trace
     is checked against that output on its first ⌈√T⌉ steps: a module that computes something else than its
     spec (a look-alike found by structure) raises TraceInputError naming it. ``initial``: the layer's cache state before the call,

@@ -142,7 +142,8 @@ class SplitGatedDeltaNetKind(GatedDeltaNetKind):
 
     Example::
 
-        kind_of("gated_deltanet_split").state_names    # ('ssm',): S [B, value_heads, d_k, d_v]
+        from tr_widgets.engine.state import kind_of
+        kind_of("gated_deltanet_split").state_names == ("ssm",)    # S [B, value_heads, d_k, d_v]
     """
 
     name, title = "gated_deltanet_split", "Gated DeltaNet (gated delta rule; split projections)"
@@ -186,7 +187,8 @@ class ProjGatedDeltaNetKind(SplitGatedDeltaNetKind):
 
     Example::
 
-        kind_of("gated_deltanet_proj").names[:3]    # ('q', 'k', 'v')
+        from tr_widgets.engine.state import kind_of
+        kind_of("gated_deltanet_proj").names[:3] == ("q", "k", "v")
     """
 
     name, title = "gated_deltanet_proj", "Gated DeltaNet (gated delta rule; q/k/v/g projections)"
