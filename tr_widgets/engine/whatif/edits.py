@@ -106,13 +106,13 @@ class Edit:
         return min(self.steps) if self.steps else 0
 
     def __repr__(self) -> str:
-        value = _show(self.value)
-        if self.kind == "state":
-            return f"Edit.state({self.name!r}, step={self.steps[0]}, value={value})"
-        if self.kind == "gate":
-            return f"Edit.gate({self.name!r}, {self.gate_name!r}, steps={list(self.steps)}, value={value})"
-        steps = "None" if self.steps is None else list(self.steps)
-        return f"Edit.head({self.name!r}, head={self.head_index}, value={value}, steps={steps})"
+        return f"Edit.{self.kind}({self.name!r}, {_ARGS[self.kind](self)}, value={_show(self.value)}" + (
+            f", steps={'None' if self.steps is None else list(self.steps)})" if self.head_index is not None else ")")
+
+
+# how each kind of edit shows its own arguments in a repr (one table: no branch per kind)
+_ARGS = {"state": lambda e: f"step={e.steps[0]}", "gate": lambda e: f"{e.gate_name!r}, steps={list(e.steps)}",
+         "head": lambda e: f"head={e.head_index}"}
 
 
 def _name(name) -> None:

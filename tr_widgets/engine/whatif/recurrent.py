@@ -48,9 +48,9 @@ def check(edits, trace) -> None:
     for e in edits:
         for s in e.steps:
             if not -T <= s < T:
-                fail("step" if e.kind == "state" else "steps", f"a step in [0, {T - 1}] of {trace.name!r}",
+                fail("steps" if e.gate_name else "step", f"a step in [0, {T - 1}] of {trace.name!r}",
                      repr(s), f"pick a step of the recorded sequence (T = {T})")
-        if e.kind == "gate":
+        if e.gate_name is not None:
             if e.gate_name not in trace.spec.gates:
                 fail("gate", f"one of the gates of {trace.name!r} {list(trace.spec.gates)}", repr(e.gate_name),
                      "pick a gate from trace.spec.gates" + ("" if trace.spec.gates else
@@ -92,7 +92,7 @@ def _events(edits, T):
     gates, states = {}, {}
     for e in edits:
         for s in e.steps:
-            if e.kind == "gate":
+            if e.gate_name is not None:
                 gates.setdefault(norm(s), {})[e.gate_name] = e.value
             else:
                 states[norm(s)] = e.value
