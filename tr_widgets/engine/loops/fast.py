@@ -21,9 +21,9 @@ bitwise against the state the code carried out; ``watch.build_loop_trace`` check
 the last one when it builds the trace, so a wrong reading is refused at capture, never shown.
 
 Only where nothing else could see the difference: a ``for`` loop, not nested and holding no loop, whose
-header line holds no statement of its body, fresh inputs read as tensors (``for X in inputs``, no
-``inputs[t]``), the only forward watched, and no tracer already set (a debugger, coverage): else the
-recorder stays on, as before.
+header line holds no statement of its body, fresh inputs held in variables at the header (``for X in
+inputs``, or ``X = inputs[t]``; not ``tanh(inputs[t] @ W ...)``), no per-step slice of a parameter, the only
+forward watched, and no tracer already set (a debugger, coverage): else the recorder stays on, as before.
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ class Tail:
 
     def __init__(self, ops, rec, frame, spec):
         self.ops, self.rec, self.frame = ops, rec, frame
-        self.loop, self.state_at, self.fresh_at, self.state_names = spec
+        self.loop, self.state_at, self.fresh_at, self.wanted = spec
         self.header, self.last = self.loop.first, self.loop.last
         self.phase, self.seq, self.template = 0, [], None
         self.names = self.xnames = None
@@ -163,9 +163,8 @@ class Tail:
         if cur - st.size < 0:
             return False
         outs = [o[j] if isinstance(o := raw[at(q) + 6], (tuple, list)) else o for q, j in self.state_at]
-        ins = [tensors_in(raw[at(q) + 4], raw[at(q) + 5])[k] for q, k in self.fresh_at]
-        want = [self.loop.target] * len(ins)  # the loop's own target first (``X``), then any variable holding it
-        names = [_holder(t, w, loc, glob) for t, w in zip((*outs, *ins), (*self.state_names, *want))]
+        ins = [raw[at(q) + 6] if k is None else tensors_in(raw[at(q) + 4], raw[at(q) + 5])[k] for q, k in self.fresh_at]
+        names = [_holder(t, w, loc, glob) for t, w in zip((*outs, *ins), self.wanted)]  # the code's names first
         if any(n is None for n in names):
             return False
         self.names, self.xnames = tuple(names[:len(outs)]), tuple(names[len(outs):])

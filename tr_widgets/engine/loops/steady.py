@@ -141,9 +141,11 @@ def _steady(raw, table, found, info) -> Steady | None:
     for q in where:
         is_tensor[q] = True
     fast = None
-    if not found.varying and all(kind == "arg" for kind, _, _ in found.fresh) and eligible(info, found.loop):
+    if not found.varying and eligible(info, found.loop):  # a fresh input selected by an op (X = inputs[t]): its
+        rep = found.reps[0]  # result, named as assigned (k None); one read as an argument: the loop's target first
         fast = (found.loop, [(where[p], j) for p, j, _ in found.state], [(where[p], k) for _, p, k in found.fresh],
-                [_name_of(found.reps[0][p], j) for p, j, _ in found.state])
+                [_name_of(rep[p], j) for p, j, _ in found.state] +
+                [_name_of(rep[p], 0) if kind == "op" else found.loop.target for kind, p, _ in found.fresh])
     entries = []
     for q in range(size):  # the first step's own entry, its result and arguments left out
         lasti, child, via, func, _, _, out = raw[(r0 + q) * WIDTH:(r0 + q + 1) * WIDTH]
