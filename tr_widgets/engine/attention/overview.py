@@ -151,7 +151,9 @@ class _Band:
         self.t, self.r0, self.r1, self.fc = trace, r0, r1, fc
         self.idx = trace._index(index)
         b = trace.batch_shape
-        self.q = trace.q.expand(*b, trace.L, trace.E)[self.idx][r0:r1]  # [n, E]
+        # the scale folded into q once (not a pass over every score): the same rounding whenever a band is
+        # scored, so filled and at-once images stay the same bits; off the softmax by a few ulps at most
+        self.q = trace.q.expand(*b, trace.L, trace.E)[self.idx][r0:r1] * trace.scale  # [n, E]
         self.k = trace.k.expand(*b, trace.S, trace.E)[self.idx]  # [S, E]
         self.peaks, self.sums = [], []
 
@@ -159,7 +161,7 @@ class _Band:
         """Score keys [c0, c1) (c0 a multiple of fc) and keep their blocks' maxima and sums."""
         t, fc = self.t, self.fc
         with torch.no_grad():
-            s = (self.q @ self.k[c0:c1].T).mul_(t.scale)  # [n, c]: the rounding of scores * scale
+            s = self.q @ self.k[c0:c1].T  # [n, c]: scaled scores
             if t.is_causal and c1 - 1 > self.r0:  # top-left: query i sees keys 0..i
                 rows = torch.arange(self.r0, self.r1, device=s.device)[:, None]  # [n, 1]
                 s.masked_fill_(torch.arange(c0, c1, device=s.device)[None, :] > rows, NEG_INF)
