@@ -250,3 +250,10 @@ def test_a_trace_made_on_the_gpu_steps_on_a_laptop(tmp_path):
     assert cpu.x.device.type == "cpu" and gpu.x.device.type == "cuda"
     assert torch.equal(cpu.top, tr.top.cpu()) and torch.equal(gpu.top, tr.top)
     assert torch.equal(gpu.hidden(), tr.hidden())
+
+
+def test_labels_of_any_text_round_trip(tmp_path):
+    """Token labels are user text: CJK, emoji, and a lone surrogate (half of a byte-level token) all come back."""
+    q = torch.randn(1, 1, 4, 2)
+    at = tr_widgets.trace_attention(q, q, q, tokens=["猫", "🙂", "\ud800x", "<s>"])
+    assert tr_widgets.load(at.save(tmp_path / "labels.trace")).tokens == at.tokens

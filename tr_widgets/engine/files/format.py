@@ -48,7 +48,8 @@ def write(path: pathlib.Path, header: dict, tensors: dict) -> pathlib.Path:
 
     meta = {"format": FORMAT, "version": VERSION, **header, "torch": torch.__version__, "package": __version__}
     try:
-        save_file(tensors, str(path), metadata={KEY: json.dumps(meta, ensure_ascii=False)})
+        # ASCII JSON: a label holding a lone surrogate (a byte-level token cut in two) still makes a valid header
+        save_file(tensors, str(path), metadata={KEY: json.dumps(meta)})
     except (OSError, SafetensorError, ValueError, TypeError) as err:
         fail("save(path)", "a file path that can be written", f"{str(path)!r} ({type(err).__name__}: {err})",
              "pick a folder that exists and that you may write to")
