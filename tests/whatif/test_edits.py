@@ -115,3 +115,17 @@ def test_interventions_undo_in_reverse_order_even_on_errors():
             iv.hook(m.register_forward_pre_hook(lambda *a: None))
             1 / 0
     assert footprint(m) == found and "forward" not in m.__dict__
+
+
+def test_a_state_space_mixer_is_refused_with_what_can_be_edited():
+    pytest.importorskip("transformers")
+    from tests.state import build
+
+    model = build("mamba")
+    ids = torch.randint(0, 64, (1, 6))
+    found = footprint(model)
+    with pytest.raises(TraceInputError) as err:
+        what_if(model, lambda: model(ids), Edit.state("layers.0.mixer", 2, 0.0))
+    msg = str(err.value)
+    assert msg.startswith("edits: expected an edit its trace takes") and "a StateTrace takes no edit" in msg
+    assert footprint(model) == found

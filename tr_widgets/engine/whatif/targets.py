@@ -79,5 +79,7 @@ def target_of(trace, edit=None) -> Target:
         fail("edits", f"an edit its trace takes ({takes})",
              f"Edit.{edit.kind if edit else '?'} on {trace.name!r}, a {type(trace).__name__}"
              + (f" (it takes {'/'.join(kinds)} edits)" if kinds else " (which cannot be edited yet)"),
-             f"edit {WHAT[kinds[0]]} of it instead" if kinds else "edit one of the names above")
+             f"edit {WHAT[kinds[0]]} of it instead" if kinds else
+             f"edit a name whose trace is one of {[t.__name__ for t in TARGETS]} (a {type(trace).__name__} takes "
+             "no edit in this version; compare two runs with tr_widgets.compare(a, b) instead)")
     return found
