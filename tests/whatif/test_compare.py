@@ -141,11 +141,24 @@ def test_what_cannot_be_compared_gets_one_clear_error():
         assert "\n" not in text and "expected" in text and ". Fix: " in text, (why, text)
     with tr_widgets.capture(lstm) as r1:
         lstm(torch.randn(T, 1, I))
-    gru = torch.nn.GRU(I, H)
-    with tr_widgets.capture(gru) as r2:
-        gru(torch.randn(T, 1, I))
-    with pytest.raises(TraceInputError, match="same recorded names"):
+    with tr_widgets.capture(lstm) as r2:
+        lstm(torch.randn(T, 1, I))
+        lstm(torch.randn(T, 1, I))
+    with pytest.raises(TraceInputError, match="as many recorded calls"):
         compare(r1, r2)
+
+
+def test_two_models_captured_pair_in_call_order():
+    torch.manual_seed(6)
+    x = torch.randn(T, 1, I)
+    rnn, lstm = torch.nn.RNN(I, H), torch.nn.LSTM(I, H)
+    with tr_widgets.capture(rnn) as r1:
+        a = rnn(x)[0]
+    with tr_widgets.capture(lstm) as r2:
+        b = lstm(x)[0]
+    cmp = compare(r1, r2)
+    assert cmp.names == [f"{r1.names[0]} | {r2.names[0]}"] and cmp.diverges_at == {cmp.names[0]: 0}
+    torch.testing.assert_close(cmp.delta(), (b - a).detach().reshape(T, -1))
 
 
 def test_repr_is_deterministic_and_edits_are_kept():

@@ -1,7 +1,7 @@
 """Comparison: two runs of the same thing side by side, step by step (what :func:`compare` and ``what_if`` return).
 
-A run is a :class:`~tr_widgets.engine.capture.Capture` (each recorded name compared with the same name in the
-other) or one trace. Each trace type says what a step *outputs* (one table, :data:`OUTPUTS`, looked up along the
+A run is a :class:`~tr_widgets.engine.capture.Capture` (each recorded call compared with the other's call in the
+same place of the call order: the same name for one model run twice, ``"RNN | LSTM"`` for two models) or one trace. Each trace type says what a step *outputs* (one table, :data:`OUTPUTS`, looked up along the
 type's MRO, never by a kind's name):
 
 * RecurrentTrace: h_t of the top layer (every direction), ``top[t]``;
@@ -96,11 +96,13 @@ def _pairs(before, after) -> dict:
         if not (isinstance(before, Capture) and isinstance(after, Capture)):
             fail("b", "the same kind of thing as a (two Captures, or two traces)",
                  f"{describe(before)} and {describe(after)}", "compare rec_a with rec_b, or rec_a[name] with trace_b")
-        a, b = dict(before.traces), dict(after.traces)
-        if list(a) != list(b):
-            fail("b", f"a Capture with the same recorded names as a ({list(a)[:8]})", f"names {list(b)[:8]}",
+        a, b = before.traces, after.traces  # [(name, trace)] in call order
+        if len(a) != len(b):
+            fail("b", f"a Capture of as many recorded calls as a ({len(a)}: {[n for n, _ in a][:8]})",
+                 f"{len(b)}: {[n for n, _ in b][:8]}",
                  "compare one pair of traces instead: compare(rec_a[name_a], rec_b[name_b])")
-        pairs = {n: (a[n], b[n]) for n in a}
+        # the same names (one model twice) pair by name; two models (an RNN and an LSTM) pair in call order
+        pairs = {(x if x == y else f"{x} | {y}"): (tx, ty) for (x, tx), (y, ty) in zip(a, b)}
     else:
         # a trace's name, else its kind's (a RecurrentTrace's "lstm"), else its type's
         name = (getattr(before, "name", "") or str(getattr(before, "kind", "") or "")
