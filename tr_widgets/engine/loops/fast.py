@@ -20,7 +20,9 @@ What the kept steps did not keep is re-derived by ``replay.StepReplay`` from the
 bitwise against the state the code carried out; ``watch.build_loop_trace`` checks the first kept step and
 the last one when it builds the trace, so a wrong reading is refused at capture, never shown.
 
-Only where nothing else could see the difference: a ``for`` loop, not nested and holding no loop, whose
+Only where nothing else could see the difference: a ``for`` loop, not nested and holding no loop, whose body
+is straight code (no ``if``, ``break``, ``continue``, ``return``, ``raise``, ``try``, ``with`` or ``match``: a
+loop that may branch keeps the recorder on, as before, rather than be refused when a step branches), whose
 header line holds no statement of its body, fresh inputs held in variables at the header (``for X in
 inputs``, or ``X = inputs[t]``; not ``tanh(inputs[t] @ W ...)``), no per-step slice of a parameter, the only
 forward watched, and no tracer already set (a debugger, coverage): else the recorder stays on, as before.
@@ -45,7 +47,7 @@ def eligible(info, loop) -> bool:
         info = code_info(nn.Sequential.forward.__code__)  # for module in self: input = module(input)
         eligible(info, info.loops[0]) == True
     """
-    if not loop.target or any(o is not loop and o.first <= loop.last and loop.first <= o.last for o in info.loops):
+    if not loop.target or not loop.straight or any(o is not loop and o.first <= loop.last and loop.first <= o.last for o in info.loops):
         return False
     return not any(info.stmts[i].first <= loop.first <= info.stmts[i].last for i in loop.body)
 

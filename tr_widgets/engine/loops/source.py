@@ -57,6 +57,7 @@ class Loop:
     last: int
     target: str = ""
     over: tuple = ()
+    straight: bool = True  # its body holds no if / break / continue / return / raise / try / with / match
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,23 @@ def _walk(body, offset, stmts, loops, line_map, loop) -> None:
             target = ast.unparse(node.target) if isinstance(node, (ast.For, ast.AsyncFor)) else ""
             over = tuple(sorted({n.attr for n in ast.walk(getattr(node, "iter", ast.Pass())) if isinstance(n, ast.Attribute)
                                  and isinstance(n.value, ast.Name) and n.value.id == "self"}))
-            loops[here] = Loop(idx, body, node.lineno + offset, node.end_lineno + offset, target, over)
+            loops[here] = Loop(idx, body, node.lineno + offset, node.end_lineno + offset, target, over,
+                               _straight(node))
+
+
+_BRANCHES = (ast.If, ast.Break, ast.Continue, ast.Return, ast.Raise, ast.Try, ast.With, ast.Match)
+
+
+def _straight(loop_node) -> bool:
+    """The loop's body runs the same statements on every step (no statement that may branch or leave it)."""
+    todo = list(loop_node.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _BRANCHES):
+            return False
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return True
 
 
 def _inside(stmts, i, loops, target) -> bool:
