@@ -87,7 +87,7 @@ def decode(model, ids, hook=None, pre=None):
         handles.append(mixer.register_forward_pre_hook(pre, with_kwargs=True))
     cache = transformers.DynamicCache(config=model.config) if hasattr(mixer, "rg_lru") else None
     if hasattr(model, "_setup_cache"):  # RecurrentGemma: clear the state its blocks kept from an earlier call
-        model._setup_cache(model.config, ids.shape[0], ids.device, torch.float32)
+        model._setup_cache(model.config, ids.shape[0], ids.device, model.dtype)
     try:
         with torch.no_grad():
             for t in range(ids.shape[1]):
@@ -128,6 +128,20 @@ def test_found_by_structure_and_every_state_equals_the_token_by_token_cache_path
     for ours, theirs in zip(*(s if isinstance(s, tuple) else (s,) for s in (t.state(-1), states[-1]))):
         assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
     assert set(t.quantities(2)) == set(t.names)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_bfloat16_traces_follow_the_cache_path_to_bf16_rounding(family):
+    model = build(family).to(torch.bfloat16)
+    t, _ = traced(model, ids_for())
+    states, outs = decode(model, ids_for())
+    ours, theirs = t.state(-1), states[-1]
+    for a, b in zip(*(s if isinstance(s, tuple) else (s,) for s in (ours, theirs))):
+        assert a.dtype == b.dtype
+        torch.testing.assert_close(a.float(), b.float(), rtol=2e-2, atol=2e-2 * float(b.float().abs().max()))
+    scale = float(main(t.output).float().abs().max())
+    for step, out in enumerate(outs):
+        torch.testing.assert_close(t.replay()[:, step].float(), out.float(), rtol=2e-2, atol=2e-2 * scale)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

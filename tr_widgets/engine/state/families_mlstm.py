@@ -134,6 +134,13 @@ class MlstmKind(StateKind):
         x = x + b if b is not None else x
         return F.linear(torch.sigmoid(inputs["o"]) * x, c["out_w"], c["out_b"])
 
+    def present(self, rec, window):
+        """(C, n, m) in the model's dtype, as ``xLSTMCache`` keeps them (the module runs them in float32)."""
+        return tuple(rec) if window is None else tuple(r.to(window.dtype) for r in rec)
+
+    def present_all(self, rec, hidden):
+        return self.present(rec, hidden)
+
     def from_cache(self, module, args, kwargs):
         state = args[1] if len(args) > 1 else kwargs.get("state")
         return None if state is None else {"state": tuple(state)}
