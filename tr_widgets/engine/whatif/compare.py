@@ -69,14 +69,14 @@ class Outputs:
 
 
 OUTPUTS: dict[type, Outputs] = {
-    RecurrentTrace: Outputs(lambda tr: {"h shape [T, B, D*H]": tuple(tr.top.shape)},
+    RecurrentTrace: Outputs(lambda tr: {"steps": tr.top.shape[0], "h_t shape [B, D·H]": tuple(tr.top.shape[1:])},
                             lambda tr: tr.top.reshape(tr.top.shape[0], -1), "t"),  # [T, B, D*H] -> [T, N]
     LoopTrace: Outputs(_loop_sig, lambda tr: torch.stack(
         [torch.cat([x.reshape(-1) for x in s]) for s in tr.states]), "t"),  # [T, N]
     StateTrace: Outputs(lambda tr: {"steps": len(tr), "batch": tr.batch_size,
                                     "output shape": tuple(getattr(tr.output, "shape", ()))},
                         lambda tr: _state_y(tr).movedim(1, 0).reshape(len(tr), -1), "t"),  # [B, T, ..] -> [T, N]
-    AttentionTrace: Outputs(lambda tr: {"o shape": (*tr.q.shape[:-1], tr.v.shape[-1])},
+    AttentionTrace: Outputs(lambda tr: {"queries": tr.q.shape[-2], "o_i shape": (*tr.q.shape[:-2], tr.v.shape[-1])},
                             lambda tr: tr.output.movedim(-2, 0).reshape(tr.q.shape[-2], -1), "i"),  # [L, N]
     DecodeTrace: Outputs(_decode_sig, lambda tr: torch.stack([_decode_tick(tr, t) for t in range(len(tr))]), "tick"),
 }
