@@ -2,6 +2,8 @@
 against torch's own modules run on the two inputs (nn.LSTM's outputs, their difference and its norm), the map
 against after − before, the marks against the step where the inputs were changed, and the decode's tokens against
 the two DecodeTraces."""
+import html
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +132,14 @@ def test_chinese_and_save(runs, tmp_path):
     assert "after − before" in svg and "<polyline" in svg
     html = s.export_html()
     assert "data-tr-frames='1'" in html  # small: every frame travels, the page steps without a kernel
+
+
+def test_a_what_if_shows_its_edits_and_parts_where_they_begin():
+    torch.manual_seed(3)
+    gru, x = torch.nn.GRU(I, H), torch.randn(T, 1, I)
+    edit = tr_widgets.Edit.state("GRU", PART, 0.0)
+    wi = tr_widgets.what_if(gru, lambda: gru(x), edit)
+    s = tr_widgets.show(wi, step=PART)
+    assert type(s) is CompareStepper and repr(edit) in html.unescape(s.summary.value)
+    assert s.heatmap.highlight_col == wi.diverges_at["GRU"] == PART
+    np.testing.assert_allclose(s.bars.series()["after"], np.zeros(H))  # the state carried out of PART: zeroed
