@@ -108,11 +108,30 @@ def edited_trace(trace, edits, weights=None):
 
     Example: ``edited_trace(at, [Edit.head("a", 0)]).output[0, 0].abs().sum() == 0  # head 0 cut everywhere``
     """
-    w = edit_weights(trace.weights if weights is None else weights, head_axis(trace), edits)
+    return with_weights(trace, edit_weights(trace.weights if weights is None else weights, head_axis(trace), edits))
+
+
+def with_weights(trace, w: torch.Tensor):
+    """A copy of ``trace`` whose weights stage is ``w`` (and its output ``w @ v``); earlier stages as recorded.
+
+    Example: ``with_weights(at, torch.zeros(1, 2, 6, 6)).output.abs().sum() == 0``
+    """
     new = dataclasses.replace(trace, derived={})
     # The stages are derived lazily into `derived`; the edit replaces the weights stage (and so its output).
     new.derived.update(weights=w, output=w @ trace.v)  # [*b, L, Ev]
     return new
+
+
+def finish(after, installed, edits):
+    """The after-run's trace of an edited call: the weights the edited call used (kept by ``installed``, the
+    same numbers: the after trace records that call's own q, k, v), else derived again and edited.
+
+    Example: ``finish(at, None, [Edit.head("a", 1)]).weights[0, 1].abs().sum() == 0``
+    """
+    w = getattr(installed, "weights", None)
+    if w is not None and tuple(w.shape) == tuple(after.batch_shape) + (after.L, after.S):
+        return with_weights(after, w)
+    return edited_trace(after, edits)
 
 
 def _sdpa_args(args, kwargs):
@@ -135,7 +154,7 @@ class SdpaEdit(TorchFunctionMode):
 
     def __init__(self, call: int, edits):
         super().__init__()
-        self.call, self.edits, self.n = call, edits, 0
+        self.call, self.edits, self.n, self.weights = call, edits, 0, None
 
     applied = property(lambda self: self.n > self.call, doc="whether the edited call ran")
     finishes = True  # the after trace's weights stage becomes the edited one
@@ -157,7 +176,8 @@ class SdpaEdit(TorchFunctionMode):
     def _edited(self, a):
         tr = make_trace(a["query"], a["key"], a["value"], a.get("attn_mask"), bool(a.get("is_causal", False)),
                         a.get("scale"), gqa=bool(a.get("enable_gqa", False)))
-        edited = edited_trace(tr, self.edits, weights_unseen(tr)).output  # [*b, L, Ev]
+        self.weights = edit_weights(weights_unseen(tr), head_axis(tr), self.edits)  # [*b, L, S], for finish()
+        edited = self.weights @ tr.v  # [*b, L, Ev]
         out = patch.SDPA(*self.args, **self.kwargs)  # the model's own result, kept where no edit reaches
         return splice(out, edited.to(out.dtype), head_axis(tr), self.edits)
 
@@ -173,7 +193,7 @@ class MhaForward:
     """
 
     def __init__(self, module, edits, call: int = 0):
-        self.m, self.edits, self.call, self.n = module, edits, call, 0
+        self.m, self.edits, self.call, self.n, self.weights = module, edits, call, 0, None
         self.own = type(module).forward
 
     applied = property(lambda self: self.n > self.call, doc="whether the edited call ran")
@@ -188,7 +208,7 @@ class MhaForward:
         m, batched = self.m, query.dim() == 3
         with torch.no_grad():
             q, k, v, mask = project(snapshot(m), query, key, value, key_padding_mask, attn_mask)
-            w = edit_weights(weights_unseen(make_trace(q, k, v, mask, False, None)), 1, self.edits)  # [B, H, L, S]
+            w = self.weights = edit_weights(weights_unseen(make_trace(q, k, v, mask, False, None)), 1, self.edits)
             B, H, L, hd = q.shape
             heads = (w @ v).permute(2, 0, 1, 3).reshape(L, B, H * hd)  # [B, H, L, hd] -> [L, B, E]
             y = F.linear(heads, m.out_proj.weight, m.out_proj.bias)  # [L, B, E]

@@ -61,7 +61,7 @@ TARGETS: dict[type, Target] = {
                            lambda after, installed, edits: recurrent.finish(after, installed)),
     LoopTrace: Target(("state",), loops.check, lambda iv, m, tr, edits, call: loops.install(iv, m, tr, edits)),
     AttentionTrace: Target(("head",), heads.check, _install_heads,
-                           lambda after, installed, edits: heads.edited_trace(after, edits), once=False),
+                           heads.finish, once=False),
 }
 
 WHAT = {"state": "a state", "gate": "a gate", "head": "an attention head"}
