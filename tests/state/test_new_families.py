@@ -2,6 +2,8 @@
 BailingHybrid, MiniMax's lightning attention) are found by structure, and their traces equal the model's own
 token-by-token cache path: tiny hybrid models built from configs (one mixer layer, one attention layer), batch 2.
 The oracle is the model fed one token at a time, its state read from where the model keeps it."""
+import copy
+import functools
 import warnings
 
 import pytest
@@ -40,7 +42,9 @@ MODELS = {  # family: (config class, model class, config overrides, the spec's n
 FAMILIES = sorted(MODELS)
 
 
+@functools.lru_cache(maxsize=None)
 def build(family):
+    """The family's tiny model, built once per test session (tests only read it: hooks are removed after)."""
     cfg_cls, model_cls, overrides, _ = MODELS[family]
     torch.manual_seed(0)
     cfg = getattr(transformers, cfg_cls)(**{**SMALL, **overrides})
@@ -132,7 +136,7 @@ def test_found_by_structure_and_every_state_equals_the_token_by_token_cache_path
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_bfloat16_traces_follow_the_cache_path_to_bf16_rounding(family):
-    model = build(family).to(torch.bfloat16)
+    model = copy.deepcopy(build(family)).to(torch.bfloat16)
     t, _ = traced(model, ids_for())
     states, outs = decode(model, ids_for())
     ours, theirs = t.state(-1), states[-1]
