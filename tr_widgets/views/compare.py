@@ -36,7 +36,8 @@ def compare_axes(cmp) -> list[tuple[str, list[str]]]:
 
         from tr_widgets.engine.whatif import compare
         rnn = torch.nn.RNN(2, 3)
-        cmp = compare(tr_widgets.trace_recurrent(rnn, torch.randn(4, 1, 2)), tr_widgets.trace_recurrent(rnn, torch.randn(4, 1, 2)))
+        a, b = (tr_widgets.trace_recurrent(rnn, torch.randn(4, 1, 2)) for _ in range(2))
+        cmp = compare(a, b)
         compare_axes(cmp) == []          # one name: nothing to choose
     """
     return [("name", list(cmp.names))] if len(cmp.names) > 1 else []
@@ -162,7 +163,8 @@ def token_rows(cmp, name: str | None, t: int, around: int = 8) -> list[list[Cell
 
         from tr_widgets.engine.whatif import compare
         model, tok = tr_widgets.load_tiny()
-        cmp = compare(tr_widgets.decode(model, "The cat", 3, tokenizer=tok), tr_widgets.decode(model, "The dog", 3, tokenizer=tok))
+        d1, d2 = (tr_widgets.decode(model, p, 3, tokenizer=tok) for p in ("The cat", "The dog"))
+        cmp = compare(d1, d2)
         [c.text for c in token_rows(cmp, None, 0)[2]][:3] == ["after", "The", "≠ dog"]
     """
     toks = cmp.tokens(name)

@@ -1,8 +1,9 @@
 """Comparison: two runs of the same thing side by side, step by step (what :func:`compare` and ``what_if`` return).
 
 A run is a :class:`~tr_widgets.engine.capture.Capture` (each recorded call compared with the other's call in the
-same place of the call order: the same name for one model run twice, ``"RNN | LSTM"`` for two models) or one trace. Each trace type says what a step *outputs* (one table, :data:`OUTPUTS`, looked up along the
-type's MRO, never by a kind's name):
+same place of the call order: the same name for one model run twice, ``"RNN | LSTM"`` for two models) or one
+trace. Each trace type says what a step *outputs* (one table, :data:`OUTPUTS`, looked up along the type's MRO,
+never by a kind's name):
 
 * RecurrentTrace: h_t of the top layer (every direction), ``top[t]``;
 * LoopTrace: the state carried out of step t, every carried tensor (``(H, C)`` for d2l's LSTMScratch);

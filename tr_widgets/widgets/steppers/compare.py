@@ -31,7 +31,8 @@ def tokens_table(rows, title: str, note: str) -> tuple[str, tuple]:
     Example::
 
         from tr_widgets.engine.whatif import compare
-        cmp = compare(tr_widgets.decode(model, "The cat", 3, tokenizer=tok), tr_widgets.decode(model, "The dog", 3, tokenizer=tok))
+        d1, d2 = (tr_widgets.decode(model, p, 3, tokenizer=tok) for p in ("The cat", "The dog"))
+        cmp = compare(d1, d2)
         html, looks = tokens_table(views.compare.token_rows(cmp, None, 0), "tokens", "")
         ("≠ dog" in html) == True
     """
@@ -69,7 +70,7 @@ class CompareStepper(Stepper):
         rows = max(delta_matrix(self.trace, n).shape[0] for n in self.trace.names)
         self.heatmap = MatrixCanvas(title="", cmap="diverging", row_axis=msg("recurrent.axis_unit"),
                                     col_axis=msg("recurrent.axis_step"),
-                                    layout=w.Layout(max_width=f"{matrix_width(min(rows, self.window), min(self.controller.n_steps, self.window))}px"))
+                                    layout=w.Layout(max_width=f"{matrix_width(*self._dims(rows))}px"))
         self.heatmap.click_step = "col"
         self.norms = scrolling(HTMLPanel())
         self.norms.add_class("tr-compare-norms")
@@ -80,6 +81,10 @@ class CompareStepper(Stepper):
         decode = any(self.trace.tokens(n) is not None for n in self.trace.names)
         self.panels = [self.summary, *([self.tokens] if decode else []), wrap_row([self.heatmap, self.norms]), self.bars]
         self._M = self._win = None
+
+    def _dims(self, rows: int) -> tuple[int, int]:
+        """Rows and columns of the map's window (values × steps)."""
+        return min(rows, self.window), min(self.controller.n_steps, self.window)
 
     def _name(self) -> str:
         return self.trace.names[self.controller.selection.get("name", 0)]
@@ -110,8 +115,9 @@ class CompareStepper(Stepper):
                           (text_look([TextRow(lines[0], True), *(TextRow(s, colour="fg-muted") for s in lines[1:])]),))
         title = msg("compare.norms_title", name=name)
         look = norm_chart(self._norms, t, sv.parts, NORMS_W, NORMS_H)
-        self.norms.show(f"<div class='tr-panel tr-compare-norms' data-tr-step='{t}' style='line-height:1.35'><div style='font-weight:600'>{escaped(title)}</div>"
-                        f"{live_chart(look)}</div>", (text_look([TextRow(title, True)]), look))
+        self.norms.show(f"<div class='tr-panel tr-compare-norms' data-tr-step='{t}' style='line-height:1.35'>"
+                        f"<div style='font-weight:600'>{escaped(title)}</div>{live_chart(look)}</div>",
+                        (text_look([TextRow(title, True)]), look))
         self._set_bars(sv, step)
         rows = token_rows(self.trace, name, t)
         if rows is not None:
