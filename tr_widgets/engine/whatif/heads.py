@@ -163,11 +163,11 @@ class SdpaEdit(TorchFunctionMode):
         kwargs = kwargs or {}
         if not patch.is_sdpa(func):
             return func(*args, **kwargs)
+        if patch.in_wrapper():  # torch hands modes a capture's wrapper, which called the real function that
+            func = patch.SDPA  # brought us here and records the call when we return: never call it again
         n, self.n = self.n, self.n + 1
         if n != self.call:
             return func(*args, **kwargs)
-        # ``func`` may be a capture's wrapper: it called the real function that brought us here, and records
-        # the call's q, k, v when we return, so it is not called again
         a = _sdpa_args(args, kwargs)
         self.args, self.kwargs = args, kwargs
         with torch._C.DisableTorchFunction(), torch.no_grad():  # a mode below (the capture's) must not see these ops
