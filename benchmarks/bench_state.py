@@ -6,6 +6,8 @@ Measured side by side in one run, for Mamba, Mamba-2, RWKV and Gated DeltaNet at
                                      [--repeats 5] [--threads 1]
 
 "every state, one at a time" (T calls of state(step), each rerunning ≤ √T steps) is shown for reference.
+"first touch ×" is the time to write a freshly allocated tensor of states()' size (page faults and one write
+pass): the floor of anything that returns every state, large on a loaded machine (report `uptime` beside it).
 """
 from __future__ import annotations
 
@@ -76,7 +78,12 @@ def measure(family: str, size: str, repeats: int) -> dict:
         for step in range(len(t)):
             t.state(step)
 
-    fns = {"forward": forward, "build": build, "build_all": build_all}
+    n_bytes = sum(s.numel() * s.element_size() for s in (t.states() if isinstance(t.states(), tuple) else (t.states(),)))
+
+    def first_touch():
+        torch.empty(n_bytes, dtype=torch.uint8).fill_(1)
+
+    fns = {"forward": forward, "build": build, "build_all": build_all, "touch": first_touch}
     if size == "tiny":
         fns["one_by_one"] = one_by_one
     times = side_by_side(fns, repeats=repeats, warmup=1)
@@ -109,9 +116,9 @@ def main(argv=None) -> list[dict]:
         r.update(ratio=ratio, kept_ratio=kept)
         obo = f"{tm['one_by_one'] / tm['forward']:.2f}" if "one_by_one" in tm else "-"
         rows.append((f"{r['family']} {r['size']}", r["T"], r["every"], f"{tm['forward'] * 1e3:.1f}",
-                     f"{tm['build'] / tm['forward']:.2f}", f"{ratio:.2f}", obo,
+                     f"{tm['build'] / tm['forward']:.2f}", f"{ratio:.2f}", f"{tm['touch'] / tm['forward']:.2f}", obo,
                      f"{r['kept'] / 2**20:.2f}", f"{kept:.2f}", f"{r['state_bytes'] / 2**10:.1f}"))
-    print(table(rows, ("mixer", "T", "every", "forward ms", "build ×", "build + states() ×",
+    print(table(rows, ("mixer", "T", "every", "forward ms", "build ×", "build + states() ×", "first touch ×",
                        "state(t) for all t ×", "kept MiB", "kept / (inputs + ckpts)", "state KiB")))
     worst_t = max(r["ratio"] for r in results)
     worst_m = max(r["kept_ratio"] for r in results)
