@@ -105,3 +105,16 @@ def test_memory_stays_bounded_and_errors_stay_clear_past_what_fits():
             next(overview_bands(at, (0, 0), (586, 586)))
     finally:
         set_memory_budget(old)
+
+
+@pytest.mark.parametrize("mask_kind", ["causal", "bool", "float", None])
+def test_a_window_of_weights_is_the_softmax_without_its_rows_over_every_key(mask_kind, monkeypatch):
+    from tr_widgets.engine.attention import window
+    monkeypatch.setattr(window, "CHUNK_CELLS", 64)  # the normaliser summed over many chunks of keys
+    at = _trace(203, mask_kind, seed=4)
+    keys = at.open_keys(10, 150)
+    w, blocked = window.window_weights(at, (0, 1), 10, 150, 5, 140, keys)
+    ref = torch.softmax(at.masked[0, 1, 10:150].double(), -1).nan_to_num(0.0)[:, 5:140]  # [rows, window]
+    torch.testing.assert_close(w.double(), ref, rtol=1e-5, atol=1e-6)
+    want = at.blocked[0, 1, 10:150, 5:140] if at.has_mask else torch.zeros_like(blocked)
+    assert torch.equal(blocked, want)

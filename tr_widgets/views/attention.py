@@ -17,6 +17,7 @@ import torch
 
 from ..engine.attention import AttentionTrace, pooled_weights
 from ..engine.attention.row_window import row_window
+from ..engine.attention.window import window_weights
 from ..engine.batch import batch_names
 from ..engine.errors import fail
 from ..i18n import msg
@@ -181,8 +182,12 @@ def weights_window(trace, index: tuple, win: Window, vrange: tuple[float, float]
         (ww.vmin, ww.vmax, ww.codes.shape) == (0.0, 1.0, (3, 6))
     """
     keys = min(trace.S, max(win.c1, trace.open_keys(win.r0, win.r1)))  # a causal window's later keys weigh 0
-    w, blocked = weights_rows(trace, index, win.r0, win.r1, keys)
-    w, blocked = w[:, win.c0:win.c1], None if blocked is None else blocked[:, win.c0:win.c1]
+    if type(trace).weights_rows is AttentionTrace.weights_rows:  # a softmax: the window's columns alone
+        w, blk = window_weights(trace, index, win.r0, win.r1, win.c0, win.c1, keys)
+        w, blocked = to_numpy(w), (blk.cpu().numpy() if trace.has_mask else None)
+    else:  # a trace's own weights (a module's chain, a state-space model): its rows over every key
+        w, blocked = weights_rows(trace, index, win.r0, win.r1, keys)
+        w, blocked = w[:, win.c0:win.c1], None if blocked is None else blocked[:, win.c0:win.c1]
     shown = w if blocked is None else np.where(blocked, np.nan, w)
     vmin, vmax = vrange if vrange is not None else value_range(shown, signed=False, robust=True)
     return WeightsWindow(win, quantize(w, vmin, vmax, blocked), vmin, vmax)
