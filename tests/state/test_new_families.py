@@ -6,6 +6,7 @@ import copy
 import functools
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -221,3 +222,21 @@ def test_left_padding_leaves_the_state_of_the_real_tokens(family):
     t = got["t"]
     torch.testing.assert_close(t.state(-1)[:1], kept_state(mixer, alone), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(t.replay(), main(t.output), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["recurrent_gemma", "kimi_linear", "minimax"])
+def test_the_state_stepper_shows_the_selected_steps_state(family):
+    from tr_widgets.views import dequantize
+    from tr_widgets.widgets import show
+
+    t, _ = traced(build(family), ids_for(17))
+    s = show(t, step=2)
+    s.next()
+    s.select(batch=1)
+    state = t.state(3)[1].numpy()
+    if s.heatmap is None:  # a vector state (RG-LRU): drawn as a series
+        np.testing.assert_array_equal(s.state_panel.series()[t.state_names[0]], state)
+    else:  # a matrix per head: head 0's, within one colour level
+        shown = dequantize(s.heatmap.window_codes(), s.heatmap.vmin, s.heatmap.vmax)
+        assert np.abs(shown - state[0]).max() <= (s.heatmap.vmax - s.heatmap.vmin) / 253 + 1e-7
+    assert s.step == 3 and len(s.quantities.series()) == len(t.quantities(3))

@@ -68,6 +68,12 @@ LAYOUTS = {
         "q": "bhk", "k": "bhk", "v": "bhv", "g": "bh", "decay": "bh", "beta": "bh", "kv_mem": "bhv",
         "delta": "bhv", "o": "bhv"}),
     "rwkv": Layout(("channel",), "bc", "", "", {}),  # every quantity and state component is [B, C]
+    "kda": Layout(("head",), "bhkv", "state.axis_key_dim", "state.axis_value_dim", {
+        "q": "bhk", "k": "bhk", "v": "bhv", "g": "bhk", "decay": "bhk", "beta": "bh", "kv_mem": "bhv",
+        "delta": "bhv", "o": "bhv", "gate": "bhv"}),
+    "lightning": Layout(("head",), "bhkv", "state.axis_key_dim", "state.axis_value_dim", {
+        "q": "bhk", "k": "bhk", "v": "bhv", "kv": "bhkv", "decay": "h", "o": "bhv", "gate": "bv"}),
+    "rglru": Layout(("channel",), "bc", "", "", {}),  # every quantity and the state are [B, lru_width]
 }
 
 
