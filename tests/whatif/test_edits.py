@@ -117,15 +117,19 @@ def test_interventions_undo_in_reverse_order_even_on_errors():
     assert footprint(m) == found and "forward" not in m.__dict__
 
 
-def test_a_state_space_mixer_is_refused_with_what_can_be_edited():
+def test_a_state_space_mixer_takes_a_state_edit_between_calls_only():
     pytest.importorskip("transformers")
     from tests.state import build
 
     model = build("mamba")
     ids = torch.randint(0, 64, (1, 6))
     found = footprint(model)
-    with pytest.raises(TraceInputError) as err:
+    with pytest.raises(TraceInputError) as err:  # mid-sequence of one multi-token call: no seam to write it into
         what_if(model, lambda: model(ids), Edit.state("layers.0.mixer", 2, 0.0))
     msg = str(err.value)
-    assert msg.startswith("edits: expected an edit its trace takes") and "a StateTrace takes no edit" in msg
+    assert msg.startswith("step: expected the last step of 'layers.0.mixer'") and "tr_widgets.decode" in msg
+    with pytest.raises(TraceInputError, match=r"^edits: expected an edit its trace takes .*it takes state edits"):
+        what_if(model, lambda: model(ids), Edit.head("layers.0.mixer", 0))
+    with pytest.raises(TraceInputError, match="^edits: expected edits on calls the run makes again"):
+        what_if(model, lambda: model(ids), Edit.state("layers.0.mixer", 5, 0.0))  # no later call to carry it
     assert footprint(model) == found

@@ -48,3 +48,38 @@ def test_a_head_cut_at_one_tick_equals_the_cache_path_with_a_hook():
     assert wi.diverges_at["h.0.attn#4"] is None
     assert wi.after["h.0.attn#2"].weights[0, 0].abs().sum() == 0  # a cut head's weights, as the call used them
     assert footprint(model) == found
+
+
+def test_a_mamba_state_patched_between_ticks_equals_the_cache_written_by_hand():
+    import pytest
+
+    tf = pytest.importorskip("transformers")
+    from tests.state import build
+
+    torch.manual_seed(0)
+    lm = tf.MambaForCausalLM(build("mamba").config).eval()
+    ids = torch.randint(0, 64, (1, 5))
+    found = footprint(lm)
+    run = lambda: tr_widgets.decode(lm, ids, 4)  # noqa: E731
+    new = torch.randn(1, 64, 8)  # layer 0's SSM state after tick 1 (its one token), [B, d_inner, d_state]
+    wi = what_if(lm, run, Edit.state("backbone.layers.0.mixer#2", 0, new))
+    calls = []
+
+    def pre(mod, args, kwargs):  # by hand: HF's own cache object, written before the layer's third call
+        calls.append(1)
+        if len(calls) == 3:
+            cache = kwargs.get("cache") or kwargs.get("cache_params") or args[1]
+            cache.layers[0].recurrent_states[0].copy_(new)
+    handle = lm.backbone.layers[0].mixer.register_forward_pre_hook(pre, with_kwargs=True)
+    try:
+        with tr_widgets.capture(lm) as rec:
+            by_hand = run()
+    finally:
+        handle.remove()
+    assert wi.after_output.new_ids == by_hand.new_ids
+    for name, tr in rec:
+        assert torch.equal(tr.output, wi.after[name].output), name
+    assert torch.equal(wi.after["backbone.layers.0.mixer#3"].initial["state"].float(), new)
+    assert wi.diverges_at["backbone.layers.0.mixer#2"] is None  # the edit is carried out of tick 1 ...
+    assert wi.diverges_at["backbone.layers.0.mixer#3"] == 0  # ... into tick 2
+    assert footprint(lm) == found

@@ -15,7 +15,8 @@ from ..attention import AttentionTrace
 from ..errors import fail
 from ..loops import LoopTrace
 from ..recurrent import RecurrentTrace
-from . import heads, loops, recurrent
+from ..state import StateTrace
+from . import heads, loops, recurrent, states
 
 
 def _keep(after, installed, edits):
@@ -62,6 +63,7 @@ TARGETS: dict[type, Target] = {
     LoopTrace: Target(("state",), loops.check, lambda iv, m, tr, edits, call: loops.install(iv, m, tr, edits)),
     AttentionTrace: Target(("head",), heads.check, _install_heads,
                            heads.finish, once=False),
+    StateTrace: Target(("state",), states.check, states.install, once=False),
 }
 
 WHAT = {"state": "a state", "gate": "a gate", "head": "an attention head"}
