@@ -224,7 +224,7 @@ def test_left_padding_leaves_the_state_of_the_real_tokens(family):
     torch.testing.assert_close(t.replay(), main(t.output), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["recurrent_gemma", "kimi_linear", "minimax"])
+@pytest.mark.parametrize("family", ["lfm2", "recurrent_gemma", "kimi_linear", "minimax"])
 def test_the_state_stepper_shows_the_selected_steps_state(family):
     from tr_widgets.views import dequantize
     from tr_widgets.widgets import show
@@ -236,7 +236,8 @@ def test_the_state_stepper_shows_the_selected_steps_state(family):
     state = t.state(3)[1].numpy()
     if s.heatmap is None:  # a vector state (RG-LRU): drawn as a series
         np.testing.assert_array_equal(s.state_panel.series()[t.state_names[0]], state)
-    else:  # a matrix per head: head 0's, within one colour level
+    else:  # a matrix per head (head 0's), or the conv window [channels, K]: within one colour level
         shown = dequantize(s.heatmap.window_codes(), s.heatmap.vmin, s.heatmap.vmax)
-        assert np.abs(shown - state[0]).max() <= (s.heatmap.vmax - s.heatmap.vmin) / 253 + 1e-7
+        want = state[0] if state.ndim == 3 else state
+        assert np.abs(shown - want).max() <= (s.heatmap.vmax - s.heatmap.vmin) / 253 + 1e-7
     assert s.step == 3 and len(s.quantities.series()) == len(t.quantities(3))

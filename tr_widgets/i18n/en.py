@@ -169,6 +169,8 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "state.axis_state_n": "state dim n",
     "state.axis_key_dim": "key dim (d_k)",
     "state.axis_value_dim": "value dim (d_v)",
+    "state.axis_channel": "channel (hidden)",
+    "state.axis_conv_window": "conv window (the last K inputs B·x, oldest first)",
     "state.window_note": ", {first}–{last} of {n}",
     "state.over_heads": "over heads",
     "state.over_channels": "over channels",

@@ -169,6 +169,8 @@ MESSAGES = {
     "state.axis_state_n": "状态维 n",
     "state.axis_key_dim": "键的维度（d_k）",
     "state.axis_value_dim": "值的维度（d_v）",
+    "state.axis_channel": "通道（hidden）",
+    "state.axis_conv_window": "卷积窗口（最近 K 个输入 B·x，最旧在前）",
     "state.window_note": "，{first}–{last}（共 {n} 个）",
     "state.over_heads": "遍历各头",
     "state.over_channels": "遍历各通道",

@@ -74,6 +74,8 @@ LAYOUTS = {
     "lightning": Layout(("head",), "bhkv", "state.axis_key_dim", "state.axis_value_dim", {
         "q": "bhk", "k": "bhk", "v": "bhv", "kv": "bhkv", "decay": "h", "o": "bhv", "gate": "bv"}),
     "rglru": Layout(("channel",), "bc", "", "", {}),  # every quantity and the state are [B, lru_width]
+    "short_conv": Layout(("channel",), "bcw", "state.axis_channel", "state.axis_conv_window", {
+        "B": "bc", "C": "bc", "x": "bc", "Bx": "bc", "conv": "bc", "y": "bc"}),
 }
 
 
