@@ -51,7 +51,16 @@ def check(edits, trace) -> None:
 def install(iv, module, trace, edits, call):
     """A pre-hook on ``module`` writing the edited state into the cache before its call number ``call + 1``.
 
-    Example: ``install(iv, mixer, rec["backbone.layers.0.mixer#2"], [Edit.state(..., 0, 0.0)], 1)``
+    Example::
+
+        from tr_widgets.engine.state import trace_state
+        from tr_widgets.engine.whatif.apply import Interventions
+        t = trace_state("mamba", x=torch.randn(1, 1, 4), delta=torch.rand(1, 1, 4), A=-torch.ones(4, 2),
+                        B=torch.randn(1, 1, 2), C=torch.randn(1, 1, 2))
+        m = nn.Identity()  # a mixer's stand-in: nothing calls it here
+        with Interventions(m) as iv:
+            hook = install(iv, m, t, [Edit.state("mixer", 0, 0.0)], 0)
+        (len(m._forward_pre_hooks), hook.applied) == (0, False)  # removed on leaving; never reached
     """
     hook = _CacheEdit(trace, edits[-1].value, call + 1)
     iv.hook(module.register_forward_pre_hook(hook, with_kwargs=True))
