@@ -137,21 +137,28 @@ def summary(sv: CompareStepView, edits=()) -> list[str]:
     return lines
 
 
-def norm_chart(norms: np.ndarray, t: int, parts: int | None, width: int = 300, height: int = 120) -> LineChartLook:
+def norm_chart(norms: np.ndarray, t: int, parts: int | None, width: int = 300, height: int = 120,
+               max_points: int = 256) -> LineChartLook:
     """‖Δ‖ per step as a line chart's Look: from 0 to the largest ‖Δ‖, the current step marked; the steps before
-    the runs part drawn muted (dashed), the rest (from the last equal step) as the difference's line.
+    the runs part drawn muted (dashed), the rest (from the last equal step) as the difference's line. A long run
+    is drawn in at most ``max_points`` bins, each the largest ‖Δ‖ of its steps (a peak is never averaged away).
 
     Example: ``norm_chart(np.array([0.0, 0.0, 2.0, 1.0], np.float32), 3, 2).frame.hi == 2.0``
     """
     T = len(norms)
+    per = -(-T // max_points)  # steps per bin
+    if per > 1:
+        norms = np.fmax.reduceat(norms, np.arange(0, T, per))  # [bins]: the largest of each bin's steps
+        t, parts = t // per, None if parts is None else parts // per
+    n = len(norms)
     fin = norms[np.isfinite(norms)]
     hi = float(fin.max()) if fin.size and fin.max() > 0 else 1.0
-    frame = Frame(n=T, lo=0.0, hi=hi, width=width, height=height, left=52, tick=lambda v: f"{v:.3g}")
-    split = T if parts is None else parts  # the steps before it are equal: ‖Δ‖ = 0 there
+    frame = Frame(n=n, lo=0.0, hi=hi, width=width, height=height, left=52, tick=lambda v: f"{v:.3g}")
+    split = n if parts is None else parts  # the steps before it are equal: ‖Δ‖ = 0 there
     lines = [Line(range(0, split), norms[:split], "fg-muted", dash="4 3")] if split > 0 else []
     if parts is not None:  # solid from the last equal step on, so the rise is drawn as the change
         first = max(split - 1, 0)
-        lines.append(Line(range(first, T), norms[first:], "positive", dot=True))
+        lines.append(Line(range(first, n), norms[first:], "positive", dot=True))
     return LineChartLook(frame, tuple(lines), t, T - 1, msg("compare.norm_aria"))
 
 

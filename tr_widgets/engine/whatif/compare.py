@@ -151,7 +151,7 @@ class Comparison:
         self.before_output, self.after_output = before_output, after_output
         self.edits, self.atol = tuple(edits), float(atol)
         self.pairs = _pairs(before, after)
-        self.derived: dict = {}  # name -> (before [T, N], after [T, N]), derived on first use
+        self.derived: dict = {}  # (what, name) -> outputs, delta, ‖Δ‖..., derived on first use
 
     @property
     def names(self) -> list[str]:
@@ -189,7 +189,8 @@ class Comparison:
             b, a = cmp.outputs()      # an LSTM: b[t] is h_t of the baseline, a[t] of the edited run
         """
         name = self._name(name)
-        if name not in self.derived:
+
+        def make():
             x, y = self.pairs[name]
             spec = outputs_of(x)
             with torch.no_grad():
@@ -197,40 +198,55 @@ class Comparison:
             if ob.shape != oa.shape:
                 fail("b", f"{name!r} with per-step outputs of shape {tuple(ob.shape)}", f"{tuple(oa.shape)}",
                      "compare runs of equal length and width")
-            self.derived[name] = (ob, oa)
-        return self.derived[name]
+            return ob, oa
+        return self._memo("outputs", name, make)
+
+    def _memo(self, what: str, name: str | None, make):
+        """``make()`` once per (what, name): a stepper reads these at every step."""
+        key = (what, self._name(name))
+        if key not in self.derived:
+            self.derived[key] = make()
+        return self.derived[key]
 
     def delta(self, name: str | None = None) -> torch.Tensor:
         """after − before of every step's output, ``[T, N]`` (float; the after run's dtype promoted with before's).
 
         Example: ``cmp.delta()[3]  # how step 3's output moved``
         """
-        b, a = self.outputs(name)
-        dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)
-        return a.to(dtype) - b.to(dtype)
+        def make():
+            b, a = self.outputs(name)
+            dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)
+            return a.to(dtype) - b.to(dtype)
+        return self._memo("delta", name, make)
 
     def delta_norm(self, name: str | None = None) -> torch.Tensor:
         """‖after − before‖ (L2) of each step's output, ``[T]``: the change growing, fading or carried.
 
         Example: ``cmp.delta_norm().argmax()  # the step it moved most``
         """
-        d = self.delta(name)
-        return torch.linalg.vector_norm(d.nan_to_num(nan=0.0), dim=1) if d.shape[1] else torch.zeros(d.shape[0])
+        def make():
+            d = self.delta(name)
+            return torch.linalg.vector_norm(d.nan_to_num(nan=0.0), dim=1) if d.shape[1] else torch.zeros(d.shape[0])
+        return self._memo("norm", name, make)
 
     def differs(self, name: str | None = None) -> torch.Tensor:
         """Per step, whether the outputs differ (more than ``atol``; NaN in both runs at one place is equal), ``[T]``.
 
         Example: ``cmp.differs().nonzero()  # the steps where the runs are apart``
         """
-        b, a = self.outputs(name)
-        both_nan = a.isnan() & b.isnan() if a.is_floating_point() else torch.zeros_like(a, dtype=torch.bool)
-        apart = ~(both_nan | ((a - b).abs() <= self.atol))  # NaN on one side only: apart
-        return apart.any(dim=1) if apart.shape[1] else torch.zeros(apart.shape[0], dtype=torch.bool)
+        def make():
+            b, a = self.outputs(name)
+            both_nan = a.isnan() & b.isnan() if a.is_floating_point() else torch.zeros_like(a, dtype=torch.bool)
+            apart = ~(both_nan | ((a - b).abs() <= self.atol))  # NaN on one side only: apart
+            return apart.any(dim=1) if apart.shape[1] else torch.zeros(apart.shape[0], dtype=torch.bool)
+        return self._memo("differs", name, make)
 
     def first_difference(self, name: str | None = None) -> int | None:
         """The first step of ``name`` whose output differs, or None. Example: ``cmp.first_difference("lstm")  # 3``"""
-        where = self.differs(name).nonzero()
-        return int(where[0, 0]) if len(where) else None
+        def make():
+            where = self.differs(name).nonzero()
+            return int(where[0, 0]) if len(where) else None
+        return self._memo("first", name, make)
 
     @property
     def diverges_at(self) -> dict:
