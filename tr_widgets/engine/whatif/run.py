@@ -9,6 +9,20 @@
 4. everything installed is removed, whatever happened (the model's hook tables, forwards and weights are
    checked against what they were), and the after-run's trace of each edited call is the one that call really
    computed (``Target.finish``).
+
+What each recorded kind takes (the table ``targets.TARGETS``):
+
+- RecurrentTrace (nn.RNN/LSTM/GRU called once over the sequence, one layer, one direction; their cells called
+  per step): ``Edit.state`` (h, or an LSTM's (h, c)) and ``Edit.gate`` (the spec's gates: LSTM i/f/g/o, GRU
+  r/z/n; an RNN has none). Multi-layer, bidirectional, projected and packed modules are refused.
+- LoopTrace of a module called once per step: ``Edit.state`` (its output, the state it carries). A loop of
+  tensor operations inside one forward is refused (no call to change from outside); named quantities of a
+  hand-written step are not editable yet.
+- AttentionTrace (SDPA calls, Hugging Face sdpa attention, nn.MultiheadAttention, inside a decode too: one name
+  per tick): ``Edit.head``. Hand-written (eager) attention is not editable yet.
+- StateTrace (Mamba, Mamba-2, RWKV, Gated DeltaNet mixers): ``Edit.state`` of a call's last step, written into
+  the cache the next call reads (a decode's ticks). A step inside a multi-token call is refused.
+- Not supported: replacing a token at a tick (decode picks its own tokens: run two decodes and ``compare``).
 """
 from __future__ import annotations
 
