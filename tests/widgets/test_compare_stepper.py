@@ -143,3 +143,12 @@ def test_a_what_if_shows_its_edits_and_parts_where_they_begin():
     assert type(s) is CompareStepper and repr(edit) in html.unescape(s.summary.value)
     assert s.heatmap.highlight_col == wi.diverges_at["GRU"] == PART
     np.testing.assert_allclose(s.bars.series()["after"], np.zeros(H))  # the state carried out of PART: zeroed
+
+
+def test_a_long_run_is_charted_in_bins_that_keep_its_peaks():
+    norms = np.zeros(1000, np.float32)
+    norms[777] = 5.0  # one step's peak among zeros
+    look = norm_chart(norms, 900, 600)
+    values = [v for line in look.lines for v in line.values]
+    assert look.frame.n <= 256 and look.last == 999 and max(values) == 5.0
+    assert look.current == 900 // -(-1000 // 256)  # the current step's bin
