@@ -193,7 +193,7 @@ def test_capture_leaves_outputs_bitwise_and_keeps_the_attention_layer(family):
     assert kinds == ["AttentionTrace", "StateTrace"][not hybrid:], kinds  # a hybrid whole: its attention layer too
 
 
-@pytest.mark.parametrize("family", ["recurrent_gemma", "kimi_linear", "minimax"])
+@pytest.mark.parametrize("family", ["recurrent_gemma", "kimi_linear", "minimax", "xlstm"])
 def test_effective_attention_rows_sum_to_the_recurrences_output(family):
     t, _ = traced(build(family), ids_for(11))
     ea = t.effective_attention()

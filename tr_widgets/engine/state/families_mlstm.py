@@ -18,7 +18,9 @@ import torch.nn.functional as F
 
 from tr_widgets.engine.errors import fail
 
+from .effective import Form
 from .families import StateKind, register
+from .family_tools import register_form
 from .mixer_ops import call_input
 
 
@@ -78,6 +80,7 @@ class MlstmKind(StateKind):
 
     Per step: q, k, v, the gate preactivations i, f (soft-capped), the stabiliser m, the effective forget and
     input gates f_act, i_act, and the head output h (before the layer norm and output gate).
+    ``attention_row(i, head=h)``: the weight of every v_j in h_i (gated linear attention, normalised).
 
     Example::
 
@@ -189,4 +192,27 @@ class MlstmKind(StateKind):
         return state, h, parts
 
 
+    def attention_row(self, trace, i, head):
+        """w[b, j] = (q̃_i · k_j) e^(i_j + F_i − F_j − m_i) / denom_i, F the summed logσ(f): Σ_j w_j v_j = h_i (this
+        call's tokens; the stabiliser m_i and the denominator from the state after step i)."""
+        head = 0 if head is None else head
+        _, n, m = trace.recurrent(i + 1)  # [B, H, dk], [B, H, 1]
+        q = trace.inputs["q"][:, i, head].float()
+        q = q * q.shape[-1] ** -0.5  # [B, dk]
+        k, gate_i = trace.inputs["k"][:, : i + 1, head].float(), trace.inputs["i"][:, : i + 1, head].float()
+        cum = F.logsigmoid(trace.inputs["f"][:, : i + 1, head].float()).cumsum(1)  # [B, i+1]
+        m_i = m[:, head, 0, None]  # [B, 1]
+        denom = torch.maximum((q * n[:, head]).sum(-1, keepdim=True).abs(), torch.exp(-m_i)) + trace.consts["eps"]
+        return torch.einsum("bd,bjd->bj", q, k) * torch.exp(gate_i + cum[:, -1:] - cum - m_i) / denom
+
+
 MLSTM = register(MlstmKind())
+
+
+def _parts(st):
+    return tuple(st.inputs[n].transpose(1, 2) for n in ("q", "k", "v"))  # [B, H, T, ·]
+
+
+register_form(MLSTM.name, Form("head", False, _parts, lambda st, i: st.quantities(i)["h"].float(),
+                               "w_ij = (q̃_i · k_j) e^(i_j + F_i − F_j − m_i) / denom_i: gated, normalised linear "
+                               "attention (F: summed log forget gates)"))
