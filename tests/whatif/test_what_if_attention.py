@@ -112,3 +112,16 @@ def test_encoder_layer_fast_path_still_gets_the_edit():
     assert not torch.equal(wi.after_output, wi.before_output)
     assert wi.diverges_at["self_attn"] == 0
     assert footprint(layer) == found
+
+
+def test_eager_attention_is_refused_with_the_sdpa_fix():
+    torch.manual_seed(3)
+    cfg = transformers.GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=30, n_positions=16)
+    cfg._attn_implementation = "eager"
+    model = transformers.GPT2LMHeadModel(cfg).eval()
+    ids = torch.randint(0, 30, (1, 5))
+    found = footprint(model)
+    with pytest.raises(tr_widgets.TraceInputError) as err:
+        what_if(model, lambda: model(ids).logits, Edit.head("transformer.h.0.attn", 0))
+    assert "attn_implementation='sdpa'" in str(err.value) and "not editable yet" in str(err.value)
+    assert footprint(model) == found

@@ -156,6 +156,8 @@ class SdpaEdit(TorchFunctionMode):
         super().__init__()
         self.call, self.edits, self.n, self.weights = call, edits, 0, None
 
+    expects = ", through F.scaled_dot_product_attention (a hand-written softmax(q·kᵀ)·v is not editable yet)"
+    fix = "run the model with SDPA attention (Hugging Face: attn_implementation='sdpa'), or call run() the same way"
     applied = property(lambda self: self.n > self.call, doc="whether the edited call ran")
     finishes = True  # the after trace's weights stage becomes the edited one
 

@@ -113,9 +113,10 @@ def run_edited(model: nn.Module, run, before, edits) -> tuple:
         _finish(after, sites, installed)  # traces built while the edits are on: a replayed step is edited too
     for (entry, trace, target, group, call), done in zip(sites, installed):
         if not done.applied:
-            fail("edits", f"edits on calls the run makes again ({trace.name!r} is recorded in the first run)",
+            fail("edits", f"edits on calls the run makes again ({trace.name!r} is recorded in the first run)"
+                 + getattr(done, "expects", ""),
                  f"{group[0]!r}: the edited run did not make that call (or not as far as the edited step)",
-                 "make run() call the model the same way each time")
+                 getattr(done, "fix", "make run() call the model the same way each time"))
     return after, after_output
 
 
