@@ -164,6 +164,7 @@ class ConvKind(StateKind):
 # The table of spec modules, one line each, tried in this order (a more specific family before a general one).
 SPEC_MODULES = (
     "families_mamba",
+    "families_zamba",  # Zamba's multi-head Mamba (per-head x_proj / dt_proj weights)
     "families_gdn",
     "families_rwkv",
     "families_shortconv",  # LFM2 / LFM2-MoE / LFM3 gated short convolution

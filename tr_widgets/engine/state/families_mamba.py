@@ -97,7 +97,7 @@ class MambaKind(ConvKind):
 
     def zero(self, inputs, c):
         x, dtype = inputs["x"], torch.promote_types(torch.float32, inputs["delta"].dtype)  # the model's state dtype
-        return (torch.zeros(x.shape[0], x.shape[2], c["A"].shape[-1], dtype=dtype, device=x.device),)
+        return (torch.zeros(x.shape[0], *x.shape[2:], c["A"].shape[-1], dtype=dtype, device=x.device),)
 
     def run(self, state, inputs, c, keep):
         A_bar, Bx = scan.selective_coeffs(inputs["x"], inputs["delta"], c["A"], inputs["B"])

@@ -63,7 +63,7 @@ def selective_coeffs(x, delta, A, B):
         A_bar[0, 0, 0, 0].item() == torch.exp(-delta[0, 0, 0]).item()    # A = -1: Ā = e^{-Δ}
     """
     A_bar = torch.exp(delta[..., None] * A)  # [b, T, D, N]
-    Bx = delta[..., None] * B[:, :, None, :].float() * x[..., None].float()  # [b, T, D, N]
+    Bx = delta[..., None] * B[..., None, :].float() * x[..., None].float()  # [b, T, D, N] (per head: [b, T, H, P, N])
     return A_bar, Bx
 
 
