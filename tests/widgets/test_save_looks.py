@@ -129,6 +129,6 @@ def test_a_panel_set_by_a_frame_is_saved_from_the_looks_of_that_step(no_reader):
 
 def test_a_notice_panel_is_saved_from_its_look():
     from tr_widgets.widgets.panels import HTMLPanel
-    note = HTMLPanel.notice("no scaled_dot_product_attention <ran>", "color:red", "bad", True)
+    note = HTMLPanel.notice("no scaled_dot_product_attention <ran>", "bad", True)
     assert note.looks[0].rows[0].text in note.value.replace("&lt;", "<").replace("&gt;", ">")
     assert save.panel_block(note, {}).body.count("<text") == 1

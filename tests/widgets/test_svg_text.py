@@ -36,7 +36,7 @@ def test_a_table_sizes_its_columns_to_their_cells_and_paints_its_grid():
     assert look.widths == (int(first + 1.999), int(max(second, span - first) + 1.999))
     svg, w, h = table_svg(look)
     x1 = look.widths[0]
-    grid = lambda x, y, wd, head: (f"<rect x='{x:g}' y='{y}' width='{wd:g}' height='{ROW_PX}' "  # noqa: E731
+    grid = lambda x, y, wd, head: (f"<rect x='{x + .5:g}' y='{y + .5:g}' width='{wd:g}' height='{ROW_PX}' "  # noqa: E731
                                    f"fill='{LIGHT['bg-alt'] if head else 'none'}' stroke='{LIGHT['border']}'/>")
     words = lambda x, y, s, head=False, end="": (f"<text x='{x:g}' y='{y + 1 + 12}' fill='{LIGHT['fg']}'"  # noqa: E731
                                                  f"{' font-weight=' + chr(39) + 'bold' + chr(39) if head else ''}{end} "
@@ -45,8 +45,8 @@ def test_a_table_sizes_its_columns_to_their_cells_and_paints_its_grid():
                    + grid(x1, 0, look.widths[1], True) + words(x1 + CELL_PAD, 0, "w", True)
                    + grid(0, ROW_PX, x1, False) + words(x1 - CELL_PAD, ROW_PX, "0", end=" text-anchor='end'")
                    + grid(x1, ROW_PX, look.widths[1], False) + words(x1 + CELL_PAD, ROW_PX, "0.25")
-                   + grid(0, 2 * ROW_PX, w, False) + words(CELL_PAD, 2 * ROW_PX, "the other 9 terms, summed"))
-    assert (w, h) == (sum(look.widths), 3 * ROW_PX)
+                   + grid(0, 2 * ROW_PX, w - 1, False) + words(CELL_PAD, 2 * ROW_PX, "the other 9 terms, summed"))
+    assert (w, h) == (sum(look.widths) + 1, 3 * ROW_PX + 1)  # the grid's last line on the pixel after the cells
 
 
 def test_a_line_chart_is_its_look_in_either_colouring():

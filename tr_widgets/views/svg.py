@@ -188,9 +188,10 @@ def text_svg(look: TextLook) -> tuple[str, float, int]:
 
 
 def table_svg(look: TableLook) -> tuple[str, float, int]:
-    """A table as aligned columns on its grid (header cells bold on bg-alt), and its size.
+    """A table as aligned columns on its grid (header cells bold on bg-alt), and its size. Each grid line is one
+    whole pixel (a rect's edge half a pixel in), as the live table's collapsed 1 px borders are.
 
-    Example: ``table_svg(TableLook(((Cell("w", True),), (Cell("0.25"),)), (40.0,)))[2] == 32``
+    Example: ``table_svg(TableLook(((Cell("w", True),), (Cell("0.25"),)), (40.0,)))[2] == 32 + 1``
     """
     xs = [sum(look.widths[:c]) for c in range(len(look.widths) + 1)]
     out = []
@@ -198,12 +199,12 @@ def table_svg(look: TableLook) -> tuple[str, float, int]:
         y, col = i * ROW_PX, 0
         for c in row:
             x0, x1 = xs[col], xs[col + c.span]
-            out.append(f"<rect x='{x0:g}' y='{y}' width='{x1 - x0:g}' height='{ROW_PX}' "
+            out.append(f"<rect x='{x0 + .5:g}' y='{y + .5:g}' width='{x1 - x0:g}' height='{ROW_PX}' "  # lines on whole px
                        f"fill='{colour('bg-alt') if c.header else 'none'}' stroke='{colour('border')}'/>")
             out.append(_row(x1 - CELL_PAD if c.align == "end" else x0 + CELL_PAD, y + 1, c.text, colour("fg"), c.header,
                             c.align))
             col += c.span
-    return "".join(out), xs[-1], len(look.rows) * ROW_PX
+    return "".join(out), xs[-1] + 1, len(look.rows) * ROW_PX + 1  # with the last grid line
 
 
 def line_chart_svg(look: LineChartLook, paint=colour) -> str:

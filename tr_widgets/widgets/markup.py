@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from ..engine.text import safe_label
 from ..i18n import msg
 from ..views.looks_graph import graph_look
+from ..views.looks_html import table_html, text_html
 from ..views.palette import COLOURS, THEME, theme_var
 from ..views.recurrent import fmt
 from ..views.svg import graph_svg
@@ -37,7 +38,6 @@ THEME_VARS = SimpleNamespace(**{k.replace("-", "_"): theme_var(k) for k in THEME
 TABLE = f"border-collapse:collapse;font:12px monospace;color:{THEME_VARS.fg}"
 TD = f"border:1px solid {THEME_VARS.border};padding:1px 5px;text-align:left;white-space:nowrap"
 TH = TD + f";background:{THEME_VARS.bg_alt};color:{THEME_VARS.fg}"
-OK, BAD = f"color:{THEME_VARS.ok}", f"color:{THEME_VARS.bad};font-weight:600"
 MUTED = f"color:{THEME_VARS.fg_muted};font-size:11px;line-height:1.35"
 # ipywidgets' HTML sets its content's line-height to a widget row (28 px): our panels set their own
 PANEL = f"line-height:1.35;color:{THEME_VARS.fg}"
@@ -121,54 +121,23 @@ def graph_panel(g, state: str) -> tuple[str, tuple]:
         html.count("<rect") == len(g.steps)                    # one box per h_τ
     """
     caption, look = graph_look(g, safe_label(state))
-    return (f"<div class='tr-panel tr-graph' style='{SCROLL}'><div style='{MUTED}'>{escaped(caption.rows[0].text)}</div>"
+    return (f"<div class='tr-panel tr-graph' style='{SCROLL}'>{text_html(caption)}"
             f"{graph_svg(look, paint=theme_var)}</div>"), (caption, look)
 
 
-def check_html(ok: bool, text: str) -> str:
-    """A cross-check line: ✓ in the theme's ok colour or ✗ in its bad colour, then the escaped text.
-
-    Example: ``"✓ Σ_j w_ij = 1" in check_html(True, "Σ_j w_ij = 1")``
-    """
-    return f"<div style='{OK if ok else BAD}'>{'✓' if ok else '✗'} {escaped(text)}</div>"
-
-
 def attention_output(rv, klabels, S: int) -> str:
-    """The o_i table: the largest weights' terms, the rest summed, o_i beside torch's SDPA row, checks.
+    """The o_i panel: the largest weights' terms, the rest summed, o_i beside torch's SDPA row, checks; written
+    from its Looks (``panel_looks.output_looks``), so the screen and ``save()`` show one layout.
 
     Example::
 
         rv = views.row_view(at, 3, (0, 0), (0, at.S))          # query 3, batch 0, head 0, every key
         attention_output(rv, None, at.S).count("✓") == 2       # weights sum to 1; o_3 matches torch's SDPA
     """
-    d = min(4, len(rv.output))
-    vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
-    toks = klabels is not None  # a token column only when the trace has tokens
-    span = 4 if toks else 3
-    head = (f"<tr><th style='{TH}'>{escaped(msg('attention.col_key'))}</th>"
-            + (f"<th style='{TH}'>{escaped(msg('attention.col_token'))}</th>" if toks else "") +
-            f"<th style='{TH}'>w_ij</th><th style='{TH}'>v_j[:{d}]</th><th style='{TH}'>w_ij·v_j[:{d}]</th></tr>")
-    rows = [head]
-    for j, wj, vj, term in rv.top:
-        tok = f"<td style='{TD};{ISO}'>{escaped(klabels[j])}</td>" if toks else ""
-        rows.append(f"<tr><td style='{TD}'>{j}</td>{tok}<td style='{TD}'>{wj:.4f}</td>"
-                    f"<td style='{TD}'>{vec(vj)}</td><td style='{TD}'>{vec(term)}</td></tr>")
-    rest, masked = max(S - len(rv.top), 0), int(rv.blocked_total)
-    if rest:  # no row for "the other 0 terms"
-        what = counted("attention.other", rest) + (
-            msg("attention.other_masked", keys=counted("count.masked_key", masked)) if masked else "")
-        rows.append(f"<tr><td style='{TD}' colspan='{span}'>{escaped(what)}</td><td style='{TD}'>{vec(rv.rest)}</td></tr>")
-    rows.append(f"<tr><th style='{TH}' colspan='{span}'>o_i = Σ_j w_ij·v_j</th><th style='{TH}'>{vec(rv.output)}</th></tr>")
-    ref = msg("attention.ref_sdpa", i=rv.i) if rv.normalized else msg("attention.ref_scan", i=rv.i)
-    rows.append(f"<tr><td style='{TD}' colspan='{span}'>{escaped(ref)}</td><td style='{TD}'>{vec(rv.sdpa)}</td></tr>")
-    from .panel_looks import sum_text  # the one wording of the sum line (panel_looks reads this module)
-    checks = (check_html(rv.sum_ok, sum_text(rv)) + check_html(
-        rv.output_ok, msg("attention.check_sdpa", diff=f"{rv.max_abs_diff:.2e}", tol=f"{rv.tolerance:.1e}")))
-    n = len(rv.top)
-    which = msg("attention.top_none") if not n else counted("attention.top", n)
-    return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}' style='{SCROLL}'><div style='font-weight:600'>"
-            f"{escaped(msg('attention.output_title', i=rv.i, which=which))}</div>"
-            f"<table style='{TABLE}'>{''.join(rows)}</table>{checks}</div>")
+    from .panel_looks import output_looks  # its Looks (panel_looks reads this module)
+    title, table, checks = output_looks(rv, klabels, S)
+    return (f"<div class='tr-panel tr-output-panel' data-tr-step='{rv.i}' style='{SCROLL}'>"
+            f"{text_html(title)}{table_html(table)}{text_html(checks)}</div>")
 
 
 # The new token: the highlight colour (orange) as a border over a translucent wash, text in the theme's
@@ -242,10 +211,10 @@ def decode_strip(tv, use_cache: bool, newest: int) -> str:
 
 
 def notes_html(notes) -> str:
-    """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice.
+    """What a reader must know before trusting the numbers below (e.g. dropout not replayed), as a notice: its
+    Look (``panel_looks.notes_looks``) written as HTML.
 
-    Example: ``"<li>dropout is not replayed</li>" in notes_html(["dropout is not replayed"])``
+    Example: ``"• dropout is not replayed" in notes_html(["dropout is not replayed"])``
     """
-    items = "".join(f"<li>{escaped(n)}</li>" for n in notes)
-    return (f"<div class='tr-panel tr-notes' role='note' style='{BAD};font-weight:400;line-height:1.35'>"
-            f"<b>{escaped(msg('notes.title'))}</b><ul style='margin:2px 0 2px 18px;padding:0'>{items}</ul></div>")
+    from .panel_looks import notes_looks  # its Look (panel_looks reads this module)
+    return f"<div class='tr-panel tr-notes' role='note'>{text_html(notes_looks(notes)[0])}</div>"

@@ -57,7 +57,7 @@ def sum_text(rv) -> str:
 
 
 def output_looks(rv, klabels, S: int) -> tuple:
-    """The o_i table's Looks (``markup.attention_output``'s rows): title, table, the two checks.
+    """The o_i panel's Looks: title, table, the two checks (``markup.attention_output`` writes its HTML from them).
 
     Example::
 
@@ -151,7 +151,8 @@ def strip_looks(tv, use_cache: bool, newest: int) -> tuple:
 
 
 def notes_looks(notes) -> tuple:
-    """The notes' Look (``markup.notes_html``): the title, then one "• note" row each, in the bad colour.
+    """The notes' Look (``markup.notes_html`` writes its HTML from it): the title, then one "• note" row each, in
+    the bad colour.
 
     Example: ``notes_looks(["dropout is not replayed"])[0].rows[1].text == "• dropout is not replayed"``
     """

@@ -68,7 +68,7 @@ def panel_block(widget, theme: dict) -> Block:
     """One widget of the stepper's tree as a Block: a canvas's own SVG, a panel's Looks, boxes stacked (a
     widget with no Look, e.g. a selector, takes no room).
 
-    Example: ``panel_block(w.HBox([HTMLPanel.notice("a", ""), HTMLPanel.notice("b", "")]), light_theme()).h == ROW``
+    Example: ``panel_block(w.HBox([HTMLPanel.notice("a"), HTMLPanel.notice("b")]), light_theme()).h == ROW``
     """
     layout = getattr(widget, "layout", None)
     if layout is not None and (layout.display == "none" or layout.visibility == "hidden"):

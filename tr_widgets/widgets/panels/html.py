@@ -7,7 +7,7 @@ from collections import OrderedDict
 import ipywidgets as w
 
 from ...views.looks_text import TextRow, text_look
-from ..markup import text_block
+from ...views.looks_html import text_html
 from .common import Quiet
 
 LOOKS_KEPT = 512  # values whose Looks a panel remembers (frames may set any recorded step's value)
@@ -39,11 +39,12 @@ class HTMLPanel(Quiet, w.HTML):
         return self.__dict__.get("_looks_of", {}).get(self.value, ())
 
     @classmethod
-    def notice(cls, words: str, style: str, colour: str = "fg-muted", bold: bool = False) -> "HTMLPanel":
-        """A panel of one line of text (a notice), escaped, in ``style``; its Look a row in ``colour``.
+    def notice(cls, words: str, colour: str = "fg-muted", bold: bool = False) -> "HTMLPanel":
+        """A panel of one line of text (a notice): its Look, a row in ``colour`` (a palette name), written as HTML.
 
-        Example: ``HTMLPanel.notice("no SDPA ran", "color:red", "bad", True).looks[0].rows[0].colour == "bad"``
+        Example: ``HTMLPanel.notice("no SDPA ran", "bad", True).looks[0].rows[0].colour == "bad"``
         """
         panel = cls()
-        panel.show(text_block(words, style), (text_look([TextRow(words, bold, colour)]),))
+        look = text_look([TextRow(words, bold, colour)])
+        panel.show(f"<div class='tr-panel tr-notice'>{text_html(look)}</div>", (look,))
         return panel

@@ -18,7 +18,7 @@ from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short
 from ..base import COMMON_OPTIONS, Stepper, int_in, is_bool
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import msg
-from ..markup import BAD, counted, decode_strip, decode_text, index_of
+from ..markup import counted, decode_strip, decode_text, index_of
 from ..panel_looks import decode_looks, strip_looks
 
 STRIP = 24  # most recent positions listed with their tokens (the canvas shows the whole window)
@@ -71,7 +71,7 @@ class DecodeStepper(Stepper):
                        wrap_row([self.cache] + ([self.times] if self.show_timeline else [])),
                        fold([self.strip], [msg("decode.fold_strip", kinds=kinds_of(self.trace))])]
         if not self.trace.layer_names:
-            self.panels.insert(1, HTMLPanel.notice(msg("decode.no_sdpa", model=self.trace.model_name), BAD, "bad", True))
+            self.panels.insert(1, HTMLPanel.notice(msg("decode.no_sdpa", model=self.trace.model_name), "bad", True))
 
     def _update(self, step: int, new_selection: bool) -> None:
         tr, t = self.trace, step
