@@ -133,3 +133,18 @@ def test_a_state_space_mixer_takes_a_state_edit_between_calls_only():
     with pytest.raises(TraceInputError, match="^edits: expected edits on calls the run makes again"):
         what_if(model, lambda: model(ids), Edit.state("layers.0.mixer", 5, 0.0))  # no later call to carry it
     assert footprint(model) == found
+
+
+def test_a_run_that_changes_the_model_is_not_hidden():
+    m, x = nn.GRU(3, 4), torch.randn(5, 1, 3)
+    runs = []
+
+    def run():
+        runs.append(1)
+        if len(runs) == 2:
+            with torch.no_grad():
+                m.weight_hh_l0.mul_(1.0)  # a write: its version counter moves
+        return m(x)
+    with pytest.raises(RuntimeError, match="run.. itself changed it"):
+        what_if(m, run, Edit.state("GRU", 1, 0.0))
+    assert "forward" not in m.__dict__ and not m._forward_pre_hooks and not m._forward_hooks

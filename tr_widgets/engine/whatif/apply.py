@@ -74,9 +74,11 @@ class Interventions:
             while self.undo:
                 self.undo.pop()()
         finally:
-            if footprint(self.model) != self.found:  # pragma: no cover - a bug of ours, never silent
-                raise RuntimeError("what_if left the model changed (a hook or a forward it installed is still "
-                                   "there): please report this as a bug of tr_widgets")
+            if exc[0] is None and footprint(self.model) != self.found:  # never silent (an error in flight wins)
+                raise RuntimeError("what_if: the model is not as it was before the edited run (a hook, an instance "
+                                   "forward or a weight differs) although everything what_if installed was removed: "
+                                   "run() itself changed it (training, registering a hook), or this is a bug of "
+                                   "tr_widgets. Fix: make run() only call the model")
         return False
 
     def override(self, module: nn.Module, forward) -> None:
