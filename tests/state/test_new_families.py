@@ -241,3 +241,22 @@ def test_the_state_stepper_shows_the_selected_steps_state(family):
         want = state[0] if state.ndim == 3 else state
         assert np.abs(shown - want).max() <= (s.heatmap.vmax - s.heatmap.vmin) / 253 + 1e-7
     assert s.step == 3 and len(s.quantities.series()) == len(t.quantities(3))
+
+
+def test_an_xlstm_call_on_its_bfloat16_chunk_kernel_is_named_not_traced():
+    """A call of chunk_size tokens or more runs xLSTM's chunkwise kernel in bfloat16, which no float32 recurrence
+    reproduces: capture leaves the output bitwise, records nothing wrong, and names the layer with the fix."""
+    cfg = transformers.xLSTMConfig(**{**SMALL, **MODELS["xlstm"][2]}, chunk_size=4)
+    torch.manual_seed(0)
+    model, ids = transformers.xLSTMModel(cfg).eval(), ids_for(19)
+    with torch.no_grad():
+        plain = model(ids).last_hidden_state
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with capture(model) as rec:
+                out = model(ids).last_hidden_state
+            traced_any = [n for n, t in rec if isinstance(t, StateTrace)]  # traces are built (and refused) here
+            skipped = dict(rec.skipped)
+    assert torch.equal(plain, out) and not traced_any
+    assert "chunk_size=4" in skipped["blocks.0.mlstm_layer"] and "autocast_kernel_dtype" in skipped["blocks.0.mlstm_layer"]
+    assert any("blocks.0.mlstm_layer" in str(w.message) for w in caught if w.category is CaptureWarning)
