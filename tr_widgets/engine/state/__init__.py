@@ -1,5 +1,6 @@
-"""Recurrent state of state-space and linear-attention mixers, step by step: Mamba, Mamba-2, RWKV-4 and
-Gated DeltaNet (Qwen3-Next), traced from a forward hook and equal to the model's own token-by-token cache.
+"""Recurrent state of state-space and linear-attention mixers, step by step: Mamba, Mamba-2, RWKV-4, Gated
+DeltaNet and the families found by structure since (``supported()``), traced from a forward hook, checked
+against the module's output when built, and equal to the model's own token-by-token cache.
 
 ``trace_mixer_call`` is what a forward hook on a mixer module calls; ``trace_state`` traces the
 reference recurrences on bare tensors (no transformers needed). Specs live in ``families*.py``, the plain
