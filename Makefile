@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install lab test chromium bench
+.PHONY: install lab test chromium bench docs
 
 install: $(VENV)/.installed
 
@@ -35,3 +35,9 @@ test: install chromium
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+# The documentation site (docs/site/README.md): the README as the guide, the API from the docstrings and every
+# tutorial in English and Chinese with its committed outputs (nothing executes, nothing downloads; < 60 s).
+# It lands in build/site/ (git-ignored): open build/site/index.html, or serve the folder as it is.
+docs: install
+	$(BIN)/python docs/site/build.py build/site
