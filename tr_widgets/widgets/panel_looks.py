@@ -56,6 +56,11 @@ def sum_text(rv) -> str:
     return msg("attention.sum", sum=f"{rv.row_sum:.6f}", gap=f"{abs(1 - rv.row_sum):.1e}")
 
 
+# The last row's Looks: a step draws the o_i panel's HTML from them and keeps them for save(), two calls with one
+# row view; the second is answered here (the row view is kept, so its identity is not reused meanwhile).
+_LAST: dict = {}
+
+
 def output_looks(rv, klabels, S: int) -> tuple:
     """The o_i panel's Looks: title, table, the two checks (``markup.attention_output`` writes its HTML from them).
 
@@ -64,6 +69,14 @@ def output_looks(rv, klabels, S: int) -> tuple:
         rv = views.row_view(at, 3, (0, 0), (0, at.S))
         title, table, checks = output_looks(rv, None, at.S); len(checks.rows) == 2
     """
+    last = _LAST.get("row")
+    if last is not None and last[0] is rv and last[1] is klabels and last[2] == S:
+        return last[3]
+    _LAST["row"] = (rv, klabels, S, _output_looks(rv, klabels, S))
+    return _LAST["row"][3]
+
+
+def _output_looks(rv, klabels, S: int) -> tuple:
     d = min(4, len(rv.output))
     vec = lambda v: " ".join(f"{x:+.4f}" for x in v[:d])  # noqa: E731
     toks = klabels is not None  # a token column only when the trace has tokens
