@@ -123,3 +123,18 @@ def test_finish_overview_completes_it_now(small_slices):
     s = asyncio.run(session())
     assert s.overview_progress == 1.0
     _same_overview(s.weights, weights_overview(at, (0, 0), s.overview_px))
+
+
+def test_closing_the_stepper_stops_its_filling(small_slices):
+    async def session():
+        s = show(_trace(), progress=False)
+        await asyncio.sleep(0)
+        s.close()
+        fill = s._fills[(0, 0)]
+        stopped = fill.progress
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return fill, stopped
+
+    fill, stopped = asyncio.run(session())
+    assert fill.progress == stopped < 1.0

@@ -161,6 +161,12 @@ class AttentionStepper(Stepper):
         if fill is not None and not fill.done:
             fill.finish()
 
+    def close(self) -> None:
+        """Close the widget; overviews still filling in stop (their work would reach no view)."""
+        for fill in self._fills.values():
+            fill.pause()
+        super().close()
+
     def _weights_window(self, index: tuple, win: Window):
         """The codes of the weights window, kept for the last window: recording a chunk of frames
         redraws the panels many times over one window, and each window costs a softmax over every key
