@@ -51,16 +51,25 @@ def _steps(page, box) -> None:
     raise AssertionError("the reopened stepper did not change on a step click")
 
 
-@pytest.mark.parametrize("app", ["lab", "notebook"], ids=["jupyterlab", "notebook7"])
-def test_a_notebook_saved_in_a_stock_front_end_reopens_with_every_stepper(chromium, tmp_path, monkeypatch, app):
-    monkeypatch.setenv("JUPYTER_PATH", str(SHARE))  # where pip puts share/jupyter: the extension, nothing else
-    root = tmp_path / "nb"
+@pytest.fixture(scope="module")
+def stock_server(tmp_path_factory):
+    """One `jupyter lab` (it serves JupyterLab 4 at /lab and Notebook 7 at /notebooks) with the extension."""
+    root = tmp_path_factory.mktemp("reopen") / "nb"
     root.mkdir()
-    path = write_notebook(root / "saved.ipynb", CELLS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", str(SHARE))  # where pip puts share/jupyter: the extension, nothing else
+        server = JupyterServer.start(root)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"], ids=["jupyterlab", "notebook7"])
+def test_a_notebook_saved_in_a_stock_front_end_reopens_with_every_stepper(chromium, stock_server, app):
+    server = stock_server
+    path = write_notebook(server.root_dir / f"saved_{app}.ipynb", CELLS)
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
     context.set_default_timeout(60_000)
     page = context.new_page()
-    server = JupyterServer.start(root, app=app)
     try:
         open_notebook(page, server, path.name, ui=app)
         run_all_cells(page)
@@ -73,9 +82,9 @@ def test_a_notebook_saved_in_a_stock_front_end_reopens_with_every_stepper(chromi
             return b.length >= 2 && b.every(e => ['1', 'error'].includes(e.dataset.trMounted)); }""")
         assert boxes.count() == 2 and page.locator(".tr-export[data-tr-mounted='error']").count() == 0
         assert not page_error_texts(page), page_error_texts(page)
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")  # no kernel at all
         for i in range(2):
             boxes.nth(i).scroll_into_view_if_needed()
             _steps(page, boxes.nth(i))
     finally:
         context.close()
-        server.stop()
