@@ -8,6 +8,7 @@ palette names, as in every Look.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..i18n import msg
 from .looks_text import TextRow, text_look
@@ -16,15 +17,13 @@ GAP, BOX_W, BOX_H, HEIGHT = 50, 40, 30, 96  # px between nodes, a state box's si
 BOX_Y, ROW_Y, INPUT_Y, RADIUS = 14, 29, 78, 11  # a box's top, the h→h arrows' row, the input circles' centre
 
 
-@dataclass(frozen=True)
-class GraphLabel:
-    """A word of the graph: its baseline's left end, its text and colour (a palette name).
-
-    Example: ``GraphLabel(4, 27, "h3", "fg").text == "h3"``
+class GraphLabel(NamedTuple):
+    """A word of the graph: its baseline's left end (whole px), its text and colour (a palette name). A tuple: a step makes
+    dozens. Example: ``GraphLabel(4, 27, "h3", "fg").text == "h3"``
     """
 
-    x: float
-    y: float
+    x: int
+    y: int
     text: str
     colour: str = "fg"
 
@@ -77,7 +76,7 @@ def graph_look(g, state: str) -> tuple:
         side = msg("recurrent.graph_earlier") if g.direction == 0 else msg("recurrent.graph_later")
         labels += [GraphLabel(x, 30, f"⋯{g.elided}", "fg-muted"), GraphLabel(x, 44, side, "fg-muted")]
     for k, s in enumerate(g.steps):
-        x, mid = pad + k * GAP, pad + k * GAP + BOX_W / 2
+        x, mid = pad + k * GAP, pad + k * GAP + BOX_W // 2  # whole px: ints, written as they are
         boxes.append((x, BOX_Y, BOX_W, BOX_H))
         circles.append((mid, INPUT_Y, RADIUS))
         labels += [GraphLabel(x + 4, 27, f"h{s}"), GraphLabel(mid - 8, 82, f"x{s}"),
