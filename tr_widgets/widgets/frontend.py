@@ -19,6 +19,11 @@ never by guessing from the operating system:
 
 nbconvert, nbval, papermill, nbclient and a plain ``python`` do none of these: there the outputs are
 the kernel-less page.
+
+A live output keeps the kernel-less page as its ``text/html``. Reopened after its kernel is gone, in a
+JupyterLab 4 or Notebook 7 that did not save the widget state (the default), the widget manager finds no
+model; tr_widgets' prebuilt extension (``tr_widgets/share/labextensions/tr-widgets-reopen``, installed
+with the wheel) then renders that page instead of "Error displaying widget".
 """
 from __future__ import annotations
 
