@@ -260,3 +260,16 @@ def test_an_xlstm_call_on_its_bfloat16_chunk_kernel_is_named_not_traced():
     assert torch.equal(plain, out) and not traced_any
     assert "chunk_size=4" in skipped["blocks.0.mlstm_layer"] and "autocast_kernel_dtype" in skipped["blocks.0.mlstm_layer"]
     assert any("blocks.0.mlstm_layer" in str(w.message) for w in caught if w.category is CaptureWarning)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_trace_saved_to_a_file_loads_with_the_same_states(family, tmp_path):
+    from tr_widgets import load
+
+    t, _ = traced(build(family), ids_for(23))
+    t.save(tmp_path / "trace.safetensors")
+    back = load(tmp_path / "trace.safetensors")
+    for step in (0, T - 1):
+        for a, b in zip(*(s if isinstance(s, tuple) else (s,) for s in (t.state(step), back.state(step)))):
+            assert torch.equal(a, b)
+    torch.testing.assert_close(back.replay(), main(t.output), rtol=1e-5, atol=1e-5)

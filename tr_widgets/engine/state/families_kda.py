@@ -51,21 +51,35 @@ def _softplus(x):  # Kimi's thresholded softplus: x itself above 20
     return torch.where(x > 20.0, x, torch.log(1.0 + torch.exp(x)))
 
 
-def _gates(module, hidden):
-    """(forget gate g [B, T, H, dk], output gate [B, T, H, dv]) from the module's own projections."""
-    fg, H, d = module.forget_gate, module.num_heads, module.head_dim
+def _gate_weights(module) -> dict:
+    """The forget and output gates' parameters, by the projections the module holds (plain data: a trace file
+    keeps them): Bailing has one projection each and an optional bounded ("safe") sigmoid forget gate; Kimi a
+    low-rank pair each."""
+    fg = module.forget_gate
+    if hasattr(fg, "f_proj"):
+        return {"f_w": (fg.f_proj.weight,), "g_w": (module.g_proj.weight,), "dt_bias": fg.dt_bias, "A_log": fg.A_log,
+                "bound": fg.lower_bound if fg.safe_gate else None}
+    return {"f_w": (fg.f_a_proj.weight, fg.f_b_proj.weight), "g_w": (module.g_a_proj.weight, module.g_b_proj.weight),
+            "dt_bias": fg.dt_bias, "A_log": fg.A_log, "kimi_softplus": True}
+
+
+def _project(x, weights):
+    for w in weights:
+        x = F.linear(x, w)
+    return x
+
+
+def _gates(c, hidden):
+    """(forget gate g [B, T, H, dk], output gate [B, T, H, dv]), as each model's forget gate computes them."""
+    H, d = c["heads"]
     shape = (*hidden.shape[:2], H, d)
-    if hasattr(fg, "f_proj"):  # Bailing: one projection, an optional bounded ("safe") sigmoid gate
-        x = F.linear(hidden, fg.f_proj.weight).float().view(shape) + fg.dt_bias.view(H, d)
-        rate = fg.A_log.exp().view(1, 1, H, 1)
-        g = fg.lower_bound * torch.sigmoid(rate * x) if fg.safe_gate else -rate * F.softplus(x)
-        g = g.to(hidden.dtype)
-        out = F.linear(hidden, module.g_proj.weight)
-    else:  # Kimi: a low-rank projection pair for both gates
-        x = F.linear(F.linear(hidden, fg.f_a_proj.weight), fg.f_b_proj.weight).float() + fg.dt_bias.float()
-        g = -fg.A_log.float().exp() * _softplus(x.view(shape))
-        out = F.linear(F.linear(hidden, module.g_a_proj.weight), module.g_b_proj.weight)
-    return g, out.view(shape)
+    x = _project(hidden, c["f_w"]).float().view(shape) + c["dt_bias"].float().view(H, d)
+    rate = c["A_log"].float().exp().view(1, 1, H, 1)
+    if c.get("kimi_softplus"):  # Kimi: float32 throughout, its thresholded softplus
+        g = -rate * _softplus(x)
+    else:  # Bailing: back to the model's dtype
+        g = (-rate * F.softplus(x) if c["bound"] is None else c["bound"] * torch.sigmoid(rate * x)).to(hidden.dtype)
+    return g, _project(hidden, c["g_w"]).view(shape)
 
 
 class KdaKind(ConvKind):
@@ -96,7 +110,8 @@ class KdaKind(ConvKind):
     def read(self, module, args, kwargs):
         hidden = call_input(args, kwargs, "hidden_states")
         mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
-        consts = {"module": module, "qkv_w": (module.q_proj.weight, module.k_proj.weight, module.v_proj.weight),
+        consts = {**_gate_weights(module), "b_w": module.b_proj.weight,
+                  "qkv_w": (module.q_proj.weight, module.k_proj.weight, module.v_proj.weight),
                   "conv_w": module.conv1d.weight.squeeze(1), "conv_b": module.conv1d.bias,
                   "act": activation(module.activation), "norm_w": module.o_norm.weight,
                   "norm_eps": module.o_norm.variance_epsilon, "out_w": module.o_proj.weight,
@@ -113,8 +128,8 @@ class KdaKind(ConvKind):
         mixed = causal_conv(self.conv_input(hidden, c), c["conv_w"], c["conv_b"], c["act"],
                             None if initial is None else initial.get("conv"))
         q, k, v = (x.unflatten(-1, (H, d)).float() for x in torch.split(mixed.transpose(1, 2), H * d, -1))
-        g, gate = _gates(c["module"], hidden)
-        beta = torch.sigmoid(F.linear(hidden, c["module"].b_proj.weight))  # [B, T, H]
+        g, gate = _gates(c, hidden)
+        beta = torch.sigmoid(F.linear(hidden, c["b_w"]))  # [B, T, H]
         return {"q": l2norm(q) * d ** -0.5, "k": l2norm(k), "v": v, "g": g.float(), "beta": beta.float(),
                 "gate": gate}
 

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from .effective import Form
 from .families import StateKind, register
-from .family_tools import call_cache, register_form
-from .mixer_ops import activation, call_input, mask_tokens
+from .family_tools import activation_of, apply_activation, call_cache, register_form
+from .mixer_ops import call_input, mask_tokens
 
 
 class LightningKind(StateKind):
@@ -50,8 +50,7 @@ class LightningKind(StateKind):
         hidden = call_input(args, kwargs, "hidden_states")
         mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
         mask = mask if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None  # the recurrent (padding) mask
-        consts = {"qkv_w": module.qkv_proj.weight, "act": activation("", getattr(module.act_fn, "forward",
-                                                                                  module.act_fn)),
+        consts = {"qkv_w": module.qkv_proj.weight, "act": activation_of(module.act_fn),
                   "heads": (module.num_attention_heads, module.head_dim),
                   "decay": torch.exp(-module.slope_rate.reshape(-1)), "norm_w": module.norm.weight,
                   "norm_eps": module.norm.variance_epsilon, "gate_w": module.output_gate.weight,
@@ -60,7 +59,8 @@ class LightningKind(StateKind):
 
     def prepare(self, hidden, mask, c, initial):
         H, d = c["heads"]
-        qkv = mask_tokens(c["act"](F.linear(hidden, c["qkv_w"])), mask).unflatten(-1, (H, 3 * d))  # [B, T, H, 3d]
+        qkv = mask_tokens(apply_activation(c["act"], F.linear(hidden, c["qkv_w"])), mask)
+        qkv = qkv.unflatten(-1, (H, 3 * d))  # [B, T, H, 3d]
         q, k, v = torch.split(qkv, d, dim=3)
         return {"q": q, "k": k, "v": v, "gate": F.linear(hidden, c["gate_w"])}
 

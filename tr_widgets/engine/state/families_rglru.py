@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from .effective import Form
 from .families import StateKind, register
-from .family_tools import register_form
-from .mixer_ops import activation, call_input, causal_conv, conv_buffer
+from .family_tools import activation_of, apply_activation, register_form
+from .mixer_ops import call_input, causal_conv, conv_buffer
 
 
 def _positions(args, kwargs):
@@ -61,7 +61,7 @@ class RgLruKind(StateKind):
         lru = module.rg_lru
         consts = {"y_w": module.linear_y.weight, "y_b": module.linear_y.bias, "x_w": module.linear_x.weight,
                   "x_b": module.linear_x.bias, "conv_w": module.conv_1d.weight.squeeze(1),
-                  "conv_b": module.conv_1d.bias, "act": activation("", getattr(module.act_fn, "forward", module.act_fn)),
+                  "conv_b": module.conv_1d.bias, "act": activation_of(module.act_fn),
                   "lam": lru.recurrent_param, "in_w": lru.input_gate_weight, "in_b": lru.input_gate_bias,
                   "rec_w": lru.recurrent_gate_weight, "rec_b": lru.recurrent_gate_bias,
                   "out_w": module.linear_out.weight, "out_b": module.linear_out.bias,
@@ -70,7 +70,7 @@ class RgLruKind(StateKind):
         return hidden, None, consts
 
     def prepare(self, hidden, mask, c, initial):
-        gate = c["act"](F.linear(hidden, c["y_w"], c["y_b"]))
+        gate = apply_activation(c["act"], F.linear(hidden, c["y_w"], c["y_b"]))
         context = initial.get("conv") if initial is not None and c["conv_context"] else None
         xb = F.linear(hidden, c["x_w"], c["x_b"]).transpose(1, 2)  # [B, L, T]
         x = causal_conv(xb, c["conv_w"], c["conv_b"], lambda v: v, context).transpose(1, 2)  # [B, T, L]

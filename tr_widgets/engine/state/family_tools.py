@@ -7,7 +7,10 @@ stay as deprecated aliases until 5.40), so a call's cache is looked up under eve
 """
 from __future__ import annotations
 
+import functools
+
 import torch
+import torch.nn.functional as F
 
 CACHE_NAMES = ("cache", "cache_params", "past_key_values")
 
@@ -65,6 +68,41 @@ def shift_windows(window: torch.Tensor, xs: torch.Tensor, keep: bool):
     if not keep:
         return last, None
     return last, full.unfold(-1, K, 1)[..., 1:, :].transpose(1, 2)  # [B, C, T, K] -> [B, T, C, K]
+
+
+ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu, "gelu_tanh": functools.partial(F.gelu, approximate="tanh"),
+               "relu": F.relu}  # by name, so a trace's consts stay plain data (a file holds no code)
+
+
+def activation_of(fn):
+    """The name (a key of ``ACTIVATIONS``) of a transformers activation module, or its own ``forward`` when it is
+    not one of those.
+
+    Example::
+
+        activation_of(torch.nn.SiLU()) == "silu"
+        apply_activation("silu", torch.zeros(2)).tolist() == [0.0, 0.0]
+    """
+    inner = getattr(fn, "act", None)  # GELUActivation / GELUTanh keep the torch function they call
+    if isinstance(inner, functools.partial) and inner.func is F.gelu and inner.keywords == {"approximate": "tanh"}:
+        return "gelu_tanh"
+    if inner is F.gelu:
+        return "gelu"
+    if isinstance(fn, torch.nn.SiLU) or type(fn).__name__ == "SiLUActivation":  # the latter: F.silu, by its code
+        return "silu"
+    if isinstance(fn, torch.nn.ReLU):
+        return "relu"
+    return getattr(fn, "forward", fn)
+
+
+def apply_activation(act, x: torch.Tensor) -> torch.Tensor:
+    """Apply an activation given by name (``ACTIVATIONS``) or as a callable.
+
+    Example::
+
+        apply_activation("relu", torch.tensor([-1., 2.])).tolist() == [0.0, 2.0]
+    """
+    return ACTIVATIONS[act](x) if isinstance(act, str) else act(x)
 
 
 def register_form(name: str, form) -> None:
