@@ -103,8 +103,15 @@ def learn(rec) -> Steady | None:
     return None
 
 
-def _name_of(op, j) -> str:
-    """The variable the code assigned part ``j`` of ``op``'s result to ('' if none)."""
+def assigned_name(op, j) -> str:
+    """The variable the code assigned part ``j`` of ``op``'s result to ('' if none).
+
+    Example::
+
+        from types import SimpleNamespace as Op
+        assigned_name(Op(name=("h", "c")), 1) == "c"      # h, c = cell(...)
+        assigned_name(Op(name="H"), 1) == ""               # H = ...: one result, no part 1
+    """
     if isinstance(op.name, tuple):
         return op.name[j] if j < len(op.name) else ""
     return (op.name or "") if j == 0 else ""
@@ -144,8 +151,8 @@ def _steady(raw, table, found, info) -> Steady | None:
     if not found.varying and eligible(info, found.loop):  # a fresh input selected by an op (X = inputs[t]): its
         rep = found.reps[0]  # result, named as assigned (k None); one read as an argument: the loop's target first
         fast = (found.loop, [(where[p], j) for p, j, _ in found.state], [(where[p], k) for _, p, k in found.fresh],
-                [_name_of(rep[p], j) for p, j, _ in found.state] +
-                [_name_of(rep[p], 0) if kind == "op" else found.loop.target for kind, p, _ in found.fresh])
+                [assigned_name(rep[p], j) for p, j, _ in found.state] +
+                [assigned_name(rep[p], 0) if kind == "op" else found.loop.target for kind, p, _ in found.fresh])
     entries = []
     for q in range(size):  # the first step's own entry, its result and arguments left out
         lasti, child, via, func, _, _, out = raw[(r0 + q) * WIDTH:(r0 + q + 1) * WIDTH]

@@ -28,7 +28,7 @@ from .builder import LoopTraceBuilder
 from .detect import Found, find
 from .ops import OpRecorder, quantity_names, tensors_in
 from .replay import StepReplay
-from .steady import _name_of
+from .steady import assigned_name
 from .table import DROPPED
 from .source import code_info
 from .trace import Source
@@ -83,7 +83,7 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
                         else (loop.target if len(ins) == 1 and loop.target.isidentifier() else f"x{i}")
                         for i, (kind, p, _) in enumerate(ins))
     b = LoopTraceBuilder(name, "ops", found.source, input_names=input_names, budget=budget,
-                         state_names=tuple(_name_of(reps[0][pos], j) for pos, j, _ in found.state))
+                         state_names=tuple(assigned_name(reps[0][pos], j) for pos, j, _ in found.state))
     b.declare(*_template(reps[0]))
     split = any(isinstance(op.out, (tuple, list)) for op in reps[0])
     outs, args, kwargs = table.out, table.args, table.kwargs
