@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.decode import cache_arg, returned_cache, sync
+from ..engine.decode.build import POSITION_LIMITS
 from ..engine.errors import describe, fail
 
 
@@ -64,7 +65,7 @@ def measure_tick_costs(model, positions, use_cache: bool = True, repeats: int = 
     if not isinstance(model, nn.Module):
         fail("model", "a torch nn.Module language model", describe(model), "pass model from load_tiny()")
     cfg = getattr(model, "config", None)
-    limit = next((getattr(cfg, n) for n in ("block_size", "n_positions", "max_position_embeddings")
+    limit = next((getattr(cfg, n) for n in POSITION_LIMITS
                   if isinstance(getattr(cfg, n, None), int)), None)
     positions = _check_positions(positions, limit)
     device = next(model.parameters()).device

@@ -188,9 +188,14 @@ def _check_args(model, max_new_tokens, sample, seed, temperature, top_k, use_cac
         fail("top_k", "an int >= 1 (candidates recorded per tick)", describe(top_k), "pass e.g. top_k=5")
 
 
+POSITION_LIMITS = ("n_positions", "max_position_embeddings", "block_size")  # the tiny model's is block_size
+
+
 def _max_positions(model) -> int | None:
+    """The model's position limit. Hugging Face's names first: a config may use ``block_size`` for something
+    else (MiniMax: its lightning attention's block of tokens)."""
     cfg = getattr(model, "config", None)
-    for name in ("block_size", "n_positions", "max_position_embeddings"):
+    for name in POSITION_LIMITS:
         n = getattr(cfg, name, None)
         if isinstance(n, int) and n > 0:
             return n
