@@ -13,7 +13,7 @@ import tr_widgets.engine.state as state_pkg
 
 transformers = pytest.importorskip("transformers")
 # effective.py shows a state trace as attention: it subclasses AttentionTrace (the only engine module besides errors)
-ALLOWED = ("__future__", "collections", "dataclasses", "importlib", "math", "re", "typing", "tr_widgets.engine.errors",
+ALLOWED = ("__future__", "collections", "dataclasses", "functools", "importlib", "math", "re", "typing", "tr_widgets.engine.errors",
            "tr_widgets.engine.attention.trace", "..files.saving")  # every trace is Saveable (engine/files)
 
 

@@ -7,6 +7,7 @@ import warnings
 import pytest
 import torch
 
+import tr_widgets
 from tests.state.zoo import V, ZOO, build_zoo
 from tr_widgets.engine.capture import CaptureWarning, capture
 from tr_widgets.engine.state import StateTrace, mixer_kind, state_before, trace_mixer_call
@@ -55,7 +56,7 @@ def _cache_path(model, ids):
 
 
 @pytest.mark.parametrize("name", list(ZOO))
-def test_each_state_equals_the_models_cache_token_by_token(name):
+def test_each_state_equals_the_models_cache_token_by_token(name, tmp_path):
     model = build_zoo(name)
     ids = _ids()
     traces, _ = _record(model, ids)
@@ -70,6 +71,8 @@ def test_each_state_equals_the_models_cache_token_by_token(name):
             torch.testing.assert_close(t.state(step), ssm.float(), rtol=1e-5, atol=1e-5)
             torch.testing.assert_close(t.conv_state(step), conv, rtol=1e-5, atol=1e-5)
         assert set(t.quantities(2)) == set(t.spec.names)  # the family's own names
+    t.save(tmp_path / "mixer.trace")  # a trace is data (no module in its consts): it saves and loads back
+    assert torch.equal(tr_widgets.load(tmp_path / "mixer.trace").state(T - 1), t.state(T - 1))
 
 
 @pytest.mark.parametrize("name", list(ZOO))

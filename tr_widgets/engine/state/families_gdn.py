@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from . import scan_delta
 from .families import ConvKind, register
-from .mixer_ops import activation, call_input, causal_conv, mask_tokens
+from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
 
 
 def _heads(x, H):  # key heads to value heads: each key head serves H / Hk consecutive value heads
@@ -56,7 +56,8 @@ class GatedDeltaNetKind(ConvKind):
         consts = {"qkvz_w": module.in_proj_qkvz.weight, "ba_w": module.in_proj_ba.weight,
                   "conv_w": module.conv1d.weight.squeeze(1), "conv_b": module.conv1d.bias,
                   "act": activation(module.activation),
-                  "A_log": module.A_log, "dt_bias": module.dt_bias, "norm": module.norm.forward,
+                  "A_log": module.A_log, "dt_bias": module.dt_bias, "norm_w": module.norm.weight,
+                  "norm_eps": module.norm.variance_epsilon,
                   "out_w": module.out_proj.weight, "out_b": module.out_proj.bias, "conv_width": module.conv_kernel_size,
                   "sizes": (module.num_k_heads, module.num_v_heads, module.head_k_dim, module.head_v_dim),
                   "dtype": hidden.dtype}
@@ -92,8 +93,8 @@ class GatedDeltaNetKind(ConvKind):
 
     def finish(self, y, inputs, c):
         Bt, T, Hv, dv = y.shape
-        # the module's own gated norm, over rows of one head: [B·T·Hv, dv]
-        o = c["norm"](y.to(c["dtype"]).reshape(-1, dv), inputs["gate"].reshape(-1, dv))
+        # the gated norm over each head's dv channels: normalise, weight, then SiLU gate (all these models)
+        o = gated_rmsnorm(y.to(c["dtype"]), inputs["gate"], c["norm_w"], c["norm_eps"], dv, gate_first=False)
         return F.linear(o.reshape(Bt, T, Hv * dv), c["out_w"], c["out_b"])
 
     def zero(self, inputs, c):
@@ -157,7 +158,8 @@ class SplitGatedDeltaNetKind(GatedDeltaNetKind):
         consts = {k: getattr(module, m).weight for k, m in self.weights.items()}
         consts.update(conv_w=module.conv1d.weight.squeeze(1), conv_b=module.conv1d.bias,
                       act=activation(module.activation), A_log=module.A_log, dt_bias=module.dt_bias,
-                      norm=self.out_norm(module).forward, out_w=self.out(module).weight, out_b=self.out(module).bias,
+                      norm_w=self.out_norm(module).weight, norm_eps=self.out_norm(module).variance_epsilon,
+                      out_w=self.out(module).weight, out_b=self.out(module).bias,
                       conv_width=module.conv_kernel_size, dtype=hidden.dtype,
                       beta_scale=2.0 if getattr(module, "allow_neg_eigval", False) else 1.0,
                       sizes=(module.num_k_heads, module.num_v_heads, module.head_k_dim, module.head_v_dim))

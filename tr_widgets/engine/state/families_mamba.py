@@ -18,15 +18,34 @@ from tr_widgets.engine.errors import check_budget
 
 from . import scan
 from .families import ConvKind, register
-from .mixer_ops import activation, call_input, causal_conv, mask_tokens
+from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
 
 
 _NORMS = ("dt_layernorm", "b_layernorm", "c_layernorm")
 
 
-def _forward_of(module):
-    """A submodule's forward, called without its hooks (a capture must not record the trace's own math)."""
-    return None if module is None else module.forward
+def _norm_data(norm):
+    """A norm submodule as plain data (weight, eps), so a trace holds no module and saves to a file. FalconMamba's
+    norms are weightless: their ``weight`` is a dummy buffer (not a parameter) that their forward never reads."""
+    if norm is None:
+        return None
+    return (norm.weight if isinstance(norm.weight, torch.nn.Parameter) else None), norm.variance_epsilon
+
+
+def _rms(v, weight, eps):
+    """RMSNorm as the models compute it: in float32, cast back, then times the weight (FalconMamba's is ones)."""
+    h = v.float()
+    h = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(v.dtype)
+    return h if weight is None else weight * h
+
+
+def _gated_norm_data(module):
+    """Mamba-2's gated norm as plain data: (weight, eps, group size, gate first), None when FalconH1 has none."""
+    norm = module.norm
+    if not getattr(module, "mamba_rms_norm", True):
+        return None
+    group = getattr(norm, "group_size", None) or norm.weight.shape[0] // getattr(norm, "n_groups", 1)
+    return norm.weight, norm.variance_epsilon, group, not getattr(norm, "norm_before_gate", False)
 
 
 def _call_parts(args, kwargs):
@@ -68,7 +87,7 @@ class MambaKind(ConvKind):
                   "D": module.D.float(), "out_w": module.out_proj.weight, "out_b": module.out_proj.bias,
                   "rank": module.time_step_rank, "conv_width": module.conv_kernel_size, "dtype": hidden.dtype,
                   # FalconMamba / Jamba normalise Δ (before dt_proj), B and C: the module's own norms
-                  "norms": tuple(_forward_of(getattr(module, n, None)) for n in _NORMS)}
+                  "norms": tuple(_norm_data(getattr(module, n, None)) for n in _NORMS)}
         return hidden, mask, consts
 
     def recurrent_initial(self, initial, T):
@@ -85,8 +104,8 @@ class MambaKind(ConvKind):
         x = mask_tokens(x.transpose(1, 2), mask)  # [B, T, d_inner]
         N = c["A"].shape[-1]
         dt_low, B, C = torch.split(F.linear(x, c["x_w"]), [c["rank"], N, N], dim=-1)  # [B, T, R], [B, T, N] × 2
-        dt_low, B, C = (v if norm is None else norm(v) for norm, v in zip(c.get("norms", ()) or (None,) * 3,
-                                                                           (dt_low, B, C)))
+        dt_low, B, C = (v if norm is None else _rms(v, *norm) for norm, v in zip(c.get("norms", ()) or (None,) * 3,
+                                                                                 (dt_low, B, C)))
         dt = c["dt_w"] @ dt_low.transpose(1, 2)  # [B, d_inner, T]
         if c["dt_b"] is not None:
             dt = dt + c["dt_b"].float().to(dt.dtype)[..., None]
@@ -161,7 +180,7 @@ class Mamba2Kind(ConvKind):
                   "conv_b": conv.bias, "act": activation(module.activation, module.act), "dt_bias": module.dt_bias,
                   "A": -torch.exp(module.A_log.float()), "D": module.D,
                   # the module's own gated norm (group size, gate before or after: each variant's own)
-                  "norm": _forward_of(module.norm) if getattr(module, "mamba_rms_norm", True) else None,
+                  "norm": _gated_norm_data(module),
                   "out_w": module.out_proj.weight, "out_b": module.out_proj.bias,
                   "dt_limit": tuple(module.time_step_limit), "conv_width": module.conv_kernel_size,
                   "sizes": (module.intermediate_size, module.conv_dim, module.num_heads, module.head_dim,
@@ -191,7 +210,8 @@ class Mamba2Kind(ConvKind):
     def finish(self, y, inputs, c):
         y = y.reshape(*y.shape[:2], -1)  # [B, T, H, P] -> [B, T, d_inner]
         if "gate" in inputs and c.get("norm") is not None:
-            y = c["norm"](y, inputs["gate"])
+            w, eps, group, gate_first = c["norm"]
+            y = gated_rmsnorm(y, inputs["gate"], w, eps, group, gate_first=gate_first)
         elif "gate" in inputs:  # FalconH1 without mamba_rms_norm: the SiLU gate alone
             y = y * F.silu(inputs["gate"])
         return F.linear(y.to(c["dtype"]), c["out_w"], c["out_b"])
