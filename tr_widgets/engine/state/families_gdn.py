@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from . import scan_delta
 from .families import ConvKind, register
-from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
+from .mixer_ops import activation, causal_conv, gated_rmsnorm, hidden_and_mask, mask_tokens
 
 
 def _heads(x, H):  # key heads to value heads: each key head serves H / Hk consecutive value heads
@@ -51,8 +51,7 @@ class GatedDeltaNetKind(ConvKind):
     shapes = {"q": "BTHK", "k": "BTHK", "v": "BTVP", "g": "BTV", "beta": "BTV"}
 
     def read(self, module, args, kwargs):
-        hidden = call_input(args, kwargs, "hidden_states")
-        mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
+        hidden, mask = hidden_and_mask(args, kwargs)
         consts = {"qkvz_w": module.in_proj_qkvz.weight, "ba_w": module.in_proj_ba.weight,
                   "conv_w": module.conv1d.weight.squeeze(1), "conv_b": module.conv1d.bias,
                   "act": activation(module.activation),
@@ -153,8 +152,7 @@ class SplitGatedDeltaNetKind(GatedDeltaNetKind):
     weights = {"qkv_w": "in_proj_qkv", "z_w": "in_proj_z", "b_w": "in_proj_b", "a_w": "in_proj_a"}
 
     def read(self, module, args, kwargs):
-        hidden = call_input(args, kwargs, "hidden_states")
-        mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
+        hidden, mask = hidden_and_mask(args, kwargs)
         consts = {k: getattr(module, m).weight for k, m in self.weights.items()}
         consts.update(conv_w=module.conv1d.weight.squeeze(1), conv_b=module.conv1d.bias,
                       act=activation(module.activation), A_log=module.A_log, dt_bias=module.dt_bias,

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .effective import Form
 from .families import ConvKind, register
 from .family_tools import call_cache, linear_layer, register_form
-from .mixer_ops import activation, call_input, causal_conv, mask_tokens
+from .mixer_ops import activation, causal_conv, hidden_and_mask, mask_tokens
 
 
 def l2norm(x, eps: float = 1e-6):
@@ -108,8 +108,7 @@ class KdaKind(ConvKind):
     shapes = {"q": "BTHK", "k": "BTHK", "v": "BTHV", "g": "BTHK", "beta": "BTH"}
 
     def read(self, module, args, kwargs):
-        hidden = call_input(args, kwargs, "hidden_states")
-        mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
+        hidden, mask = hidden_and_mask(args, kwargs)
         consts = {**_gate_weights(module), "b_w": module.b_proj.weight,
                   "qkv_w": (module.q_proj.weight, module.k_proj.weight, module.v_proj.weight),
                   "conv_w": module.conv1d.weight.squeeze(1), "conv_b": module.conv1d.bias,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .effective import Form
 from .families import StateKind, register
 from .family_tools import activation_of, apply_activation, call_cache, register_form
-from .mixer_ops import call_input, mask_tokens
+from .mixer_ops import hidden_and_mask, mask_tokens
 
 
 class LightningKind(StateKind):
@@ -47,8 +47,7 @@ class LightningKind(StateKind):
         return inputs, {"decay": torch.exp(-tensors["slope"].float())}
 
     def read(self, module, args, kwargs):
-        hidden = call_input(args, kwargs, "hidden_states")
-        mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
+        hidden, mask = hidden_and_mask(args, kwargs)
         mask = mask if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None  # the recurrent (padding) mask
         consts = {"qkv_w": module.qkv_proj.weight, "act": activation_of(module.act_fn),
                   "heads": (module.num_attention_heads, module.head_dim),

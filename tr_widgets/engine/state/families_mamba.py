@@ -18,7 +18,7 @@ from tr_widgets.engine.errors import check_budget
 
 from . import scan
 from .families import ConvKind, register
-from .mixer_ops import activation, call_input, causal_conv, gated_rmsnorm, mask_tokens
+from .mixer_ops import activation, causal_conv, gated_rmsnorm, hidden_and_mask, mask_tokens
 
 
 _NORMS = ("dt_layernorm", "b_layernorm", "c_layernorm")
@@ -48,11 +48,6 @@ def _gated_norm_data(module):
     return norm.weight, norm.variance_epsilon, group, not getattr(norm, "norm_before_gate", False)
 
 
-def _call_parts(args, kwargs):
-    mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
-    return call_input(args, kwargs, "hidden_states"), mask
-
-
 class MambaKind(ConvKind):
     """Mamba: state ``h`` [B, d_inner, d_state] per layer, plus a conv buffer [B, d_inner, conv_kernel].
 
@@ -79,7 +74,7 @@ class MambaKind(ConvKind):
     shapes = {"x": "BTD", "delta": "BTD", "B": "BTN", "C": "BTN", "gate": "BTD", "A": "DN", "D": "D"}
 
     def read(self, module, args, kwargs):
-        hidden, mask = _call_parts(args, kwargs)
+        hidden, mask = hidden_and_mask(args, kwargs)
         conv = module.conv1d
         consts = {"in_w": module.in_proj.weight, "in_b": module.in_proj.bias, "conv_w": conv.weight.squeeze(1),
                   "conv_b": conv.bias, "act": activation(module.activation, module.act), "x_w": module.x_proj.weight,
@@ -174,7 +169,7 @@ class Mamba2Kind(ConvKind):
     shapes = {"x": "BTHP", "dt": "BTH", "B": "BTGN", "C": "BTGN", "A": "H", "D": "H"}
 
     def read(self, module, args, kwargs):
-        hidden, mask = _call_parts(args, kwargs)
+        hidden, mask = hidden_and_mask(args, kwargs)
         conv = module.conv1d
         consts = {"in_w": module.in_proj.weight, "in_b": module.in_proj.bias, "conv_w": conv.weight.squeeze(1),
                   "conv_b": conv.bias, "act": activation(module.activation, module.act), "dt_bias": module.dt_bias,

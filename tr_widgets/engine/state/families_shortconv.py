@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from .families import StateKind, register
 from .family_tools import call_cache, linear_layer, shift_windows
-from .mixer_ops import call_input, mask_tokens
+from .mixer_ops import hidden_and_mask, mask_tokens
 
 _MODELS = "transformers.models"
 
@@ -49,8 +49,7 @@ class ShortConvKind(StateKind):
     shapes = {"B": "BTC", "C": "BTC", "x": "BTC", "conv_w": "CK", "conv_b": "C"}
 
     def read(self, module, args, kwargs):
-        hidden = call_input(args, kwargs, "hidden_states")
-        mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
+        hidden, mask = hidden_and_mask(args, kwargs)
         consts = {"in_w": module.in_proj.weight, "in_b": module.in_proj.bias,
                   "conv_w": module.conv.weight.squeeze(1), "conv_b": module.conv.bias,
                   "out_w": module.out_proj.weight, "out_b": module.out_proj.bias, "dtype": hidden.dtype}

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from .families import StateKind, register
 from .families_mamba import MambaKind
-from .mixer_ops import activation, call_input, causal_conv, mask_tokens
+from .mixer_ops import activation, causal_conv, hidden_and_mask, mask_tokens
 
 
 class MultiHeadMambaKind(MambaKind):
@@ -32,8 +32,7 @@ class MultiHeadMambaKind(MambaKind):
     shapes = {}  # a hooked module only: trace_state's bare tensors are the "mamba" kind's
 
     def read(self, module, args, kwargs):
-        hidden = call_input(args, kwargs, "hidden_states")
-        mask = args[2] if len(args) > 2 else kwargs.get("attention_mask")
+        hidden, mask = hidden_and_mask(args, kwargs)
         conv = module.conv1d
         consts = {"in_w": module.in_proj.weight, "in_b": module.in_proj.bias, "conv_w": conv.weight.squeeze(1),
                   "conv_b": conv.bias, "act": activation(module.activation, module.act),

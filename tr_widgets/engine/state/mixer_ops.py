@@ -22,6 +22,30 @@ def activation(name: str, fallback=None):
     return _ACTIVATIONS.get(name, fallback)
 
 
+def call_mask(args: tuple, kwargs: dict):
+    """The attention mask a hooked mixer call got (its third positional argument, or ``attention_mask=``), or None.
+
+    Example::
+
+        mask = torch.ones(1, 3)
+        call_mask((torch.randn(1, 3, 8), None, mask), {}) is mask
+        call_mask((torch.randn(1, 3, 8),), {}) is None
+    """
+    return args[2] if len(args) > 2 else kwargs.get("attention_mask")
+
+
+def hidden_and_mask(args: tuple, kwargs: dict) -> tuple:
+    """``(hidden_states [B, T, C], attention mask or None)`` of a hooked mixer call ``mixer(hidden_states,
+    cache, attention_mask)``, the input checked.
+
+    Example::
+
+        hidden = torch.randn(1, 3, 8)
+        hidden_and_mask((hidden,), {"attention_mask": None}) == (hidden, None)
+    """
+    return call_input(args, kwargs, "hidden_states"), call_mask(args, kwargs)
+
+
 def call_input(args: tuple, kwargs: dict, name: str) -> torch.Tensor:
     """The mixer's input [B, T, C] from a hooked call (positional or keyword ``name``), checked.
 
