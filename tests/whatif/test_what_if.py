@@ -99,6 +99,14 @@ def test_lstm_gate_edit_equals_a_plain_loop(gate, value):
     assert torch.equal(wi.after_output[:3], wi.before_output[:3])  # reused, bitwise
     assert wi.diverges_at["LSTM"] == 3
     assert_untouched(m, found, w0)
+    shown, would = wi.after["LSTM"].gates()[gate], wi.before["LSTM"].gates()[gate]
+    if callable(value):  # step 3 sees the recorded h_2: half the gate the model computed there
+        torch.testing.assert_close(shown[3], value(would[3]), atol=1e-6, rtol=0)
+    else:  # the after trace shows the gate the run used, not the one the model would compute
+        assert all(torch.equal(shown[t], torch.full_like(shown[t], value)) for t in (3, 5))
+    ref = wi.after["LSTM"].cell()  # and c_t = f_t c_{t-1} + i_t g_t holds with the gates shown
+    g = wi.after["LSTM"].gates()
+    torch.testing.assert_close(ref[3], g["f"][3] * ref[2] + g["i"][3] * g["g"][3], atol=1e-6, rtol=0)
 
 
 def test_gru_gate_edit_batch_first_equals_a_plain_loop():
@@ -107,6 +115,7 @@ def test_gru_gate_edit_batch_first_equals_a_plain_loop():
     wi = what_if(m, lambda: m(x)[0], Edit.gate("GRU", "z", 4, 1.0))  # z = 1: the state passes step 4 unchanged
     out = wi.after_output
     assert torch.equal(out[:, 4], out[:, 3])
+    assert torch.equal(wi.after["GRU"].gates()["z"][4], torch.ones(B, H))  # the z the run used, shown
     ref = m(x[:, 5:], out[:, 4][None].contiguous())[0]  # from step 5 on: its own forward from the state given
     torch.testing.assert_close(out[:, 5:], ref, atol=1e-6, rtol=0)
     assert wi.diverges_at["GRU"] == 4

@@ -57,8 +57,10 @@ def made_by(results: list, obj) -> tuple:
     raise RuntimeError("the gate was not made by a torch call of the step")  # pragma: no cover
 
 
-def forced_step(spec, params, x, parts: tuple, gates: dict) -> tuple:
+def forced_step(spec, params, x, parts: tuple, gates: dict, seen: dict | None = None) -> tuple:
     """One step of ``spec`` from state ``parts`` with ``gates`` {name: value} forced: the new state parts.
+    ``seen``: a dict that receives every gate of the step as the step used it (the forced ones forced), so the
+    after-run's trace can show the gates the run really had.
 
     Example::
 
@@ -80,4 +82,6 @@ def forced_step(spec, params, x, parts: tuple, gates: dict) -> tuple:
                 force.setdefault(j, []).append((part, new_value(value, out[name].clone(), "value")))
             with GateForce(force):
                 out = spec.step(x, h, c, params)
+    if seen is not None:
+        seen.update({name: out[name] for name in spec.gates})
     return (out["h_t"], out["c_t"]) if spec.has_cell else (out["h_t"],)

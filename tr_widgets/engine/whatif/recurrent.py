@@ -118,8 +118,9 @@ def install(iv, module, trace, edits) -> None:
 
 
 def finish(after, forward):
-    """The after-run's trace of an edited LSTM called once over the sequence, with the cell states the run
-    really carried (a trace replays c_t from its gates, which cannot know a gate or a c that was edited).
+    """The after-run's trace of an edited recurrent module: the gates the run really used at each gate-edited
+    step, and for an LSTM called once over the sequence the cell states it really carried (a trace replays its
+    gates and c_t from h_{t-1} and x_t, which cannot know a gate or a c that was edited).
 
     Example::
 
@@ -127,8 +128,24 @@ def finish(after, forward):
         float(wi.after["LSTM"].cell()[2].abs().sum()) == 0.0  # what_if finished the trace with finish()
     """
     fixed = getattr(forward, "cells", None)
-    if not fixed or not after.spec.has_cell:
-        return after
+    if fixed and after.spec.has_cell:
+        after = _with_cells(after, fixed)
+    return _with_gates(after, forward.forced) if forward.forced else after
+
+
+def _with_gates(after, forced: dict):
+    """``after`` showing at each step t of ``forced`` {t: {gate: [B, H]}} the gates the run used there."""
+    parts = dict(after.gates())  # replayed: the values the model would have computed at the edited steps
+    for name in parts:
+        parts[name] = parts[name].clone()
+        for t, seen in forced.items():
+            parts[name][t] = seen[name]
+    # the trace keeps its derived stages under ("parts", layer, direction); the gates are read from there
+    after.derived[("parts", 0, 0)] = {**after.derived[("parts", 0, 0)], **parts}
+    return after
+
+
+def _with_cells(after, fixed: dict):
     g, c, cs, a = after.gates(), after.c0[0], [], 0
     for t in sorted(fixed) + [after.seq_len]:
         if t > a:  # steps a..t-1 ran as recorded: c_t = f_t c_{t-1} + i_t g_t from the replayed gates
@@ -149,9 +166,11 @@ class _WholeForward:
         self.own = type(module).forward
         self.bf = bool(getattr(module, "batch_first", False))
         self.cells = {}  # step -> the c_t the run carried out of an edited step (for ``finish``)
+        self.forced = {}  # step -> the gates a gate-edited step used (for ``finish``)
         self.applied = False
 
-    finishes = property(lambda self: bool(self.cells), doc="whether ``finish`` has a cell state to put in")
+    finishes = property(lambda self: bool(self.cells or self.forced),
+                        doc="whether ``finish`` has a cell state or gates to put in")
 
     def _run(self, xs, parts):
         """The module's own forward over ``xs`` [T', B, I] from state ``parts``: (out [T', B, H], parts)."""
@@ -184,7 +203,8 @@ class _WholeForward:
         t = k
         while t < T:
             if t in self.gates:
-                parts = forced_step(tr.spec, tr.params[0][0], xs[t], parts, self.gates[t])
+                parts = forced_step(tr.spec, tr.params[0][0], xs[t], parts, self.gates[t],
+                                    self.forced.setdefault(t, {}))
                 outs.append(parts[0][None])
                 self._keep(t, parts)
                 t += 1
@@ -221,10 +241,11 @@ class _CellForward:
     def __init__(self, module, trace, gates, states):
         self.m, self.tr, self.gates, self.states, self.calls = module, trace, gates, states, 0
         self.own = type(module).forward
+        self.forced = {}  # step -> the gates a gate-edited step used (the trace holds the states it carried)
 
     applied = property(lambda self: self.calls > max([*self.gates, *self.states]),
                        doc="whether the run reached every edited step")
-    finishes = False  # a cell loop's trace holds the states the loop carried
+    finishes = property(lambda self: bool(self.forced), doc="whether ``finish`` has gates to put in")
 
     def __call__(self, input, hx=None):
         t, tr = self.calls, self.tr
@@ -237,7 +258,7 @@ class _CellForward:
             parts = tuple(torch.zeros(B, H, dtype=x.dtype, device=x.device) for _ in range(1 + tr.spec.has_cell))
             if prev is not None:
                 parts = tuple(p[None] if one else p for p in prev)
-            parts = forced_step(tr.spec, tr.params[0][0], x, parts, self.gates[t])
+            parts = forced_step(tr.spec, tr.params[0][0], x, parts, self.gates[t], self.forced.setdefault(t, {}))
             out = tuple(p[0] if one else p for p in parts)
         else:
             out = self.own(self.m, input, hx)
