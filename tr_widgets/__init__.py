@@ -14,9 +14,9 @@ The public surface is small and pinned by a test:
 - ``load_tiny(lang="en")``: the tiny GPT shipped in the package with its tokenizer ("en" word-level, "zh" character-level Chinese).
 - ``token_labels(tokenizer, ids)``: one readable label per token id (byte-level pieces decoded, '␣' for spaces).
 - ``set_language("zh")`` / ``get_language()``: the language of the steppers' captions and controls (en, zh).
-- ``load(path)``: a trace saved with ``trace.save(path)`` (safetensors + JSON, no pickle), without the model.
 - ``what_if(model, run, *edits)``: the run recorded without and with ``Edit``s (a state, a gate, a head changed
   at step t), compared step by step; ``compare(a, b)`` compares two captures or traces already made.
+- ``load(path)``: a trace saved with ``trace.save(path)`` (safetensors + JSON, no pickle), without the model.
 
 Widgets are imported on first use, so ``import tr_widgets`` (and the engine) stays pure torch.
 """
