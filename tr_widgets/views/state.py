@@ -76,7 +76,12 @@ LAYOUTS = {
     "rglru": Layout(("channel",), "bc", "", "", {}),  # every quantity and the state are [B, lru_width]
     "short_conv": Layout(("channel",), "bcw", "state.axis_channel", "state.axis_conv_window", {
         "B": "bc", "C": "bc", "x": "bc", "Bx": "bc", "conv": "bc", "y": "bc"}),
+    "mamba_heads": Layout(("head", "channel"), "bhcn", "state.axis_head_row", "state.axis_state_n", {
+        "x": "bhc", "delta": "bhc", "A_bar": "bhcn", "B": "bhn", "Bx": "bhcn", "C": "bhn", "D": "hc", "gate": "bhc",
+        "y": "bhc"}),  # Zamba's Mamba: Mamba's quantities per head
 }
+# Gated DeltaNet under other projection layouts (Qwen3.5 and kin, OLMo-Hybrid): the same state and quantities
+LAYOUTS.update(gated_deltanet_split=LAYOUTS["gated_deltanet"], gated_deltanet_proj=LAYOUTS["gated_deltanet"])
 
 
 def layout(trace) -> Layout:
