@@ -1,12 +1,14 @@
 """A long attention stepper shows at once; its overview fills in on the event loop while it steps (issue 26).
 
-Each test runs inside ``asyncio.run``, as a Jupyter kernel runs a cell on its loop. The overview work is
+Each test runs inside ``asyncio.run``, as a Jupyter kernel runs a cell on its loop, in a thread of its own: the
+browser tests' Playwright (sync API) keeps its loop registered as running in the main thread for the session. The overview work is
 forced into small chunks and slices, so it takes many turns of the loop; the finished image must be
 exactly the one computed up front (``views.weights_overview``) and the frames must carry it.
 """
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -32,6 +34,12 @@ def small_slices(long_here, monkeypatch):
     monkeypatch.setattr(engine_overview, "BLOCK_CELLS", 1 << 15)  # about 50 chunks
     monkeypatch.setattr(filling, "SLICE_S", 0.0)  # one chunk per turn of the loop
     monkeypatch.setattr(filling, "UPDATE_S", 0.0)  # the view follows every chunk
+
+
+def _in_own_thread(fn):
+    """``fn()`` in a fresh thread: no event loop registered there unless ``fn`` starts one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
 
 
 def _trace(heads=1):
@@ -71,7 +79,7 @@ def test_show_returns_at_once_and_the_overview_fills_in_while_stepping(small_sli
         await _until_done(s)
         return s
 
-    s = asyncio.run(session())
+    s = _in_own_thread(lambda: asyncio.run(session()))
     _same_overview(s.weights, weights_overview(at, (0, 0), s.overview_px))  # exactly the one computed up front
     assert "computing" not in s.weights.notice
     assert s.frames_mode == "chunks"
@@ -100,14 +108,14 @@ def test_each_head_fills_its_own_overview_and_only_the_shown_one_runs(small_slic
         await _until_done(s)
         return s
 
-    s = asyncio.run(session())
+    s = _in_own_thread(lambda: asyncio.run(session()))
     _same_overview(s.weights, weights_overview(at, (0, 0), s.overview_px))
     assert np.array_equal(s._overviews[(0, 1)].codes, weights_overview(at, (0, 1), s.overview_px).codes)
 
 
 def test_without_an_event_loop_the_overview_is_computed_at_once(long_here):
     at = _trace()
-    s = show(at, progress=False)  # a plain script: nothing would run the slices
+    s = _in_own_thread(lambda: show(at, progress=False))  # a plain script: nothing would run the slices
     assert s.overview_progress == 1.0 and not s._fills
     _same_overview(s.weights, weights_overview(at, (0, 0), s.overview_px))
 
@@ -120,7 +128,7 @@ def test_finish_overview_completes_it_now(small_slices):
         s.finish_overview()
         return s
 
-    s = asyncio.run(session())
+    s = _in_own_thread(lambda: asyncio.run(session()))
     assert s.overview_progress == 1.0
     _same_overview(s.weights, weights_overview(at, (0, 0), s.overview_px))
 
@@ -136,5 +144,5 @@ def test_closing_the_stepper_stops_its_filling(small_slices):
             await asyncio.sleep(0)
         return fill, stopped
 
-    fill, stopped = asyncio.run(session())
+    fill, stopped = _in_own_thread(lambda: asyncio.run(session()))
     assert fill.progress == stopped < 1.0
