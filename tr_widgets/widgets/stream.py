@@ -161,7 +161,10 @@ class FrameStreaming:
         else:
             t0 = time.perf_counter()
             chunk = self._record(range(a, b))
-            self._frame_s = (time.perf_counter() - t0) / (b - a + 1)  # one drawing per frame, and the step's
+            # one drawing per frame, and the step's; averaged with the last reading, so one slow chunk (a pause
+            # of the collector) does not shrink the chunks to one frame
+            now = (time.perf_counter() - t0) / (b - a + 1)
+            self._frame_s = (getattr(self, "_frame_s", now) + now) / 2
         while True:
             known = set(self._known)
             payload = frames.pack(chunk, a, self._gen, known=known)
@@ -178,9 +181,11 @@ class FrameStreaming:
 
     def _size_chunks(self, most: int, by_bytes: int) -> None:
         """Frames per chunk: about CHUNK_BYTES (``by_bytes`` frames) and drawn within about CHUNK_SECONDS
-        (``self._frame_s`` a frame), from 1 (frames that slow: at 128k tokens a frame scores a whole row) to
-        ``most``."""
-        self._chunk = max(1, min(most, by_bytes, int(CHUNK_SECONDS / max(self._frame_s, 1e-6))))
+        (``self._frame_s`` a frame), from 2 to ``most``; from 1 only when a frame takes more than half of
+        CHUNK_SECONDS (at 128k tokens a frame scores a whole row). A large frame alone (a moved window) keeps 2:
+        one frame a chunk would cost a message on every step."""
+        by_time = int(CHUNK_SECONDS / max(self._frame_s, 1e-6))
+        self._chunk = max(1 if by_time < 2 else 2, min(most, by_bytes, by_time))
 
     def _prefetch(self, s: int) -> None:
         """Chunks mode: after a jump, the frame of ``s`` first, then its neighbours (next and previous are
