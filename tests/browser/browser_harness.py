@@ -436,3 +436,40 @@ def set_theme(server, theme: str) -> None:
                                                         "Authorization": f"token {server.token}"})
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status in (200, 204), r.status
+
+
+def offline_context(chromium, allow=("file://", "data:"), viewport=(1200, 900), ours_only: bool = True):
+    """``(context, page)``: a fresh browser context whose page may load only URLs that start with ``allow``; every
+    other request is aborted and listed in ``page.trw_blocked``. Console errors go to ``page.trw_errors``: only
+    tr_widgets' when ``ours_only``, else every one and the page's uncaught errors too. The caller closes it."""
+    context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(allow):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and (not ours_only or "tr_widgets" in m.text) else None)
+    if not ours_only:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+    page.trw_errors, page.trw_blocked = errors, blocked
+    return context, page
+
+
+def export_stepper(stepper, path: Path) -> str:
+    """Write ``stepper``'s saved output as nbconvert exports a notebook holding it (one page, at ``path``);
+    returns the page's HTML."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    out = nbformat.v4.new_output("display_data", data={"text/html": stepper.export_html(), "text/plain": repr(stepper)})
+    body, _ = HTMLExporter().from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        path.stem, outputs=[out])]))
+    path.write_text(body, encoding="utf-8")
+    return body

@@ -15,7 +15,9 @@ import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
-from browser_harness import VIEW_STATE_JS, button, cell_output, kernel_eval, open_notebook, run_all_cells, write_notebook
+from browser_harness import (
+    VIEW_STATE_JS, button, cell_output, kernel_eval, offline_context, open_notebook, run_all_cells, write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
@@ -112,20 +114,7 @@ def test_a_saved_tutorial_reopens_with_every_stepper(browser_page, jupyter, note
 @pytest.fixture(scope="module")
 def offline_page(chromium, tmp_path_factory):
     """A page that may load file:// only: every other request is aborted (no network, no CDN)."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    blocked: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(("file://", "data:")):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-    context.route("**/*", route)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "tr_widgets" in m.text else None)
-    page.trw_errors, page.trw_blocked = errors, blocked
+    context, page = offline_context(chromium)
     yield page, tmp_path_factory.mktemp("exports")
     context.close()
 

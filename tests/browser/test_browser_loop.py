@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
-from nbconvert import HTMLExporter
 
 import stepper_cells as cells
 from browser_harness import (
-    VIEW_STATE_JS, assert_clean, button, cell_output, drawn, kernel_eval, open_notebook, run_all_cells, set_theme,
-    wait_drawn, write_notebook,
+    VIEW_STATE_JS, assert_clean, button, cell_output, drawn, export_stepper, kernel_eval, offline_context, open_notebook,
+    run_all_cells, set_theme, wait_drawn, write_notebook,
 )
 from test_browser_theme import CONTRAST_JS, WHITE_JS
 
@@ -83,20 +81,7 @@ def test_loop_stepper_draws_in_dark_and_steps_by_key(dark_lab, artifacts):
 @pytest.fixture(scope="module")
 def offline(chromium, tmp_path_factory):
     """A page that may load file:// only: every other request is aborted (no network, no CDN)."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    blocked: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(("file://", "data:", "blob:")):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-    context.route("**/*", route)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "tr_widgets" in m.text else None)
-    page.trw_errors, page.trw_blocked = errors, blocked
+    context, page = offline_context(chromium, allow=("file://", "data:", "blob:"))
     yield page, tmp_path_factory.mktemp("loop_export")
     context.close()
 
@@ -114,11 +99,8 @@ def test_an_nbconvert_export_of_a_loop_steps_offline(offline):
     with tr_widgets.capture(model) as rec:
         model(torch.randn(6, 1, 3))
     s = tr_widgets.show(rec.traces[0][1], progress=False)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("loop", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/html": s.export_html(), "text/plain": repr(s)})])])
-    body, _ = HTMLExporter().from_notebook_node(nb)
     path = folder / "loop.html"
-    path.write_text(body, encoding="utf-8")
+    export_stepper(s, path)
     page.goto(path.as_uri(), wait_until="domcontentloaded")
     page.wait_for_selector(".tr-export[data-tr-mounted='1']", timeout=30_000)
     box = page.locator(".tr-export[data-tr-mounted='1']").first

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from browser_harness import offline_context
+
 pytestmark = pytest.mark.browser
 pytest.importorskip("mkdocs_jupyter")
 pytest.importorskip("material")
@@ -47,9 +49,7 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def offline(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-    page = context.new_page()
+    context, page = offline_context(chromium, allow=("file:",), viewport=(1280, 900))
     yield page
     context.close()
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import tr_widgets
-from browser_harness import VIEW_STATE_JS, button
+from browser_harness import VIEW_STATE_JS, button, offline_context
 
 pytestmark = pytest.mark.browser
 T = 9
@@ -19,21 +19,8 @@ T = 9
 @pytest.fixture(scope="module")
 def offline(chromium, tmp_path_factory):
     """A page that may load file:// and data: only; ``blocked`` lists every other request it tried."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    blocked: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(("file://", "data:")):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-    context.route("**/*", route)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page, tmp_path_factory.mktemp("pages"), blocked, errors
+    context, page = offline_context(chromium, ours_only=False)
+    yield page, tmp_path_factory.mktemp("pages"), page.trw_blocked, page.trw_errors
     context.close()
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from browser_harness import offline_context
+
 # myst-parser 5.2 still reads Sphinx APIs that Sphinx 11 removes: their notices are not about this project
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
               pytest.mark.filterwarnings("ignore::DeprecationWarning:myst_parser.*"),
@@ -45,21 +47,8 @@ def site(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def offline(chromium):
     """A page that may load file: URLs only; ``blocked`` lists every other request, ``errors`` the page's errors."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    blocked: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-    context.route("**/*", route)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield page, blocked, errors
+    context, page = offline_context(chromium, allow=("file:",), viewport=(1280, 900), ours_only=False)
+    yield page, page.trw_blocked, page.trw_errors
     context.close()
 
 
