@@ -473,3 +473,25 @@ def export_stepper(stepper, path: Path) -> str:
         path.stem, outputs=[out])]))
     path.write_text(body, encoding="utf-8")
     return body
+
+
+def clock_step(page, root, s: int, timeout: float = 10_000) -> None:
+    """Wait until the player clock inside ``root`` (an element handle) marks step ``s``."""
+    page.wait_for_function("([r, s]) => r.querySelector('.tr-clock').dataset.trStep === String(s)",
+                           arg=[root, s], timeout=timeout)
+
+
+def dark_notebook(page, server, path: Path, sources: list[str]):
+    """A generator for a module fixture: ``sources`` written to ``path``, opened and run in JupyterLab Dark, its
+    second cell's output drawn; yields ``page`` and puts JupyterLab Light back (the other tests open in Light)."""
+    set_theme(server, "JupyterLab Dark")
+    try:
+        write_notebook(path, sources)
+        open_notebook(page, server, path.name)
+        run_all_cells(page)
+        out = cell_output(page, 1)
+        out.scroll_into_view_if_needed()
+        wait_drawn(page, out)
+        yield page
+    finally:
+        set_theme(server, "JupyterLab Light")

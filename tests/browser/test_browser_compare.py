@@ -15,8 +15,8 @@ import pytest
 
 import stepper_cells as cells
 from browser_harness import (
-    VIEW_STATE_JS, assert_clean, button, cell_output, drawn, export_stepper, kernel_eval, offline_context, open_notebook,
-    run_all_cells, set_theme, wait_drawn, write_notebook,
+    VIEW_STATE_JS, assert_clean, button, cell_output, clock_step, dark_notebook, drawn, export_stepper, kernel_eval,
+    offline_context,
 )
 from test_browser_theme import CONTRAST_JS, WHITE_JS
 
@@ -25,28 +25,13 @@ SETUP = "import torch, tr_widgets\nfrom tr_widgets.views.compare import step_vie
 LAST = 7  # T = 8
 
 
-def clock_step(page, root, s: int, timeout: float = 10_000) -> None:
-    page.wait_for_function("([r, s]) => r.querySelector('.tr-clock').dataset.trStep === String(s)",
-                           arg=[root, s], timeout=timeout)
-
-
 def summary_text(root) -> str:
     return root.eval_on_selector(".tr-compare-summary", "e => e.textContent")
 
 
 @pytest.fixture(scope="module")
 def dark_lab(browser_page, jupyter, notebook_dir):
-    set_theme(jupyter, "JupyterLab Dark")
-    try:
-        write_notebook(notebook_dir / "compare_lab.ipynb", [SETUP, cells.COMPARE])
-        open_notebook(browser_page, jupyter, "compare_lab.ipynb")
-        run_all_cells(browser_page)
-        out = cell_output(browser_page, 1)
-        out.scroll_into_view_if_needed()
-        wait_drawn(browser_page, out)
-        yield browser_page
-    finally:
-        set_theme(jupyter, "JupyterLab Light")  # the other browser tests open their notebooks in Light
+    yield from dark_notebook(browser_page, jupyter, notebook_dir / "compare_lab.ipynb", [SETUP, cells.COMPARE])
 
 
 def test_compare_stepper_draws_in_dark_and_steps_both_runs_by_key(dark_lab, artifacts):
