@@ -163,7 +163,7 @@ class AttentionStepper(Stepper):
 
     def close(self) -> None:
         """Close the widget; overviews still filling in stop (their work would reach no view)."""
-        for fill in self._fills.values():
+        for fill in getattr(self, "_fills", {}).values():  # none when __init__ stopped early (bad input)
             fill.pause()
         super().close()
 
