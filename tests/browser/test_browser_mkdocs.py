@@ -97,3 +97,27 @@ def test_a_wide_table_scrolls_in_its_own_box_inside_materials_column(site, offli
                                  " (e || t).getBoundingClientRect().right]; }")
         assert ours, f"table {i} scrolls in no box of ours (the host page's wrapper, or not at all)"
         assert right <= column + 1, f"table {i}'s box ends at {right:.0f} px, past material's column ({column:.0f})"
+
+
+def test_the_controls_stay_below_materials_header_while_the_stepper_scrolls_by(site, offline):
+    """Scrolled past its top, a stepper keeps its controls in view: below material's fixed header, where
+    they can be seen and clicked, not under it (where they were, and a click on them went to the header)."""
+    page = offline
+    page.goto((site / "03_lstm_gates" / "index.html").as_uri(), wait_until="load")
+    page.wait_for_function("() => [...document.querySelectorAll('.tr-export')].some(e => e.dataset.trMounted === '1')",
+                           timeout=30_000)
+    box = page.locator(".tr-export[data-tr-mounted='1']").first
+    header = page.evaluate("() => document.querySelector('.md-header').getBoundingClientRect().bottom")
+    assert box.evaluate("b => b.getBoundingClientRect().height") > 400, "the stepper is too short to scroll past"
+    box.evaluate("b => window.scrollTo(0, b.getBoundingClientRect().top + window.scrollY + 150)")
+    page.wait_for_function("h => { const n = document.querySelector('.tr-export[data-tr-mounted=\"1\"] .tr-next')"
+                           ".getBoundingClientRect(); return n.top >= h; }", arg=header, timeout=5_000)
+    hit = box.evaluate("b => { const n = b.querySelector('.tr-next').getBoundingClientRect();"
+                       " const at = document.elementFromPoint(n.left + n.width / 2, n.top + n.height / 2);"
+                       " return at && at.closest('.tr-next') ? 'next' : (at ? at.className : 'nothing'); }")
+    assert hit == "next", f"the next button is covered by {hit!r}"
+    before = int(box.evaluate("b => b.querySelector('.tr-clock').dataset.step"))
+    page.mouse.click(*box.evaluate("b => { const n = b.querySelector('.tr-next').getBoundingClientRect();"
+                                   " return [n.left + n.width / 2, n.top + n.height / 2]; }"))
+    page.wait_for_function("([b, s]) => b.querySelector('.tr-clock').dataset.step === String(s)",
+                           arg=[box.element_handle(), before + 1], timeout=5_000)
