@@ -58,6 +58,7 @@ from . import keras
 from .entries import tensors_of, version_of
 from .naming import SDPA_NAME, base_names, call_names
 from .recorder import Recorder
+from .sdpa import fast_entry, sdpa_call
 from .report import SUPPORTED, CaptureWarning, report
 
 __all__ = ["SDPA_NAME", "SUPPORTED", "Capture", "CaptureWarning", "TraceNameError", "capture"]  # re-exported
@@ -120,16 +121,25 @@ class Capture(Saveable):
         return False
 
     # -- for decode: take what was recorded so far ---------------------------------------------
-    def drain(self) -> list:
+    def drain(self, calls: bool = False) -> list:
         """``[(module, trace), ...]`` recorded since the last drain, built now (unnamed), then forgotten, so a
-        long run (one decode tick after another) holds only what its caller keeps."""
+        long run (one decode tick after another) holds only what its caller keeps. ``calls=True``: a plain
+        SDPA call comes as an :class:`~.sdpa.SdpaCall` (its operands, no trace object built: decode's tick).
+
+        Example: ``with capture(model) as cap: model(ids); cap.drain()  # [(attn module, AttentionTrace), ...]``
+        """
         rec = self.recorder
         out = []
-        for e in rec.normalize():
+        for e in rec.entries:
             try:
+                if type(e) is tuple and calls:  # the fast path's record (Recorder.on_sdpa): no trace built
+                    out.append((e[0], sdpa_call(e)))
+                    continue
+                if type(e) is tuple:
+                    e = fast_entry(e)
                 out.append((e.module, e.build(*e.held, name="")))
             except Exception as err:  # noqa: BLE001 - a record that cannot be traced is a note
-                rec.skipped.append((e.module, f"{type(err).__name__}: {err}"))
+                rec.skipped.append((e[0] if type(e) is tuple else e.module, f"{type(err).__name__}: {err}"))
         self._drained += len(rec.entries)
         rec.entries.clear()
         return out

@@ -2,10 +2,14 @@
 
 The fast path (``Recorder.on_sdpa``: no grad, fresh k and v) appends a plain tuple on the forward's clock;
 :func:`fast_entry` makes it an entry at exit. Anything else goes through :func:`sdpa_entry` at once.
+``decode`` reads only a few rows of each call and never needs the trace object: :func:`sdpa_call` gives it the
+call's operands as the trace would hold them (:class:`SdpaCall`), without building one.
 """
 from __future__ import annotations
 
-from ..attention import make_trace
+import math
+
+from ..attention import expand_gqa, make_trace
 from ..errors import TraceInputError
 from .entries import Entry, keep
 
@@ -37,13 +41,56 @@ def sdpa_trace(q, k, v, mask, is_causal, scale, gqa, packed=None, dropout=0.0, *
         t.scale == 1 / 8 ** 0.5  # the default 1/sqrt(E), E = 8
     """
     if packed is not None:
-        B, Hq, one, E = packed
-        Hkv, n_rep = q.shape[1], q.shape[2]
-        q = q.reshape(B, Hq, one, E)  # [B, Hkv, n_rep, E] -> [B, Hq, 1, E]
-        if mask is not None and mask.dim() == 4 and mask.shape[1] == Hkv and mask.shape[2] == n_rep:
-            mask = mask.reshape(B, Hq, 1, mask.shape[-1])  # per-head mask rows back to heads
-        gqa = True
+        q, mask, gqa = *_unpack(q, mask, packed), True
     return make_trace(q, k, v, mask, bool(is_causal), scale, gqa=bool(gqa), name=name, notes=dropout_note(dropout))
+
+
+def _unpack(q, mask, packed) -> tuple:
+    """q ``[B, Hkv, n_rep, E]`` (and its per-head mask rows) back to the ``[B, Hq, 1, E]`` it was (``packed``)."""
+    B, Hq, one, E = packed
+    Hkv, n_rep = q.shape[1], q.shape[2]
+    q = q.reshape(B, Hq, one, E)  # [B, Hkv, n_rep, E] -> [B, Hq, 1, E]
+    if mask is not None and mask.dim() == 4 and mask.shape[1] == Hkv and mask.shape[2] == n_rep:
+        mask = mask.reshape(B, Hq, 1, mask.shape[-1])  # per-head mask rows back to heads
+    return q, mask
+
+
+class SdpaCall:
+    """One SDPA call's operands as its AttentionTrace would hold them (q unpacked, grouped k/v heads expanded,
+    the default scale filled in), for a reader that needs no trace object (decode keeps a few rows per tick).
+
+    Example::
+
+        c = sdpa_call((None, q, k, v, None, True, None, False, 0, None, None))
+        (c.L, c.S, c.scale) == (q.shape[-2], k.shape[-2], 1 / q.shape[-1] ** 0.5)
+        c.scale == sdpa_trace(q, k, v, None, True, None, False).scale
+    """
+
+    __slots__ = ("q", "k", "v", "attn_mask", "is_causal", "scale")
+
+    def __init__(self, q, k, v, attn_mask, is_causal, scale):
+        self.q, self.k, self.v, self.attn_mask, self.is_causal, self.scale = q, k, v, attn_mask, is_causal, scale
+
+    L = property(lambda self: self.q.shape[-2], doc="number of queries")
+    S = property(lambda self: self.k.shape[-2], doc="number of keys")
+
+
+def sdpa_call(record: tuple) -> SdpaCall:
+    """A fast-path tuple (see :func:`fast_entry`) as an :class:`SdpaCall`: the same q, k, v, mask, causality
+    and scale as ``fast_entry(record)``'s trace, with no trace built.
+
+    Example::
+
+        c = sdpa_call((None, q, k, v, None, True, None, False, 0, None, None))
+        t = fast_entry((None, q, k, v, None, True, None, False, 0, None, None)).build(q, k, v, None, True, None, False)
+        (c.q is t.q, c.is_causal) == (True, True)
+    """
+    _, q, k, v, mask, causal, scale, gqa, _, _, packed = record
+    if packed is not None:
+        q, mask, gqa = *_unpack(q, mask, packed), True
+    if gqa and k.dim() >= 3 and k.shape[-3] != q.shape[-3]:
+        k, v = expand_gqa(q, k, v)  # as make_trace: [*b, Hk, S, E] -> [*b, Hq, S, E]
+    return SdpaCall(q, k, v, mask, bool(causal), 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale))
 
 
 def sdpa_entry(module, args, kwargs, packed) -> Entry:

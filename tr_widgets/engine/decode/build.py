@@ -17,6 +17,7 @@ except the clock on CUDA; token ids and probabilities are read back once, after 
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import inspect
 import math
@@ -32,6 +33,11 @@ from ..errors import describe, fail
 from .recording import Recording, labels_for
 from .states import CACHE_ARGS, cache_layer_bytes, split_traces
 from .trace import DecodeTrace
+
+
+# a what-if's token edits (engine/whatif/tokens.py), None otherwise: ``begin`` may resume a recorded decode at the
+# edited tick (its cache copied), ``tick`` notes the cache to resume from, or feeds the edited token instead
+STEER: contextvars.ContextVar = contextvars.ContextVar("tr_widgets_decode_steer", default=None)
 
 
 def sync(device) -> None:
@@ -240,10 +246,13 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
     was_training = model.training
     model.eval()
     rec, extra, arg = Recording(), _forward_options(model), cache_arg(model)
-    seq, past, feed = ids, None, ids
+    seq, past, feed, start, steer = ids, None, ids, 0, STEER.get()
+    if steer is not None:
+        start, seq, past, feed = steer.begin(model, ids, tokenizer, (max_new_tokens, use_cache, sample, seed,
+                                                                     temperature, top_k), rec, gen)
     try:
         with torch.no_grad(), capture(model) as cap:
-            for t in range(max_new_tokens):
+            for t in range(start, max_new_tokens):
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
                 sync(device)
                 t0 = time.perf_counter()
@@ -255,7 +264,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                        else logits.argmax(dim=-1, keepdim=True))  # [1, 1]
                 sync(device)
                 rec.seconds.append(time.perf_counter() - t0)
-                rec.add(t, *split_traces(cap.drain()), P, feed.shape[1], use_cache)
+                rec.add(t, *split_traces(cap.drain(calls=True)), P, feed.shape[1], use_cache)
                 rec.chosen.append(nxt[0, 0])
                 rec.top_p.append(top_p[0])
                 rec.top_i.append(top_i[0])
@@ -263,13 +272,16 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 rec.cache_bytes.append(cache_layer_bytes(past))  # measured on the cache the model keeps
                 seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
                 feed = nxt if use_cache else seq
+                if steer is not None:
+                    seq, feed = steer.tick(model, t, seq, past, rec, gen)
     finally:
         model.train(was_training)
     rec.names = [cap.name_of(m) for m in rec.modules] if rec.modules is not None else None
     rec.state_names = [cap.name_of(m) for m in rec.state_modules or []]
     rec.states = [[_slim(st, f"{n} @ tick {t}") for n, st in zip(rec.state_names, row)]
                   for t, row in enumerate(rec.states)]
-    return rec.finish(model, ids, tokenizer, use_cache, sample, seed, temperature, top_k, device)
+    trace = rec.finish(model, ids, tokenizer, use_cache, sample, seed, temperature, top_k, device)
+    return trace if steer is None else steer.end(trace)  # the ticks fed an edited token, named on the trace
 
 
 def _slim(st, name: str):
