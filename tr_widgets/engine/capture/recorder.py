@@ -12,8 +12,8 @@ the module returns, unless that module was seen before to call the patched SDPA 
 inside is noted in ``unrecorded``, with the reason. Each module on the stack is a ``frame.Frame``.
 
 Compiled code (``torch.compile``) runs eagerly while a capture is active (``torch.compiler.set_stance(
-"force_eager")``), so every call is seen and nothing of the recorder is traced by dynamo; the hooks are
-also kept out of compilation with ``torch._dynamo.disable`` where dynamo is loaded.
+"force_eager")``), so every call is seen and nothing of the recorder is traced by dynamo; where that stance
+cannot be set, the hooks are kept out of compilation with ``torch._dynamo.disable`` (a cost on every call).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from torch.nn.modules import module as nn_module
 
 from . import hand, hand_trace, keras, mixers, patch, torchstate
 from .entries import compact_queries
-from .frame import FAST_PATHS, Frame, attn_impl, recorded_kind
+from .frame import FAST_PATHS, Frame, Kinds, recorded_kind
 from .module_loops import ModuleLoops
 from .modules import ModuleRecorder, is_state_mixer
 from .sdpa import fast_entry, sdpa_entry, sdpa_trace
@@ -52,8 +52,8 @@ class Recorder:
         self.repeats = ModuleLoops(self)  # a module called once per step (module_loops.py)
         self._handles, self._ids, self._mode, self._stance = [], None, None, None
         self._state_handles = []  # per-module pre-hooks (with kwargs) of the state mixers: the cache before a call
-        self.active, self._global, self.thread = False, True, None
-        self.hand = hand.HandMode(self)
+        self._kind = Kinds()  # module -> (module, recorded kind, mixer kind, attention implementation), once
+        self.active, self._global, self.thread, self.hand = False, True, None, hand.HandMode(self)
         self.loops = LoopWatch(self, recorded_kind)  # loops of ops in a forward (engine/loops/watch.py)
         self.logits_numel, self.compiled, self.stepped_aside = 0, False, []
 
@@ -79,8 +79,8 @@ class Recorder:
         # fused path on; per-module hooks on the few modules recorded or watched cost nothing elsewhere.
         self._global = has_layer or self.via == "mode"
         pre, post = self._pre, self._post
-        if "torch._dynamo" in sys.modules:  # never traced by dynamo: a graph break, then plain Python
-            pre, post = torch._dynamo.disable(pre), torch._dynamo.disable(post)
+        if "torch._dynamo" in sys.modules and self._stance is None:  # no force_eager stance: kept out of dynamo
+            pre, post = torch._dynamo.disable(pre), torch._dynamo.disable(post)  # (a graph break, then Python)
         if self._global:
             self._handles = [nn_module.register_module_forward_pre_hook(pre),
                              nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
@@ -121,6 +121,7 @@ class Recorder:
                 self._stance.__exit__(None, None, None)
                 self._stance = None
             self.active = False
+            self._kind.clear()
             self.normalize()
             self.stack.clear()
             self.modules.clear()
@@ -144,8 +145,8 @@ class Recorder:
     def _pre(self, module, args):
         if self._ids is not None and id(module) not in self._ids:
             return None
-        kind = mixers.kind_of(module) if recorded_kind(module) is None else None
-        if kind is not None and any(recorded_kind(f.module) is not None for f in self.stack):
+        _, _, kind, impl = self._kind(module)
+        if kind is not None and any(self._kind(f.module)[1] is not None for f in self.stack):
             kind = None  # part of a module recorded whole (RG-LRU inside its recurrent block): that record covers it
         frame = Frame(module, kind)
         if isinstance(module, FAST_PATHS) and self._on_top():
@@ -153,7 +154,7 @@ class Recorder:
             frame.suspended = True
         elif kind is not None and kind.attention and not self._on_stack():
             learned = _LEARNED.get(module, False)
-            if learned is False or learned != attn_impl(module):
+            if learned is False or learned != impl:
                 torch._C._push_on_torch_function_stack(self.hand)
                 frame.pushed = True
         if isinstance(module, nn.TransformerEncoder) and args and isinstance(args[0], torch.Tensor):
@@ -187,7 +188,7 @@ class Recorder:
         module = frame.module
         if frame.covered:
             if frame.pushed and frame.sdpa and not frame.raw and not frame.hand:
-                _LEARNED[module] = attn_impl(module)
+                _LEARNED[module] = self._kind(module)[3]
             return
         if not frame.pushed:
             _LEARNED.pop(module, None)  # it called the patched SDPA before, not this time
