@@ -251,7 +251,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
         start, seq, past, feed = steer.begin(model, ids, tokenizer, (max_new_tokens, use_cache, sample, seed,
                                                                      temperature, top_k), rec, gen)
     try:
-        with torch.no_grad(), capture(model) as cap:
+        with torch.no_grad(), capture(model, merge_cells=False) as cap:  # no loops of module calls: not decode's
             for t in range(start, max_new_tokens):
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
                 sync(device)
