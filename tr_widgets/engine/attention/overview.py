@@ -7,16 +7,20 @@ memory stays bounded, causal costs about half, and a caller can stop between any
 
 The softmax is never written out. exp is increasing, so the largest weight of query i within a pooling
 block of keys B is exp(m_iB − lse_i), with m_iB = max_{j∈B} s_ij and lse_i = log Σ_j exp(s_ij) the row's
-log-normaliser. Each chunk keeps, per pooling block, m_iB and Σ_{j∈B} exp(s_ij − m_iB); when a band's last
-chunk is done, lse_i = M_i + log Σ_B exp(m_iB − M_i) Σ_{j∈B} exp(s_ij − m_iB) (M_i = max_B m_iB). Every sum
-runs over one pooling block or over the band's fixed [n, blocks] table, never across chunks, and the chunks
-are fixed by ``plan`` alone: an overview filled in a few chunks at a time between steps is the same bits as
-the one computed at once. (Another ``block_cells`` changes the matmuls' shapes, and with them torch's own
-rounding of QKᵀ: a few ulps.) It equals the softmax to rounding (far below the image's 253 colour levels), at
-one matmul and four passes over each chunk while it is in cache.
+log-normaliser. Scores are taken in base 2 (q scaled by scale·log2 e once: torch's exp2 costs less than half
+its exp on a CPU), so the weight is 2^(m_iB − lse2_i). Each chunk keeps, per pooling block, m_iB, and per
+row its own log2 Σ_{j∈chunk} 2^(s_ij) (shifted by the row's largest score only when a score is far from 0,
+|s| > SHIFT_FREE); when a band's last chunk is done, lse2_i is the log2-sum-exp2 of the band's fixed
+[n, chunks] table. Every sum runs over one chunk or over that table, never across a varying number of
+chunks, and the chunks are fixed by ``plan`` alone: an overview filled in a few chunks at a time between
+steps is the same bits as the one computed at once. (Another ``block_cells`` changes the matmuls' shapes,
+and with them torch's own rounding of QKᵀ: a few ulps.) It equals the softmax to rounding (far below the
+image's 253 colour levels), at one matmul into a buffer kept for the whole overview and three light passes
+over each chunk (block max, exp2, sum) while it is in cache.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +31,10 @@ from .stages import apply_mask
 from .trace import AttentionTrace
 
 NEG_INF = float("-inf")
-BLOCK_CELLS = 1 << 19  # scores one chunk holds (2 MiB in float32: it stays in cache for its four passes)
+SHIFT_FREE = 60.0  # |largest score| (base 2) below which 2^s is summed unshifted: terms 2^-66 of the sum
+# and less flush to zero, far below float32's rounding of it (2^-24)
+LOG2E = 1.0 / math.log(2.0)  # scores in base 2: w = 2^(s·log2 e − log2 Σ 2^(s·log2 e))
+BLOCK_CELLS = 1 << 19  # scores one chunk holds (2 MiB in float32: it stays in cache for its passes)
 BAND_ROWS = 512  # query rows per band (rounded to the row pooling factor): long rows reuse each key chunk
 
 
@@ -109,9 +116,10 @@ def overview_bands(trace, index=(), factors=(1, 1), block_cells: int | None = No
     total = sum((r1 - r0) * c1 for r0, r1, c1 in bands)
     plain = type(trace).weights_rows is AttentionTrace.weights_rows  # softmax(masked): else the trace's own
     done = 0
+    buf = torch.empty(rows * keys if plain else 0, dtype=torch.float32, device=trace.q.device)  # one chunk
     for r0, r1, c1 in bands:
         if plain:
-            band = _Band(trace, index, r0, r1, fc)
+            band = _Band(trace, index, r0, r1, fc, buf)
             for c0 in range(0, c1, keys):
                 band.add(c0, min(c0 + keys, c1))
                 done += (r1 - r0) * (min(c0 + keys, c1) - c0)
@@ -144,50 +152,58 @@ def count_steps(trace, factors, block_cells: int | None = None) -> int:
 
 
 class _Band:
-    """Queries [r0, r1) of a softmax trace: per pooling block of keys, the largest score and the sum of
-    exp(score − that largest), filled chunk by chunk (see the module docstring)."""
+    """Queries [r0, r1) of a softmax trace: per pooling block of keys the largest score, per chunk of keys
+    each row's log-normaliser over that chunk, filled chunk by chunk (see the module docstring). The scores
+    of a chunk go into ``buf`` (one buffer for every chunk of an overview: no allocation per chunk)."""
 
-    def __init__(self, trace, index, r0: int, r1: int, fc: int):
-        self.t, self.r0, self.r1, self.fc = trace, r0, r1, fc
+    def __init__(self, trace, index, r0: int, r1: int, fc: int, buf: torch.Tensor):
+        self.t, self.r0, self.r1, self.fc, self.buf = trace, r0, r1, fc, buf
         self.idx = trace._index(index)
         b = trace.batch_shape
         # the scale folded into q once (not a pass over every score): the same rounding whenever a band is
         # scored, so filled and at-once images stay the same bits; off the softmax by a few ulps at most
-        self.q = trace.q.expand(*b, trace.L, trace.E)[self.idx][r0:r1] * trace.scale  # [n, E]
+        self.q = trace.q.expand(*b, trace.L, trace.E)[self.idx][r0:r1] * (trace.scale * LOG2E)  # [n, E]
         self.k = trace.k.expand(*b, trace.S, trace.E)[self.idx]  # [S, E]
-        self.peaks, self.sums = [], []
+        self.peaks, self.lses = [], []
+
+    def _scores(self, c0: int, c1: int) -> torch.Tensor:
+        """Scaled scores of keys [c0, c1), ``[n, c1 - c0]`` float32, in ``buf`` when q is float32."""
+        n, c = self.r1 - self.r0, c1 - c0
+        if self.q.dtype == torch.float32 and self.buf.numel() >= n * c:
+            return torch.matmul(self.q, self.k[c0:c1].T, out=self.buf[:n * c].view(n, c))
+        return (self.q @ self.k[c0:c1].T).float()
 
     def add(self, c0: int, c1: int) -> None:
-        """Score keys [c0, c1) (c0 a multiple of fc) and keep their blocks' maxima and sums."""
-        t, fc = self.t, self.fc
+        """Score keys [c0, c1) (c0 a multiple of fc) and keep their blocks' maxima and the chunk's
+        log2 Σ_j 2^(s_ij) (scores in base 2: torch's exp2 costs less than half its exp)."""
+        t = self.t
         with torch.no_grad():
-            s = self.q @ self.k[c0:c1].T  # [n, c]: scaled scores
+            s = self._scores(c0, c1)  # [n, c]
             if t.is_causal and c1 - 1 > self.r0:  # top-left: query i sees keys 0..i
                 rows = torch.arange(self.r0, self.r1, device=s.device)[:, None]  # [n, 1]
                 s.masked_fill_(torch.arange(c0, c1, device=s.device)[None, :] > rows, NEG_INF)
             elif not t.is_causal and t.attn_mask is not None:
-                s = apply_mask(s, t._mask_rows(self.idx, self.r0, self.r1)[:, c0:c1])
-            s = s.float()
-            peak = _block_max(s, fc)  # [n, g]
-            safe = peak.masked_fill(torch.isneginf(peak), 0.0)  # a fully masked block sums exp(-inf) = 0
-            n, c = s.shape
-            whole = c // fc * fc
-            sums = s[:, :whole].reshape(n, -1, fc).sub_(safe[:, :whole // fc, None]).exp_().sum(-1)  # [n, c // fc]
-            if whole < c:
-                tail = s[:, whole:].sub_(safe[:, -1:]).exp_().sum(-1, keepdim=True)  # [n, 1]
-                sums = torch.cat([sums, tail], 1)
+                mask = t._mask_rows(self.idx, self.r0, self.r1)[:, c0:c1]
+                s = (s.masked_fill(~mask, NEG_INF) if mask.dtype == torch.bool else s + mask * LOG2E).float()
+            peak = _block_max(s, self.fc)  # [n, g]
+            top = peak.amax(-1, keepdim=True)  # [n, 1]: each row's largest score in the chunk
+            if bool((top.abs() <= SHIFT_FREE).all()):  # 2^s neither overflows nor loses a term that counts:
+                lse = s.exp2_().sum(-1, keepdim=True).log2_()  # no pass to subtract the rows' maxima
+            else:
+                top = top.masked_fill_(torch.isneginf(top), 0.0)  # a row masked here: 2^-inf = 0, log2 -inf
+                lse = s.sub_(top).exp2_().sum(-1, keepdim=True).log2_().add_(top)  # [n, 1]
         self.peaks.append(peak)
-        self.sums.append(sums)
+        self.lses.append(lse)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(each key block's largest weight [n, nc], whether all its keys are masked [n, nc])."""
         with torch.no_grad():
-            peak, sums = torch.cat(self.peaks, 1), torch.cat(self.sums, 1)  # [n, nc]
-            top = peak.amax(-1, keepdim=True)  # [n, 1]
+            peak, lses = torch.cat(self.peaks, 1), torch.cat(self.lses, 1)  # [n, nc], [n, chunks]
+            top = lses.amax(-1, keepdim=True)  # [n, 1]
             dead = torch.isneginf(top)  # fully masked queries: all-zero weights, as SDPA
             top = top.masked_fill(dead, 0.0)
-            lse = top + (sums * (peak - top).exp()).sum(-1, keepdim=True).log_()  # [n, 1]
-            return (peak - lse).exp_().masked_fill_(dead, 0.0), torch.isneginf(peak)
+            lse = top + (lses - top).exp2_().sum(-1, keepdim=True).log2_()  # [n, 1]
+            return (peak - lse).exp2_().masked_fill_(dead, 0.0), torch.isneginf(peak)
 
 
 def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int | None = None, progress=None):
