@@ -102,7 +102,7 @@ class Capture(Saveable):
                  describe(scope), "pass scope=globals(), or leave it out")
         self.model, self.scope = model, scope
         self.recorder = Recorder(model, merge_cells, via)
-        self._used, self._quiet, self._drained = False, False, 0
+        self._used, self._quiet, self._drained, self._names = False, False, 0, None
 
     def __enter__(self) -> "Capture":
         if self._used:
@@ -134,10 +134,9 @@ class Capture(Saveable):
             try:
                 if type(e) is tuple and calls:  # the fast path's record (Recorder.on_sdpa): no trace built
                     out.append((e[0], sdpa_call(e)))
-                    continue
-                if type(e) is tuple:
-                    e = fast_entry(e)
-                out.append((e.module, e.build(*e.held, name="")))
+                else:
+                    e = fast_entry(e) if type(e) is tuple else e
+                    out.append((e.module, e.build(*e.held, name="")))
             except Exception as err:  # noqa: BLE001 - a record that cannot be traced is a note
                 rec.skipped.append((e[0] if type(e) is tuple else e.module, f"{type(err).__name__}: {err}"))
         self._drained += len(rec.entries)
@@ -145,8 +144,15 @@ class Capture(Saveable):
         return out
 
     def name_of(self, module) -> str:
-        """The name a recorded module gets (its path in the model, or ``SDPA_NAME`` for None)."""
-        return SDPA_NAME if module is None else self._base_names().get(id(module), type(module).__name__)
+        """The name a recorded module gets (its path in the model, or ``SDPA_NAME`` for None), worked out once
+        after the block while the record stays the same. Example: ``cap.name_of(model.h[0].attn) == "h.0.attn"``"""
+        if module is None:
+            return SDPA_NAME
+        rec = self.recorder
+        key = (len(rec.entries), len(rec.skipped), len(rec.unrecorded))
+        if rec.active or self._names is None or self._names[0] != key:
+            self._names = (None if rec.active else key, self._base_names())
+        return self._names[1].get(id(module), type(module).__name__)
 
     # -- what was recorded -----------------------------------------------------------------
     def _base_names(self) -> dict:

@@ -29,6 +29,8 @@ def candidate_labels(tokenizer, context: list[int], candidates: list[int]) -> li
 
     Example: ``candidate_labels(tok, tok.encode("The cat sat on the"), [7, 9])  # ['mat', 'dog']``
     """
+    if tokenizer is None:  # '#id' labels do not depend on the context: one call for all candidates
+        return token_labels(None, list(candidates))
     ctx = list(context[-CONTEXT:])
     return [token_labels(tokenizer, ctx + [c])[-1] for c in candidates]
 
