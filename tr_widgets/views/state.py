@@ -2,10 +2,10 @@
 
 Per step t (0-based, the state right after position t, as ``trace.state(t)``): the fixed-size state of
 the selected batch item (Mamba: d_inner × d_state; Mamba-2: head_dim × d_state of one head; Gated
-DeltaNet: d_k × d_v of one head; RWKV: its state tuple, one vector per component), each per-step
-quantity under the family's own name (``trace.names``) reduced to one vector by the selection, the
-mixer's output, and the bytes the state takes beside those of the KV cache an attention layer of the
-same width would hold after the same tokens. Which dim of each quantity is which is this module's one
+DeltaNet: d_k × d_v of one head; mLSTM: its matrix memory C, d_qk × d_v of one head; RWKV: its state tuple,
+one vector per component), each per-step quantity under the family's own name (``trace.names``) reduced to
+one vector by the selection, the mixer's output, and the bytes the state takes beside those of the KV cache
+an attention layer of the same width would hold after the same tokens. Which dim of each quantity is which is this module's one
 table, :data:`LAYOUTS`; the numbers are the trace's, sliced, never recomputed. The memory panel lives
 in :mod:`.memory` (re-exported here).
 """
@@ -76,6 +76,9 @@ LAYOUTS = {
     "rglru": Layout(("channel",), "bc", "", "", {}),  # every quantity and the state are [B, lru_width]
     "short_conv": Layout(("channel",), "bcw", "state.axis_channel", "state.axis_conv_window", {
         "B": "bc", "C": "bc", "x": "bc", "Bx": "bc", "conv": "bc", "y": "bc"}),
+    # xLSTM's state (C, n, m): the heatmap is the matrix memory C of one head; m (the stabiliser) is a quantity
+    "mlstm": Layout(("head",), "bhkv", "state.axis_key_dim", "state.axis_value_dim", {
+        "q": "bhk", "k": "bhk", "v": "bhv", "i": "bh", "f": "bh", "m": "bh", "f_act": "bh", "i_act": "bh", "h": "bhv"}),
     "mamba_heads": Layout(("head", "channel"), "bhcn", "state.axis_head_row", "state.axis_state_n", {
         "x": "bhc", "delta": "bhc", "A_bar": "bhcn", "B": "bhn", "Bx": "bhcn", "C": "bhn", "D": "hc", "gate": "bhc",
         "y": "bhc"}),  # Zamba's Mamba: Mamba's quantities per head
@@ -104,7 +107,7 @@ def _size(trace, letter: str) -> int:
     """The size of the selector dim ``letter`` (h heads, c channels) from the state's shape."""
     dims = layout(trace).state
     s = trace.state(0)
-    s = s[-1] if isinstance(s, tuple) else s
+    s = s[0] if isinstance(s, tuple) else s  # RWKV: every component [B, C]; mLSTM: C [B, H, d_qk, d_v] first
     return int(s.shape[dims.index(letter)])
 
 
@@ -218,6 +221,7 @@ def state_matrix(trace, t: int, sel: dict) -> np.ndarray:
         state_matrix(st, 3, {"batch": 1}).tolist() == st.state(3)[1].tolist()    # [d_inner, d_state] after position 3
     """
     s = trace.state(t)
+    s = s[0] if isinstance(s, tuple) else s  # a tuple with a matrix memory (mLSTM's C, n, m): its matrix C
     s = s[sel.get("batch", 0)]
     if layout(trace).state.startswith("bh"):
         s = s[sel.get("head", 0)]
