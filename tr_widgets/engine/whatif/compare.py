@@ -119,8 +119,9 @@ def _check_pair(name: str, x, y) -> None:
     if spec is None:
         fail("a", f"a Capture or a trace ({', '.join(t.__name__ for t in OUTPUTS)})", describe(x),
              "pass what tr_widgets.capture(model) or a trace_* function returned")
-    if type(x) is not type(y):
-        fail("b", f"a {type(x).__name__} to compare with {name!r}", describe(y),
+    kind = lambda tr: getattr(tr, "compares_as", type(tr))  # noqa: E731 - a what-if's after trace: its base type
+    if kind(x) is not kind(y):
+        fail("b", f"a {kind(x).__name__} to compare with {name!r}", describe(y),
              "compare two traces of the same type (two captures of the same model, or two trace_* calls alike)")
     sx, sy = spec.signature(x), spec.signature(y)
     if sx != sy:

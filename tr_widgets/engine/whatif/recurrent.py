@@ -18,8 +18,6 @@ refused (one TraceInputError: an edit on a kind that cannot take it).
 """
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from ..errors import TraceInputError, fail  # noqa: F401  (TraceInputError: named by an example)
@@ -27,6 +25,7 @@ from ..recurrent.cells import CELLS
 from ..recurrent.scan import linear_scan
 from .edits import new_state, new_value
 from .forced import forced_step
+from .recurrent_after import after_trace
 
 
 def check(edits, trace) -> None:
@@ -57,7 +56,8 @@ def check(edits, trace) -> None:
                                                             " (this kind has none: edit its state instead)"))
             new_value(e.value, trace.hidden()[e.steps[0]], "value")  # a gate is [B, H], as h is
         else:
-            new_state(e.value, state_at(trace, e.steps[0], needs_old(e.value)), "value")
+            # the old c only where a function reads it: a shape check needs no replay of steps 0..t
+            new_state(e.value, state_at(trace, e.steps[0], reads_old(e.value)), "value")
 
 
 def needs_old(value) -> bool:
@@ -68,10 +68,22 @@ def needs_old(value) -> bool:
     return callable(value) or (isinstance(value, tuple) and len(value) > 1 and (value[1] is None or callable(value[1])))
 
 
+def reads_old(value) -> bool:
+    """Whether an edit's value is a function of the old state (so checking it needs the real c).
+
+    Example::
+
+        (reads_old((0.0, None)), reads_old((None, lambda c: c * 2)), reads_old(lambda s: s)) == (False, True, True)
+    """
+    return callable(value) or (isinstance(value, tuple) and any(map(callable, value)))
+
+
 def state_at(trace, t: int, cell: bool = True) -> tuple:
-    """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``). An LSTM's c_t
-    comes from replaying steps 0..t only (two batched products and a scan; on a GPU far cheaper than running
-    them again, on one CPU thread about as costly); ``cell=False`` gives zeros in its place (shape only).
+    """The recorded state carried out of step ``t`` (``(h,)`` or ``(h, c)``, each ``[B, H]``). The fused kernel
+    returns only the last c, so an LSTM's c_t is the trace's own when it has derived its cells already, else
+    it comes from replaying steps 0..t only (two batched products and a scan: on a GPU far cheaper than running
+    them again, on one CPU thread about as costly, the same products); ``cell=False`` gives zeros in its
+    place (shape only).
 
     Example: ``torch.allclose(state_at(tr, 2)[1], tr.cell()[2])  # an LSTM's (h_2, c_2)``
     """
@@ -81,6 +93,8 @@ def state_at(trace, t: int, cell: bool = True) -> tuple:
         return (h,)
     if not cell:
         return h, torch.zeros_like(h)
+    if trace.cell_states is not None or ("cell", 0, 0) in trace.derived:  # already there: read, not replayed
+        return h, trace.cell()[t]
     with torch.no_grad():
         g = trace.spec.replay(trace.x[:t + 1], trace.hidden()[:t + 1], trace.h0[0], trace.params[0][0], False)
         c = linear_scan(g["f"], g["i"] * g["g"], trace.c0[0])  # [t + 1, B, H]
@@ -118,44 +132,18 @@ def install(iv, module, trace, edits) -> None:
 
 
 def finish(after, forward):
-    """The after-run's trace of an edited recurrent module: the gates the run really used at each gate-edited
-    step, and for an LSTM called once over the sequence the cell states it really carried (a trace replays its
-    gates and c_t from h_{t-1} and x_t, which cannot know a gate or a c that was edited).
+    """The after-run's trace of an edited recurrent module (an ``AfterTrace``): it shows the gates the run really
+    used at each gate-edited step, and for an LSTM called once over the sequence the cell states it really
+    carried (a trace replays its gates and c_t from h_{t-1} and x_t, which cannot know a gate or a c that was
+    edited). Nothing is replayed here: the trace puts them in when its gates or cells are first read.
 
     Example::
 
         wi = tr_widgets.what_if(lstm, lambda: lstm(x), Edit.state("LSTM", 2, (None, 0.0)))  # c_2 zeroed
         float(wi.after["LSTM"].cell()[2].abs().sum()) == 0.0  # what_if finished the trace with finish()
     """
-    fixed = getattr(forward, "cells", None)
-    if fixed and after.spec.has_cell:
-        after = _with_cells(after, fixed)
-    return _with_gates(after, forward.forced) if forward.forced else after
-
-
-def _with_gates(after, forced: dict):
-    """``after`` showing at each step t of ``forced`` {t: {gate: [B, H]}} the gates the run used there."""
-    parts = dict(after.gates())  # replayed: the values the model would have computed at the edited steps
-    for name in parts:
-        parts[name] = parts[name].clone()
-        for t, seen in forced.items():
-            parts[name][t] = seen[name]
-    # the trace keeps its derived stages under ("parts", layer, direction); the gates are read from there
-    after.derived[("parts", 0, 0)] = {**after.derived[("parts", 0, 0)], **parts}
-    return after
-
-
-def _with_cells(after, fixed: dict):
-    g, c, cs, a = after.gates(), after.c0[0], [], 0
-    for t in sorted(fixed) + [after.seq_len]:
-        if t > a:  # steps a..t-1 ran as recorded: c_t = f_t c_{t-1} + i_t g_t from the replayed gates
-            cs.append(linear_scan(g["f"][a:t], g["i"][a:t] * g["g"][a:t], c))  # [t - a, B, H]
-            c = cs[-1][-1]
-        if t < after.seq_len:
-            c = fixed[t]
-            cs.append(c[None])
-        a = t + 1
-    return dataclasses.replace(after, cell_states=torch.cat(cs), derived={})
+    cells = getattr(forward, "cells", None) if after.spec.has_cell else None
+    return after_trace(after, cells or {}, forward.forced)
 
 
 class _WholeForward:
