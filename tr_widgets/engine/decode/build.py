@@ -247,10 +247,10 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
     model.eval()
     rec, extra, arg = Recording(), _forward_options(model), cache_arg(model)
     seq, past, feed, start, steer = ids, None, ids, 0, STEER.get()
-    if steer is not None:
-        start, seq, past, feed = steer.begin(model, ids, tokenizer, (max_new_tokens, use_cache, sample, seed,
-                                                                     temperature, top_k), rec, gen)
     try:
+        if steer is not None:
+            start, seq, past, feed = steer.begin(model, ids, tokenizer, (max_new_tokens, use_cache, sample, seed,
+                                                                         temperature, top_k), rec, gen)
         with torch.no_grad(), capture(model, merge_cells=False) as cap:  # no loops of module calls: not decode's
             for t in range(start, max_new_tokens):
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
@@ -273,7 +273,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
                 feed = nxt if use_cache else seq
                 if steer is not None:
-                    seq, feed = steer.tick(model, t, seq, past, rec, gen)
+                    seq, feed = steer.tick(model, t, seq, past, feed, rec, gen)
     finally:
         model.train(was_training)
     rec.names = [cap.name_of(m) for m in rec.modules] if rec.modules is not None else None

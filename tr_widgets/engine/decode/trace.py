@@ -89,6 +89,7 @@ class DecodeTrace(Saveable):
     state_layer_names: list = field(default_factory=list)  # the state mixers, in call order
     state_traces: list = field(default_factory=list, repr=False)  # [tick][state layer] StateTrace of that call
     cache_bytes: list = field(default_factory=list, repr=False)  # [tick] (kv bytes per layer, state bytes per layer)
+    forced: list = field(default_factory=list)  # [(tick, id)]: fed an edited token (what_if's Edit.token), not tick − 1's
     derived: dict = field(default_factory=dict, repr=False)  # per-layer caches and traces, built on first use
 
     # -- sizes -------------------------------------------------------------------------------
@@ -182,7 +183,8 @@ class DecodeTrace(Saveable):
         return (f"DecodeTrace(model={self.model_name}, prompt={len(self.prompt_ids)} tokens, "
                 f"ticks={len(self.ticks)}, cache={'on' if self.use_cache else 'off'}, {mode}, "
                 f"layers={self.num_layers}, heads={self.num_heads}"
-                f"{f', state_layers={self.num_state_layers}' if self.state_layer_names else ''}, text={text!r})")
+                f"{f', state_layers={self.num_state_layers}' if self.state_layer_names else ''}"
+                f"{f', forced={[tuple(f) for f in self.forced]}' if self.forced else ''}, text={text!r})")
 
     # -- attention, derived on demand --------------------------------------------------------
     def _check(self, tick, layer) -> None:

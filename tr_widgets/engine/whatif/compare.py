@@ -9,7 +9,8 @@ never by a kind's name):
 * LoopTrace: the state carried out of step t, every carried tensor (``(H, C)`` for d2l's LSTMScratch);
 * StateTrace: the mixer's y_t (the module's output when it is a ``[B, T, ...]`` tensor, else the scan output);
 * AttentionTrace: o_i, the output row of query i;
-* DecodeTrace: at tick t, every attention layer's o for the new query and every state mixer's y for it.
+* DecodeTrace: at tick t, every attention layer's o for the new query and every state mixer's y for it
+  (``decodes``; what each run's cache holds after the tick: ``cache_delta_norm``, ``kv_delta_by_position``).
 
 ``diverges_at[name]`` is the first step whose output differs (more than ``atol``; NaN where both are NaN counts
 as equal), or None. Outputs are derived on first use and kept, so building a Comparison costs nothing: its
@@ -30,30 +31,12 @@ from ..errors import describe, fail
 from ..loops import LoopTrace
 from ..recurrent import RecurrentTrace
 from ..state import StateTrace
-
-
-def _state_y(tr: StateTrace) -> torch.Tensor:
-    out = tr.output
-    ok = isinstance(out, torch.Tensor) and out.dim() >= 2 and tuple(out.shape[:2]) == (tr.batch_size, len(tr))
-    return out if ok else tr.scan_output()  # [B, T, ...]
-
-
-def _decode_tick(tr: DecodeTrace, t: int) -> torch.Tensor:
-    """Tick ``t``'s outputs: each attention layer's o of the new query, each state mixer's y of its last position."""
-    parts = [tr.attention(t, layer).output.reshape(-1) for layer in range(tr.num_layers)]  # [*b, 1, Ev] -> [N]
-    for layer in range(tr.num_state_layers):
-        y = _state_y(tr.state_trace(t, layer))  # [B, T_call, ...]
-        parts.append(y[:, -1].reshape(-1))  # the position this tick added
-    return torch.cat(parts) if parts else torch.zeros(0)
+from . import decodes
+from .decodes import signature, state_y, tick_outputs
 
 
 def _loop_sig(tr: LoopTrace) -> dict:
     return {"steps": len(tr), "state shapes": [tuple(x.shape) for x in tr.initial]}
-
-
-def _decode_sig(tr: DecodeTrace) -> dict:
-    return {"ticks": len(tr), "layers": tr.num_layers, "heads": tr.num_heads, "state layers": tr.num_state_layers,
-            "prompt tokens": len(tr.prompt_ids)}
 
 
 @dataclass(frozen=True)
@@ -76,10 +59,10 @@ OUTPUTS: dict[type, Outputs] = {
         [torch.cat([x.reshape(-1) for x in s]) for s in tr.states]), "t"),  # [T, N]
     StateTrace: Outputs(lambda tr: {"steps": len(tr), "batch": tr.batch_size,
                                     "output shape": tuple(getattr(tr.output, "shape", ()))},
-                        lambda tr: _state_y(tr).movedim(1, 0).reshape(len(tr), -1), "t"),  # [B, T, ..] -> [T, N]
+                        lambda tr: state_y(tr).movedim(1, 0).reshape(len(tr), -1), "t"),  # [B, T, ..] -> [T, N]
     AttentionTrace: Outputs(lambda tr: {"queries": tr.q.shape[-2], "o_i shape": (*tr.q.shape[:-2], tr.v.shape[-1])},
                             lambda tr: tr.output.movedim(-2, 0).reshape(tr.q.shape[-2], -1), "i"),  # [L, N]
-    DecodeTrace: Outputs(_decode_sig, lambda tr: torch.stack([_decode_tick(tr, t) for t in range(len(tr))]), "tick"),
+    DecodeTrace: Outputs(signature, lambda tr: torch.stack([tick_outputs(tr, t) for t in range(len(tr))]), "tick"),
 }
 
 
@@ -276,6 +259,21 @@ class Comparison:
         if not isinstance(x, DecodeTrace):
             return None
         return next((i for i, (p, q) in enumerate(zip(x.new_ids, y.new_ids)) if p != q), None)
+
+    def cache_delta_norm(self, kind: str = "kv", name: str | None = None) -> torch.Tensor:
+        """Two decodes: ‖after − before‖ of each layer's cache after each tick, ``[ticks, layers]`` (``kind="kv"``:
+        the KV cache; ``"state"``: a state mixer's state). See :func:`.decodes.cache_delta_norm`.
+
+        Example: ``compare(d1, d2).cache_delta_norm("kv")[:, 0]  # layer 0's ‖ΔK, ΔV‖ tick by tick``
+        """
+        return self._memo(f"cache {kind}", name, lambda: decodes.cache_delta_norm(self, kind, name))
+
+    def kv_delta_by_position(self, tick: int | None = None, name: str | None = None) -> torch.Tensor:
+        """Two decodes: ‖after − before‖ of each cached position's keys and values after ``tick`` (None: the last).
+
+        Example: ``compare(d1, d2).kv_delta_by_position(3)  # 0 up to the first position the runs part at``
+        """
+        return decodes.kv_delta_by_position(self, tick, name)
 
     def __repr__(self) -> str:
         names = self.names

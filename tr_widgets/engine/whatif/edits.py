@@ -1,10 +1,12 @@
 """Edit: one change a what-if run makes, and how its ``value`` becomes the new tensor.
 
-Three kinds (issue 24), each on a recorded name (``capture(...).names``):
+Three kinds (issue 24) act on a recorded name (``capture(...).names``):
 
 - ``Edit.state(name, step, value)``: the state carried out of ``step``, i.e. what step + 1 receives;
 - ``Edit.gate(name, gate, steps, value)``: a gate's (a named quantity's) values at ``steps``, before they are used;
 - ``Edit.head(name, head, value=0.0, steps=None)``: one head's attention weights at those query steps.
+
+and one on the decode the run makes (``tokens``): ``Edit.token(tick, token)``, the token fed at that tick.
 
 ``value`` is a number (every element becomes it), a tensor (broadcast to the old value's shape, never
 growing it) or a function ``old -> new`` returning a tensor of the old shape. An Edit is data: it is checked
@@ -20,7 +22,7 @@ import torch
 
 from ..errors import describe, fail
 
-KINDS = ("state", "gate", "head")
+KINDS = ("state", "gate", "head", "token")
 
 
 def _steps(arg: str, steps) -> tuple:
@@ -42,7 +44,7 @@ def _check_value(value) -> None:
 @dataclass(frozen=True, eq=False)
 class Edit:
     """One change of a what-if run (see :func:`~tr_widgets.what_if`); make it with ``Edit.state``,
-    ``Edit.gate`` or ``Edit.head``.
+    ``Edit.gate``, ``Edit.head`` or ``Edit.token``.
 
     Example::
 
@@ -52,9 +54,9 @@ class Edit:
     """
 
     kind: str  # one of KINDS
-    name: str  # a recorded name
-    steps: tuple | None  # state: (step,); gate: the steps; head: the query steps, None for all
-    value: Any
+    name: str  # a recorded name ("decode" for a token edit)
+    steps: tuple | None  # state: (step,); gate: the steps; head: the query steps, None for all; token: (tick,)
+    value: Any  # a token edit's token (an id or a string)
     gate_name: str | None = None  # a gate edit's gate (the field is not named gate: Edit.gate makes one)
     head_index: int | None = None  # a head edit's head
 
@@ -97,6 +99,23 @@ class Edit:
         _check_value(value)
         return cls("head", name, None if steps is None else _steps("steps", steps), value, head_index=int(head))
 
+    @classmethod
+    def token(cls, tick: int, token) -> "Edit":
+        """The token fed at decode tick ``tick`` (the one at ``ticks[tick].query_position``, which tick − 1 chose)
+        becomes ``token``: an id, or a string the decode's tokenizer encodes to exactly one id. The decode then
+        goes on as it generates (greedy, or sampling with its seed) from the changed sequence. Tick 0 is fed the
+        whole prompt: change the prompt instead.
+
+        Example: ``Edit.token(2, "dog")  # tick 1 chose 'mat': tick 2 is fed 'dog' and the decode goes on from it``
+        """
+        if not isinstance(tick, numbers.Integral) or isinstance(tick, bool):
+            fail("tick", "one decode tick (an int ≥ 1)", describe(tick), "pass e.g. tick=2")
+        if not ((isinstance(token, numbers.Integral) and not isinstance(token, bool) and token >= 0)
+                or (isinstance(token, str) and token)):
+            fail("token", "a token id (an int ≥ 0) or a non-empty string the tokenizer encodes to one id",
+                 describe(token), "pass e.g. token='dog' or token=tok.encode('dog')[0]")
+        return cls("token", "decode", (int(tick),), token if isinstance(token, str) else int(token))
+
     @property
     def first_step(self) -> int:
         """The first step the edit changes (0 when a head edit covers every query).
@@ -106,6 +125,8 @@ class Edit:
         return min(self.steps) if self.steps else 0
 
     def __repr__(self) -> str:
+        if self.kind == "token":
+            return f"Edit.token({self.steps[0]}, {self.value!r})"
         return f"Edit.{self.kind}({self.name!r}, {_ARGS[self.kind](self)}, value={_show(self.value)}" + (
             f", steps={'None' if self.steps is None else list(self.steps)})" if self.head_index is not None else ")")
 

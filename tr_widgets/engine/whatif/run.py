@@ -22,7 +22,15 @@ What each recorded kind takes (the table ``targets.TARGETS``):
   per tick): ``Edit.head``. Hand-written (eager) attention is not editable yet.
 - StateTrace (Mamba, Mamba-2, RWKV, Gated DeltaNet mixers): ``Edit.state`` of a call's last step, written into
   the cache the next call reads (a decode's ticks). A step inside a multi-token call is refused.
-- Not supported: replacing a token at a tick (decode picks its own tokens: run two decodes and ``compare``).
+- A decode (``run`` calls ``tr_widgets.decode`` once): ``Edit.token(tick, token)``, the token fed at that tick
+  (``tokens``). The edited decode restarts from the baseline's cache after tick − 1 (copied while the baseline
+  ran), so ticks before the edit are not run again and their calls are the baseline's in ``after``; a model keeping
+  state on its modules, an uncopyable cache, or token edits mixed with other edits decode again from tick 0
+  (the same result, at full cost). Compare the decodes themselves with ``compare(wi.before_output,
+  wi.after_output)``: tokens side by side, and ``cache_delta_norm`` (KV cache / SSM state ‖Δ‖ per tick).
+- Not supported: a token edit at tick 0 (it is fed the whole prompt: decode two prompts and ``compare``); a run
+  making more than one decode; a token edit on a ``generate`` loop of the user's own (only ``tr_widgets.decode``
+  is steered); ``Edit.gate`` inside a decode; head edits on hand-written (eager) attention.
 """
 from __future__ import annotations
 
@@ -32,6 +40,7 @@ from ..capture import capture
 from ..errors import describe, fail
 from .apply import Interventions
 from .compare import Comparison
+from . import tokens
 from .edits import Edit
 from .targets import target_of
 
@@ -46,7 +55,7 @@ def _check_args(model, run, edits) -> None:
         fail("edits", "one or more tr_widgets.Edit", "none", "pass e.g. tr_widgets.Edit.state('lstm', 3, 0.0)")
     for i, e in enumerate(edits):
         if not isinstance(e, Edit):
-            fail(f"edits[{i}]", "a tr_widgets.Edit (Edit.state, Edit.gate or Edit.head)", describe(e),
+            fail(f"edits[{i}]", "a tr_widgets.Edit (Edit.state, Edit.gate, Edit.head or Edit.token)", describe(e),
                  "make it with tr_widgets.Edit.state(name, step, value)")
 
 
@@ -55,6 +64,8 @@ def _sites(rec, edits) -> list:
     rec.traces  # noqa: B018 - builds every trace (and names them)
     by_name = {}
     for e in edits:
+        if e.kind == "token":
+            continue  # the decode's, not a module's: tokens.Steer
         by_name.setdefault(e.name, []).append(e)
     sites = []
     for name, group in by_name.items():
@@ -87,14 +98,18 @@ def what_if(model: nn.Module, run, *edits: Edit) -> Comparison:
     """
     _check_args(model, run, edits)
     with capture(model) as before:
-        before_output = run()
-    after, after_output = run_edited(model, run, before, edits)
+        steer = tokens.of(edits, before)  # token edits: the decode notes where the edited run can restart
+        with tokens.steering(steer):
+            before_output = run()
+    after, after_output = run_edited(model, run, before, edits, steer)
     return Comparison(before, after, before_output, after_output, edits)
 
 
-def run_edited(model: nn.Module, run, before, edits) -> tuple:
+def run_edited(model: nn.Module, run, before, edits, steer=None) -> tuple:
     """``(after, after_output)``: ``run`` under a capture with ``edits`` installed, checked against ``before``
     (a capture of the same run). This is the what-if's own cost (``benchmarks/bench_what_if.py`` times it).
+    ``steer``: the ``tokens.Steer`` that ran with the baseline (token edits restart from where it noted;
+    without it a decode runs again from tick 0).
 
     Example::
 
@@ -104,12 +119,17 @@ def run_edited(model: nn.Module, run, before, edits) -> tuple:
         float(out[4].abs().sum()) == 0.0 and after.names == ["LSTM"]
     """
     sites = _sites(before, edits)
+    others = any(e.kind != "token" for e in edits)  # they count their module's calls from tick 0: no restart
+    base = steer if steer is not None else tokens.of(edits)
+    steer = None if base is None else base.edited(cheap=not others)  # checked against the baseline's decode
     installed = []
     with Interventions(model) as iv:
         for entry, trace, target, group, call in sites:
             installed.append(target.install(iv, entry.module, trace, group, call))
-        with capture(model) as after:
+        with capture(model) as after, tokens.steering(steer):
             after_output = run()
+        if steer is not None:
+            steer.done(after)  # every edited tick fed; the reused ticks' calls put in front of after's
         _finish(after, sites, installed)  # traces built while the edits are on: a replayed step is edited too
     for (entry, trace, target, group, call), done in zip(sites, installed):
         if not done.applied:
