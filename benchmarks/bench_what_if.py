@@ -4,12 +4,19 @@ the edited calls' traces finished) against one capture of the same run (``with c
 * Recurrent net: an embedding, ``nn.LSTM(64, 256)`` (or ``nn.GRU``) and a linear head, batch 8, T steps;
   ``Edit.state`` at step t (t = T/4, T/2, 3T/4) setting the whole state, or h only (an LSTM's c kept), and
   ``Edit.gate`` of f at step t. Goal: about (T − t)/T of a capture, the edited module restarting from the
-  recorded state at t (the embedding and head run whole, as the model does).
+  recorded state at t (the embedding and head run whole, as the model does). An LSTM edit that keeps c_t, or
+  forces a gate at t, first needs c_t (c_{t-1}), which the fused kernel does not return: it is replayed from the
+  gates of steps 0..t, the same products the kernel computes, so on CPU those rows sit near 1× whatever t (on a
+  GPU the replay is one batched product). The after trace replays nothing until its gates or cells are read.
 * Attention: Hugging Face ``GPT2Model`` (n_layer=4, n_head=8, n_embd=256, sdpa), T tokens; ``Edit.head`` cutting
   one head of layer 1 at every query. Goal: ≤ 1.2× one capture.
+* Decode (``decode_rows``): the shipped tiny GPT (5-token prompt, T = 48 ticks) and a tiny random Hugging Face
+  Mamba (T = 32), ``Edit.token`` at tick t (T/4, T/2, 3T/4), against one decode and one capture of it. Goal:
+  about (T − t)/T, the edited decode restarting from the baseline's cache copied after tick t − 1.
 
 Both are timed side by side in one run (``common.side_by_side``, medians, CPU time with one torch thread so a
-busy machine disturbs it less). ``what_if`` itself is one capture plus ``run_edited``; its ratio is printed too.
+busy machine disturbs it less). ``what_if`` itself is one capture (the baseline, which ``before_output`` needs whole)
+plus ``run_edited``, so its ratio is 1 + the edited run's; it is printed too.
 Usage: ``python benchmarks/bench_what_if.py [--quick] [--repeats N]``; the load (``uptime``) is printed beside.
 """
 from __future__ import annotations
@@ -67,7 +74,7 @@ def recurrent_rows(T, repeats):
             for frac in (0.25, 0.5, 0.75):
                 t = int(T * frac)
                 edits = [Edit.state("lstm", t, 0.0)]
-                if rnn is nn.LSTM:  # c kept: c_t comes from a replay of steps 0..t; a gate: the same, plus one step
+                if rnn is nn.LSTM:  # c kept: c_t is replayed from the gates of steps 0..t; a gate: c_{t-1}, one step
                     edits += [Edit.state("lstm", t, (0.0, None)), Edit.gate("lstm", "f", t, 1.0)]
                 for edit in edits:
                     edited, whole, cap = timed(model, run, [edit], repeats)
@@ -91,18 +98,61 @@ def attention_rows(T, repeats):
              f"{cap * 1e3:.0f}")]
 
 
+def decode_rows(T_gpt, T_mamba, repeats):
+    """``Edit.token`` on a decode: the edited run (restarting from the baseline's cache) against one decode."""
+    import transformers
+
+    import tr_widgets
+    from tr_widgets.engine.whatif import tokens
+
+    transformers.logging.set_verbosity_error()
+    gpt, tok = tr_widgets.load_tiny()
+    torch.manual_seed(0)
+    mamba = transformers.MambaForCausalLM(transformers.MambaConfig(
+        vocab_size=64, hidden_size=32, state_size=8, num_hidden_layers=2, conv_kernel=4, expand=2,
+        time_step_rank=4)).eval()
+    cases = [("TinyGPT", gpt, T_gpt, lambda: tr_widgets.decode(gpt, "The cat sat on the", T_gpt, tokenizer=tok), 3),
+             ("Mamba (HF, 2×32)", mamba, T_mamba, lambda: tr_widgets.decode(mamba, torch.arange(5), T_mamba), 7)]
+    rows = []
+    for name, model, T, run, token in cases:
+        for frac in (0.25, 0.5, 0.75):
+            t = int(T * frac)
+            edits = [Edit.token(t, token)]
+            with capture(model) as before:  # the baseline, as what_if runs it: the decode copies its cache at t − 1
+                steer = tokens.of(edits, before)
+                with tokens.steering(steer):
+                    run()
+
+            def one_capture():
+                with capture(model):
+                    run()
+            s = side_by_side({"decode": run, "capture": one_capture,
+                              "edited": lambda: run_edited(model, run, before, edits, steer),
+                              "what_if": lambda: what_if(model, run, *edits)},
+                             repeats=repeats, warmup=1, clock=time.process_time)
+            rows.append((f"{name} decode T={T}", repr(edits[0]), f"{(T - t) / T:.2f}", f"{s['edited'] / s['decode']:.2f}",
+                         f"{s['edited'] / s['capture']:.2f}", f"{s['what_if'] / s['decode']:.2f}",
+                         f"{s['decode'] * 1e3:.0f}"))
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="short sequences, few repeats (a busy machine)")
     p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--decode", action="store_true", help="only the decode rows (Edit.token)")
     a = p.parse_args()
     torch.set_num_threads(1)
     repeats = a.repeats or (3 if a.quick else 7)
     T_rnn, T_att = (256, 128) if a.quick else (1024, 512)
     print("uptime:", os.popen("uptime").read().strip(), flush=True)
-    rows = recurrent_rows(T_rnn, repeats) + attention_rows(T_att, repeats)
-    print(table(rows, ("model", "edit", "goal (× capture)", "edited run (× capture)", "what_if (× capture)",
-                       "capture (ms CPU)")))
+    if not a.decode:
+        rows = recurrent_rows(T_rnn, repeats) + attention_rows(T_att, repeats)
+        print(table(rows, ("model", "edit", "goal (× capture)", "edited run (× capture)", "what_if (× capture)",
+                           "capture (ms CPU)")))
+    print(table(decode_rows(*((24, 16) if a.quick else (48, 32)), repeats),
+                ("model", "edit", "goal (T − t)/T", "edited run (× decode)", "edited run (× capture)",
+                 "what_if (× decode)", "decode (ms CPU)")), flush=True)
     print("uptime:", os.popen("uptime").read().strip(), flush=True)
 
 
