@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..engine.attention import AttentionTrace, pooled_weights
-from ..engine.attention.row_window import row_window
+from ..engine.attention.row_window import RowWindow, row_window
 from ..engine.attention.window import window_weights
 from ..engine.batch import batch_names
 from ..engine.errors import fail
@@ -240,10 +240,10 @@ class RowView:
         return self.max_abs_diff <= self.tolerance
 
 
-def _row(trace, i: int, index: tuple, c0: int, c1: int):
+def _row(trace, i: int, index: tuple, c0: int, c1: int, top_k: int):
     """(the row's record, its terms of keys [c0, c1) [n, Ev], the term of any key j [Ev], keys scored)."""
     if type(trace).row is AttentionTrace.row:  # a plain softmax: only the window's terms, the open keys scored
-        r = row_window(trace, i, index, c0, c1)
+        r = row_window(trace, i, index, c0, c1, top_k)  # the top keys and the other terms' sum with o_i
         v = trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index]  # [S, Ev]
         return r, r.terms, lambda j: r.weights[j] * v[j], r.keys
     r = trace.row(i, index)  # a trace's own row (a module's chain, a state-space model): every term
@@ -259,20 +259,22 @@ def row_view(trace, i: int, index: tuple, keys: tuple[int, int], *, dims: int = 
         rv.row_sum, rv.max_abs_diff              # 1.0, ~1e-7
     """
     c0, c1 = keys
-    r, window_terms, term, scored = _row(trace, i, index, c0, c1)  # no T×T matrix; the causal row directly
+    r, window_terms, term, scored = _row(trace, i, index, c0, c1, top_k)  # no T×T matrix; the causal row directly
     d = min(dims, trace.Ev)
     sdpa = trace.sdpa_row(i, index)  # [Ev]: torch's own output for this one row
-    open_keys = int((~r.blocked).sum())
-    k = min(top_k, open_keys)  # masked keys (weight 0) never make the list
-    rank = r.weights if trace.normalized else r.weights.abs()  # an SSM's weights may be negative: by size
-    top_idx = torch.topk(rank.masked_fill(r.blocked, -float("inf")), k).indices.tolist() if k else []
     v = trace.v.expand(*trace.batch_shape, trace.S, trace.Ev)[index][:scored]  # [scored, Ev]
-    top = [(j, float(r.weights[j]), to_numpy(v[j])[:d], to_numpy(term(j))[:d]) for j in top_idx]
     # the other terms, summed as one product with the listed keys' weights zeroed: no float64 copy of all S
     # terms, and no cancellation (o_i less the large terms would flip the sign of a rest near 0)
-    others = r.weights.masked_fill(torch.zeros_like(r.blocked).index_fill_(0, torch.tensor(top_idx, dtype=torch.long,
-                                                                                           device=v.device), True), 0.0)
-    rest = to_numpy(others @ v[:, :d])  # [d]
+    if isinstance(r, RowWindow) and top_k:  # row_window's own, from its one pass over v
+        top_idx, rest = list(r.top), (r.rest[:d] if r.rest is not None else torch.zeros(d))
+    else:
+        k = min(top_k, int((~r.blocked).sum()))  # masked keys (weight 0) never make the list
+        rank = r.weights if trace.normalized else r.weights.abs()  # an SSM's weights may be negative: by size
+        top_idx = torch.topk(rank.masked_fill(r.blocked, -float("inf")), k).indices.tolist() if k else []
+        others = r.weights.index_fill(0, torch.tensor(top_idx, dtype=torch.long, device=v.device), 0.0)
+        rest = others @ v[:, :d]  # [d]
+    rest = to_numpy(rest)
+    top = [(j, float(r.weights[j]), to_numpy(v[j])[:d], to_numpy(term(j))[:d]) for j in top_idx]
     return RowView(
         i=i, keys=(c0, c1), scores=to_numpy(r.scores[c0:c1]), scaled=to_numpy(r.scaled[c0:c1]),
         masked=to_numpy(r.masked[c0:c1]), weights=to_numpy(r.weights[c0:c1]), blocked=r.blocked[c0:c1].cpu().numpy(),

@@ -27,11 +27,15 @@ class RowWindow(RowRecord):
 
     keys: int = 0  # keys scored: [0, keys)
     c0: int = 0  # terms cover keys [c0, c0 + len(terms))
+    top: tuple = ()  # the ``top_k`` largest weights' keys, largest first (masked keys never)
+    rest: torch.Tensor | None = None  # [Ev] Σ_j w_ij v_j over every other key (with ``top_k``)
 
 
-def row_window(trace, i: int, index: tuple, c0: int, c1: int) -> RowWindow:
+def row_window(trace, i: int, index: tuple, c0: int, c1: int, top_k: int = 0) -> RowWindow:
     """Query ``i`` of batch/head ``index``: its stages over the keys it may see (and at least up to ``c1``),
     the terms of keys ``[c0, c1)``, and o_i = weights @ v. For plain softmax traces (``AttentionTrace``).
+    With ``top_k``, also the keys of the largest weights and the sum of every other term, in the same
+    pass over v as o_i (v is the largest thing a step reads: 33 MB at S=131,072, E=64).
 
     Example::
 
@@ -53,5 +57,11 @@ def row_window(trace, i: int, index: tuple, c0: int, c1: int) -> RowWindow:
         weights = safe_softmax(masked)
         terms = weights[c0:c1, None] * v[c0:c1]  # [c1 - c0, Ev]
         blocked = blocked_where(mask_row, scores)
-        output = weights @ v  # [Ev]
-    return RowWindow(i, idx, q, scores, scaled, masked, blocked, weights, terms, output, keys=keys, c0=c0)
+        n = min(top_k, int((~blocked).sum())) if top_k else 0  # masked keys (weight 0) never make the list
+        top = torch.topk(weights.masked_fill(blocked, float("-inf")), n).indices if n else None
+        if top is None:
+            output, rest = weights @ v, None  # [Ev]
+        else:  # o_i and the other terms' sum as one product: the listed keys' weights zeroed in the second row
+            output, rest = torch.stack([weights, weights.index_fill(0, top, 0.0)]) @ v  # [2, keys] @ [keys, Ev]
+    return RowWindow(i, idx, q, scores, scaled, masked, blocked, weights, terms, output, keys=keys, c0=c0,
+                     top=() if top is None else tuple(top.tolist()), rest=rest)
