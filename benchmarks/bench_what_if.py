@@ -4,7 +4,10 @@ the edited calls' traces finished) against one capture of the same run (``with c
 * Recurrent net: an embedding, ``nn.LSTM(64, 256)`` (or ``nn.GRU``) and a linear head, batch 8, T steps;
   ``Edit.state`` at step t (t = T/4, T/2, 3T/4) setting the whole state, or h only (an LSTM's c kept), and
   ``Edit.gate`` of f at step t. Goal: about (T − t)/T of a capture, the edited module restarting from the
-  recorded state at t (the embedding and head run whole, as the model does).
+  recorded state at t (the embedding and head run whole, as the model does). An LSTM edit that keeps c_t, or
+  forces a gate at t, first needs c_t (c_{t-1}), which the fused kernel does not return: it is replayed from the
+  gates of steps 0..t, the same products the kernel computes, so on CPU those rows sit near 1× whatever t (on a
+  GPU the replay is one batched product). The after trace replays nothing until its gates or cells are read.
 * Attention: Hugging Face ``GPT2Model`` (n_layer=4, n_head=8, n_embd=256, sdpa), T tokens; ``Edit.head`` cutting
   one head of layer 1 at every query. Goal: ≤ 1.2× one capture.
 * Decode (``decode_rows``): the shipped tiny GPT (5-token prompt, T = 48 ticks) and a tiny random Hugging Face
@@ -12,7 +15,8 @@ the edited calls' traces finished) against one capture of the same run (``with c
   about (T − t)/T, the edited decode restarting from the baseline's cache copied after tick t − 1.
 
 Both are timed side by side in one run (``common.side_by_side``, medians, CPU time with one torch thread so a
-busy machine disturbs it less). ``what_if`` itself is one capture plus ``run_edited``; its ratio is printed too.
+busy machine disturbs it less). ``what_if`` itself is one capture (the baseline, which ``before_output`` needs whole)
+plus ``run_edited``, so its ratio is 1 + the edited run's; it is printed too.
 Usage: ``python benchmarks/bench_what_if.py [--quick] [--repeats N]``; the load (``uptime``) is printed beside.
 """
 from __future__ import annotations
@@ -70,7 +74,7 @@ def recurrent_rows(T, repeats):
             for frac in (0.25, 0.5, 0.75):
                 t = int(T * frac)
                 edits = [Edit.state("lstm", t, 0.0)]
-                if rnn is nn.LSTM:  # c kept: c_t comes from a replay of steps 0..t; a gate: the same, plus one step
+                if rnn is nn.LSTM:  # c kept: c_t is replayed from the gates of steps 0..t; a gate: c_{t-1}, one step
                     edits += [Edit.state("lstm", t, (0.0, None)), Edit.gate("lstm", "f", t, 1.0)]
                 for edit in edits:
                     edited, whole, cap = timed(model, run, [edit], repeats)
