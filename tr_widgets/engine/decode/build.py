@@ -31,7 +31,7 @@ from torch import nn
 from ..capture import capture
 from ..errors import describe, fail
 from .recording import Recording, labels_for
-from .states import CACHE_ARGS, cache_layer_bytes, split_traces
+from .states import CACHE_ARGS, cache_layer_bytes, kept_cache, split_traces, takes_positions
 from .trace import DecodeTrace
 
 
@@ -246,7 +246,8 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
     was_training = model.training
     model.eval()
     rec, extra, arg = Recording(), _forward_options(model), cache_arg(model)
-    seq, past, feed, start, steer = ids, None, ids, 0, STEER.get()
+    own, at = kept_cache(model) if use_cache else None, takes_positions(model)  # (states.py)
+    seq, past, feed, start, steer = ids, own, ids, 0, STEER.get()
     try:
         if steer is not None:
             start, seq, past, feed = steer.begin(model, ids, tokenizer, (max_new_tokens, use_cache, sample, seed,
@@ -256,7 +257,8 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache
                 sync(device)
                 t0 = time.perf_counter()
-                out = model(feed, use_cache=use_cache, **{arg: past}, **extra)
+                out = model(feed, use_cache=use_cache, **{arg: past}, **extra,
+                            **({"position_ids": torch.arange(P, seq.shape[1], device=device)[None]} if at else {}))
                 logits = _logits(model, out)[:, -1, :].float()  # [1, V]
                 probs = torch.softmax(logits / temperature, dim=-1)  # [1, V]
                 top_p, top_i = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [1, k]
@@ -268,7 +270,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 rec.chosen.append(nxt[0, 0])
                 rec.top_p.append(top_p[0])
                 rec.top_i.append(top_i[0])
-                past = returned_cache(out, arg) if use_cache else None
+                past = (returned_cache(out, arg) if own is None else own) if use_cache else None
                 rec.cache_bytes.append(cache_layer_bytes(past))  # measured on the cache the model keeps
                 seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
                 feed = nxt if use_cache else seq

@@ -12,6 +12,9 @@ tensors instead. Nothing here synchronises with the device: only shapes and dtyp
 """
 from __future__ import annotations
 
+import inspect
+import sys
+
 import torch
 
 from ..state import StateTrace
@@ -29,6 +32,50 @@ def split_traces(traces: list) -> tuple[list, list]:
     """
     attn = [(m, t) for m, t in traces if not isinstance(t, StateTrace)]
     return attn, [(m, t) for m, t in traces if isinstance(t, StateTrace)]
+
+
+def _params(model) -> dict:
+    try:
+        return inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+def takes_positions(model) -> bool:
+    """Whether the model's forward takes ``position_ids``: decode then passes each tick's positions itself, so a
+    model whose cache counts no tokens (RecurrentGemma: RG-LRU state on its modules) still places the new one.
+
+    Example::
+
+        class LM(nn.Module):
+            def forward(self, input_ids, position_ids=None, cache=None, use_cache=False): ...
+        takes_positions(LM()) == True       # GPT2LMHeadModel too; MambaForCausalLM takes none
+    """
+    return "position_ids" in _params(model)
+
+
+def kept_cache(model):
+    """A fresh cache for decode to pass in at every tick, for a model whose forward returns none (its output type,
+    read from the signature, has no cache field: RecurrentGemma keeps its attention's keys and values in the
+    cache object it is given): transformers' ``DynamicCache`` of the model's config. None for every other model.
+
+    Example::
+
+        kept_cache(GPT2LMHeadModel(GPT2Config())) is None    # it returns its cache (.past_key_values)
+        type(kept_cache(RecurrentGemmaForCausalLM(cfg))).__name__ == "DynamicCache"
+    """
+    try:
+        out = inspect.signature(model.forward).return_annotation
+    except (TypeError, ValueError):
+        return None
+    if isinstance(out, str):  # postponed annotations: the name in the forward's module
+        out = getattr(sys.modules.get(getattr(model.forward, "__module__", "") or ""), out, None)
+    fields = getattr(out, "__dataclass_fields__", None)
+    if fields is None or "logits" not in fields or any(n in fields for n in CACHE_ARGS):
+        return None
+    cls = getattr(sys.modules.get("transformers"), "DynamicCache", None)
+    config = getattr(model, "config", None)
+    return None if cls is None or config is None else cls(config=config)
 
 
 def _nbytes(obj) -> int:
