@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
+import time
 
 import torch
 
@@ -55,7 +56,7 @@ def mixer(family: str, s: dict):
     return model.blocks[0].attention if family == "rwkv" else model.layers[0].mixer
 
 
-def measure(family: str, size: str, repeats: int) -> dict:
+def measure(family: str, size: str, repeats: int, clock=time.perf_counter) -> dict:
     s = SIZES[size]
     mod = mixer(family, s)
     hidden = torch.randn(s["B"], s["T"], s["hidden"])
@@ -86,7 +87,7 @@ def measure(family: str, size: str, repeats: int) -> dict:
     fns = {"forward": forward, "build": build, "build_all": build_all, "touch": first_touch}
     if size == "tiny":
         fns["one_by_one"] = one_by_one
-    times = side_by_side(fns, repeats=repeats, warmup=1)
+    times = side_by_side(fns, repeats=repeats, warmup=1, clock=clock)
     inputs = sum(v.numel() * v.element_size() for v in t.inputs.values())
     ckpts = sum(c.numel() * c.element_size() for c in t.checkpoints)
     return dict(family=family, size=size, T=len(t), every=t.every, times=times, inputs=inputs, ckpts=ckpts,
@@ -106,8 +107,10 @@ def main(argv=None) -> list[dict]:
     import transformers
 
     transformers.logging.set_verbosity_error()
-    results = [measure(f, z, a.repeats) for z in a.sizes.split(",") for f in a.families.split(",")]
-    print(f"CPU, torch {torch.__version__}, transformers {transformers.__version__}, threads={torch.get_num_threads()}")
+    clock = time.process_time if torch.get_num_threads() == 1 else time.perf_counter  # CPU time: a busy machine
+    results = [measure(f, z, a.repeats, clock) for z in a.sizes.split(",") for f in a.families.split(",")]
+    print(f"CPU, torch {torch.__version__}, transformers {transformers.__version__}, threads={torch.get_num_threads()}, "
+          f"clock={clock.__name__}, load {open('/proc/loadavg').read().split()[0] if pathlib.Path('/proc/loadavg').exists() else '?'}")
     rows = []
     for r in results:
         tm = r["times"]
