@@ -130,8 +130,9 @@ def decode_rows(T_gpt, T_mamba, repeats):
                               "edited": lambda: run_edited(model, run, before, edits, steer),
                               "what_if": lambda: what_if(model, run, *edits)},
                              repeats=repeats, warmup=1, clock=time.process_time)
-            rows.append((f"{name} decode T={T}", repr(edits[0]), f"{(T - t) / T:.2f}", f"{s['edited'] / s['decode']:.2f}",
-                         f"{s['edited'] / s['capture']:.2f}", f"{s['what_if'] / s['decode']:.2f}",
+            rows.append((f"{name} decode T={T}", repr(edits[0]), f"{(T - t) / T:.2f}",
+                         f"{s['edited'] / s['decode']:.2f}", f"{s['edited'] / s['capture']:.2f}",
+                         f"{s['what_if'] / s['decode']:.2f}",
                          f"{s['decode'] * 1e3:.0f}"))
     return rows
 

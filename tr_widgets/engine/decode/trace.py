@@ -89,7 +89,7 @@ class DecodeTrace(Saveable):
     state_layer_names: list = field(default_factory=list)  # the state mixers, in call order
     state_traces: list = field(default_factory=list, repr=False)  # [tick][state layer] StateTrace of that call
     cache_bytes: list = field(default_factory=list, repr=False)  # [tick] (kv bytes per layer, state bytes per layer)
-    forced: list = field(default_factory=list)  # [(tick, id)]: fed an edited token (what_if's Edit.token), not tick − 1's
+    forced: list = field(default_factory=list)  # [(tick, id)]: fed an edited token (Edit.token), not tick − 1's
     derived: dict = field(default_factory=dict, repr=False)  # per-layer caches and traces, built on first use
 
     # -- sizes -------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
    anything is installed, so the model is untouched;
 3. the edits are installed on the recorded modules (``apply.Interventions``) and ``run`` runs again under a
    second capture (``after``): the model's own forward with the edits applied. A recurrent module restarts
-   from the recorded state at the first edited step, so only steps from there on run again;
+   from the recorded state at the first edited step, so only steps from there on run again; a decode with a
+   token edit restarts from the cache its baseline copied (``tokens``);
 4. everything installed is removed, whatever happened (the model's hook tables, forwards and weights are
    checked against what they were), and the after-run's trace of each edited call is the one that call really
    computed (``Target.finish``).
@@ -29,8 +30,8 @@ What each recorded kind takes (the table ``targets.TARGETS``):
   (the same result, at full cost). Compare the decodes themselves with ``compare(wi.before_output,
   wi.after_output)``: tokens side by side, and ``cache_delta_norm`` (KV cache / SSM state ‖Δ‖ per tick).
 - Not supported: a token edit at tick 0 (it is fed the whole prompt: decode two prompts and ``compare``); a run
-  making more than one decode; a token edit on a ``generate`` loop of the user's own (only ``tr_widgets.decode``
-  is steered); ``Edit.gate`` inside a decode; head edits on hand-written (eager) attention.
+  making more than one decode (refused: which one is meant?); a token edit on a generation loop of the user's own
+  or Hugging Face ``generate`` (only ``tr_widgets.decode`` is steered: the run is refused as making no decode).
 """
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ from torch import nn
 
 from ..capture import capture
 from ..errors import describe, fail
+from . import tokens
 from .apply import Interventions
 from .compare import Comparison
-from . import tokens
 from .edits import Edit
 from .targets import target_of
 

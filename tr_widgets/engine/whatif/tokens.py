@@ -88,7 +88,8 @@ def token_id(edit, tokenizer, vocab) -> int:
                  "pass one token (e.g. with its leading space for a BPE tokenizer), or its id")
         return int(ids[0])
     if vocab is not None and not 0 <= tok < vocab:
-        fail("token", f"a token id in [0, {vocab - 1}] (the model's vocabulary)", repr(tok), "pass an id the model embeds")
+        fail("token", f"a token id in [0, {vocab - 1}] (the model's vocabulary)", repr(tok),
+             "pass an id the model embeds")
     return int(tok)
 
 
