@@ -58,21 +58,27 @@ def _readout(C, n, m, q, eps):
 def _unrolled(state, inputs):
     """The states after every step of a short run, [B, K, ...] each, without a loop: with F_j = Σ_{l≤j} logσ(f_l),
     m_j = max(F_j + m_0, max_{l≤j} i_l + F_j − F_l) and C_j = e^(F_j + m_0 − m_j) C_0 + Σ_{l≤j} e^(i_l + F_j − F_l − m_j)
-    k_l v_lᵀ (n alike): the stepwise rule, unrolled (K² weights per head: for segments of ⌈√T⌉ steps)."""
+    k_l v_lᵀ (n alike): the stepwise rule, unrolled (K² weights per head: for segments of ⌈√T⌉ steps). Laid out per
+    head ([B, H, ...]) so the writes and the one product per component land where they stay: no permuting copies."""
     C0, n0, m0 = state
     k, v, i = (inputs[n].float() for n in ("k", "v", "i"))
-    cum = F.logsigmoid(inputs["f"].float()).cumsum(1)  # [B, K, H]
-    K = cum.shape[1]
-    later = torch.ones(K, K, dtype=torch.bool, device=cum.device).triu(1)[None, :, :, None]  # l > j
-    g = (i[:, None] + cum[:, :, None] - cum[:, None]).masked_fill(later, float("-inf"))  # [B, j, l, H]
-    start = cum + m0[:, None, :, 0]  # [B, K, H]
-    m = torch.maximum(start, g.amax(2))
-    w = torch.cat([torch.exp(start - m)[:, :, None], torch.exp(g - m[:, :, None])], 2)  # [B, j, 1 + l, H]
+    cum = F.logsigmoid(inputs["f"].float()).cumsum(1).transpose(1, 2)  # [B, H, K]
+    B, K, H, dk = k.shape
+    later = torch.ones(K, K, dtype=torch.bool, device=cum.device).triu(1)  # l > j
+    g = (i.transpose(1, 2)[:, :, None] + cum[..., None] - cum[:, :, None]).masked_fill(later, float("-inf"))  # [B,H,j,l]
+    start = cum + m0[..., 0, None]  # [B, H, K]
+    m = torch.maximum(start, g.amax(-1))
     # the start state is one more "write" (weight e^(F_j + m_0 − m_j)): C and n in one product each
-    kv = torch.cat([C0.flatten(-2)[:, None], (k[..., :, None] * v[..., None, :]).flatten(-2)], 1)  # [B, 1+K, H, x]
-    C = torch.einsum("bjlh,blhx->bjhx", w, kv).unflatten(-1, C0.shape[-2:])
-    n = torch.einsum("bjlh,blhk->bjhk", w, torch.cat([n0[:, None], k], 1))
-    return C, n, m[..., None]  # [B, K, H, dk, dv], [B, K, H, dk], [B, K, H, 1]
+    w = torch.cat([torch.exp(start - m)[..., None], torch.exp(g - m[..., None])], -1)  # [B, H, j, 1 + l]
+    kT = k.transpose(1, 2)  # [B, H, K, dk]
+    kv = torch.empty(B, H, 1 + K, dk, v.shape[-1], dtype=w.dtype, device=w.device)
+    kv[:, :, 0] = C0
+    torch.mul(kT[..., :, None], v.transpose(1, 2)[..., None, :], out=kv[:, :, 1:])  # k_l v_lᵀ
+    C = torch.empty(B, K, H, dk, v.shape[-1], dtype=w.dtype, device=w.device)
+    torch.matmul(w, kv.flatten(-2), out=C.flatten(-2).transpose(1, 2))  # written in place, [B, K, H, ·] order
+    n = torch.empty(B, K, H, dk, dtype=w.dtype, device=w.device)
+    torch.matmul(w, torch.cat([n0[:, :, None].float(), kT], 2), out=n.transpose(1, 2))
+    return C, n, m.transpose(1, 2)[..., None]  # [B, K, H, dk, dv], [B, K, H, dk], [B, K, H, 1]
 
 
 class MlstmKind(StateKind):
@@ -163,23 +169,29 @@ class MlstmKind(StateKind):
         return state, None
 
     def checkpoints(self, inputs, c, every, initial):
-        """Each segment in closed form, then a loop over the ⌊T / every⌋ segments: with F_j the segment's summed
-        logσ(f) up to j, token j weighs g_j = i_j + F_e − F_j at the end, m_e = max(F_e + m_0, max_j g_j), and
-        C_e = e^(F_e + m_0 − m_e) C_0 + Σ_j e^(g_j − m_e) k_j v_jᵀ (n alike): the stepwise rule unrolled."""
-        C, nv, m = initial
-        n = inputs["k"].shape[1] // every
-        seg = lambda x: x[:, : n * every].float().unflatten(1, (n, every))  # noqa: E731  [B, n, e, ...]
-        k, v, logf = seg(inputs["k"]), seg(inputs["v"]), F.logsigmoid(seg(inputs["f"]))  # logf [B, n, e, H]
-        cum = logf.cumsum(2)
-        g = seg(inputs["i"]) + cum[:, :, -1:] - cum  # [B, n, e, H]
-        kept = [(C, nv, m)]
-        for s in range(n):
-            m_new = torch.maximum(cum[:, s, -1, :, None] + m, g[:, s].amax(1)[..., None])  # [B, H, 1]
-            decay, w = torch.exp(cum[:, s, -1, :, None] + m - m_new), torch.exp(g[:, s] - m_new[..., 0][:, None])
-            C = decay[..., None] * C + torch.einsum("bjh,bjhk,bjhv->bhkv", w, k[:, s], v[:, s])
-            nv, m = decay * nv + torch.einsum("bjh,bjhk->bhk", w, k[:, s]), m_new
-            kept.append((C, nv, m))
-        return [torch.stack(parts) for parts in zip(*kept)]  # per component [n + 1, B, ...]
+        """Every segment end at once, the stepwise rule unrolled twice. In a segment, token j weighs g_j = i_j + F_e −
+        F_j at its end (F: the summed logσ(f)); each segment's writes, scaled by e^(−max_j g_j), are one einsum for
+        all segments. Across segments, with P_s the summed F of segments 1..s and entry 0 the start (C_0 at scale
+        m_0): m_s = P_s + max_{r≤s}(top_r − P_r) (a cumulative max) and C_s = Σ_{r≤s} e^(top_r + P_s − P_r − m_s) Ŵ_r
+        (n alike): no loop over segments."""
+        C0, n0, m0 = initial
+        S = inputs["k"].shape[1] // every
+        seg = lambda x: x[:, : S * every].float().unflatten(1, (S, every))  # noqa: E731  [B, S, e, ...]
+        k, v, cum = seg(inputs["k"]), seg(inputs["v"]), F.logsigmoid(seg(inputs["f"])).cumsum(2)  # cum [B, S, e, H]
+        g = seg(inputs["i"]) + cum[:, :, -1:] - cum  # [B, S, e, H]
+        top = g.amax(2)  # [B, S, H]: each segment's scale
+        w = torch.exp(g - top[:, :, None])
+        writes_C = torch.einsum("bsjh,bsjhk,bsjhv->bshkv", w, k, v)  # [B, S, H, dk, dv]
+        writes_n = torch.einsum("bsjh,bsjhk->bshk", w, k)
+        P = F.pad(cum[:, :, -1].cumsum(1), (0, 0, 1, 0))  # [B, S+1, H]; P_0 = 0
+        top = torch.cat([m0[:, None, :, 0].float(), top], 1)  # [B, S+1, H]; entry 0: the start state
+        m = P + torch.cummax(top - P, dim=1).values  # [B, S+1, H]
+        later = torch.ones(S + 1, S + 1, dtype=torch.bool, device=m.device).triu(1)[None, :, :, None]  # r > s
+        lw = (top[:, None] + P[:, :, None] - P[:, None] - m[:, :, None]).masked_fill(later, float("-inf"))
+        weight = torch.exp(lw)  # [B, s, r, H]
+        C = torch.einsum("bsrh,brhx->sbhx", weight, torch.cat([C0.float()[:, None], writes_C], 1).flatten(-2))
+        n = torch.einsum("bsrh,brhk->sbhk", weight, torch.cat([n0.float()[:, None], writes_n], 1))
+        return [C.unflatten(-1, C0.shape[-2:]).contiguous(), n.contiguous(), m.transpose(0, 1)[..., None].contiguous()]
 
     def readout(self, start, states, inputs, c):
         C, n, m = states
