@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import check_budget
-from .stages import apply_mask
 from .trace import AttentionTrace
 
 NEG_INF = float("-inf")
@@ -187,8 +186,8 @@ class _Band:
                 s = (s.masked_fill(~mask, NEG_INF) if mask.dtype == torch.bool else s + mask * LOG2E).float()
             peak = _block_max(s, self.fc)  # [n, g]
             top = peak.amax(-1, keepdim=True)  # [n, 1]: each row's largest score in the chunk
-            if bool((top.abs() <= SHIFT_FREE).all()):  # 2^s neither overflows nor loses a term that counts:
-                lse = s.exp2_().sum(-1, keepdim=True).log2_()  # no pass to subtract the rows' maxima
+            if s.device.type == "cpu" and bool((top.abs() <= SHIFT_FREE).all()):  # (no sync on a GPU) 2^s
+                lse = s.exp2_().sum(-1, keepdim=True).log2_()  # neither overflows nor loses a term: no shift pass
             else:
                 top = top.masked_fill_(torch.isneginf(top), 0.0)  # a row masked here: 2^-inf = 0, log2 -inf
                 lse = s.sub_(top).exp2_().sum(-1, keepdim=True).log2_().add_(top)  # [n, 1]

@@ -41,7 +41,7 @@ def _masked(trace, idx: tuple, q2: torch.Tensor, r0: int, r1: int, a: int, b: in
 def _log2_sum(s: torch.Tensor) -> torch.Tensor:
     """log2 Σ_j 2^(s_ij) of each row of ``s [n, c]`` (overwritten), ``[n, 1]``; -inf for a fully masked row."""
     top = s.amax(-1, keepdim=True)  # [n, 1]
-    if bool((top.abs() <= SHIFT_FREE).all()):  # no overflow, no term that counts lost: no shift pass
+    if s.device.type == "cpu" and bool((top.abs() <= SHIFT_FREE).all()):  # no overflow, no term lost: no shift
         return s.exp2_().sum(-1, keepdim=True).log2_()
     top = top.masked_fill_(torch.isneginf(top), 0.0)  # a row masked here: 2^-inf = 0, its log2 -inf
     return s.sub_(top).exp2_().sum(-1, keepdim=True).log2_().add_(top)
