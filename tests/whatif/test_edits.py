@@ -87,10 +87,10 @@ def test_kinds_that_cannot_take_an_edit_say_so():
     rnn = nn.RNN(3, 4)
     with pytest.raises(TraceInputError, match=r"^gate: expected one of the gates .* \[\].*edit its state instead"):
         what_if(rnn, lambda: rnn(x), Edit.gate("RNN", "a", 1, 0.0))
-    scratch = LSTMScratch(3, 4)  # a loop of tensor operations inside one forward: no call to change
+    scratch = LSTMScratch(3, 4)  # a loop of tensor operations inside one forward: H and C, not h
     xs = torch.randn(5, 2, 3)
-    with pytest.raises(TraceInputError, match="^name: expected a recurrence whose step is a module called once"):
-        what_if(scratch, lambda: scratch(xs), Edit.state(type(scratch).__name__, 2, 0.0))
+    with pytest.raises(TraceInputError, match="^gate: expected a variable the loop of 'LSTMScratch' assigns"):
+        what_if(scratch, lambda: scratch(xs), Edit.gate(type(scratch).__name__, "h", 2, 0.0))
 
 
 @pytest.mark.filterwarnings("ignore:capture. nothing was recorded")

@@ -21,6 +21,14 @@ def _parts(x) -> tuple:
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+def _forced(name, r, forced: dict):
+    """``r`` (an op's result, assigned to ``name``: a variable or a tuple of them) with the forced ones in."""
+    if isinstance(name, str):
+        return forced.get(name, r)
+    parts = tuple(forced.get(n, p) for n, p in zip(name, _parts(r)))
+    return type(r)(parts) if isinstance(r, (tuple, list)) else parts
+
+
 class StepReplay:
     """Called by ``LoopTrace.quantities``: ``replay(trace, t, values)`` -> step t's values, none dropped.
 
@@ -49,6 +57,19 @@ class StepReplay:
             else:
                 self.fresh_ids[id(template[p].tensors_in()[k])] = i  # read at every slot that reads it
         self.cache: dict = {}
+        self.forced: dict = {}  # step -> {variable: the tensor the step went on with} (a what-if's edits)
+
+    def forcing(self, forced: dict) -> "StepReplay":
+        """This replay for a run whose code was handed other values at some steps (``whatif.inline``):
+        ``forced[t][name]`` stands for the result of the op assigning ``name`` at step t, so the ops after it
+        (and the state check) see what the run saw.
+
+        Example: ``StepReplay([], [], [], {}, False, "scan").forcing({3: {"h": torch.ones(2)}}).forced[3]["h"].sum() == 2``
+        """
+        other = StepReplay.__new__(StepReplay)
+        other.__dict__.update(self.__dict__)
+        other.cache, other.forced = {}, forced
+        return other
 
     def __call__(self, trace, t: int, values: tuple) -> tuple:
         if not any(v is DROPPED for v in values):
@@ -73,6 +94,8 @@ class StepReplay:
                 else:
                     args, kwargs = self._arguments(p, op, env, s_in, x)
                     r = op.func(*args, **kwargs)
+                if t in self.forced and op.name:
+                    r = _forced(op.name, r, self.forced[t])
                 for old, new in zip(_parts(op.out), _parts(r)):
                     env[id(old)] = new
                 results.append(r)

@@ -1,19 +1,19 @@
-"""State edits on a hand-written recurrence recorded as a LoopTrace.
+"""Edits on a hand-written recurrence recorded as a LoopTrace.
 
 A module of the user's own called once per step (``form="module"``: d2l's cell, a ``Cell`` whose output is
 fed back with a fresh input) carries its state through its output, so the state carried out of step t is
 what call t returns: its forward is replaced for the run by the module's own forward, whose output at call
-t is edited. A loop of tensor operations inside one forward (``form="ops"``) has no call to change from
-outside: it is refused with a Fix (move the step into a module called once per step).
+t is edited (state edits; a quantity inside the cell is not editable yet: refused with a Fix). A loop of
+tensor operations inside one forward (``form="ops"``) takes state and gate edits (any variable its step
+assigns), written right after the statement that assigns it (``inline``).
 """
 from __future__ import annotations
 
 import torch
 
 from ..errors import fail
+from . import inline
 from .edits import new_state
-
-EDITABLE = {"module": True, "ops": False}  # per form of LoopTrace: can its carried state be changed from outside
 
 
 def check(edits, trace) -> None:
@@ -21,16 +21,29 @@ def check(edits, trace) -> None:
 
     Example: ``check([Edit.state("Cell", 2, 0.0)], loop_tr) is None  # a cell called once per step``
     """
-    if not EDITABLE.get(trace.form, False):
-        fail("name", "a recurrence whose step is a module called once per step (its state is that call's "
-             "output)", f"{trace.name!r}, a loop of tensor operations inside one forward",
-             "move the loop's body into a module (a cell) called once per step, then edit that module's name")
+    if trace.form == "ops":
+        inline.check(edits, trace)
+        return
+    gate = next((e for e in edits if e.kind == "gate"), None)
+    if gate is not None:
+        fail("edits", "state edits on a cell called once per step (its output, the state it carries)",
+             f"{gate!r} on {trace.name!r}, a module called once per step",
+             "edit the state it returns (Edit.state), or write the loop inside one forward to edit a quantity of it")
     T = len(trace)
     for e in edits:
         s = e.steps[0]
         if not -T <= s < T:
             fail("step", f"a step in [0, {T - 1}] of {trace.name!r}", repr(s), f"pick a recorded step (T = {T})")
         new_state(e.value, trace.states[s], "value")
+
+
+def finish(after, installed, edits):
+    """The after-run's trace of the loop: a loop inside a forward re-derives its steps with the edits in
+    (``inline.finish``); a cell's is the one the run recorded.
+
+    Example: ``finish(loop_tr, None, []) is loop_tr  # a cell called once per step: its trace as recorded``
+    """
+    return inline.finish(after, installed, edits)
 
 
 def install(iv, module, trace, edits) -> None:
@@ -47,6 +60,8 @@ def install(iv, module, trace, edits) -> None:
             h0 = cell(torch.ones(3, 3), torch.zeros(3, 2))  # call 0: its output, the state carried, is edited
         float(h0.abs().sum()) == 0.0
     """
+    if trace.form == "ops":
+        return inline.install(iv, module, trace, edits)
     forward = _LoopForward(module, trace, {e.steps[0] % len(trace): e.value for e in edits})
     iv.override(module, forward)
     return forward

@@ -16,9 +16,10 @@ What each recorded kind takes (the table ``targets.TARGETS``):
 - RecurrentTrace (nn.RNN/LSTM/GRU called once over the sequence, one layer, one direction; their cells called
   per step): ``Edit.state`` (h, or an LSTM's (h, c)) and ``Edit.gate`` (the spec's gates: LSTM i/f/g/o, GRU
   r/z/n; an RNN has none). Multi-layer, bidirectional, projected and packed modules are refused.
-- LoopTrace of a module called once per step: ``Edit.state`` (its output, the state it carries). A loop of
-  tensor operations inside one forward is refused (no call to change from outside); named quantities of a
-  hand-written step are not editable yet.
+- LoopTrace of a module called once per step: ``Edit.state`` (its output, the state it carries); a quantity
+  inside such a cell is refused with a Fix. A loop of tensor operations inside one forward (d2l's scratch
+  models): ``Edit.state`` and ``Edit.gate`` on any variable its step assigns (``F``, ``C_tilde``), written right
+  after the statement that assigns it (``inline``; the op recorder stays on for every step of the edited run).
 - AttentionTrace (SDPA calls, Hugging Face sdpa attention, nn.MultiheadAttention, inside a decode too: one name
   per tick): ``Edit.head``. Hand-written (eager) attention is not editable yet.
 - StateTrace (Mamba, Mamba-2, RWKV, Gated DeltaNet mixers): ``Edit.state`` of a call's last step, written into

@@ -60,7 +60,8 @@ TARGETS: dict[type, Target] = {
     RecurrentTrace: Target(("state", "gate"), recurrent.check,
                            lambda iv, m, tr, edits, call: recurrent.install(iv, m, tr, edits),
                            lambda after, installed, edits: recurrent.finish(after, installed)),
-    LoopTrace: Target(("state",), loops.check, lambda iv, m, tr, edits, call: loops.install(iv, m, tr, edits)),
+    LoopTrace: Target(("state", "gate"), loops.check, lambda iv, m, tr, edits, call: loops.install(iv, m, tr, edits),
+                      loops.finish),
     AttentionTrace: Target(("head",), heads.check, _install_heads,
                            heads.finish, once=False),
     StateTrace: Target(("state",), states.check, states.install, once=False),
@@ -72,7 +73,7 @@ WHAT = {"state": "a state", "gate": "a gate", "head": "an attention head"}
 def target_of(trace, edit=None) -> Target:
     """The Target of ``trace``'s type (its MRO), or one TraceInputError saying what can be edited.
 
-    Example: ``(target_of(at).kinds, target_of(loop_tr).kinds) == (("head",), ("state",))``
+    Example: ``(target_of(at).kinds, target_of(loop_tr).kinds) == (("head",), ("state", "gate"))``
     """
     found = next((TARGETS[t] for t in type(trace).__mro__ if t in TARGETS), None)
     kinds = [] if found is None else list(found.kinds)
