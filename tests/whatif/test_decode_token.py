@@ -137,3 +137,38 @@ def test_the_kv_cache_parts_at_the_edited_token_and_keeps_it_as_its_own_row():
     by_hand = torch.linalg.vector_norm((k_a - k_b)[..., edited, :].double())
     assert by_hand <= rows[edited]  # layer 0's keys are part of the row's ‖Δ‖
     assert cmp.tokens_part_at() == 1  # tick 1's token is the one replaced (tick 2 is fed it)
+
+
+def hf_model(family):
+    tf = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    if family == "gpt2":
+        cfg = tf.GPT2Config(vocab_size=64, n_embd=32, n_layer=2, n_head=2, n_positions=64)
+        return tf.GPT2LMHeadModel(cfg).eval()
+    cfg = tf.LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    return tf.LlamaForCausalLM(cfg).eval()
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_a_hugging_face_decode_restarts_from_its_copied_cache_and_equals_its_own_cache_path(family):
+    lm = hf_model(family)
+    ids = torch.randint(0, 64, (1, 5), generator=torch.Generator().manual_seed(1))
+    found = footprint(lm)
+    calls, handle = counted(lm)
+    try:
+        wi = what_if(lm, lambda: tr_widgets.decode(lm, ids, N), Edit.token(3, 11))
+    finally:
+        handle.remove()
+    assert len(calls) == N + (N - 3)  # the DynamicCache copied after tick 2: ticks 3.. only
+    chosen, probs, past, _ = by_hand(lm, ids, N, {3: 11})
+    after = wi.after_output
+    assert after.new_ids == chosen
+    # decode asks for the last position's logits only (logits_to_keep=1): the head's product may differ in a last bit
+    torch.testing.assert_close([tk.topk_probs for tk in after.ticks], probs, atol=1e-6, rtol=0)
+    for layer in range(after.num_layers):  # the grown cache, bit for bit (its kv heads repeated as attention reads them)
+        k, v = past.layers[layer].keys, past.layers[layer].values  # [B, kv heads, S, E]
+        at = after.attention(N - 1, layer)
+        group = at.k.shape[1] // k.shape[1]
+        assert torch.equal(at.k, k.repeat_interleave(group, dim=1)) and torch.equal(at.v, v.repeat_interleave(group, 1))
+    assert footprint(lm) == found

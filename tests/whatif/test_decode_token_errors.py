@@ -84,3 +84,18 @@ def test_a_model_keeping_state_on_its_modules_decodes_again_from_tick_0():
         handle.remove()
     assert len(calls) == 2 * N and wi.after_output.new_ids[1] == tok.encode("dog")[0]
     assert repr(Edit.token(2, "dog")) == "Edit.token(2, 'dog')"
+
+
+def test_cache_deltas_name_what_they_need():
+    model, tok = tr_widgets.load_tiny()
+    d1, d2 = (tr_widgets.decode(model, p, 3, tokenizer=tok) for p in ("The cat", "The dog"))
+    lstm, _ = lstm_run()
+    cmp = tr_widgets.compare(d1, d2)
+    for call, arg in ((lambda: cmp.cache_delta_norm("state"), "kind"), (lambda: cmp.cache_delta_norm("v"), "kind"),
+                      (lambda: cmp.kv_delta_by_position(3), "tick"),
+                      (lambda: tr_widgets.compare(tr_widgets.trace_recurrent(lstm, torch.randn(6, 1, 3)),
+                                                  tr_widgets.trace_recurrent(lstm, torch.randn(6, 1, 3))
+                                                  ).cache_delta_norm(), "name")):
+        with pytest.raises(TraceInputError) as err:
+            call()
+        assert str(err.value).startswith(f"{arg}: expected") and "Fix:" in str(err.value)
