@@ -28,6 +28,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable
 
 import torch.nn.functional as F
@@ -182,16 +183,16 @@ def _model_refs(modules) -> list:
     originals = {id(p.original): p for p in PATCHES}
     found, seen_ns, seen_cls = [], set(), set()
 
-    def scan(d, owner):
-        if type(d) is dict or isinstance(d, dict):
+    def scan(d, owner, private=None):  # names starting with ``private`` are left alone
+        if isinstance(d, (dict, MappingProxyType)):  # a namespace, or a class's vars
             for k, v in list(d.items()):
-                p = originals.get(id(v))
-                if p is not None and p.original is v:
+                p = originals.get(id(v))  # the name is checked on a hit only: most names hold nothing watched
+                if p is not None and p.original is v and not (private and isinstance(k, str) and k.startswith(private)):
                     found.append((owner, k, p))
     for m in modules:
         d = getattr(m, "__dict__", None)
         if d:
-            scan({k: v for k, v in d.items() if not k.startswith("_")}, m)
+            scan(d, m, "_")
         cls = type(m)
         if cls in seen_cls:
             continue
@@ -199,7 +200,7 @@ def _model_refs(modules) -> list:
         for c in cls.__mro__:
             if c.__module__.startswith("torch.") or c is object:
                 continue
-            scan({k: v for k, v in vars(c).items() if not k.startswith("__")}, c)
+            scan(vars(c), c, "__")
             fwd = vars(c).get("forward")
             g = getattr(fwd, "__globals__", None)
             if g is not None and id(g) not in seen_ns:
