@@ -172,3 +172,21 @@ def test_a_hugging_face_decode_restarts_from_its_copied_cache_and_equals_its_own
         group = at.k.shape[1] // k.shape[1]
         assert torch.equal(at.k, k.repeat_interleave(group, dim=1)) and torch.equal(at.v, v.repeat_interleave(group, 1))
     assert footprint(lm) == found
+
+
+@pytest.mark.parametrize("family", ["recurrent_gemma", "lfm2"])
+def test_a_token_edit_on_a_hybrid_decode_agrees_cached_and_recomputed(family):
+    """RecurrentGemma keeps its RG-LRU state on its modules and decode passes it a cache of its own: decoded again
+    from tick 0 with that cache; LFM2 keeps its conv state in the cache: restarted from the copy."""
+    pytest.importorskip("transformers")
+    from tests.decode.test_decode_families import _causal_lm
+
+    lm = _causal_lm(family)
+    ids = torch.randint(3, 64, (1, 4), generator=torch.Generator().manual_seed(1))
+    runs = {c: (lambda c=c: tr_widgets.decode(lm, ids, N, use_cache=c)) for c in (True, False)}
+    base = runs[True]()
+    edit = Edit.token(2, (base.new_ids[1] + 7) % 64)
+    cached, fresh = (what_if(lm, runs[c], edit).after_output for c in (True, False))
+    assert cached.new_ids == fresh.new_ids and cached.new_ids[1] == edit.value
+    torch.testing.assert_close(torch.tensor([tk.topk_probs for tk in cached.ticks]),
+                               torch.tensor([tk.topk_probs for tk in fresh.ticks]), atol=1e-5, rtol=1e-4)

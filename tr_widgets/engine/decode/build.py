@@ -249,9 +249,10 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
     own, at = kept_cache(model) if use_cache else None, takes_positions(model)  # (states.py)
     seq, past, feed, start, steer = ids, own, ids, 0, STEER.get()
     try:
-        if steer is not None:
+        if steer is not None:  # a what-if's Edit.token: maybe a restart from a copied cache (whatif/tokens.py)
             start, seq, past, feed = steer.begin(model, ids, tokenizer, (max_new_tokens, use_cache, sample, seed,
-                                                                         temperature, top_k), rec, gen)
+                                                                         temperature, top_k), rec, gen, past)
+            own = past if own is not None else None  # a cache of decode's own: the one it (re)starts from
         with torch.no_grad(), capture(model, merge_cells=False) as cap:  # no loops of module calls: not decode's
             for t in range(start, max_new_tokens):
                 P = seq.shape[1] - feed.shape[1]  # positions reused from the cache

@@ -114,7 +114,7 @@ class Steer:
         self.key, self.use_cache, self.ran = None, True, False  # ran: a baseline ran with it (``steering``)
 
     # -- the decode's calls --------------------------------------------------------------------
-    def begin(self, model, ids, tokenizer, opts, rec, gen):
+    def begin(self, model, ids, tokenizer, opts, rec, gen, past=None):
         key = (id(model), tuple(ids[0].tolist()), opts)
         self.decodes.append((opts[0], tokenizer, _vocab(model)))
         self.key, self.use_cache = key, opts[1]
@@ -122,7 +122,7 @@ class Steer:
             self.ids = self.check()  # no recorded baseline: checked now, against this decode
         r = self.resume
         if self.mode != "edit" or not self.cheap or r is None or r.key != key or len(self.decodes) > 1:
-            return 0, ids, None, ids
+            return 0, ids, past, ids  # decoded from tick 0, with the cache decode starts from (its own, or None)
         rec.__dict__.update(_copy(r.rec))
         if gen is not None and r.gen is not None:
             gen.set_state(r.gen)
