@@ -11,9 +11,13 @@ same machinery as ``capture(model)``), drained after each tick: any model whose 
 Hugging Face causal LMs with sdpa or eager attention; dense, sliding-window and grouped-query caches).
 The cache goes back in under the name the model's forward takes (``cache`` in transformers 5.25, which
 deprecates ``past_key_values`` / ``cache_params``; those older names where a forward still has them,
-``state`` for RWKV), and is read back from the output under the same name (:func:`returned_cache`). State-space and linear-attention mixers are recorded by the same capture as StateTraces, one per
-layer per tick, each continuing the state the cache carried from the tick before (``states.py``). Nothing is synchronised with the device inside a tick
-except the clock on CUDA; token ids and probabilities are read back once, after the last tick.
+``state`` for RWKV), and is read back from the output under the same name (:func:`returned_cache`). A forward
+that takes ``position_ids`` gets each tick's positions; a model whose output returns no cache (RecurrentGemma,
+whose cache counts no tokens) gets one of decode's own, passed in every tick (``states.py``). State-space and
+linear-attention mixers are recorded by the same capture as StateTraces, one per layer per tick, each continuing
+the state the cache carried from the tick before (``states.py``). A tick's SDPA calls are drained as their
+operands, no trace object built (``capture.sdpa.SdpaCall``). Nothing is synchronised with the device inside a
+tick except the clock on CUDA; token ids and probabilities are read back once, after the last tick.
 """
 from __future__ import annotations
 
