@@ -8,7 +8,13 @@ Model: GPT-2-shaped, 4 layers, width 128, 4 heads (built from a config, default 
 
 ``--cpu-time`` times this process's CPU time instead of wall time (steadier on a shared machine). Run it
 with another transformers on the path (e.g. ``PYTHONPATH=<dir with transformers 5.23>``) to compare releases
-side by side: the table's title names the release it ran on.
+side by side: the table's title names the release it ran on. (A transformers installed outside site-packages,
+as ``pip install --target`` does, counts as user code to capture's module-loop finder; decode's capture looks for
+no such loops, so both releases are measured as installed.)
+
+Profile a tick's own work: ``python -c "import cProfile, pstats, time; ..."`` around ``decode`` with
+``cProfile.Profile(time.process_time)``; issue 23's top items were make_trace (torch.broadcast_shapes), the
+hooks' torch._dynamo.disable wrappers, recorder._pre's kind lookups and, on 5.23 from --target, module-loop hooks.
 """
 from __future__ import annotations
 
