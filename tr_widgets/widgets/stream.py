@@ -176,8 +176,10 @@ class FrameStreaming:
         self._known = known
         self.controller.clock.send({"frames": [a, b]}, buffers=[payload])
         self._have.update(range(a, b))
-        if b - a > 1:  # from what the last one weighed
-            self._size_chunks(32, frames.CHUNK_BYTES * (b - a) // max(len(payload), 1))
+        # from what the last one weighed (a frame alone, after a jump, weighs more than one among others: its
+        # bytes leave the size by bytes as it was), and from the frame time just read, so the chunk after a
+        # jump to a costlier region (the end rows of a long trace) is sized for its frames, not the first ones
+        self._size_chunks(32, frames.CHUNK_BYTES * (b - a) // max(len(payload), 1) if b - a > 1 else self._by_bytes)
 
     def _size_chunks(self, most: int, by_bytes: int) -> None:
         """Frames per chunk: about CHUNK_BYTES (``by_bytes`` frames) and drawn within about CHUNK_SECONDS
@@ -185,6 +187,7 @@ class FrameStreaming:
         CHUNK_SECONDS (at 128k tokens a frame scores a whole row). A large frame alone (a moved window) keeps 2:
         one frame a chunk would cost a message on every step."""
         by_time = int(CHUNK_SECONDS / max(self._frame_s, 1e-6))
+        self._by_bytes = by_bytes
         self._chunk = max(1 if by_time < 2 else 2, min(most, by_bytes, by_time))
 
     def _prefetch(self, s: int) -> None:
