@@ -30,7 +30,9 @@ memory budget are reported in ``rec.skipped`` (so in the capture's warning), eac
 """
 from __future__ import annotations
 
+import glob
 import inspect
+import os
 import site
 import sys
 import sysconfig
@@ -51,7 +53,9 @@ _USER_CLASS: dict = {}  # class -> whether it is defined outside installed packa
 
 
 def user_class(cls) -> bool:
-    """Whether ``cls`` is defined in the user's code, not in an installed package (cached per class).
+    """Whether ``cls`` is defined in the user's code, not in an installed package (cached per class): a package
+    in site-packages or the standard library, or one a package installer put elsewhere (``pip install --target``
+    onto ``PYTHONPATH``: its file is listed in the RECORD of a ``*.dist-info`` beside it).
 
     Example::
 
@@ -64,8 +68,31 @@ def user_class(cls) -> bool:
             path = inspect.getsourcefile(cls) or inspect.getfile(cls)
         except (TypeError, OSError):
             path = None  # defined in a notebook cell or exec'd text: the user's
-        hit = _USER_CLASS[cls] = path is None or not path.startswith(_LIBRARY_DIRS)
+        hit = _USER_CLASS[cls] = path is None or not (path.startswith(_LIBRARY_DIRS) or _installed(path))
     return hit
+
+
+_RECORDS: dict = {}  # a sys.path folder -> the files its *.dist-info RECORDs list (relative, "/"-separated)
+
+
+def _installed(path: str) -> bool:
+    """Whether a package installer wrote ``path``: a RECORD in the sys.path folder holding it lists it."""
+    path = os.path.abspath(path)
+    for root in {os.path.abspath(p) for p in sys.path if p}:
+        if not path.startswith(root + os.sep):
+            continue
+        if root not in _RECORDS:
+            files = set()
+            for rec in glob.glob(os.path.join(glob.escape(root), "*.dist-info", "RECORD")):
+                try:
+                    with open(rec, encoding="utf-8") as f:
+                        files.update(line.split(",", 1)[0] for line in f)
+                except OSError:
+                    continue
+            _RECORDS[root] = files
+        if os.path.relpath(path, root).replace(os.sep, "/") in _RECORDS[root]:
+            return True
+    return False
 
 
 class ModuleLoops:
