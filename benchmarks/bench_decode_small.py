@@ -8,9 +8,9 @@ Model: GPT-2-shaped, 4 layers, width 128, 4 heads (built from a config, default 
 
 ``--cpu-time`` times this process's CPU time instead of wall time (steadier on a shared machine). Run it
 with another transformers on the path (e.g. ``PYTHONPATH=<dir with transformers 5.23>``) to compare releases
-side by side: the table's title names the release it ran on. (A transformers installed outside site-packages,
-as ``pip install --target`` does, counts as user code to capture's module-loop finder; decode's capture looks for
-no such loops, so both releases are measured as installed.)
+side by side: the table's title names the release it ran on. (A transformers installed outside site-packages
+with ``pip install --target`` counted as user code to capture's module-loop finder until issue 23; now its
+dist-info RECORD makes it library code, and decode's capture looks for no module loops at all.)
 
 Profile a tick's own work: ``python -c "import cProfile, pstats, time; ..."`` around ``decode`` with
 ``cProfile.Profile(time.process_time)``; issue 23's top items were make_trace (torch.broadcast_shapes), the
