@@ -174,4 +174,11 @@ MESSAGES = {
     "compare.word_i": "i",
     "compare.word_tick": "tick",
     "compare.scale_runs": "both runs",
+    "compare.cache_title_kv": "‖Δ‖ of the KV cache after each tick, a line per layer: every cached key and value, after − before (dashed upright: where the runs part)",
+    "compare.cache_title_state": "‖Δ‖ of the state-space state after each tick, a line per layer: one fixed-size state, after − before (dashed upright: where the runs part)",
+    "compare.cache_aria": "‖after − before‖ of each layer's cache per tick",
+    "compare.cache_at": "at tick {t}:",
+    "compare.cache_layer": "layer {layer}: {norm}",
+    "compare.tokens_fed": "✎ tick {t} is fed {token} by the edit, in place of the token tick {prev} chose",
+    "compare.decodes": "what run returned: the two decodes, tick by tick (each recorded call's comparison: compare(wi.before, wi.after))",
 }

@@ -174,4 +174,11 @@ MESSAGES = {
     "compare.word_i": "i",
     "compare.word_tick": "拍",
     "compare.scale_runs": "两次运行",
+    "compare.cache_title_kv": "每一拍之后 KV 缓存的 ‖Δ‖，每层一条线：所有缓存的键和值，之后 − 之前（竖虚线：两次运行分开处）",
+    "compare.cache_title_state": "每一拍之后状态空间模型状态的 ‖Δ‖，每层一条线：一个固定大小的状态，之后 − 之前（竖虚线：两次运行分开处）",
+    "compare.cache_aria": "每层缓存每一拍的 ‖之后 − 之前‖",
+    "compare.cache_at": "第 {t} 拍：",
+    "compare.cache_layer": "第 {layer} 层：{norm}",
+    "compare.tokens_fed": "✎ 编辑在第 {t} 拍喂入 {token}，替换第 {prev} 拍选出的词元",
+    "compare.decodes": "运行返回的两次解码，逐拍对比（每次记录的调用的对比：compare(wi.before, wi.after)）",
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..i18n import msg
+from .compare_decode import fed_positions
 from .looks_text import Cell, Frame, Line, LineChartLook
 from .matrix import to_numpy
 from .recurrent import fmt
@@ -164,7 +165,8 @@ def norm_chart(norms: np.ndarray, t: int, parts: int | None, width: int = 300, h
 
 def token_rows(cmp, name: str | None, t: int, around: int = 8) -> list[list[Cell]] | None:
     """A decode's two runs, token by token, as table rows (positions, before, after) around the token that tick
-    ``t`` chose; a token that differs between the runs is written ``≠ token``. None for a run without tokens.
+    ``t`` chose; a token that differs between the runs is written ``≠ token``, one an edit fed (``Edit.token``)
+    ``✎ token``. None for a run without tokens.
 
     Example::
 
@@ -185,11 +187,13 @@ def token_rows(cmp, name: str | None, t: int, around: int = 8) -> list[list[Cell
     head = [Cell(msg("compare.col_position"), True)] + [Cell(("▸ " if i == chosen else "") + str(i), True)
                                                         for i in range(lo, hi)]
 
-    def row(label: str, mine: list, other: list) -> list[Cell]:
+    def row(label: str, mine: list, other: list, fed: set) -> list[Cell]:
         cells = [Cell(label, True)]
         for i in range(lo, hi):
             tok = repr(mine[i])[1:-1] if i < len(mine) else ""
             differs = i >= len(other) or i >= len(mine) or mine[i] != other[i]
-            cells.append(Cell(("≠ " if differs and tok else "") + tok))
+            mark = "✎ " if i in fed and tok else "≠ " if differs and tok else ""
+            cells.append(Cell(mark + tok))
         return cells
-    return [head, row(msg("compare.before"), before, after), row(msg("compare.after"), after, before)]
+    fed = [fed_positions(x) for x in cmp.traces(name)]
+    return [head, row(msg("compare.before"), before, after, fed[0]), row(msg("compare.after"), after, before, fed[1])]

@@ -4,8 +4,11 @@
 Panels, top to bottom: where the runs part, this step's ‖Δ‖ and largest |Δ|, and the edits; the difference
 after − before as its own units × steps diverging map (its own colour bar; the current step marked, the step
 where the runs part dashed) beside ‖Δ‖ per step as a line chart; both runs' outputs at this step and their
-difference as bars; for a decode, the two runs' tokens side by side. A Capture's names are chosen with the
-``name`` selector; a name with fewer steps than the clock shows its last. The numbers are ``views.compare``'s.
+difference as bars; for a decode, the two runs' tokens side by side (a token an edit fed marked ✎) and ‖Δ‖ of
+each layer's KV cache or state-space state per tick (``views.compare_decode``). A what-if whose ``run`` returned a
+decode shows the two decodes, tick by tick (``views.compare_decode.shown_comparison``). A Capture's names are
+chosen with the ``name`` selector; a name with fewer steps than the clock shows its last. The numbers are
+``views.compare``'s and ``views.compare_decode``'s.
 """
 from __future__ import annotations
 
@@ -14,14 +17,16 @@ import ipywidgets as w
 from ...i18n import msg
 from ...views import make_overview, value_range
 from ...views.compare import compare_axes, delta_matrix, norm_chart, norm_series, step_view, step_word, summary, token_rows
+from ...views.compare_decode import cache_chart, cache_kinds, cache_legend, fed_note, shown_comparison
 from ...views.looks_text import TextRow, table_look, text_look
 from ..base import COMMON_OPTIONS, Stepper, bars_options
 from ..layout import follow_column, matrix_width, scrolling, set_series, wrap_row
-from ..markup import SCROLL, TABLE, TD, TH, escaped, index_of, text_block
+from ..markup import MUTED, SCROLL, TABLE, TD, TH, escaped, index_of, text_block
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
-from ..panels.line_chart import live_chart
+from ..panels.line_chart import live_chart, live_colour
 
 NORMS_W, NORMS_H = 300, 120  # px of the ‖Δ‖ chart: beside the difference map
+CACHE_TITLES = {"kv": "compare.cache_title_kv", "state": "compare.cache_title_state"}  # a decode's cache panels
 
 
 def tokens_table(rows, title: str, note: str) -> tuple[str, tuple]:
@@ -43,6 +48,31 @@ def tokens_table(rows, title: str, note: str) -> tuple[str, tuple]:
     return html, (text_look([TextRow(title, True)]), table_look(rows), text_look([TextRow(note, colour="fg-muted")]))
 
 
+def cache_panel(cmp, kind: str, t: int, name: str | None = None) -> tuple[str, tuple]:
+    """‖Δ‖ of each layer's cache per tick (``views.compare_decode.cache_chart``) as a panel: the chart, each
+    layer's line style and ‖Δ‖ at tick ``t``; its HTML and its Looks (what ``save()`` paints).
+
+    Example::
+
+        d1, d2 = (tr_widgets.decode(model, p, 3, tokenizer=tok) for p in ("The cat", "The dog"))
+        html, looks = cache_panel(compare(d1, d2), "kv", 2)
+        ("data-tr-step='2'" in html) == True
+    """
+    title = msg(CACHE_TITLES[kind])
+    look = cache_chart(cmp, kind, t, name, NORMS_W, NORMS_H)
+    legend = cache_legend(cmp, kind, t, name)
+    mark = lambda c, d: (f"<svg width='14' height='8' aria-hidden='true' style='vertical-align:middle'>"  # noqa: E731
+                         f"<line x1='0' y1='4' x2='14' y2='4' stroke='{live_colour(c)}' stroke-width='2'"
+                         + (f" stroke-dasharray='{d}'" if d else "") + "/></svg>")
+    at = msg("compare.cache_at", t=look.current)
+    words = " · ".join(f"{mark(*style)} {escaped(text)}" for style, text in legend)
+    html = (f"<div class='tr-panel tr-compare-cache tr-compare-cache-{kind}' data-tr-step='{look.current}' "
+            f"style='line-height:1.35'><div style='font-weight:600'>{escaped(title)}</div>{live_chart(look)}"
+            f"<div style='{MUTED};max-width:{NORMS_W}px'>{escaped(at)} {words}</div></div>")
+    plain = f"{at} " + " · ".join(text for _, text in legend)
+    return html, (text_look([TextRow(title, True)]), look, text_look([TextRow(plain, colour="fg-muted")]))
+
+
 class CompareStepper(Stepper):
     """Step through two runs at once: where they part, after − before as a map, ‖Δ‖ over time, both runs' outputs.
 
@@ -55,6 +85,10 @@ class CompareStepper(Stepper):
     """
 
     AXES = staticmethod(compare_axes)
+
+    def __init__(self, trace, **options):
+        self.what_if = trace  # what show() was given; a what-if's decodes are shown (views.compare_decode)
+        super().__init__(shown_comparison(trace), **options)
     OPTIONS = {**COMMON_OPTIONS, **bars_options("values per bar chart", 3, "values per bar chart")}
 
     def _n_steps(self) -> int:
@@ -79,7 +113,13 @@ class CompareStepper(Stepper):
         self.tokens = scrolling(HTMLPanel())
         self.tokens.add_class("tr-compare-tokens")
         decode = any(self.trace.tokens(n) is not None for n in self.trace.names)
-        self.panels = [self.summary, *([self.tokens] if decode else []), wrap_row([self.heatmap, self.norms]), self.bars]
+        self.caches = {}  # kind -> the panel of ‖Δ‖ of that cache per tick (a decode's)
+        for kind in cache_kinds(self.trace):
+            self.caches[kind] = scrolling(HTMLPanel())
+            self.caches[kind].add_class("tr-compare-cache")
+            self.caches[kind].layout.max_width = f"{NORMS_W + 20}px"
+        self.panels = [self.summary, *([self.tokens] if decode else []),
+                       wrap_row([self.heatmap, self.norms, *self.caches.values()]), self.bars]
         self._M = self._win = None
 
     def _dims(self, rows: int) -> tuple[int, int]:
@@ -110,6 +150,8 @@ class CompareStepper(Stepper):
         self._win = follow_column(self.heatmap, self._M, t, self.window, self._win, self._vrange, step)
         self.heatmap.highlight_col = -1 if sv.parts is None else sv.parts
         lines = summary(sv, self.trace.edits)
+        if self.trace is not self.what_if:
+            lines.append(msg("compare.decodes"))
         body = "".join(text_block(s, "font-weight:600") if i == 0 else text_block(s) for i, s in enumerate(lines))
         self.summary.show(f"<div class='tr-panel tr-compare-summary' data-tr-step='{t}'>{body}</div>",
                           (text_look([TextRow(lines[0], True), *(TextRow(s, colour="fg-muted") for s in lines[1:])]),))
@@ -118,11 +160,15 @@ class CompareStepper(Stepper):
         self.norms.show(f"<div class='tr-panel tr-compare-norms' data-tr-step='{t}' style='line-height:1.35'>"
                         f"<div style='font-weight:600'>{escaped(title)}</div>{live_chart(look)}</div>",
                         (text_look([TextRow(title, True)]), look))
+        for kind, panel in self.caches.items():
+            panel.show(*cache_panel(self.trace, kind, t, name))
         self._set_bars(sv, step)
         rows = token_rows(self.trace, name, t)
         if rows is not None:
             part = self.trace.tokens_part_at(name)
             note = msg("compare.tokens_same") if part is None else msg("compare.tokens_part", t=part)
+            fed = fed_note(self.trace, name)
+            note = f"{note}; {fed}" if fed else note
             self.tokens.show(*tokens_table(rows, msg("compare.tokens_title", t=t), note))
         self.controller.set_caption(msg("compare.caption", word=sv.word, t=index_of(t, sv.steps), name=name,
                                         norm=f"{sv.norm:.3e}"), step)
