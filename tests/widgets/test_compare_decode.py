@@ -82,10 +82,27 @@ def test_the_parting_tick_is_marked_in_every_panel(gpt):
     assert norms.lines[0].dash and list(norms.lines[0].slots) == list(range(TICK))  # muted until they part
 
 
+def test_each_cached_positions_difference_is_a_bar_apart_from_the_fed_token_on(gpt):
+    wi, _ = gpt
+    cmp = compare(wi.before_output, wi.after_output)
+    fed = wi.after_output.ticks[TICK].query_position
+    s = tr_widgets.show(wi)
+    assert s.kv_bars in s.panels
+    for t in (TICK - 1, TICK, N - 1):
+        s.step = t
+        (shown,) = s.kv_bars.series().values()
+        want = cmp.kv_delta_by_position(t).numpy()
+        assert np.array_equal(shown, want.astype(np.float32)) and len(shown) == wi.after_output.ticks[t].keys
+        assert s.kv_bars.marks == [fed if t >= TICK else -1] and f"tick {t}" in s.kv_bars.title
+        if t >= TICK:  # the rows before the fed token equal, its own row and those after apart
+            assert (want[:fed] == 0).all() and (want[fed:] > 0).all()
+
+
 def test_show_of_a_token_edit_on_a_mamba_decode_charts_the_state(mamba):
     wi = mamba
     s = tr_widgets.show(wi)
     assert type(s) is CompareStepper and s.trace.traces() == (wi.before_output, wi.after_output)
+    assert s.kv_bars is None  # a fixed-size state: no row per position
     check_cache_panel(s, wi, "state")
 
 

@@ -181,4 +181,7 @@ MESSAGES = {
     "compare.cache_layer": "layer {layer}: {norm}",
     "compare.tokens_fed": "✎ tick {t} is fed {token} by the edit, in place of the token tick {prev} chose",
     "compare.decodes": "what run returned: the two decodes, tick by tick (each recorded call's comparison: compare(wi.before, wi.after))",
+    "compare.kv_rows_initial": "each cached position's ‖Δ‖",
+    "compare.kv_rows_title": "‖Δ‖ of each cached position's keys and values after tick {t}, every layer together (a bar per position; marked: the token an edit fed)",
+    "compare.kv_rows_name": "‖ΔK, ΔV‖ per position",
 }

@@ -181,4 +181,7 @@ MESSAGES = {
     "compare.cache_layer": "第 {layer} 层：{norm}",
     "compare.tokens_fed": "✎ 编辑在第 {t} 拍喂入 {token}，替换第 {prev} 拍选出的词元",
     "compare.decodes": "运行返回的两次解码，逐拍对比（每次记录的调用的对比：compare(wi.before, wi.after)）",
+    "compare.kv_rows_initial": "每个缓存位置的 ‖Δ‖",
+    "compare.kv_rows_title": "第 {t} 拍之后每个缓存位置的键和值的 ‖Δ‖，所有层合在一起（每个位置一根柱；标记：编辑喂入的词元）",
+    "compare.kv_rows_name": "每个位置的 ‖ΔK, ΔV‖",
 }

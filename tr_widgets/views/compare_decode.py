@@ -169,3 +169,20 @@ def fed_note(cmp, name: str | None = None) -> str:
     toks = list(tr.tokens)
     return "; ".join(msg("compare.tokens_fed", t=int(tick), token=repr(toks[tr.ticks[int(tick)].query_position]),
                          prev=int(tick) - 1) for tick, _ in tr.forced or ())
+
+
+def kv_rows(cmp, t: int, name: str | None = None) -> tuple[np.ndarray, int]:
+    """``Comparison.kv_delta_by_position(t)`` as float32 numpy ``[positions]`` (what a bar chart holds), and the
+    position to mark: the first token an edit fed up to tick ``t`` (-1: none).
+
+    Example::
+
+        wi = tr_widgets.what_if(model, lambda: tr_widgets.decode(model, "The cat sat", 4, tokenizer=tok),
+                                tr_widgets.Edit.token(2, "dog"))
+        rows, fed = kv_rows(shown_comparison(wi), 3)
+        bool((rows[:fed] == 0).all() and (rows[fed:] > 0).all()) == True   # apart from the fed token on
+    """
+    tr = cmp.traces(name)[1]
+    t = min(max(int(t), 0), len(tr) - 1)
+    fed = sorted(tr.ticks[int(tick)].query_position for tick, _ in tr.forced or () if int(tick) <= t)
+    return cmp.kv_delta_by_position(t, name).numpy().astype(np.float32), (fed[0] if fed else -1)

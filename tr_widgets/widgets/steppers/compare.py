@@ -5,10 +5,11 @@ Panels, top to bottom: where the runs part, this step's ‖Δ‖ and largest |Δ
 after − before as its own units × steps diverging map (its own colour bar; the current step marked, the step
 where the runs part dashed) beside ‖Δ‖ per step as a line chart; both runs' outputs at this step and their
 difference as bars; for a decode, the two runs' tokens side by side (a token an edit fed marked ✎) and ‖Δ‖ of
-each layer's KV cache or state-space state per tick (``views.compare_decode``). A what-if whose ``run`` returned a
-decode shows the two decodes, tick by tick (``views.compare_decode.shown_comparison``). A Capture's names are
-chosen with the ``name`` selector; a name with fewer steps than the clock shows its last. The numbers are
-``views.compare``'s and ``views.compare_decode``'s.
+each layer's KV cache or state-space state per tick (``views.compare_decode``), with a KV cache each cached
+position's ‖Δ‖ at this tick as bars. A what-if of token edits whose ``run`` returned the decode shows the two
+decodes, tick by tick (``views.compare_decode.shown_comparison``). A Capture's names are chosen with the ``name``
+selector; a name with fewer steps than the clock shows its last. The numbers are ``views.compare``'s and
+``views.compare_decode``'s.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import ipywidgets as w
 from ...i18n import msg
 from ...views import make_overview, value_range
 from ...views.compare import compare_axes, delta_matrix, norm_chart, norm_series, step_view, step_word, summary, token_rows
-from ...views.compare_decode import cache_chart, cache_kinds, cache_legend, fed_note, shown_comparison
+from ...views.compare_decode import cache_chart, cache_kinds, cache_legend, fed_note, kv_rows, shown_comparison
 from ...views.looks_text import TextRow, table_look, text_look
 from ..base import COMMON_OPTIONS, Stepper, bars_options
 from ..layout import follow_column, matrix_width, scrolling, set_series, wrap_row
@@ -118,8 +119,11 @@ class CompareStepper(Stepper):
             self.caches[kind] = scrolling(HTMLPanel())
             self.caches[kind].add_class("tr-compare-cache")
             self.caches[kind].layout.max_width = f"{NORMS_W + 20}px"
+        # a KV cache: ‖Δ‖ of each cached position's keys and values at this tick (the edited token's row its own)
+        self.kv_bars = BarsCanvas(title=msg("compare.kv_rows_initial"), arrow="") if "kv" in self.caches else None
         self.panels = [self.summary, *([self.tokens] if decode else []),
-                       wrap_row([self.heatmap, self.norms, *self.caches.values()]), self.bars]
+                       wrap_row([self.heatmap, self.norms, *self.caches.values()]),
+                       *([self.kv_bars] if self.kv_bars is not None else []), self.bars]
         self._M = self._win = None
 
     def _dims(self, rows: int) -> tuple[int, int]:
@@ -162,6 +166,12 @@ class CompareStepper(Stepper):
                         (text_look([TextRow(title, True)]), look))
         for kind, panel in self.caches.items():
             panel.show(*cache_panel(self.trace, kind, t, name))
+        if self.kv_bars is not None:
+            rows, fed = kv_rows(self.trace, t, name)
+            with self.kv_bars.hold_sync():
+                self.kv_bars.title = msg("compare.kv_rows_title", t=t)
+                set_series(self.kv_bars, [(msg("compare.kv_rows_name"), rows, None, fed, "")])
+                self.kv_bars.step = step
         self._set_bars(sv, step)
         rows = token_rows(self.trace, name, t)
         if rows is not None:
