@@ -193,5 +193,6 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "count.key.many": "{n} keys",
     "count.point.one": "{n} point",
     "count.point.many": "{n} points",
+    "matrix.not_yet": "not computed yet (the overview is still filling in)",
     **en_steppers.MESSAGES,  # the steppers' messages (widgets/), kept in their own module
 }

@@ -193,5 +193,6 @@ MESSAGES = {
     "count.key.many": "{n} 个键",
     "count.point.one": "{n} 个点",
     "count.point.many": "{n} 个点",
+    "matrix.not_yet": "尚未计算（概览仍在填充中）",
     **zh_steppers.MESSAGES,  # 步进器的消息（widgets/），单独成一个模块
 }

@@ -20,13 +20,22 @@ import { drawMatrix, matrixView, paintedColours } from "./matrix/view.js";
 const TRAITS = ["codes", "rows", "cols", "r0", "c0", "full_rows", "full_cols", "vmin", "vmax", "cmap",
   "mark_row", "mark_col", "highlight_row", "highlight_col", "row_labels", "col_labels", "row_ticks", "row_texts",
   "col_ticks", "col_texts", "col_rotate", "bar_ticks", "range_note", "units", "texts", "theme", "click_step",
-  "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "notice", "title", "step", "cell_w", "cell_h",
+  "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "ov_done", "notice", "title", "step", "cell_w", "cell_h",
   "ov_cell", "lut", "colours", "row_axis", "col_axis", "label_px"];
 
 function pointer(v) {
   const cellAt = (ev) => [Math.floor(ev.offsetY / v.py), Math.floor(ev.offsetX / v.px)];
   v.canvas.addEventListener("mousemove", (ev) => showHover(v, ...cellAt(ev)));
   v.canvas.addEventListener("mouseleave", () => { v.hovered = null; v.hover.textContent = v.get("texts").hover || ""; });
+  // The overview: over rows not computed yet (a filling overview), the hover line says so.
+  v.ovCanvas.addEventListener("mousemove", (ev) => {
+    const done = v.get("ov_done"), r = Math.floor(ev.offsetY / Math.max(1, v.get("ov_cell")));
+    const line = done >= 0 && r >= done ? v.get("texts").not_yet || "" : "";
+    v.ovCanvas.title = line;
+    v.hovered = null;
+    v.hover.textContent = line || v.get("texts").hover || "";
+  });
+  v.ovCanvas.addEventListener("mouseleave", () => { v.hover.textContent = v.get("texts").hover || ""; });
   v.canvas.addEventListener("click", (ev) => {
     const [r, c] = cellAt(ev), how = v.get("click_step");
     if (how === "row" && r >= 0 && r < v.get("rows")) askStep(v.root, v.get("r0") + r);
@@ -38,7 +47,8 @@ function pointer(v) {
 function whenSeen(v) {
   const seen = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
     v.visible = entries[entries.length - 1].isIntersecting;
-    if (v.visible && v.stale) drawMatrix(v);
+    // A view first drawn detached (not styled yet) painted the light defaults: once seen, the theme's colours.
+    if (v.visible && (v.stale || paintedColours(v) !== v.themeKey)) drawMatrix(v);
   }, { rootMargin: "300px" });
   seen?.observe(v.root);
   v.root.__trFlush = () => { if (v.stale) { const was = v.visible; v.visible = true; drawMatrix(v); v.visible = was; } };

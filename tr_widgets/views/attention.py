@@ -105,8 +105,9 @@ def weights_overview(trace, index: tuple, max_px: int = OVERVIEW, progress=None)
 def overview_image(trace, pooled, blocked, factors: tuple[int, int], rows_done: int | None = None,
                    progress: float = 1.0) -> Overview:
     """The :class:`Overview` of pooled weights (``engine.attention.pooled_weights``), of which only the
-    first ``rows_done`` rows may be computed yet (None: all): later rows are coded NONFINITE (drawn
-    plain, "not yet"), the colour range is the computed rows' own, and the notice says how far it is.
+    first ``rows_done`` rows may be computed yet (None: all): later rows are coded NONFINITE (no value) and
+    ``done`` says where they start (painters draw them "not computed yet", never as NaN), the colour range
+    is the computed rows' own, and the notice says how far it is.
     Once every row is in, it is exactly :func:`weights_overview`'s.
 
     Example::
@@ -127,7 +128,7 @@ def overview_image(trace, pooled, blocked, factors: tuple[int, int], rows_done: 
     if done < img.shape[0]:
         notice = msg("view.overview_filling", pct=int(progress * 100), rows=done * factors[0], total=trace.L,
                      notice=notice)
-    return Overview(codes, vmin, vmax, factors, (trace.L, trace.S), notice)
+    return Overview(codes, vmin, vmax, factors, (trace.L, trace.S), notice, done if done < img.shape[0] else None)
 
 
 RANGE_CELLS = 1 << 18  # weights read to fix the colour range over every head (larger: evenly spaced rows)

@@ -17,17 +17,48 @@ import zlib
 import numpy as np
 
 from .matrix import BLOCKED, LEVELS, NONFINITE
-from .palette import COLOURS, LUTS
+from .palette import COLOURS, LUTS, THEME
+
+NOT_YET_STEP = 6  # px between the diagonal strokes over rows not computed yet (static/matrix/paint.js: the same)
 
 
-def colorize(codes: np.ndarray, cmap: str, scale=1) -> np.ndarray:
+def not_yet(rgb: np.ndarray, top: int, bg=None, stroke=None) -> np.ndarray:
+    """Paint pixel rows ``top``.. of ``rgb`` [H, W, 3] as "not computed yet": the panel background with a light
+    diagonal stroke every ``NOT_YET_STEP`` px (pixels with ``(x + y) % NOT_YET_STEP == NOT_YET_STEP - 1``), so a
+    region still being computed reads as neither a value nor NaN. ``bg`` and ``stroke`` default to the light
+    theme's "bg" and "border" (the live canvas paints the page theme's).
+
+    Example::
+
+        rgb = not_yet(np.zeros((12, 12, 3), np.uint8), 6)      # the lower half: white, with grey diagonals
+        assert (rgb[:6] == 0).all() and (rgb[6:] != 0).any()
+    """
+    bg = _rgb(THEME["bg"][2]) if bg is None else bg
+    stroke = _rgb(THEME["border"][2]) if stroke is None else stroke
+    if top >= rgb.shape[0]:
+        return rgb
+    yy, xx = np.indices(rgb[top:].shape[:2])
+    rgb[top:] = bg
+    rgb[top:][(xx + yy + top) % NOT_YET_STEP == NOT_YET_STEP - 1] = stroke
+    return rgb
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def colorize(codes: np.ndarray, cmap: str, scale=1, done_rows: int | None = None,
+             not_yet_colours=(None, None)) -> np.ndarray:
     """uint8 codes [R, C] -> RGB [R*sr, C*sc, 3]; blocked cells hatched, NaN/inf magenta.
 
-    ``scale`` is pixels per cell: one int, or (rows, cols) for non-square cells.
+    ``scale`` is pixels per cell: one int, or (rows, cols) for non-square cells. With ``done_rows`` (a filling
+    overview: ``Overview.done``) the rows from there on are drawn "not computed yet" (:func:`not_yet`, in
+    ``not_yet_colours`` = (bg, stroke) when given).
 
     Example::
 
         colorize(np.array([[0, 253], [255, 254]], np.uint8), "sequential", scale=4).shape  # (8, 8, 3)
+        colorize(np.zeros((4, 4), np.uint8), "sequential", 2, done_rows=1)   # rows 1-3 "not yet", not magenta
     """
     sr, sc = (scale, scale) if isinstance(scale, int) else scale
     codes = np.asarray(codes, dtype=np.uint8)
@@ -40,6 +71,8 @@ def colorize(codes: np.ndarray, cmap: str, scale=1) -> np.ndarray:
             big = (codes == BLOCKED).repeat(sr, axis=0).repeat(sc, axis=1)
             yy, xx = np.indices(big.shape)
             rgb[big & ((yy % sr + xx % sc) == max(sr, sc) - 1)] = COLOURS["hatch"]
+    if done_rows is not None and done_rows < codes.shape[0]:
+        rgb = not_yet(np.ascontiguousarray(rgb), done_rows * sr, *not_yet_colours)
     return rgb
 
 

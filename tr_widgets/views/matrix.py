@@ -244,6 +244,7 @@ class Overview:
     factors: tuple[int, int]
     shape: tuple[int, int]  # the full matrix shape
     notice: str
+    done: int | None = None  # rows of codes computed so far (a filling overview); later rows are "not yet"; None: all
 
 
 def make_overview(blocks, shape: tuple[int, int], *, signed: bool, max_px: int = OVERVIEW,

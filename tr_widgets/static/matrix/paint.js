@@ -1,9 +1,11 @@
 // The matrix's cells on a canvas: uint8 codes 0..253 map onto the colour table `lut` ([vmin, vmax]);
 // 254 = NaN/inf; 255 = blocked by a mask (hatched). Python chose the colours and the cell sizes.
+// A filling overview's rows from `pal.notYet.row` on are not computed yet: drawn in the panel background with a
+// light diagonal stroke every NOT_YET_STEP px (views/image.py `not_yet` paints the same pixels).
 
 import { outline } from "../lib/canvas.js";
 
-export const LEVELS = 253, NONFINITE = 254, BLOCKED = 255;
+export const LEVELS = 253, NONFINITE = 254, BLOCKED = 255, NOT_YET_STEP = 6;
 
 function rgbOf(css) {
   const m = /rgb\((\d+),(\d+),(\d+)\)/.exec(css || "");
@@ -31,7 +33,7 @@ export function paintCells(canvas, codes, rows, cols, py, px, pal, cache) {
   if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }  // a resize reallocates
   const ctx = canvas.getContext("2d");
   if (!rows || !cols || codes.length < rows * cols) { ctx.clearRect(0, 0, w, h); return ctx; }
-  const key = [rows, cols, py, px, pal.hatch].join();
+  const ny = pal.notYet, key = [rows, cols, py, px, pal.hatch, ny ? [ny.row, ny.bg, ny.stroke] : ""].join();
   if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key
       || cache.lut !== pal.lut.buffer) {  // the table's buffer: each bytesOf() is a new view of it
     Object.assign(cache, { codes: codes.buffer, offset: codes.byteOffset, key, lut: pal.lut.buffer,
@@ -58,6 +60,7 @@ function hatch(d, codes, rows, cols, py, px, w, colour) {
 // The cells as one ImageData of (cols·px) × (rows·py) pixels: each cell's colour filled along its first
 // pixel row, then that row copied down the cell's height.
 function cellsImage(codes, rows, cols, py, px, pal) {
+  const ny = pal.notYet;
   const w = cols * px, img = new ImageData(w, rows * py), out = new Uint32Array(img.data.buffer), lut = pal.lut;
   const table = new Uint32Array(256), rgba = new Uint8Array(table.buffer);  // code -> the pixel's 4 bytes
   const blockedRgb = rgbOf(pal.colours.blocked), nonfiniteRgb = rgbOf(pal.colours.nonfinite);
@@ -71,7 +74,21 @@ function cellsImage(codes, rows, cols, py, px, pal) {
     for (let y = 1; y < py; y++) out.copyWithin(top + y * w, top, top + w);
   }
   if (px >= 3 && py >= 3 && codes.subarray(0, rows * cols).includes(BLOCKED)) hatch(img.data, codes, rows, cols, py, px, w, pal.hatch);
+  if (ny && ny.row >= 0 && ny.row < rows) notYetRows(img.data, ny.row * py, w, rows * py, ny);
   return img;
+}
+
+// Pixel rows `top`.. of the image: the background, and the stroke (blended by its alpha) where
+// (x + y) % NOT_YET_STEP = NOT_YET_STEP - 1.
+function notYetRows(d, top, w, h, { bg, stroke }) {
+  const [br, bgg, bb] = rgbaOf(bg), [sr, sg, sb, sa] = rgbaOf(stroke), a = sa / 255;
+  for (let y = top; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = 4 * (y * w + x), on = (x + y) % NOT_YET_STEP === NOT_YET_STEP - 1;
+      d[o] = on ? br + (sr - br) * a : br; d[o + 1] = on ? bgg + (sg - bgg) * a : bgg;
+      d[o + 2] = on ? bb + (sb - bb) * a : bb; d[o + 3] = 255;
+    }
+  }
 }
 
 // The current step: a solid outline; the largest weight: a dashed one in the highlight colour.

@@ -52,7 +52,7 @@ export function matrixView(model, root) {
 // The theme colours the canvases are painted with: a theme switch repaints only when one of them changed.
 export function paintedColours(v) {
   const theme = v.get("theme");
-  return ["mark", "highlight", "hatch", "fg", "bg"].map((n) => themeColour(v.root, n, theme[n])).join("|");
+  return ["mark", "highlight", "hatch", "fg", "bg", "border"].map((n) => themeColour(v.root, n, theme[n])).join("|");
 }
 
 function styleText(v, theme) {  // CSS variables: set once, they follow a theme switch by themselves
@@ -68,7 +68,8 @@ function drawOverview(v, pal, tc) {
   if (v.side.style.display !== shown) v.side.style.display = shown;
   if (!(orows && ocols)) return;
   const opx = g("ov_cell"), rows = g("rows"), cols = g("cols");
-  const octx = paintCells(v.ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, pal, v.ovCache);
+  const notYet = g("ov_done") >= 0 ? { row: g("ov_done"), bg: tc("bg"), stroke: tc("border") } : null;
+  const octx = paintCells(v.ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, { ...pal, notYet }, v.ovCache);
   const perRow = g("ov_fr"), perCol = g("ov_fc");
   const x = Math.floor(g("c0") / perCol) * opx + 0.5, y = Math.floor(g("r0") / perRow) * opx + 0.5;
   const w = Math.max(1, Math.ceil(cols / perCol)) * opx - 1, h = Math.max(1, Math.ceil(rows / perRow)) * opx - 1;

@@ -85,6 +85,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     ov_cols = t.Int(0).tag(sync=True)
     ov_fr = t.Int(1).tag(sync=True)
     ov_fc = t.Int(1).tag(sync=True)
+    ov_done = t.Int(-1).tag(sync=True)  # overview rows computed so far (a filling one); later rows "not yet"; -1: all
     notice = t.Unicode("").tag(sync=True)
     step = t.Int(0).tag(sync=True)
     cell_px = t.Int(0)  # pixels per cell when set (> 0); else about palette.WINDOW_PX per axis
@@ -205,12 +206,13 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         """Show ``ov`` beside the window, with its notice; None hides the overview."""
         with self.hold_sync():
             if ov is None:
-                self.ov_codes, self.ov_rows, self.ov_cols, self.notice = b"", 0, 0, ""
+                self.ov_codes, self.ov_rows, self.ov_cols, self.ov_done, self.notice = b"", 0, 0, -1, ""
                 return
             self.ov_codes = np.ascontiguousarray(ov.codes, dtype=np.uint8).tobytes()
             self.ov_rows, self.ov_cols = ov.codes.shape
             self.ov_cell = palette.overview_px(self.ov_rows, self.ov_cols)
             self.ov_fr, self.ov_fc = ov.factors
+            self.ov_done = -1 if ov.done is None else int(ov.done)
             self.notice = ov.notice
 
     def window_codes(self) -> np.ndarray:
@@ -221,14 +223,20 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         """The overview's codes as a [ov_rows, ov_cols] uint8 array (empty when there is none)."""
         return np.frombuffer(self.ov_codes, dtype=np.uint8).reshape(self.ov_rows, self.ov_cols)
 
-    def _png(self, codes: np.ndarray, fr: int, fc: int, r0: int, c0: int, sr: int, sc: int) -> str:
-        rgb = image.colorize(codes, self.cmap, (sr, sc))
-        if self.mark_row >= 0 and 0 <= (self.mark_row - r0) // fr < codes.shape[0]:
-            r = (self.mark_row - r0) // fr
-            rgb = image.mark_rows(rgb, r * sr, (r + 1) * sr)
-        if self.mark_col >= 0 and 0 <= (self.mark_col - c0) // fc < codes.shape[1]:
-            c = (self.mark_col - c0) // fc
-            rgb = image.mark_cols(rgb, c * sc, (c + 1) * sc)
+    def overview_rgb(self, not_yet_colours=(None, None)) -> np.ndarray:
+        """The overview as the saved picture paints it, unmarked: rows from ``ov_done`` on drawn "not yet" (in
+        ``not_yet_colours`` = (bg, stroke), light theme's by default). Example: ``m.overview_rgb().shape[2] == 3``"""
+        return image.colorize(self.overview_codes(), self.cmap, self.ov_cell,
+                              None if self.ov_done < 0 else self.ov_done, not_yet_colours)
+
+    def _overview_png(self) -> str:
+        rgb, px = self.overview_rgb(), self.ov_cell
+        if self.mark_row >= 0 and 0 <= self.mark_row // self.ov_fr < self.ov_rows:
+            r = self.mark_row // self.ov_fr
+            rgb = image.mark_rows(rgb, r * px, (r + 1) * px)
+        if self.mark_col >= 0 and 0 <= self.mark_col // self.ov_fc < self.ov_cols:
+            c = self.mark_col // self.ov_fc
+            rgb = image.mark_cols(rgb, c * px, (c + 1) * px)
         return image.png_data_uri(rgb)
 
     def caption(self) -> str:
@@ -276,7 +284,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         if self.ov_rows and self.ov_cols:
             alt = html.escape(msg("canvas.overview_alt", title=self.title), quote=True)
             extra = (f"<div><img alt='{alt}' style='image-rendering:pixelated;border:1px solid "
-                     f"{palette.theme_css('border')}' src='{self._png(self.overview_codes(), self.ov_fr, self.ov_fc, 0, 0, self.ov_cell, self.ov_cell)}'>"
+                     f"{palette.theme_css('border')}' src='{self._overview_png()}'>"
                      f"{text_block(self.notice)}</div>")
         svg, w, h = matrix_svg(self.look())  # the picture save() draws, on its own light background
         alt = html.escape(self.title, quote=True)

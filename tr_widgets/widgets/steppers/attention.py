@@ -24,7 +24,7 @@ from ..markup import attention_output, index_of, notes_html
 from ..panel_looks import notes_looks, output_looks
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
-OVERVIEW_KEYS = ("ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "ov_cell", "notice")  # what set_overview sets
+OVERVIEW_KEYS = ("ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "ov_cell", "ov_done", "notice")  # set_overview sets
 def _tok(lbls, i: int) -> str:
     return "" if lbls is None else f" “{lbls[i]}”"
 
