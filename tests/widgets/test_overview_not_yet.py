@@ -74,6 +74,9 @@ def test_filling_overview_picture_says_not_yet_and_ends_as_the_one_computed_up_f
         shown = _png_pixels(src)  # the exported snapshot's overview: the same picture, plus the marks
         assert shown.shape == rgb.shape and not _is_nan_colour(shown[(done + 1) * px:]).any()
         assert (shown != rgb).any(-1).mean() < 0.05  # only the mark lines differ
+        i = s._targets.index(w)
+        recorded = list(s._recorded.values())  # the exported page's frames: the page paints them "not yet" too
+        assert recorded and all(f[i]["ov_done"] == done and f[i]["ov_codes"] == w.ov_codes for f in recorded)
         await _until_done(s)
         return s
 
@@ -82,8 +85,8 @@ def test_filling_overview_picture_says_not_yet_and_ends_as_the_one_computed_up_f
     assert np.array_equal(s.weights.overview_codes(), weights_overview(at, (0, 0), s.overview_px).codes)
     assert np.array_equal(s.weights.overview_rgb(), image.colorize(s.weights.overview_codes(), s.weights.cmap,
                                                                    s.weights.ov_cell))
-    w = s._targets.index(s.weights)
-    assert all(f[w]["ov_done"] == -1 for f in s._recorded.values())  # the frames carry it too
+    i = s._targets.index(s.weights)
+    assert all(f[i]["ov_done"] == -1 for f in s._recorded.values())  # the frames carry it too
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
