@@ -23,6 +23,8 @@ def _causal_lm(family):
     if family in ZOO:
         return build_zoo(family)
     cfg_cls, model_cls, overrides, _ = MODELS[family]
+    if not hasattr(transformers, cfg_cls):  # a family newer than the installed release (LaraMini: 5.25)
+        pytest.skip(f"transformers {transformers.__version__} has no {cfg_cls}")
     torch.manual_seed(0)
     cfg = getattr(transformers, cfg_cls)(**{**SMALL, **overrides})
     return getattr(transformers, model_cls.replace("Model", "ForCausalLM"))(cfg).eval()

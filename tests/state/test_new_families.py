@@ -47,6 +47,8 @@ FAMILIES = sorted(MODELS)
 def build(family):
     """The family's tiny model, built once per test session (tests only read it: hooks are removed after)."""
     cfg_cls, model_cls, overrides, _ = MODELS[family]
+    if not hasattr(transformers, cfg_cls):  # a family newer than the installed release (LaraMini: 5.25)
+        pytest.skip(f"transformers {transformers.__version__} has no {cfg_cls}")
     torch.manual_seed(0)
     cfg = getattr(transformers, cfg_cls)(**{**SMALL, **overrides})
     return getattr(transformers, model_cls)(cfg).eval()

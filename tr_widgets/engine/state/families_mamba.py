@@ -29,7 +29,8 @@ def _norm_data(norm):
     norms are weightless: their ``weight`` is a dummy buffer (not a parameter) that their forward never reads."""
     if norm is None:
         return None
-    return (norm.weight if isinstance(norm.weight, torch.nn.Parameter) else None), norm.variance_epsilon
+    eps = norm.variance_epsilon if hasattr(norm, "variance_epsilon") else norm.eps  # transformers 5.23 names it eps
+    return (norm.weight if isinstance(norm.weight, torch.nn.Parameter) else None), eps
 
 
 def _rms(v, weight, eps):
