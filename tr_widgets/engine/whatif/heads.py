@@ -134,6 +134,35 @@ def finish(after, installed, edits):
     return edited_trace(after, edits)
 
 
+def into_decode(decode, after, sites) -> None:
+    """Head edits made during a decode, shown by the decode too: a DecodeTrace derives each tick's attention
+    again from q and k (which the edit does not change), so for every edited call (``name``, or ``name#k``:
+    layer ``name``'s k-th call, made at tick k − 1) the weights that call used, its last query row (the tick's
+    new query), become the tick's attention in ``decode``.
+
+    Example::
+
+        model, tok = tr_widgets.load_tiny()
+        wi = tr_widgets.what_if(model, lambda: tr_widgets.decode(model, "The cat sat", 3, tokenizer=tok),
+                                tr_widgets.Edit.head("h.1.attn#2", 0))  # layer 1's call at tick 1
+        float(wi.after_output.weights(1, layer=1, head=0).abs().sum()) == 0.0  # cut, as the run computed
+    """
+    traces = dict(after.traces)
+    for entry, trace, target, group, call in sites:
+        edited = traces.get(trace.name)
+        if group[0].kind != "head" or edited is None:
+            continue
+        base, _, k = trace.name.partition("#")
+        tick = int(k) - 1 if k.isdigit() else 0
+        if base not in decode.layer_names or tick >= len(decode.ticks):
+            continue
+        layer = decode.layer_names.index(base)
+        shown = decode.attention(tick, layer)
+        row = edited.weights[..., -1:, :]
+        if tuple(row.shape) == tuple(shown.weights.shape):
+            decode.derived[("at", tick, layer)] = with_weights(shown, row.to(shown.weights.dtype))
+
+
 def _sdpa_args(args, kwargs):
     names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
     a = dict(zip(names, args))

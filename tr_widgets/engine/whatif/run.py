@@ -39,8 +39,9 @@ from __future__ import annotations
 from torch import nn
 
 from ..capture import capture
+from ..decode import DecodeTrace
 from ..errors import describe, fail
-from . import tokens
+from . import heads, tokens
 from .apply import Interventions
 from .compare import Comparison
 from .edits import Edit
@@ -133,6 +134,8 @@ def run_edited(model: nn.Module, run, before, edits, steer=None) -> tuple:
         if steer is not None:
             steer.done(after)  # every edited tick fed; the reused ticks' calls put in front of after's
         _finish(after, sites, installed)  # traces built while the edits are on: a replayed step is edited too
+        if isinstance(after_output, DecodeTrace):
+            heads.into_decode(after_output, after, sites)  # its ticks' attention: the weights the edited calls used
     for (entry, trace, target, group, call), done in zip(sites, installed):
         if not done.applied:
             fail("edits", f"edits on calls the run makes again ({trace.name!r} is recorded in the first run)"
