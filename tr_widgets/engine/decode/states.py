@@ -61,7 +61,10 @@ def kept_cache(model):
 
     Example::
 
-        kept_cache(GPT2LMHeadModel(GPT2Config())) is None    # it returns its cache (.past_key_values)
+        from transformers import GPT2Config, GPT2LMHeadModel, RecurrentGemmaConfig, RecurrentGemmaForCausalLM
+        kept_cache(GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=16))) is None  # returns its own
+        cfg = RecurrentGemmaConfig(num_hidden_layers=2, vocab_size=16, hidden_size=16, lru_width=16,
+                                   intermediate_size=32, num_attention_heads=2, num_key_value_heads=1, head_dim=8)
         type(kept_cache(RecurrentGemmaForCausalLM(cfg))).__name__ == "DynamicCache"
     """
     try:
