@@ -83,6 +83,46 @@ def recurrent_rows(T, repeats):
     return rows
 
 
+class LSTMScratch(nn.Module):
+    """d2l's LSTMScratch (a loop of tensor operations in the forward), its gates under the code's names."""
+
+    def __init__(self, n_in=28, n_h=64):
+        super().__init__()
+        p = lambda *shape: nn.Parameter(torch.randn(*shape) * 0.1)  # noqa: E731
+        self.W_xi, self.W_hi, self.b_i = p(n_in, n_h), p(n_h, n_h), p(n_h)
+        self.W_xf, self.W_hf, self.b_f = p(n_in, n_h), p(n_h, n_h), p(n_h)
+        self.W_xo, self.W_ho, self.b_o = p(n_in, n_h), p(n_h, n_h), p(n_h)
+        self.W_xc, self.W_hc, self.b_c = p(n_in, n_h), p(n_h, n_h), p(n_h)
+        self.n_h = n_h
+
+    def forward(self, inputs):  # [T, B, n_in]
+        H = torch.zeros(inputs.shape[1], self.n_h)
+        C = torch.zeros(inputs.shape[1], self.n_h)
+        outputs = []
+        for X in inputs:
+            I = torch.sigmoid(torch.matmul(X, self.W_xi) + torch.matmul(H, self.W_hi) + self.b_i)
+            F = torch.sigmoid(torch.matmul(X, self.W_xf) + torch.matmul(H, self.W_hf) + self.b_f)
+            O = torch.sigmoid(torch.matmul(X, self.W_xo) + torch.matmul(H, self.W_ho) + self.b_o)
+            C_tilde = torch.tanh(torch.matmul(X, self.W_xc) + torch.matmul(H, self.W_hc) + self.b_c)
+            C = F * C + I * C_tilde
+            H = O * torch.tanh(C)
+            outputs.append(H)
+        return outputs, (H, C)
+
+
+def loop_rows(T, repeats):
+    """A loop written in a forward: the edited run keeps the op recorder on at every step (a Python loop cannot
+    restart mid-way; the line tracer that writes the edit and capture's own fast tracer do not share the frame)."""
+    torch.manual_seed(0)
+    model, x = LSTMScratch().eval(), torch.randn(T, 8, 28)
+    rows = []
+    with torch.no_grad():
+        for edit in (Edit.gate("LSTMScratch", "F", [T // 2], 1.0), Edit.state("LSTMScratch", T // 2, 0.0)):
+            edited, whole, cap = timed(model, lambda: model(x), [edit], repeats)
+            rows.append((f"LSTMScratch T={T}", repr(edit), "≤ 1.2", f"{edited:.2f}", f"{whole:.2f}", f"{cap * 1e3:.0f}"))
+    return rows
+
+
 def attention_rows(T, repeats):
     import transformers
 
@@ -148,7 +188,7 @@ def main() -> None:
     T_rnn, T_att = (256, 128) if a.quick else (1024, 512)
     print("uptime:", os.popen("uptime").read().strip(), flush=True)
     if not a.decode:
-        rows = recurrent_rows(T_rnn, repeats) + attention_rows(T_att, repeats)
+        rows = recurrent_rows(T_rnn, repeats) + loop_rows(T_rnn // 4, repeats) + attention_rows(T_att, repeats)
         print(table(rows, ("model", "edit", "goal (× capture)", "edited run (× capture)", "what_if (× capture)",
                            "capture (ms CPU)")))
     print(table(decode_rows(*((24, 16) if a.quick else (48, 32)), repeats),
