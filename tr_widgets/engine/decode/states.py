@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import types
 
 import torch
 
@@ -95,7 +96,8 @@ def cache_layer_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """``(kv bytes per attention layer, state bytes per state layer)`` the cache holds now (whole batch).
 
     A layer with ``keys``/``values`` counts as attention, one with ``recurrent_states`` as state (a hybrid
-    layer holding both counts in both). RWKV's state list: five [B, hidden, layers] tensors, split by layer.
+    layer holding both counts in both). RWKV's state list: five [B, hidden, layers] tensors, split by layer;
+    xLSTM's ``rnn_state``: (C, n, m) per layer; MiniMax's ``linear_cache``: one tensor per lightning layer.
 
     Example::
 
@@ -103,12 +105,21 @@ def cache_layer_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
         layer = types.SimpleNamespace(keys=torch.zeros(1, 4, 7, 8), values=torch.zeros(1, 4, 7, 8))
         cache_layer_bytes(types.SimpleNamespace(layers=[layer] * 2)) == ((2 * 4 * 7 * 8 * 4,) * 2, ())
         cache_layer_bytes([torch.zeros(1, 16, 3)] * 5) == ((), (5 * 16 * 4,) * 3)  # RWKV: [B, hidden, layers]
+        xl = types.SimpleNamespace(rnn_state={0: (torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4), torch.zeros(1, 2, 1))})
+        cache_layer_bytes(xl) == ((), ((32 + 8 + 2) * 4,))  # xLSTM: (C, n, m) per layer
     """
     if cache is None:
         return (), ()
     if isinstance(cache, (list, tuple)) and cache and all(isinstance(s, torch.Tensor) for s in cache):
         layers = cache[0].shape[-1]  # RWKV: [B, hidden, layers] each
         return (), tuple(sum(_nbytes(s[..., i]) for s in cache) for i in range(layers))
+    lin = getattr(cache, "linear_cache", None)
+    if isinstance(lin, list) and any(isinstance(t, torch.Tensor) for t in lin):  # MiniMax: [] for attention layers
+        kv = cache_layer_bytes(types.SimpleNamespace(layers=getattr(cache, "layers", ())))[0]
+        return kv, tuple(_nbytes(t) for t in lin if isinstance(t, torch.Tensor))
+    rnn = getattr(cache, "rnn_state", None)
+    if isinstance(rnn, dict):  # xLSTM: {layer: (C, n, m)}
+        return (), tuple(sum(_nbytes(t) for t in rnn[k]) for k in sorted(rnn))
     kv, st = [], []
     for layer in getattr(cache, "layers", ()) or ():
         if getattr(layer, "keys", None) is not None:
@@ -116,6 +127,20 @@ def cache_layer_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if hasattr(layer, "recurrent_states"):
             st.append(_nbytes(layer.recurrent_states) + _nbytes(getattr(layer, "conv_states", None)))
     return tuple(kv), tuple(st)
+
+
+def held_state_bytes(modules) -> tuple[int, ...]:
+    """Bytes of the state each mixer module keeps on itself (tensor attributes of it and its submodules, not its
+    weights), for a model whose cache holds none of it: RecurrentGemma keeps its RG-LRU state and conv window
+    on its modules.
+
+    Example::
+
+        m = torch.nn.Linear(2, 2); m.recurrent_states = torch.zeros(1, 8)
+        held_state_bytes([m]) == (32,)  # the weight and bias are not state
+    """
+    return tuple(sum(_nbytes(v) for sub in m.modules() for v in sub.__dict__.values() if isinstance(v, torch.Tensor))
+                 for m in modules)
 
 
 def kv_bytes_per_position(layers: int, kv_heads: int, head_dim: int, dtype=torch.float32, batch: int = 1) -> int:
