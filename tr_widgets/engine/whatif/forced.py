@@ -68,20 +68,29 @@ def forced_step(spec, params, x, parts: tuple, gates: dict, seen: dict | None = 
         h, c = forced_step(tr.spec, tr.params[0][0], x[0], (h0, c0), {"f": 1.0, "i": 0.0})
         torch.equal(c, c0)  # f = 1, i = 0: the cell state is kept exactly
     """
-    h, c = parts[0], parts[1] if len(parts) > 1 else None
-    with torch.no_grad():
-        if not gates:
-            out = spec.step(x, h, c, params)
-        else:
-            first = GateForce()
-            with first:
-                out = spec.step(x, h, c, params)
-            force = {}
-            for name, value in gates.items():
-                j, part = made_by(first.results, out[name])
-                force.setdefault(j, []).append((part, new_value(value, out[name].clone(), "value")))
-            with GateForce(force):
-                out = spec.step(x, h, c, params)
+    out = forced_outputs(spec, params, x, parts[0], parts[1] if len(parts) > 1 else None, gates)
     if seen is not None:
         seen.update({name: out[name] for name in spec.gates})
     return (out["h_t"], out["c_t"]) if spec.has_cell else (out["h_t"],)
+
+
+def forced_outputs(spec, params, x, h, c, gates: dict) -> dict:
+    """Everything ``spec.step`` gives (pre-activations, gates, c_t, h_t) with ``gates`` {name: value} forced.
+
+    Example::
+
+        out = forced_outputs(tr.spec, tr.params[0][0], x[0], torch.zeros(1, 4), torch.ones(1, 4), {"f": 1.0, "i": 0.0})
+        torch.equal(out["c_t"], torch.ones(1, 4)) and float(out["f"].min()) == 1.0
+    """
+    with torch.no_grad():
+        if not gates:
+            return spec.step(x, h, c, params)
+        first = GateForce()
+        with first:
+            out = spec.step(x, h, c, params)
+        force = {}
+        for name, value in gates.items():
+            j, part = made_by(first.results, out[name])
+            force.setdefault(j, []).append((part, new_value(value, out[name].clone(), "value")))
+        with GateForce(force):
+            return spec.step(x, h, c, params)

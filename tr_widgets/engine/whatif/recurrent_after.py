@@ -21,6 +21,7 @@ import torch
 from ..files.kinds import TABLE, FileKind
 from ..recurrent import RecurrentTrace
 from ..recurrent.scan import linear_scan
+from .forced import forced_outputs
 
 _PLAIN = [f.name for f in dataclasses.fields(RecurrentTrace) if f.name != "derived"]
 
@@ -56,6 +57,20 @@ class AfterTrace(RecurrentTrace):
                     parts[name][t] = seen[name]
             self.derived[key] = parts
         return self.derived[key]
+
+    def step(self, t: int, layer: int = 0, direction: int = 0, batch: int = 0):
+        """As RecurrentTrace.step, at a gate-edited step with the gates the run used, and what it computed from
+        them (c_t, h_t): the step's equations show the numbers of the edited run, not of a replay without it.
+
+        Example: ``wi.after["LSTM"].step(2)["f"]  # ones where Edit.gate("LSTM", "f", 2, 1.0) forced it``
+        """
+        st = super().step(t, layer, direction, batch)
+        seen = self.forced.get(st.t) if (layer, direction) == (0, 0) else None
+        if not seen:
+            return st
+        out = forced_outputs(self.spec, self.params[0][0], st["x_t"], st["h_prev"], st.tensors.get("c_prev"),
+                             {name: v[batch] for name, v in seen.items()})
+        return dataclasses.replace(st, tensors={**st.tensors, **out})
 
     def cell(self, layer: int = 0, direction: int = 0) -> torch.Tensor:
         """As RecurrentTrace.cell, with the c_t the run carried out of each edited step (and on from there).
