@@ -111,8 +111,8 @@ class LSTMScratch(nn.Module):
 
 
 def loop_rows(T, repeats):
-    """A loop written in a forward: the edited run keeps the op recorder on at every step (a Python loop cannot
-    restart mid-way; the line tracer that writes the edit and capture's own fast tracer do not share the frame)."""
+    """A loop written in a forward: a Python loop cannot restart mid-way, so the edited run is one whole run under
+    capture (the edit's line tracer and capture's fast tracer share the frame): about one capture."""
     torch.manual_seed(0)
     model, x = LSTMScratch().eval(), torch.randn(T, 8, 28)
     rows = []

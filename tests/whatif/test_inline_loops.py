@@ -159,3 +159,28 @@ def test_a_loop_that_may_branch_is_refused():
 def sys_trace_is_off() -> bool:
     import sys
     return sys.gettrace() is None or "pydevd" in repr(sys.gettrace()) or "coverage" in repr(sys.gettrace())
+
+
+@pytest.mark.parametrize("where", ["first_kept", "last"])
+@pytest.mark.parametrize("kind", ["gate", "state"])
+def test_edits_where_capture_reads_the_loop_by_its_fast_tracer_are_exact(where, kind):
+    """Past its first steps, capture reads a settled loop with a line tracer (loops.fast) that shares the frame
+    with the edit's; the trace is built checking its first such step and its last against the code's state."""
+    from tr_widgets.engine.loops.table import DROPPED
+    torch.manual_seed(6)
+    m, x = LSTMScratch(3, 4), torch.randn(300, 2, 3)
+    with tr_widgets.capture(m) as rec:
+        m(x)
+    first = next(t for t in range(300) if any(v is DROPPED for v in rec["LSTMScratch"].values[t]))
+    t = first if where == "first_kept" else 299
+    edit = Edit.gate("LSTMScratch", "F", [t], 1.0) if kind == "gate" else Edit.state("LSTMScratch", t, 0.0)
+    wi = tr_widgets.what_if(m, lambda: m(x), edit)
+    ref, (H, C) = lstm_by_hand(m, x, gate_at=t) if kind == "gate" else lstm_by_hand(m, x, state_at=t)
+    assert all(torch.equal(a, b) for a, b in zip(wi.after_output[0], ref)) and torch.equal(wi.after_output[1][1], C)
+    after = wi.after["LSTMScratch"]
+    q = after.quantities(t, assigned_only=True)
+    if kind == "gate":
+        assert torch.equal(q["F"], torch.ones(2, 4))
+    else:
+        assert torch.equal(after.state(t)[1], torch.zeros(2, 4)) and torch.equal(q["H"], torch.zeros(2, 4))
+    assert wi.diverges_at == {"LSTMScratch": t}

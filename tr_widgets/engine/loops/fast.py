@@ -25,7 +25,8 @@ is straight code (no ``if``, ``break``, ``continue``, ``return``, ``raise``, ``t
 loop that may branch keeps the recorder on, as before, rather than be refused when a step branches), whose
 header line holds no statement of its body, fresh inputs held in variables at the header (``for X in
 inputs``, or ``X = inputs[t]``; not ``tanh(inputs[t] @ W ...)``), no per-step slice of a parameter, the only
-forward watched, and no tracer already set (a debugger, coverage): else the recorder stays on, as before.
+forward watched, and no tracer already set (a debugger, coverage; a what-if's edit inside the loop declares
+``chains_lines`` and is called first on every event): else the recorder stays on, as before.
 """
 from __future__ import annotations
 
@@ -89,21 +90,28 @@ class Tail:
         self.names = self.xnames = None
         self.states, self.inputs = [], []
         self.at, self.problem, self.nbytes = None, None, 0
+        self.prev = None  # the frame's tracer before the tail's, called first (``chains_lines``), put back after
 
     @classmethod
     def arm(cls, ops, rec, frame) -> Tail | None:
         """Start the line tracer on ``frame`` (running ``rec``'s code) when the loop allows it; else None."""
-        st = rec.steady
-        if st is None or st.fast is None or rec.tail is not None or sys.gettrace() is not None \
+        st, other = rec.steady, sys.gettrace()
+        chained = other is not None and getattr(getattr(other, "__self__", None), "chains_lines", False)
+        if st is None or st.fast is None or rec.tail is not None or (other is not None and not chained) \
                 or frame.f_code is not rec.code or len(ops.watching) != 1 or len(ops.watching[rec.code]) != 1:
             return None
         tail = rec.tail = cls(ops, rec, frame, st.fast)
+        if chained:  # a tracer of ours on this frame (a what-if's edit): it sees every event first, then the tail
+            tail.prev = frame.f_trace
         frame.f_trace = tail.line
-        sys.settrace(_none)
+        if other is None:
+            sys.settrace(_none)
         return tail
 
     def line(self, frame, event, arg):
         """The frame's local trace function."""
+        if self.prev is not None:
+            self.prev(frame, event, arg)  # a chained tracer's errors are its own: they reach the forward
         try:
             if event == "line":
                 ln = frame.f_lineno
@@ -189,7 +197,7 @@ class Tail:
         """Stop the line tracer (the recorder's state is left as it is)."""
         self.phase = -1 if self.at is None else 3  # done: kept steps (or none), never armed again
         if self.frame is not None:
-            self.frame.f_trace = None
+            self.frame.f_trace = self.prev
             self.frame = None
         if sys.gettrace() is _none:
             sys.settrace(None)

@@ -9,12 +9,17 @@ the state step t carried out, which the trace kept, bitwise: then every value is
 """
 from __future__ import annotations
 
+import contextvars
+
 import torch
 
 from ..errors import fail
 from .table import DROPPED
 
 _CACHE_STEPS = 32  # steps whose re-derived values are kept (a stepper looks at one step, then the next)
+# (file, first line of a loop's source) -> {step: {variable: tensor}}: values a what-if wrote into a loop while it
+# ran (``whatif.inline``), so the trace built from that run re-derives its steps with them (``forcing``)
+FORCED: contextvars.ContextVar = contextvars.ContextVar("tr_widgets_loop_forced", default=None)
 
 
 def _parts(x) -> tuple:

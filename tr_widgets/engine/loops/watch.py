@@ -27,7 +27,7 @@ from .aside import Aside
 from .builder import LoopTraceBuilder
 from .detect import Found, find
 from .ops import OpRecorder, quantity_names, tensors_in
-from .replay import StepReplay
+from .replay import FORCED, StepReplay
 from .steady import assigned_name
 from .table import DROPPED
 from .source import code_info
@@ -102,6 +102,9 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
     dropped = tail is not None or any(v is DROPPED for v in outs[found.bounds[0][0]:found.bounds[-1][1]])
     varying = {p: [outs[s + p] for s, _ in found.bounds] for p in found.varying}
     replay = StepReplay(reps[0], found.state, ins, found.reads, split, where, varying) if dropped else None
+    forced = (FORCED.get() or {}).get((found.source.file, found.source.first_line))
+    if replay is not None and forced:  # a what-if wrote into this loop as it ran: its steps re-derive with that
+        replay = replay.forcing(forced)
     trace = b.build(output, derive=replay)
     if tail is not None and len(trace) > first:  # proved now, not when looked at: re-derived, they must give
         for t in (first, len(trace) - 1):  # the state the code carried out, bitwise (else StepReplay refuses)

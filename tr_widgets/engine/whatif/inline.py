@@ -19,6 +19,11 @@ The write is in place, so the code goes on with the very tensor it holds, and th
 would reach past the run: a tensor sharing memory with a parameter, a buffer or an argument of the forward (the
 user's data). A backward through an edited step is refused by torch (the tensor's version changed), and a
 debugger or coverage tool already tracing the kernel is not displaced: the edit is refused, naming it.
+
+Capture's fast tail (``loops.fast``) reads a settled loop's later steps with a line tracer of its own: this one
+declares ``chains_lines``, so the tail traces the frame after it (an edit is written before the tail reads the
+step), and the values written are handed to the after-trace's build (``loops.replay.FORCED``), which checks
+re-derived steps against the state the code carried. The edited run so costs about one capture.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import sys
 import torch
 
 from ..errors import fail
+from ..loops.replay import FORCED
 from ..loops.source import code_info
 from .edits import new_state, new_value
 
@@ -86,6 +92,7 @@ class LoopEdits:
 
     expects = " (a loop that ran as many steps as in the first run)"
     finishes = True  # the after-trace's re-derived steps are told what the edited steps went on with (finish)
+    chains_lines = True  # capture's fast tail may trace the same frame after this tracer (loops.fast.Tail)
     fix = "make run() call the model on the same inputs each time"
 
     def __init__(self, trace, edits, protect):
@@ -215,4 +222,8 @@ def install(iv, module, trace, edits) -> LoopEdits:
     iv.hook(module.register_forward_pre_hook(on))
     iv.hook(module.register_forward_hook(off, always_call=True))
     iv.undo.insert(0, edits_on.stop)
+    forced = dict(FORCED.get() or {})
+    forced[(trace.source.file, trace.source.first_line)] = edits_on.written  # the after-trace's build reads it
+    token = FORCED.set(forced)
+    iv.undo.append(lambda: FORCED.reset(token))
     return edits_on

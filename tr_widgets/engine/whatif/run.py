@@ -19,7 +19,8 @@ What each recorded kind takes (the table ``targets.TARGETS``):
 - LoopTrace of a module called once per step: ``Edit.state`` (its output, the state it carries); a quantity
   inside such a cell is refused with a Fix. A loop of tensor operations inside one forward (d2l's scratch
   models): ``Edit.state`` and ``Edit.gate`` on any variable its step assigns (``F``, ``C_tilde``), written right
-  after the statement that assigns it (``inline``; the op recorder stays on for every step of the edited run).
+  after the statement that assigns it (``inline``; capture's fast line tracer reads the loop's later steps after
+  the edit's tracer, so the edited run costs about one capture).
 - AttentionTrace (SDPA calls, Hugging Face sdpa attention, nn.MultiheadAttention, inside a decode too: one name
   per tick): ``Edit.head``. Hand-written (eager) attention is not editable yet.
 - StateTrace (Mamba, Mamba-2, RWKV, Gated DeltaNet mixers): ``Edit.state`` of a call's last step, written into
