@@ -102,7 +102,8 @@ def build_loop_trace(found: Found, output, *, name: str = "", budget: int | None
     dropped = tail is not None or any(v is DROPPED for v in outs[found.bounds[0][0]:found.bounds[-1][1]])
     varying = {p: [outs[s + p] for s, _ in found.bounds] for p in found.varying}
     replay = StepReplay(reps[0], found.state, ins, found.reads, split, where, varying) if dropped else None
-    forced = (FORCED.get() or {}).get((found.source.file, found.source.first_line))
+    src = found.source
+    forced = (FORCED.get() or {}).get((src.file, src.first_line)) if src is not None else None
     if replay is not None and forced:  # a what-if wrote into this loop as it ran: its steps re-derive with that
         replay = replay.forcing(forced)
     trace = b.build(output, derive=replay)
