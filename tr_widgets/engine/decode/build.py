@@ -35,7 +35,7 @@ from torch import nn
 from ..capture import capture
 from ..errors import describe, fail
 from .recording import Recording, labels_for
-from .states import CACHE_ARGS, cache_layer_bytes, held_state_bytes, kept_cache, split_traces, takes_positions
+from .states import CACHE_ARGS, cache_layer_bytes, kept_cache, split_traces, takes_positions
 from .trace import DecodeTrace
 
 
@@ -276,10 +276,7 @@ def decode(model, prompt, max_new_tokens: int, use_cache: bool = True, tokenizer
                 rec.top_p.append(top_p[0])
                 rec.top_i.append(top_i[0])
                 past = (returned_cache(out, arg) if own is None else own) if use_cache else None
-                kv, st = cache_layer_bytes(past)  # measured on the cache the model keeps
-                if use_cache and not any(st) and rec.state_modules:
-                    st = held_state_bytes(rec.state_modules)  # or on its mixers (RecurrentGemma), where it keeps it
-                rec.cache_bytes.append((kv, st))
+                rec.cache_bytes.append(cache_layer_bytes(past, rec.state_modules or ()))  # what the model keeps
                 seq = torch.cat([seq, nxt], dim=1)  # [1, T+1]
                 feed = nxt if use_cache else seq
                 if steer is not None:

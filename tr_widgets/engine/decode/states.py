@@ -92,12 +92,13 @@ def _nbytes(obj) -> int:
     return 0
 
 
-def cache_layer_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def cache_layer_bytes(cache, mixers=()) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """``(kv bytes per attention layer, state bytes per state layer)`` the cache holds now (whole batch).
 
     A layer with ``keys``/``values`` counts as attention, one with ``recurrent_states`` as state (a hybrid
     layer holding both counts in both). RWKV's state list: five [B, hidden, layers] tensors, split by layer;
-    xLSTM's ``rnn_state``: (C, n, m) per layer; MiniMax's ``linear_cache``: one tensor per lightning layer.
+    xLSTM's ``rnn_state``: (C, n, m) per layer; MiniMax's ``linear_cache``: one tensor per lightning layer. A cache
+    holding no state of the state ``mixers`` (RecurrentGemma keeps it on them): what they hold themselves.
 
     Example::
 
@@ -110,12 +111,18 @@ def cache_layer_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """
     if cache is None:
         return (), ()
+    kv, st = _cache_bytes(cache)
+    return (kv, held_state_bytes(mixers)) if mixers and not any(st) else (kv, st)
+
+
+def _cache_bytes(cache) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """What the cache object itself holds (``cache_layer_bytes`` without the mixers' own state)."""
     if isinstance(cache, (list, tuple)) and cache and all(isinstance(s, torch.Tensor) for s in cache):
         layers = cache[0].shape[-1]  # RWKV: [B, hidden, layers] each
         return (), tuple(sum(_nbytes(s[..., i]) for s in cache) for i in range(layers))
     lin = getattr(cache, "linear_cache", None)
     if isinstance(lin, list) and any(isinstance(t, torch.Tensor) for t in lin):  # MiniMax: [] for attention layers
-        kv = cache_layer_bytes(types.SimpleNamespace(layers=getattr(cache, "layers", ())))[0]
+        kv = _cache_bytes(types.SimpleNamespace(layers=getattr(cache, "layers", ())))[0]
         return kv, tuple(_nbytes(t) for t in lin if isinstance(t, torch.Tensor))
     rnn = getattr(cache, "rnn_state", None)
     if isinstance(rnn, dict):  # xLSTM: {layer: (C, n, m)}

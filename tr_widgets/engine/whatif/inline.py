@@ -27,7 +27,6 @@ re-derived steps against the state the code carried. The edited run so costs abo
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 import torch
@@ -38,11 +37,16 @@ from ..loops.source import code_info
 from .edits import new_state, new_value
 
 
+def _variables(name: str) -> list[str]:
+    """The variables a quantity's name stands for (``"h, c"`` for a tuple assignment)."""
+    return [p.strip() for p in name.split(",")]
+
+
 def _site_lines(trace, var: str) -> list[int]:
     """The lines of every statement in the loop's body assigning the variable ``var``."""
     src = trace.source
     return [ln for n, a, ln in zip(trace.names, trace.assigned, trace.lines)
-            if a and var in [p.strip() for p in n.split(",")] and src.first_line <= ln < src.first_line + len(src.lines)]
+            if a and var in _variables(n) and src.first_line <= ln < src.first_line + len(src.lines)]
 
 
 def check(edits, trace) -> None:
@@ -68,11 +72,11 @@ def check(edits, trace) -> None:
             new_state(e.value, trace.states[e.steps[0]], "value")
             continue
         if not _site_lines(trace, e.gate_name):
-            named = sorted({p.strip() for n, a in zip(trace.names, trace.assigned) if a for p in n.split(",")})
+            named = sorted({v for n, a in zip(trace.names, trace.assigned) if a for v in _variables(n)})
             fail("gate", f"a variable the loop of {trace.name!r} assigns each step, one of {named}",
                  repr(e.gate_name), "pick a name from trace.quantities(t, assigned_only=True)")
         qs = trace.quantities(e.steps[0], assigned_only=True)
-        old = next((v for n, v in qs.items() if e.gate_name in [p.strip() for p in n.split(",")]), None)
+        old = next((v for n, v in qs.items() if e.gate_name in _variables(n)), None)
         if isinstance(old, torch.Tensor):
             new_value(e.value, old, "value")
 
@@ -91,13 +95,13 @@ class LoopEdits:
     """
 
     expects = " (a loop that ran as many steps as in the first run)"
-    finishes = True  # the after-trace's re-derived steps are told what the edited steps went on with (finish)
+    finishes = True  # the after-trace is built while the edits are on: its re-derived steps read ``written`` (FORCED)
     chains_lines = True  # capture's fast tail may trace the same frame after this tracer (loops.fast.Tail)
     fix = "make run() call the model on the same inputs each time"
 
     def __init__(self, trace, edits, protect):
         self.trace, self.protect, self.file, self.loop_line = trace, protect, trace.source.file, trace.source.first_line
-        self.T, self.code, self.info, self.frame = len(trace), None, None, None
+        self.T, self.info, self.frame = len(trace), None, None
         self.plan: dict[int, dict[int, list]] = {}  # a line of the assigning statement -> step -> [(names, edit)]
         self.todo = 0
         for e in edits:
@@ -134,7 +138,7 @@ class LoopEdits:
         info = code_info(code)
         if info is None:
             return None
-        self.code, self.info, self.frame = code, info, frame
+        self.info, self.frame = info, frame
         for line, steps in self.plan.items():
             i = info.stmt_of_line[line]
             loop = info.loops[info.stmts[i].loop] if info.stmts[i].loop >= 0 else None
@@ -180,21 +184,6 @@ class LoopEdits:
                     t.copy_(v)
                     self.written.setdefault(k, {})[n] = t
             self.todo -= 1
-
-
-def finish(after, installed, edits):
-    """The after-run's trace, its steps re-derived (the ones it did not keep) with the values written in.
-
-    Example::
-
-        s = Scan()  # what_if calls finish on the edited run's trace
-        wi = tr_widgets.what_if(s, lambda: s(torch.zeros(2), xs), Edit.gate("Scan", "h", [1], 0.0))
-        float(wi.after["Scan"].quantities(1)["h"].abs().sum()) == 0.0  # the h the step went on with
-    """
-    derive = getattr(after, "derive", None)
-    if not isinstance(installed, LoopEdits) or derive is None or not hasattr(derive, "forcing"):
-        return after
-    return dataclasses.replace(after, derive=derive.forcing(installed.written))
 
 
 def install(iv, module, trace, edits) -> LoopEdits:

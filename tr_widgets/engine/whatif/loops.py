@@ -37,15 +37,6 @@ def check(edits, trace) -> None:
         new_state(e.value, trace.states[s], "value")
 
 
-def finish(after, installed, edits):
-    """The after-run's trace of the loop: a loop inside a forward re-derives its steps with the edits in
-    (``inline.finish``); a cell's is the one the run recorded.
-
-    Example: ``finish(loop_tr, None, []) is loop_tr  # a cell called once per step: its trace as recorded``
-    """
-    return inline.finish(after, installed, edits)
-
-
 def install(iv, module, trace, edits) -> None:
     """Put the edited forward on the step's module for the run (``iv``: the run's Interventions).
 
