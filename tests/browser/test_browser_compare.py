@@ -14,10 +14,8 @@ import re
 import pytest
 
 import stepper_cells as cells
-from browser_harness import (
-    VIEW_STATE_JS, assert_clean, button, cell_output, clock_step, dark_notebook, drawn, export_stepper, kernel_eval,
-    offline_context,
-)
+from browser_harness import VIEW_STATE_JS, assert_clean, cell_output, dark_notebook, drawn, kernel_eval
+from stepper_checks import export_steps_to_2, offline_page, step_by_keys
 from test_browser_theme import CONTRAST_JS, WHITE_JS
 
 pytestmark = pytest.mark.browser
@@ -46,19 +44,7 @@ def test_compare_stepper_draws_in_dark_and_steps_both_runs_by_key(dark_lab, arti
     assert not [c for c in out.evaluate(WHITE_JS) if c["white"] > 0.3], "a white canvas in JupyterLab Dark"
     contrast = out.evaluate(CONTRAST_JS)
     assert contrast["checked"] > 5 and not contrast["low"], contrast["low"]
-    button(out, "next step").click()  # focuses the stepper; then the keys alone
-    clock_step(page, root, 1)
-    page.keyboard.press("ArrowRight")
-    clock_step(page, root, 2)
-    page.keyboard.press("End")
-    clock_step(page, root, LAST)
-    page.keyboard.press("ArrowLeft")
-    clock_step(page, root, LAST - 1)
-    for _ in range(40):  # the kernel follows the browser's step by a message: allow a slow machine 4 s
-        if kernel_eval(page, "cmp.step").strip() == str(LAST - 1):
-            break
-        page.wait_for_timeout(100)
-    assert kernel_eval(page, "cmp.step").strip() == str(LAST - 1), "Python's step did not follow the browser"
+    step_by_keys(page, out, root, LAST, "cmp")
     want = kernel_eval(page, f"fmt(step_view(cmp.trace, None, {LAST - 1}).norm)").strip().strip("'")
     assert f"‖Δ‖ = {want}" in summary_text(root), (want, summary_text(root))
     assert_clean(page, "compare after the keys")
@@ -66,10 +52,7 @@ def test_compare_stepper_draws_in_dark_and_steps_both_runs_by_key(dark_lab, arti
 
 @pytest.fixture(scope="module")
 def offline(chromium, tmp_path_factory):
-    """A page that may load file:// only: every other request is aborted (no network, no CDN)."""
-    context, page = offline_context(chromium, allow=("file://", "data:", "blob:"))
-    yield page, tmp_path_factory.mktemp("compare_export")
-    context.close()
+    yield from offline_page(chromium, tmp_path_factory, "compare_export")
 
 
 def test_an_nbconvert_export_of_a_comparison_steps_offline(offline):
@@ -86,17 +69,7 @@ def test_an_nbconvert_export_of_a_comparison_steps_offline(offline):
     cmp = compare(tr_widgets.decode(model, "The cat", 5, tokenizer=tok), tr_widgets.decode(model, "The dog", 5, tokenizer=tok))
     s = tr_widgets.show(cmp, progress=False)
     path = folder / "compare.html"
-    export_stepper(s, path)
-    page.goto(path.as_uri(), wait_until="domcontentloaded")
-    page.wait_for_selector(".tr-export[data-tr-mounted='1']", timeout=30_000)
-    box = page.locator(".tr-export[data-tr-mounted='1']").first
-    live = box.locator(".tr-export-live").element_handle()
-    before = live.evaluate(VIEW_STATE_JS)
-    box.locator(".tr-next").first.click()
-    clock_step(page, live, 1)
-    page.keyboard.press("ArrowRight")
-    clock_step(page, live, 2)
-    assert live.evaluate(VIEW_STATE_JS) != before and not page.trw_errors, page.trw_errors
+    live = export_steps_to_2(page, s, path)
     assert f"‖Δ‖ = {fmt(step_view(cmp, None, 2).norm)}" in summary_text(live)  # what Python computes for tick 2
     tokens = live.eval_on_selector(".tr-compare-tokens", "e => e.textContent")
     assert "dog" in tokens and "cat" in tokens  # the two runs' tokens side by side

@@ -14,10 +14,8 @@ import re
 import pytest
 
 import stepper_cells as cells
-from browser_harness import (
-    VIEW_STATE_JS, assert_clean, button, cell_output, clock_step, dark_notebook, drawn, export_stepper, kernel_eval,
-    offline_context,
-)
+from browser_harness import VIEW_STATE_JS, assert_clean, cell_output, dark_notebook, drawn, kernel_eval
+from stepper_checks import export_steps_to_2, offline_page, step_by_keys
 from test_browser_theme import CONTRAST_JS, WHITE_JS
 
 pytestmark = pytest.mark.browser
@@ -45,19 +43,7 @@ def test_loop_stepper_draws_in_dark_and_steps_by_key(dark_lab, artifacts):
     assert not [c for c in out.evaluate(WHITE_JS) if c["white"] > 0.3], "a white canvas in JupyterLab Dark"
     contrast = out.evaluate(CONTRAST_JS)
     assert contrast["checked"] > 5 and not contrast["low"], contrast["low"]
-    button(out, "next step").click()  # focuses the stepper; then the keys alone
-    clock_step(page, root, 1)
-    page.keyboard.press("ArrowRight")
-    clock_step(page, root, 2)
-    page.keyboard.press("End")
-    clock_step(page, root, LAST)
-    page.keyboard.press("ArrowLeft")
-    clock_step(page, root, LAST - 1)
-    for _ in range(40):  # the kernel follows the browser's step by a message: allow a slow machine 4 s
-        if kernel_eval(page, "loop.step").strip() == str(LAST - 1):
-            break
-        page.wait_for_timeout(100)
-    assert kernel_eval(page, "loop.step").strip() == str(LAST - 1), "Python's step did not follow the browser"
+    step_by_keys(page, out, root, LAST, "loop")
     want = kernel_eval(page, f"dict(step_view(loop.trace, {LAST - 1}).rows[-2].shown)['state']").strip().strip("'")
     assert want.startswith("[") and f"state = {want}" in source_text(root), (want, source_text(root))
     assert_clean(page, "loop after the keys")
@@ -65,10 +51,7 @@ def test_loop_stepper_draws_in_dark_and_steps_by_key(dark_lab, artifacts):
 
 @pytest.fixture(scope="module")
 def offline(chromium, tmp_path_factory):
-    """A page that may load file:// only: every other request is aborted (no network, no CDN)."""
-    context, page = offline_context(chromium, allow=("file://", "data:", "blob:"))
-    yield page, tmp_path_factory.mktemp("loop_export")
-    context.close()
+    yield from offline_page(chromium, tmp_path_factory, "loop_export")
 
 
 def test_an_nbconvert_export_of_a_loop_steps_offline(offline):
@@ -85,17 +68,7 @@ def test_an_nbconvert_export_of_a_loop_steps_offline(offline):
         model(torch.randn(6, 1, 3))
     s = tr_widgets.show(rec.traces[0][1], progress=False)
     path = folder / "loop.html"
-    export_stepper(s, path)
-    page.goto(path.as_uri(), wait_until="domcontentloaded")
-    page.wait_for_selector(".tr-export[data-tr-mounted='1']", timeout=30_000)
-    box = page.locator(".tr-export[data-tr-mounted='1']").first
-    live = box.locator(".tr-export-live").element_handle()
-    before = live.evaluate(VIEW_STATE_JS)
-    box.locator(".tr-next").first.click()
-    clock_step(page, live, 1)
-    page.keyboard.press("ArrowRight")
-    clock_step(page, live, 2)
-    assert live.evaluate(VIEW_STATE_JS) != before and not page.trw_errors, page.trw_errors
+    live = export_steps_to_2(page, s, path)
     line = next(r for r in step_view(s.trace, 2).rows if r.number == s.trace.line_of("C"))
     assert f"C = {dict(line.shown)['C']}" in source_text(live)  # the values Python computes for step 2
     assert re.search(r"t = 2 \(0–5\)", live.evaluate("e => e.textContent"))
