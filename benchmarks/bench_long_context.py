@@ -10,7 +10,10 @@ Measured per tree:
 - steps: each step arrives from another thread (as a browser's message reaches the kernel), 50 ms after the
   last one was handled, while the overview fills in; "step" is the kernel's handler alone, "wait" the time from the message's arrival to the handled
   step (it includes the slice of overview work the loop was running). 20 steps in order near the start, 20
-  near the end (longer rows), 4 jumps;
+  near the end (longer rows), 4 jumps each followed by the next step ("jump" and "after jump": the worst of each);
+- loop blocked: the longest time the event loop ran no other callback while stepping (a watchdog coroutine
+  that wakes every ms reads its lateness): what a message arriving at a bad moment waits, whatever ran
+  (a step, a slice of the overview or of a window filling in, a jump's neighbour frame);
 - overview: wall time from ``show()`` to the finished image, and the time the overview's own work took (wall
   and CPU); its FLOPs (2·E per causal score) ÷ this machine's rate per CPU second for one plain
   ``torch.matmul`` ([T, E] @ [E, 512], measured in the same run) give the bound, and the
@@ -91,10 +94,14 @@ async def _session(trace, T: int) -> dict:
         s = show(trace, progress=False)
         first_s, first_bytes = time.perf_counter() - t0, log.total()
         cpu0 = time.process_time()
-        targets = [*range(1, 21), *range(T - 200, T - 180), T // 2, T - 1, T // 3, 5]
+        jumps = [T - 200, T // 2, T - 1, T // 3, 5]
+        targets = [*range(1, 21), *range(T - 200, T - 180), T // 2, T // 2 + 1, T - 1, T - 2, T // 3, T // 3 + 1, 5, 6]
+        lags: list = []
+        stop = _watchdog(loop, lags)
         out, done = _steps(loop, s, targets)
         while not done.is_set():
             await asyncio.sleep(0.005)
+        stop()
         while getattr(s, "overview_progress", 1.0) < 1.0:
             await asyncio.sleep(0.005)
         overview_s = time.perf_counter() - t0
@@ -103,11 +110,30 @@ async def _session(trace, T: int) -> dict:
     work = sum(f.work_s for f in fills.values()) if fills else first_s
     cpu = cpu - sum(c for _, _, c in out) if fills else first_s  # (any tree: no counter of its own needed)
     hs, ws = [h * 1e3 for h, _, _ in out], [w * 1e3 for _, w, _ in out]
-    return {"first_view_s": first_s, "first_view_mib": first_bytes / 2**20, "overview_s": overview_s,
+    at_jump = [k for k, t in enumerate(targets) if t in jumps]
+    return {"jump_ms": max(hs[k] for k in at_jump), "after_jump_ms": max(hs[k + 1] for k in at_jump),
+            "blocked_ms": max(lags) * 1e3, "blocked_p99_ms": sorted(lags)[int(0.99 * (len(lags) - 1))] * 1e3,
+            "first_view_s": first_s, "first_view_mib": first_bytes / 2**20, "overview_s": overview_s,
             "overview_work_s": work, "overview_cpu_s": cpu, "step_ms": max(hs), "step_median_ms": statistics.median(hs),
             "wait_ms": max(ws), "wait_median_ms": statistics.median(ws), "mode": s.frames_mode,
             "step_cpu_ms": max(c for _, _, c in out) * 1e3,
             "step_cpu_median_ms": statistics.median(c for _, _, c in out) * 1e3, "steps_ms": [round(h, 1) for h in hs]}
+
+
+def _watchdog(loop, lags: list, tick: float = 0.001):
+    """A timer callback due every ``tick`` s keeps how late it ran: what a message arriving at that moment waits
+    for the loop (a callback, not a coroutine: a task's wake-up would take two turns of the loop). Returns a
+    function that stops it."""
+    state = {"due": time.perf_counter() + tick, "on": True}
+
+    def wake():
+        now = time.perf_counter()
+        lags.append(max(now - state["due"], 0.0))
+        if state["on"]:
+            state["due"] = now + tick
+            loop.call_later(tick, wake)
+    loop.call_later(tick, wake)
+    return lambda: state.update(on=False)
 
 
 def child(T: int, threads: int) -> dict:
@@ -147,7 +173,9 @@ def line(name: str, r: dict) -> str:
             f"{r['first_view_mib'] * 1024:.0f} KiB ({ok('first_view_mib')}); step max {r['step_ms']:.0f} ms "
             f"({ok('step_ms')}), median {r['step_median_ms']:.1f} ms (CPU max {r.get('step_cpu_ms', 0):.0f}, median "
             f"{r.get('step_cpu_median_ms', 0):.1f} ms); arrival→handled max {r['wait_ms']:.0f} ms, "
-            f"median {r['wait_median_ms']:.1f} ms; +{r['extra_mb']:.0f} MB ({ok('extra_mb')}); overview "
+            f"median {r['wait_median_ms']:.1f} ms; jump max {r['jump_ms']:.0f} ms, the step after it max "
+            f"{r['after_jump_ms']:.0f} ms; loop blocked max {r['blocked_ms']:.0f} ms (p99 {r['blocked_p99_ms']:.0f}); "
+            f"+{r['extra_mb']:.0f} MB ({ok('extra_mb')}); overview "
             f"{r['overview_s']:.1f} s wall, {r['overview_work_s']:.1f} s work ({r.get('overview_cpu_s', 0):.1f} s CPU), bound "
             f"{r['bound_s']:.1f} s "
             f"(matmul {r['rate_gflops']:.0f} GFLOP/s) → {r['ratio']:.2f}× ({ok('ratio')}); frames {r['mode']}")

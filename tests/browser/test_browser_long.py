@@ -24,7 +24,7 @@ torch.set_num_threads(1)  # a shared CI machine: no thread waits on a deschedule
 torch.manual_seed(0)
 at = tr_widgets.trace_attention(*torch.randn(3, 1, 2, 131072, 64).unbind(0), is_causal=True)  # [B, H, T, E]"""
 SHOW = "t0 = time.perf_counter(); s = show(at); shown_s = time.perf_counter() - t0\ns"
-PERCENT = re.compile(r"computing the overview: (\d+)% done")
+PERCENT = re.compile(r"computing the overview: (\d+)% of its rows done")
 
 
 def _notice(out) -> str:

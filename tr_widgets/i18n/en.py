@@ -100,7 +100,7 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     # views: overviews and windows of long axes
     "view.overview_whole": "overview: the whole {rows}×{cols} matrix, not reduced",
     "view.overview_reduced": "overview: {rows}×{cols} reduced to {out_rows}×{out_cols} by max-pooling {fr}×{fc} blocks (largest |value| kept)",
-    "view.overview_filling": "computing the overview: {pct}% done (the first {rows} of {total} rows); steps work meanwhile · {notice}",
+    "view.overview_filling": "computing the overview: {pct}% of its rows done ({rows} of {total}); steps work meanwhile · {notice}",
     "view.range_note": "{axis} {first}–{last} of 0–{full_last}",
     "notes.title": "Note",
     # counted nouns: "<key>.one" for n == 1, "<key>.many" otherwise (markup.counted)
@@ -193,6 +193,6 @@ inside EXPR or CODE (a NameError, say) is raised as itself.
     "count.key.many": "{n} keys",
     "count.point.one": "{n} point",
     "count.point.many": "{n} points",
-    "matrix.not_yet": "not computed yet (the overview is still filling in)",
+    "matrix.not_yet": "not computed yet (still filling in)",
     **en_steppers.MESSAGES,  # the steppers' messages (widgets/), kept in their own module
 }

@@ -100,7 +100,7 @@ MESSAGES = {
     # 视图：概览与长坐标轴的窗口
     "view.overview_whole": "概览：完整的 {rows}×{cols} 矩阵，未缩小",
     "view.overview_reduced": "概览：{rows}×{cols} 按 {fr}×{fc} 的块做最大池化，缩小为 {out_rows}×{out_cols}（每块保留 |值| 最大者）",
-    "view.overview_filling": "正在计算概览：已完成 {pct}%（前 {rows} 行，共 {total} 行），其间可照常单步 · {notice}",
+    "view.overview_filling": "正在计算概览：已完成 {pct}% 的行（{rows} 行，共 {total} 行），其间可照常单步 · {notice}",
     "view.range_note": "{axis} {first}–{last}（共 0–{full_last}）",
     "notes.title": "注意",
     # 计数：“<键>.one” 用于 n == 1，“<键>.many” 用于其他情况（markup.counted）
@@ -193,6 +193,6 @@ MESSAGES = {
     "count.key.many": "{n} 个键",
     "count.point.one": "{n} 个点",
     "count.point.many": "{n} 个点",
-    "matrix.not_yet": "尚未计算（概览仍在填充中）",
+    "matrix.not_yet": "尚未计算（仍在填充中）",
     **zh_steppers.MESSAGES,  # 步进器的消息（widgets/），单独成一个模块
 }

@@ -20,7 +20,7 @@ import { drawMatrix, matrixView, paintedColours } from "./matrix/view.js";
 const TRAITS = ["codes", "rows", "cols", "r0", "c0", "full_rows", "full_cols", "vmin", "vmax", "cmap",
   "mark_row", "mark_col", "highlight_row", "highlight_col", "row_labels", "col_labels", "row_ticks", "row_texts",
   "col_ticks", "col_texts", "col_rotate", "bar_ticks", "range_note", "units", "texts", "theme", "click_step",
-  "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "ov_done", "notice", "title", "step", "cell_w", "cell_h",
+  "ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "ov_done", "done_rows", "notice", "title", "step", "cell_w", "cell_h",
   "ov_cell", "lut", "colours", "row_axis", "col_axis", "label_px"];
 
 function pointer(v) {

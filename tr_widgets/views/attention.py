@@ -17,12 +17,11 @@ import torch
 
 from ..engine.attention import AttentionTrace, pooled_weights
 from ..engine.attention.row_window import RowWindow, row_window
-from ..engine.attention.window import window_weights
 from ..engine.batch import batch_names
 from ..engine.errors import fail
 from ..i18n import msg
-from .matrix import (NONFINITE, OVERVIEW, Overview, Window, overview_notice, pool_factors, quantize, to_numpy,
-                     value_range)
+from .matrix import NONFINITE, OVERVIEW, Overview, overview_notice, pool_factors, quantize, to_numpy, value_range
+from .window_fill import WeightsWindow, weights_window  # noqa: F401  (a window of the weights: there)
 
 # How close o_i must be to torch's own SDPA row for the view to show ✓ (relative to the row's size).
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}
@@ -126,7 +125,8 @@ def overview_image(trace, pooled, blocked, factors: tuple[int, int], rows_done: 
     codes[done:] = NONFINITE
     notice = overview_notice((trace.L, trace.S), codes.shape, factors)
     if done < img.shape[0]:
-        notice = msg("view.overview_filling", pct=int(progress * 100), rows=done * factors[0], total=trace.L,
+        rows = min(done * factors[0], trace.L)  # percent of rows, beside the rows: not of work (causal rows differ)
+        notice = msg("view.overview_filling", pct=rows * 100 // max(trace.L, 1), rows=rows, total=trace.L,
                      notice=notice)
     return Overview(codes, vmin, vmax, factors, (trace.L, trace.S), notice, done if done < img.shape[0] else None)
 
@@ -155,43 +155,6 @@ def heads_range(trace, index: tuple, axis: int | None, max_cells: int = RANGE_CE
             w, blocked = weights_rows(trace, idx, r0, r1, min(trace.S, trace.open_keys(r0, r1)))
             vals.append((w if blocked is None else np.where(blocked, np.nan, w)).ravel())
     return value_range(np.concatenate(vals), signed=False, robust=True)
-
-
-@dataclass(eq=False)
-class WeightsWindow:
-    """A window of the weights matrix as uint8 codes (blocked cells coded BLOCKED).
-
-    Example::
-
-        ww = weights_window(at, (0, 0), Window(0, 3, 0, 6))     # queries 0-2 over all 6 keys
-        (ww.codes.shape, ww.codes.dtype) == ((3, 6), np.uint8)  # one code per cell
-    """
-
-    window: Window
-    codes: np.ndarray  # [r1-r0, c1-c0] uint8
-    vmin: float
-    vmax: float
-
-
-def weights_window(trace, index: tuple, win: Window, vrange: tuple[float, float] | None = None) -> WeightsWindow:
-    """Codes of ``win`` (rows = queries, cols = keys); ``vrange`` defaults to the window's own
-    robust range (see ``value_range``).
-
-    Example::
-
-        ww = weights_window(at, (0, 0), Window(0, 3, 0, 6), vrange=(0.0, 1.0))    # a fixed colour range
-        (ww.vmin, ww.vmax, ww.codes.shape) == (0.0, 1.0, (3, 6))
-    """
-    keys = min(trace.S, max(win.c1, trace.open_keys(win.r0, win.r1)))  # a causal window's later keys weigh 0
-    if type(trace).weights_rows is AttentionTrace.weights_rows:  # a softmax: the window's columns alone
-        w, blk = window_weights(trace, index, win.r0, win.r1, win.c0, win.c1, keys)
-        w, blocked = to_numpy(w), (blk.cpu().numpy() if trace.has_mask else None)
-    else:  # a trace's own weights (a module's chain, a state-space model): its rows over every key
-        w, blocked = weights_rows(trace, index, win.r0, win.r1, keys)
-        w, blocked = w[:, win.c0:win.c1], None if blocked is None else blocked[:, win.c0:win.c1]
-    shown = w if blocked is None else np.where(blocked, np.nan, w)
-    vmin, vmax = vrange if vrange is not None else value_range(shown, signed=False, robust=True)
-    return WeightsWindow(win, quantize(w, vmin, vmax, blocked), vmin, vmax)
 
 
 @dataclass(eq=False)

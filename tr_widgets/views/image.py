@@ -22,11 +22,11 @@ from .palette import COLOURS, LUTS, THEME
 NOT_YET_STEP = 6  # px between the diagonal strokes over rows not computed yet (static/matrix/paint.js: the same)
 
 
-def not_yet(rgb: np.ndarray, top: int, bg=None, stroke=None) -> np.ndarray:
-    """Paint pixel rows ``top``.. of ``rgb`` [H, W, 3] as "not computed yet": the panel background with a light
-    diagonal stroke every ``NOT_YET_STEP`` px (pixels with ``(x + y) % NOT_YET_STEP == NOT_YET_STEP - 1``), so a
-    region still being computed reads as neither a value nor NaN. ``bg`` and ``stroke`` default to the light
-    theme's "bg" and "border" (the live canvas paints the page theme's).
+def not_yet(rgb: np.ndarray, top: int, bg=None, stroke=None, bottom: int | None = None) -> np.ndarray:
+    """Paint pixel rows ``top``.. of ``rgb`` [H, W, 3] (only up to ``bottom`` when given) as "not computed yet":
+    the panel background with a light diagonal stroke every ``NOT_YET_STEP`` px (pixels with ``(x + y) %
+    NOT_YET_STEP == NOT_YET_STEP - 1``), so a region still being computed reads as neither a value nor NaN.
+    ``bg`` and ``stroke`` default to the light theme's "bg" and "border" (the live canvas paints the page theme's).
 
     Example::
 
@@ -35,11 +35,12 @@ def not_yet(rgb: np.ndarray, top: int, bg=None, stroke=None) -> np.ndarray:
     """
     bg = _rgb(THEME["bg"][2]) if bg is None else bg
     stroke = _rgb(THEME["border"][2]) if stroke is None else stroke
-    if top >= rgb.shape[0]:
+    bottom = rgb.shape[0] if bottom is None else min(bottom, rgb.shape[0])
+    if top >= bottom:
         return rgb
-    yy, xx = np.indices(rgb[top:].shape[:2])
-    rgb[top:] = bg
-    rgb[top:][(xx + yy + top) % NOT_YET_STEP == NOT_YET_STEP - 1] = stroke
+    yy, xx = np.indices(rgb[top:bottom].shape[:2])
+    rgb[top:bottom] = bg
+    rgb[top:bottom][(xx + yy + top) % NOT_YET_STEP == NOT_YET_STEP - 1] = stroke
     return rgb
 
 
@@ -52,13 +53,15 @@ def colorize(codes: np.ndarray, cmap: str, scale=1, done_rows: int | None = None
     """uint8 codes [R, C] -> RGB [R*sr, C*sc, 3]; blocked cells hatched, NaN/inf magenta.
 
     ``scale`` is pixels per cell: one int, or (rows, cols) for non-square cells. With ``done_rows`` (a filling
-    overview: ``Overview.done``) the rows from there on are drawn "not computed yet" (:func:`not_yet`, in
-    ``not_yet_colours`` = (bg, stroke) when given).
+    overview's ``Overview.done``: rows [0, done) computed; or a filling window's ``WeightsWindow.done``, rows
+    [a, b)) the other rows are drawn "not computed yet" (:func:`not_yet`, in ``not_yet_colours`` = (bg, stroke)
+    when given).
 
     Example::
 
         colorize(np.array([[0, 253], [255, 254]], np.uint8), "sequential", scale=4).shape  # (8, 8, 3)
         colorize(np.zeros((4, 4), np.uint8), "sequential", 2, done_rows=1)   # rows 1-3 "not yet", not magenta
+        colorize(np.zeros((4, 4), np.uint8), "sequential", 2, done_rows=(1, 3))   # rows 0 and 3 "not yet"
     """
     sr, sc = (scale, scale) if isinstance(scale, int) else scale
     codes = np.asarray(codes, dtype=np.uint8)
@@ -71,8 +74,11 @@ def colorize(codes: np.ndarray, cmap: str, scale=1, done_rows: int | None = None
             big = (codes == BLOCKED).repeat(sr, axis=0).repeat(sc, axis=1)
             yy, xx = np.indices(big.shape)
             rgb[big & ((yy % sr + xx % sc) == max(sr, sc) - 1)] = COLOURS["hatch"]
-    if done_rows is not None and done_rows < codes.shape[0]:
-        rgb = not_yet(np.ascontiguousarray(rgb), done_rows * sr, *not_yet_colours)
+    if done_rows is not None:
+        a, b = (0, done_rows) if isinstance(done_rows, (int, np.integer)) else done_rows
+        if (a, b) != (0, codes.shape[0]):
+            rgb = not_yet(np.ascontiguousarray(rgb), b * sr, *not_yet_colours)
+            rgb = not_yet(rgb, 0, *not_yet_colours, bottom=a * sr)
     return rgb
 
 

@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 from ..i18n import language, msg
 from . import frames
+from .filling import running_loop
 from .frontend import frontend_seen
 
 
@@ -54,6 +55,7 @@ class FrameStreaming:
                 self._recorded.popitem(last=False)
             here = self._recorded.get(self.step)
             self._set_state(here) if here is not None else self._draw(self.step, new_selection=False)
+            self._draws = len(out) + (here is None)  # drawings done: the frames', and the step's when not one of them
         finally:
             self._quiet(False)
         return out
@@ -128,23 +130,30 @@ class FrameStreaming:
                 self._have.update(range(a, b))
             clock.frames_mode = True
 
-    def _refresh_frames(self, target, keys) -> None:
+    def _refresh_frames(self, target, keys, where=None) -> None:
         """``target``'s ``keys`` changed between steps (an overview filling in): every recorded frame takes
-        the new values (nothing is redrawn), and in chunks mode the page gets the frames around the step
-        again as a new generation (it drops the older chunks, which hold the old values). In browser mode
-        every frame is recorded again."""
+        the new values (nothing is redrawn; only the frames ``where(frame)`` holds for, when given: a filled
+        weights window's, not another window's), and in chunks mode the page gets the frames around the step
+        again as a new generation (it drops the older chunks, and with them frames not recorded here any more,
+        which the page asks for again). In browser mode every frame is recorded again."""
         if self._mode != "chunks":
             self._make_frames()
             return
         t, new = self._targets.index(target), {k: getattr(target, k) for k in keys}
         for state in self._recorded.values():
-            state[t] = {**state[t], **new}
-        n, self._have, self._base = self.controller.n_steps, set(), set()
+            if where is None or where(state):
+                state[t] = {**state[t], **new}
+        n, self._have, self._base, s = self.controller.n_steps, set(), set(), self.step
         self._gen += 1
-        a, b = max(0, self.step - 1), min(n, self.step + 2)
+        a, b = s, s + 1  # the step's frame, and its neighbours already recorded (none drawn but the step's)
+        a, b = (a - 1 if a - 1 >= 0 and a - 1 in self._recorded else a), (b + 1 if b < n and b in self._recorded else b)
         self.controller.clock.frames = frames.pack(self._frames_of(range(a, b)), a, self._gen, known=self._base)
         self._known = set(self._base)
         self._have.update(range(a, b))
+        loop = running_loop()
+        for t in (s + 1, s - 1):  # a neighbour not recorded: on a later turn of the loop, as after a jump
+            if 0 <= t < n and t not in self._have and loop is not None:
+                loop.call_soon(self._send_neighbour, s, t)
 
     def _frames_of(self, steps) -> list:
         """The frames of ``steps``: the recorded ones as they are, else all drawn again."""
@@ -161,10 +170,12 @@ class FrameStreaming:
         else:
             t0 = time.perf_counter()
             chunk = self._record(range(a, b))
-            # one drawing per frame, and the step's; averaged with the last reading, so one slow chunk (a pause
-            # of the collector) does not shrink the chunks to one frame
-            now = (time.perf_counter() - t0) / (b - a + 1)
-            self._frame_s = (getattr(self, "_frame_s", now) + now) / 2
+            # per drawing (the frames', and the step's when it was drawn again); averaged with the last reading, so
+            # one slow chunk (a pause of the collector) does not shrink the chunks to one frame; a frame alone (a
+            # jump, a jump's neighbour) is a new region's cost: taken as it is, so the chunks after a jump to the
+            # end rows of a long trace (a row of 131,072 keys a frame) are sized for those frames, not the first
+            now = (time.perf_counter() - t0) / max(self._draws, 1)
+            self._frame_s = now if b - a == 1 else (getattr(self, "_frame_s", now) + now) / 2
         while True:
             known = set(self._known)
             payload = frames.pack(chunk, a, self._gen, known=known)
@@ -191,17 +202,26 @@ class FrameStreaming:
         self._chunk = max(1 if by_time < 2 else 2, min(most, by_bytes, by_time))
 
     def _prefetch(self, s: int) -> None:
-        """Chunks mode: after a jump, the frame of ``s`` first, then its neighbours (next and previous are
-        instant). Else, while paused, at most one chunk per step change, when a step within half a chunk is
-        missing; while playing, chunks (for at most about ``CHUNK_SECONDS``) until the next
-        ``PLAY_AHEAD_S`` of play are in the page: the page plays from what it holds, and a step's message
-        and the chunk's answer each cross the stock server's ~40 ms Nagle delay."""
-        n, have = self.controller.n_steps, self._have
+        """Chunks mode: after a jump, the frame of ``s`` now, then its neighbours (next and previous are
+        instant), each on a later turn of a running loop (one frame per callback: no callback of the loop takes
+        much more than a frame, ~25 ms at T=131,072). Else the page holds frame ``s`` already and what lies
+        ahead is drawn on the next turn of the loop (``_prefetch_ahead``), not in the step's handler."""
+        n, have, loop = self.controller.n_steps, self._have, running_loop()
         if s not in have:  # a jump: this frame at once, then its neighbours
             self._send_chunk(s, s + 1)
-            for t in (s - 1, s + 1):
+            for t in (s + 1, s - 1):
                 if 0 <= t < n and t not in have:
-                    self._send_chunk(t, t + 1)
+                    self._send_chunk(t, t + 1) if loop is None else loop.call_soon(self._send_neighbour, s, t)
+            return
+        self._prefetch_ahead(s) if loop is None else loop.call_soon(self._prefetch_ahead, s, True)
+
+    def _prefetch_ahead(self, s: int, later: bool = False) -> None:
+        """While paused, at most one chunk per step change, when a step within half a chunk is missing;
+        while playing, chunks (for at most about ``CHUNK_SECONDS``) until the next ``PLAY_AHEAD_S`` of play
+        are in the page: the page plays from what it holds, and a step's message and the chunk's answer each
+        cross the stock server's ~40 ms Nagle delay. ``later`` (a loop callback): nothing once the user moved on
+        (that step's own callback follows)."""
+        if later and (self.step != s or self._mode != "chunks" or self.controller.clock.comm is None):
             return
         if self.controller.playing:
             reach = max(self._chunk * 3 // 2 + 1, math.ceil(PLAY_AHEAD_S * 1000 / max(self.controller.interval, 1)))
@@ -212,6 +232,12 @@ class FrameStreaming:
         reach = self._chunk // 2 + 1
         if not self._send_ahead(s, reach):
             self._send_behind(s, reach)
+
+    def _send_neighbour(self, s: int, t: int) -> None:
+        """After a jump to ``s``, on a later turn of the loop: the frame of its neighbour ``t``, unless the
+        user moved on (or the page holds it by now)."""
+        if self.step == s and self._mode == "chunks" and t not in self._have and self.controller.clock.comm is not None:
+            self._send_chunk(t, t + 1)
 
     def _on_playing(self, change) -> None:
         """Play pressed in chunks mode: the frames ahead go out now, before the page's first ticks."""

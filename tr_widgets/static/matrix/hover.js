@@ -42,6 +42,8 @@ export function exactRowArrived(v, msg, buffers) {
 function cellValue(v, r, c, code) {
   const g = v.get, texts = g("texts"), row = exactRow(v, r);
   if (code === BLOCKED) return texts.masked;
+  const done = g("done_rows") || [];  // a filling window: rows outside [a, b) are not computed yet
+  if (done.length === 2 && (r < done[0] || r >= done[1])) return texts.not_yet;
   if (row) {
     const near = [row[c - 1], row[c + 1]].filter((n) => n !== undefined);
     const up = r > 0 ? exactRow(v, r - 1) : null, down = r + 1 < g("rows") ? exactRow(v, r + 1) : null;

@@ -1,7 +1,8 @@
 // The matrix's cells on a canvas: uint8 codes 0..253 map onto the colour table `lut` ([vmin, vmax]);
 // 254 = NaN/inf; 255 = blocked by a mask (hatched). Python chose the colours and the cell sizes.
-// A filling overview's rows from `pal.notYet.row` on are not computed yet: drawn in the panel background with a
-// light diagonal stroke every NOT_YET_STEP px (views/image.py `not_yet` paints the same pixels).
+// Rows outside [`pal.notYet.a`, `pal.notYet.b`) are not computed yet (a filling overview: [0, ov_done); a filling
+// window: done_rows): drawn in the panel background with a light diagonal stroke every NOT_YET_STEP px
+// (views/image.py `not_yet` paints the same pixels).
 
 import { outline } from "../lib/canvas.js";
 
@@ -33,7 +34,7 @@ export function paintCells(canvas, codes, rows, cols, py, px, pal, cache) {
   if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }  // a resize reallocates
   const ctx = canvas.getContext("2d");
   if (!rows || !cols || codes.length < rows * cols) { ctx.clearRect(0, 0, w, h); return ctx; }
-  const ny = pal.notYet, key = [rows, cols, py, px, pal.hatch, ny ? [ny.row, ny.bg, ny.stroke] : ""].join();
+  const ny = pal.notYet, key = [rows, cols, py, px, pal.hatch, ny ? [ny.a, ny.b, ny.bg, ny.stroke] : ""].join();
   if (cache.codes !== codes.buffer || cache.offset !== codes.byteOffset || cache.key !== key
       || cache.lut !== pal.lut.buffer) {  // the table's buffer: each bytesOf() is a new view of it
     Object.assign(cache, { codes: codes.buffer, offset: codes.byteOffset, key, lut: pal.lut.buffer,
@@ -74,11 +75,12 @@ function cellsImage(codes, rows, cols, py, px, pal) {
     for (let y = 1; y < py; y++) out.copyWithin(top + y * w, top, top + w);
   }
   if (px >= 3 && py >= 3 && codes.subarray(0, rows * cols).includes(BLOCKED)) hatch(img.data, codes, rows, cols, py, px, w, pal.hatch);
-  if (ny && ny.row >= 0 && ny.row < rows) notYetRows(img.data, ny.row * py, w, rows * py, ny);
+  if (ny && ny.a > 0) notYetRows(img.data, 0, w, Math.min(ny.a, rows) * py, ny);
+  if (ny && ny.b >= 0 && ny.b < rows) notYetRows(img.data, ny.b * py, w, rows * py, ny);
   return img;
 }
 
-// Pixel rows `top`.. of the image: the background, and the stroke (blended by its alpha) where
+// Pixel rows `top`..`h` of the image: the background, and the stroke (blended by its alpha) where
 // (x + y) % NOT_YET_STEP = NOT_YET_STEP - 1.
 function notYetRows(d, top, w, h, { bg, stroke }) {
   const [br, bgg, bb] = rgbaOf(bg), [sr, sg, sb, sa] = rgbaOf(stroke), a = sa / 255;

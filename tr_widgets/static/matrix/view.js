@@ -68,7 +68,7 @@ function drawOverview(v, pal, tc) {
   if (v.side.style.display !== shown) v.side.style.display = shown;
   if (!(orows && ocols)) return;
   const opx = g("ov_cell"), rows = g("rows"), cols = g("cols");
-  const notYet = g("ov_done") >= 0 ? { row: g("ov_done"), bg: tc("bg"), stroke: tc("border") } : null;
+  const notYet = g("ov_done") >= 0 ? { a: 0, b: g("ov_done"), bg: tc("bg"), stroke: tc("border") } : null;
   const octx = paintCells(v.ovCanvas, bytesOf(g("ov_codes")), orows, ocols, opx, opx, { ...pal, notYet }, v.ovCache);
   const perRow = g("ov_fr"), perCol = g("ov_fc");
   const x = Math.floor(g("c0") / perCol) * opx + 0.5, y = Math.floor(g("r0") / perRow) * opx + 0.5;
@@ -85,7 +85,8 @@ function drawWindow(v, pal, tc) {
   const g = v.get, rows = g("rows"), cols = g("cols"), r0 = g("r0"), c0 = g("c0"), canvas = v.canvas;
   v.px = g("cell_w");
   v.py = g("cell_h");
-  const ctx = paintCells(canvas, bytesOf(g("codes")), rows, cols, v.py, v.px, pal, v.winCache);
+  const done = g("done_rows") || [], notYet = done.length === 2 ? { a: done[0], b: done[1], bg: tc("bg"), stroke: tc("border") } : null;
+  const ctx = paintCells(canvas, bytesOf(g("codes")), rows, cols, v.py, v.px, { ...pal, notYet }, v.winCache);
   const hr = g("highlight_row") - r0, hc = g("highlight_col") - c0, mr = g("mark_row") - r0, mc = g("mark_col") - c0;
   if (g("highlight_row") >= 0 && hr >= 0 && hr < rows) markRow(ctx, hr, canvas.width, v.py, tc("highlight"), true);
   if (g("highlight_col") >= 0 && hc >= 0 && hc < cols) markCol(ctx, hc, canvas.height, v.px, tc("highlight"), true);

@@ -86,6 +86,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     ov_fr = t.Int(1).tag(sync=True)
     ov_fc = t.Int(1).tag(sync=True)
     ov_done = t.Int(-1).tag(sync=True)  # overview rows computed so far (a filling one); later rows "not yet"; -1: all
+    done_rows = t.List(t.Int(), []).tag(sync=True)  # window rows [a, b) computed (a filling window), others "not yet"; []: all
     notice = t.Unicode("").tag(sync=True)
     step = t.Int(0).tag(sync=True)
     cell_px = t.Int(0)  # pixels per cell when set (> 0); else about palette.WINDOW_PX per axis
@@ -141,11 +142,12 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
         self.on_msg(self._on_msg)
 
     def set_window(self, codes: np.ndarray, win: Window, full_shape: tuple[int, int], vmin: float, vmax: float,
-                   row_labels=None, col_labels=None, values: np.ndarray | None = None) -> None:
+                   row_labels=None, col_labels=None, values: np.ndarray | None = None, done=None) -> None:
         """Show ``codes`` [rows, cols] as cells ``win`` of a ``full_shape`` matrix.
 
         ``values`` [rows, cols]: the exact values hovering shows; by default those ``views.quantize``
-        kept with the codes (none: hovering shows the code's value, marked ≈).
+        kept with the codes (none: hovering shows the code's value, marked ≈). ``done``: only window rows
+        [a, b) are computed yet (``views.window_fill.WeightsWindow.done``); the others are drawn "not yet".
         """
         exact = values if values is not None else getattr(codes, "exact", None)
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
@@ -158,10 +160,9 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
                 self.r0, self.c0 = win.r0, win.c0
                 self.full_rows, self.full_cols = full_shape
                 self.vmin, self.vmax = float(vmin), float(vmax)
-                self.row_labels = list(row_labels or [])
-                self.col_labels = list(col_labels or [])
-                self.cell_w = self.cell_px or palette.cell_px(self.cols)
-                self.cell_h = self.cell_px or palette.cell_px(self.rows)
+                self.row_labels, self.col_labels = list(row_labels or []), list(col_labels or [])
+                self.cell_w, self.cell_h = self.cell_px or palette.cell_px(self.cols), self.cell_px or palette.cell_px(self.rows)
+                self.done_rows = [] if done is None else [int(done[0]), int(done[1])]
             finally:
                 self._batch = False
             self._relabel()
@@ -255,7 +256,8 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
                 ("col", self.mark_col, self.c0, self.cols, "mark", False)):
             if idx >= 0 and 0 <= idx - start < n:
                 marks.append((kind, idx - start, colour, dashed))
-        png = image.png_data_uri(image.colorize(self.window_codes(), self.cmap, (self.cell_h, self.cell_w)))
+        png = image.png_data_uri(image.colorize(self.window_codes(), self.cmap, (self.cell_h, self.cell_w),
+                                                tuple(self.done_rows) or None))
         return matrix_look(
             self.title, png, self.rows, self.cols, self.cell_w, self.cell_h,
             AxisLabels(self.row_ticks, self.row_texts), AxisLabels(self.col_ticks, self.col_texts,
@@ -293,6 +295,6 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
                 f"aria-label='{alt}' style='max-width:100%;height:auto'>{svg}</svg>{extra}</div>")
 
     def __repr__(self) -> str:
-        return (f"MatrixCanvas(title={self.title!r}, window=({self.r0}:{self.r0 + self.rows}, "
-                f"{self.c0}:{self.c0 + self.cols}), full=({self.full_rows}, {self.full_cols}), "
-                f"overview=({self.ov_rows}, {self.ov_cols}), mark_row={self.mark_row}, mark_col={self.mark_col})")
+        return (f"MatrixCanvas(title={self.title!r}, window=({self.r0}:{self.r0 + self.rows}, {self.c0}:{self.c0 + self.cols}),"
+                f" full=({self.full_rows}, {self.full_cols}), overview=({self.ov_rows}, {self.ov_cols}), "
+                f"mark_row={self.mark_row}, mark_col={self.mark_col})")

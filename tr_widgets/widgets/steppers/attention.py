@@ -10,13 +10,15 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from ...views import (Window, batch_axes, labels, quantize, row_view, value_range, weights_overview,
-                     weights_window, window_around)
+from collections import OrderedDict
+
+from ...views import Window, batch_axes, labels, quantize, row_view, value_range, weights_overview, window_around
 from ...views.attention import heads_range
 from ...views.matrix import pool_factors
 from .. import frames
 from ..base import COMMON_OPTIONS, Stepper, int_in, tqdm_progress
-from ..filling import OverviewFilling, running_loop
+from ...views.window_fill import WindowRows
+from ..filling import OverviewFilling, WindowFilling, running_loop
 from ..panels import BarsCanvas, HTMLPanel, MatrixCanvas
 from ...i18n import language, msg, msg_or
 from ..layout import fit_cells, fold, matrix_width, scrolling, set_series, short_labels
@@ -25,6 +27,7 @@ from ..panel_looks import notes_looks, output_looks
 
 LONG = 1 << 20  # L*S cells from which building the overview shows a progress bar
 OVERVIEW_KEYS = ("ov_codes", "ov_rows", "ov_cols", "ov_fr", "ov_fc", "ov_cell", "ov_done", "notice")  # set_overview sets
+WINDOW_KEYS = ("codes", "values", "exact", "vmin", "vmax", "bar_ticks", "label_px", "done_rows")  # a filled window's
 def _tok(lbls, i: int) -> str:
     return "" if lbls is None else f" “{lbls[i]}”"
 
@@ -82,7 +85,8 @@ class AttentionStepper(Stepper):
             notes.show(notes_html(at.notes), notes_looks(at.notes))  # save() paints its Look
             self.panels.insert(0, notes)
         self._win = None
-        self._window_codes: tuple = (None, None)  # ((index, window), its WeightsWindow)
+        self._wrows: OrderedDict = OrderedDict()  # (index, window) -> its WindowRows, the last two drawn
+        self._wfill: WindowFilling | None = None  # the last drawn window's rows filling in on the kernel's loop
         self._overviews: dict[tuple, object] = {}
         self._fills: dict[tuple, OverviewFilling] = {}  # overviews filling in on the kernel's loop
         self._ranges: dict[tuple, tuple[float, float]] = {}
@@ -107,12 +111,9 @@ class AttentionStepper(Stepper):
             self.weights.set_overview(self._overviews.get(index) if big else None)
         win = window_around((at.L, at.S), i, self._key_center(i), self.window, self.window)
         with self.weights.hold_sync():
-            if win != self._win:
-                ww = self._weights_window(index, win)
-                self.weights.set_window(ww.codes, win, (at.L, at.S), ww.vmin, ww.vmax,
-                                        short_labels(self.qlabels, win.r0, win.r1),
-                                        short_labels(self.klabels, win.c0, win.c1))
-                self._win = win
+            ww = self._weights_window(index, win, i)
+            if (win, ww) != self._win:  # another window, or more of its rows computed
+                self._show_window(ww)
             self.weights.mark_row = i
             self.weights.step = i
         rv = row_view(at, i, index, (win.c0, win.c1), dims=self.dims, top_k=self.top_k)
@@ -163,18 +164,70 @@ class AttentionStepper(Stepper):
 
     def close(self) -> None:
         """Close the widget; overviews still filling in stop (their work would reach no view)."""
-        for fill in getattr(self, "_fills", {}).values():  # none when __init__ stopped early (bad input)
-            fill.pause()
+        for fill in [*getattr(self, "_fills", {}).values(), getattr(self, "_wfill", None)]:  # none: __init__ failed
+            if fill is not None:
+                fill.pause()
         super().close()
 
-    def _weights_window(self, index: tuple, win: Window):
-        """The codes of the weights window, kept for the last window: recording a chunk of frames
-        redraws the panels many times over one window, and each window costs a softmax over every key
-        of its rows (tens of ms at T=32k)."""
+    def _show_window(self, ww) -> None:
+        at, win = self.trace, ww.window
+        self.weights.set_window(ww.codes, win, (at.L, at.S), ww.vmin, ww.vmax, short_labels(self.qlabels, win.r0, win.r1),
+                                short_labels(self.klabels, win.c0, win.c1), done=ww.done)
+        self._win = (win, ww)
+
+    def _weights_window(self, index: tuple, win: Window, i: int):
+        """The weights window with query row ``i``'s codes. Decided for long traces (issue 26): a window of
+        more than ``views.window_fill.FILL_CELLS`` scores (a 192-row window at T=131,072 normalises 25M scores,
+        75-100 ms) fills in like the overview does, when a kernel's loop runs and the trace is long (chunks of
+        frames): only the group of rows holding row ``i`` is computed now (a frame drawn later in the same window
+        adds its own row's group); the other rows are drawn "not yet" and computed group by group on later turns
+        of the loop (``WindowFilling``), after which the recorded frames of that window alone are refreshed
+        (``_window_filled``). A jump to another window drops the old window's fill. The groups are always the
+        same, so the filled window equals ``weights_window`` computed at once, code for code. With
+        ``scale="head"`` the colour range is the computed rows' own until every row is in. A script, or a
+        short trace, computes the whole window now, as before."""
         key = (index, win)
-        if self._window_codes[0] != key:
-            self._window_codes = (key, weights_window(self.trace, index, win, self._range(index)))
-        return self._window_codes[1]
+        rows = self._wrows.pop(key, None) or WindowRows(self.trace, index, win)
+        self._wrows[key] = rows  # two kept: a chunk of frames may cross a window's edge and come back
+        while len(self._wrows) > 2:
+            self._wrows.popitem(last=False)
+        if self._wfill is not None and self._wfill.rows is not rows:  # another window: its fill stops
+            self._wfill.pause()
+            self._wfill = None
+        if not rows.done:
+            loop = running_loop()
+            if loop is None or self.trace.L <= frames.MAX_FULL:
+                rows.finish()
+            else:
+                rows.ensure(i - win.r0)
+                if self._wfill is None and not rows.done:
+                    self._wfill = WindowFilling(rows, key, self._window_filled, loop)
+                    self._wfill.resume()
+        return rows.window(self._range(index))
+
+    def _window_filled(self, fill: WindowFilling) -> None:
+        """Every row of ``fill``'s window is in: the panel shows it when it shows that window, and the recorded
+        frames of that window (no other) take its codes; in chunks mode the frames around the step go out again
+        as a new generation. Frames of it recorded while not shown are dropped, to be drawn again."""
+        if fill is self._wfill:
+            self._wfill = None
+        (index, win), w = fill.key, self.weights
+        shape = (win.r0, win.c0, win.r1 - win.r0, win.c1 - win.c0)
+        same = lambda st: (st["r0"], st["c0"], st["rows"], st["cols"]) == shape  # noqa: E731
+        t = self._targets.index(w)
+        with language(self.lang):  # a loop callback: outside _draw, which sets the stepper's language
+            if index == self._index() and same({"r0": w.r0, "c0": w.c0, "rows": w.rows, "cols": w.cols}):
+                self._show_window(fill.rows.window(self._range(index)))
+                self._refresh_frames(w, WINDOW_KEYS, where=lambda state: same(state[t]))
+            else:
+                for s in [s for s, state in self._recorded.items() if same(state[t])]:
+                    del self._recorded[s]
+                    self._have.discard(s)
+        here = (self._index(), Window(w.r0, w.r0 + w.rows, w.c0, w.c0 + w.cols))
+        rows, loop = self._wrows.get(here), running_loop()
+        if self._wfill is None and rows is not None and not rows.done and loop is not None:  # the shown one's turn
+            self._wfill = WindowFilling(rows, here, self._window_filled, loop)
+            self._wfill.resume()
 
     def _range(self, index: tuple):
         """The weights' colour range: one over every head (computed once per selection), or None
