@@ -24,7 +24,6 @@ from ..engine.text import safe_label
 from ..i18n import msg, msg_or, texts
 from ..views.palette import theme_css
 from .panels import CaptionPanel
-from .panels.common import STATIC
 from . import esm
 
 MUTED_CSS = theme_css("fg-muted")  # the snapshot's text colour, as the theme has it
@@ -52,7 +51,7 @@ class StepClock(anywidget.AnyWidget):
     """
 
     _esm = esm.module("player")  # static/player.js with what it imports (widgets/esm.py)
-    _css = STATIC / "tr.css"
+    _css = esm.stylesheet()  # static/tr.css, compact (widgets/esm.py)
     # no echo: the page tells the kernel its step in batches while playing, and an echo of a step the page
     # has since left would pull it back. The cost: a second page (another browser tab) on the same kernel
     # follows steps set from Python, not steps taken in the first page.

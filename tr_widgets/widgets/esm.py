@@ -221,6 +221,22 @@ def module(name: str) -> str:
     return f"// tr_widgets {name}.js, assembled by tr_widgets/widgets/esm.py from: {listed}\n\n" + "\n".join(parts)
 
 
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_CSS_SPACE = re.compile(r"\s*([{};,>])\s*|(:)\s+")  # never before ":": ".tr-clock :is(...)" is a descendant
+
+
+@functools.cache
+def stylesheet() -> str:
+    """``static/tr.css`` as the page gets it: without comments and spare spaces, one rule a line (every widget that
+    brings it sends it once per page, and an exported page embeds it; the reasons stay in the file).
+
+    Example: ``"/*" not in stylesheet() and ".tr-bars" in stylesheet()``
+    """
+    src = _CSS_COMMENT.sub("", (STATIC / "tr.css").read_text(encoding="utf-8"))
+    rules = (_CSS_SPACE.sub(lambda m: m[1] or m[2], " ".join(line.split())) for line in src.split("}"))
+    return "".join(f"{r.strip().rstrip(';')}}}\n" for r in rules if r.strip())
+
+
 def reload() -> None:
     """Forget the assembled modules and the files read, so that the next :func:`module` reads the files again
     (widget classes keep the module they were defined with: restart the kernel to load an edited file).
@@ -229,6 +245,7 @@ def reload() -> None:
     """
     module.cache_clear()
     _code.cache_clear()
+    stylesheet.cache_clear()
 
 
 def sources() -> dict[str, str]:

@@ -32,7 +32,6 @@ import numpy as np
 from ..engine.errors import fail
 from . import esm
 from .panels import BarsCanvas, CaptionPanel, MatrixCanvas
-from .panels.common import STATIC
 
 MiB = 1024 * 1024
 DEFAULT_BUDGET = 2 * MiB
@@ -83,7 +82,7 @@ def js_bytes() -> int:
 
     Example: ``js_bytes() > sum(len(s) for s in player_sources().values())  # base64 adds a third``
     """
-    n = sum(len(s.encode()) for s in player_sources().values()) + len((STATIC / "tr.css").read_bytes())
+    n = sum(len(s.encode()) for s in player_sources().values()) + len(esm.stylesheet().encode())
     return math.ceil(n / 3) * 4
 
 
@@ -291,7 +290,7 @@ def export_html(snapshot: str, spec: dict | None, payload: bytes | None, notice:
         return f"<div class='tr-export tr-export-static-only'>{note}{snapshot}</div>"
     data = json.dumps(dict(spec, frames=base64.b64encode(payload).decode("ascii"))).replace("</", "<\\/")
     js = json.dumps(player_sources()).replace("</", "<\\/")
-    css = (STATIC / "tr.css").read_text(encoding="utf-8")
+    css = esm.stylesheet()
     return (f"<div class='tr-export' data-tr-frames='1'><style>{css}</style>"
             f"<div class='tr-export-static'>{snapshot}</div>"
             f"<script type='application/json' class='tr-export-data'>{data}</script>"

@@ -20,7 +20,7 @@ from ...views.looks import (  # noqa: F401  (drawn_up, scale_maxima: this panel'
 )
 from ...views.svg import bars_svg
 from .. import esm
-from .common import STATIC, Quiet, Snapshot, colours_trait, safe_text
+from .common import Quiet, Snapshot, colours_trait, safe_text
 
 H = CHART_H  # px of one chart's plot (the Look's, which bars.js is sent)
 
@@ -66,7 +66,7 @@ class BarsCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     """
 
     _esm = esm.module("bars")  # static/bars.js with what it imports (widgets/esm.py)
-    _css = STATIC / "tr.css"
+    _css = esm.stylesheet()  # static/tr.css, compact (widgets/esm.py)
     title = t.Unicode("").tag(sync=True)
     values = t.Bytes(b"").tag(sync=True)
     blocked = t.Bytes(b"").tag(sync=True)

@@ -17,7 +17,7 @@ import traitlets as t
 from ...engine.text import safe_label
 from ...views.looks_text import text_look
 from .. import esm
-from .common import STATIC, Quiet
+from .common import Quiet
 
 ISOLATE = "unicode-bidi:isolate"  # a label's direction never reorders its neighbours
 
@@ -42,7 +42,7 @@ class CaptionPanel(Quiet, anywidget.AnyWidget):
     """
 
     _esm = esm.module("caption")  # static/caption.js with what it imports (widgets/esm.py)
-    _css = STATIC / "tr.css"
+    # no _css: the caption lives in the controller, whose StepClock brings tr.css (a copy here cost 10 KiB an open)
     parts = t.List(t.Unicode()).tag(sync=True)  # plain text, a label, plain text, ...
     step = t.Int(0).tag(sync=True)  # the step the line describes (data-step in the page: drawn)
 
