@@ -9,14 +9,16 @@ The softmax is never written out. exp is increasing, so the largest weight of qu
 block of keys B is exp(m_iB − lse_i), with m_iB = max_{j∈B} s_ij and lse_i = log Σ_j exp(s_ij) the row's
 log-normaliser. Scores are taken in base 2 (q scaled by scale·log2 e once: torch's exp2 costs less than half
 its exp on a CPU), so the weight is 2^(m_iB − lse2_i). Each chunk keeps, per pooling block, m_iB, and per
-row its own log2 Σ_{j∈chunk} 2^(s_ij) (shifted by the row's largest score only when a score is far from 0,
-|s| > SHIFT_FREE); when a band's last chunk is done, lse2_i is the log2-sum-exp2 of the band's fixed
-[n, chunks] table. Every sum runs over one chunk or over that table, never across a varying number of
-chunks, and the chunks are fixed by ``plan`` alone: an overview filled in a few chunks at a time between
-steps is the same bits as the one computed at once. (Another ``block_cells`` changes the matmuls' shapes,
-and with them torch's own rounding of QKᵀ: a few ulps.) It equals the softmax to rounding (far below the
-image's 253 colour levels), at one matmul into a buffer kept for the whole overview and three light passes
-over each chunk (block max, exp2, sum) while it is in cache.
+row its own log2 Σ_{j∈chunk} 2^(s_ij): unshifted when no score of the band can be far from 0 (|s_ij| <=
+|q_i||k_j| <= SHIFT_FREE, checked once per band: no check per chunk), else shifted by the row's largest
+score in a chunk that has one past SHIFT_FREE; when a band's last chunk is done, lse2_i is the
+log2-sum-exp2 of the band's fixed [chunks, n] table. Every sum runs over one chunk or over that table,
+never across a varying number of chunks, and the chunks are fixed by ``plan`` alone: an overview filled
+in a few chunks at a time between steps is the same bits as the one computed at once. (Another
+``block_cells`` changes the matmuls' shapes, and with them torch's own rounding of QKᵀ: a few ulps.)
+It equals the softmax to rounding (far below the image's 253 colour levels), at one matmul into a buffer
+kept for the whole overview, three passes over each chunk (block max, exp2, sum: exp2 is most of them,
+about 0.3 of the matmul's time on an AVX2 CPU) and a few torch calls through views made once per band.
 """
 from __future__ import annotations
 
@@ -65,13 +67,16 @@ class Band:
         return None if self.pooled is None else (self.a, self.b)
 
 
-def _block_max(s: torch.Tensor, fc: int) -> torch.Tensor:
-    """Max of ``s [n, c]`` over each run of ``fc`` columns (the last run may be short), ``[n, ceil(c/fc)]``."""
+def _block_max(s: torch.Tensor, fc: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Max of ``s [n, c]`` over each run of ``fc`` columns (the last run may be short), ``[n, ceil(c/fc)]``
+    (written into ``out`` when given)."""
     n, c = s.shape
-    whole = c // fc * fc
-    out = s[:, :whole].reshape(n, -1, fc).amax(-1)  # [n, c // fc]
-    if whole < c:
-        out = torch.cat([out, s[:, whole:].amax(-1, keepdim=True)], 1)
+    g = c // fc
+    out = s.new_empty(n, -(-c // fc)) if out is None else out
+    if g:
+        torch.amax(s[:, :g * fc].view(n, g, fc), -1, out=out[:, :g])  # [n, c // fc]: a view, no copy
+    if g * fc < c:
+        torch.amax(s[:, g * fc:], -1, keepdim=True, out=out[:, g:])
     return out
 
 
@@ -115,10 +120,10 @@ def overview_bands(trace, index=(), factors=(1, 1), block_cells: int | None = No
     total = sum((r1 - r0) * c1 for r0, r1, c1 in bands)
     plain = type(trace).weights_rows is AttentionTrace.weights_rows  # softmax(masked): else the trace's own
     done = 0
-    buf = torch.empty(rows * keys if plain else 0, dtype=torch.float32, device=trace.q.device)  # one chunk
+    sc = _Scorer(trace, index, rows, keys, fc) if plain else None
     for r0, r1, c1 in bands:
         if plain:
-            band = _Band(trace, index, r0, r1, fc, buf)
+            band = _Band(sc, r0, r1, c1)
             for c0 in range(0, c1, keys):
                 band.add(c0, min(c0 + keys, c1))
                 done += (r1 - r0) * (min(c0 + keys, c1) - c0)
@@ -150,59 +155,97 @@ def count_steps(trace, factors, block_cells: int | None = None) -> int:
     return sum(-(-c1 // keys) for _, _, c1 in _bands(trace, rows, int(factors[1])))
 
 
+class _Scorer:
+    """What every band of one overview shares: the entry's keys, one buffer for every chunk's scores (no
+    allocation per chunk) and each key prefix's largest norm."""
+
+    def __init__(self, trace, index, rows: int, keys: int, fc: int):
+        self.t, self.fc, self.keys, self.idx = trace, fc, keys, trace._index(index)
+        self.k = trace.k.expand(*trace.batch_shape, trace.S, trace.E)[self.idx]  # [S, E]
+        self.kT = self.k.T  # [E, S]: a chunk's keys are one slice of it
+        dev = trace.q.device
+        self.buf = torch.empty(rows * keys, dtype=torch.float32, device=dev)
+        plain = trace.attn_mask is None or trace.attn_mask.dtype == torch.bool  # scores only, or -inf
+        self.kmax = (torch.linalg.vector_norm(self.k.float(), dim=-1).cummax(0).values  # [S]
+                     if dev.type == "cpu" and plain else None)
+
+    def free(self, q: torch.Tensor, c1: int) -> bool:
+        """Whether every score of queries ``q`` over keys [0, c1) is within ±SHIFT_FREE, by Cauchy-Schwarz
+        (|q·k| <= |q||k|; a margin of 2^-6 for the matmul's rounding): then no chunk needs a shift."""
+        if self.kmax is None or c1 <= 0:
+            return False
+        bound = torch.linalg.vector_norm(q.float(), dim=-1).amax() * self.kmax[c1 - 1]
+        return bool(bound * (1 + 2 ** -6) <= SHIFT_FREE)  # NaN or inf: False
+
+
 class _Band:
     """Queries [r0, r1) of a softmax trace: per pooling block of keys the largest score, per chunk of keys
-    each row's log-normaliser over that chunk, filled chunk by chunk (see the module docstring). The scores
-    of a chunk go into ``buf`` (one buffer for every chunk of an overview: no allocation per chunk)."""
+    each row's log-normaliser over that chunk, filled chunk by chunk (see the module docstring). A chunk of
+    ``keys`` scores per row goes through views made once per band: a few torch calls per chunk."""
 
-    def __init__(self, trace, index, r0: int, r1: int, fc: int, buf: torch.Tensor):
-        self.t, self.r0, self.r1, self.fc, self.buf = trace, r0, r1, fc, buf
-        self.idx = trace._index(index)
-        b = trace.batch_shape
+    def __init__(self, sc: _Scorer, r0: int, r1: int, c1: int):
+        t, n, keys, fc = sc.t, r1 - r0, sc.keys, sc.fc
+        self.sc, self.r0, self.r1, self.nc = sc, r0, r1, -(-c1 // fc)
         # the scale folded into q once (not a pass over every score): the same rounding whenever a band is
         # scored, so filled and at-once images stay the same bits; off the softmax by a few ulps at most
-        self.q = trace.q.expand(*b, trace.L, trace.E)[self.idx][r0:r1] * (trace.scale * LOG2E)  # [n, E]
-        self.k = trace.k.expand(*b, trace.S, trace.E)[self.idx]  # [S, E]
-        self.peaks, self.lses = [], []
+        self.q = t.q.expand(*t.batch_shape, t.L, t.E)[sc.idx][r0:r1] * (t.scale * LOG2E)  # [n, E]
+        self.free = sc.free(self.q, c1)  # decided per band: no check (and no sync) per chunk
+        chunks, g = max(-(-c1 // keys), 1), keys // fc  # keys is a multiple of fc (plan)
+        self.peaks = torch.empty(n, chunks, g, dtype=torch.float32, device=t.q.device)  # chunk j's block maxima
+        self.lses = torch.empty(chunks, n, dtype=torch.float32, device=t.q.device)  # chunk j's log2 Σ (Σ if free)
+        self.s = sc.buf[:n * keys].view(n, keys)  # a whole chunk's scores
+        self.s3 = self.s.view(n, g, fc)
+        self.j = 0  # chunks done
 
     def _scores(self, c0: int, c1: int) -> torch.Tensor:
-        """Scaled scores of keys [c0, c1), ``[n, c1 - c0]`` float32, in ``buf`` when q is float32."""
-        n, c = self.r1 - self.r0, c1 - c0
-        if self.q.dtype == torch.float32 and self.buf.numel() >= n * c:
-            return torch.matmul(self.q, self.k[c0:c1].T, out=self.buf[:n * c].view(n, c))
-        return (self.q @ self.k[c0:c1].T).float()
+        """Masked base-2 scores of keys [c0, c1), ``[n, c1 - c0]`` float32, in the buffer when q is float32."""
+        sc, t, n, c = self.sc, self.sc.t, self.r1 - self.r0, c1 - c0
+        if self.q.dtype == torch.float32:
+            s = self.s if c == sc.keys else sc.buf[:n * c].view(n, c)
+            torch.matmul(self.q, sc.kT[:, c0:c1], out=s)
+        else:
+            s = (self.q @ sc.kT[:, c0:c1]).float()
+        if t.is_causal and c1 - 1 > self.r0:  # top-left: query i sees keys 0..i, so only keys a.. past r0
+            a, dev = max(c0, self.r0 + 1), s.device
+            after = torch.arange(a, c1, device=dev) > torch.arange(self.r0, self.r1, device=dev)[:, None]
+            s[:, a - c0:].masked_fill_(after, NEG_INF)  # [n, c1 - a]: the chunk's keys before r0 stay
+        elif not t.is_causal and t.attn_mask is not None:
+            mask = t._mask_rows(sc.idx, self.r0, self.r1)[:, c0:c1]
+            s = (s.masked_fill(~mask, NEG_INF) if mask.dtype == torch.bool else s + mask * LOG2E).float()
+        return s
 
     def add(self, c0: int, c1: int) -> None:
-        """Score keys [c0, c1) (c0 a multiple of fc) and keep their blocks' maxima and the chunk's
+        """Score keys [c0, c1) (c0 a multiple of keys) and keep their blocks' maxima and the chunk's
         log2 Σ_j 2^(s_ij) (scores in base 2: torch's exp2 costs less than half its exp)."""
-        t = self.t
+        out = self.lses[self.j]
         with torch.no_grad():
             s = self._scores(c0, c1)  # [n, c]
-            if t.is_causal and c1 - 1 > self.r0:  # top-left: query i sees keys 0..i
-                rows = torch.arange(self.r0, self.r1, device=s.device)[:, None]  # [n, 1]
-                s.masked_fill_(torch.arange(c0, c1, device=s.device)[None, :] > rows, NEG_INF)
-            elif not t.is_causal and t.attn_mask is not None:
-                mask = t._mask_rows(self.idx, self.r0, self.r1)[:, c0:c1]
-                s = (s.masked_fill(~mask, NEG_INF) if mask.dtype == torch.bool else s + mask * LOG2E).float()
-            peak = _block_max(s, self.fc)  # [n, g]
-            top = peak.amax(-1, keepdim=True)  # [n, 1]: each row's largest score in the chunk
-            if s.device.type == "cpu" and bool((top.abs() <= SHIFT_FREE).all()):  # (no sync on a GPU) 2^s
-                lse = s.exp2_().sum(-1, keepdim=True).log2_()  # neither overflows nor loses a term: no shift pass
+            if s is self.s:
+                peak = torch.amax(self.s3, -1, out=self.peaks[:, self.j])  # [n, g]
             else:
-                top = top.masked_fill_(torch.isneginf(top), 0.0)  # a row masked here: 2^-inf = 0, log2 -inf
-                lse = s.sub_(top).exp2_().sum(-1, keepdim=True).log2_().add_(top)  # [n, 1]
-        self.peaks.append(peak)
-        self.lses.append(lse)
+                peak = _block_max(s, self.sc.fc, self.peaks[:, self.j, :-(-(c1 - c0) // self.sc.fc)])
+            if self.free:  # 2^s neither overflows nor loses a term: no shift, log2 at the end
+                torch.sum(s.exp2_(), -1, out=out)
+            else:
+                top = peak.amax(-1, keepdim=True)  # [n, 1]: each row's largest score in the chunk
+                if s.device.type == "cpu" and bool((top.abs() <= SHIFT_FREE).all()):  # (no sync on a GPU)
+                    torch.sum(s.exp2_(), -1, out=out).log2_()
+                else:
+                    top = top.masked_fill_(torch.isneginf(top), 0.0)  # a row masked here: 2^-inf = 0
+                    out.copy_(s.sub_(top).exp2_().sum(-1).log2_().add_(top[:, 0]))
+        self.j += 1
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(each key block's largest weight [n, nc], whether all its keys are masked [n, nc])."""
         with torch.no_grad():
-            peak, lses = torch.cat(self.peaks, 1), torch.cat(self.lses, 1)  # [n, nc], [n, chunks]
-            top = lses.amax(-1, keepdim=True)  # [n, 1]
+            lses, peak = self.lses[:self.j], self.peaks.flatten(1)[:, :self.nc]  # [chunks, n], [n, nc]
+            if self.free:
+                lses.log2_()
+            top = lses.amax(0)  # [n]
             dead = torch.isneginf(top)  # fully masked queries: all-zero weights, as SDPA
             top = top.masked_fill(dead, 0.0)
-            lse = top + (lses - top).exp2_().sum(-1, keepdim=True).log2_()  # [n, 1]
-            return (peak - lse).exp2_().masked_fill_(dead, 0.0), torch.isneginf(peak)
+            lse = top + (lses - top).exp2_().sum(0).log2_()  # [n]
+            return (peak - lse[:, None]).exp2_().masked_fill_(dead[:, None], 0.0), torch.isneginf(peak)
 
 
 def pooled_weights(trace, index=(), factors=(1, 1), block_cells: int | None = None, progress=None):

@@ -19,18 +19,23 @@ CHUNK_CELLS = 1 << 19  # scores held at a time (2 MiB in float32, one buffer for
 
 def _masked(trace, idx: tuple, q2: torch.Tensor, r0: int, r1: int, a: int, b: int, buf=None):
     """(masked base-2 scores of queries [r0, r1) over keys [a, b) [n, b - a] float32, in ``buf`` when it
-    fits, and the mask there: None when no key of the block is masked)."""
+    fits, and the mask there: None when no key of the block is masked, or for a causal block when ``buf``
+    is given: the normaliser's chunks want the scores alone)."""
     n, c = r1 - r0, b - a
     k = trace.k.expand(*trace.batch_shape, trace.S, trace.E)[idx][a:b]  # [c, E]
     if buf is not None and q2.dtype == torch.float32 and buf.numel() >= n * c:
         s = torch.matmul(q2, k.T, out=buf[:n * c].view(n, c))
     else:
         s = (q2 @ k.T).float()
-    if trace.is_causal:  # top-left: query i sees keys 0..i, so only a block past r0 has masked keys
+    if trace.is_causal:  # top-left: query i sees keys 0..i, so only keys past r0 are masked
         if b - 1 <= r0:
             return s, None
-        mask = torch.arange(a, b, device=s.device)[None, :] <= torch.arange(r0, r1, device=s.device)[:, None]
-        return s.masked_fill_(~mask, float("-inf")), mask
+        dev, a0 = s.device, max(a, r0 + 1)
+        after = torch.arange(a0, b, device=dev) > torch.arange(r0, r1, device=dev)[:, None]  # [n, b - a0]
+        s[:, a0 - a:].masked_fill_(after, float("-inf"))  # the keys up to r0 stay: no pass over them
+        if buf is not None:
+            return s, None
+        return s, torch.arange(a, b, device=dev)[None, :] <= torch.arange(r0, r1, device=dev)[:, None]
     mask = trace._mask_rows(idx, r0, r1)  # [n, S] view or None
     mask = None if mask is None else mask[:, a:b]
     if mask is not None and mask.dtype != torch.bool:
