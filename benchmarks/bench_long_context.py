@@ -11,9 +11,9 @@ Measured per tree:
   last one was handled, while the overview fills in; "step" is the kernel's handler alone, "wait" the time from the message's arrival to the handled
   step (it includes the slice of overview work the loop was running). 20 steps in order near the start, 20
   near the end (longer rows), 4 jumps each followed by the next step ("jump" and "after jump": the worst of each);
-- loop blocked: the longest time the event loop ran no other callback while stepping (a watchdog coroutine
-  that wakes every ms reads its lateness): what a message arriving at a bad moment waits, whatever ran
-  (a step, a slice of the overview or of a window filling in, a jump's neighbour frame);
+- loop blocked: how long a probe posted to the loop from a thread every 5 ms waited to run while stepping:
+  what a message arriving at a bad moment waits, whatever ran (a step, a slice of the overview or of a window filling in, a jump's neighbour
+  frame); and the longest single callback, in wall and CPU time (CPU: what a loaded machine does not stretch);
 - overview: wall time from ``show()`` to the finished image, and the time the overview's own work took (wall
   and CPU); its FLOPs (2·E per causal score) ÷ this machine's rate per CPU second for one plain
   ``torch.matmul`` ([T, E] @ [E, 512], measured in the same run) give the bound, and the
@@ -97,11 +97,13 @@ async def _session(trace, T: int) -> dict:
         jumps = [T - 200, T // 2, T - 1, T // 3, 5]
         targets = [*range(1, 21), *range(T - 200, T - 180), T // 2, T // 2 + 1, T - 1, T - 2, T // 3, T // 3 + 1, 5, 6]
         lags: list = []
-        stop = _watchdog(loop, lags)
+        stop, clock = _watchdog(loop, lags), {"on": True, "cpu": 0.0, "wall": 0.0, "what": ""}
+        _callback_clock(clock)
         out, done = _steps(loop, s, targets)
         while not done.is_set():
             await asyncio.sleep(0.005)
         stop()
+        clock["on"] = False
         while getattr(s, "overview_progress", 1.0) < 1.0:
             await asyncio.sleep(0.005)
         overview_s = time.perf_counter() - t0
@@ -112,7 +114,8 @@ async def _session(trace, T: int) -> dict:
     hs, ws = [h * 1e3 for h, _, _ in out], [w * 1e3 for _, w, _ in out]
     at_jump = [k for k, t in enumerate(targets) if t in jumps]
     return {"jump_ms": max(hs[k] for k in at_jump), "after_jump_ms": max(hs[k + 1] for k in at_jump),
-            "blocked_ms": max(lags) * 1e3, "blocked_p99_ms": sorted(lags)[int(0.99 * (len(lags) - 1))] * 1e3,
+            "blocked_ms": max(lags) * 1e3, "callback_cpu_ms": clock["cpu"] * 1e3, "callback_ms": clock["wall"] * 1e3,
+            "callback_what": clock["what"], "blocked_p99_ms": sorted(lags)[int(0.99 * (len(lags) - 1))] * 1e3,
             "first_view_s": first_s, "first_view_mib": first_bytes / 2**20, "overview_s": overview_s,
             "overview_work_s": work, "overview_cpu_s": cpu, "step_ms": max(hs), "step_median_ms": statistics.median(hs),
             "wait_ms": max(ws), "wait_median_ms": statistics.median(ws), "mode": s.frames_mode,
@@ -120,20 +123,42 @@ async def _session(trace, T: int) -> dict:
             "step_cpu_median_ms": statistics.median(c for _, _, c in out) * 1e3, "steps_ms": [round(h, 1) for h in hs]}
 
 
-def _watchdog(loop, lags: list, tick: float = 0.001):
-    """A timer callback due every ``tick`` s keeps how late it ran: what a message arriving at that moment waits
-    for the loop (a callback, not a coroutine: a task's wake-up would take two turns of the loop). Returns a
-    function that stops it."""
-    state = {"due": time.perf_counter() + tick, "on": True}
+def _watchdog(loop, lags: list, every: float = 0.005):
+    """A thread posts a probe to the loop every ``every`` s (``call_soon_threadsafe``, as a browser's message
+    reaches the kernel) and keeps how long each waited to run: what a message arriving at that moment waits for
+    the loop. (A timer callback would read one more turn of the loop: it is moved to the ready queue only at
+    the start of a turn.) Returns a function that stops it."""
+    on = threading.Event()
 
-    def wake():
-        now = time.perf_counter()
-        lags.append(max(now - state["due"], 0.0))
-        if state["on"]:
-            state["due"] = now + tick
-            loop.call_later(tick, wake)
-    loop.call_later(tick, wake)
-    return lambda: state.update(on=False)
+    def probe(t_post):
+        lags.append(time.perf_counter() - t_post)
+
+    def post():
+        while not on.is_set():
+            loop.call_soon_threadsafe(probe, time.perf_counter())
+            time.sleep(every)
+    threading.Thread(target=post, daemon=True).start()
+    return on.set
+
+
+def _callback_clock(state: dict) -> None:
+    """Time every callback the loop runs while ``state["on"]``: the longest in CPU time (a loaded machine
+    stretches its wall time, not this) and its name, and the longest in wall time."""
+    import asyncio.events as ev
+    run = ev.Handle._run
+
+    def timed(self):
+        if not state["on"]:
+            return run(self)
+        c0, t0 = time.process_time(), time.perf_counter()
+        try:
+            return run(self)
+        finally:
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+            if cpu > state["cpu"]:
+                state.update(cpu=cpu, what=getattr(self._callback, "__qualname__", repr(self._callback))[:60])
+            state["wall"] = max(state["wall"], wall)
+    ev.Handle._run = timed
 
 
 def child(T: int, threads: int) -> dict:
@@ -174,7 +199,8 @@ def line(name: str, r: dict) -> str:
             f"({ok('step_ms')}), median {r['step_median_ms']:.1f} ms (CPU max {r.get('step_cpu_ms', 0):.0f}, median "
             f"{r.get('step_cpu_median_ms', 0):.1f} ms); arrival→handled max {r['wait_ms']:.0f} ms, "
             f"median {r['wait_median_ms']:.1f} ms; jump max {r['jump_ms']:.0f} ms, the step after it max "
-            f"{r['after_jump_ms']:.0f} ms; loop blocked max {r['blocked_ms']:.0f} ms (p99 {r['blocked_p99_ms']:.0f}); "
+            f"{r['after_jump_ms']:.0f} ms; loop blocked max {r['blocked_ms']:.0f} ms (p99 {r['blocked_p99_ms']:.0f}), longest "
+            f"callback {r.get('callback_ms', 0):.0f} ms, CPU {r.get('callback_cpu_ms', 0):.0f} ms ({r.get('callback_what')}); "
             f"+{r['extra_mb']:.0f} MB ({ok('extra_mb')}); overview "
             f"{r['overview_s']:.1f} s wall, {r['overview_work_s']:.1f} s work ({r.get('overview_cpu_s', 0):.1f} s CPU), bound "
             f"{r['bound_s']:.1f} s "

@@ -7,12 +7,16 @@ how far it is (the marker this test reads).
 """
 from __future__ import annotations
 
+import json
+import base64
 import re
 
+import numpy as np
 import pytest
 
 from browser_harness import (VIEW_STATE_JS, assert_clean, button, cell_output, kernel_eval, open_notebook,
                              run_all_cells, wait_drawn, wait_steps, write_notebook)
+from test_browser_overview_not_yet import READ_JS, _blend
 
 pytestmark = pytest.mark.browser
 SETUP = """\
@@ -69,4 +73,64 @@ def test_a_long_stepper_appears_steps_while_its_overview_fills_in_and_finishes(b
     button(out, "next step").click()  # it still steps once finished
     wait_steps(page, out, step + 1, timeout=10_000)
     out.screenshot(path=str(artifacts / "long_finished.png"))
+    _jump_fills_the_window_in(page)
     assert_clean(page, "long attention")
+
+
+def _jump_fills_the_window_in(page) -> None:
+    """A jump to another window: its current row's group at once, the rest "not yet", then all of it, equal
+    to the window computed at once (views.window_fill)."""
+    rows = kernel_eval(page, "s.step = 100000\nprint(s.weights.done_rows)")
+    a, b = eval(rows)  # noqa: S307  (a list of two ints printed by the kernel)
+    assert a <= 100000 - int(kernel_eval(page, "s.weights.r0")) < b < 192, rows
+    for _ in range(300):
+        if kernel_eval(page, "s.weights.done_rows").strip() == "[]":
+            break
+        page.wait_for_timeout(100)
+    same = kernel_eval(page, "from tr_widgets.views import weights_window, window_around\n"
+                             "win = window_around((at.L, at.S), 100000, 100000, s.window, s.window)\n"
+                             "np.array_equal(s.weights.window_codes(), weights_window(at, (0, 0), win, s._range((0, 0))).codes)")
+    assert same.strip() == "True", "the filled window is not the one computed at once"
+
+
+# The window canvas's pixels (base64 RGBA) and the page's resolved bg and border colours as [r, g, b, a].
+READ_WINDOW_JS = READ_JS.replace("canvas.tr-overview", "canvas.tr-window")
+WINDOW_SETUP = """\
+import numpy as np
+from tr_widgets.views.matrix import NONFINITE, Window, quantize
+from tr_widgets.widgets import MatrixCanvas
+rng = np.random.default_rng(3)
+codes = quantize(rng.random((12, 9)).astype(np.float32), 0, 1)
+codes[:3] = NONFINITE; codes[7:] = NONFINITE  # rows [3, 7) computed, as a filling window leaves them
+mat = MatrixCanvas(title="filling window")
+mat.set_window(codes, Window(0, 12, 0, 9), (512, 400), 0.0, 1.0, done=(3, 7))
+mat"""
+
+
+def test_a_filling_windows_rows_not_yet_paint_as_the_saved_picture(browser_page, jupyter, notebook_dir):
+    page = browser_page
+    write_notebook(notebook_dir / "window_not_yet.ipynb", [WINDOW_SETUP])
+    open_notebook(page, jupyter, "window_not_yet.ipynb")
+    run_all_cells(page)
+    out = cell_output(page, 0)
+    out.scroll_into_view_if_needed()
+    page.wait_for_function("root => { const c = root.querySelector('canvas.tr-window'); return c && c.width > 8; }",
+                           arg=out.element_handle(), timeout=30_000)
+    page.wait_for_timeout(1000)
+    live = out.evaluate(READ_WINDOW_JS)
+    colours = (tuple(live["bg"][:3]), _blend(live["bg"], live["border"]))
+    text = kernel_eval(page, "import base64, json\nfrom tr_widgets.views import image\n"
+                             "rgb = image.colorize(mat.window_codes(), mat.cmap, (mat.cell_h, mat.cell_w), (3, 7), %r)\n"
+                             "print(json.dumps([rgb.shape, base64.b64encode(rgb.tobytes()).decode()]))" % (colours,))
+    shape, b64 = json.loads(text)
+    want = np.frombuffer(base64.b64decode(b64), np.uint8).reshape(shape).astype(int)
+    got = np.frombuffer(base64.b64decode(live["pixels"]), np.uint8).reshape(live["h"], live["w"], 4)[..., :3]
+    assert got.shape == want.shape
+    off = np.abs(got.astype(int) - want).max(-1) > 8
+    assert not off.any(), (int(off.sum()), np.argwhere(off)[:3].tolist())
+    px = live["h"] // 12
+    for rows in (got[:3 * px], got[7 * px:]):  # above and below the computed rows: background and stroke only
+        assert not (rows == (255, 0, 255)).all(-1).any() and len({tuple(c) for c in rows.reshape(-1, 3)}) == 2
+    words = json.loads(kernel_eval(page, "print(json.dumps(mat.texts))"))
+    out.locator("canvas.tr-window").hover(position={"x": 5, "y": px + 2})
+    assert out.locator(".tr-hover").text_content().endswith(words["not_yet"])

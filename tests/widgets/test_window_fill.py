@@ -171,3 +171,18 @@ def test_the_saved_picture_draws_a_windows_rows_not_yet_as_the_overviews():
     top = image.not_yet(plain[:6].copy(), 0)
     assert np.array_equal(rgb[:6], top)  # the rows above: "not yet", as the overview's rows below its done
     assert np.array_equal(rgb[12:], image.colorize(codes, "sequential", 3, done_rows=4)[12:])
+
+
+def test_finish_overview_completes_a_filling_window_now(small_groups):
+    at = _trace()
+
+    async def session():
+        s = show(at, progress=False)
+        s.step = 1250
+        assert s.weights.done_rows  # filling
+        s.finish_overview()  # e.g. before saving a picture: every row now, in this call
+        return s
+
+    s = _in_own_thread(lambda: asyncio.run(session()))
+    assert s.weights.done_rows == [] and s._wfill is None
+    assert np.array_equal(s.weights.window_codes(), weights_window(at, (0, 0), _window_of(s, 1250), s._range((0, 0))).codes)

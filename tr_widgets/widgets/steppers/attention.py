@@ -154,13 +154,19 @@ class AttentionStepper(Stepper):
         return 1.0 if fill is None else fill.progress
 
     def finish_overview(self) -> None:
-        """Compute the rest of the shown overview now (a filling one; else nothing to do).
+        """Compute the rest of the shown overview now (a filling one; else nothing to do), and the rest of the
+        weights window's rows (a filling window), e.g. before saving a picture of the view.
 
         Example: ``s = tr_widgets.show(at); s.finish_overview(); s.overview_progress == 1.0``
         """
         fill = self._fills.get(self._index())
         if fill is not None and not fill.done:
             fill.finish()
+        wfill = self._wfill
+        if wfill is not None:
+            wfill.pause()
+            wfill.rows.finish()
+            self._window_filled(wfill)
 
     def close(self) -> None:
         """Close the widget; overviews still filling in stop (their work would reach no view)."""
@@ -203,7 +209,16 @@ class AttentionStepper(Stepper):
                 if self._wfill is None and not rows.done:
                     self._wfill = WindowFilling(rows, key, self._window_filled, loop)
                     self._wfill.resume()
+        self._one_fill(index)
         return rows.window(self._range(index))
+
+    def _one_fill(self, index: tuple) -> None:
+        """One fill runs at a time on the loop: the shown window's (what the user looks at, ~160 ms at
+        T=131,072), else the shown overview's; two would each take a slice on every turn, and a step's message
+        would wait for both."""
+        fill = self._fills.get(index)
+        if fill is not None:
+            fill.pause() if self._wfill is not None else fill.resume()
 
     def _window_filled(self, fill: WindowFilling) -> None:
         """Every row of ``fill``'s window is in: the panel shows it when it shows that window, and the recorded
@@ -211,6 +226,8 @@ class AttentionStepper(Stepper):
         as a new generation. Frames of it recorded while not shown are dropped, to be drawn again."""
         if fill is self._wfill:
             self._wfill = None
+        if self.controller.clock.comm is None:  # closed meanwhile
+            return
         (index, win), w = fill.key, self.weights
         shape = (win.r0, win.c0, win.r1 - win.r0, win.c1 - win.c0)
         same = lambda st: (st["r0"], st["c0"], st["rows"], st["cols"]) == shape  # noqa: E731
@@ -228,6 +245,7 @@ class AttentionStepper(Stepper):
         if self._wfill is None and rows is not None and not rows.done and loop is not None:  # the shown one's turn
             self._wfill = WindowFilling(rows, here, self._window_filled, loop)
             self._wfill.resume()
+        self._one_fill(self._index())
 
     def _range(self, index: tuple):
         """The weights' colour range: one over every head (computed once per selection), or None
