@@ -149,12 +149,12 @@ def table_look(rows) -> TableLook:
     """
     rows = tuple(tuple(c if isinstance(c, Cell) else Cell(*c) for c in r) for r in rows if r)
     widths = [0.0] * max((sum(c.span for c in r) for r in rows), default=0)
-    for single in (True, False):
-        for r in rows:
-            col = 0
-            for c in r:
-                need = text_px(c.text, TEXT_PX) + 2 * CELL_PAD
-                if (c.span == 1) == single:
-                    widths[col + c.span - 1] += max(0.0, need - sum(widths[col:col + c.span]))
-                col += c.span
+    cells, spanning = [], []  # (first column, cell, px it needs); the spanning ones after every single one
+    for r in rows:
+        col = 0
+        for c in r:
+            (cells if c.span == 1 else spanning).append((col, c, text_px(c.text, TEXT_PX) + 2 * CELL_PAD))
+            col += c.span
+    for col, c, need in cells + spanning:
+        widths[col + c.span - 1] += max(0.0, need - sum(widths[col:col + c.span]))
     return TableLook(rows, tuple(float(int(w + 1.999)) for w in widths))

@@ -37,11 +37,10 @@ function chartIn(v, col, s, axisPx) {
   const plot = el("div", "tr-series-plot", box);
   // an axis of 0 px repeats its left neighbour's (on one scale): kept for screen readers only, not shown
   const ax = el("div", axisPx ? "tr-value-axis" : "tr-value-axis tr-value-axis-repeat", plot);
-  if (axisPx) Object.assign(ax.style, { width: `${axisPx}px`, minWidth: `${axisPx}px` });
   const spans = [0, 1, 2].map(() => el("span", "tr-axis-label", ax));
   const canvas = el("canvas", "tr-series-canvas", plot);
   canvas.setAttribute("role", "img");
-  const chart = { s, canvas, spans, note: el("div", "tr-series-note", box), v: null, b: null };
+  const chart = { s, canvas, ax, axisPx: 0, spans, note: el("div", "tr-series-note", box), v: null, b: null };
   canvas.addEventListener("mousemove", (e) => {
     const n = chart.v.length, units = model.get("units") || [], r = canvas.getBoundingClientRect();
     const i = Math.min(n - 1, Math.max(0, Math.floor((e.clientX - r.left) / (r.width || 1) * n)));
@@ -53,9 +52,9 @@ function chartIn(v, col, s, axisPx) {
   return chart;
 }
 
-// The charts' DOM is built once per layout (series, groups, columns, axis widths) and then only updated:
-// a step redraws the canvases and sets the changed words; rebuilding the DOM and its layout each step
-// was most of a step's cost in the page.
+// The charts' DOM is built once per layout (series, groups, columns, which axes are shown) and then only updated:
+// a step redraws the canvases and sets the changed words and axis widths (an axis widens with its label, "+1.23"
+// to "+0.123", on many steps); rebuilding the DOM and its layout each step was most of a step's cost in the page.
 function buildCharts(v, d) {
   v.flow.replaceChildren();
   v.charts = [];
@@ -95,8 +94,16 @@ function axisTexts(label, max, up) {
   return up ? [label, "", "0"] : [`+${label}`, "0", `\u2212${label}`];
 }
 
+// The axis as wide as the Look says (0: its left neighbour's, hidden by its class); written only when it changed.
+function axisWidth(chart, px) {
+  if (!px || chart.axisPx === px) return;
+  chart.axisPx = px;
+  Object.assign(chart.ax.style, { width: `${px}px`, minWidth: `${px}px` });
+}
+
 function drawChart(v, chart, d) {
   const s = chart.s, a = d.starts[s], n = d.lengths[s], g = (k) => v.model.get(k);
+  axisWidth(chart, d.axisPx[s] || 0);
   axisTexts(d.axis[s] ?? "", d.maxima[s] || 0, d.up[s]).forEach((t, i) => {
     if (chart.spans[i].textContent !== t) chart.spans[i].textContent = t;
   });
@@ -121,7 +128,7 @@ export function drawBars(v) {
                      h: d.layout.chart_h || 1 });
   let acc = 0;
   for (const n of d.lengths) { d.starts.push(acc); acc += n; }
-  const key = JSON.stringify([d.lengths, g("names"), d.groups, d.columns, d.axisPx, g("arrow")]);
+  const key = JSON.stringify([d.lengths, g("names"), d.groups, d.columns, d.axisPx.map((px) => px > 0), g("arrow")]);
   if (key !== v.layoutKey) { v.layoutKey = key; buildCharts(v, d); }
   for (const chart of v.charts) drawChart(v, chart, d);
   drawLegend(v, d);
