@@ -18,7 +18,7 @@ from .filling import running_loop
 from .frontend import frontend_seen
 
 
-CHUNK_SECONDS = 0.035  # about how long drawing one chunk may keep the kernel busy (a step stays ≤ 50 ms)
+CHUNK_SECONDS = 0.03  # about how long drawing one chunk may keep the loop (with packing, one callback ≤ ~50 ms)
 PLAY_AHEAD_S = 0.6  # while playing in chunks mode, how much play the page holds ahead of the step
 RECORDED_MAX = 256  # recorded frames kept in the kernel, so following a browser step needs no redraw
 
