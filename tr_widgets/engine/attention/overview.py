@@ -191,7 +191,7 @@ class _Band:
         self.q = t.q.expand(*t.batch_shape, t.L, t.E)[sc.idx][r0:r1] * (t.scale * LOG2E)  # [n, E]
         self.free = sc.free(self.q, c1)  # decided per band: no check (and no sync) per chunk
         chunks, g = max(-(-c1 // keys), 1), keys // fc  # keys is a multiple of fc (plan)
-        self.peaks = torch.empty(n, chunks, g, dtype=torch.float32, device=t.q.device)  # chunk j's block maxima
+        self.peaks = torch.empty(chunks, n, g, dtype=torch.float32, device=t.q.device)  # chunk j's block maxima
         self.lses = torch.empty(chunks, n, dtype=torch.float32, device=t.q.device)  # chunk j's log2 Σ (Σ if free)
         self.s = sc.buf[:n * keys].view(n, keys)  # a whole chunk's scores
         self.s3 = self.s.view(n, g, fc)
@@ -221,9 +221,9 @@ class _Band:
         with torch.no_grad():
             s = self._scores(c0, c1)  # [n, c]
             if s is self.s:
-                peak = torch.amax(self.s3, -1, out=self.peaks[:, self.j])  # [n, g]
+                peak = torch.amax(self.s3, -1, out=self.peaks[self.j])  # [n, g] (contiguous: no strided writes)
             else:
-                peak = _block_max(s, self.sc.fc, self.peaks[:, self.j, :-(-(c1 - c0) // self.sc.fc)])
+                peak = _block_max(s, self.sc.fc, self.peaks[self.j, :, :-(-(c1 - c0) // self.sc.fc)])
             if self.free:  # 2^s neither overflows nor loses a term: no shift, log2 at the end
                 torch.sum(s.exp2_(), -1, out=out)
             else:
@@ -238,7 +238,7 @@ class _Band:
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(each key block's largest weight [n, nc], whether all its keys are masked [n, nc])."""
         with torch.no_grad():
-            lses, peak = self.lses[:self.j], self.peaks.flatten(1)[:, :self.nc]  # [chunks, n], [n, nc]
+            lses, peak = self.lses[:self.j], self.peaks.transpose(0, 1).flatten(1)[:, :self.nc]  # [chunks, n], [n, nc]
             if self.free:
                 lses.log2_()
             top = lses.amax(0)  # [n]
