@@ -3,13 +3,14 @@
 One process, one torch thread, CPU time (``time.process_time``): this tree's ``overview_bands`` and the one
 of ``--base`` (its overview.py loaded beside this tree's, the rest of the package shared) are run in
 interleaved rounds, each against the same plain ``torch.matmul`` [131072, 64] @ [64, 512] into a buffer
-(the bound of bench_long_context.py). Causal, E=64, one head; factors T/256 as the widgets pick them, so at
-T=32768 the chunks have the shapes they have at T=131072 (512 rows × 1024 keys), only fewer of them.
+(the bound of bench_long_context.py). Causal, E=64, one head; pooling factors T/256 as the widgets pick them,
+or ``--factor 512``: T=131072's, so that a shorter run has its chunks (512 rows × 1024 keys, blocks of 512
+keys), only fewer of them.
 
 Printed: the best (least disturbed) round of each, as a ratio to the bound, and the passes over one chunk
 timed alone at a few shapes (the floor: what the overview costs with no overhead between passes).
 
-    python benchmarks/bench_overview_passes.py --base /tmp/base8 --T 32768 --rounds 5
+    python benchmarks/bench_overview_passes.py --base /tmp/base8 --T 32768 --factor 512 --rounds 7
 """
 from __future__ import annotations
 
@@ -75,10 +76,11 @@ def main() -> None:
     ap.add_argument("--T", type=int, default=32768)
     ap.add_argument("--base", help="a checkout of the code before (e.g. /tmp/base8)")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--factor", type=int, help="pooling factor (default T/256, as the widgets)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     import tr_widgets
-    T, fac = args.T, max(1, args.T // 256)
+    T, fac = args.T, args.factor or max(1, args.T // 256)
     torch.manual_seed(0)
     trace = tr_widgets.trace_attention(*(torch.randn(1, 1, T, E) for _ in range(3)), is_causal=True)
     trees = {"new": ROOT} | ({"before": pathlib.Path(args.base)} if args.base else {})
