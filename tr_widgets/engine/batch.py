@@ -15,6 +15,25 @@ def batch_names(n: int) -> tuple[str, ...]:
     return tuple(f"dim{i}" for i in range(n - 2)) + ("batch", "head")[max(0, 2 - n):]
 
 
+def broadcast(*shapes) -> tuple[int, ...]:
+    """The shape ``shapes`` broadcast to, as ``torch.broadcast_shapes`` gives it, in plain Python: a trace's batch
+    shape is read many times a step, and torch's function costs 20–100 µs a call.
+
+    Example: ``broadcast((1, 8), (4, 1), (8,)) == (4, 8)``
+    """
+    out: list[int] = []
+    for shape in shapes:
+        shape = tuple(shape)
+        if len(shape) > len(out):
+            out[:0] = [1] * (len(shape) - len(out))
+        for k, n in enumerate(shape, len(out) - len(shape)):
+            if n != out[k] and n != 1:
+                if out[k] != 1:
+                    return tuple(torch.broadcast_shapes(*shapes))  # torch's own error for shapes that don't fit
+                out[k] = n
+    return tuple(out)
+
+
 def is_index(value, n: int) -> bool:
     """A Python int (not a bool, not a numpy or tensor integer) in [0, n).
 

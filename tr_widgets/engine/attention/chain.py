@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..batch import broadcast
 from ..errors import check_budget
 from .trace import AttentionTrace, RowRecord
 
@@ -69,7 +70,7 @@ class ChainTrace(AttentionTrace):
         shapes += [t.shape[:-2] for t in self._operands()]
         if self.logits is not None:
             shapes.append(self.logits.shape[:-2])
-        return tuple(torch.broadcast_shapes(*shapes))
+        return broadcast(*shapes)
 
     S = property(lambda self: self.k.shape[-2] if self.logits is None else self.logits.shape[-1],
                  doc="number of keys")

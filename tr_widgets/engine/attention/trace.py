@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..batch import int_like, is_index
+from ..batch import broadcast, int_like, is_index
 from ..errors import check_budget, describe, fail
 from ..files.saving import Saveable
 from .stages import RowRecord, apply_mask, blocked_where, check_labels, safe_softmax
@@ -73,7 +73,7 @@ class AttentionTrace(Saveable):
         shapes = [self.q.shape[:-2], self.k.shape[:-2], self.v.shape[:-2]]
         if self.attn_mask is not None:
             shapes.append(self.attn_mask.shape[:-2])
-        return tuple(torch.broadcast_shapes(*shapes))
+        return broadcast(*shapes)
 
     L = property(lambda self: self.q.shape[-2], doc="number of queries")
     S = property(lambda self: self.k.shape[-2], doc="number of keys")
