@@ -5,19 +5,24 @@ costs one query row. So ``show()`` draws the step at once and the overview comes
 engine yields after each chunk (``engine.attention.overview_bands``), and :class:`Filling` runs chunks for
 about ``SLICE_S`` at a time as callbacks of the running asyncio loop (the kernel's own loop, which also
 reads the user's messages). Between two slices the loop reads what arrived, so a step waits at most one
-slice, and the kernel never stops answering. Without a running loop (a plain script) there is nothing to
+slice, and the kernel never stops answering. Every piece of such work on a loop (a fill's slice, a frame drawn
+ahead of the step) goes through one queue, :func:`later`: one piece per turn of the loop, frames first, so two
+pieces never run back to back between two reads of the user's messages (each turn polls them). Without a running loop (a plain script) there is nothing to
 interleave with: the caller computes the whole overview at once instead (``running_loop()`` is None).
 """
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
+from collections import deque
 
 from ..engine.attention.overview import empty_overview, overview_bands, put_band
 from ..views.attention import overview_image
 from ..views.window_fill import Window, WindowRows  # noqa: F401  (the docstring examples)
 
 SLICE_S = 0.02  # about how long one slice of work keeps the loop (a step waits at most this, or one item)
+TRIVIAL_S = 0.001  # a turn runs queued jobs until one took this long (a frame for a step gone by takes none)
 UPDATE_S = 1.0  # at most one view update per this much work: each redraws the overview and resends frames
 
 
@@ -30,6 +35,65 @@ def running_loop():
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+class _Job:
+    """One piece of work queued by :func:`later`; ``cancel()`` drops it if it has not run."""
+
+    __slots__ = ("fn", "args", "cancelled")
+
+    def __init__(self, fn, args):
+        self.fn, self.args, self.cancelled = fn, args, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Turns:
+    """A loop's queue of background work: one job per turn of the loop (``call_soon`` of one tick at a time)."""
+
+    def __init__(self, loop):
+        self.loop, self.jobs, self.ticking = loop, deque(), False
+
+    def add(self, job: _Job, first: bool) -> None:
+        self.jobs.appendleft(job) if first else self.jobs.append(job)
+        if not self.ticking:
+            self.ticking = True
+            self.loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        t0 = time.perf_counter()
+        while self.jobs and time.perf_counter() - t0 < TRIVIAL_S:  # after a job with nothing to do, the next
+            job = self.jobs.popleft()
+            if not job.cancelled:
+                job.fn(*job.args)
+        self.ticking = bool(self.jobs)
+        if self.ticking:  # the next job on the next turn, after the loop has read what arrived
+            self.loop.call_soon(self._tick)
+
+
+_TURNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def later(loop, fn, *args, first: bool = False) -> _Job:
+    """Run ``fn(*args)`` on a later turn of ``loop``, one queued job per turn (``first``: before the jobs
+    queued already, e.g. a frame the page needs before more of an overview). Returns the job (``cancel()``).
+
+    Example::
+
+        import asyncio
+        ran = []
+        async def main():
+            later(asyncio.get_running_loop(), ran.append, 2); later(asyncio.get_running_loop(), ran.append, 1, first=True)
+            await asyncio.sleep(0.01)
+        asyncio.run(main()); ran == [1, 2]
+    """
+    turns = _TURNS.get(loop)
+    if turns is None:
+        turns = _TURNS[loop] = _Turns(loop)
+    job = _Job(fn, args)
+    turns.add(job, first)
+    return job
 
 
 class Filling:
@@ -57,7 +121,7 @@ class Filling:
     def resume(self) -> None:
         """Schedule the next slice (nothing when done or already scheduled)."""
         if not self.done and self._handle is None:
-            self._handle = self._loop.call_soon(self._slice)
+            self._handle = later(self._loop, self._slice)
 
     def pause(self) -> None:
         """Run no more slices until ``resume()``."""
@@ -157,7 +221,7 @@ class WindowFilling(Filling):
 
     def __init__(self, rows, key, filled, loop, **timing):
         self.rows, self.key = rows, key
-        then = (lambda: filled(self)) if loop is None else (lambda: loop.call_soon(filled, self))
+        then = (lambda: filled(self)) if loop is None else (lambda: later(loop, filled, self, first=True))
         super().__init__(self._groups(), lambda item: None, lambda final: then(), loop,
                          **{"update_s": float("inf"), "slice_s": 0.0, **timing})
 

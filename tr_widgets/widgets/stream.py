@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 from ..i18n import language, msg
 from . import frames
-from .filling import running_loop
+from .filling import later, running_loop
 from .frontend import frontend_seen
 
 
@@ -151,9 +151,9 @@ class FrameStreaming:
         self._known = set(self._base)
         self._have.update(range(a, b))
         loop = running_loop()
-        for t in (s + 1, s - 1):  # a neighbour not recorded: on a later turn of the loop, as after a jump
+        for t in (s - 1, s + 1):  # a neighbour not recorded: on later turns of the loop, as after a jump (next first)
             if 0 <= t < n and t not in self._have and loop is not None:
-                loop.call_soon(self._send_neighbour, s, t)
+                later(loop, self._send_neighbour, s, t, first=True)
 
     def _frames_of(self, steps) -> list:
         """The frames of ``steps``: the recorded ones as they are, else all drawn again."""
@@ -209,19 +209,19 @@ class FrameStreaming:
         n, have, loop = self.controller.n_steps, self._have, running_loop()
         if s not in have:  # a jump: this frame at once, then its neighbours
             self._send_chunk(s, s + 1)
-            for t in (s + 1, s - 1):
+            for t in (s - 1, s + 1):  # each queued first: the next step's frame goes out first
                 if 0 <= t < n and t not in have:
-                    self._send_chunk(t, t + 1) if loop is None else loop.call_soon(self._send_neighbour, s, t)
+                    self._send_chunk(t, t + 1) if loop is None else later(loop, self._send_neighbour, s, t, first=True)
             return
-        self._prefetch_ahead(s) if loop is None else loop.call_soon(self._prefetch_ahead, s, True)
+        self._prefetch_ahead(s) if loop is None else later(loop, self._prefetch_ahead, s, True, first=True)
 
-    def _prefetch_ahead(self, s: int, later: bool = False) -> None:
+    def _prefetch_ahead(self, s: int, queued: bool = False) -> None:
         """While paused, at most one chunk per step change, when a step within half a chunk is missing;
         while playing, chunks (for at most about ``CHUNK_SECONDS``) until the next ``PLAY_AHEAD_S`` of play
         are in the page: the page plays from what it holds, and a step's message and the chunk's answer each
-        cross the stock server's ~40 ms Nagle delay. ``later`` (a loop callback): nothing once the user moved on
+        cross the stock server's ~40 ms Nagle delay. ``queued`` (a loop callback): nothing once the user moved on
         (that step's own callback follows)."""
-        if later and (self.step != s or self._mode != "chunks" or self.controller.clock.comm is None):
+        if queued and (self.step != s or self._mode != "chunks" or self.controller.clock.comm is None):
             return
         if self.controller.playing:
             reach = max(self._chunk * 3 // 2 + 1, math.ceil(PLAY_AHEAD_S * 1000 / max(self.controller.interval, 1)))
