@@ -24,10 +24,14 @@ class HTMLPanel(Quiet, w.HTML):
     Example: ``p = HTMLPanel(value="<b>o_i</b>"); p.looks == ()``
     """
 
-    def show(self, value: str, looks: tuple) -> None:
-        """Show ``value``, drawn from ``looks``. Example: ``p.show("<b>o_i</b>", (text_look(["o_i"]),))``"""
+    def show(self, value: str, looks) -> None:
+        """Show ``value``, drawn from ``looks``: a tuple, or a function that gives it, called only when ``looks``
+        is read (``save()``; a table written by its own HTML painter need not build its Looks every frame).
+
+        Example: ``p.show("<b>o_i</b>", (text_look(["o_i"]),)); p.show("<i>x</i>", lambda: (text_look(["x"]),))``
+        """
         kept = self.__dict__.setdefault("_looks_of", OrderedDict())
-        kept[value] = tuple(looks)
+        kept[value] = looks if callable(looks) else tuple(looks)
         kept.move_to_end(value)
         while len(kept) > LOOKS_KEPT:
             kept.popitem(last=False)
@@ -36,7 +40,11 @@ class HTMLPanel(Quiet, w.HTML):
     @property
     def looks(self) -> tuple:
         """The Looks of the value on screen, or () when it was not shown from Looks."""
-        return self.__dict__.get("_looks_of", {}).get(self.value, ())
+        kept = self.__dict__.get("_looks_of", {})
+        looks = kept.get(self.value, ())
+        if callable(looks):
+            looks = kept[self.value] = tuple(looks())
+        return looks
 
     @classmethod
     def notice(cls, words: str, colour: str = "fg-muted", bold: bool = False) -> "HTMLPanel":

@@ -23,7 +23,7 @@ from ...views.svg import matrix_svg
 from ...views.matrix import AxisLabels, Overview, Window, axis_labels, colour_ticks, range_note
 from .. import esm
 from ..markup import text_block
-from .common import STATIC, Quiet, Snapshot, colours_trait, safe_text, theme_trait
+from .common import Quiet, Snapshot, colours_trait, safe_text, theme_trait
 
 
 EXACT_CELLS = 1024  # windows up to this many cells send their float32 values (4 KiB) with the codes
@@ -45,7 +45,7 @@ class MatrixCanvas(Quiet, Snapshot, anywidget.AnyWidget):
     """
 
     _esm = esm.module("matrix")  # static/matrix.js with what it imports (widgets/esm.py)
-    _css = STATIC / "tr.css"
+    _css = esm.stylesheet()  # static/tr.css, compact (widgets/esm.py)
     title = t.Unicode("").tag(sync=True)
     codes = t.Bytes(b"").tag(sync=True)
     values = t.Bytes(b"").tag(sync=True)  # float32 [rows, cols] when the window is small, else b""

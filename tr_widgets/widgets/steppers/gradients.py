@@ -120,7 +120,7 @@ class GradientStepper(Stepper):
         where = where_text(layer, direction, batch)
         head = msg("gradients.head", k=index_of(k, T), rule="k" if direction else "T − 1 − k", t=t, last=T - 1, where=where)
         caption = msg("gradients.equations_caption", head=head)
-        self.table.show(equations_table(gv, caption), equations_looks(gv, caption))  # save() paints the Looks
+        self.table.show(equations_table(gv, caption), lambda: equations_looks(gv, caption))  # save() paints the Looks
         self._set_flow(self.flow, gv.h_path, k, msg("gradients.flow_h", t=t))
         if self.flow_c is not None:
             self._set_flow(self.flow_c, gv.c_path, k, msg("gradients.flow_c", t=t))

@@ -144,7 +144,7 @@ class RecurrentStepper(Stepper):
         where = where_text(layer, direction, batch)
         T = self.trace.seq_len
         caption = msg("recurrent.equations_caption", t=index_of(shown, T), where=where)
-        self.equations.show(equations_table(sv, caption), equations_looks(sv, caption))  # save() paints the Looks
+        self.equations.show(equations_table(sv, caption), lambda: equations_looks(sv, caption))  # save() paints the Looks
         self._set_flow(sv, shown)
         self.graph.show(*graph_panel(graph_window(H, t, direction, self.graph_nodes), self.trace.spec.state))
         ended = "" if shown == t else " · " + msg("recurrent.sequence_ended", batch=batch, last=shown)
