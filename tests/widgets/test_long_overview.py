@@ -152,3 +152,32 @@ def test_closing_the_stepper_stops_its_filling(small_slices):
 
     fill, stopped = _in_own_thread(lambda: asyncio.run(session()))
     assert fill.progress == stopped < 1.0
+
+
+def test_the_fill_stops_when_no_view_shows_the_stepper_and_goes_on_when_one_does(small_slices):
+    at = _trace()
+
+    async def turns(n):
+        for _ in range(n):
+            await asyncio.sleep(0)
+
+    async def session():
+        s = show(at, progress=False)
+        say = lambda n: s._on_clock_msg(s.controller.clock, {"view": n}, [])  # noqa: E731  (what each view sends)
+        say(1), say(1)  # two views (two pages, or a cell's output shown twice)
+        await turns(3)
+        say(-1)  # one cleared: the other still shows it
+        await turns(3)
+        going = s.overview_progress
+        assert 0.0 < going < 1.0
+        say(-1)  # none left: the output cleared, or the cell run again
+        await turns(3)
+        stopped = s.overview_progress
+        await turns(30)
+        assert s.overview_progress == stopped  # no work for a view nobody sees
+        say(1)  # shown again
+        await _until_done(s)
+        return s
+
+    s = _in_own_thread(lambda: asyncio.run(session()))
+    _same_overview(s.weights, weights_overview(at, (0, 0), s.overview_px))

@@ -156,7 +156,7 @@ class Stepper(FrameStreaming, w.VBox):
         self.controller.clock.caption_target = next(i for i, tw in enumerate(self._targets) if tw is self.controller.caption)
         self._budget = self.options["frames"] if self.options["frames"] is not None else frames.get_frame_budget()
         self._gen, self._mode, self._payload, self._have = 0, "kernel", None, set()
-        self._base, self._known, self._recorded = set(), set(), OrderedDict()
+        self._base, self._known, self._recorded, self._views = set(), set(), OrderedDict(), 0
         self._draw(self.step, new_selection=True)
         self._make_frames()
         self.controller.observe(self._on_step, names="step")
@@ -192,6 +192,10 @@ class Stepper(FrameStreaming, w.VBox):
     def _update(self, step: int, new_selection: bool) -> None:
         """Draw ``step`` into the panels (``new_selection``: the selectors changed first)."""
         raise NotImplementedError
+
+    def _on_views(self, n: int) -> None:
+        """``n`` views of the stepper are shown in pages now (each says when it comes and goes; a page closed
+        without a word keeps its count): a stepper that fills a view in on the kernel's loop stops at 0."""
 
     # -- shared behaviour --------------------------------------------------------------------
     def _draw(self, step: int, new_selection: bool) -> None:

@@ -267,6 +267,9 @@ class FrameStreaming:
         if isinstance(content, dict) and content.get("hello"):
             frontend_seen()
             return
+        if isinstance(content, dict) and content.get("view") in (1, -1):  # a view shown, or removed (output cleared)
+            self._views = max(0, self._views + content["view"])
+            return self._on_views(self._views)
         want = content.get("want") if isinstance(content, dict) else None
         if isinstance(want, int) and 0 <= want < self.controller.n_steps:
             if self._mode == "browser":

@@ -94,9 +94,11 @@ export function renderControls({ model, el: root }) {
   for (const k of names) model.on(`change:${k}`, paint);
   paint();
   bindStepper(model, root, view);
+  model.send({ view: 1 });  // the kernel counts the views shown: work that only fills a view in stops at none
   return () => {
     view.gone = true; clearTimeout(view.retry);
     if (view.unbind) view.unbind();
     c.views.delete(paint); for (const k of names) model.off(`change:${k}`, paint);
+    try { model.send({ view: -1 }); } catch (e) { /* the widget was closed: nothing to tell */ }
   };
 }
