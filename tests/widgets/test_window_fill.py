@@ -62,13 +62,19 @@ def test_a_window_filled_group_by_group_is_the_window_computed_at_once(small_gro
         assert (filled.vmin, filled.vmax) == (at_once.vmin, at_once.vmax)
 
 
+async def _settled(at):
+    """A stepper of ``at`` shown, its overview and first window complete."""
+    s = show(at, progress=False)
+    s.finish_overview()
+    await _until_window_done(s)
+    return s
+
+
 def test_a_jump_shows_the_current_row_now_and_the_rest_fills_in(small_groups):
     at = _trace()
 
     async def session():
-        s = show(at, progress=False)
-        s.finish_overview()
-        await _until_window_done(s)
+        s = await _settled(at)
         i = 1250
         s.step = i  # a jump to another window
         win, w = _window_of(s, i), s.weights
@@ -96,9 +102,7 @@ def test_a_windows_refresh_leaves_the_frames_of_other_windows_alone(small_groups
     at = _trace()
 
     async def session():
-        s = show(at, progress=False)
-        s.finish_overview()
-        await _until_window_done(s)
+        s = await _settled(at)
         t = s._targets.index(s.weights)
         other = {k: dict(v[t]) for k, v in s._recorded.items()}  # frames of the first window, filled
         s.step = 1250  # a jump: the new window fills in, then its frames are refreshed

@@ -120,9 +120,7 @@ class AttentionFills:
                 rows.finish()
             else:
                 rows.ensure(i - win.r0)
-                if self._wfill is None and not rows.done:
-                    self._wfill = WindowFilling(rows, key, self._window_filled, loop)
-                    self._wfill.resume()
+                self._fill_window(rows, key, loop)
         self._one_fill(index)
         return rows.window(self._range(index))
 
@@ -156,8 +154,14 @@ class AttentionFills:
                     self._have.discard(s)
         here = (self._index(), Window(w.r0, w.r0 + w.rows, w.c0, w.c0 + w.cols))
         rows, loop = self._wrows.get(here), running_loop()
-        if self._wfill is None and rows is not None and not rows.done and loop is not None:  # the shown one's turn
-            self._wfill = WindowFilling(rows, here, self._window_filled, loop)
-            self._wfill.resume()
+        if rows is not None and loop is not None:  # the shown window's turn
+            self._fill_window(rows, here, loop)
         self._one_fill(self._index())
+
+    def _fill_window(self, rows: WindowRows, key: tuple, loop) -> None:
+        """Start filling ``rows`` in on ``loop`` (under ``key``: (index, window)), unless a window fills already or
+        every row is in."""
+        if self._wfill is None and not rows.done:
+            self._wfill = WindowFilling(rows, key, self._window_filled, loop)
+            self._wfill.resume()
 
