@@ -41,3 +41,21 @@ def test_frames_go_first_cancelled_jobs_never_run_and_trivial_ones_share_a_turn(
         await asyncio.sleep(0.05)
     asyncio.run(main())
     assert ran == ["frame", "message", "stale", "fill"]
+
+
+def test_a_job_that_raises_leaves_the_queue_turning():
+    ran = []
+
+    def fails():
+        raise RuntimeError("a drawing failed")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda loop, context: ran.append("reported"))
+        later(loop, fails)
+        later(loop, _work(ran, "after"))
+        await asyncio.sleep(0.05)
+        later(loop, _work(ran, "later still"))
+        await asyncio.sleep(0.05)
+    asyncio.run(main())
+    assert ran == ["reported", "after", "later still"]

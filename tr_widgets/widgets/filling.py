@@ -7,8 +7,9 @@ about ``SLICE_S`` at a time as callbacks of the running asyncio loop (the kernel
 reads the user's messages). Between two slices the loop reads what arrived, so a step waits at most one
 slice, and the kernel never stops answering. Every piece of such work on a loop (a fill's slice, a frame drawn
 ahead of the step) goes through one queue, :func:`later`: one piece per turn of the loop, frames first, so two
-pieces never run back to back between two reads of the user's messages (each turn polls them). Without a running loop (a plain script) there is nothing to
-interleave with: the caller computes the whole overview at once instead (``running_loop()`` is None).
+pieces never run back to back between two reads of the user's messages (each turn polls them). Without a
+running loop (a plain script) there is nothing to interleave with: the caller computes the whole overview at
+once instead (``running_loop()`` is None).
 """
 from __future__ import annotations
 
@@ -63,13 +64,15 @@ class _Turns:
 
     def _tick(self) -> None:
         t0 = time.perf_counter()
-        while self.jobs and time.perf_counter() - t0 < TRIVIAL_S:  # after a job with nothing to do, the next
-            job = self.jobs.popleft()
-            if not job.cancelled:
-                job.fn(*job.args)
-        self.ticking = bool(self.jobs)
-        if self.ticking:  # the next job on the next turn, after the loop has read what arrived
-            self.loop.call_soon(self._tick)
+        try:
+            while self.jobs and time.perf_counter() - t0 < TRIVIAL_S:  # after a job with nothing to do, the next
+                job = self.jobs.popleft()
+                if not job.cancelled:
+                    job.fn(*job.args)
+        finally:  # a job that raised (the loop reports it) leaves the others queued, and the queue turning
+            self.ticking = bool(self.jobs)
+            if self.ticking:  # the next job on the next turn, after the loop has read what arrived
+                self.loop.call_soon(self._tick)
 
 
 _TURNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
